@@ -1,0 +1,96 @@
+//! Use cases: what a person or an operator asks Portico to do. Authorization
+//! happens here, once, through [`policy`]; the layers below trust it.
+
+pub mod demo;
+pub mod password;
+pub mod policy;
+
+use crate::domain::{EmailAddress, Name, Role, ValidationError};
+use crate::store::{NewStaff, Practice, Staff, Store, StoreError};
+use password::PasswordError;
+use secrecy::SecretString;
+
+/// Why a use case did not happen, in terms the edges map to a status and a
+/// sentence.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    #[error("{0}")]
+    Password(#[from] PasswordError),
+    #[error("not found")]
+    NotFound,
+    #[error("you are not allowed to do that")]
+    Forbidden,
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => AppError::NotFound,
+            StoreError::Conflict(message) => AppError::Conflict(message),
+            other => AppError::Store(other),
+        }
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// The application: use cases over one store.
+#[derive(Clone, Debug)]
+pub struct App {
+    pub store: Store,
+}
+
+impl App {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// `portico admin create-practice`: a practice and its first admin.
+    pub async fn create_practice_with_admin(
+        &self,
+        practice_name: &str,
+        admin_name: &str,
+        admin_email: &str,
+        password: SecretString,
+    ) -> AppResult<(Practice, Staff)> {
+        let practice_name = Name::parse(practice_name)?;
+        let admin_name = Name::parse(admin_name)?;
+        let email = EmailAddress::parse(admin_email)?;
+        let password_hash = password::hash_password(password).await?;
+        let admin = NewStaff {
+            email,
+            name: admin_name,
+            role: Role::Admin,
+            password_hash: Some(password_hash),
+        };
+        Ok(self
+            .store
+            .create_practice_with_admin(&practice_name, &admin)
+            .await?)
+    }
+
+    /// `portico admin reset-password`: sets a staff user's password.
+    pub async fn reset_staff_password(
+        &self,
+        email: &str,
+        password: SecretString,
+    ) -> AppResult<Staff> {
+        let email = EmailAddress::parse(email)?;
+        let (staff, _) = self
+            .store
+            .find_staff_for_sign_in(&email)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let hash = password::hash_password(password).await?;
+        self.store
+            .set_staff_password(staff.practice_id, staff.id, &hash)
+            .await?;
+        Ok(staff)
+    }
+}

@@ -1,0 +1,249 @@
+//! The `portico` command line: `serve`, `migrate`, `demo` and `admin …`.
+
+use crate::app::{App, AppError, demo};
+use crate::config::{Config, ConfigArgs};
+use crate::server::{Server, open_store, shutdown_signal};
+use crate::telemetry;
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+use std::io::BufRead;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "portico",
+    version,
+    about = "Portico: a secure client portal for professional practices.",
+    long_about = "Portico: a secure client portal for professional practices.\n\n\
+        Settings come from defaults, then the --config file, then PORTICO_* environment \
+        variables, then flags. With none at all, `portico serve` keeps everything under \
+        ./portico-data and listens on 127.0.0.1:8080."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the web server (migrating the database first).
+    ///
+    /// On a fresh embedded database a demo practice is created and how to
+    /// sign in is printed, unless --no-demo is given.
+    Serve {
+        /// Do not create the demo practice on a fresh embedded database.
+        #[arg(long, env = "PORTICO_NO_DEMO")]
+        no_demo: bool,
+    },
+    /// Bring the database schema up to date, then exit.
+    Migrate,
+    /// Create a demo practice (staff, clients, contacts, one family) and
+    /// print how to sign in to it.
+    Demo,
+    /// Operator tasks: practices and staff passwords.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create a practice and its first admin. Prints the admin's password
+    /// unless one is read from standard input.
+    CreatePractice {
+        /// The practice's name, e.g. "Harbour & Vale Accounting".
+        #[arg(long)]
+        name: String,
+        /// The first admin's name.
+        #[arg(long)]
+        admin_name: String,
+        /// The first admin's e-mail address, which they sign in with.
+        #[arg(long)]
+        admin_email: String,
+        /// Read the password from the first line of standard input instead
+        /// of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password for a staff user. Prints it unless one is read
+    /// from standard input.
+    ResetPassword {
+        /// The staff user's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of standard input instead
+        /// of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the practices on this server.
+    ListPractices,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(&cli.config)?;
+    telemetry::init(config.log_format);
+    match cli.command {
+        Command::Serve { no_demo } => serve(config, no_demo).await,
+        Command::Migrate => {
+            open_store(&config).await?;
+            println!(
+                "The database at {} is up to date.",
+                config.database_url_for_display()
+            );
+            Ok(())
+        }
+        Command::Demo => {
+            let app = App::new(open_store(&config).await?);
+            let demo = app.create_demo_practice().await.map_err(explain)?;
+            print_demo(&demo, &public_url_of(&config));
+            Ok(())
+        }
+        Command::Admin(command) => admin(config, command).await,
+    }
+}
+
+async fn serve(config: Config, no_demo: bool) -> anyhow::Result<()> {
+    let embedded = config.embedded_database;
+    let database = config.database_url_for_display();
+    let server = Server::build(config).await?;
+    let public_url = server.public_url().to_owned();
+    let fresh = server.app().store.count_practices().await? == 0;
+    let demo = if fresh && embedded && !no_demo {
+        Some(server.app().create_demo_practice().await.map_err(explain)?)
+    } else {
+        None
+    };
+    let addr = server.local_addr()?;
+    tracing::info!(%addr, database, "listening");
+    println!("Portico is running at {public_url} (database: {database}).");
+    match demo {
+        Some(demo) => {
+            println!(
+                "The database was empty, so a demo practice was created (start with --no-demo to skip this)."
+            );
+            print_demo(&demo, &public_url);
+        }
+        None if fresh => println!(
+            "There is no practice yet. Create one with:\n  portico admin create-practice --name \"…\" --admin-name \"…\" --admin-email you@example.com"
+        ),
+        None => {}
+    }
+    println!("Press Ctrl-C to stop.");
+    server.run_until_stopped(shutdown_signal()).await
+}
+
+fn print_demo(demo: &demo::DemoPractice, public_url: &str) {
+    println!("Demo practice: {}", demo.practice.name);
+    println!("  Team sign-in: {public_url}/app");
+    println!("    e-mail:   {}", demo.admin_email);
+    println!("    password: {}", demo.admin_password.expose_secret());
+    println!(
+        "    (the demo team member {} has the same password)",
+        demo.member_email
+    );
+    println!("  Client portal: {public_url}/portal");
+    println!(
+        "    contacts sign in with a link sent to their e-mail, e.g. {}",
+        demo.contact_email
+    );
+    println!("  The password is shown only now; `portico admin reset-password` sets a new one.");
+}
+
+async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
+    let app = App::new(open_store(&config).await?);
+    match command {
+        AdminCommand::CreatePractice {
+            name,
+            admin_name,
+            admin_email,
+            password_stdin,
+        } => {
+            let (password, generated) = password_from(password_stdin)?;
+            let (practice, admin) = app
+                .create_practice_with_admin(&name, &admin_name, &admin_email, password.clone())
+                .await
+                .map_err(explain)?;
+            println!("Created the practice {} ({}).", practice.name, practice.id);
+            println!(
+                "Its admin {} signs in at {}/app",
+                admin.email,
+                public_url_of(&config)
+            );
+            if generated {
+                println!("Password (shown only now): {}", password.expose_secret());
+            }
+        }
+        AdminCommand::ResetPassword {
+            email,
+            password_stdin,
+        } => {
+            let (password, generated) = password_from(password_stdin)?;
+            let staff = app
+                .reset_staff_password(&email, password.clone())
+                .await
+                .map_err(|e| match e {
+                    AppError::NotFound => {
+                        anyhow::anyhow!("no staff user has the e-mail address {email}")
+                    }
+                    other => explain(other),
+                })?;
+            println!("Set a new password for {}.", staff.email);
+            if generated {
+                println!("Password (shown only now): {}", password.expose_secret());
+            }
+        }
+        AdminCommand::ListPractices => {
+            let practices = app.store.list_practices().await?;
+            if practices.is_empty() {
+                println!("No practices yet.");
+            }
+            for practice in practices {
+                let staff = app.store.list_staff(practice.id).await?;
+                println!(
+                    "{}  {}  created {}  {} staff",
+                    practice.id,
+                    practice.name,
+                    practice.created_at,
+                    staff.len()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where people reach the server, for commands that do not bind it.
+fn public_url_of(config: &Config) -> String {
+    config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.listen))
+}
+
+/// A password from standard input, or a generated one (and whether it was).
+fn password_from(stdin: bool) -> anyhow::Result<(SecretString, bool)> {
+    if stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("could not read the password from standard input")?;
+        Ok((
+            SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned()),
+            false,
+        ))
+    } else {
+        Ok((demo::random_password(), true))
+    }
+}
+
+/// A use-case error as one sentence for the operator.
+fn explain(error: AppError) -> anyhow::Error {
+    match error {
+        AppError::Store(inner) => anyhow::Error::new(inner),
+        other => anyhow::anyhow!("{other}"),
+    }
+}

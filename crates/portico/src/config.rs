@@ -1,0 +1,278 @@
+//! Configuration in layers: built-in defaults, then an optional TOML file,
+//! then `PORTICO_*` environment variables, then command-line flags (the
+//! last two are merged by clap, flags winning). Unknown keys in the file are
+//! refused; a bad value stops start-up with a sentence naming the setting.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Settings common to every subcommand, as given on the command line or in
+/// the environment. `None` means "not given here": the file or the default
+/// decides.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ConfigArgs {
+    /// A TOML configuration file.
+    #[arg(long, env = "PORTICO_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Where Portico keeps its embedded database, files and outbox.
+    /// [default: ./portico-data]
+    #[arg(long, env = "PORTICO_DATA_DIR", global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// sqlite://FILE or postgres://USER@HOST/DB.
+    /// [default: sqlite://<data-dir>/portico.db]
+    #[arg(
+        long,
+        env = "PORTICO_DATABASE_URL",
+        global = true,
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+
+    /// The address to listen on. [default: 127.0.0.1:8080]
+    #[arg(long, env = "PORTICO_LISTEN", global = true, value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// The address people reach Portico at, used in links in e-mails
+    /// (often https://… behind a TLS proxy). [default: http://<listen>]
+    #[arg(long, env = "PORTICO_PUBLIC_URL", global = true, value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Log format: human or json. [default: human]
+    #[arg(long, env = "PORTICO_LOG_FORMAT", global = true, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+}
+
+/// The file layer. Every key is optional; unknown keys are an error.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    listen: Option<String>,
+    public_url: Option<String>,
+    log_format: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// The configuration Portico runs with, every value checked.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: SecretString,
+    /// True when the database is the embedded default under `data_dir`.
+    pub embedded_database: bool,
+    pub listen: SocketAddr,
+    /// The address in links people follow; `None` means "the address the
+    /// server is bound to" (see [`crate::server::Server::public_url`]).
+    pub public_url: Option<String>,
+    pub log_format: LogFormat,
+}
+
+/// A setting that could not be used, named, with what was expected.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Merges the layers and checks every value.
+    pub fn load(args: &ConfigArgs) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("portico-data"));
+        let (database_url, embedded_database) =
+            match args.database_url.clone().or(file.database_url) {
+                Some(url) => {
+                    crate::store::Backend::from_url(&url).map_err(|e| {
+                        ConfigError(format!("database_url (PORTICO_DATABASE_URL): {e}"))
+                    })?;
+                    (url, false)
+                }
+                None => (
+                    format!("sqlite://{}", data_dir.join("portico.db").display()),
+                    true,
+                ),
+            };
+        let listen_text = args
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            ConfigError(format!(
+                "listen (PORTICO_LISTEN): {listen_text:?} is not an address; expected IP:PORT such as 127.0.0.1:8080"
+            ))
+        })?;
+        let public_url = args
+            .public_url
+            .clone()
+            .or(file.public_url)
+            .map(|url| parse_public_url(&url))
+            .transpose()?;
+        let log_format = match args.log_format.clone().or(file.log_format).as_deref() {
+            None | Some("human") => LogFormat::Human,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "log_format (PORTICO_LOG_FORMAT): {other:?} is not a log format; expected human or json"
+                )));
+            }
+        };
+        Ok(Config {
+            data_dir,
+            database_url: SecretString::from(database_url),
+            embedded_database,
+            listen,
+            public_url,
+            log_format,
+        })
+    }
+
+    /// The database URL with any password hidden, for messages and logs.
+    pub fn database_url_for_display(&self) -> String {
+        redact_url(self.database_url.expose_secret())
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError(format!(
+            "could not read the configuration file {}: {e}",
+            path.display()
+        ))
+    })?;
+    toml::from_str(&text).map_err(|e| {
+        ConfigError(format!(
+            "the configuration file {} is not valid: {}",
+            path.display(),
+            e.message()
+        ))
+    })
+}
+
+fn parse_public_url(url: &str) -> Result<String, ConfigError> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {
+            Ok(trimmed.to_owned())
+        }
+        _ => Err(ConfigError(format!(
+            "public_url (PORTICO_PUBLIC_URL): {url:?} is not a web address; expected http://… or https://…"
+        ))),
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let config = Config::load(&ConfigArgs::default()).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.public_url, None);
+        assert!(config.embedded_database);
+        assert_eq!(
+            config.database_url.expose_secret(),
+            "sqlite://portico-data/portico.db"
+        );
+    }
+
+    #[test]
+    fn flags_beat_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portico.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\nlog_format = \"json\"\n",
+        )
+        .unwrap();
+        let args = ConfigArgs {
+            config: Some(path),
+            listen: Some("127.0.0.1:9001".into()),
+            ..Default::default()
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.listen.port(), 9001);
+        assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portico.toml");
+        std::fs::write(&path, "lisen = \"127.0.0.1:9000\"\n").unwrap();
+        let err = Config::load(&ConfigArgs {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.0.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let err = Config::load(&ConfigArgs {
+            listen: Some("localhost".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.0.starts_with("listen (PORTICO_LISTEN)"), "{err}");
+        let err = Config::load(&ConfigArgs {
+            database_url: Some("mysql://x".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.0.starts_with("database_url"), "{err}");
+        let err = Config::load(&ConfigArgs {
+            public_url: Some("portal.example.com".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.0.starts_with("public_url"), "{err}");
+    }
+
+    #[test]
+    fn passwords_in_urls_are_hidden() {
+        assert_eq!(
+            redact_url("postgres://portico:hunter2@db:5432/portico"),
+            "postgres://portico:***@db:5432/portico"
+        );
+        assert_eq!(
+            redact_url("sqlite://portico-data/portico.db"),
+            "sqlite://portico-data/portico.db"
+        );
+    }
+}

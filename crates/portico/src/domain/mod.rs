@@ -1,0 +1,28 @@
+//! Plain domain types: validated once at the edge, trusted after. No I/O here.
+
+mod ids;
+mod values;
+
+pub use ids::{ClientId, ContactId, PracticeId, StaffId};
+pub use values::{ClientKind, EmailAddress, Name, Role, ValidationError};
+
+/// Milliseconds since the Unix epoch, the one timestamp representation the
+/// store uses on every backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Millis(pub i64);
+
+impl Millis {
+    pub fn now() -> Self {
+        Self(jiff::Timestamp::now().as_millisecond())
+    }
+
+    pub fn to_timestamp(self) -> jiff::Timestamp {
+        jiff::Timestamp::from_millisecond(self.0).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    }
+}
+
+impl std::fmt::Display for Millis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.to_timestamp().strftime("%Y-%m-%d %H:%M UTC"))
+    }
+}

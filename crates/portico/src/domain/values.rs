@@ -1,0 +1,224 @@
+use std::fmt;
+
+/// Why a value typed by a person was refused, in words for that person.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ValidationError(pub String);
+
+impl ValidationError {
+    fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+/// An e-mail address, trimmed and lower-cased so that one person has one
+/// address whatever case they typed it in.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    pub fn parse(input: &str) -> Result<Self, ValidationError> {
+        let value = input.trim().to_lowercase();
+        if value.is_empty() {
+            return Err(ValidationError::new("Enter an e-mail address."));
+        }
+        if value.len() > 254 {
+            return Err(ValidationError::new("That e-mail address is too long."));
+        }
+        let Some((local, domain)) = value.split_once('@') else {
+            return Err(ValidationError::new(
+                "Enter an e-mail address like name@example.com.",
+            ));
+        };
+        let domain_ok = !domain.is_empty()
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"@\\".contains(c));
+        if !domain_ok || !local_ok {
+            return Err(ValidationError::new(
+                "Enter an e-mail address like name@example.com.",
+            ));
+        }
+        Ok(Self(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for EmailAddress {
+    type Error = ValidationError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<EmailAddress> for String {
+    fn from(value: EmailAddress) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A display name of a person, a practice or a client: trimmed, not empty,
+/// at most 200 characters, no control characters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Name(String);
+
+impl Name {
+    pub const MAX_CHARS: usize = 200;
+
+    pub fn parse(input: &str) -> Result<Self, ValidationError> {
+        let value = input.trim();
+        if value.is_empty() {
+            return Err(ValidationError::new("Enter a name."));
+        }
+        if value.chars().count() > Self::MAX_CHARS {
+            return Err(ValidationError::new(format!(
+                "A name can be at most {} characters.",
+                Self::MAX_CHARS
+            )));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(ValidationError::new(
+                "A name cannot contain control characters.",
+            ));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A staff user's role in their practice (P1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Manages settings and staff.
+    Admin,
+    /// Works with clients.
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(input: &str) -> Result<Self, ValidationError> {
+        match input.trim() {
+            "admin" => Ok(Role::Admin),
+            "member" => Ok(Role::Member),
+            _ => Err(ValidationError::new("A role is either admin or member.")),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a client record stands for (P2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ClientKind {
+    Business,
+    Person,
+    Matter,
+}
+
+impl ClientKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientKind::Business => "business",
+            ClientKind::Person => "person",
+            ClientKind::Matter => "matter",
+        }
+    }
+
+    pub fn parse(input: &str) -> Result<Self, ValidationError> {
+        match input.trim() {
+            "business" => Ok(ClientKind::Business),
+            "person" => Ok(ClientKind::Person),
+            "matter" => Ok(ClientKind::Matter),
+            _ => Err(ValidationError::new(
+                "A client is a business, a person or a matter.",
+            )),
+        }
+    }
+}
+
+impl fmt::Display for ClientKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_is_normalised() {
+        let e = EmailAddress::parse("  Ada.Lovelace@Example.COM ").unwrap();
+        assert_eq!(e.as_str(), "ada.lovelace@example.com");
+    }
+
+    #[test]
+    fn bad_emails_are_refused_with_a_sentence() {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "a b@example.com",
+            "ada@ex..com",
+            "ada@.com",
+        ] {
+            let err = EmailAddress::parse(bad).unwrap_err();
+            assert!(err.0.starts_with("Enter"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(Name::parse("  Ada  ").unwrap().as_str(), "Ada");
+        assert!(Name::parse("   ").is_err());
+        assert!(Name::parse(&"x".repeat(201)).is_err());
+        assert!(Name::parse("bell\u{7}").is_err());
+    }
+
+    #[test]
+    fn roles_and_kinds_parse_their_own_words_only() {
+        assert_eq!(Role::parse("admin").unwrap(), Role::Admin);
+        assert!(Role::parse("root").is_err());
+        assert_eq!(ClientKind::parse("matter").unwrap(), ClientKind::Matter);
+        assert!(ClientKind::parse("robot").is_err());
+    }
+}

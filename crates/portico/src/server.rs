@@ -1,0 +1,134 @@
+//! Building and running the server: the data folder, the database, the
+//! listener, and a graceful stop that lets requests in flight finish.
+
+use crate::app::App;
+use crate::config::Config;
+use crate::http::{AppState, Metrics, router};
+use crate::store::{Store, StoreOptions};
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// A server that is bound and migrated, ready to run.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+}
+
+/// Checks the data folder exists (creating it) and can be written to.
+pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("could not create the data folder {}", dir.display()))?;
+    let probe = dir.join(".portico-write-check");
+    std::fs::write(&probe, b"ok")
+        .with_context(|| format!("the data folder {} is not writable", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// Opens the configured database and brings its schema up to date.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    prepare_data_dir(&config.data_dir)?;
+    let store = Store::connect(
+        config.database_url.expose_secret(),
+        &StoreOptions::default(),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "could not open the database at {}",
+            config.database_url_for_display()
+        )
+    })?;
+    store.migrate().await.with_context(|| {
+        format!(
+            "could not update the database schema at {}",
+            config.database_url_for_display()
+        )
+    })?;
+    Ok(store)
+}
+
+impl Server {
+    /// Opens the store and binds the listening socket (port 0 picks a free one).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let store = open_store(&config).await?;
+        Self::with_store(config, store).await
+    }
+
+    pub async fn with_store(config: Config, store: Store) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.listen).await.with_context(|| {
+            format!(
+                "could not listen on {} (is another Portico running there? choose another address with --listen or PORTICO_LISTEN)",
+                config.listen
+            )
+        })?;
+        let bound = listener.local_addr()?;
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"));
+        let state = AppState {
+            public_url: Arc::from(public_url),
+            app: App::new(store),
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::new()),
+        };
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// The address people reach this server at, for links.
+    pub fn public_url(&self) -> &str {
+        &self.state.public_url
+    }
+
+    pub fn app(&self) -> &App {
+        &self.state.app
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting connections
+    /// and waits for requests in flight to finish.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let store = self.state.app.store.clone();
+        axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("the server stopped with an error")?;
+        store.close().await;
+        Ok(())
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("stopping: finishing requests in flight");
+}

@@ -1,0 +1,110 @@
+//! Everything that differs between SQLite and PostgreSQL, in one place:
+//! URL schemes, connection set-up and the migrations folder.
+
+use super::{StoreError, StoreOptions};
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The database engine behind a store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded, the default: one file under the data folder.
+    Sqlite,
+    /// For scale-out: several Portico instances on one database.
+    Postgres,
+}
+
+impl Backend {
+    /// Chooses the engine from a URL's scheme; an unknown scheme is refused.
+    pub fn from_url(url: &str) -> Result<Self, String> {
+        let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or("");
+        match scheme {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            _ => Err(format!(
+                "the database URL must start with sqlite:// or postgres://, not {:?}",
+                if scheme.is_empty() { url } else { scheme }
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+
+    pub(super) fn migrator(self) -> &'static Migrator {
+        match self {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    pub(super) async fn connect(
+        self,
+        url: &str,
+        options: &StoreOptions,
+    ) -> Result<AnyPool, StoreError> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.connect_timeout);
+        let pool = match self {
+            // WAL lets readers run beside the writer; synchronous=FULL makes
+            // every acknowledged commit survive a power cut; the busy timeout
+            // makes concurrent writers queue instead of failing.
+            Backend::Sqlite => pool.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; \
+                         PRAGMA synchronous = FULL; \
+                         PRAGMA foreign_keys = ON; \
+                         PRAGMA busy_timeout = 5000;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => pool,
+        };
+        let url = match self {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        Ok(pool.connect(&url).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheme_chooses_the_engine() {
+        assert_eq!(Backend::from_url("sqlite://x.db"), Ok(Backend::Sqlite));
+        assert_eq!(
+            Backend::from_url("postgres://localhost/portico"),
+            Ok(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://localhost/portico"),
+            Ok(Backend::Postgres)
+        );
+    }
+
+    #[test]
+    fn unknown_schemes_are_refused() {
+        let err = Backend::from_url("mysql://localhost/portico").unwrap_err();
+        assert!(err.contains("\"mysql\""), "{err}");
+        assert!(Backend::from_url("portico.db").is_err());
+    }
+}

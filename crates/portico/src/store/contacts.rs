@@ -1,0 +1,312 @@
+use super::clients::{ClientRow, client_columns};
+use super::staff::found;
+use super::{Client, Store, StoreError, StoreResult, parse_id};
+use crate::domain::{ClientId, ContactId, EmailAddress, Millis, Name, PracticeId};
+
+/// A person who signs in to the client portal (P3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Contact {
+    pub id: ContactId,
+    pub practice_id: PracticeId,
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub status: ContactStatus,
+    pub created_at: Millis,
+}
+
+/// A4: a contact is invited first and can be messaged once active.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContactStatus {
+    Invited,
+    Active,
+}
+
+impl ContactStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactStatus::Invited => "invited",
+            ContactStatus::Active => "active",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct NewContact {
+    pub email: EmailAddress,
+    pub name: Name,
+    pub phone: Option<String>,
+}
+
+/// A client as a contact reaches it in the portal: directly, or as a
+/// sub-record of a family whose primary record they can open (P5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortalClient {
+    pub client: Client,
+    /// The primary record through which a sub-record is reached.
+    pub through_primary: Option<ClientId>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ContactRow {
+    id: String,
+    practice_id: String,
+    email: String,
+    name: String,
+    phone: Option<String>,
+    status: String,
+    created_at: i64,
+}
+
+/// The columns of [`ContactRow`], for a `contacts k` in the query.
+macro_rules! contact_columns {
+    () => {
+        "k.id, k.practice_id, k.email, k.name, k.phone, k.status, k.created_at"
+    };
+}
+
+impl TryFrom<ContactRow> for Contact {
+    type Error = StoreError;
+    fn try_from(row: ContactRow) -> StoreResult<Self> {
+        Ok(Contact {
+            id: parse_id(&row.id)?,
+            practice_id: parse_id(&row.practice_id)?,
+            email: row.email,
+            name: row.name,
+            phone: row.phone,
+            status: match row.status.as_str() {
+                "invited" => ContactStatus::Invited,
+                "active" => ContactStatus::Active,
+                other => return Err(StoreError::Corrupt(format!("contact status {other:?}"))),
+            },
+            created_at: Millis(row.created_at),
+        })
+    }
+}
+
+impl Store {
+    /// Adds a contact to the practice. An e-mail address is one person per
+    /// practice: adding it again is a [`StoreError::Conflict`], and the
+    /// caller offers access to the existing contact instead (P3).
+    pub async fn create_contact(
+        &self,
+        practice: PracticeId,
+        new: &NewContact,
+    ) -> StoreResult<Contact> {
+        let contact = Contact {
+            id: ContactId::new(),
+            practice_id: practice,
+            email: new.email.to_string(),
+            name: new.name.to_string(),
+            phone: new.phone.clone(),
+            status: ContactStatus::Invited,
+            created_at: Millis::now(),
+        };
+        sqlx::query(
+            "INSERT INTO contacts (id, practice_id, email, name, phone, status, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'invited', $6)",
+        )
+        .bind(contact.id.to_string())
+        .bind(practice.to_string())
+        .bind(&contact.email)
+        .bind(&contact.name)
+        .bind(contact.phone.as_deref())
+        .bind(contact.created_at.0)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            StoreError::conflict_on_unique(e, "A contact with this e-mail address already exists.")
+        })?;
+        Ok(contact)
+    }
+
+    pub async fn get_contact(&self, practice: PracticeId, id: ContactId) -> StoreResult<Contact> {
+        sqlx::query_as::<_, ContactRow>(concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts k WHERE k.practice_id = $1 AND k.id = $2"
+        ))
+        .bind(practice.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?
+        .try_into()
+    }
+
+    pub async fn find_contact_by_email(
+        &self,
+        practice: PracticeId,
+        email: &EmailAddress,
+    ) -> StoreResult<Option<Contact>> {
+        sqlx::query_as::<_, ContactRow>(concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts k WHERE k.practice_id = $1 AND k.email = $2"
+        ))
+        .bind(practice.to_string())
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .map(Contact::try_from)
+        .transpose()
+    }
+
+    /// Every contact of the practice, by name (P4).
+    pub async fn list_contacts(&self, practice: PracticeId) -> StoreResult<Vec<Contact>> {
+        sqlx::query_as::<_, ContactRow>(concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts k WHERE k.practice_id = $1 \
+             ORDER BY LOWER(k.name), k.id"
+        ))
+        .bind(practice.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(Contact::try_from)
+        .collect()
+    }
+
+    /// The contacts given access to one client (its Contacts tab).
+    pub async fn client_contacts(
+        &self,
+        practice: PracticeId,
+        client: ClientId,
+    ) -> StoreResult<Vec<Contact>> {
+        sqlx::query_as::<_, ContactRow>(concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts k \
+             JOIN contact_clients cc ON cc.practice_id = k.practice_id AND cc.contact_id = k.id \
+             WHERE k.practice_id = $1 AND cc.client_id = $2 ORDER BY LOWER(k.name), k.id"
+        ))
+        .bind(practice.to_string())
+        .bind(client.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(Contact::try_from)
+        .collect()
+    }
+
+    pub async fn set_contact_status(
+        &self,
+        practice: PracticeId,
+        id: ContactId,
+        status: ContactStatus,
+    ) -> StoreResult<()> {
+        let done =
+            sqlx::query("UPDATE contacts SET status = $3 WHERE practice_id = $1 AND id = $2")
+                .bind(practice.to_string())
+                .bind(id.to_string())
+                .bind(status.as_str())
+                .execute(&self.pool)
+                .await?;
+        found(done.rows_affected())
+    }
+
+    /// Lets a contact open a client; granting twice is harmless. Both must
+    /// belong to `practice`.
+    pub async fn grant_access(
+        &self,
+        practice: PracticeId,
+        contact: ContactId,
+        client: ClientId,
+    ) -> StoreResult<()> {
+        self.get_contact(practice, contact).await?;
+        self.get_client(practice, client).await?;
+        sqlx::query(
+            "INSERT INTO contact_clients (practice_id, contact_id, client_id, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(practice.to_string())
+        .bind(contact.to_string())
+        .bind(client.to_string())
+        .bind(Millis::now().0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn revoke_access(
+        &self,
+        practice: PracticeId,
+        contact: ContactId,
+        client: ClientId,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "DELETE FROM contact_clients WHERE practice_id = $1 AND contact_id = $2 AND client_id = $3",
+        )
+        .bind(practice.to_string())
+        .bind(contact.to_string())
+        .bind(client.to_string())
+        .execute(&self.pool)
+        .await?;
+        found(done.rows_affected())
+    }
+
+    /// The clients a contact was given directly, by name.
+    pub async fn contact_clients(
+        &self,
+        practice: PracticeId,
+        contact: ContactId,
+    ) -> StoreResult<Vec<Client>> {
+        sqlx::query_as::<_, ClientRow>(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients c \
+             JOIN contact_clients cc ON cc.practice_id = c.practice_id AND cc.client_id = c.id \
+             WHERE c.practice_id = $1 AND cc.contact_id = $2 ORDER BY LOWER(c.name), c.id"
+        ))
+        .bind(practice.to_string())
+        .bind(contact.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(Client::try_from)
+        .collect()
+    }
+
+    /// Every client a contact reaches in the portal: those given to them,
+    /// and the sub-records of the family primaries among them (P5).
+    pub async fn portal_clients(
+        &self,
+        practice: PracticeId,
+        contact: ContactId,
+    ) -> StoreResult<Vec<PortalClient>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            client: ClientRow,
+            direct: i64,
+        }
+        let rows = sqlx::query_as::<_, Row>(concat!("SELECT ", client_columns!(), ", \
+                CASE WHEN c.id IN (SELECT client_id FROM contact_clients \
+                                   WHERE practice_id = $1 AND contact_id = $2) THEN 1 ELSE 0 END AS direct \
+             FROM clients c \
+             WHERE c.practice_id = $1 AND ( \
+                c.id IN (SELECT client_id FROM contact_clients WHERE practice_id = $1 AND contact_id = $2) \
+                OR c.primary_client_id IN (SELECT client_id FROM contact_clients \
+                                           WHERE practice_id = $1 AND contact_id = $2)) \
+             ORDER BY LOWER(c.name), c.id"))
+        .bind(practice.to_string())
+        .bind(contact.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let direct = r.direct != 0;
+                let client = Client::try_from(r.client)?;
+                Ok(PortalClient {
+                    through_primary: if direct {
+                        None
+                    } else {
+                        client.primary_client_id
+                    },
+                    client,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,151 @@
+//! The store: every SQL statement of Portico lives below this module.
+//!
+//! One store API serves SQLite and PostgreSQL through sqlx's `Any` driver:
+//! SQL is written once in the dialect both accept (`$n` parameters,
+//! `RETURNING`, `ON CONFLICT`), ids are text, times are unix milliseconds and
+//! flags are integers. What differs between the engines lives in
+//! [`backend`] alone. Every query on tenant data filters by practice.
+//! See `docs/decisions/0001-one-store-for-two-engines.md`.
+
+mod backend;
+mod clients;
+mod contacts;
+mod practices;
+mod staff;
+
+pub use backend::Backend;
+pub use clients::{Client, ClientFilter, ClientSummary, NewClient};
+pub use contacts::{Contact, ContactStatus, NewContact, PortalClient};
+pub use practices::Practice;
+pub use staff::{NewStaff, Staff};
+
+use sqlx::AnyPool;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// What went wrong in the store, in terms the layers above can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such row in this practice (or at all: the two are never told apart).
+    #[error("not found")]
+    NotFound,
+    /// The change would break a rule of the data (a duplicate e-mail, a
+    /// family of families); the text says which, in a person's words.
+    #[error("{0}")]
+    Conflict(String),
+    /// The database URL names an engine Portico does not run on.
+    #[error("{0}")]
+    UnsupportedUrl(String),
+    /// A stored value could not be read back (a corrupt or foreign row).
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("could not bring the database schema up to date: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    /// Turns a unique-constraint violation into a [`StoreError::Conflict`]
+    /// with the given message; any other error is passed through.
+    fn conflict_on_unique(error: sqlx::Error, message: &str) -> Self {
+        match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict(message.to_owned())
+            }
+            _ => StoreError::Database(error),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Options for opening the store.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    pub max_connections: u32,
+    pub connect_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens the database named by `url` (`sqlite://…` or `postgres://…`).
+    /// Any other scheme is refused. Does not run migrations.
+    pub async fn connect(url: &str, options: &StoreOptions) -> StoreResult<Self> {
+        let backend = Backend::from_url(url).map_err(StoreError::UnsupportedUrl)?;
+        let pool = backend.connect(url, options).await?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Brings the schema up to date; safe to run on every start.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        self.backend.migrator().run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A round trip to the database, for `/readyz`.
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Parses an id read from the database.
+fn parse_id<T: FromStr>(value: &str) -> StoreResult<T> {
+    value
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("{value:?} is not an id")))
+}
+
+fn flag(value: bool) -> i64 {
+    i64::from(value)
+}
+
+/// Escapes `%`, `_` and `\` so a person's search text matches literally in
+/// a `LIKE … ESCAPE '\'` pattern.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("50%_off"), "%50\\%\\_off%");
+        assert_eq!(like_pattern("ACME"), "%acme%");
+    }
+}

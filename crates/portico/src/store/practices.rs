@@ -1,0 +1,122 @@
+use super::{NewStaff, Staff, Store, StoreError, StoreResult, parse_id};
+use crate::domain::{Millis, Name, PracticeId, StaffId};
+
+/// A practice: one tenant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Practice {
+    pub id: PracticeId,
+    pub name: String,
+    pub created_at: Millis,
+}
+
+#[derive(sqlx::FromRow)]
+struct PracticeRow {
+    id: String,
+    name: String,
+    created_at: i64,
+}
+
+impl TryFrom<PracticeRow> for Practice {
+    type Error = StoreError;
+    fn try_from(row: PracticeRow) -> StoreResult<Self> {
+        Ok(Practice {
+            id: parse_id(&row.id)?,
+            name: row.name,
+            created_at: Millis(row.created_at),
+        })
+    }
+}
+
+impl Store {
+    pub async fn create_practice(&self, name: &Name) -> StoreResult<Practice> {
+        let practice = Practice {
+            id: PracticeId::new(),
+            name: name.to_string(),
+            created_at: Millis::now(),
+        };
+        sqlx::query("INSERT INTO practices (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(practice.id.to_string())
+            .bind(&practice.name)
+            .bind(practice.created_at.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(practice)
+    }
+
+    /// A practice and its first admin, together or not at all.
+    pub async fn create_practice_with_admin(
+        &self,
+        name: &Name,
+        admin: &NewStaff,
+    ) -> StoreResult<(Practice, Staff)> {
+        let now = Millis::now();
+        let practice = Practice {
+            id: PracticeId::new(),
+            name: name.to_string(),
+            created_at: now,
+        };
+        let staff = Staff {
+            id: StaffId::new(),
+            practice_id: practice.id,
+            email: admin.email.to_string(),
+            name: admin.name.to_string(),
+            role: admin.role,
+            active: true,
+            created_at: now,
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO practices (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(practice.id.to_string())
+            .bind(&practice.name)
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO staff_users (id, practice_id, email, name, role, password_hash, active, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 1, $7)",
+        )
+        .bind(staff.id.to_string())
+        .bind(practice.id.to_string())
+        .bind(&staff.email)
+        .bind(&staff.name)
+        .bind(staff.role.as_str())
+        .bind(admin.password_hash.as_deref())
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            StoreError::conflict_on_unique(e, "A team member with this e-mail address already exists.")
+        })?;
+        tx.commit().await?;
+        Ok((practice, staff))
+    }
+
+    pub async fn get_practice(&self, id: PracticeId) -> StoreResult<Practice> {
+        sqlx::query_as::<_, PracticeRow>("SELECT id, name, created_at FROM practices WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?
+            .try_into()
+    }
+
+    /// Every practice on this server, oldest first. For operators only
+    /// (`portico admin list-practices`); never reachable from the web.
+    pub async fn list_practices(&self) -> StoreResult<Vec<Practice>> {
+        sqlx::query_as::<_, PracticeRow>(
+            "SELECT id, name, created_at FROM practices ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(Practice::try_from)
+        .collect()
+    }
+
+    pub async fn count_practices(&self) -> StoreResult<i64> {
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM practices")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(count)
+    }
+}

@@ -1,0 +1,209 @@
+use super::{Store, StoreError, StoreResult, flag, parse_id};
+use crate::domain::{EmailAddress, Millis, Name, PracticeId, Role, StaffId};
+
+/// A person of a practice (P1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Staff {
+    pub id: StaffId,
+    pub practice_id: PracticeId,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub active: bool,
+    pub created_at: Millis,
+}
+
+impl Staff {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// What it takes to add a staff user.
+#[derive(Clone, Debug)]
+pub struct NewStaff {
+    pub email: EmailAddress,
+    pub name: Name,
+    pub role: Role,
+    /// An argon2id PHC string, or `None` until the person sets a password.
+    pub password_hash: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct StaffRow {
+    id: String,
+    practice_id: String,
+    email: String,
+    name: String,
+    role: String,
+    active: i64,
+    created_at: i64,
+}
+
+/// The columns of [`StaffRow`].
+macro_rules! staff_columns {
+    () => {
+        "id, practice_id, email, name, role, active, created_at"
+    };
+}
+
+impl TryFrom<StaffRow> for Staff {
+    type Error = StoreError;
+    fn try_from(row: StaffRow) -> StoreResult<Self> {
+        Ok(Staff {
+            id: parse_id(&row.id)?,
+            practice_id: parse_id(&row.practice_id)?,
+            email: row.email,
+            name: row.name,
+            role: Role::parse(&row.role).map_err(|e| StoreError::Corrupt(e.0))?,
+            active: row.active != 0,
+            created_at: Millis(row.created_at),
+        })
+    }
+}
+
+impl Store {
+    /// Adds a staff user. An e-mail address belongs to one staff user on the
+    /// whole server, since it is what they sign in with.
+    pub async fn create_staff(&self, practice: PracticeId, new: &NewStaff) -> StoreResult<Staff> {
+        let staff = Staff {
+            id: StaffId::new(),
+            practice_id: practice,
+            email: new.email.to_string(),
+            name: new.name.to_string(),
+            role: new.role,
+            active: true,
+            created_at: Millis::now(),
+        };
+        sqlx::query(
+            "INSERT INTO staff_users (id, practice_id, email, name, role, password_hash, active, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 1, $7)",
+        )
+        .bind(staff.id.to_string())
+        .bind(practice.to_string())
+        .bind(&staff.email)
+        .bind(&staff.name)
+        .bind(staff.role.as_str())
+        .bind(new.password_hash.as_deref())
+        .bind(staff.created_at.0)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            StoreError::conflict_on_unique(e, "A team member with this e-mail address already exists.")
+        })?;
+        Ok(staff)
+    }
+
+    pub async fn get_staff(&self, practice: PracticeId, id: StaffId) -> StoreResult<Staff> {
+        sqlx::query_as::<_, StaffRow>(concat!(
+            "SELECT ",
+            staff_columns!(),
+            " FROM staff_users WHERE practice_id = $1 AND id = $2"
+        ))
+        .bind(practice.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?
+        .try_into()
+    }
+
+    /// Finds a staff user by the address they sign in with, whatever their
+    /// practice, with their password hash (if they have one).
+    pub async fn find_staff_for_sign_in(
+        &self,
+        email: &EmailAddress,
+    ) -> StoreResult<Option<(Staff, Option<String>)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            staff: StaffRow,
+            password_hash: Option<String>,
+        }
+        let row = sqlx::query_as::<_, Row>(concat!(
+            "SELECT ",
+            staff_columns!(),
+            ", password_hash FROM staff_users WHERE email = $1"
+        ))
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((r.staff.try_into()?, r.password_hash)))
+            .transpose()
+    }
+
+    /// The practice's staff, admins first, then by name.
+    pub async fn list_staff(&self, practice: PracticeId) -> StoreResult<Vec<Staff>> {
+        sqlx::query_as::<_, StaffRow>(concat!(
+            "SELECT ",
+            staff_columns!(),
+            " FROM staff_users WHERE practice_id = $1 \
+             ORDER BY CASE role WHEN 'admin' THEN 0 ELSE 1 END, name, id"
+        ))
+        .bind(practice.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(Staff::try_from)
+        .collect()
+    }
+
+    pub async fn set_staff_role(
+        &self,
+        practice: PracticeId,
+        id: StaffId,
+        role: Role,
+    ) -> StoreResult<()> {
+        let done =
+            sqlx::query("UPDATE staff_users SET role = $3 WHERE practice_id = $1 AND id = $2")
+                .bind(practice.to_string())
+                .bind(id.to_string())
+                .bind(role.as_str())
+                .execute(&self.pool)
+                .await?;
+        found(done.rows_affected())
+    }
+
+    pub async fn set_staff_active(
+        &self,
+        practice: PracticeId,
+        id: StaffId,
+        active: bool,
+    ) -> StoreResult<()> {
+        let done =
+            sqlx::query("UPDATE staff_users SET active = $3 WHERE practice_id = $1 AND id = $2")
+                .bind(practice.to_string())
+                .bind(id.to_string())
+                .bind(flag(active))
+                .execute(&self.pool)
+                .await?;
+        found(done.rows_affected())
+    }
+
+    /// Stores a new argon2id password hash for a staff user.
+    pub async fn set_staff_password(
+        &self,
+        practice: PracticeId,
+        id: StaffId,
+        password_hash: &str,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE staff_users SET password_hash = $3 WHERE practice_id = $1 AND id = $2",
+        )
+        .bind(practice.to_string())
+        .bind(id.to_string())
+        .bind(password_hash)
+        .execute(&self.pool)
+        .await?;
+        found(done.rows_affected())
+    }
+}
+
+/// `Ok` when an update touched a row, [`StoreError::NotFound`] otherwise.
+pub(super) fn found(rows_affected: u64) -> StoreResult<()> {
+    if rows_affected == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,9 @@
+//! Portico's integration tests: one binary, so the crate links once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+
+mod cli;
+mod people;
+mod server;
+mod store_story;
