@@ -1,7 +1,8 @@
 //! The `portico` command line: `serve`, `migrate`, `demo` and `admin …`.
 
-use crate::app::{App, AppError, demo};
+use crate::app::{App, AppError, Settings, demo};
 use crate::config::{Config, ConfigArgs};
+use crate::domain::Clock;
 use crate::server::{Server, open_store, shutdown_signal};
 use crate::telemetry;
 use anyhow::Context;
@@ -96,7 +97,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo => {
-            let app = App::new(open_store(&config).await?);
+            let app = operator_app(&config).await?;
             let demo = app.create_demo_practice().await.map_err(explain)?;
             print_demo(&demo, &public_url_of(&config));
             Ok(())
@@ -153,7 +154,7 @@ fn print_demo(demo: &demo::DemoPractice, public_url: &str) {
 }
 
 async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
-    let app = App::new(open_store(&config).await?);
+    let app = operator_app(&config).await?;
     match command {
         AdminCommand::CreatePractice {
             name,
@@ -213,6 +214,17 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The application for a command run by an operator (no web server).
+async fn operator_app(config: &Config) -> anyhow::Result<App> {
+    Ok(App::new(
+        open_store(config).await?,
+        Settings {
+            public_url: public_url_of(config),
+        },
+        Clock::system(),
+    ))
 }
 
 /// Where people reach the server, for commands that do not bind it.

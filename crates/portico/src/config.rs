@@ -42,6 +42,32 @@ pub struct ConfigArgs {
     #[arg(long, env = "PORTICO_PUBLIC_URL", global = true, value_name = "URL")]
     pub public_url: Option<String>,
 
+    /// Where e-mail is sent: smtp://HOST:PORT (plain), smtp://HOST:PORT?tls=required
+    /// (STARTTLS), smtps://HOST:PORT (TLS), with USER:PASSWORD@ before the host
+    /// if the server wants them. [default: .eml files in <data-dir>/outbox/]
+    #[arg(
+        long,
+        env = "PORTICO_SMTP_URL",
+        global = true,
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub smtp_url: Option<String>,
+
+    /// The sender of Portico's e-mail. [default: Portico <portico@localhost>]
+    #[arg(long, env = "PORTICO_MAIL_FROM", global = true, value_name = "ADDRESS")]
+    pub mail_from: Option<String>,
+
+    /// Trust the X-Forwarded-For header for the client's address (only behind
+    /// a proxy that sets it). [default: false]
+    #[arg(
+        long,
+        env = "PORTICO_TRUST_FORWARDED_FOR",
+        global = true,
+        value_name = "BOOL"
+    )]
+    pub trust_forwarded_for: Option<bool>,
+
     /// Log format: human or json. [default: human]
     #[arg(long, env = "PORTICO_LOG_FORMAT", global = true, value_name = "FORMAT")]
     pub log_format: Option<String>,
@@ -55,6 +81,9 @@ struct FileConfig {
     database_url: Option<String>,
     listen: Option<String>,
     public_url: Option<String>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    trust_forwarded_for: Option<bool>,
     log_format: Option<String>,
 }
 
@@ -75,6 +104,10 @@ pub struct Config {
     /// The address in links people follow; `None` means "the address the
     /// server is bound to" (see [`crate::server::Server::public_url`]).
     pub public_url: Option<String>,
+    /// `None`: e-mail is written as files to `<data_dir>/outbox/`.
+    pub smtp_url: Option<SecretString>,
+    pub mail_from: String,
+    pub trust_forwarded_for: bool,
     pub log_format: LogFormat,
 }
 
@@ -124,6 +157,32 @@ impl Config {
             .or(file.public_url)
             .map(|url| parse_public_url(&url))
             .transpose()?;
+        let smtp_url = match args.smtp_url.clone().or(file.smtp_url) {
+            Some(url) if url.starts_with("smtp://") || url.starts_with("smtps://") => {
+                Some(SecretString::from(url))
+            }
+            Some(url) => {
+                return Err(ConfigError(format!(
+                    "smtp_url (PORTICO_SMTP_URL): {:?} is not an SMTP address; expected smtp://HOST:PORT or smtps://HOST:PORT",
+                    redact_url(&url)
+                )));
+            }
+            None => None,
+        };
+        let mail_from = args
+            .mail_from
+            .clone()
+            .or(file.mail_from)
+            .unwrap_or_else(|| "Portico <portico@localhost>".to_owned());
+        if mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError(format!(
+                "mail_from (PORTICO_MAIL_FROM): {mail_from:?} is not an e-mail address; expected e.g. Portico <portal@example.com>"
+            )));
+        }
+        let trust_forwarded_for = args
+            .trust_forwarded_for
+            .or(file.trust_forwarded_for)
+            .unwrap_or(false);
         let log_format = match args.log_format.clone().or(file.log_format).as_deref() {
             None | Some("human") => LogFormat::Human,
             Some("json") => LogFormat::Json,
@@ -139,6 +198,9 @@ impl Config {
             embedded_database,
             listen,
             public_url,
+            smtp_url,
+            mail_from,
+            trust_forwarded_for,
             log_format,
         })
     }

@@ -1,8 +1,11 @@
 //! Building and running the server: the data folder, the database, the
 //! listener, and a graceful stop that lets requests in flight finish.
 
-use crate::app::App;
+use crate::app::{App, Settings};
 use crate::config::Config;
+use crate::delivery::Mailer;
+use crate::delivery::worker::OutboxWorker;
+use crate::domain::Clock;
 use crate::http::{AppState, Metrics, router};
 use crate::store::{Store, StoreOptions};
 use anyhow::Context;
@@ -17,6 +20,7 @@ use tokio::net::TcpListener;
 pub struct Server {
     listener: TcpListener,
     state: AppState,
+    worker: OutboxWorker,
 }
 
 /// Checks the data folder exists (creating it) and can be written to.
@@ -56,11 +60,23 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 impl Server {
     /// Opens the store and binds the listening socket (port 0 picks a free one).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let store = open_store(&config).await?;
-        Self::with_store(config, store).await
+        Self::build_with_clock(config, Clock::system()).await
     }
 
-    pub async fn with_store(config: Config, store: Store) -> anyhow::Result<Self> {
+    /// As [`Server::build`], with a clock of the caller's (tests move it).
+    pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
+        let store = open_store(&config).await?;
+        Self::with_store(config, store, clock).await
+    }
+
+    pub async fn with_store(config: Config, store: Store, clock: Clock) -> anyhow::Result<Self> {
+        let mailer = match &config.smtp_url {
+            Some(url) => Mailer::smtp(url.expose_secret()).map_err(anyhow::Error::msg)?,
+            None => Mailer::Files(config.data_dir.join("outbox")),
+        };
+        let from = config.mail_from.parse().map_err(|_| {
+            anyhow::anyhow!("mail_from (PORTICO_MAIL_FROM) is not an e-mail address")
+        })?;
         let listener = TcpListener::bind(config.listen).await.with_context(|| {
             format!(
                 "could not listen on {} (is another Portico running there? choose another address with --listen or PORTICO_LISTEN)",
@@ -72,13 +88,25 @@ impl Server {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{bound}"));
+        let app = App::new(
+            store.clone(),
+            Settings {
+                public_url: public_url.clone(),
+            },
+            clock.clone(),
+        );
+        let worker = OutboxWorker::new(store, mailer, from, clock, app.outbox_wake.clone());
         let state = AppState {
             public_url: Arc::from(public_url),
-            app: App::new(store),
+            app,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
         };
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            worker,
+        })
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -94,6 +122,11 @@ impl Server {
         &self.state.app
     }
 
+    /// The outbox worker this server runs (tests drive it directly too).
+    pub fn outbox_worker(&self) -> OutboxWorker {
+        self.worker.clone()
+    }
+
     /// Serves until `shutdown` completes, then stops accepting connections
     /// and waits for requests in flight to finish.
     pub async fn run_until_stopped(
@@ -101,12 +134,19 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let store = self.state.app.store.clone();
-        axum::serve(self.listener, router(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("the server stopped with an error")?;
+        let worker = tokio::spawn(self.worker.run());
+        let served = axum::serve(
+            self.listener,
+            router(self.state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("the server stopped with an error");
+        // A message being sent right now is claimed for a while; if it was
+        // not recorded as sent, it is sent again after the claim runs out.
+        worker.abort();
         store.close().await;
-        Ok(())
+        served
     }
 }
 

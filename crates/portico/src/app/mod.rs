@@ -1,14 +1,21 @@
 //! Use cases: what a person or an operator asks Portico to do. Authorization
 //! happens here, once, through [`policy`]; the layers below trust it.
 
+pub mod access;
 pub mod demo;
 pub mod password;
 pub mod policy;
+pub mod sessions;
+pub mod sign_in;
+pub mod throttle;
+pub mod two_factor;
 
-use crate::domain::{EmailAddress, Name, Role, ValidationError};
+use crate::domain::{Clock, EmailAddress, Name, Role, ValidationError};
 use crate::store::{NewStaff, Practice, Staff, Store, StoreError};
 use password::PasswordError;
 use secrecy::SecretString;
+use std::sync::Arc;
+use tokio::sync::Notify;
 
 /// Why a use case did not happen, in terms the edges map to a status and a
 /// sentence.
@@ -22,6 +29,13 @@ pub enum AppError {
     NotFound,
     #[error("you are not allowed to do that")]
     Forbidden,
+    /// Too many attempts; the number of minutes to wait.
+    #[error("Too many attempts. Try again in {0} minutes.")]
+    Throttled(i64),
+    /// Wrong e-mail and password, wrong code, a link that is no good: the
+    /// sentence says which, never whether an account exists.
+    #[error("{0}")]
+    Denied(String),
     #[error("{0}")]
     Conflict(String),
     #[error(transparent)]
@@ -40,15 +54,37 @@ impl From<StoreError> for AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// What the use cases need to know of the deployment.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The address people reach Portico at, without a trailing slash; links
+    /// in e-mails start with it.
+    pub public_url: String,
+}
+
 /// The application: use cases over one store.
 #[derive(Clone, Debug)]
 pub struct App {
     pub store: Store,
+    pub clock: Clock,
+    pub settings: Arc<Settings>,
+    /// Woken after a change queued something in the outbox.
+    pub outbox_wake: Arc<Notify>,
 }
 
 impl App {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, settings: Settings, clock: Clock) -> Self {
+        Self {
+            store,
+            clock,
+            settings: Arc::new(settings),
+            outbox_wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// A link into Portico for an e-mail.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.settings.public_url)
     }
 
     /// `portico admin create-practice`: a practice and its first admin.

@@ -40,6 +40,8 @@ mod tests {
             name: "S".into(),
             role,
             active: true,
+            totp_enabled: false,
+            last_sign_in_at: None,
             created_at: Millis(0),
         }
     }

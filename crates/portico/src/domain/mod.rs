@@ -1,9 +1,11 @@
 //! Plain domain types: validated once at the edge, trusted after. No I/O here.
 
 mod ids;
+mod secret;
 mod values;
 
 pub use ids::{ClientId, ContactId, PracticeId, StaffId};
+pub use secret::{Clock, IssuedSecret, hash_secret, issue_secret};
 pub use values::{ClientKind, EmailAddress, Name, Role, ValidationError};
 
 /// Milliseconds since the Unix epoch, the one timestamp representation the

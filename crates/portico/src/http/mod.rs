@@ -2,10 +2,18 @@
 //! a use case in [`crate::app`] and render its answer; they never touch SQL.
 
 mod assets;
+mod csrf;
+mod errors;
+mod forms;
 mod health;
+mod layout;
 mod metrics;
 mod pages;
+mod portal;
 mod security;
+mod session;
+mod staff_auth;
+mod staff_pages;
 
 pub use metrics::Metrics;
 
@@ -13,7 +21,7 @@ use crate::app::App;
 use crate::config::Config;
 use axum::Router;
 use axum::http::{HeaderName, Request, StatusCode};
-use axum::routing::get;
+use axum::routing::{get, post};
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceBuilder;
@@ -41,9 +49,79 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz_get))
         .route("/metrics", get(metrics::metrics_get))
         .route("/static/portico.css", get(assets::stylesheet_get))
+        .route("/sign-out", post(pages::sign_out_post))
+        // Staff: /app
+        .route("/app", get(staff_pages::home_get))
+        .route(
+            "/app/sign-in",
+            get(staff_auth::sign_in_get).post(staff_auth::sign_in_post),
+        )
+        .route(
+            "/app/sign-in/code",
+            get(staff_auth::code_get).post(staff_auth::code_post),
+        )
+        .route(
+            "/app/two-factor",
+            get(staff_auth::two_factor_get).post(staff_auth::two_factor_post),
+        )
+        .route(
+            "/app/two-factor/disable",
+            post(staff_auth::two_factor_disable_post),
+        )
+        .route("/app/contacts", get(staff_pages::contacts_get))
+        .route("/app/contacts/{id}/invite", post(staff_pages::invite_post))
+        .route(
+            "/app/contacts/{id}/password-reset",
+            post(staff_pages::password_reset_post),
+        )
+        .route("/app/account", get(staff_pages::account_get))
+        .route(
+            "/app/account/sign-out-others",
+            post(staff_pages::sign_out_others_post),
+        )
+        .route("/app/settings", get(staff_pages::settings_get))
+        .route("/app/settings/security", post(staff_pages::security_post))
+        .route("/app/settings/outbox", get(staff_pages::outbox_get))
+        .route(
+            "/app/settings/outbox/{id}/retry",
+            post(staff_pages::outbox_retry_post),
+        )
+        // Contacts: /portal
+        .route("/portal", get(portal::home_get))
+        .route(
+            "/portal/sign-in",
+            get(portal::sign_in_get).post(portal::sign_in_post),
+        )
+        .route("/portal/sign-in/link", post(portal::link_request_post))
+        .route(
+            "/portal/help",
+            get(portal::help_get).post(portal::help_post),
+        )
+        .route(
+            "/portal/invitation/{token}",
+            get(portal::invitation_get).post(portal::invitation_post),
+        )
+        .route(
+            "/portal/link/{token}",
+            get(portal::link_get).post(portal::link_post),
+        )
+        .route(
+            "/portal/reset/{token}",
+            get(portal::reset_get).post(portal::reset_post),
+        )
+        .route("/portal/account", get(portal::account_get))
+        .route(
+            "/portal/account/sign-out-others",
+            post(portal::sign_out_others_post),
+        )
         .fallback(pages::not_found);
 
     routes
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csrf::protect,
+        ))
+        .layer(axum::middleware::from_fn(errors::error_pages))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -58,10 +136,16 @@ pub fn router(state: AppState) -> Router {
                             .get(&REQUEST_ID)
                             .and_then(|v| v.to_str().ok())
                             .unwrap_or("-");
+                        // The route pattern, never the path: paths carry the
+                        // secrets of sign-in and reset links.
+                        let route = request
+                            .extensions()
+                            .get::<axum::extract::MatchedPath>()
+                            .map_or("unmatched", |p| p.as_str());
                         tracing::info_span!(
                             "request",
                             method = %request.method(),
-                            path = %request.uri().path(),
+                            route,
                             request_id,
                         )
                     }),

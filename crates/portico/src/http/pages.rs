@@ -1,10 +1,14 @@
 //! Pages that belong to no area: the front door and the "not found" page.
 
 use super::AppState;
+use super::errors::PageError;
+use super::layout::Layout;
+use super::session::{MaybeIdentity, cleared_session_cookie};
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
 
 /// Renders a page template, or a plain error if the template fails.
 pub fn render(status: StatusCode, page: &impl Template) -> Response {
@@ -24,14 +28,16 @@ pub fn render(status: StatusCode, page: &impl Template) -> Response {
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
+    layout: Layout,
     backend: &'static str,
 }
 
 /// `GET /`
-pub async fn home_get(State(state): State<AppState>) -> Response {
+pub async fn home_get(State(state): State<AppState>, maybe: MaybeIdentity) -> Response {
     render(
         StatusCode::OK,
         &HomePage {
+            layout: Layout::public(&maybe.csrf),
             backend: state.app.store.backend().name(),
         },
     )
@@ -39,9 +45,33 @@ pub async fn home_get(State(state): State<AppState>) -> Response {
 
 #[derive(Template)]
 #[template(path = "not_found.html")]
-struct NotFoundPage;
+struct NotFoundPage {
+    layout: Layout,
+}
 
 /// Any path Portico does not know.
 pub async fn not_found() -> Response {
-    render(StatusCode::NOT_FOUND, &NotFoundPage)
+    render(
+        StatusCode::NOT_FOUND,
+        &NotFoundPage {
+            layout: Layout::anonymous(),
+        },
+    )
+}
+
+/// `POST /sign-out`: ends the session server-side and clears the cookie.
+pub async fn sign_out_post(
+    State(state): State<AppState>,
+    maybe: MaybeIdentity,
+) -> Result<Response, PageError> {
+    let to = match &maybe.identity {
+        Some(identity) if identity.contact().is_some() => "/portal/sign-in",
+        Some(_) => "/app/sign-in",
+        None => "/",
+    };
+    if let Some(secret) = &maybe.secret {
+        state.app.sign_out(secret).await?;
+    }
+    let jar = CookieJar::new().add(cleared_session_cookie());
+    Ok((jar, Redirect::to(to)).into_response())
 }

@@ -39,6 +39,26 @@ impl Backend {
         }
     }
 
+    /// Claims due outbox rows (`$1` now, `$2` lease end, `$3` limit). On
+    /// PostgreSQL, `SKIP LOCKED` lets instances claim side by side; SQLite
+    /// has one writer at a time, so the plain sub-select is already exclusive.
+    pub(super) fn claim_outbox_sql(self) -> &'static str {
+        match self {
+            Backend::Sqlite => concat!(
+                "UPDATE outbox SET claimed_until = $2 WHERE id IN (SELECT id FROM outbox \
+                 WHERE status = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1 \
+                 ORDER BY next_attempt_at, id LIMIT $3) RETURNING ",
+                super::outbox::outbox_columns!()
+            ),
+            Backend::Postgres => concat!(
+                "UPDATE outbox SET claimed_until = $2 WHERE id IN (SELECT id FROM outbox \
+                 WHERE status = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1 \
+                 ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING ",
+                super::outbox::outbox_columns!()
+            ),
+        }
+    }
+
     pub(super) fn migrator(self) -> &'static Migrator {
         match self {
             Backend::Sqlite => &SQLITE_MIGRATIONS,

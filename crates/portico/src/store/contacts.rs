@@ -12,6 +12,8 @@ pub struct Contact {
     pub name: String,
     pub phone: Option<String>,
     pub status: ContactStatus,
+    pub activated_at: Option<Millis>,
+    pub last_sign_in_at: Option<Millis>,
     pub created_at: Millis,
 }
 
@@ -55,13 +57,15 @@ struct ContactRow {
     name: String,
     phone: Option<String>,
     status: String,
+    activated_at: Option<i64>,
+    last_sign_in_at: Option<i64>,
     created_at: i64,
 }
 
 /// The columns of [`ContactRow`], for a `contacts k` in the query.
 macro_rules! contact_columns {
     () => {
-        "k.id, k.practice_id, k.email, k.name, k.phone, k.status, k.created_at"
+        "k.id, k.practice_id, k.email, k.name, k.phone, k.status, k.activated_at, k.last_sign_in_at, k.created_at"
     };
 }
 
@@ -79,6 +83,8 @@ impl TryFrom<ContactRow> for Contact {
                 "active" => ContactStatus::Active,
                 other => return Err(StoreError::Corrupt(format!("contact status {other:?}"))),
             },
+            activated_at: row.activated_at.map(Millis),
+            last_sign_in_at: row.last_sign_in_at.map(Millis),
             created_at: Millis(row.created_at),
         })
     }
@@ -100,6 +106,8 @@ impl Store {
             name: new.name.to_string(),
             phone: new.phone.clone(),
             status: ContactStatus::Invited,
+            activated_at: None,
+            last_sign_in_at: None,
             created_at: Millis::now(),
         };
         sqlx::query(
@@ -188,6 +196,46 @@ impl Store {
         .into_iter()
         .map(Contact::try_from)
         .collect()
+    }
+
+    /// Every contact with this e-mail address, in every practice (a person
+    /// may be a client of two practices on one server).
+    pub async fn find_contacts_anywhere(
+        &self,
+        email: &EmailAddress,
+    ) -> StoreResult<Vec<(Contact, Option<String>)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            contact: ContactRow,
+            password_hash: Option<String>,
+        }
+        let rows = sqlx::query_as::<_, Row>(concat!(
+            "SELECT ",
+            contact_columns!(),
+            ", k.password_hash FROM contacts k WHERE k.email = $1 ORDER BY k.created_at, k.id"
+        ))
+        .bind(email.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| Ok((Contact::try_from(r.contact)?, r.password_hash)))
+            .collect()
+    }
+
+    pub async fn record_contact_sign_in(
+        &self,
+        practice: PracticeId,
+        id: ContactId,
+        now: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE contacts SET last_sign_in_at = $3 WHERE practice_id = $1 AND id = $2")
+            .bind(practice.to_string())
+            .bind(id.to_string())
+            .bind(now.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     pub async fn set_contact_status(
@@ -308,5 +356,43 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+impl super::StoreTx {
+    /// A4: an invited contact becomes active (no change if already).
+    pub async fn activate_contact(
+        &mut self,
+        practice: PracticeId,
+        id: ContactId,
+        now: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE contacts SET status = 'active', activated_at = COALESCE(activated_at, $3) \
+             WHERE practice_id = $1 AND id = $2",
+        )
+        .bind(practice.to_string())
+        .bind(id.to_string())
+        .bind(now.0)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_contact_password(
+        &mut self,
+        practice: PracticeId,
+        id: ContactId,
+        hash: &str,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE contacts SET password_hash = $3 WHERE practice_id = $1 AND id = $2",
+        )
+        .bind(practice.to_string())
+        .bind(id.to_string())
+        .bind(hash)
+        .execute(&mut *self.tx)
+        .await?;
+        found(done.rows_affected())
     }
 }

@@ -10,14 +10,21 @@
 mod backend;
 mod clients;
 mod contacts;
+mod outbox;
 mod practices;
+mod sessions;
 mod staff;
+mod throttle;
+mod tokens;
 
 pub use backend::Backend;
 pub use clients::{Client, ClientFilter, ClientSummary, NewClient};
 pub use contacts::{Contact, ContactStatus, NewContact, PortalClient};
+pub use outbox::{Channel, NewOutboxItem, OutboxItem, OutboxStatus};
 pub use practices::Practice;
-pub use staff::{NewStaff, Staff};
+pub use sessions::{NewSession, Session, SessionStage, SessionSubject};
+pub use staff::{NewStaff, Staff, StaffTotp};
+pub use tokens::{TokenHolder, TokenPurpose};
 
 use sqlx::AnyPool;
 use std::str::FromStr;
@@ -110,6 +117,27 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Starts a transaction: changes and the messages they cause commit
+    /// together or not at all.
+    pub async fn begin(&self) -> StoreResult<StoreTx> {
+        Ok(StoreTx {
+            tx: self.pool.begin().await?,
+        })
+    }
+}
+
+/// A transaction on the store. Dropped without [`StoreTx::commit`], it
+/// rolls back.
+pub struct StoreTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+}
+
+impl StoreTx {
+    pub async fn commit(self) -> StoreResult<()> {
+        self.tx.commit().await?;
+        Ok(())
     }
 }
 

@@ -6,6 +6,8 @@ use crate::domain::{Millis, Name, PracticeId, StaffId};
 pub struct Practice {
     pub id: PracticeId,
     pub name: String,
+    /// A5: every staff user must sign in with a second factor.
+    pub require_totp: bool,
     pub created_at: Millis,
 }
 
@@ -13,6 +15,7 @@ pub struct Practice {
 struct PracticeRow {
     id: String,
     name: String,
+    require_totp: i64,
     created_at: i64,
 }
 
@@ -22,6 +25,7 @@ impl TryFrom<PracticeRow> for Practice {
         Ok(Practice {
             id: parse_id(&row.id)?,
             name: row.name,
+            require_totp: row.require_totp != 0,
             created_at: Millis(row.created_at),
         })
     }
@@ -32,6 +36,7 @@ impl Store {
         let practice = Practice {
             id: PracticeId::new(),
             name: name.to_string(),
+            require_totp: false,
             created_at: Millis::now(),
         };
         sqlx::query("INSERT INTO practices (id, name, created_at) VALUES ($1, $2, $3)")
@@ -53,6 +58,7 @@ impl Store {
         let practice = Practice {
             id: PracticeId::new(),
             name: name.to_string(),
+            require_totp: false,
             created_at: now,
         };
         let staff = Staff {
@@ -62,6 +68,8 @@ impl Store {
             name: admin.name.to_string(),
             role: admin.role,
             active: true,
+            totp_enabled: false,
+            last_sign_in_at: None,
             created_at: now,
         };
         let mut tx = self.pool.begin().await?;
@@ -92,25 +100,36 @@ impl Store {
     }
 
     pub async fn get_practice(&self, id: PracticeId) -> StoreResult<Practice> {
-        sqlx::query_as::<_, PracticeRow>("SELECT id, name, created_at FROM practices WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?
-            .try_into()
+        sqlx::query_as::<_, PracticeRow>(
+            "SELECT id, name, require_totp, created_at FROM practices WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?
+        .try_into()
     }
 
     /// Every practice on this server, oldest first. For operators only
     /// (`portico admin list-practices`); never reachable from the web.
     pub async fn list_practices(&self) -> StoreResult<Vec<Practice>> {
         sqlx::query_as::<_, PracticeRow>(
-            "SELECT id, name, created_at FROM practices ORDER BY created_at, id",
+            "SELECT id, name, require_totp, created_at FROM practices ORDER BY created_at, id",
         )
         .fetch_all(&self.pool)
         .await?
         .into_iter()
         .map(Practice::try_from)
         .collect()
+    }
+
+    pub async fn set_require_totp(&self, id: PracticeId, on: bool) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE practices SET require_totp = $2 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(super::flag(on))
+            .execute(&self.pool)
+            .await?;
+        super::staff::found(done.rows_affected())
     }
 
     pub async fn count_practices(&self) -> StoreResult<i64> {

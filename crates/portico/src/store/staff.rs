@@ -10,7 +10,19 @@ pub struct Staff {
     pub name: String,
     pub role: Role,
     pub active: bool,
+    /// A5: signs in with a second factor.
+    pub totp_enabled: bool,
+    pub last_sign_in_at: Option<Millis>,
     pub created_at: Millis,
+}
+
+/// A staff user's two-factor secrets.
+#[derive(Clone, Debug, Default)]
+pub struct StaffTotp {
+    /// Base32; set once enrolment is confirmed.
+    pub secret: Option<String>,
+    /// Base32; shown during enrolment, until confirmed with a code.
+    pub pending_secret: Option<String>,
 }
 
 impl Staff {
@@ -37,13 +49,16 @@ struct StaffRow {
     name: String,
     role: String,
     active: i64,
+    totp_enabled: i64,
+    last_sign_in_at: Option<i64>,
     created_at: i64,
 }
 
 /// The columns of [`StaffRow`].
 macro_rules! staff_columns {
     () => {
-        "id, practice_id, email, name, role, active, created_at"
+        "id, practice_id, email, name, role, active, \
+         CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END AS totp_enabled, last_sign_in_at, created_at"
     };
 }
 
@@ -57,6 +72,8 @@ impl TryFrom<StaffRow> for Staff {
             name: row.name,
             role: Role::parse(&row.role).map_err(|e| StoreError::Corrupt(e.0))?,
             active: row.active != 0,
+            totp_enabled: row.totp_enabled != 0,
+            last_sign_in_at: row.last_sign_in_at.map(Millis),
             created_at: Millis(row.created_at),
         })
     }
@@ -73,6 +90,8 @@ impl Store {
             name: new.name.to_string(),
             role: new.role,
             active: true,
+            totp_enabled: false,
+            last_sign_in_at: None,
             created_at: Millis::now(),
         };
         sqlx::query(
@@ -196,6 +215,170 @@ impl Store {
         .execute(&self.pool)
         .await?;
         found(done.rows_affected())
+    }
+}
+
+impl Store {
+    pub async fn staff_totp(&self, practice: PracticeId, id: StaffId) -> StoreResult<StaffTotp> {
+        let (secret, pending_secret): (Option<String>, Option<String>) = sqlx::query_as(
+            "SELECT totp_secret, totp_pending_secret FROM staff_users WHERE practice_id = $1 AND id = $2",
+        )
+        .bind(practice.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok(StaffTotp {
+            secret,
+            pending_secret,
+        })
+    }
+
+    /// Starts (or restarts) enrolment with a new secret.
+    pub async fn set_totp_pending(
+        &self,
+        practice: PracticeId,
+        id: StaffId,
+        secret: &str,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE staff_users SET totp_pending_secret = $3 WHERE practice_id = $1 AND id = $2",
+        )
+        .bind(practice.to_string())
+        .bind(id.to_string())
+        .bind(secret)
+        .execute(&self.pool)
+        .await?;
+        found(done.rows_affected())
+    }
+
+    /// Confirms enrolment: the pending secret becomes the secret, `step` the
+    /// last code used, and `code_hashes` the recovery codes (replacing any).
+    pub async fn enable_totp(
+        &self,
+        practice: PracticeId,
+        id: StaffId,
+        step: i64,
+        code_hashes: &[String],
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE staff_users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL, \
+             totp_last_step = $3 WHERE practice_id = $1 AND id = $2 AND totp_pending_secret IS NOT NULL",
+        )
+        .bind(practice.to_string())
+        .bind(id.to_string())
+        .bind(step)
+        .execute(&mut *tx)
+        .await?;
+        found(done.rows_affected())?;
+        sqlx::query("DELETE FROM staff_recovery_codes WHERE practice_id = $1 AND staff_id = $2")
+            .bind(practice.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        for hash in code_hashes {
+            sqlx::query(
+                "INSERT INTO staff_recovery_codes (practice_id, staff_id, code_hash) VALUES ($1, $2, $3)",
+            )
+            .bind(practice.to_string())
+            .bind(id.to_string())
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn disable_totp(&self, practice: PracticeId, id: StaffId) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE staff_users SET totp_secret = NULL, totp_pending_secret = NULL, totp_last_step = 0 \
+             WHERE practice_id = $1 AND id = $2",
+        )
+        .bind(practice.to_string())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        found(done.rows_affected())?;
+        sqlx::query("DELETE FROM staff_recovery_codes WHERE practice_id = $1 AND staff_id = $2")
+            .bind(practice.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records `step` as the last code used, only if it is newer than the
+    /// last one: a code is accepted once, however quickly it is replayed.
+    pub async fn use_totp_step(
+        &self,
+        practice: PracticeId,
+        id: StaffId,
+        step: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE staff_users SET totp_last_step = $3 \
+             WHERE practice_id = $1 AND id = $2 AND totp_last_step < $3",
+        )
+        .bind(practice.to_string())
+        .bind(id.to_string())
+        .bind(step)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Uses up a recovery code; false if unknown or already used.
+    pub async fn use_recovery_code(
+        &self,
+        practice: PracticeId,
+        id: StaffId,
+        code_hash: &str,
+        now: Millis,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE staff_recovery_codes SET used_at = $4 \
+             WHERE practice_id = $1 AND staff_id = $2 AND code_hash = $3 AND used_at IS NULL",
+        )
+        .bind(practice.to_string())
+        .bind(id.to_string())
+        .bind(code_hash)
+        .bind(now.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn recovery_codes_left(&self, practice: PracticeId, id: StaffId) -> StoreResult<i64> {
+        let (count,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM staff_recovery_codes \
+             WHERE practice_id = $1 AND staff_id = $2 AND used_at IS NULL",
+        )
+        .bind(practice.to_string())
+        .bind(id.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count)
+    }
+
+    pub async fn record_staff_sign_in(
+        &self,
+        practice: PracticeId,
+        id: StaffId,
+        now: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE staff_users SET last_sign_in_at = $3 WHERE practice_id = $1 AND id = $2",
+        )
+        .bind(practice.to_string())
+        .bind(id.to_string())
+        .bind(now.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 }
 

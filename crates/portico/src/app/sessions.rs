@@ -1,0 +1,259 @@
+//! Sessions (A1, A6): started at sign-in, found from the cookie's secret,
+//! ended by signing out, by idling too long, or at their absolute end.
+
+use super::{App, AppResult};
+use crate::domain::{Millis, hash_secret, issue_secret};
+use crate::store::{
+    Contact, NewSession, Practice, Session, SessionStage, SessionSubject, Staff, StoreError,
+};
+
+const HOUR: i64 = 3_600_000;
+/// A session unused this long has ended.
+pub const IDLE_MS: i64 = 12 * HOUR;
+/// No staff session lasts longer than this, however active.
+pub const STAFF_ABSOLUTE_MS: i64 = 7 * 24 * HOUR;
+/// No contact session lasts longer than this, however active.
+pub const CONTACT_ABSOLUTE_MS: i64 = 30 * 24 * HOUR;
+/// Between the password and the second factor.
+pub const PENDING_MS: i64 = 10 * 60_000;
+
+/// Where a request comes from, for the session list and throttling.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// The person behind a session.
+#[derive(Clone, Debug)]
+pub enum Person {
+    Staff(Staff),
+    Contact(Contact),
+}
+
+/// A signed-in (or half signed-in) request's identity.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub session: Session,
+    pub practice: Practice,
+    pub person: Person,
+}
+
+impl Identity {
+    pub fn staff(&self) -> Option<&Staff> {
+        match &self.person {
+            Person::Staff(staff) => Some(staff),
+            Person::Contact(_) => None,
+        }
+    }
+
+    pub fn contact(&self) -> Option<&Contact> {
+        match &self.person {
+            Person::Contact(contact) => Some(contact),
+            Person::Staff(_) => None,
+        }
+    }
+}
+
+/// A session just started: the secret goes into the cookie.
+#[derive(Clone)]
+pub struct Started {
+    pub secret: String,
+    pub stage: SessionStage,
+}
+
+impl std::fmt::Debug for Started {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Started")
+            .field("stage", &self.stage)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One line of the session list.
+#[derive(Clone, Debug)]
+pub struct SessionView {
+    pub device: String,
+    pub ip: String,
+    pub created_at: Millis,
+    pub last_seen_at: Millis,
+    pub current: bool,
+}
+
+impl App {
+    pub(super) async fn start_session(
+        &self,
+        practice: &Practice,
+        subject: SessionSubject,
+        stage: SessionStage,
+        client: &ClientInfo,
+    ) -> AppResult<Started> {
+        let now = self.clock.now();
+        let lifetime = match (stage, subject) {
+            (SessionStage::Totp | SessionStage::Enrol, _) => PENDING_MS,
+            (SessionStage::Active, SessionSubject::Staff(_)) => STAFF_ABSOLUTE_MS,
+            (SessionStage::Active, SessionSubject::Contact(_)) => CONTACT_ABSOLUTE_MS,
+        };
+        let issued = issue_secret();
+        self.store
+            .create_session(&NewSession {
+                id_hash: issued.hash,
+                practice_id: practice.id,
+                subject,
+                stage,
+                now,
+                expires_at: Millis(now.0 + lifetime),
+                ip: client.ip.clone(),
+                user_agent: client.user_agent.chars().take(400).collect(),
+            })
+            .await?;
+        match subject {
+            SessionSubject::Staff(id) if stage == SessionStage::Active => {
+                self.store
+                    .record_staff_sign_in(practice.id, id, now)
+                    .await?;
+            }
+            SessionSubject::Contact(id) => {
+                self.store
+                    .record_contact_sign_in(practice.id, id, now)
+                    .await?;
+            }
+            SessionSubject::Staff(_) => {}
+        }
+        Ok(Started {
+            secret: issued.secret,
+            stage,
+        })
+    }
+
+    /// The identity behind a cookie's secret, if its session is still
+    /// alive; an ended session is removed.
+    pub async fn authenticate(&self, secret: &str, ip: &str) -> AppResult<Option<Identity>> {
+        let hash = hash_secret(secret);
+        let Some(session) = self.store.find_session(&hash).await? else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        if session.expires_at <= now || session.last_seen_at.0 + IDLE_MS <= now.0 {
+            self.store.delete_session(&hash).await?;
+            return Ok(None);
+        }
+        let practice = self.store.get_practice(session.practice_id).await?;
+        let person = match session.subject {
+            SessionSubject::Staff(id) => match self.store.get_staff(practice.id, id).await {
+                Ok(staff) if staff.active => Person::Staff(staff),
+                Ok(_) | Err(StoreError::NotFound) => {
+                    self.store.delete_session(&hash).await?;
+                    return Ok(None);
+                }
+                Err(e) => return Err(e.into()),
+            },
+            SessionSubject::Contact(id) => match self.store.get_contact(practice.id, id).await {
+                Ok(contact) => Person::Contact(contact),
+                Err(StoreError::NotFound) => {
+                    self.store.delete_session(&hash).await?;
+                    return Ok(None);
+                }
+                Err(e) => return Err(e.into()),
+            },
+        };
+        self.store.touch_session(&hash, now, ip).await?;
+        Ok(Some(Identity {
+            session,
+            practice,
+            person,
+        }))
+    }
+
+    /// Ends the session of this secret, server-side.
+    pub async fn sign_out(&self, secret: &str) -> AppResult<()> {
+        self.store.delete_session(&hash_secret(secret)).await?;
+        Ok(())
+    }
+
+    /// The signed-in person's sessions, this one marked.
+    pub async fn sessions_of(&self, identity: &Identity) -> AppResult<Vec<SessionView>> {
+        let sessions = self
+            .store
+            .list_sessions(identity.practice.id, identity.session.subject)
+            .await?;
+        let now = self.clock.now();
+        Ok(sessions
+            .into_iter()
+            .filter(|s| s.expires_at > now && s.last_seen_at.0 + IDLE_MS > now.0)
+            .map(|s| SessionView {
+                device: describe_device(&s.user_agent),
+                current: s.id_hash == identity.session.id_hash,
+                ip: s.ip,
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+            })
+            .collect())
+    }
+
+    /// "Sign out everywhere else": every other session of this person ends.
+    pub async fn sign_out_other_sessions(&self, identity: &Identity) -> AppResult<u64> {
+        Ok(self
+            .store
+            .delete_sessions_of(
+                identity.practice.id,
+                identity.session.subject,
+                Some(&identity.session.id_hash),
+            )
+            .await?)
+    }
+}
+
+/// "Firefox on Windows" from a User-Agent header, for the session list.
+pub fn describe_device(user_agent: &str) -> String {
+    let browser = if user_agent.contains("Edg/") {
+        "Edge"
+    } else if user_agent.contains("Firefox/") {
+        "Firefox"
+    } else if user_agent.contains("Chrome/") || user_agent.contains("Chromium/") {
+        "Chrome"
+    } else if user_agent.contains("Safari/") {
+        "Safari"
+    } else {
+        "A browser"
+    };
+    let system = if user_agent.contains("Android") {
+        "Android"
+    } else if user_agent.contains("iPhone") || user_agent.contains("iPad") {
+        "iOS"
+    } else if user_agent.contains("Windows") {
+        "Windows"
+    } else if user_agent.contains("Mac OS X") || user_agent.contains("Macintosh") {
+        "macOS"
+    } else if user_agent.contains("Linux") {
+        "Linux"
+    } else {
+        "an unknown system"
+    };
+    format!("{browser} on {system}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_device;
+
+    #[test]
+    fn devices_are_described_plainly() {
+        assert_eq!(
+            describe_device(
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile/15E148 Safari/604.1"
+            ),
+            "Safari on iOS"
+        );
+        assert_eq!(
+            describe_device(
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"
+            ),
+            "Firefox on Windows"
+        );
+        assert_eq!(
+            describe_device("curl/8.0"),
+            "A browser on an unknown system"
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! The e-mails Portico writes: subject, a plain-text part and an HTML part,
+//! both from templates.
+
+use askama::Template;
+
+/// A rendered e-mail, ready for the outbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmailContent {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Template)]
+#[template(path = "email/access.txt")]
+struct AccessText<'a> {
+    recipient_name: &'a str,
+    practice_name: &'a str,
+    intro: &'a str,
+    action: &'a str,
+    link: &'a str,
+    valid_for: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/access.html")]
+struct AccessHtml<'a> {
+    subject: &'a str,
+    recipient_name: &'a str,
+    practice_name: &'a str,
+    intro: &'a str,
+    action: &'a str,
+    link: &'a str,
+    valid_for: &'a str,
+}
+
+/// Which access e-mail to write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessEmail {
+    Invitation,
+    SignInLink,
+    PasswordReset,
+}
+
+/// An e-mail carrying a single-use link: an invitation (A4), a sign-in link
+/// (A2) or a password reset (A3).
+pub fn access_email(
+    kind: AccessEmail,
+    recipient_name: &str,
+    practice_name: &str,
+    link: &str,
+    valid_for: &str,
+) -> Result<EmailContent, askama::Error> {
+    let (subject, intro, action) = match kind {
+        AccessEmail::Invitation => (
+            format!("{practice_name} invites you to their client portal"),
+            format!(
+                "{practice_name} uses Portico to share questions, messages and documents with you securely. \
+                 Activate your account to get started; you will not need a password."
+            ),
+            "Activate my account",
+        ),
+        AccessEmail::SignInLink => (
+            format!("Your sign-in link for {practice_name}"),
+            format!(
+                "Here is the link you asked for to sign in to {practice_name}'s client portal."
+            ),
+            "Sign in",
+        ),
+        AccessEmail::PasswordReset => (
+            format!("Set your password for {practice_name}"),
+            format!(
+                "Someone (hopefully you, or your adviser at {practice_name}) asked to set a password \
+                 for your client portal account."
+            ),
+            "Choose a password",
+        ),
+    };
+    let text = AccessText {
+        recipient_name,
+        practice_name,
+        intro: &intro,
+        action,
+        link,
+        valid_for,
+    }
+    .render()?;
+    let html = AccessHtml {
+        subject: &subject,
+        recipient_name,
+        practice_name,
+        intro: &intro,
+        action,
+        link,
+        valid_for,
+    }
+    .render()?;
+    Ok(EmailContent {
+        subject,
+        text,
+        html,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invitation_has_both_parts_with_the_link() {
+        let mail = access_email(
+            AccessEmail::Invitation,
+            "Hannah <Brooks>",
+            "Harbour & Vale",
+            "https://portal.example.com/portal/invitation/abc",
+            "7 days",
+        )
+        .unwrap();
+        assert_eq!(
+            mail.subject,
+            "Harbour & Vale invites you to their client portal"
+        );
+        assert!(mail.text.contains("Hello Hannah <Brooks>,"));
+        assert!(
+            mail.text
+                .contains("https://portal.example.com/portal/invitation/abc")
+        );
+        assert!(mail.text.contains("expires in 7 days"));
+        assert!(
+            mail.html.contains("Hello Hannah &#60;Brooks&#62;,")
+                || mail.html.contains("Hello Hannah &lt;Brooks&gt;,")
+        );
+        assert!(
+            mail.html
+                .contains("href=\"https://portal.example.com/portal/invitation/abc\"")
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! Delivery: what leaves Portico. E-mail is rendered here, queued in the
+//! outbox by the use cases, and sent by the [`worker`] through SMTP or, in
+//! the default set-up, written as `.eml` files a newcomer can open.
+
+pub mod email;
+pub mod worker;
+
+use crate::store::OutboxItem;
+use lettre::message::{Mailbox, MultiPart, header};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::path::PathBuf;
+
+/// Where e-mail goes.
+#[derive(Clone)]
+pub enum Mailer {
+    /// A real SMTP server.
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// `.eml` files in a folder, one per message, named by its outbox key.
+    Files(PathBuf),
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mailer::Smtp(_) => f.write_str("Mailer::Smtp"),
+            Mailer::Files(dir) => write!(f, "Mailer::Files({})", dir.display()),
+        }
+    }
+}
+
+/// Why a message could not be delivered this time.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// The message itself is wrong (a bad address): retrying will not help.
+    #[error("the message cannot be sent: {0}")]
+    Permanent(String),
+    /// The server or the disk failed: try again later.
+    #[error("{0}")]
+    Transient(String),
+}
+
+impl Mailer {
+    /// An SMTP mailer from a URL (see the README for the forms).
+    pub fn smtp(url: &str) -> Result<Self, String> {
+        AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map(|builder| {
+                Mailer::Smtp(
+                    builder
+                        .timeout(Some(std::time::Duration::from_secs(20)))
+                        .build(),
+                )
+            })
+            .map_err(|e| format!("smtp_url (PORTICO_SMTP_URL) is not usable: {e}"))
+    }
+
+    pub async fn send(&self, from: &Mailbox, item: &OutboxItem) -> Result<(), DeliveryError> {
+        let message = build_message(from, item)?;
+        match self {
+            Mailer::Smtp(transport) => transport.send(message).await.map(|_| ()).map_err(|e| {
+                if e.is_permanent() {
+                    DeliveryError::Permanent(e.to_string())
+                } else {
+                    DeliveryError::Transient(e.to_string())
+                }
+            }),
+            Mailer::Files(dir) => write_file(dir, item, &message.formatted()).await,
+        }
+    }
+}
+
+/// The outbox key as a file name: letters, digits, `-` and `_` only.
+fn file_name(item: &OutboxItem) -> String {
+    let key: String = item
+        .idempotency_key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{}-{key}.eml", item.created_at.0)
+}
+
+/// Writes the message once: the file is named by the outbox key and put in
+/// place by a rename, so a second delivery of the same item changes nothing.
+async fn write_file(dir: &PathBuf, item: &OutboxItem, bytes: &[u8]) -> Result<(), DeliveryError> {
+    let transient = |e: std::io::Error| {
+        DeliveryError::Transient(format!("could not write to {}: {e}", dir.display()))
+    };
+    tokio::fs::create_dir_all(dir).await.map_err(transient)?;
+    let path = dir.join(file_name(item));
+    if tokio::fs::try_exists(&path).await.map_err(transient)? {
+        return Ok(());
+    }
+    let partial = dir.join(format!(".{}.partial", file_name(item)));
+    tokio::fs::write(&partial, bytes).await.map_err(transient)?;
+    tokio::fs::rename(&partial, &path)
+        .await
+        .map_err(transient)?;
+    Ok(())
+}
+
+fn build_message(from: &Mailbox, item: &OutboxItem) -> Result<Message, DeliveryError> {
+    let to: Mailbox = item.recipient.parse().map_err(|e| {
+        DeliveryError::Permanent(format!(
+            "the address {:?} is not valid: {e}",
+            item.recipient
+        ))
+    })?;
+    let builder = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(item.subject.clone())
+        // The outbox key makes the Message-ID: should a crash between
+        // sending and recording it send a message again, mail systems see
+        // the same message, not a new one.
+        .message_id(Some(format!(
+            "<{}@portico>",
+            file_name(item).trim_end_matches(".eml")
+        )))
+        .header(header::MIME_VERSION_1_0);
+    let result = match &item.body_html {
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+            item.body_text.clone(),
+            html.clone(),
+        )),
+        None => builder
+            .header(header::ContentType::TEXT_PLAIN)
+            .body(item.body_text.clone()),
+    };
+    result.map_err(|e| DeliveryError::Permanent(e.to_string()))
+}

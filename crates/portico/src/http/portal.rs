@@ -1,0 +1,496 @@
+//! The client portal's doors (A2–A4): sign-in by link or password, help,
+//! invitations, reset links, and the portal home.
+
+use super::AppState;
+use super::errors::PageError;
+use super::forms::form_refusal;
+use super::layout::Layout;
+use super::pages::render;
+use super::session::{ContactUser, MaybeIdentity, session_cookie};
+use super::staff_pages::{AccountPage, Done};
+use crate::app::AppError;
+use crate::app::password::MIN_PASSWORD_CHARS;
+use crate::app::sessions::ClientInfo;
+use crate::store::TokenPurpose;
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "portal_sign_in.html")]
+struct SignInPage {
+    layout: Layout,
+    email: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal_check_email.html")]
+struct CheckEmailPage {
+    layout: Layout,
+    email: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal_help.html")]
+struct HelpPage {
+    layout: Layout,
+    email: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct EmailForm {
+    #[serde(default)]
+    email: String,
+}
+
+#[derive(Deserialize)]
+pub struct PasswordSignInForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// `GET /portal/sign-in`
+pub async fn sign_in_get(maybe: MaybeIdentity) -> Response {
+    if maybe
+        .identity
+        .as_ref()
+        .is_some_and(|i| i.contact().is_some())
+    {
+        return Redirect::to("/portal").into_response();
+    }
+    render(
+        StatusCode::OK,
+        &SignInPage {
+            layout: Layout::public(&maybe.csrf),
+            email: String::new(),
+            error: None,
+        },
+    )
+}
+
+/// `POST /portal/sign-in/link`: e-mail me a link.
+pub async fn link_request_post(
+    State(state): State<AppState>,
+    maybe: MaybeIdentity,
+    client: ClientInfo,
+    Form(form): Form<EmailForm>,
+) -> Result<Response, PageError> {
+    match state.app.request_sign_in_link(&form.email, &client).await {
+        Ok(()) => Ok(render(
+            StatusCode::OK,
+            &CheckEmailPage {
+                layout: Layout::public(&maybe.csrf),
+                email: form.email.trim().to_owned(),
+            },
+        )),
+        Err(error) => {
+            let (status, message) = form_refusal(error)?;
+            Ok(render(
+                status,
+                &SignInPage {
+                    layout: Layout::public(&maybe.csrf),
+                    email: form.email,
+                    error: Some(message),
+                },
+            ))
+        }
+    }
+}
+
+/// `POST /portal/sign-in`: e-mail and password.
+pub async fn sign_in_post(
+    State(state): State<AppState>,
+    maybe: MaybeIdentity,
+    client: ClientInfo,
+    Form(form): Form<PasswordSignInForm>,
+) -> Result<Response, PageError> {
+    match state
+        .app
+        .contact_password_sign_in(&form.email, SecretString::from(form.password), &client)
+        .await
+    {
+        Ok(started) => {
+            if let Some(old) = &maybe.secret {
+                state.app.sign_out(old).await?;
+            }
+            let jar = CookieJar::new().add(session_cookie(&state, &started));
+            Ok((jar, Redirect::to("/portal")).into_response())
+        }
+        Err(error) => {
+            let (status, message) = form_refusal(error)?;
+            Ok(render(
+                status,
+                &SignInPage {
+                    layout: Layout::public(&maybe.csrf),
+                    email: form.email,
+                    error: Some(message),
+                },
+            ))
+        }
+    }
+}
+
+/// `GET /portal/help`
+pub async fn help_get(maybe: MaybeIdentity) -> Response {
+    render(
+        StatusCode::OK,
+        &HelpPage {
+            layout: Layout::public(&maybe.csrf),
+            email: String::new(),
+            error: None,
+        },
+    )
+}
+
+/// `POST /portal/help`
+pub async fn help_post(
+    State(state): State<AppState>,
+    maybe: MaybeIdentity,
+    client: ClientInfo,
+    Form(form): Form<EmailForm>,
+) -> Result<Response, PageError> {
+    match state.app.request_password_reset(&form.email, &client).await {
+        Ok(()) => Ok(render(
+            StatusCode::OK,
+            &CheckEmailPage {
+                layout: Layout::public(&maybe.csrf),
+                email: form.email.trim().to_owned(),
+            },
+        )),
+        Err(error) => {
+            let (status, message) = form_refusal(error)?;
+            Ok(render(
+                status,
+                &HelpPage {
+                    layout: Layout::public(&maybe.csrf),
+                    email: form.email,
+                    error: Some(message),
+                },
+            ))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal_confirm.html")]
+struct ConfirmPage {
+    layout: Layout,
+    heading: &'static str,
+    contact_name: String,
+    explanation: String,
+    button: &'static str,
+    action: String,
+    error: Option<String>,
+}
+
+fn confirm_words(purpose: TokenPurpose) -> (&'static str, &'static str, &'static str) {
+    match purpose {
+        TokenPurpose::Invitation => (
+            "Activate your account",
+            "/portal/invitation/",
+            "Activate my account",
+        ),
+        _ => ("Sign in", "/portal/link/", "Sign me in"),
+    }
+}
+
+/// A link's page: it asks to confirm with a button, so that mail scanners
+/// that open links do not use them up.
+async fn confirm_get(
+    state: &AppState,
+    maybe: &MaybeIdentity,
+    purpose: TokenPurpose,
+    token: &str,
+) -> Result<Response, PageError> {
+    let (heading, path, button) = confirm_words(purpose);
+    let layout = Layout::public(&maybe.csrf);
+    match state.app.peek_access_link(purpose, token).await {
+        Ok((practice, contact)) => Ok(render(
+            StatusCode::OK,
+            &ConfirmPage {
+                layout,
+                heading,
+                explanation: match purpose {
+                    TokenPurpose::Invitation => format!(
+                        "{} invites you to their secure client portal. Activate your account to continue.",
+                        practice.name
+                    ),
+                    _ => format!("Continue to sign in to {}'s client portal.", practice.name),
+                },
+                contact_name: contact.name,
+                button,
+                action: format!("{path}{token}"),
+                error: None,
+            },
+        )),
+        Err(AppError::Denied(message)) => Ok(render(
+            StatusCode::GONE,
+            &ConfirmPage {
+                layout,
+                heading,
+                contact_name: String::new(),
+                explanation: String::new(),
+                button,
+                action: String::new(),
+                error: Some(message),
+            },
+        )),
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn confirm_post(
+    state: &AppState,
+    maybe: &MaybeIdentity,
+    client: &ClientInfo,
+    purpose: TokenPurpose,
+    token: &str,
+) -> Result<Response, PageError> {
+    match state.app.use_access_link(purpose, token, client).await {
+        Ok(started) => {
+            if let Some(old) = &maybe.secret {
+                state.app.sign_out(old).await?;
+            }
+            let jar = CookieJar::new().add(session_cookie(state, &started));
+            Ok((jar, Redirect::to("/portal")).into_response())
+        }
+        Err(AppError::Denied(message)) => {
+            let (heading, _, button) = confirm_words(purpose);
+            Ok(render(
+                StatusCode::GONE,
+                &ConfirmPage {
+                    layout: Layout::public(&maybe.csrf),
+                    heading,
+                    contact_name: String::new(),
+                    explanation: String::new(),
+                    button,
+                    action: String::new(),
+                    error: Some(message),
+                },
+            ))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `GET /portal/invitation/{token}`
+pub async fn invitation_get(
+    State(state): State<AppState>,
+    maybe: MaybeIdentity,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
+    confirm_get(&state, &maybe, TokenPurpose::Invitation, &token).await
+}
+
+/// `POST /portal/invitation/{token}`
+pub async fn invitation_post(
+    State(state): State<AppState>,
+    maybe: MaybeIdentity,
+    client: ClientInfo,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
+    confirm_post(&state, &maybe, &client, TokenPurpose::Invitation, &token).await
+}
+
+/// `GET /portal/link/{token}`
+pub async fn link_get(
+    State(state): State<AppState>,
+    maybe: MaybeIdentity,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
+    confirm_get(&state, &maybe, TokenPurpose::SignIn, &token).await
+}
+
+/// `POST /portal/link/{token}`
+pub async fn link_post(
+    State(state): State<AppState>,
+    maybe: MaybeIdentity,
+    client: ClientInfo,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
+    confirm_post(&state, &maybe, &client, TokenPurpose::SignIn, &token).await
+}
+
+#[derive(Template)]
+#[template(path = "portal_reset.html")]
+struct ResetPage {
+    layout: Layout,
+    link_ok: bool,
+    contact_name: String,
+    contact_email: String,
+    practice_name: String,
+    min_chars: usize,
+    action: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+async fn reset_page(
+    state: &AppState,
+    maybe: &MaybeIdentity,
+    token: &str,
+    status: StatusCode,
+    error: Option<String>,
+) -> Result<Response, PageError> {
+    let layout = Layout::public(&maybe.csrf);
+    match state.app.peek_access_link(TokenPurpose::Reset, token).await {
+        Ok((practice, contact)) => Ok(render(
+            status,
+            &ResetPage {
+                layout,
+                link_ok: true,
+                contact_name: contact.name,
+                contact_email: contact.email,
+                practice_name: practice.name,
+                min_chars: MIN_PASSWORD_CHARS,
+                action: format!("/portal/reset/{token}"),
+                error,
+            },
+        )),
+        Err(AppError::Denied(message)) => Ok(render(
+            StatusCode::GONE,
+            &ResetPage {
+                layout,
+                link_ok: false,
+                contact_name: String::new(),
+                contact_email: String::new(),
+                practice_name: String::new(),
+                min_chars: MIN_PASSWORD_CHARS,
+                action: String::new(),
+                error: Some(message),
+            },
+        )),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `GET /portal/reset/{token}`
+pub async fn reset_get(
+    State(state): State<AppState>,
+    maybe: MaybeIdentity,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
+    reset_page(&state, &maybe, &token, StatusCode::OK, None).await
+}
+
+/// `POST /portal/reset/{token}`
+pub async fn reset_post(
+    State(state): State<AppState>,
+    maybe: MaybeIdentity,
+    client: ClientInfo,
+    Path(token): Path<String>,
+    Form(form): Form<ResetForm>,
+) -> Result<Response, PageError> {
+    if form.password != form.confirm {
+        return reset_page(
+            &state,
+            &maybe,
+            &token,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("The two passwords are not the same. Type them again.".into()),
+        )
+        .await;
+    }
+    match state
+        .app
+        .reset_contact_password(&token, SecretString::from(form.password), &client)
+        .await
+    {
+        Ok(started) => {
+            let jar = CookieJar::new().add(session_cookie(&state, &started));
+            Ok((jar, Redirect::to("/portal")).into_response())
+        }
+        Err(error) => {
+            let (status, message) = form_refusal(error)?;
+            reset_page(&state, &maybe, &token, status, Some(message)).await
+        }
+    }
+}
+
+struct PortalClientRow {
+    name: String,
+    family: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal_home.html")]
+struct HomePage {
+    layout: Layout,
+    contact_name: String,
+    practice_name: String,
+    clients: Vec<PortalClientRow>,
+}
+
+/// `GET /portal`
+pub async fn home_get(
+    State(state): State<AppState>,
+    user: ContactUser,
+) -> Result<Response, PageError> {
+    let reachable = state.app.portal_clients(&user.contact).await?;
+    let name_of = |id| {
+        reachable
+            .iter()
+            .find(|p| p.client.id == id)
+            .map(|p| p.client.name.clone())
+    };
+    let clients = reachable
+        .iter()
+        .map(|p| PortalClientRow {
+            name: p.client.name.clone(),
+            family: p.through_primary.and_then(name_of),
+        })
+        .collect();
+    Ok(render(
+        StatusCode::OK,
+        &HomePage {
+            contact_name: user.contact.name.clone(),
+            practice_name: user.identity.practice.name.clone(),
+            layout: user.layout,
+            clients,
+        },
+    ))
+}
+
+/// `GET /portal/account`
+pub async fn account_get(
+    State(state): State<AppState>,
+    user: ContactUser,
+    Query(done): Query<Done>,
+) -> Result<Response, PageError> {
+    let sessions = state.app.sessions_of(&user.identity).await?;
+    Ok(render(
+        StatusCode::OK,
+        &AccountPage {
+            layout: user.layout,
+            totp_enabled: false,
+            sessions,
+            notice: done.notice(),
+            sign_out_others_action: "/portal/account/sign-out-others",
+        },
+    ))
+}
+
+/// `POST /portal/account/sign-out-others`
+pub async fn sign_out_others_post(
+    State(state): State<AppState>,
+    user: ContactUser,
+) -> Result<Response, PageError> {
+    state.app.sign_out_other_sessions(&user.identity).await?;
+    Ok(Redirect::to("/portal/account?done=signed-out-others").into_response())
+}

@@ -1,0 +1,187 @@
+//! The session cookie and the extractors that turn it into a person:
+//! [`StaffUser`] for `/app`, [`ContactUser`] for `/portal`.
+
+use super::AppState;
+use super::csrf::CsrfToken;
+use super::errors::PageError;
+use super::layout::Layout;
+use crate::app::sessions::{ClientInfo, Identity, Person, Started};
+use crate::store::SessionStage;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header;
+use axum::http::request::Parts;
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use std::net::SocketAddr;
+
+pub const SESSION_COOKIE: &str = "portico_session";
+
+/// The cookie that carries a new session's secret.
+pub fn session_cookie(state: &AppState, started: &Started) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, started.secret.clone()))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.public_url.starts_with("https://"))
+        .build()
+}
+
+/// A cookie that removes the session cookie.
+pub fn cleared_session_cookie() -> Cookie<'static> {
+    let mut cookie = Cookie::from(SESSION_COOKIE);
+    cookie.set_path("/");
+    cookie
+}
+
+pub fn session_secret(parts: &Parts) -> Option<String> {
+    CookieJar::from_headers(&parts.headers)
+        .get(SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+}
+
+impl FromRequestParts<AppState> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let forwarded = state
+            .config
+            .trust_forwarded_for
+            .then(|| {
+                parts
+                    .headers
+                    .get("x-forwarded-for")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.split(',').next())
+                    .map(|v| v.trim().to_owned())
+            })
+            .flatten();
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        Ok(ClientInfo {
+            ip: forwarded.or(peer).unwrap_or_else(|| "unknown".into()),
+            user_agent,
+        })
+    }
+}
+
+/// The anti-forgery token of this request (set by the CSRF middleware).
+pub fn csrf_of(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<CsrfToken>()
+        .map(|t| t.0.clone())
+        .unwrap_or_default()
+}
+
+/// Whoever the cookie names, in any stage of signing in, or nobody.
+#[derive(Debug)]
+pub struct MaybeIdentity {
+    pub identity: Option<Identity>,
+    pub secret: Option<String>,
+    pub csrf: String,
+}
+
+impl FromRequestParts<AppState> for MaybeIdentity {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let csrf = csrf_of(parts);
+        let Some(secret) = session_secret(parts) else {
+            return Ok(Self {
+                identity: None,
+                secret: None,
+                csrf,
+            });
+        };
+        let client = ClientInfo::from_request_parts(parts, state)
+            .await
+            .unwrap_or_default();
+        let identity = state.app.authenticate(&secret, &client.ip).await?;
+        Ok(Self {
+            identity,
+            secret: Some(secret),
+            csrf,
+        })
+    }
+}
+
+/// A staff user, fully signed in.
+#[derive(Debug)]
+pub struct StaffUser {
+    pub identity: Identity,
+    pub staff: crate::store::Staff,
+    pub layout: Layout,
+}
+
+impl FromRequestParts<AppState> for StaffUser {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let maybe = MaybeIdentity::from_request_parts(parts, state).await?;
+        let Some(identity) = maybe.identity else {
+            return Err(PageError::SignIn("/app/sign-in"));
+        };
+        match (&identity.person, identity.session.stage) {
+            (Person::Contact(_), _) => Err(PageError::Forbidden(
+                "This page is for the practice's team. Your client portal is at /portal.".into(),
+            )),
+            (Person::Staff(_), SessionStage::Totp) => Err(PageError::SignIn("/app/sign-in/code")),
+            (Person::Staff(_), SessionStage::Enrol) => Err(PageError::SignIn("/app/two-factor")),
+            (Person::Staff(staff), SessionStage::Active) => Ok(Self {
+                layout: Layout::for_identity(&maybe.csrf, &identity),
+                staff: staff.clone(),
+                identity,
+            }),
+        }
+    }
+}
+
+/// A contact, signed in to the portal.
+#[derive(Debug)]
+pub struct ContactUser {
+    pub identity: Identity,
+    pub contact: crate::store::Contact,
+    pub layout: Layout,
+}
+
+impl FromRequestParts<AppState> for ContactUser {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let maybe = MaybeIdentity::from_request_parts(parts, state).await?;
+        let Some(identity) = maybe.identity else {
+            return Err(PageError::SignIn("/portal/sign-in"));
+        };
+        match &identity.person {
+            Person::Staff(_) => Err(PageError::Forbidden(
+                "This is the client portal; you are signed in as a member of the practice's team. \
+                 Sign out first to use the portal."
+                    .into(),
+            )),
+            Person::Contact(contact) => Ok(Self {
+                layout: Layout::for_identity(&maybe.csrf, &identity),
+                contact: contact.clone(),
+                identity,
+            }),
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! The staff app's pages of this area: home, contacts (A4), my account
+//! (A6), practice settings (A5) and the outbox (N3).
+
+use super::AppState;
+use super::errors::PageError;
+use super::layout::Layout;
+use super::pages::render;
+use super::session::StaffUser;
+use crate::app::AppError;
+use crate::app::sessions::SessionView;
+use crate::delivery::worker::MAX_ATTEMPTS;
+use crate::domain::ContactId;
+use crate::store::{ContactStatus, OutboxItem, OutboxStatus};
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+/// `?done=…` after a change: which sentence to show.
+#[derive(Deserialize, Default)]
+pub struct Done {
+    done: Option<String>,
+}
+
+impl Done {
+    pub fn notice(&self) -> Option<String> {
+        let text = match self.done.as_deref()? {
+            "invited" => "The invitation is on its way.",
+            "reset" => "The link to set a password is on its way.",
+            "signed-out-others" => "You are now signed out everywhere else.",
+            "saved" => "Saved.",
+            "retried" => "The message will be sent again now.",
+            _ => return None,
+        };
+        Some(text.to_owned())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff_home.html")]
+struct HomePage {
+    layout: Layout,
+    staff_name: String,
+    practice_name: String,
+    totp_enabled: bool,
+    contact_count: usize,
+    not_activated: usize,
+}
+
+/// `GET /app`
+pub async fn home_get(
+    State(state): State<AppState>,
+    user: StaffUser,
+) -> Result<Response, PageError> {
+    let contacts = state.app.contacts_for_staff(&user.staff).await?;
+    Ok(render(
+        StatusCode::OK,
+        &HomePage {
+            staff_name: user.staff.name.clone(),
+            practice_name: user.identity.practice.name.clone(),
+            totp_enabled: user.staff.totp_enabled,
+            contact_count: contacts.len(),
+            not_activated: contacts
+                .iter()
+                .filter(|c| c.status == ContactStatus::Invited)
+                .count(),
+            layout: user.layout,
+        },
+    ))
+}
+
+struct ContactRow {
+    id: ContactId,
+    name: String,
+    email: String,
+    active: bool,
+    state: &'static str,
+    last_sign_in: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff_contacts.html")]
+struct ContactsPage {
+    layout: Layout,
+    contacts: Vec<ContactRow>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+async fn contacts_page(
+    state: &AppState,
+    user: StaffUser,
+    notice: Option<String>,
+    error: Option<(StatusCode, String)>,
+) -> Result<Response, PageError> {
+    let contacts = state.app.contacts_for_staff(&user.staff).await?;
+    let rows = contacts
+        .into_iter()
+        .map(|c| ContactRow {
+            id: c.id,
+            active: c.status == ContactStatus::Active,
+            state: match (c.status, c.last_sign_in_at) {
+                (ContactStatus::Invited, _) => "Invited, not activated",
+                (ContactStatus::Active, None) => "Active, never signed in",
+                (ContactStatus::Active, Some(_)) => "Active",
+            },
+            last_sign_in: c
+                .last_sign_in_at
+                .map_or_else(|| "Never".to_owned(), |m| m.to_string()),
+            name: c.name,
+            email: c.email,
+        })
+        .collect();
+    let (status, error) = match error {
+        Some((status, message)) => (status, Some(message)),
+        None => (StatusCode::OK, None),
+    };
+    Ok(render(
+        status,
+        &ContactsPage {
+            layout: user.layout,
+            contacts: rows,
+            notice,
+            error,
+        },
+    ))
+}
+
+/// `GET /app/contacts`
+pub async fn contacts_get(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Query(done): Query<Done>,
+) -> Result<Response, PageError> {
+    contacts_page(&state, user, done.notice(), None).await
+}
+
+fn parse_contact(id: &str) -> Result<ContactId, PageError> {
+    id.parse().map_err(|_| PageError::NotFound)
+}
+
+/// `POST /app/contacts/{id}/invite`
+pub async fn invite_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    match state
+        .app
+        .invite_contact(&user.staff, parse_contact(&id)?)
+        .await
+    {
+        Ok(_) => Ok(Redirect::to("/app/contacts?done=invited").into_response()),
+        Err(AppError::Conflict(message)) => {
+            contacts_page(&state, user, None, Some((StatusCode::CONFLICT, message))).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `POST /app/contacts/{id}/password-reset`
+pub async fn password_reset_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    state
+        .app
+        .send_contact_password_reset(&user.staff, parse_contact(&id)?)
+        .await?;
+    Ok(Redirect::to("/app/contacts?done=reset").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage {
+    pub layout: Layout,
+    pub totp_enabled: bool,
+    pub sessions: Vec<SessionView>,
+    pub notice: Option<String>,
+    pub sign_out_others_action: &'static str,
+}
+
+/// `GET /app/account`
+pub async fn account_get(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Query(done): Query<Done>,
+) -> Result<Response, PageError> {
+    let sessions = state.app.sessions_of(&user.identity).await?;
+    Ok(render(
+        StatusCode::OK,
+        &AccountPage {
+            totp_enabled: user.staff.totp_enabled,
+            layout: user.layout,
+            sessions,
+            notice: done.notice(),
+            sign_out_others_action: "/app/account/sign-out-others",
+        },
+    ))
+}
+
+/// `POST /app/account/sign-out-others`
+pub async fn sign_out_others_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+) -> Result<Response, PageError> {
+    state.app.sign_out_other_sessions(&user.identity).await?;
+    Ok(Redirect::to("/app/account?done=signed-out-others").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    layout: Layout,
+    require_totp: bool,
+    dead_count: usize,
+    notice: Option<String>,
+}
+
+/// `GET /app/settings` (admins)
+pub async fn settings_get(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Query(done): Query<Done>,
+) -> Result<Response, PageError> {
+    let dead = state
+        .app
+        .outbox_for_admin(&user.staff, OutboxStatus::Dead)
+        .await?;
+    Ok(render(
+        StatusCode::OK,
+        &SettingsPage {
+            require_totp: user.identity.practice.require_totp,
+            dead_count: dead.len(),
+            layout: user.layout,
+            notice: done.notice(),
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct SecurityForm {
+    require_totp: Option<String>,
+}
+
+/// `POST /app/settings/security` (admins)
+pub async fn security_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Form(form): Form<SecurityForm>,
+) -> Result<Response, PageError> {
+    state
+        .app
+        .set_require_two_factor(&user.identity, form.require_totp.is_some())
+        .await?;
+    Ok(Redirect::to("/app/settings?done=saved").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "outbox.html")]
+struct OutboxPage {
+    layout: Layout,
+    dead: Vec<OutboxItem>,
+    pending: Vec<OutboxItem>,
+    max_attempts: i64,
+    notice: Option<String>,
+}
+
+/// `GET /app/settings/outbox` (admins)
+pub async fn outbox_get(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Query(done): Query<Done>,
+) -> Result<Response, PageError> {
+    let dead = state
+        .app
+        .outbox_for_admin(&user.staff, OutboxStatus::Dead)
+        .await?;
+    let pending = state
+        .app
+        .outbox_for_admin(&user.staff, OutboxStatus::Pending)
+        .await?;
+    Ok(render(
+        StatusCode::OK,
+        &OutboxPage {
+            layout: user.layout,
+            dead,
+            pending,
+            max_attempts: MAX_ATTEMPTS,
+            notice: done.notice(),
+        },
+    ))
+}
+
+/// `POST /app/settings/outbox/{id}/retry` (admins)
+pub async fn outbox_retry_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    state.app.retry_outbox_item(&user.staff, &id).await?;
+    Ok(Redirect::to("/app/settings/outbox?done=retried").into_response())
+}
