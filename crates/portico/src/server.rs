@@ -21,6 +21,7 @@ pub struct Server {
     listener: TcpListener,
     state: AppState,
     worker: OutboxWorker,
+    background_delivery: bool,
 }
 
 /// Checks the data folder exists (creating it) and can be written to.
@@ -106,6 +107,7 @@ impl Server {
             listener,
             state,
             worker,
+            background_delivery: true,
         })
     }
 
@@ -122,6 +124,13 @@ impl Server {
         &self.state.app
     }
 
+    /// Leaves the outbox to [`OutboxWorker::run_once`] calls of the caller
+    /// instead of a background task (tests that count deliveries).
+    pub fn without_background_delivery(mut self) -> Self {
+        self.background_delivery = false;
+        self
+    }
+
     /// The outbox worker this server runs (tests drive it directly too).
     pub fn outbox_worker(&self) -> OutboxWorker {
         self.worker.clone()
@@ -134,7 +143,9 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let store = self.state.app.store.clone();
-        let worker = tokio::spawn(self.worker.run());
+        let worker = self
+            .background_delivery
+            .then(|| tokio::spawn(self.worker.run()));
         let served = axum::serve(
             self.listener,
             router(self.state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -144,7 +155,9 @@ impl Server {
         .context("the server stopped with an error");
         // A message being sent right now is claimed for a while; if it was
         // not recorded as sent, it is sent again after the claim runs out.
-        worker.abort();
+        if let Some(worker) = worker {
+            worker.abort();
+        }
         store.close().await;
         served
     }

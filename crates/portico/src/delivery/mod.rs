@@ -133,3 +133,67 @@ fn build_message(from: &Mailbox, item: &OutboxItem) -> Result<Message, DeliveryE
     };
     result.map_err(|e| DeliveryError::Permanent(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Millis;
+    use crate::store::{Channel, OutboxStatus};
+
+    fn item() -> OutboxItem {
+        OutboxItem {
+            id: "1".into(),
+            practice_id: None,
+            channel: Channel::Email,
+            idempotency_key: "token-abc/../x".into(),
+            recipient: "hannah@northwind.example".into(),
+            subject: "Hello".into(),
+            body_text: "Text part".into(),
+            body_html: Some("<p>HTML part</p>".into()),
+            status: OutboxStatus::Pending,
+            attempts: 0,
+            next_attempt_at: Millis(0),
+            last_error: None,
+            created_at: Millis(1_700_000_000_000),
+            sent_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_message_delivered_twice_to_the_folder_is_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = Mailer::Files(dir.path().to_path_buf());
+        let from: Mailbox = "Portico <portico@localhost>".parse().unwrap();
+        mailer.send(&from, &item()).await.unwrap();
+        // As after a crash between sending and recording it.
+        mailer.send(&from, &item()).await.unwrap();
+        let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(files.len(), 1);
+        let name = files[0]
+            .as_ref()
+            .unwrap()
+            .file_name()
+            .into_string()
+            .unwrap();
+        assert_eq!(
+            name, "1700000000000-token-abc____x.eml",
+            "no path tricks in names"
+        );
+        let text = std::fs::read_to_string(dir.path().join(name)).unwrap();
+        assert!(text.contains("Message-ID: <1700000000000-token-abc____x@portico>"));
+        assert!(text.contains("Text part"));
+    }
+
+    #[tokio::test]
+    async fn a_bad_address_is_a_permanent_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = Mailer::Files(dir.path().to_path_buf());
+        let from: Mailbox = "Portico <portico@localhost>".parse().unwrap();
+        let mut bad = item();
+        bad.recipient = "not an address".into();
+        assert!(matches!(
+            mailer.send(&from, &bad).await,
+            Err(DeliveryError::Permanent(_))
+        ));
+    }
+}

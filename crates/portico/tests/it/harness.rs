@@ -7,7 +7,8 @@
 
 use portico::app::App;
 use portico::config::{Config, ConfigArgs};
-use portico::domain::{ClientKind, EmailAddress, Name, PracticeId, Role};
+use portico::delivery::worker::OutboxWorker;
+use portico::domain::{ClientKind, Clock, EmailAddress, Millis, Name, PracticeId, Role};
 use portico::server::Server;
 use portico::store::{
     Client, Contact, NewClient, NewContact, NewStaff, Practice, Staff, Store, StoreOptions,
@@ -77,6 +78,9 @@ pub struct TestApp {
     pub app: App,
     pub http: reqwest::Client,
     pub data_dir: PathBuf,
+    /// Moves only when the test says so.
+    pub clock: Clock,
+    pub worker: OutboxWorker,
     shutdown: Option<oneshot::Sender<()>>,
     stopped: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _db: TestDb,
@@ -84,18 +88,36 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(ConfigArgs::default()).await
+    }
+
+    /// A server with some settings of the test's own (e.g. `smtp_url`).
+    pub async fn spawn_with(args: ConfigArgs) -> Self {
+        Self::spawn_full(args, false).await
+    }
+
+    /// With `background_delivery`, the server's own outbox worker runs;
+    /// without, the test delivers with [`TestApp::deliver_mail`].
+    pub async fn spawn_full(args: ConfigArgs, background_delivery: bool) -> Self {
         let db = TestDb::from_env().await;
         let data_dir = db.dir.path().join("data");
         let args = ConfigArgs {
             data_dir: Some(data_dir.clone()),
             database_url: Some(db.url.clone()),
             listen: Some("127.0.0.1:0".into()),
-            ..Default::default()
+            ..args
         };
         let config = Config::load(&args).expect("test configuration");
-        let server = Server::build(config).await.expect("build the server");
+        let clock = Clock::manual(Millis::now());
+        let mut server = Server::build_with_clock(config, clock.clone())
+            .await
+            .expect("build the server");
+        if !background_delivery {
+            server = server.without_background_delivery();
+        }
         let addr = server.local_addr().expect("bound address");
         let app = server.app().clone();
+        let worker = server.outbox_worker();
         let (tx, rx) = oneshot::channel::<()>();
         let stopped = tokio::spawn(server.run_until_stopped(async move {
             let _ = rx.await;
@@ -110,6 +132,8 @@ impl TestApp {
             app,
             http,
             data_dir,
+            clock,
+            worker,
             shutdown: Some(tx),
             stopped: Some(stopped),
             _db: db,
@@ -126,6 +150,57 @@ impl TestApp {
 
     pub fn store(&self) -> &Store {
         &self.app.store
+    }
+
+    /// A browser of its own: its own cookies, sending what a browser sends.
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.base_url)
+    }
+
+    /// A browser signed in as a staff user with [`PASSWORD`].
+    pub async fn staff_browser(&self, email: &str) -> Browser {
+        let browser = self.browser();
+        let response = browser
+            .post_form("/app/sign-in", &[("email", email), ("password", PASSWORD)])
+            .await;
+        assert_eq!(response.status(), 303, "sign-in of {email}");
+        browser
+    }
+
+    /// Delivers everything due in the outbox now.
+    pub async fn deliver_mail(&self) -> usize {
+        self.worker.run_once().await.expect("outbox worker")
+    }
+
+    /// The e-mails written to `<data>/outbox/`, oldest first.
+    pub fn mail_files(&self) -> Vec<String> {
+        let dir = self.data_dir.join("outbox");
+        let mut paths: Vec<_> = std::fs::read_dir(&dir)
+            .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        paths.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+        paths.sort();
+        paths
+            .iter()
+            .map(|p| std::fs::read_to_string(p).expect("read .eml"))
+            .collect()
+    }
+
+    /// The path (`/portal/…/TOKEN`) of the latest link e-mailed to `to`
+    /// whose path starts with `prefix`.
+    pub async fn latest_link(&self, to: &str, prefix: &str) -> String {
+        let items = self.store().outbox_for(to).await.expect("outbox");
+        let marker = format!("{}{prefix}", self.base_url);
+        items
+            .iter()
+            .rev()
+            .find_map(|item| {
+                item.body_text
+                    .split_whitespace()
+                    .find(|w| w.starts_with(&marker))
+                    .map(|w| w.trim_start_matches(&self.base_url).to_owned())
+            })
+            .unwrap_or_else(|| panic!("no {prefix} link e-mailed to {to}"))
     }
 
     /// Stops the server gracefully and waits for it.
@@ -221,4 +296,90 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
     }
+}
+
+/// A browser: its own cookie jar, an Origin header on every form it posts,
+/// and the anti-forgery token of its pages.
+pub struct Browser {
+    pub base_url: String,
+    pub client: reqwest::Client,
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
+}
+
+impl Browser {
+    pub fn new(base_url: &str) -> Self {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0")
+            .build()
+            .expect("http client");
+        Self {
+            base_url: base_url.to_owned(),
+            client,
+            jar,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// A cookie's value, if the browser holds it.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        use reqwest::cookie::CookieStore;
+        let url: reqwest::Url = self.base_url.parse().expect("url");
+        let header = self.jar.cookies(&url)?;
+        header
+            .to_str()
+            .ok()?
+            .split("; ")
+            .find_map(|pair| pair.strip_prefix(&format!("{name}=")).map(str::to_owned))
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// GETs a page and returns its status and HTML.
+    pub async fn page(&self, path: &str) -> (u16, String) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
+    /// The anti-forgery token, fetching the front page first if need be.
+    pub async fn csrf(&self) -> String {
+        if let Some(token) = self.cookie("portico_csrf") {
+            return token;
+        }
+        self.get("/").await;
+        self.cookie("portico_csrf")
+            .expect("the csrf cookie is set on any page")
+    }
+
+    /// Posts a form as a page of Portico would: with the token and Origin.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let csrf = self.csrf().await;
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf", &csrf));
+        self.client
+            .post(self.url(path))
+            .header("origin", &self.base_url)
+            .form(&form)
+            .send()
+            .await
+            .expect("POST")
+    }
+}
+
+/// Where a redirect points.
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
 }

@@ -3,7 +3,11 @@
 
 mod harness;
 
+mod mail;
+
+mod access;
 mod cli;
 mod people;
 mod server;
+mod smtp;
 mod store_story;
