@@ -6,7 +6,8 @@ pub mod email;
 pub mod worker;
 
 use crate::store::OutboxItem;
-use lettre::message::{Mailbox, MultiPart, header};
+use lettre::message::header::ContentTransferEncoding;
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart, header};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::PathBuf;
 
@@ -103,6 +104,23 @@ async fn write_file(dir: &PathBuf, item: &OutboxItem, bytes: &[u8]) -> Result<()
     Ok(())
 }
 
+/// A body sent as it reads (7bit or 8bit) whenever its lines fit SMTP's
+/// limit, so links stay whole in the `.eml` a person opens; otherwise
+/// lettre's choice (quoted-printable or base64).
+fn readable_body(text: &str) -> Body {
+    let crlf = text.replace("\r\n", "\n").replace('\n', "\r\n");
+    let fits = crlf.split("\r\n").all(|line| line.len() < 990) && !crlf.contains('\0');
+    if !fits {
+        return Body::new(text.to_owned());
+    }
+    let encoding = if crlf.is_ascii() {
+        ContentTransferEncoding::SevenBit
+    } else {
+        ContentTransferEncoding::EightBit
+    };
+    Body::dangerous_pre_encoded(crlf.into_bytes(), encoding)
+}
+
 fn build_message(from: &Mailbox, item: &OutboxItem) -> Result<Message, DeliveryError> {
     let to: Mailbox = item.recipient.parse().map_err(|e| {
         DeliveryError::Permanent(format!(
@@ -122,14 +140,18 @@ fn build_message(from: &Mailbox, item: &OutboxItem) -> Result<Message, DeliveryE
             file_name(item).trim_end_matches(".eml")
         )))
         .header(header::MIME_VERSION_1_0);
+    let text = SinglePart::builder()
+        .header(header::ContentType::TEXT_PLAIN)
+        .body(readable_body(&item.body_text));
     let result = match &item.body_html {
-        Some(html) => builder.multipart(MultiPart::alternative_plain_html(
-            item.body_text.clone(),
-            html.clone(),
-        )),
-        None => builder
-            .header(header::ContentType::TEXT_PLAIN)
-            .body(item.body_text.clone()),
+        Some(html) => builder.multipart(
+            MultiPart::alternative().singlepart(text).singlepart(
+                SinglePart::builder()
+                    .header(header::ContentType::TEXT_HTML)
+                    .body(readable_body(html)),
+            ),
+        ),
+        None => builder.singlepart(text),
     };
     result.map_err(|e| DeliveryError::Permanent(e.to_string()))
 }
@@ -182,6 +204,26 @@ mod tests {
         let text = std::fs::read_to_string(dir.path().join(name)).unwrap();
         assert!(text.contains("Message-ID: <1700000000000-token-abc____x@portico>"));
         assert!(text.contains("Text part"));
+    }
+
+    #[tokio::test]
+    async fn links_stay_whole_in_the_file_a_person_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = Mailer::Files(dir.path().to_path_buf());
+        let from: Mailbox = "Portico <portico@localhost>".parse().unwrap();
+        let link = format!("http://127.0.0.1:8080/portal/invitation/{}", "a".repeat(43));
+        let mut message = item();
+        message.body_text = format!("Hello Hannah,\n\nActivate my account:\n{link}\n");
+        message.body_html = Some(format!("<p><a href=\"{link}\">Activate</a> {link}</p>"));
+        mailer.send(&from, &message).await.unwrap();
+        let file = std::fs::read_dir(dir.path())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let text = std::fs::read_to_string(file).unwrap();
+        assert_eq!(text.matches(&link).count(), 3, "{text}");
     }
 
     #[tokio::test]
