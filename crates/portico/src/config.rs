@@ -58,6 +58,34 @@ pub struct ConfigArgs {
     #[arg(long, env = "PORTICO_MAIL_FROM", global = true, value_name = "ADDRESS")]
     pub mail_from: Option<String>,
 
+    /// An SMS provider's endpoint for sending a message (a form POST of To,
+    /// From and Body). [default: text files in <data-dir>/outbox/sms/]
+    #[arg(long, env = "PORTICO_SMS_URL", global = true, value_name = "URL")]
+    pub sms_url: Option<String>,
+
+    /// The SMS provider account (the HTTP Basic user name).
+    #[arg(
+        long,
+        env = "PORTICO_SMS_ACCOUNT",
+        global = true,
+        value_name = "ACCOUNT"
+    )]
+    pub sms_account: Option<String>,
+
+    /// The SMS provider token (the HTTP Basic password).
+    #[arg(
+        long,
+        env = "PORTICO_SMS_TOKEN",
+        global = true,
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub sms_token: Option<String>,
+
+    /// The number or sender name text messages come from.
+    #[arg(long, env = "PORTICO_SMS_FROM", global = true, value_name = "FROM")]
+    pub sms_from: Option<String>,
+
     /// Trust the X-Forwarded-For header for the client's address (only behind
     /// a proxy that sets it). [default: false]
     #[arg(
@@ -83,6 +111,10 @@ struct FileConfig {
     public_url: Option<String>,
     smtp_url: Option<String>,
     mail_from: Option<String>,
+    sms_url: Option<String>,
+    sms_account: Option<String>,
+    sms_token: Option<String>,
+    sms_from: Option<String>,
     trust_forwarded_for: Option<bool>,
     log_format: Option<String>,
 }
@@ -107,8 +139,19 @@ pub struct Config {
     /// `None`: e-mail is written as files to `<data_dir>/outbox/`.
     pub smtp_url: Option<SecretString>,
     pub mail_from: String,
+    /// `None`: text messages are written as files to `<data_dir>/outbox/sms/`.
+    pub sms: Option<SmsProvider>,
     pub trust_forwarded_for: bool,
     pub log_format: LogFormat,
+}
+
+/// An SMS provider's HTTP API.
+#[derive(Clone, Debug)]
+pub struct SmsProvider {
+    pub url: String,
+    pub account: String,
+    pub token: SecretString,
+    pub from: String,
 }
 
 /// A setting that could not be used, named, with what was expected.
@@ -179,6 +222,38 @@ impl Config {
                 "mail_from (PORTICO_MAIL_FROM): {mail_from:?} is not an e-mail address; expected e.g. Portico <portal@example.com>"
             )));
         }
+        let sms = match args.sms_url.clone().or(file.sms_url) {
+            None => None,
+            Some(url) => {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(ConfigError(format!(
+                        "sms_url (PORTICO_SMS_URL): {url:?} is not a web address; expected https://…"
+                    )));
+                }
+                let missing = |name: &str, env: &str| {
+                    ConfigError(format!("{name} ({env}) must be set when sms_url is set"))
+                };
+                Some(SmsProvider {
+                    url,
+                    account: args
+                        .sms_account
+                        .clone()
+                        .or(file.sms_account)
+                        .ok_or_else(|| missing("sms_account", "PORTICO_SMS_ACCOUNT"))?,
+                    token: SecretString::from(
+                        args.sms_token
+                            .clone()
+                            .or(file.sms_token)
+                            .ok_or_else(|| missing("sms_token", "PORTICO_SMS_TOKEN"))?,
+                    ),
+                    from: args
+                        .sms_from
+                        .clone()
+                        .or(file.sms_from)
+                        .ok_or_else(|| missing("sms_from", "PORTICO_SMS_FROM"))?,
+                })
+            }
+        };
         let trust_forwarded_for = args
             .trust_forwarded_for
             .or(file.trust_forwarded_for)
@@ -200,6 +275,7 @@ impl Config {
             public_url,
             smtp_url,
             mail_from,
+            sms,
             trust_forwarded_for,
             log_format,
         })

@@ -4,6 +4,7 @@
 use crate::app::{App, Settings};
 use crate::config::Config;
 use crate::delivery::Mailer;
+use crate::delivery::sms::SmsSender;
 use crate::delivery::worker::OutboxWorker;
 use crate::domain::Clock;
 use crate::http::{AppState, Metrics, router};
@@ -71,9 +72,21 @@ impl Server {
     }
 
     pub async fn with_store(config: Config, store: Store, clock: Clock) -> anyhow::Result<Self> {
+        // One TLS implementation for the whole process (SMTP and SMS).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mailer = match &config.smtp_url {
             Some(url) => Mailer::smtp(url.expose_secret()).map_err(anyhow::Error::msg)?,
             None => Mailer::Files(config.data_dir.join("outbox")),
+        };
+        let sms = match &config.sms {
+            Some(provider) => SmsSender::http(
+                provider.url.clone(),
+                provider.account.clone(),
+                provider.token.clone(),
+                provider.from.clone(),
+            )
+            .map_err(anyhow::Error::msg)?,
+            None => SmsSender::Files(config.data_dir.join("outbox").join("sms")),
         };
         let from = config.mail_from.parse().map_err(|_| {
             anyhow::anyhow!("mail_from (PORTICO_MAIL_FROM) is not an e-mail address")
@@ -96,7 +109,7 @@ impl Server {
             },
             clock.clone(),
         );
-        let worker = OutboxWorker::new(store, mailer, from, clock, app.outbox_wake.clone());
+        let worker = OutboxWorker::new(store, mailer, sms, from, clock, app.outbox_wake.clone());
         let state = AppState {
             public_url: Arc::from(public_url),
             app,

@@ -100,6 +100,16 @@ impl App {
         Ok((practice, contact))
     }
 
+    /// Sends a contact their invitation (P3: on "Add contact").
+    pub(super) async fn send_invitation(
+        &self,
+        practice: &Practice,
+        contact: &Contact,
+    ) -> AppResult<()> {
+        self.send_access_link(practice, contact, TokenPurpose::Invitation)
+            .await
+    }
+
     /// A4: staff (re)send a contact their invitation.
     pub async fn invite_contact(&self, actor: &Staff, contact: ContactId) -> AppResult<Contact> {
         let (practice, contact) = self.staff_contact(actor, contact).await?;
@@ -303,17 +313,6 @@ impl App {
             client,
         )
         .await
-    }
-
-    /// The clients a signed-in contact reaches (P5: with family sub-records).
-    pub async fn portal_clients(
-        &self,
-        contact: &Contact,
-    ) -> AppResult<Vec<crate::store::PortalClient>> {
-        Ok(self
-            .store
-            .portal_clients(contact.practice_id, contact.id)
-            .await?)
     }
 
     /// The practice's contacts with their state, for staff (A4).

@@ -1,7 +1,7 @@
 //! `portico demo`: a believable practice to look around in.
 
 use super::{App, AppResult, password};
-use crate::domain::{ClientKind, EmailAddress, Name, Role, ValidationError};
+use crate::domain::{ClientKind, EmailAddress, Name, PhoneNumber, Role, ValidationError};
 use crate::store::{NewClient, NewContact, NewStaff, Practice};
 use secrecy::SecretString;
 
@@ -166,7 +166,7 @@ impl App {
                     &NewContact {
                         email: email(contact_email)?,
                         name: name(contact_name)?,
-                        phone: phone.map(str::to_owned),
+                        phone: phone.map(PhoneNumber::parse).transpose()?,
                     },
                 )
                 .await?;

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod demo;
 pub mod password;
+pub mod people;
 pub mod policy;
 pub mod sessions;
 pub mod sign_in;

@@ -40,6 +40,8 @@ pub enum AccessEmail {
     Invitation,
     SignInLink,
     PasswordReset,
+    /// P1: a new team member chooses their password.
+    TeamInvitation,
 }
 
 /// An e-mail carrying a single-use link: an invitation (A4), a sign-in link
@@ -74,6 +76,14 @@ pub fn access_email(
                  for your client portal account."
             ),
             "Choose a password",
+        ),
+        AccessEmail::TeamInvitation => (
+            format!("Join {practice_name} on Portico"),
+            format!(
+                "{practice_name} added you to their team on Portico, their secure client portal. \
+                 Choose a password to sign in."
+            ),
+            "Choose my password",
         ),
     };
     let text = AccessText {
@@ -135,4 +145,58 @@ mod tests {
                 .contains("href=\"https://portal.example.com/portal/invitation/abc\"")
         );
     }
+}
+
+#[derive(Template)]
+#[template(path = "email/message.txt")]
+struct MessageText<'a> {
+    recipient_name: &'a str,
+    sender_name: &'a str,
+    practice_name: &'a str,
+    body: &'a str,
+    portal_link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/message.html")]
+struct MessageHtml<'a> {
+    subject: &'a str,
+    recipient_name: &'a str,
+    sender_name: &'a str,
+    practice_name: &'a str,
+    body: &'a str,
+    portal_link: &'a str,
+}
+
+/// P8: a message a staff user writes to a contact ("Send to").
+pub fn message_email(
+    subject: &str,
+    recipient_name: &str,
+    sender_name: &str,
+    practice_name: &str,
+    body: &str,
+    portal_link: &str,
+) -> Result<EmailContent, askama::Error> {
+    let text = MessageText {
+        recipient_name,
+        sender_name,
+        practice_name,
+        body,
+        portal_link,
+    }
+    .render()?;
+    let html = MessageHtml {
+        subject,
+        recipient_name,
+        sender_name,
+        practice_name,
+        body,
+        portal_link,
+    }
+    .render()?;
+    Ok(EmailContent {
+        subject: subject.to_owned(),
+        text,
+        html,
+    })
 }

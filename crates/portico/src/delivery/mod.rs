@@ -3,6 +3,7 @@
 //! the default set-up, written as `.eml` files a newcomer can open.
 
 pub mod email;
+pub mod sms;
 pub mod worker;
 
 use crate::store::OutboxItem;
@@ -69,11 +70,9 @@ impl Mailer {
     }
 }
 
-/// The outbox key as a file name: letters, digits, `-` and `_` only.
-fn file_name(item: &OutboxItem) -> String {
-    let key: String = item
-        .idempotency_key
-        .chars()
+/// An outbox key as part of a file name: letters, digits, `-` and `_` only.
+fn safe_key(key: &str) -> String {
+    key.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c
@@ -81,8 +80,15 @@ fn file_name(item: &OutboxItem) -> String {
                 '_'
             }
         })
-        .collect();
-    format!("{}-{key}.eml", item.created_at.0)
+        .collect()
+}
+
+fn file_name(item: &OutboxItem) -> String {
+    format!(
+        "{}-{}.eml",
+        item.created_at.0,
+        safe_key(&item.idempotency_key)
+    )
 }
 
 /// Writes the message once: the file is named by the outbox key and put in

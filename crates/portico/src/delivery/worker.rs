@@ -2,6 +2,7 @@
 //! outcome, and retries failures with back-off until a message is declared
 //! dead (then an admin can see and retry it).
 
+use super::sms::SmsSender;
 use super::{DeliveryError, Mailer};
 use crate::domain::{Clock, Millis};
 use crate::store::{Channel, Store, StoreResult};
@@ -32,6 +33,7 @@ pub fn retry_delay(failed: i64) -> Option<Duration> {
 pub struct OutboxWorker {
     store: Store,
     mailer: Mailer,
+    sms: SmsSender,
     from: Mailbox,
     clock: Clock,
     wake: Arc<Notify>,
@@ -41,6 +43,7 @@ impl OutboxWorker {
     pub fn new(
         store: Store,
         mailer: Mailer,
+        sms: SmsSender,
         from: Mailbox,
         clock: Clock,
         wake: Arc<Notify>,
@@ -48,6 +51,7 @@ impl OutboxWorker {
         Self {
             store,
             mailer,
+            sms,
             from,
             clock,
             wake,
@@ -66,7 +70,7 @@ impl OutboxWorker {
             for item in batch {
                 let outcome = match item.channel {
                     Channel::Email => self.mailer.send(&self.from, &item).await,
-                    Channel::Sms => Err(DeliveryError::Permanent("SMS is not configured".into())),
+                    Channel::Sms => self.sms.send(&item).await,
                 };
                 match outcome {
                     Ok(()) => {

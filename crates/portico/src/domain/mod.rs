@@ -6,7 +6,7 @@ mod values;
 
 pub use ids::{ClientId, ContactId, PracticeId, StaffId};
 pub use secret::{Clock, IssuedSecret, hash_secret, issue_secret};
-pub use values::{ClientKind, EmailAddress, Name, Role, ValidationError};
+pub use values::{ClientKind, EmailAddress, Name, PhoneNumber, Role, ValidationError};
 
 /// Milliseconds since the Unix epoch, the one timestamp representation the
 /// store uses on every backend.

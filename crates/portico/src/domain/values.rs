@@ -75,6 +75,42 @@ impl fmt::Display for EmailAddress {
     }
 }
 
+/// A mobile number in E.164 form (`+61412345678`): what SMS providers take.
+/// People may type spaces, dashes, dots and brackets; they are dropped.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    pub fn parse(input: &str) -> Result<Self, ValidationError> {
+        let compact: String = input
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+            .collect();
+        let digits = compact.strip_prefix('+').unwrap_or("");
+        let valid = !digits.is_empty()
+            && digits.chars().all(|c| c.is_ascii_digit())
+            && (8..=15).contains(&digits.len())
+            && !digits.starts_with('0');
+        if valid {
+            Ok(Self(compact))
+        } else {
+            Err(ValidationError::new(
+                "Enter a mobile number in international format, starting with + and the country code, e.g. +61 412 345 678.",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A display name of a person, a practice or a client: trimmed, not empty,
 /// at most 200 characters, no control characters.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -203,6 +239,29 @@ mod tests {
         ] {
             let err = EmailAddress::parse(bad).unwrap_err();
             assert!(err.0.starts_with("Enter"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn phone_numbers_are_e164() {
+        assert_eq!(
+            PhoneNumber::parse("+61 412 345 678").unwrap().as_str(),
+            "+61412345678"
+        );
+        assert_eq!(
+            PhoneNumber::parse("+1 (555) 010-9999").unwrap().as_str(),
+            "+15550109999"
+        );
+        for bad in [
+            "0412 345 678",
+            "+0412345678",
+            "+61",
+            "+61 412 abc 678",
+            "",
+            "+1234567890123456",
+        ] {
+            let err = PhoneNumber::parse(bad).unwrap_err();
+            assert!(err.0.contains("international format"), "{bad}");
         }
     }
 

@@ -11,6 +11,8 @@ pub struct Layout {
     pub area: Area,
     pub is_admin: bool,
     pub practice_name: Option<String>,
+    /// P7: staff looking at a contact's portal; nothing in it may change.
+    pub preview: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -44,6 +46,19 @@ impl Layout {
             area,
             is_admin,
             practice_name: Some(identity.practice.name.clone()),
+            preview: false,
+        }
+    }
+
+    /// The frame of a contact's portal as staff preview it (P7).
+    pub fn preview(csrf: &str, contact_name: &str, practice_name: &str) -> Self {
+        Self {
+            csrf: csrf.to_owned(),
+            who: Some(contact_name.to_owned()),
+            area: Area::Portal,
+            is_admin: false,
+            practice_name: Some(practice_name.to_owned()),
+            preview: true,
         }
     }
 

@@ -1,7 +1,9 @@
 //! The web edge: routes, pages, middleware. Handlers parse the request, call
 //! a use case in [`crate::app`] and render its answer; they never touch SQL.
 
+mod all_contacts;
 mod assets;
+mod clients;
 mod csrf;
 mod errors;
 mod forms;
@@ -14,6 +16,7 @@ mod security;
 mod session;
 mod staff_auth;
 mod staff_pages;
+mod team;
 
 pub use metrics::Metrics;
 
@@ -68,6 +71,63 @@ pub fn router(state: AppState) -> Router {
             "/app/two-factor/disable",
             post(staff_auth::two_factor_disable_post),
         )
+        .route(
+            "/app/clients",
+            get(clients::clients_get).post(clients::clients_post),
+        )
+        .route(
+            "/app/clients/{id}",
+            get(clients::client_get).post(clients::client_post),
+        )
+        .route("/app/clients/{id}/staff", post(clients::assign_post))
+        .route(
+            "/app/clients/{id}/staff/{staff}/remove",
+            post(clients::unassign_post),
+        )
+        .route("/app/clients/{id}/family", post(clients::family_post))
+        .route(
+            "/app/clients/{id}/contacts",
+            get(clients::contacts_get).post(clients::contacts_post),
+        )
+        .route(
+            "/app/clients/{id}/contacts/{contact}/grant",
+            post(clients::grant_post),
+        )
+        .route(
+            "/app/clients/{id}/contacts/{contact}/remove",
+            post(clients::revoke_post),
+        )
+        .route(
+            "/app/clients/{id}/send",
+            get(clients::send_get).post(clients::send_post),
+        )
+        .route(
+            "/app/preview/{contact}",
+            get(portal::preview_home_get).post(portal::preview_post),
+        )
+        .route(
+            "/app/preview/{contact}/clients/{client}",
+            get(portal::preview_get).post(portal::preview_post),
+        )
+        .route("/app/team", get(team::team_get).post(team::team_post))
+        .route("/app/team/{id}/role", post(team::role_post))
+        .route("/app/team/{id}/active", post(team::active_post))
+        .route(
+            "/app/welcome/{token}",
+            get(team::welcome_get).post(team::welcome_post),
+        )
+        .route(
+            "/app/settings/contacts",
+            get(all_contacts::all_contacts_get),
+        )
+        .route(
+            "/app/settings/contacts/{contact}/clients",
+            post(all_contacts::add_client_post),
+        )
+        .route(
+            "/app/settings/contacts/{contact}/clients/{client}/remove",
+            post(all_contacts::remove_client_post),
+        )
         .route("/app/contacts", get(staff_pages::contacts_get))
         .route("/app/contacts/{id}/invite", post(staff_pages::invite_post))
         .route(
@@ -88,6 +148,7 @@ pub fn router(state: AppState) -> Router {
         )
         // Contacts: /portal
         .route("/portal", get(portal::home_get))
+        .route("/portal/clients/{id}", get(portal::client_get))
         .route(
             "/portal/sign-in",
             get(portal::sign_in_get).post(portal::sign_in_post),

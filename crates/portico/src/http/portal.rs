@@ -6,11 +6,13 @@ use super::errors::PageError;
 use super::forms::form_refusal;
 use super::layout::Layout;
 use super::pages::render;
-use super::session::{ContactUser, MaybeIdentity, session_cookie};
+use super::session::{ContactUser, MaybeIdentity, StaffUser, session_cookie};
 use super::staff_pages::{AccountPage, Done};
 use crate::app::AppError;
 use crate::app::password::MIN_PASSWORD_CHARS;
+use crate::app::people::PortalView;
 use crate::app::sessions::ClientInfo;
+use crate::domain::{ClientId, ContactId};
 use crate::store::TokenPurpose;
 use askama::Template;
 use axum::Form;
@@ -423,48 +425,104 @@ pub async fn reset_post(
     }
 }
 
-struct PortalClientRow {
-    name: String,
-    family: Option<String>,
-}
-
 #[derive(Template)]
-#[template(path = "portal_home.html")]
-struct HomePage {
+#[template(path = "portal_client.html")]
+struct ClientPage {
     layout: Layout,
-    contact_name: String,
-    practice_name: String,
-    clients: Vec<PortalClientRow>,
+    view: PortalView,
+    preview_of: Option<String>,
+    exit_preview: String,
 }
 
-/// `GET /portal`
+fn parse<T: std::str::FromStr>(id: &str) -> Result<T, PageError> {
+    id.parse().map_err(|_| PageError::NotFound)
+}
+
+/// `GET /portal`: the contact's first client.
 pub async fn home_get(
     State(state): State<AppState>,
     user: ContactUser,
 ) -> Result<Response, PageError> {
-    let reachable = state.app.portal_clients(&user.contact).await?;
-    let name_of = |id| {
-        reachable
-            .iter()
-            .find(|p| p.client.id == id)
-            .map(|p| p.client.name.clone())
-    };
-    let clients = reachable
-        .iter()
-        .map(|p| PortalClientRow {
-            name: p.client.name.clone(),
-            family: p.through_primary.and_then(name_of),
-        })
-        .collect();
+    match state.app.portal_view(&user.contact, None).await {
+        Ok(view) => Ok(
+            Redirect::to(&format!("/portal/clients/{}", view.current.client.id)).into_response(),
+        ),
+        Err(AppError::NotFound) => Err(PageError::Forbidden(format!(
+            "{} has not shared any account with you yet. Ask your adviser to give you access.",
+            user.identity.practice.name
+        ))),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `GET /portal/clients/{id}`
+pub async fn client_get(
+    State(state): State<AppState>,
+    user: ContactUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let view = state
+        .app
+        .portal_view(&user.contact, Some(parse(&id)?))
+        .await?;
     Ok(render(
         StatusCode::OK,
-        &HomePage {
-            contact_name: user.contact.name.clone(),
-            practice_name: user.identity.practice.name.clone(),
+        &ClientPage {
             layout: user.layout,
-            clients,
+            view,
+            preview_of: None,
+            exit_preview: String::new(),
         },
     ))
+}
+
+/// `GET /app/preview/{contact}`: the contact's first client, previewed.
+pub async fn preview_home_get(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(contact): Path<String>,
+) -> Result<Response, PageError> {
+    let contact: ContactId = parse(&contact)?;
+    match state.app.preview_view(&user.staff, contact, None).await {
+        Ok(view) => Ok(Redirect::to(&format!(
+            "/app/preview/{contact}/clients/{}",
+            view.current.client.id
+        ))
+        .into_response()),
+        Err(AppError::NotFound) => Err(PageError::Forbidden(
+            "This contact has no client to open yet, so their portal is empty.".into(),
+        )),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `GET /app/preview/{contact}/clients/{client}` (P7)
+pub async fn preview_get(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path((contact, client)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let client: ClientId = parse(&client)?;
+    let view = state
+        .app
+        .preview_view(&user.staff, parse(&contact)?, Some(client))
+        .await?;
+    Ok(render(
+        StatusCode::OK,
+        &ClientPage {
+            layout: Layout::preview(&user.layout.csrf, &view.contact.name, &view.practice.name),
+            preview_of: Some(view.contact.name.clone()),
+            exit_preview: format!("/app/clients/{client}/contacts"),
+            view,
+        },
+    ))
+}
+
+/// Any change posted while previewing is refused: a preview is read-only.
+pub async fn preview_post(_user: StaffUser) -> PageError {
+    PageError::Forbidden(
+        "This is a preview of a contact's portal: nothing can be changed from it.".into(),
+    )
 }
 
 /// `GET /portal/account`

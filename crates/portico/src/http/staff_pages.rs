@@ -32,6 +32,11 @@ impl Done {
             "signed-out-others" => "You are now signed out everywhere else.",
             "saved" => "Saved.",
             "retried" => "The message will be sent again now.",
+            "contact-added" => "The contact was added and their invitation is on its way.",
+            "access-given" => "Access given.",
+            "access-removed" => "Access removed.",
+            "sent" => "Your message is on its way.",
+            "team-invited" => "The invitation is on its way.",
             _ => return None,
         };
         Some(text.to_owned())
@@ -47,6 +52,8 @@ struct HomePage {
     totp_enabled: bool,
     contact_count: usize,
     not_activated: usize,
+    client_count: usize,
+    my_client_count: usize,
 }
 
 /// `GET /app`
@@ -55,9 +62,26 @@ pub async fn home_get(
     user: StaffUser,
 ) -> Result<Response, PageError> {
     let contacts = state.app.contacts_for_staff(&user.staff).await?;
+    let clients = state
+        .app
+        .list_clients(&user.staff, &crate::store::ClientFilter::default())
+        .await?;
+    let my_client_count = state
+        .app
+        .list_clients(
+            &user.staff,
+            &crate::store::ClientFilter {
+                search: None,
+                assigned_to: Some(user.staff.id),
+            },
+        )
+        .await?
+        .len();
     Ok(render(
         StatusCode::OK,
         &HomePage {
+            client_count: clients.len(),
+            my_client_count,
             staff_name: user.staff.name.clone(),
             practice_name: user.identity.practice.name.clone(),
             totp_enabled: user.staff.totp_enabled,

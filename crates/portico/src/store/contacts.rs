@@ -1,7 +1,7 @@
 use super::clients::{ClientRow, client_columns};
 use super::staff::found;
 use super::{Client, Store, StoreError, StoreResult, parse_id};
-use crate::domain::{ClientId, ContactId, EmailAddress, Millis, Name, PracticeId};
+use crate::domain::{ClientId, ContactId, EmailAddress, Millis, Name, PhoneNumber, PracticeId};
 
 /// A person who signs in to the client portal (P3).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,7 +37,7 @@ impl ContactStatus {
 pub struct NewContact {
     pub email: EmailAddress,
     pub name: Name,
-    pub phone: Option<String>,
+    pub phone: Option<PhoneNumber>,
 }
 
 /// A client as a contact reaches it in the portal: directly, or as a
@@ -104,7 +104,7 @@ impl Store {
             practice_id: practice,
             email: new.email.to_string(),
             name: new.name.to_string(),
-            phone: new.phone.clone(),
+            phone: new.phone.as_ref().map(|p| p.to_string()),
             status: ContactStatus::Invited,
             activated_at: None,
             last_sign_in_at: None,
@@ -252,6 +252,42 @@ impl Store {
                 .execute(&self.pool)
                 .await?;
         found(done.rows_affected())
+    }
+
+    /// Changes a contact's name and mobile number.
+    pub async fn update_contact(
+        &self,
+        practice: PracticeId,
+        id: ContactId,
+        name: &Name,
+        phone: Option<&PhoneNumber>,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE contacts SET name = $3, phone = $4 WHERE practice_id = $1 AND id = $2",
+        )
+        .bind(practice.to_string())
+        .bind(id.to_string())
+        .bind(name.as_str())
+        .bind(phone.map(PhoneNumber::as_str))
+        .execute(&self.pool)
+        .await?;
+        found(done.rows_affected())
+    }
+
+    /// Every (contact, client) access pair of the practice (P4), in one read.
+    pub async fn practice_access(
+        &self,
+        practice: PracticeId,
+    ) -> StoreResult<Vec<(ContactId, ClientId)>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT contact_id, client_id FROM contact_clients WHERE practice_id = $1",
+        )
+        .bind(practice.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|(contact, client)| Ok((parse_id(contact)?, parse_id(client)?)))
+            .collect()
     }
 
     /// Lets a contact open a client; granting twice is harmless. Both must

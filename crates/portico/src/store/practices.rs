@@ -1,5 +1,5 @@
 use super::{NewStaff, Staff, Store, StoreError, StoreResult, parse_id};
-use crate::domain::{Millis, Name, PracticeId, StaffId};
+use crate::domain::{Millis, Name, PracticeId};
 
 /// A practice: one tenant.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,17 +61,6 @@ impl Store {
             require_totp: false,
             created_at: now,
         };
-        let staff = Staff {
-            id: StaffId::new(),
-            practice_id: practice.id,
-            email: admin.email.to_string(),
-            name: admin.name.to_string(),
-            role: admin.role,
-            active: true,
-            totp_enabled: false,
-            last_sign_in_at: None,
-            created_at: now,
-        };
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO practices (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(practice.id.to_string())
@@ -79,22 +68,7 @@ impl Store {
             .bind(now.0)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO staff_users (id, practice_id, email, name, role, password_hash, active, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 1, $7)",
-        )
-        .bind(staff.id.to_string())
-        .bind(practice.id.to_string())
-        .bind(&staff.email)
-        .bind(&staff.name)
-        .bind(staff.role.as_str())
-        .bind(admin.password_hash.as_deref())
-        .bind(now.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            StoreError::conflict_on_unique(e, "A team member with this e-mail address already exists.")
-        })?;
+        let staff = super::staff::insert_staff(&mut tx, practice.id, admin, now).await?;
         tx.commit().await?;
         Ok((practice, staff))
     }

@@ -83,34 +83,8 @@ impl Store {
     /// Adds a staff user. An e-mail address belongs to one staff user on the
     /// whole server, since it is what they sign in with.
     pub async fn create_staff(&self, practice: PracticeId, new: &NewStaff) -> StoreResult<Staff> {
-        let staff = Staff {
-            id: StaffId::new(),
-            practice_id: practice,
-            email: new.email.to_string(),
-            name: new.name.to_string(),
-            role: new.role,
-            active: true,
-            totp_enabled: false,
-            last_sign_in_at: None,
-            created_at: Millis::now(),
-        };
-        sqlx::query(
-            "INSERT INTO staff_users (id, practice_id, email, name, role, password_hash, active, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 1, $7)",
-        )
-        .bind(staff.id.to_string())
-        .bind(practice.to_string())
-        .bind(&staff.email)
-        .bind(&staff.name)
-        .bind(staff.role.as_str())
-        .bind(new.password_hash.as_deref())
-        .bind(staff.created_at.0)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| {
-            StoreError::conflict_on_unique(e, "A team member with this e-mail address already exists.")
-        })?;
-        Ok(staff)
+        let mut conn = self.pool.acquire().await?;
+        insert_staff(&mut conn, practice, new, Millis::now()).await
     }
 
     pub async fn get_staff(&self, practice: PracticeId, id: StaffId) -> StoreResult<Staff> {
@@ -379,6 +353,157 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+}
+
+/// Inserts a staff user (active, no second factor yet).
+pub(super) async fn insert_staff(
+    conn: &mut sqlx::AnyConnection,
+    practice: PracticeId,
+    new: &NewStaff,
+    now: Millis,
+) -> StoreResult<Staff> {
+    let staff = Staff {
+        id: StaffId::new(),
+        practice_id: practice,
+        email: new.email.to_string(),
+        name: new.name.to_string(),
+        role: new.role,
+        active: true,
+        totp_enabled: false,
+        last_sign_in_at: None,
+        created_at: now,
+    };
+    sqlx::query(
+        "INSERT INTO staff_users (id, practice_id, email, name, role, password_hash, active, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7)",
+    )
+    .bind(staff.id.to_string())
+    .bind(practice.to_string())
+    .bind(&staff.email)
+    .bind(&staff.name)
+    .bind(staff.role.as_str())
+    .bind(new.password_hash.as_deref())
+    .bind(now.0)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| {
+        StoreError::conflict_on_unique(e, "A team member with this e-mail address already exists.")
+    })?;
+    Ok(staff)
+}
+
+impl super::StoreTx {
+    pub async fn create_staff(
+        &mut self,
+        practice: PracticeId,
+        new: &NewStaff,
+        now: Millis,
+    ) -> StoreResult<Staff> {
+        insert_staff(&mut self.tx, practice, new, now).await
+    }
+
+    pub async fn insert_staff_token(
+        &mut self,
+        hash: &str,
+        practice: PracticeId,
+        staff: StaffId,
+        now: Millis,
+        expires_at: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO staff_tokens (token_hash, practice_id, staff_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(hash)
+        .bind(practice.to_string())
+        .bind(staff.to_string())
+        .bind(now.0)
+        .bind(expires_at.0)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Uses up a team invitation: once, before it expires.
+    pub async fn consume_staff_token(
+        &mut self,
+        hash: &str,
+        now: Millis,
+    ) -> StoreResult<Option<(PracticeId, StaffId)>> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "UPDATE staff_tokens SET used_at = $2 \
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+             RETURNING practice_id, staff_id",
+        )
+        .bind(hash)
+        .bind(now.0)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(|(p, s)| Ok((parse_id(&p)?, parse_id(&s)?)))
+            .transpose()
+    }
+
+    pub async fn set_staff_password(
+        &mut self,
+        practice: PracticeId,
+        id: StaffId,
+        hash: &str,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE staff_users SET password_hash = $3 WHERE practice_id = $1 AND id = $2",
+        )
+        .bind(practice.to_string())
+        .bind(id.to_string())
+        .bind(hash)
+        .execute(&mut *self.tx)
+        .await?;
+        found(done.rows_affected())
+    }
+}
+
+impl Store {
+    /// Whose a team invitation is, without using it.
+    pub async fn peek_staff_token(
+        &self,
+        hash: &str,
+        now: Millis,
+    ) -> StoreResult<Option<(PracticeId, StaffId)>> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT practice_id, staff_id FROM staff_tokens \
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(hash)
+        .bind(now.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(p, s)| Ok((parse_id(&p)?, parse_id(&s)?)))
+            .transpose()
+    }
+
+    /// Whether a staff user has a password yet (an invited one has not).
+    pub async fn staff_has_password(&self, practice: PracticeId, id: StaffId) -> StoreResult<bool> {
+        let (has,): (i64,) = sqlx::query_as(
+            "SELECT CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END FROM staff_users \
+             WHERE practice_id = $1 AND id = $2",
+        )
+        .bind(practice.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok(has == 1)
+    }
+
+    /// Active admins of a practice (the last one cannot be demoted).
+    pub async fn count_active_admins(&self, practice: PracticeId) -> StoreResult<i64> {
+        let (count,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM staff_users WHERE practice_id = $1 AND role = 'admin' AND active = 1",
+        )
+        .bind(practice.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count)
     }
 }
 

@@ -349,6 +349,21 @@ impl Browser {
         (status, response.text().await.expect("body"))
     }
 
+    /// GETs a page following redirects, as a browser would.
+    pub async fn follow(&self, path: &str) -> (u16, String) {
+        let mut path = path.to_owned();
+        for _ in 0..5 {
+            let response = self.get(&path).await;
+            if response.status().is_redirection() {
+                path = location(&response);
+                continue;
+            }
+            let status = response.status().as_u16();
+            return (status, response.text().await.expect("body"));
+        }
+        panic!("too many redirects from {path}");
+    }
+
     /// The anti-forgery token, fetching the front page first if need be.
     pub async fn csrf(&self) -> String {
         if let Some(token) = self.cookie("portico_csrf") {

@@ -63,7 +63,7 @@ fn new_contact(address: &str) -> NewContact {
     NewContact {
         email: email(address),
         name: name(address),
-        phone: Some("+61400000000".into()),
+        phone: Some(portico::domain::PhoneNumber::parse("+61400000000").unwrap()),
     }
 }
 
