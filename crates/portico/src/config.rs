@@ -403,6 +403,32 @@ mod tests {
     }
 
     #[test]
+    fn an_sms_provider_needs_all_its_settings() {
+        let err = Config::load(&ConfigArgs {
+            sms_url: Some("https://sms.example.com/send".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            err.0
+                .starts_with("sms_account (PORTICO_SMS_ACCOUNT) must be set"),
+            "{err}"
+        );
+        let err = Config::load(&ConfigArgs {
+            smtp_url: Some("mail.example.com".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.0.starts_with("smtp_url (PORTICO_SMTP_URL)"), "{err}");
+        let err = Config::load(&ConfigArgs {
+            mail_from: Some("not an address".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.0.starts_with("mail_from (PORTICO_MAIL_FROM)"), "{err}");
+    }
+
+    #[test]
     fn passwords_in_urls_are_hidden() {
         assert_eq!(
             redact_url("postgres://portico:hunter2@db:5432/portico"),

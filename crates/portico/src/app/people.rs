@@ -739,6 +739,18 @@ impl App {
     ) -> AppResult<PortalView> {
         active(actor)?;
         let contact = self.store.get_contact(actor.practice_id, contact).await?;
+        if client.is_none()
+            && self
+                .store
+                .portal_clients(contact.practice_id, contact.id)
+                .await?
+                .is_empty()
+        {
+            return Err(AppError::Denied(format!(
+                "{} has no client to open yet, so their portal is empty.",
+                contact.name
+            )));
+        }
         self.portal_view(&contact, client).await
     }
 }

@@ -489,9 +489,7 @@ pub async fn preview_home_get(
             view.current.client.id
         ))
         .into_response()),
-        Err(AppError::NotFound) => Err(PageError::Forbidden(
-            "This contact has no client to open yet, so their portal is empty.".into(),
-        )),
+        Err(AppError::Denied(message)) => Err(PageError::Forbidden(message)),
         Err(other) => Err(other.into()),
     }
 }

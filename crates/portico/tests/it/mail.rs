@@ -194,3 +194,138 @@ async fn the_servers_own_worker_delivers_without_being_asked() {
     }
     assert_eq!(smtp.messages().len(), 1);
 }
+
+/// What a fake SMS provider received: the Authorization header and the form.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<(String, String)>)>>>;
+
+/// A stand-in for an SMS provider's REST API on 127.0.0.1, answering with
+/// `status`.
+async fn sms_provider(status: u16) -> (String, Received) {
+    use axum::extract::State;
+    let received: Received = Default::default();
+    let app = axum::Router::new()
+        .route(
+            "/Accounts/AC123/Messages.json",
+            axum::routing::post(
+                |State((received, status)): State<(Received, u16)>,
+                 headers: axum::http::HeaderMap,
+                 axum::Form(form): axum::Form<Vec<(String, String)>>| async move {
+                    let auth = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_owned();
+                    received.lock().unwrap().push((auth, form));
+                    axum::http::StatusCode::from_u16(status).unwrap()
+                },
+            ),
+        )
+        .with_state((received.clone(), status));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (
+        format!("http://{addr}/Accounts/AC123/Messages.json"),
+        received,
+    )
+}
+
+fn sms_args(url: String) -> ConfigArgs {
+    ConfigArgs {
+        sms_url: Some(url),
+        sms_account: Some("AC123".into()),
+        sms_token: Some("sms-secret-token".into()),
+        sms_from: Some("+61400000000".into()),
+        ..Default::default()
+    }
+}
+
+async fn queue_text(app: &TestApp) {
+    let (practice, admin) = app.with_practice("Harbour").await;
+    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
+    let hannah = app
+        .with_contact(practice.id, "hannah@northwind.example", &[&bakery])
+        .await;
+    app.store()
+        .set_contact_status(
+            practice.id,
+            hannah.id,
+            portico::store::ContactStatus::Active,
+        )
+        .await
+        .unwrap();
+    app.store()
+        .update_contact(
+            practice.id,
+            hannah.id,
+            &portico::domain::Name::parse("Hannah").unwrap(),
+            Some(&portico::domain::PhoneNumber::parse("+61 412 345 678").unwrap()),
+        )
+        .await
+        .unwrap();
+    let staff = app.staff_browser(&admin.email).await;
+    let response = staff
+        .post_form(
+            &format!("/app/clients/{}/send", bakery.id),
+            &[
+                ("to", &hannah.id.to_string()),
+                ("channel", "sms"),
+                ("message", "Your return is ready."),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+}
+
+#[tokio::test]
+async fn texts_go_to_the_sms_providers_api() {
+    let (url, received) = sms_provider(201).await;
+    let app = TestApp::spawn_with(sms_args(url)).await;
+    queue_text(&app).await;
+    assert_eq!(app.deliver_mail().await, 1);
+    let received = received.lock().unwrap().clone();
+    assert_eq!(received.len(), 1);
+    let (auth, form) = &received[0];
+    use base64::Engine;
+    let expected = base64::engine::general_purpose::STANDARD.encode("AC123:sms-secret-token");
+    assert_eq!(auth, &format!("Basic {expected}"));
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(field("To"), Some("+61412345678"));
+    assert_eq!(field("From"), Some("+61400000000"));
+    assert!(field("Body").unwrap().starts_with("Your return is ready."));
+}
+
+#[tokio::test]
+async fn a_text_the_provider_refuses_is_not_retried_and_one_it_cannot_take_now_is() {
+    let (url, received) = sms_provider(400).await;
+    let app = TestApp::spawn_with(sms_args(url)).await;
+    queue_text(&app).await;
+    assert_eq!(app.deliver_mail().await, 0);
+    let item = app
+        .store()
+        .outbox_for("+61412345678")
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(item.status, OutboxStatus::Dead, "a 400 will not get better");
+    assert_eq!(received.lock().unwrap().len(), 1);
+
+    let (url, received) = sms_provider(503).await;
+    let app = TestApp::spawn_with(sms_args(url)).await;
+    queue_text(&app).await;
+    app.deliver_mail().await;
+    let item = app
+        .store()
+        .outbox_for("+61412345678")
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(item.status, OutboxStatus::Pending, "a 503 is tried again");
+    assert_eq!(received.lock().unwrap().len(), 1);
+}
