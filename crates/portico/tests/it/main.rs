@@ -1,11 +1,13 @@
 //! Portico's integration tests: one binary, so the crate links once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod browser;
 mod harness;
 
 mod mail;
 
 mod access;
+mod browser_stories;
 mod cli;
 mod people;
 mod server;
