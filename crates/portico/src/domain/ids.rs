@@ -53,6 +53,12 @@ id_type!(
     ClientId,
     /// A person who signs in to the client portal.
     ContactId,
+    /// Something the practice needs a client to answer.
+    QuestionId,
+    /// One entry of a question's thread.
+    EntryId,
+    /// A file kept for a practice.
+    FileId,
 );
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ mod clients;
 mod contacts;
 mod outbox;
 mod practices;
+mod questions;
 mod sessions;
 mod staff;
 mod throttle;
@@ -22,6 +23,10 @@ pub use clients::{Client, ClientFilter, ClientSummary, NewClient};
 pub use contacts::{Contact, ContactStatus, NewContact, PortalClient};
 pub use outbox::{Channel, NewOutboxItem, OutboxItem, OutboxStatus};
 pub use practices::Practice;
+pub use questions::{
+    Author, Entry, EntryKind, FileMeta, NewEntry, NewQuestion, Question, QuestionFilter,
+    QuestionStatus, QuestionSummary,
+};
 pub use sessions::{NewSession, Session, SessionStage, SessionSubject};
 pub use staff::{NewStaff, Staff, StaffTotp};
 pub use tokens::{TokenHolder, TokenPurpose};

@@ -1,0 +1,552 @@
+//! Questions (Q1–Q4): threads of entries, with files, in three states.
+
+use super::staff::found;
+use super::{Store, StoreError, StoreResult, StoreTx, parse_id};
+use crate::domain::{
+    ClientId, ContactId, EntryId, FileId, Millis, PracticeId, QuestionId, StaffId,
+};
+
+/// Q2: waiting for the client, waiting for the practice, or done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QuestionStatus {
+    Open,
+    Answered,
+    Resolved,
+}
+
+impl QuestionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuestionStatus::Open => "open",
+            QuestionStatus::Answered => "answered",
+            QuestionStatus::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "open" => Some(QuestionStatus::Open),
+            "answered" => Some(QuestionStatus::Answered),
+            "resolved" => Some(QuestionStatus::Resolved),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Question {
+    pub id: QuestionId,
+    pub practice_id: PracticeId,
+    pub client_id: ClientId,
+    pub assignee: Option<ContactId>,
+    pub title: String,
+    pub details: String,
+    pub status: QuestionStatus,
+    pub asked_by: StaffId,
+    pub asked_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A question as a list shows it, with its client's name and settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuestionSummary {
+    pub question: Question,
+    pub client_name: String,
+    pub assignee_name: Option<String>,
+    pub client_assignable: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewQuestion {
+    pub client_id: ClientId,
+    pub assignee: Option<ContactId>,
+    pub title: String,
+    pub details: String,
+    pub asked_by: StaffId,
+}
+
+/// What one entry of a thread is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    Answer,
+    FollowUp,
+    Reassigned,
+    Resolved,
+    Reopened,
+}
+
+impl EntryKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Answer => "answer",
+            EntryKind::FollowUp => "follow_up",
+            EntryKind::Reassigned => "reassigned",
+            EntryKind::Resolved => "resolved",
+            EntryKind::Reopened => "reopened",
+        }
+    }
+
+    fn parse(text: &str) -> StoreResult<Self> {
+        Ok(match text {
+            "answer" => EntryKind::Answer,
+            "follow_up" => EntryKind::FollowUp,
+            "reassigned" => EntryKind::Reassigned,
+            "resolved" => EntryKind::Resolved,
+            "reopened" => EntryKind::Reopened,
+            other => return Err(StoreError::Corrupt(format!("entry kind {other:?}"))),
+        })
+    }
+}
+
+/// Who wrote an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Author {
+    Staff(StaffId),
+    Contact(ContactId),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub id: EntryId,
+    pub question_id: QuestionId,
+    pub author: Author,
+    pub author_name: String,
+    pub kind: EntryKind,
+    pub body: String,
+    pub created_at: Millis,
+    pub files: Vec<FileMeta>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEntry {
+    pub author: Author,
+    pub author_name: String,
+    pub kind: EntryKind,
+    pub body: String,
+}
+
+/// A stored file's description; its bytes are in the object store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileMeta {
+    pub id: FileId,
+    pub practice_id: PracticeId,
+    pub question_id: Option<QuestionId>,
+    pub entry_id: Option<EntryId>,
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+    pub storage_key: String,
+    pub created_at: Millis,
+}
+
+/// Which questions a list shows.
+#[derive(Clone, Debug, Default)]
+pub struct QuestionFilter {
+    pub client: Option<ClientId>,
+    pub status: Option<QuestionStatus>,
+    /// Only questions of clients this staff user looks after.
+    pub assigned_to: Option<StaffId>,
+}
+
+#[derive(sqlx::FromRow)]
+struct QuestionRow {
+    id: String,
+    practice_id: String,
+    client_id: String,
+    assignee_contact_id: Option<String>,
+    title: String,
+    details: String,
+    status: String,
+    asked_by: String,
+    asked_at: i64,
+    updated_at: i64,
+}
+
+macro_rules! question_columns {
+    () => {
+        "q.id, q.practice_id, q.client_id, q.assignee_contact_id, q.title, q.details, q.status, \
+         q.asked_by, q.asked_at, q.updated_at"
+    };
+}
+
+impl TryFrom<QuestionRow> for Question {
+    type Error = StoreError;
+    fn try_from(row: QuestionRow) -> StoreResult<Self> {
+        Ok(Question {
+            id: parse_id(&row.id)?,
+            practice_id: parse_id(&row.practice_id)?,
+            client_id: parse_id(&row.client_id)?,
+            assignee: row
+                .assignee_contact_id
+                .as_deref()
+                .map(parse_id)
+                .transpose()?,
+            title: row.title,
+            details: row.details,
+            status: QuestionStatus::parse(&row.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("question status {:?}", row.status)))?,
+            asked_by: parse_id(&row.asked_by)?,
+            asked_at: Millis(row.asked_at),
+            updated_at: Millis(row.updated_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    #[sqlx(flatten)]
+    question: QuestionRow,
+    client_name: String,
+    assignee_name: Option<String>,
+    client_assignable: i64,
+}
+
+impl TryFrom<SummaryRow> for QuestionSummary {
+    type Error = StoreError;
+    fn try_from(row: SummaryRow) -> StoreResult<Self> {
+        Ok(QuestionSummary {
+            question: row.question.try_into()?,
+            client_name: row.client_name,
+            assignee_name: row.assignee_name,
+            client_assignable: row.client_assignable != 0,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct FileRow {
+    id: String,
+    practice_id: String,
+    question_id: Option<String>,
+    entry_id: Option<String>,
+    name: String,
+    content_type: String,
+    size: i64,
+    storage_key: String,
+    created_at: i64,
+}
+
+impl TryFrom<FileRow> for FileMeta {
+    type Error = StoreError;
+    fn try_from(row: FileRow) -> StoreResult<Self> {
+        Ok(FileMeta {
+            id: parse_id(&row.id)?,
+            practice_id: parse_id(&row.practice_id)?,
+            question_id: row.question_id.as_deref().map(parse_id).transpose()?,
+            entry_id: row.entry_id.as_deref().map(parse_id).transpose()?,
+            name: row.name,
+            content_type: row.content_type,
+            size: row.size,
+            storage_key: row.storage_key,
+            created_at: Millis(row.created_at),
+        })
+    }
+}
+
+macro_rules! summary_select {
+    () => {
+        concat!(
+            "SELECT ",
+            question_columns!(),
+            ", c.name AS client_name, k.name AS assignee_name, c.assignable_questions AS client_assignable \
+             FROM questions q \
+             JOIN clients c ON c.practice_id = q.practice_id AND c.id = q.client_id \
+             LEFT JOIN contacts k ON k.practice_id = q.practice_id AND k.id = q.assignee_contact_id "
+        )
+    };
+}
+
+impl StoreTx {
+    pub async fn insert_question(
+        &mut self,
+        practice: PracticeId,
+        new: &NewQuestion,
+        now: Millis,
+    ) -> StoreResult<Question> {
+        let question = Question {
+            id: QuestionId::new(),
+            practice_id: practice,
+            client_id: new.client_id,
+            assignee: new.assignee,
+            title: new.title.clone(),
+            details: new.details.clone(),
+            status: QuestionStatus::Open,
+            asked_by: new.asked_by,
+            asked_at: now,
+            updated_at: now,
+        };
+        sqlx::query(
+            "INSERT INTO questions (id, practice_id, client_id, assignee_contact_id, title, details, status, \
+             asked_by, asked_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $8)",
+        )
+        .bind(question.id.to_string())
+        .bind(practice.to_string())
+        .bind(question.client_id.to_string())
+        .bind(question.assignee.map(|a| a.to_string()))
+        .bind(&question.title)
+        .bind(&question.details)
+        .bind(question.asked_by.to_string())
+        .bind(now.0)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(question)
+    }
+
+    pub async fn insert_entry(
+        &mut self,
+        practice: PracticeId,
+        question: QuestionId,
+        new: &NewEntry,
+        now: Millis,
+    ) -> StoreResult<EntryId> {
+        let id = EntryId::new();
+        let (kind, author) = match new.author {
+            Author::Staff(s) => ("staff", s.to_string()),
+            Author::Contact(c) => ("contact", c.to_string()),
+        };
+        sqlx::query(
+            "INSERT INTO question_entries (id, practice_id, question_id, author_kind, author_id, author_name, \
+             kind, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(id.to_string())
+        .bind(practice.to_string())
+        .bind(question.to_string())
+        .bind(kind)
+        .bind(author)
+        .bind(&new.author_name)
+        .bind(new.kind.as_str())
+        .bind(&new.body)
+        .bind(now.0)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn set_question_status(
+        &mut self,
+        practice: PracticeId,
+        question: QuestionId,
+        status: QuestionStatus,
+        now: Millis,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE questions SET status = $3, updated_at = $4 WHERE practice_id = $1 AND id = $2",
+        )
+        .bind(practice.to_string())
+        .bind(question.to_string())
+        .bind(status.as_str())
+        .bind(now.0)
+        .execute(&mut *self.tx)
+        .await?;
+        found(done.rows_affected())
+    }
+
+    pub async fn set_question_assignee(
+        &mut self,
+        practice: PracticeId,
+        question: QuestionId,
+        assignee: Option<ContactId>,
+        now: Millis,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE questions SET assignee_contact_id = $3, updated_at = $4 WHERE practice_id = $1 AND id = $2",
+        )
+        .bind(practice.to_string())
+        .bind(question.to_string())
+        .bind(assignee.map(|a| a.to_string()))
+        .bind(now.0)
+        .execute(&mut *self.tx)
+        .await?;
+        found(done.rows_affected())
+    }
+
+    pub async fn insert_file(&mut self, file: &FileMeta) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO files (id, practice_id, question_id, entry_id, name, content_type, size, storage_key, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(file.id.to_string())
+        .bind(file.practice_id.to_string())
+        .bind(file.question_id.map(|q| q.to_string()))
+        .bind(file.entry_id.map(|e| e.to_string()))
+        .bind(&file.name)
+        .bind(&file.content_type)
+        .bind(file.size)
+        .bind(&file.storage_key)
+        .bind(file.created_at.0)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    pub async fn get_question(
+        &self,
+        practice: PracticeId,
+        id: QuestionId,
+    ) -> StoreResult<QuestionSummary> {
+        sqlx::query_as::<_, SummaryRow>(concat!(
+            summary_select!(),
+            "WHERE q.practice_id = $1 AND q.id = $2"
+        ))
+        .bind(practice.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?
+        .try_into()
+    }
+
+    /// Questions for staff, newest activity first.
+    pub async fn list_questions(
+        &self,
+        practice: PracticeId,
+        filter: &QuestionFilter,
+    ) -> StoreResult<Vec<QuestionSummary>> {
+        sqlx::query_as::<_, SummaryRow>(concat!(
+            summary_select!(),
+            "WHERE q.practice_id = $1 AND ($2 IS NULL OR q.client_id = $2) AND ($3 IS NULL OR q.status = $3) \
+             AND ($4 IS NULL OR EXISTS (SELECT 1 FROM client_staff cs WHERE cs.practice_id = q.practice_id \
+                  AND cs.client_id = q.client_id AND cs.staff_id = $4)) \
+             ORDER BY q.updated_at DESC, q.id DESC"
+        ))
+        .bind(practice.to_string())
+        .bind(filter.client.map(|c| c.to_string()))
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(filter.assigned_to.map(|s| s.to_string()))
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(QuestionSummary::try_from)
+        .collect()
+    }
+
+    /// The questions a contact sees (Q3) among `clients` (the ones they
+    /// reach), newest activity first.
+    pub async fn contact_questions(
+        &self,
+        practice: PracticeId,
+        contact: ContactId,
+        client: ClientId,
+    ) -> StoreResult<Vec<QuestionSummary>> {
+        sqlx::query_as::<_, SummaryRow>(concat!(
+            summary_select!(),
+            "WHERE q.practice_id = $1 AND q.client_id = $3 \
+             AND (c.assignable_questions = 0 OR q.assignee_contact_id IS NULL OR q.assignee_contact_id = $2) \
+             ORDER BY CASE q.status WHEN 'open' THEN 0 WHEN 'answered' THEN 1 ELSE 2 END, q.updated_at DESC, q.id"
+        ))
+        .bind(practice.to_string())
+        .bind(contact.to_string())
+        .bind(client.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(QuestionSummary::try_from)
+        .collect()
+    }
+
+    /// Counts by state for each client of the practice (Q2).
+    pub async fn question_counts(
+        &self,
+        practice: PracticeId,
+    ) -> StoreResult<Vec<(ClientId, QuestionStatus, i64)>> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT client_id, status, COUNT(*) FROM questions WHERE practice_id = $1 GROUP BY client_id, status",
+        )
+        .bind(practice.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|(client, status, count)| {
+                Ok((
+                    parse_id(client)?,
+                    QuestionStatus::parse(status)
+                        .ok_or_else(|| StoreError::Corrupt(status.clone()))?,
+                    *count,
+                ))
+            })
+            .collect()
+    }
+
+    /// A question's thread, oldest first, with the files of each entry.
+    pub async fn question_entries(
+        &self,
+        practice: PracticeId,
+        question: QuestionId,
+    ) -> StoreResult<Vec<Entry>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: String,
+            question_id: String,
+            author_kind: String,
+            author_id: String,
+            author_name: String,
+            kind: String,
+            body: String,
+            created_at: i64,
+        }
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, question_id, author_kind, author_id, author_name, kind, body, created_at \
+             FROM question_entries WHERE practice_id = $1 AND question_id = $2 ORDER BY created_at, id",
+        )
+        .bind(practice.to_string())
+        .bind(question.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let files = self.question_files(practice, question).await?;
+        rows.into_iter()
+            .map(|r| {
+                let id: EntryId = parse_id(&r.id)?;
+                Ok(Entry {
+                    files: files
+                        .iter()
+                        .filter(|f| f.entry_id == Some(id))
+                        .cloned()
+                        .collect(),
+                    id,
+                    question_id: parse_id(&r.question_id)?,
+                    author: match r.author_kind.as_str() {
+                        "staff" => Author::Staff(parse_id(&r.author_id)?),
+                        _ => Author::Contact(parse_id(&r.author_id)?),
+                    },
+                    author_name: r.author_name,
+                    kind: EntryKind::parse(&r.kind)?,
+                    body: r.body,
+                    created_at: Millis(r.created_at),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn question_files(
+        &self,
+        practice: PracticeId,
+        question: QuestionId,
+    ) -> StoreResult<Vec<FileMeta>> {
+        sqlx::query_as::<_, FileRow>(
+            "SELECT id, practice_id, question_id, entry_id, name, content_type, size, storage_key, created_at \
+             FROM files WHERE practice_id = $1 AND question_id = $2 ORDER BY created_at, id",
+        )
+        .bind(practice.to_string())
+        .bind(question.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(FileMeta::try_from)
+        .collect()
+    }
+
+    pub async fn get_file(&self, practice: PracticeId, id: FileId) -> StoreResult<FileMeta> {
+        sqlx::query_as::<_, FileRow>(
+            "SELECT id, practice_id, question_id, entry_id, name, content_type, size, storage_key, created_at \
+             FROM files WHERE practice_id = $1 AND id = $2",
+        )
+        .bind(practice.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?
+        .try_into()
+    }
+}
