@@ -224,6 +224,7 @@ async fn operator_app(config: &Config) -> anyhow::Result<App> {
             public_url: public_url_of(config),
         },
         Clock::system(),
+        config.file_store()?,
     ))
 }
 

@@ -86,6 +86,19 @@ pub struct ConfigArgs {
     #[arg(long, env = "PORTICO_SMS_FROM", global = true, value_name = "FROM")]
     pub sms_from: Option<String>,
 
+    /// Where uploaded files are kept: s3://BUCKET[/PREFIX] for S3-compatible
+    /// storage (credentials from AWS_* variables). [default: <data-dir>/files]
+    #[arg(long, env = "PORTICO_FILES_URL", global = true, value_name = "URL")]
+    pub files_url: Option<String>,
+
+    /// The endpoint of S3-compatible storage that is not Amazon's.
+    #[arg(long, env = "PORTICO_S3_ENDPOINT", global = true, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+
+    /// The largest file accepted, in megabytes. [default: 25]
+    #[arg(long, env = "PORTICO_MAX_UPLOAD_MB", global = true, value_name = "MB")]
+    pub max_upload_mb: Option<u64>,
+
     /// Trust the X-Forwarded-For header for the client's address (only behind
     /// a proxy that sets it). [default: false]
     #[arg(
@@ -115,6 +128,9 @@ struct FileConfig {
     sms_account: Option<String>,
     sms_token: Option<String>,
     sms_from: Option<String>,
+    files_url: Option<String>,
+    s3_endpoint: Option<String>,
+    max_upload_mb: Option<u64>,
     trust_forwarded_for: Option<bool>,
     log_format: Option<String>,
 }
@@ -141,6 +157,10 @@ pub struct Config {
     pub mail_from: String,
     /// `None`: text messages are written as files to `<data_dir>/outbox/sms/`.
     pub sms: Option<SmsProvider>,
+    /// `None`: files are kept under `<data_dir>/files`.
+    pub files_url: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub max_upload_bytes: u64,
     pub trust_forwarded_for: bool,
     pub log_format: LogFormat,
 }
@@ -254,6 +274,18 @@ impl Config {
                 })
             }
         };
+        let files_url = args.files_url.clone().or(file.files_url);
+        if let Some(url) = files_url.as_ref().filter(|u| !u.starts_with("s3://")) {
+            return Err(ConfigError(format!(
+                "files_url (PORTICO_FILES_URL): {url:?} is not an S3 address; expected s3://BUCKET"
+            )));
+        }
+        let max_upload_mb = args.max_upload_mb.or(file.max_upload_mb).unwrap_or(25);
+        if !(1..=2048).contains(&max_upload_mb) {
+            return Err(ConfigError(format!(
+                "max_upload_mb (PORTICO_MAX_UPLOAD_MB): {max_upload_mb} is out of range; expected 1 to 2048"
+            )));
+        }
         let trust_forwarded_for = args
             .trust_forwarded_for
             .or(file.trust_forwarded_for)
@@ -276,6 +308,9 @@ impl Config {
             smtp_url,
             mail_from,
             sms,
+            files_url,
+            s3_endpoint: args.s3_endpoint.clone().or(file.s3_endpoint),
+            max_upload_bytes: max_upload_mb * 1024 * 1024,
             trust_forwarded_for,
             log_format,
         })
@@ -329,6 +364,21 @@ pub fn redact_url(url: &str) -> String {
     match userinfo.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_owned(),
+    }
+}
+
+impl Config {
+    /// The file store this configuration names.
+    pub fn file_store(&self) -> Result<crate::files::FileStore, ConfigError> {
+        match &self.files_url {
+            Some(url) => {
+                crate::files::FileStore::s3(url, self.s3_endpoint.as_deref(), self.max_upload_bytes)
+            }
+            None => {
+                crate::files::FileStore::local(&self.data_dir.join("files"), self.max_upload_bytes)
+            }
+        }
+        .map_err(ConfigError)
     }
 }
 

@@ -108,6 +108,7 @@ impl Server {
                 public_url: public_url.clone(),
             },
             clock.clone(),
+            config.file_store()?,
         );
         let worker = OutboxWorker::new(store, mailer, sms, from, clock, app.outbox_wake.clone());
         let state = AppState {

@@ -6,12 +6,15 @@ pub mod demo;
 pub mod password;
 pub mod people;
 pub mod policy;
+pub mod questions;
+pub mod reminders;
 pub mod sessions;
 pub mod sign_in;
 pub mod throttle;
 pub mod two_factor;
 
 use crate::domain::{Clock, EmailAddress, Name, Role, ValidationError};
+use crate::files::{FileError, FileStore};
 use crate::store::{NewStaff, Practice, Staff, Store, StoreError};
 use password::PasswordError;
 use secrecy::SecretString;
@@ -39,6 +42,8 @@ pub enum AppError {
     Denied(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    File(#[from] FileError),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -71,15 +76,17 @@ pub struct App {
     pub settings: Arc<Settings>,
     /// Woken after a change queued something in the outbox.
     pub outbox_wake: Arc<Notify>,
+    pub files: FileStore,
 }
 
 impl App {
-    pub fn new(store: Store, settings: Settings, clock: Clock) -> Self {
+    pub fn new(store: Store, settings: Settings, clock: Clock, files: FileStore) -> Self {
         Self {
             store,
             clock,
             settings: Arc::new(settings),
             outbox_wake: Arc::new(Notify::new()),
+            files,
         }
     }
 

@@ -27,6 +27,19 @@ pub fn contact_may_open_client(reachable: &[PortalClient], client: ClientId) -> 
     reachable.iter().any(|c| c.client.id == client)
 }
 
+/// Q3: a contact sees a question of a client they reach when the client's
+/// questions are not assignable, or the question is assigned to nobody, or
+/// to them.
+pub fn contact_may_see_question(
+    contact: crate::domain::ContactId,
+    reachable: &[PortalClient],
+    client_assignable: bool,
+    question: &crate::store::Question,
+) -> bool {
+    contact_may_open_client(reachable, question.client_id)
+        && (!client_assignable || question.assignee.is_none() || question.assignee == Some(contact))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +100,65 @@ mod tests {
         ));
         assert!(staff_may_grant_existing_contact(&staff(p, Role::Admin)));
         assert!(!staff_may_grant_existing_contact(&staff(p, Role::Member)));
+    }
+
+    #[test]
+    fn questions_follow_the_assignable_setting() {
+        use crate::domain::{ContactId, Millis, QuestionId};
+        use crate::store::{Question, QuestionStatus};
+        let p = PracticeId::new();
+        let mine = client(p);
+        let reachable = vec![PortalClient {
+            client: mine.clone(),
+            through_primary: None,
+        }];
+        let (me, other) = (ContactId::new(), ContactId::new());
+        let question = |assignee| Question {
+            id: QuestionId::new(),
+            practice_id: p,
+            client_id: mine.id,
+            assignee,
+            title: "Q".into(),
+            details: String::new(),
+            status: QuestionStatus::Open,
+            asked_by: StaffId::new(),
+            asked_at: Millis(0),
+            updated_at: Millis(0),
+        };
+        // Setting off: every contact sees every question, assigned or not.
+        assert!(contact_may_see_question(
+            me,
+            &reachable,
+            false,
+            &question(Some(other))
+        ));
+        assert!(contact_may_see_question(
+            me,
+            &reachable,
+            false,
+            &question(None)
+        ));
+        // Setting on: the assignee only, or everyone when unassigned.
+        assert!(contact_may_see_question(
+            me,
+            &reachable,
+            true,
+            &question(Some(me))
+        ));
+        assert!(!contact_may_see_question(
+            me,
+            &reachable,
+            true,
+            &question(Some(other))
+        ));
+        assert!(contact_may_see_question(
+            me,
+            &reachable,
+            true,
+            &question(None)
+        ));
+        // Never a question of a client they do not reach.
+        assert!(!contact_may_see_question(me, &[], false, &question(None)));
     }
 
     #[test]

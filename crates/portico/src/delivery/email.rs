@@ -200,3 +200,71 @@ pub fn message_email(
         html,
     })
 }
+
+#[derive(Template)]
+#[template(path = "email/reminder.txt")]
+struct ReminderText<'a> {
+    recipient_name: &'a str,
+    practice_name: &'a str,
+    client_name: &'a str,
+    titles: &'a [String],
+    more: usize,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/reminder.html")]
+struct ReminderHtml<'a> {
+    subject: &'a str,
+    recipient_name: &'a str,
+    practice_name: &'a str,
+    client_name: &'a str,
+    titles: &'a [String],
+    more: usize,
+    link: &'a str,
+}
+
+/// Q5: a reminder listing a contact's outstanding questions (at most 20
+/// by name).
+pub fn reminder_email(
+    recipient_name: &str,
+    practice_name: &str,
+    client_name: &str,
+    titles: &[String],
+    link: &str,
+) -> Result<EmailContent, askama::Error> {
+    let shown = &titles[..titles.len().min(20)];
+    let more = titles.len() - shown.len();
+    let subject = if titles.len() == 1 {
+        format!("{practice_name} is waiting for 1 answer from you")
+    } else {
+        format!(
+            "{practice_name} is waiting for {} answers from you",
+            titles.len()
+        )
+    };
+    let text = ReminderText {
+        recipient_name,
+        practice_name,
+        client_name,
+        titles: shown,
+        more,
+        link,
+    }
+    .render()?;
+    let html = ReminderHtml {
+        subject: &subject,
+        recipient_name,
+        practice_name,
+        client_name,
+        titles: shown,
+        more,
+        link,
+    }
+    .render()?;
+    Ok(EmailContent {
+        subject,
+        text,
+        html,
+    })
+}

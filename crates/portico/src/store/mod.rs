@@ -13,6 +13,7 @@ mod contacts;
 mod outbox;
 mod practices;
 mod questions;
+mod reminders;
 mod sessions;
 mod staff;
 mod throttle;
@@ -27,6 +28,7 @@ pub use questions::{
     Author, Entry, EntryKind, FileMeta, NewEntry, NewQuestion, Question, QuestionFilter,
     QuestionStatus, QuestionSummary,
 };
+pub use reminders::{Alert, ReminderRun, ReminderSchedule};
 pub use sessions::{NewSession, Session, SessionStage, SessionSubject};
 pub use staff::{NewStaff, Staff, StaffTotp};
 pub use tokens::{TokenHolder, TokenPurpose};
