@@ -160,6 +160,20 @@ impl Server {
         let worker = self
             .background_delivery
             .then(|| tokio::spawn(self.worker.run()));
+        let reminders = self.background_delivery.then(|| {
+            let app = self.state.app.clone();
+            tokio::spawn(async move {
+                // Q5: due reminders go out within a minute of their slot; the
+                // claim per slot keeps several instances from sending twice.
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+                loop {
+                    tick.tick().await;
+                    if let Err(error) = app.run_reminders().await {
+                        tracing::error!(%error, "could not send reminders");
+                    }
+                }
+            })
+        });
         let served = axum::serve(
             self.listener,
             router(self.state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -169,8 +183,8 @@ impl Server {
         .context("the server stopped with an error");
         // A message being sent right now is claimed for a while; if it was
         // not recorded as sent, it is sent again after the claim runs out.
-        if let Some(worker) = worker {
-            worker.abort();
+        for task in [worker, reminders].into_iter().flatten() {
+            task.abort();
         }
         store.close().await;
         served

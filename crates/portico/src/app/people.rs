@@ -675,9 +675,21 @@ pub struct PortalView {
     pub assigned: Vec<Staff>,
     /// The current client's sub-records, when it is a family's primary.
     pub members: Vec<Client>,
+    /// The questions this contact sees for the current client (Q3, X8).
+    pub questions: Vec<crate::store::QuestionSummary>,
+    /// Open questions per client, for the switcher (P6).
+    pub open_counts: Vec<(ClientId, usize)>,
 }
 
 impl PortalView {
+    /// How many open questions wait in a client (for the switcher).
+    pub fn open_in(&self, client: &PortalClient) -> usize {
+        self.open_counts
+            .iter()
+            .find(|(id, _)| *id == client.client.id)
+            .map_or(0, |(_, n)| *n)
+    }
+
     /// The name of the family a sub-record is reached through.
     pub fn family_of(&self, client: &PortalClient) -> Option<&str> {
         let primary = client.through_primary?;
@@ -719,6 +731,8 @@ impl App {
             .into_iter()
             .filter(|m| clients.iter().any(|c| c.client.id == m.id))
             .collect();
+        let questions = self.contact_questions(contact, current.client.id).await?;
+        let open_counts = self.contact_open_counts(contact).await?;
         Ok(PortalView {
             practice: self.store.get_practice(p).await?,
             contact: contact.clone(),
@@ -726,6 +740,8 @@ impl App {
             clients,
             assigned,
             members,
+            questions,
+            open_counts,
         })
     }
 

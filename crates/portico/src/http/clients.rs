@@ -31,11 +31,21 @@ pub struct ListQuery {
     assigned: String,
 }
 
+impl ClientsPage {
+    /// Q2: how many of a client's questions are in a state.
+    fn count(&self, row: &ClientSummary, status: &str) -> i64 {
+        crate::store::QuestionStatus::parse(status)
+            .and_then(|s| self.counts.get(&row.client.id)?.get(&s).copied())
+            .unwrap_or(0)
+    }
+}
+
 #[derive(Template)]
 #[template(path = "clients.html")]
 struct ClientsPage {
     layout: Layout,
     clients: Vec<ClientSummary>,
+    counts: std::collections::HashMap<ClientId, std::collections::HashMap<crate::store::QuestionStatus, i64>>,
     team: Vec<Staff>,
     me: StaffId,
     q: String,
@@ -60,9 +70,11 @@ async fn clients_page(
     };
     let clients = state.app.list_clients(&user.staff, &filter).await?;
     let team = state.app.staff_directory(&user.staff).await?;
+    let counts = state.app.question_counts(&user.staff).await?;
     Ok(render(
         status,
         &ClientsPage {
+            counts,
             me: user.staff.id,
             layout: user.layout,
             clients,

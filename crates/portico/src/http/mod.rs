@@ -6,23 +6,27 @@ mod assets;
 mod clients;
 mod csrf;
 mod errors;
+mod files;
 mod forms;
 mod health;
 mod layout;
 mod metrics;
 mod pages;
 mod portal;
+mod questions;
 mod security;
 mod session;
 mod staff_auth;
 mod staff_pages;
 mod team;
+mod uploads;
 
 pub use metrics::Metrics;
 
 use crate::app::App;
 use crate::config::Config;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, StatusCode};
 use axum::routing::{get, post};
 use std::sync::Arc;
@@ -46,6 +50,10 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Every route of Portico, in one place.
 pub fn router(state: AppState) -> Router {
+    // Forms with files may carry several files of the configured size.
+    let upload_limit = DefaultBodyLimit::max(
+        usize::try_from(state.config.max_upload_bytes.saturating_mul(5)).unwrap_or(usize::MAX),
+    );
     let routes = Router::new()
         .route("/", get(pages::home_get))
         .route("/healthz", get(health::healthz_get))
@@ -102,6 +110,25 @@ pub fn router(state: AppState) -> Router {
             get(clients::send_get).post(clients::send_post),
         )
         .route(
+            "/app/clients/{id}/questions",
+            get(questions::client_questions_get).post(questions::ask_post),
+        )
+        .route(
+            "/app/clients/{id}/questions/many",
+            post(questions::ask_many_post).layer(upload_limit.clone()),
+        )
+        .route("/app/clients/{id}/reminders", post(questions::reminders_post))
+        .route("/app/questions", get(questions::questions_get))
+        .route("/app/questions/{id}", get(questions::question_get))
+        .route(
+            "/app/questions/{id}/follow-up",
+            post(questions::follow_up_post).layer(upload_limit.clone()),
+        )
+        .route("/app/questions/{id}/resolve", post(questions::resolve_post))
+        .route("/app/questions/{id}/reopen", post(questions::reopen_post))
+        .route("/app/questions/{id}/reassign", post(questions::reassign_post))
+        .route("/files/{id}", get(files::file_get))
+        .route(
             "/app/preview/{contact}",
             get(portal::preview_home_get).post(portal::preview_post),
         )
@@ -129,6 +156,7 @@ pub fn router(state: AppState) -> Router {
             post(all_contacts::remove_client_post),
         )
         .route("/app/contacts", get(staff_pages::contacts_get))
+        .route("/app/alerts/read", post(staff_pages::alerts_read_post))
         .route("/app/contacts/{id}/invite", post(staff_pages::invite_post))
         .route(
             "/app/contacts/{id}/password-reset",
@@ -149,6 +177,8 @@ pub fn router(state: AppState) -> Router {
         // Contacts: /portal
         .route("/portal", get(portal::home_get))
         .route("/portal/clients/{id}", get(portal::client_get))
+        .route("/portal/questions/{id}", get(portal::question_get))
+        .route("/portal/questions/{id}/answer", post(portal::answer_post).layer(upload_limit))
         .route(
             "/portal/sign-in",
             get(portal::sign_in_get).post(portal::sign_in_post),

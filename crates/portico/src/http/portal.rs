@@ -11,6 +11,7 @@ use super::staff_pages::{AccountPage, Done};
 use crate::app::AppError;
 use crate::app::password::MIN_PASSWORD_CHARS;
 use crate::app::people::PortalView;
+use crate::app::questions::Actor;
 use crate::app::sessions::ClientInfo;
 use crate::domain::{ClientId, ContactId};
 use crate::store::TokenPurpose;
@@ -549,4 +550,80 @@ pub async fn sign_out_others_post(
 ) -> Result<Response, PageError> {
     state.app.sign_out_other_sessions(&user.identity).await?;
     Ok(Redirect::to("/portal/account?done=signed-out-others").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "portal_question.html")]
+struct QuestionPage {
+    layout: Layout,
+    practice_name: String,
+    thread: crate::app::questions::Thread,
+    body: String,
+    max_mb: u64,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+async fn question_page(
+    state: &AppState,
+    user: ContactUser,
+    id: crate::domain::QuestionId,
+    status: StatusCode,
+    body: String,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<Response, PageError> {
+    let thread = state.app.thread(Actor::Contact(&user.contact), id).await?;
+    Ok(render(
+        status,
+        &QuestionPage {
+            practice_name: user.identity.practice.name.clone(),
+            layout: user.layout,
+            thread,
+            body,
+            max_mb: state.app.files.max_bytes() / (1024 * 1024),
+            notice,
+            error,
+        },
+    ))
+}
+
+/// `GET /portal/questions/{id}`
+pub async fn question_get(
+    State(state): State<AppState>,
+    user: ContactUser,
+    Path(id): Path<String>,
+    Query(done): Query<Done>,
+) -> Result<Response, PageError> {
+    question_page(&state, user, parse(&id)?, StatusCode::OK, String::new(), done.notice(), None).await
+}
+
+/// `POST /portal/questions/{id}/answer` (with files)
+pub async fn answer_post(
+    State(state): State<AppState>,
+    user: ContactUser,
+    Path(id): Path<String>,
+    form: axum::extract::Multipart,
+) -> Result<Response, PageError> {
+    let id: crate::domain::QuestionId = parse(&id)?;
+    // Only a question she may see takes her files.
+    state.app.visible_question(Actor::Contact(&user.contact), id).await?;
+    let upload = match super::uploads::read(&state.app, user.contact.practice_id, form, &["files"], &[]).await {
+        Ok(upload) => upload,
+        Err(error) => {
+            return question_page(&state, user, id, StatusCode::UNPROCESSABLE_ENTITY, String::new(), None, Some(error.to_string())).await;
+        }
+    };
+    match state
+        .app
+        .answer_question(&user.contact, id, upload.field("body"), &upload.files)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/portal/questions/{id}?done=answered")).into_response()),
+        Err(error) => {
+            state.app.discard_uploads(&upload.files).await;
+            let (status, message) = form_refusal(error)?;
+            question_page(&state, user, id, status, upload.field("body").to_owned(), None, Some(message)).await
+        }
+    }
 }

@@ -21,7 +21,7 @@ use serde::Deserialize;
 /// `?done=…` after a change: which sentence to show.
 #[derive(Deserialize, Default)]
 pub struct Done {
-    done: Option<String>,
+    pub done: Option<String>,
 }
 
 impl Done {
@@ -37,6 +37,13 @@ impl Done {
             "access-removed" => "Access removed.",
             "sent" => "Your message is on its way.",
             "team-invited" => "The invitation is on its way.",
+            "asked" => "The question was asked.",
+            "asked-many" => "The questions were asked.",
+            "followed-up" => "Your follow-up was added; the question is open again.",
+            "resolved" => "Marked as resolved.",
+            "reopened" => "Reopened.",
+            "reassigned" => "The question was moved.",
+            "answered" => "Thank you: your answer was sent.",
             _ => return None,
         };
         Some(text.to_owned())
@@ -54,6 +61,8 @@ struct HomePage {
     not_activated: usize,
     client_count: usize,
     my_client_count: usize,
+    alerts: Vec<crate::store::Alert>,
+    answered_mine: usize,
 }
 
 /// `GET /app`
@@ -77,9 +86,24 @@ pub async fn home_get(
         )
         .await?
         .len();
+    let alerts = state.app.alerts(&user.staff).await?;
+    let answered_mine = state
+        .app
+        .staff_questions(
+            &user.staff,
+            &crate::store::QuestionFilter {
+                client: None,
+                status: Some(crate::store::QuestionStatus::Answered),
+                assigned_to: Some(user.staff.id),
+            },
+        )
+        .await?
+        .len();
     Ok(render(
         StatusCode::OK,
         &HomePage {
+            alerts,
+            answered_mine,
             client_count: clients.len(),
             my_client_count,
             staff_name: user.staff.name.clone(),
@@ -327,4 +351,10 @@ pub async fn outbox_retry_post(
 ) -> Result<Response, PageError> {
     state.app.retry_outbox_item(&user.staff, &id).await?;
     Ok(Redirect::to("/app/settings/outbox?done=retried").into_response())
+}
+
+/// `POST /app/alerts/read`
+pub async fn alerts_read_post(State(state): State<AppState>, user: StaffUser) -> Result<Response, PageError> {
+    state.app.mark_alerts_read(&user.staff).await?;
+    Ok(Redirect::to("/app").into_response())
 }

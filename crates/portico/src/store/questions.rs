@@ -117,6 +117,13 @@ pub struct Entry {
     pub files: Vec<FileMeta>,
 }
 
+impl Entry {
+    /// The entry's kind as a word, for styling.
+    pub fn kind_name(&self) -> &'static str {
+        self.kind.as_str()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewEntry {
     pub author: Author,
@@ -137,6 +144,18 @@ pub struct FileMeta {
     pub size: i64,
     pub storage_key: String,
     pub created_at: Millis,
+}
+
+impl FileMeta {
+    /// "1.2 MB", "34 KB".
+    pub fn size_text(&self) -> String {
+        let size = self.size.max(0);
+        if size >= 1024 * 1024 {
+            format!("{}.{} MB", size / (1024 * 1024), (size % (1024 * 1024)) * 10 / (1024 * 1024))
+        } else {
+            format!("{} KB", ((size + 1023) / 1024).max(1))
+        }
+    }
 }
 
 /// Which questions a list shows.

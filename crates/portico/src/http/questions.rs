@@ -1,0 +1,451 @@
+//! Questions for staff (Q1–Q5): a client's Questions tab (ask one or many,
+//! reminders), the practice-wide list, and a question's thread.
+
+use super::AppState;
+use super::errors::PageError;
+use super::forms::form_refusal;
+use super::layout::Layout;
+use super::pages::render;
+use super::session::StaffUser;
+use super::staff_pages::Done;
+use super::uploads;
+use crate::app::AppError;
+use crate::app::questions::{Actor, QuestionInput, Thread, questions_from_text};
+use crate::app::reminders::ReminderStatus;
+use crate::domain::{ClientId, ContactId, QuestionId};
+use crate::store::{Client, Contact, QuestionFilter, QuestionStatus, QuestionSummary, ReminderSchedule};
+use askama::Template;
+use axum::Form;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+fn parse<T: std::str::FromStr>(id: &str) -> Result<T, PageError> {
+    id.parse().map_err(|_| PageError::NotFound)
+}
+
+#[derive(Deserialize, Default)]
+pub struct StatusQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    mine: String,
+    #[serde(default)]
+    done: Option<String>,
+}
+
+impl StatusQuery {
+    fn status(&self) -> QuestionStatus {
+        QuestionStatus::parse(&self.status).unwrap_or(QuestionStatus::Open)
+    }
+
+    fn notice(&self) -> Option<String> {
+        Done {
+            done: self.done.clone(),
+        }
+        .notice()
+    }
+}
+
+#[derive(Default)]
+struct AskForm {
+    title: String,
+    details: String,
+    assignee: String,
+    list: String,
+}
+
+#[derive(Default)]
+struct AskErrors {
+    title: Option<String>,
+    assignee: Option<String>,
+    list: Option<String>,
+    reminders: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "client_questions.html")]
+struct ClientQuestionsPage {
+    layout: Layout,
+    tab: &'static str,
+    client: Client,
+    primary: Option<Client>,
+    status: &'static str,
+    counts: (i64, i64, i64),
+    questions: Vec<QuestionSummary>,
+    show_client: bool,
+    contacts: Vec<Contact>,
+    form: AskForm,
+    errors: AskErrors,
+    schedule: ReminderSchedule,
+    reminder_time: String,
+    reminders: Vec<ReminderStatus>,
+    notice: Option<String>,
+}
+
+async fn client_questions_page(
+    state: &AppState,
+    user: StaffUser,
+    client: ClientId,
+    query: &StatusQuery,
+    status: StatusCode,
+    form: AskForm,
+    errors: AskErrors,
+) -> Result<Response, PageError> {
+    let page = state.app.client_page(&user.staff, client).await?;
+    let wanted = query.status();
+    let all = state
+        .app
+        .staff_questions(
+            &user.staff,
+            &QuestionFilter {
+                client: Some(client),
+                ..Default::default()
+            },
+        )
+        .await?;
+    let count = |s: QuestionStatus| i64::try_from(all.iter().filter(|q| q.question.status == s).count()).unwrap_or(0);
+    let counts = (
+        count(QuestionStatus::Open),
+        count(QuestionStatus::Answered),
+        count(QuestionStatus::Resolved),
+    );
+    let questions = all.into_iter().filter(|q| q.question.status == wanted).collect();
+    let contacts = state.app.client_contacts(&user.staff, client).await?;
+    let (schedule, reminders) = state.app.reminder_status(&user.staff, client).await?;
+    Ok(render(
+        status,
+        &ClientQuestionsPage {
+            layout: user.layout,
+            tab: "questions",
+            client: page.client,
+            primary: page.primary,
+            status: wanted.as_str(),
+            counts,
+            questions,
+            show_client: false,
+            contacts,
+            form,
+            errors,
+            reminder_time: format!("{:02}:{:02}", schedule.minute_of_day / 60, schedule.minute_of_day % 60),
+            schedule,
+            reminders,
+            notice: query.notice(),
+        },
+    ))
+}
+
+/// `GET /app/clients/{id}/questions`
+pub async fn client_questions_get(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(id): Path<String>,
+    Query(query): Query<StatusQuery>,
+) -> Result<Response, PageError> {
+    client_questions_page(&state, user, parse(&id)?, &query, StatusCode::OK, AskForm::default(), AskErrors::default()).await
+}
+
+#[derive(Deserialize)]
+pub struct AskOneForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    details: String,
+    #[serde(default)]
+    assignee: String,
+}
+
+/// `POST /app/clients/{id}/questions`: ask one question.
+pub async fn ask_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(id): Path<String>,
+    Form(form): Form<AskOneForm>,
+) -> Result<Response, PageError> {
+    let client: ClientId = parse(&id)?;
+    let assignee = match form.assignee.trim() {
+        "" => None,
+        text => Some(parse::<ContactId>(text)?),
+    };
+    let input = QuestionInput {
+        title: form.title.clone(),
+        details: form.details.clone(),
+        assignee,
+    };
+    match state.app.ask_questions(&user.staff, client, &[input]).await {
+        Ok(_) => Ok(Redirect::to(&format!("/app/clients/{client}/questions?done=asked")).into_response()),
+        Err(error) => {
+            let (status, message) = form_refusal(error)?;
+            let mut errors = AskErrors::default();
+            if message.contains("contact") || message.contains("assignable") {
+                errors.assignee = Some(message);
+            } else {
+                errors.title = Some(message);
+            }
+            let kept = AskForm {
+                title: form.title,
+                details: form.details,
+                assignee: form.assignee,
+                list: String::new(),
+            };
+            client_questions_page(&state, user, client, &StatusQuery::default(), status, kept, errors).await
+        }
+    }
+}
+
+/// `POST /app/clients/{id}/questions/many`: a pasted list or a CSV file.
+pub async fn ask_many_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(id): Path<String>,
+    form: Multipart,
+) -> Result<Response, PageError> {
+    let client: ClientId = parse(&id)?;
+    let upload = match uploads::read(&state.app, user.staff.practice_id, form, &[], &["csv"]).await {
+        Ok(upload) => upload,
+        Err(error) => {
+            let errors = AskErrors {
+                list: Some(error.to_string()),
+                ..Default::default()
+            };
+            return client_questions_page(&state, user, client, &StatusQuery::default(), StatusCode::UNPROCESSABLE_ENTITY, AskForm::default(), errors).await;
+        }
+    };
+    let text = match upload.small_files.get("csv").filter(|t| !t.trim().is_empty()) {
+        Some(csv) => csv.clone(),
+        None => upload.field("list").to_owned(),
+    };
+    let result = match questions_from_text(&text) {
+        Ok(titles) => {
+            let inputs: Vec<QuestionInput> = titles
+                .into_iter()
+                .map(|title| QuestionInput {
+                    title,
+                    ..Default::default()
+                })
+                .collect();
+            state.app.ask_questions(&user.staff, client, &inputs).await
+        }
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(asked) => Ok(Redirect::to(&format!(
+            "/app/clients/{client}/questions?done={}",
+            if asked.len() == 1 { "asked" } else { "asked-many" }
+        ))
+        .into_response()),
+        Err(error) => {
+            let (status, message) = form_refusal(error)?;
+            let kept = AskForm {
+                list: upload.field("list").to_owned(),
+                ..Default::default()
+            };
+            let errors = AskErrors {
+                list: Some(message),
+                ..Default::default()
+            };
+            client_questions_page(&state, user, client, &StatusQuery::default(), status, kept, errors).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ReminderForm {
+    #[serde(default)]
+    every_days: i64,
+    #[serde(default)]
+    at: String,
+    #[serde(default)]
+    max: i64,
+    #[serde(default)]
+    sms_from: i64,
+}
+
+/// `POST /app/clients/{id}/reminders`
+pub async fn reminders_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(id): Path<String>,
+    Form(form): Form<ReminderForm>,
+) -> Result<Response, PageError> {
+    let client: ClientId = parse(&id)?;
+    let minute_of_day = form
+        .at
+        .split_once(':')
+        .and_then(|(h, m)| Some(h.trim().parse::<i64>().ok()? * 60 + m.trim().parse::<i64>().ok()?))
+        .unwrap_or(-1);
+    let schedule = ReminderSchedule {
+        every_days: form.every_days,
+        minute_of_day,
+        max: form.max,
+        sms_from_step: form.sms_from,
+    };
+    match state.app.set_reminder_schedule(&user.staff, client, schedule).await {
+        Ok(()) => Ok(Redirect::to(&format!("/app/clients/{client}/questions?done=saved#reminders")).into_response()),
+        Err(error) => {
+            let (status, message) = form_refusal(error)?;
+            let errors = AskErrors {
+                reminders: Some(message),
+                ..Default::default()
+            };
+            client_questions_page(&state, user, client, &StatusQuery::default(), status, AskForm::default(), errors).await
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "questions.html")]
+struct QuestionsPage {
+    layout: Layout,
+    status: &'static str,
+    mine: bool,
+    questions: Vec<QuestionSummary>,
+    show_client: bool,
+}
+
+/// `GET /app/questions`: every client's questions in one state (Q2).
+pub async fn questions_get(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Query(query): Query<StatusQuery>,
+) -> Result<Response, PageError> {
+    let status = query.status();
+    let mine = !query.mine.is_empty();
+    let questions = state
+        .app
+        .staff_questions(
+            &user.staff,
+            &QuestionFilter {
+                client: None,
+                status: Some(status),
+                assigned_to: mine.then_some(user.staff.id),
+            },
+        )
+        .await?;
+    Ok(render(
+        StatusCode::OK,
+        &QuestionsPage {
+            layout: user.layout,
+            status: status.as_str(),
+            mine,
+            questions,
+            show_client: true,
+        },
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "question.html")]
+struct QuestionPage {
+    layout: Layout,
+    thread: Thread,
+    body: String,
+    max_mb: u64,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+async fn question_page(
+    state: &AppState,
+    user: StaffUser,
+    id: QuestionId,
+    status: StatusCode,
+    body: String,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<Response, PageError> {
+    let thread = state.app.thread(Actor::Staff(&user.staff), id).await?;
+    Ok(render(
+        status,
+        &QuestionPage {
+            layout: user.layout,
+            thread,
+            body,
+            max_mb: state.app.files.max_bytes() / (1024 * 1024),
+            notice,
+            error,
+        },
+    ))
+}
+
+/// `GET /app/questions/{id}`
+pub async fn question_get(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(id): Path<String>,
+    Query(done): Query<Done>,
+) -> Result<Response, PageError> {
+    question_page(&state, user, parse(&id)?, StatusCode::OK, String::new(), done.notice(), None).await
+}
+
+/// `POST /app/questions/{id}/follow-up` (with files)
+pub async fn follow_up_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(id): Path<String>,
+    form: Multipart,
+) -> Result<Response, PageError> {
+    let id: QuestionId = parse(&id)?;
+    // Check the thread is theirs before taking any file.
+    state.app.visible_question(Actor::Staff(&user.staff), id).await?;
+    let upload = match uploads::read(&state.app, user.staff.practice_id, form, &["files"], &[]).await {
+        Ok(upload) => upload,
+        Err(error) => {
+            return question_page(&state, user, id, StatusCode::UNPROCESSABLE_ENTITY, String::new(), None, Some(error.to_string())).await;
+        }
+    };
+    match state
+        .app
+        .follow_up_question(&user.staff, id, upload.field("body"), &upload.files)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/app/questions/{id}?done=followed-up")).into_response()),
+        Err(error) => {
+            state.app.discard_uploads(&upload.files).await;
+            let (status, message) = form_refusal(error)?;
+            question_page(&state, user, id, status, upload.field("body").to_owned(), None, Some(message)).await
+        }
+    }
+}
+
+/// `POST /app/questions/{id}/resolve`
+pub async fn resolve_post(State(state): State<AppState>, user: StaffUser, Path(id): Path<String>) -> Result<Response, PageError> {
+    let id: QuestionId = parse(&id)?;
+    state.app.set_question_resolved(&user.staff, id, true).await?;
+    Ok(Redirect::to(&format!("/app/questions/{id}?done=resolved")).into_response())
+}
+
+/// `POST /app/questions/{id}/reopen`
+pub async fn reopen_post(State(state): State<AppState>, user: StaffUser, Path(id): Path<String>) -> Result<Response, PageError> {
+    let id: QuestionId = parse(&id)?;
+    state.app.set_question_resolved(&user.staff, id, false).await?;
+    Ok(Redirect::to(&format!("/app/questions/{id}?done=reopened")).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ReassignForm {
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    follow_up: String,
+}
+
+/// `POST /app/questions/{id}/reassign` (Q4)
+pub async fn reassign_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(id): Path<String>,
+    Form(form): Form<ReassignForm>,
+) -> Result<Response, PageError> {
+    let id: QuestionId = parse(&id)?;
+    let to: ContactId = parse(&form.to)?;
+    match state.app.reassign_question(&user.staff, id, to, &form.follow_up).await {
+        Ok(()) => Ok(Redirect::to(&format!("/app/questions/{id}?done=reassigned")).into_response()),
+        Err(error @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+            let (status, message) = form_refusal(error)?;
+            question_page(&state, user, id, status, String::new(), None, Some(message)).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}

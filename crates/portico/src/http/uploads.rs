@@ -1,0 +1,105 @@
+//! Reading a form with files (`multipart/form-data`): text fields are kept,
+//! files are streamed into the file store as they arrive.
+
+use crate::app::App;
+use crate::domain::PracticeId;
+use crate::files::{FileError, StoredFile};
+use axum::extract::Multipart;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+
+/// What a form with files carried.
+#[derive(Debug, Default)]
+pub struct Upload {
+    pub fields: HashMap<String, String>,
+    pub files: Vec<StoredFile>,
+    /// Raw bytes of small file fields kept in memory (a CSV to read).
+    pub small_files: HashMap<String, String>,
+}
+
+impl Upload {
+    pub fn field(&self, name: &str) -> &str {
+        self.fields.get(name).map(String::as_str).unwrap_or("")
+    }
+}
+
+/// Why a form with files could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error("{0}")]
+    File(#[from] FileError),
+    #[error("The form could not be read: {0}")]
+    Form(String),
+}
+
+/// Reads the form; file fields named in `stored` go to the file store,
+/// those named in `in_memory` are read as text (at most 5 MB). On any
+/// failure, what was stored is removed again.
+pub async fn read(
+    app: &App,
+    practice: PracticeId,
+    mut form: Multipart,
+    stored: &[&str],
+    in_memory: &[&str],
+) -> Result<Upload, UploadError> {
+    let mut upload = Upload::default();
+    let result = async {
+        while let Some(field) = form.next_field().await.map_err(|e| UploadError::Form(e.body_text()))? {
+            let name = field.name().unwrap_or("").to_owned();
+            let file_name = field.file_name().map(str::to_owned);
+            match file_name {
+                Some(file_name) if stored.contains(&name.as_str()) => {
+                    if file_name.is_empty() {
+                        continue; // an empty file input
+                    }
+                    let mut field = field;
+                    let stream = async_stream(&mut field);
+                    let saved = app.files.save(practice, &file_name, stream).await;
+                    match saved {
+                        Ok(file) => upload.files.push(file),
+                        // An empty file chosen by mistake is simply skipped.
+                        Err(FileError::Empty { .. }) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Some(_) if in_memory.contains(&name.as_str()) => {
+                    let bytes = field.bytes().await.map_err(|e| UploadError::Form(e.body_text()))?;
+                    if bytes.len() > 5 * 1024 * 1024 {
+                        return Err(UploadError::Form("the CSV file is larger than 5 MB".into()));
+                    }
+                    upload
+                        .small_files
+                        .insert(name, String::from_utf8_lossy(&bytes).into_owned());
+                }
+                Some(_) => {}
+                None => {
+                    let text = field.text().await.map_err(|e| UploadError::Form(e.body_text()))?;
+                    upload.fields.insert(name, text);
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => Ok(upload),
+        Err(error) => {
+            app.discard_uploads(&upload.files).await;
+            Err(error)
+        }
+    }
+}
+
+/// A multipart field as a stream of chunks.
+fn async_stream<'a>(
+    field: &'a mut axum::extract::multipart::Field<'_>,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, String>> + Unpin + Send + 'a {
+    futures_util::stream::unfold(field, |field| async move {
+        match field.chunk().await {
+            Ok(Some(chunk)) => Some((Ok(chunk), field)),
+            Ok(None) => None,
+            Err(e) => Some((Err(e.body_text()), field)),
+        }
+    })
+    .boxed()
+}
