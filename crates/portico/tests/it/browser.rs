@@ -407,6 +407,29 @@ impl RealBrowser {
             .unwrap_or_default()
     }
 
+    /// How many elements match `css` now (no waiting).
+    pub async fn count(&self, css: &str) -> usize {
+        self.client
+            .find_all(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("look for {css}: {e}"))
+            .len()
+    }
+
+    /// Runs `script` in the page as an asynchronous function: it gets
+    /// `args` and then a callback, and what it passes to the callback is
+    /// returned.
+    pub async fn run_async_script(
+        &self,
+        script: &str,
+        args: Vec<serde_json::Value>,
+    ) -> serde_json::Value {
+        match self.client.execute_async(script, args).await {
+            Ok(value) => value,
+            Err(e) => panic!("run a script on {}: {e}", self.current_path().await),
+        }
+    }
+
     /// The page's HTML as it stands.
     pub async fn html(&self) -> String {
         self.client
