@@ -45,7 +45,10 @@ impl ClientsPage {
 struct ClientsPage {
     layout: Layout,
     clients: Vec<ClientSummary>,
-    counts: std::collections::HashMap<ClientId, std::collections::HashMap<crate::store::QuestionStatus, i64>>,
+    counts: std::collections::HashMap<
+        ClientId,
+        std::collections::HashMap<crate::store::QuestionStatus, i64>,
+    >,
     team: Vec<Staff>,
     me: StaffId,
     q: String,

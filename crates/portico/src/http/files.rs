@@ -18,16 +18,31 @@ use axum::response::{IntoResponse, Response};
 fn disposition(name: &str) -> String {
     let ascii: String = name
         .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    let encoded: String = form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>().replace('+', "%20");
+    let encoded: String = form_urlencoded::byte_serialize(name.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20");
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
 /// `GET /files/{id}`
-pub async fn file_get(State(state): State<AppState>, maybe: MaybeIdentity, Path(id): Path<String>) -> Result<Response, PageError> {
+pub async fn file_get(
+    State(state): State<AppState>,
+    maybe: MaybeIdentity,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     let id: FileId = id.parse().map_err(|_| PageError::NotFound)?;
-    let Some(identity) = maybe.identity.filter(|i| i.session.stage == SessionStage::Active) else {
+    let Some(identity) = maybe
+        .identity
+        .filter(|i| i.session.stage == SessionStage::Active)
+    else {
         return Err(PageError::NotFound);
     };
     let actor = match &identity.person {
@@ -35,7 +50,12 @@ pub async fn file_get(State(state): State<AppState>, maybe: MaybeIdentity, Path(
         Person::Contact(contact) => Actor::Contact(contact),
     };
     let file = state.app.file_for(actor, id).await?;
-    let stream = state.app.files.open(&file.storage_key).await.map_err(AppError::from)?;
+    let stream = state
+        .app
+        .files
+        .open(&file.storage_key)
+        .await
+        .map_err(AppError::from)?;
     let mut response = Body::from_stream(stream).into_response();
     let headers = response.headers_mut();
     // Only types Portico checked on the way in are named; anything else is bytes.
@@ -46,7 +66,10 @@ pub async fn file_get(State(state): State<AppState>, maybe: MaybeIdentity, Path(
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(file.size.max(0)));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; sandbox"),

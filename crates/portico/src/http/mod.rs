@@ -115,18 +115,24 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/app/clients/{id}/questions/many",
-            post(questions::ask_many_post).layer(upload_limit.clone()),
+            post(questions::ask_many_post).layer(upload_limit),
         )
-        .route("/app/clients/{id}/reminders", post(questions::reminders_post))
+        .route(
+            "/app/clients/{id}/reminders",
+            post(questions::reminders_post),
+        )
         .route("/app/questions", get(questions::questions_get))
         .route("/app/questions/{id}", get(questions::question_get))
         .route(
             "/app/questions/{id}/follow-up",
-            post(questions::follow_up_post).layer(upload_limit.clone()),
+            post(questions::follow_up_post).layer(upload_limit),
         )
         .route("/app/questions/{id}/resolve", post(questions::resolve_post))
         .route("/app/questions/{id}/reopen", post(questions::reopen_post))
-        .route("/app/questions/{id}/reassign", post(questions::reassign_post))
+        .route(
+            "/app/questions/{id}/reassign",
+            post(questions::reassign_post),
+        )
         .route("/files/{id}", get(files::file_get))
         .route(
             "/app/preview/{contact}",
@@ -178,7 +184,10 @@ pub fn router(state: AppState) -> Router {
         .route("/portal", get(portal::home_get))
         .route("/portal/clients/{id}", get(portal::client_get))
         .route("/portal/questions/{id}", get(portal::question_get))
-        .route("/portal/questions/{id}/answer", post(portal::answer_post).layer(upload_limit))
+        .route(
+            "/portal/questions/{id}/answer",
+            post(portal::answer_post).layer(upload_limit),
+        )
         .route(
             "/portal/sign-in",
             get(portal::sign_in_get).post(portal::sign_in_post),

@@ -595,7 +595,16 @@ pub async fn question_get(
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
-    question_page(&state, user, parse(&id)?, StatusCode::OK, String::new(), done.notice(), None).await
+    question_page(
+        &state,
+        user,
+        parse(&id)?,
+        StatusCode::OK,
+        String::new(),
+        done.notice(),
+        None,
+    )
+    .await
 }
 
 /// `POST /portal/questions/{id}/answer` (with files)
@@ -607,23 +616,49 @@ pub async fn answer_post(
 ) -> Result<Response, PageError> {
     let id: crate::domain::QuestionId = parse(&id)?;
     // Only a question she may see takes her files.
-    state.app.visible_question(Actor::Contact(&user.contact), id).await?;
-    let upload = match super::uploads::read(&state.app, user.contact.practice_id, form, &["files"], &[]).await {
-        Ok(upload) => upload,
-        Err(error) => {
-            return question_page(&state, user, id, StatusCode::UNPROCESSABLE_ENTITY, String::new(), None, Some(error.to_string())).await;
-        }
-    };
+    state
+        .app
+        .visible_question(Actor::Contact(&user.contact), id)
+        .await?;
+    let upload =
+        match super::uploads::read(&state.app, user.contact.practice_id, form, &["files"], &[])
+            .await
+        {
+            Ok(upload) => upload,
+            Err(error) => {
+                return question_page(
+                    &state,
+                    user,
+                    id,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    String::new(),
+                    None,
+                    Some(error.to_string()),
+                )
+                .await;
+            }
+        };
     match state
         .app
         .answer_question(&user.contact, id, upload.field("body"), &upload.files)
         .await
     {
-        Ok(()) => Ok(Redirect::to(&format!("/portal/questions/{id}?done=answered")).into_response()),
+        Ok(()) => {
+            Ok(Redirect::to(&format!("/portal/questions/{id}?done=answered")).into_response())
+        }
         Err(error) => {
             state.app.discard_uploads(&upload.files).await;
             let (status, message) = form_refusal(error)?;
-            question_page(&state, user, id, status, upload.field("body").to_owned(), None, Some(message)).await
+            question_page(
+                &state,
+                user,
+                id,
+                status,
+                upload.field("body").to_owned(),
+                None,
+                Some(message),
+            )
+            .await
         }
     }
 }

@@ -13,7 +13,9 @@ use crate::app::AppError;
 use crate::app::questions::{Actor, QuestionInput, Thread, questions_from_text};
 use crate::app::reminders::ReminderStatus;
 use crate::domain::{ClientId, ContactId, QuestionId};
-use crate::store::{Client, Contact, QuestionFilter, QuestionStatus, QuestionSummary, ReminderSchedule};
+use crate::store::{
+    Client, Contact, QuestionFilter, QuestionStatus, QuestionSummary, ReminderSchedule,
+};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
@@ -105,13 +107,18 @@ async fn client_questions_page(
             },
         )
         .await?;
-    let count = |s: QuestionStatus| i64::try_from(all.iter().filter(|q| q.question.status == s).count()).unwrap_or(0);
+    let count = |s: QuestionStatus| {
+        i64::try_from(all.iter().filter(|q| q.question.status == s).count()).unwrap_or(0)
+    };
     let counts = (
         count(QuestionStatus::Open),
         count(QuestionStatus::Answered),
         count(QuestionStatus::Resolved),
     );
-    let questions = all.into_iter().filter(|q| q.question.status == wanted).collect();
+    let questions = all
+        .into_iter()
+        .filter(|q| q.question.status == wanted)
+        .collect();
     let contacts = state.app.client_contacts(&user.staff, client).await?;
     let (schedule, reminders) = state.app.reminder_status(&user.staff, client).await?;
     Ok(render(
@@ -128,7 +135,11 @@ async fn client_questions_page(
             contacts,
             form,
             errors,
-            reminder_time: format!("{:02}:{:02}", schedule.minute_of_day / 60, schedule.minute_of_day % 60),
+            reminder_time: format!(
+                "{:02}:{:02}",
+                schedule.minute_of_day / 60,
+                schedule.minute_of_day % 60
+            ),
             schedule,
             reminders,
             notice: query.notice(),
@@ -143,7 +154,16 @@ pub async fn client_questions_get(
     Path(id): Path<String>,
     Query(query): Query<StatusQuery>,
 ) -> Result<Response, PageError> {
-    client_questions_page(&state, user, parse(&id)?, &query, StatusCode::OK, AskForm::default(), AskErrors::default()).await
+    client_questions_page(
+        &state,
+        user,
+        parse(&id)?,
+        &query,
+        StatusCode::OK,
+        AskForm::default(),
+        AskErrors::default(),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -174,7 +194,9 @@ pub async fn ask_post(
         assignee,
     };
     match state.app.ask_questions(&user.staff, client, &[input]).await {
-        Ok(_) => Ok(Redirect::to(&format!("/app/clients/{client}/questions?done=asked")).into_response()),
+        Ok(_) => Ok(
+            Redirect::to(&format!("/app/clients/{client}/questions?done=asked")).into_response(),
+        ),
         Err(error) => {
             let (status, message) = form_refusal(error)?;
             let mut errors = AskErrors::default();
@@ -189,7 +211,16 @@ pub async fn ask_post(
                 assignee: form.assignee,
                 list: String::new(),
             };
-            client_questions_page(&state, user, client, &StatusQuery::default(), status, kept, errors).await
+            client_questions_page(
+                &state,
+                user,
+                client,
+                &StatusQuery::default(),
+                status,
+                kept,
+                errors,
+            )
+            .await
         }
     }
 }
@@ -202,17 +233,31 @@ pub async fn ask_many_post(
     form: Multipart,
 ) -> Result<Response, PageError> {
     let client: ClientId = parse(&id)?;
-    let upload = match uploads::read(&state.app, user.staff.practice_id, form, &[], &["csv"]).await {
+    let upload = match uploads::read(&state.app, user.staff.practice_id, form, &[], &["csv"]).await
+    {
         Ok(upload) => upload,
         Err(error) => {
             let errors = AskErrors {
                 list: Some(error.to_string()),
                 ..Default::default()
             };
-            return client_questions_page(&state, user, client, &StatusQuery::default(), StatusCode::UNPROCESSABLE_ENTITY, AskForm::default(), errors).await;
+            return client_questions_page(
+                &state,
+                user,
+                client,
+                &StatusQuery::default(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                AskForm::default(),
+                errors,
+            )
+            .await;
         }
     };
-    let text = match upload.small_files.get("csv").filter(|t| !t.trim().is_empty()) {
+    let text = match upload
+        .small_files
+        .get("csv")
+        .filter(|t| !t.trim().is_empty())
+    {
         Some(csv) => csv.clone(),
         None => upload.field("list").to_owned(),
     };
@@ -232,7 +277,11 @@ pub async fn ask_many_post(
     match result {
         Ok(asked) => Ok(Redirect::to(&format!(
             "/app/clients/{client}/questions?done={}",
-            if asked.len() == 1 { "asked" } else { "asked-many" }
+            if asked.len() == 1 {
+                "asked"
+            } else {
+                "asked-many"
+            }
         ))
         .into_response()),
         Err(error) => {
@@ -245,7 +294,16 @@ pub async fn ask_many_post(
                 list: Some(message),
                 ..Default::default()
             };
-            client_questions_page(&state, user, client, &StatusQuery::default(), status, kept, errors).await
+            client_questions_page(
+                &state,
+                user,
+                client,
+                &StatusQuery::default(),
+                status,
+                kept,
+                errors,
+            )
+            .await
         }
     }
 }
@@ -281,15 +339,31 @@ pub async fn reminders_post(
         max: form.max,
         sms_from_step: form.sms_from,
     };
-    match state.app.set_reminder_schedule(&user.staff, client, schedule).await {
-        Ok(()) => Ok(Redirect::to(&format!("/app/clients/{client}/questions?done=saved#reminders")).into_response()),
+    match state
+        .app
+        .set_reminder_schedule(&user.staff, client, schedule)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!(
+            "/app/clients/{client}/questions?done=saved#reminders"
+        ))
+        .into_response()),
         Err(error) => {
             let (status, message) = form_refusal(error)?;
             let errors = AskErrors {
                 reminders: Some(message),
                 ..Default::default()
             };
-            client_questions_page(&state, user, client, &StatusQuery::default(), status, AskForm::default(), errors).await
+            client_questions_page(
+                &state,
+                user,
+                client,
+                &StatusQuery::default(),
+                status,
+                AskForm::default(),
+                errors,
+            )
+            .await
         }
     }
 }
@@ -376,7 +450,16 @@ pub async fn question_get(
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
-    question_page(&state, user, parse(&id)?, StatusCode::OK, String::new(), done.notice(), None).await
+    question_page(
+        &state,
+        user,
+        parse(&id)?,
+        StatusCode::OK,
+        String::new(),
+        done.notice(),
+        None,
+    )
+    .await
 }
 
 /// `POST /app/questions/{id}/follow-up` (with files)
@@ -388,38 +471,76 @@ pub async fn follow_up_post(
 ) -> Result<Response, PageError> {
     let id: QuestionId = parse(&id)?;
     // Check the thread is theirs before taking any file.
-    state.app.visible_question(Actor::Staff(&user.staff), id).await?;
-    let upload = match uploads::read(&state.app, user.staff.practice_id, form, &["files"], &[]).await {
-        Ok(upload) => upload,
-        Err(error) => {
-            return question_page(&state, user, id, StatusCode::UNPROCESSABLE_ENTITY, String::new(), None, Some(error.to_string())).await;
-        }
-    };
+    state
+        .app
+        .visible_question(Actor::Staff(&user.staff), id)
+        .await?;
+    let upload =
+        match uploads::read(&state.app, user.staff.practice_id, form, &["files"], &[]).await {
+            Ok(upload) => upload,
+            Err(error) => {
+                return question_page(
+                    &state,
+                    user,
+                    id,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    String::new(),
+                    None,
+                    Some(error.to_string()),
+                )
+                .await;
+            }
+        };
     match state
         .app
         .follow_up_question(&user.staff, id, upload.field("body"), &upload.files)
         .await
     {
-        Ok(()) => Ok(Redirect::to(&format!("/app/questions/{id}?done=followed-up")).into_response()),
+        Ok(()) => {
+            Ok(Redirect::to(&format!("/app/questions/{id}?done=followed-up")).into_response())
+        }
         Err(error) => {
             state.app.discard_uploads(&upload.files).await;
             let (status, message) = form_refusal(error)?;
-            question_page(&state, user, id, status, upload.field("body").to_owned(), None, Some(message)).await
+            question_page(
+                &state,
+                user,
+                id,
+                status,
+                upload.field("body").to_owned(),
+                None,
+                Some(message),
+            )
+            .await
         }
     }
 }
 
 /// `POST /app/questions/{id}/resolve`
-pub async fn resolve_post(State(state): State<AppState>, user: StaffUser, Path(id): Path<String>) -> Result<Response, PageError> {
+pub async fn resolve_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     let id: QuestionId = parse(&id)?;
-    state.app.set_question_resolved(&user.staff, id, true).await?;
+    state
+        .app
+        .set_question_resolved(&user.staff, id, true)
+        .await?;
     Ok(Redirect::to(&format!("/app/questions/{id}?done=resolved")).into_response())
 }
 
 /// `POST /app/questions/{id}/reopen`
-pub async fn reopen_post(State(state): State<AppState>, user: StaffUser, Path(id): Path<String>) -> Result<Response, PageError> {
+pub async fn reopen_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     let id: QuestionId = parse(&id)?;
-    state.app.set_question_resolved(&user.staff, id, false).await?;
+    state
+        .app
+        .set_question_resolved(&user.staff, id, false)
+        .await?;
     Ok(Redirect::to(&format!("/app/questions/{id}?done=reopened")).into_response())
 }
 
@@ -440,7 +561,11 @@ pub async fn reassign_post(
 ) -> Result<Response, PageError> {
     let id: QuestionId = parse(&id)?;
     let to: ContactId = parse(&form.to)?;
-    match state.app.reassign_question(&user.staff, id, to, &form.follow_up).await {
+    match state
+        .app
+        .reassign_question(&user.staff, id, to, &form.follow_up)
+        .await
+    {
         Ok(()) => Ok(Redirect::to(&format!("/app/questions/{id}?done=reassigned")).into_response()),
         Err(error @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
             let (status, message) = form_refusal(error)?;

@@ -354,7 +354,10 @@ pub async fn outbox_retry_post(
 }
 
 /// `POST /app/alerts/read`
-pub async fn alerts_read_post(State(state): State<AppState>, user: StaffUser) -> Result<Response, PageError> {
+pub async fn alerts_read_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+) -> Result<Response, PageError> {
     state.app.mark_alerts_read(&user.staff).await?;
     Ok(Redirect::to("/app").into_response())
 }

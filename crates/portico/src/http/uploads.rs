@@ -44,7 +44,11 @@ pub async fn read(
 ) -> Result<Upload, UploadError> {
     let mut upload = Upload::default();
     let result = async {
-        while let Some(field) = form.next_field().await.map_err(|e| UploadError::Form(e.body_text()))? {
+        while let Some(field) = form
+            .next_field()
+            .await
+            .map_err(|e| UploadError::Form(e.body_text()))?
+        {
             let name = field.name().unwrap_or("").to_owned();
             let file_name = field.file_name().map(str::to_owned);
             match file_name {
@@ -63,7 +67,10 @@ pub async fn read(
                     }
                 }
                 Some(_) if in_memory.contains(&name.as_str()) => {
-                    let bytes = field.bytes().await.map_err(|e| UploadError::Form(e.body_text()))?;
+                    let bytes = field
+                        .bytes()
+                        .await
+                        .map_err(|e| UploadError::Form(e.body_text()))?;
                     if bytes.len() > 5 * 1024 * 1024 {
                         return Err(UploadError::Form("the CSV file is larger than 5 MB".into()));
                     }
@@ -73,7 +80,10 @@ pub async fn read(
                 }
                 Some(_) => {}
                 None => {
-                    let text = field.text().await.map_err(|e| UploadError::Form(e.body_text()))?;
+                    let text = field
+                        .text()
+                        .await
+                        .map_err(|e| UploadError::Form(e.body_text()))?;
                     upload.fields.insert(name, text);
                 }
             }

@@ -151,7 +151,11 @@ impl FileMeta {
     pub fn size_text(&self) -> String {
         let size = self.size.max(0);
         if size >= 1024 * 1024 {
-            format!("{}.{} MB", size / (1024 * 1024), (size % (1024 * 1024)) * 10 / (1024 * 1024))
+            format!(
+                "{}.{} MB",
+                size / (1024 * 1024),
+                (size % (1024 * 1024)) * 10 / (1024 * 1024)
+            )
         } else {
             format!("{} KB", ((size + 1023) / 1024).max(1))
         }

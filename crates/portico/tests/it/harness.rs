@@ -81,6 +81,7 @@ pub struct TestApp {
     /// Moves only when the test says so.
     pub clock: Clock,
     pub worker: OutboxWorker,
+    config: Config,
     shutdown: Option<oneshot::Sender<()>>,
     stopped: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _db: TestDb,
@@ -109,7 +110,7 @@ impl TestApp {
         };
         let config = Config::load(&args).expect("test configuration");
         let clock = Clock::manual(Millis::now());
-        let mut server = Server::build_with_clock(config, clock.clone())
+        let mut server = Server::build_with_clock(config.clone(), clock.clone())
             .await
             .expect("build the server");
         if !background_delivery {
@@ -134,6 +135,7 @@ impl TestApp {
             data_dir,
             clock,
             worker,
+            config,
             shutdown: Some(tx),
             stopped: Some(stopped),
             _db: db,
@@ -152,6 +154,15 @@ impl TestApp {
         &self.app.store
     }
 
+    /// A second instance of Portico on the same database and clock, as in
+    /// a scale-out deployment (not serving HTTP).
+    pub async fn another_instance(&self) -> App {
+        let server = Server::build_with_clock(self.config.clone(), self.clock.clone())
+            .await
+            .expect("a second instance");
+        server.app().clone()
+    }
+
     /// A browser of its own: its own cookies, sending what a browser sends.
     pub fn browser(&self) -> Browser {
         Browser::new(&self.base_url)
@@ -165,6 +176,11 @@ impl TestApp {
             .await;
         assert_eq!(response.status(), 303, "sign-in of {email}");
         browser
+    }
+
+    /// Runs the reminders due now, as the server's minute timer would.
+    pub async fn run_reminders_now(&self) -> usize {
+        self.app.run_reminders().await.expect("reminders")
     }
 
     /// Delivers everything due in the outbox now.

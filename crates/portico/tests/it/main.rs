@@ -10,6 +10,7 @@ mod access;
 mod browser_stories;
 mod cli;
 mod people;
+mod questions;
 mod server;
 mod smtp;
 mod store_story;
