@@ -68,6 +68,17 @@ pub fn due_slot(
     due
 }
 
+/// A time zone name from the tz database (`Europe/London`), or why not.
+fn valid_zone(name: &str) -> AppResult<String> {
+    let name = name.trim();
+    if name.is_empty() || TimeZone::get(name).is_err() {
+        return Err(AppError::Invalid(crate::domain::ValidationError(format!(
+            "{name:?} is not a time zone; use a name such as Europe/London or Australia/Sydney."
+        ))));
+    }
+    Ok(name.to_owned())
+}
+
 fn zone(name: &str) -> TimeZone {
     TimeZone::get(name).unwrap_or(TimeZone::UTC)
 }
@@ -380,6 +391,41 @@ impl App {
         Ok(self
             .store
             .set_reminder_schedule(actor.practice_id, client.id, &schedule)
+            .await?)
+    }
+
+    /// X7, Q5: the practice's time zone (admins), the default for contacts.
+    pub async fn set_practice_time_zone(&self, actor: &Staff, zone_name: &str) -> AppResult<()> {
+        if !policy::staff_may_manage_practice(actor, actor.practice_id) {
+            return Err(AppError::Forbidden);
+        }
+        let name = valid_zone(zone_name)?;
+        Ok(self
+            .store
+            .set_practice_time_zone(actor.practice_id, &name)
+            .await?)
+    }
+
+    pub async fn practice_time_zone(&self, actor: &Staff) -> AppResult<String> {
+        Ok(self.store.practice_time_zone(actor.practice_id).await?)
+    }
+
+    /// A contact chooses the time zone their reminders follow (empty: the practice's).
+    pub async fn set_contact_time_zone(&self, contact: &Contact, zone_name: &str) -> AppResult<()> {
+        let zone = match zone_name.trim() {
+            "" => None,
+            other => Some(valid_zone(other)?),
+        };
+        Ok(self
+            .store
+            .set_contact_time_zone(contact.practice_id, contact.id, zone.as_deref())
+            .await?)
+    }
+
+    pub async fn contact_time_zone(&self, contact: &Contact) -> AppResult<String> {
+        Ok(self
+            .store
+            .contact_time_zone(contact.practice_id, contact.id)
             .await?)
     }
 

@@ -175,6 +175,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/app/settings", get(staff_pages::settings_get))
         .route("/app/settings/security", post(staff_pages::security_post))
+        .route("/app/settings/time-zone", post(staff_pages::time_zone_post))
         .route("/app/settings/outbox", get(staff_pages::outbox_get))
         .route(
             "/app/settings/outbox/{id}/retry",
@@ -210,6 +211,7 @@ pub fn router(state: AppState) -> Router {
             get(portal::reset_get).post(portal::reset_post),
         )
         .route("/portal/account", get(portal::account_get))
+        .route("/portal/account/time-zone", post(portal::time_zone_post))
         .route(
             "/portal/account/sign-out-others",
             post(portal::sign_out_others_post),

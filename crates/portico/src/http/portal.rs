@@ -530,17 +530,62 @@ pub async fn account_get(
     user: ContactUser,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
+    account_page(&state, user, StatusCode::OK, done.notice(), None, None).await
+}
+
+async fn account_page(
+    state: &AppState,
+    user: ContactUser,
+    status: StatusCode,
+    notice: Option<String>,
+    typed_zone: Option<String>,
+    zone_error: Option<String>,
+) -> Result<Response, PageError> {
     let sessions = state.app.sessions_of(&user.identity).await?;
+    let time_zone = match typed_zone {
+        Some(zone) => zone,
+        None => state.app.contact_time_zone(&user.contact).await?,
+    };
     Ok(render(
-        StatusCode::OK,
+        status,
         &AccountPage {
+            time_zone: Some(time_zone),
+            zone_error,
+            zones: super::staff_pages::COMMON_ZONES,
             layout: user.layout,
             totp_enabled: false,
             sessions,
-            notice: done.notice(),
+            notice,
             sign_out_others_action: "/portal/account/sign-out-others",
         },
     ))
+}
+
+/// `POST /portal/account/time-zone`
+pub async fn time_zone_post(
+    State(state): State<AppState>,
+    user: ContactUser,
+    Form(form): Form<super::staff_pages::TimeZoneForm>,
+) -> Result<Response, PageError> {
+    match state
+        .app
+        .set_contact_time_zone(&user.contact, &form.time_zone)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/portal/account?done=saved").into_response()),
+        Err(AppError::Invalid(e)) => {
+            account_page(
+                &state,
+                user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some(form.time_zone),
+                Some(e.0),
+            )
+            .await
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// `POST /portal/account/sign-out-others`

@@ -225,6 +225,10 @@ pub async fn password_reset_post(
 #[template(path = "account.html")]
 pub struct AccountPage {
     pub layout: Layout,
+    /// A contact's time zone (their reminders); `None` on the staff page.
+    pub time_zone: Option<String>,
+    pub zone_error: Option<String>,
+    pub zones: &'static [&'static str],
     pub totp_enabled: bool,
     pub sessions: Vec<SessionView>,
     pub notice: Option<String>,
@@ -241,6 +245,9 @@ pub async fn account_get(
     Ok(render(
         StatusCode::OK,
         &AccountPage {
+            time_zone: None,
+            zone_error: None,
+            zones: COMMON_ZONES,
             totp_enabled: user.staff.totp_enabled,
             layout: user.layout,
             sessions,
@@ -259,6 +266,27 @@ pub async fn sign_out_others_post(
     Ok(Redirect::to("/app/account?done=signed-out-others").into_response())
 }
 
+/// Time zones offered first; any name of the tz database is accepted.
+pub const COMMON_ZONES: &[&str] = &[
+    "UTC",
+    "Europe/London",
+    "Europe/Dublin",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Toronto",
+    "Asia/Singapore",
+    "Asia/Kolkata",
+    "Australia/Perth",
+    "Australia/Brisbane",
+    "Australia/Sydney",
+    "Australia/Melbourne",
+    "Pacific/Auckland",
+];
+
 #[derive(Template)]
 #[template(path = "settings.html")]
 struct SettingsPage {
@@ -266,6 +294,9 @@ struct SettingsPage {
     require_totp: bool,
     dead_count: usize,
     notice: Option<String>,
+    time_zone: String,
+    zone_error: Option<String>,
+    zones: &'static [&'static str],
 }
 
 /// `GET /app/settings` (admins)
@@ -274,19 +305,70 @@ pub async fn settings_get(
     user: StaffUser,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
+    settings_page(&state, user, StatusCode::OK, done.notice(), None, None).await
+}
+
+async fn settings_page(
+    state: &AppState,
+    user: StaffUser,
+    status: StatusCode,
+    notice: Option<String>,
+    typed_zone: Option<String>,
+    zone_error: Option<String>,
+) -> Result<Response, PageError> {
     let dead = state
         .app
         .outbox_for_admin(&user.staff, OutboxStatus::Dead)
         .await?;
+    let time_zone = match typed_zone {
+        Some(zone) => zone,
+        None => state.app.practice_time_zone(&user.staff).await?,
+    };
     Ok(render(
-        StatusCode::OK,
+        status,
         &SettingsPage {
             require_totp: user.identity.practice.require_totp,
             dead_count: dead.len(),
             layout: user.layout,
-            notice: done.notice(),
+            notice,
+            time_zone,
+            zone_error,
+            zones: COMMON_ZONES,
         },
     ))
+}
+
+#[derive(Deserialize)]
+pub struct TimeZoneForm {
+    #[serde(default)]
+    pub time_zone: String,
+}
+
+/// `POST /app/settings/time-zone` (admins)
+pub async fn time_zone_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Form(form): Form<TimeZoneForm>,
+) -> Result<Response, PageError> {
+    match state
+        .app
+        .set_practice_time_zone(&user.staff, &form.time_zone)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/app/settings?done=saved").into_response()),
+        Err(AppError::Invalid(e)) => {
+            settings_page(
+                &state,
+                user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some(form.time_zone),
+                Some(e.0),
+            )
+            .await
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 #[derive(Deserialize)]

@@ -799,3 +799,74 @@ async fn a_reminder_waits_for_the_mail_server_and_is_sent_once() {
     assert!(messages[0].data.contains("Is the van leased?"));
     let _ = Role::Member;
 }
+
+#[tokio::test]
+async fn time_zones_are_set_by_admins_and_by_each_contact() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let member = app
+        .with_staff(w.practice, "marcus@harbour.example", Role::Member)
+        .await;
+    let response = w
+        .staff
+        .post_form(
+            "/app/settings/time-zone",
+            &[("time_zone", "Mars/Olympus_Mons")],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("is not a time zone"));
+    assert!(
+        html.contains("value=\"Mars/Olympus_Mons\""),
+        "the form keeps what was typed"
+    );
+    let response = w
+        .staff
+        .post_form(
+            "/app/settings/time-zone",
+            &[("time_zone", "Australia/Sydney")],
+        )
+        .await;
+    assert_eq!(location(&response), "/app/settings?done=saved");
+    assert_eq!(
+        app.store()
+            .contact_time_zone(w.practice, w.hannah.id)
+            .await
+            .unwrap(),
+        "Australia/Sydney"
+    );
+    let member_browser = app.staff_browser(&member.email).await;
+    let response = member_browser
+        .post_form("/app/settings/time-zone", &[("time_zone", "UTC")])
+        .await;
+    assert_eq!(response.status(), 403);
+
+    let hannah = signed_in(&app, &w.hannah.email).await;
+    let (_, html) = hannah.page("/portal/account").await;
+    assert!(html.contains("value=\"Australia/Sydney\""));
+    let response = hannah
+        .post_form("/portal/account/time-zone", &[("time_zone", "Nowhere")])
+        .await;
+    assert_eq!(response.status(), 422);
+    hannah
+        .post_form(
+            "/portal/account/time-zone",
+            &[("time_zone", "Europe/London")],
+        )
+        .await;
+    assert_eq!(
+        app.store()
+            .contact_time_zone(w.practice, w.hannah.id)
+            .await
+            .unwrap(),
+        "Europe/London"
+    );
+    assert_eq!(
+        app.store()
+            .contact_time_zone(w.practice, w.tom.id)
+            .await
+            .unwrap(),
+        "Australia/Sydney"
+    );
+}
