@@ -2,6 +2,7 @@
 //! happens here, once, through [`policy`]; the layers below trust it.
 
 pub mod access;
+pub mod chats;
 pub mod demo;
 pub mod password;
 pub mod people;
@@ -13,6 +14,7 @@ pub mod sign_in;
 pub mod throttle;
 pub mod two_factor;
 
+use crate::delivery::live::Hub;
 use crate::domain::{Clock, EmailAddress, Name, Role, ValidationError};
 use crate::files::{FileError, FileStore};
 use crate::store::{NewStaff, Practice, Staff, Store, StoreError};
@@ -77,6 +79,8 @@ pub struct App {
     /// Woken after a change queued something in the outbox.
     pub outbox_wake: Arc<Notify>,
     pub files: FileStore,
+    /// Live events for open pages (M14).
+    pub live: Hub,
 }
 
 impl App {
@@ -87,6 +91,7 @@ impl App {
             settings: Arc::new(settings),
             outbox_wake: Arc::new(Notify::new()),
             files,
+            live: Hub::new(),
         }
     }
 

@@ -33,6 +33,11 @@ pub const LINKS_PER_ADDRESS: Limit = Limit {
     max: 5,
     window_ms: 60 * MINUTE,
 };
+/// Messages one person sends in a minute (a flood is throttled).
+pub const SENDS_PER_MEMBER: Limit = Limit {
+    max: 60,
+    window_ms: MINUTE,
+};
 /// Sign-in link and password reset requests from one address.
 pub const LINKS_PER_IP: Limit = Limit {
     max: 20,

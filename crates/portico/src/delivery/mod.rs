@@ -3,6 +3,7 @@
 //! the default set-up, written as `.eml` files a newcomer can open.
 
 pub mod email;
+pub mod live;
 pub mod sms;
 pub mod worker;
 

@@ -59,6 +59,10 @@ id_type!(
     EntryId,
     /// A file kept for a practice.
     FileId,
+    /// A conversation.
+    ChatId,
+    /// One message of a chat.
+    MessageId,
 );
 
 #[cfg(test)]

@@ -4,7 +4,9 @@ mod ids;
 mod secret;
 mod values;
 
-pub use ids::{ClientId, ContactId, EntryId, FileId, PracticeId, QuestionId, StaffId};
+pub use ids::{
+    ChatId, ClientId, ContactId, EntryId, FileId, MessageId, PracticeId, QuestionId, StaffId,
+};
 pub use secret::{Clock, IssuedSecret, hash_secret, issue_secret};
 pub use values::{ClientKind, EmailAddress, Name, PhoneNumber, Role, ValidationError};
 

@@ -15,3 +15,16 @@ pub async fn stylesheet_get() -> impl IntoResponse {
         STYLESHEET,
     )
 }
+
+const SCRIPT: &str = include_str!("../../static/portico.js");
+
+/// `GET /static/portico.js`
+pub async fn script_get() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        SCRIPT,
+    )
+}

@@ -43,7 +43,7 @@ fn origin_of(url: &str) -> Option<&str> {
 
 /// The request names this site as where it came from: the configured
 /// public address, or the host the browser itself addressed.
-fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
+pub fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
     let claimed = headers
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())

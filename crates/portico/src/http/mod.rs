@@ -10,6 +10,7 @@ mod files;
 mod forms;
 mod health;
 mod layout;
+mod messages;
 mod metrics;
 mod pages;
 mod portal;
@@ -60,6 +61,27 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz_get))
         .route("/metrics", get(metrics::metrics_get))
         .route("/static/portico.css", get(assets::stylesheet_get))
+        .route("/static/portico.js", get(assets::script_get))
+        .route("/ws", get(messages::ws_get))
+        .route("/app/messages", get(messages::staff_list_get))
+        .route(
+            "/app/messages/{chat}",
+            get(messages::staff_chat_get).post(messages::staff_send_post),
+        )
+        .route(
+            "/app/messages/{chat}/after/{seq}",
+            get(messages::staff_after_get),
+        )
+        .route("/app/clients/{id}/chat", post(messages::start_chat_post))
+        .route("/portal/messages", get(messages::portal_list_get))
+        .route(
+            "/portal/messages/{chat}",
+            get(messages::portal_chat_get).post(messages::portal_send_post),
+        )
+        .route(
+            "/portal/messages/{chat}/after/{seq}",
+            get(messages::portal_after_get),
+        )
         .route("/sign-out", post(pages::sign_out_post))
         // Staff: /app
         .route("/app", get(staff_pages::home_get))

@@ -8,6 +8,7 @@
 //! See `docs/decisions/0001-one-store-for-two-engines.md`.
 
 mod backend;
+mod chats;
 mod clients;
 mod contacts;
 mod outbox;
@@ -20,6 +21,7 @@ mod throttle;
 mod tokens;
 
 pub use backend::Backend;
+pub use chats::{Chat, ChatSummary, Member, MemberState, Message};
 pub use clients::{Client, ClientFilter, ClientSummary, NewClient};
 pub use contacts::{Contact, ContactStatus, NewContact, PortalClient};
 pub use outbox::{Channel, NewOutboxItem, OutboxItem, OutboxStatus};

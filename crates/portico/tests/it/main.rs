@@ -5,6 +5,7 @@ mod browser;
 mod harness;
 
 mod mail;
+mod messages;
 
 mod access;
 mod browser_stories;

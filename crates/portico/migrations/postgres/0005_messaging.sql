@@ -1,0 +1,44 @@
+-- M1, M4, M8, M14, M15: chats between staff and contacts, their messages,
+-- and what each member has read.
+
+CREATE TABLE chats (
+    id               TEXT PRIMARY KEY,
+    practice_id      TEXT NOT NULL REFERENCES practices (id) ON DELETE CASCADE,
+    kind             TEXT NOT NULL CHECK (kind IN ('direct', 'group')),
+    title            TEXT NOT NULL,
+    client_id        TEXT,
+    last_seq         BIGINT NOT NULL DEFAULT 0,
+    created_at       BIGINT NOT NULL,
+    last_message_at  BIGINT NOT NULL,
+    UNIQUE (practice_id, id),
+    FOREIGN KEY (practice_id, client_id) REFERENCES clients (practice_id, id) ON DELETE CASCADE
+);
+CREATE INDEX chats_by_client ON chats (practice_id, client_id);
+
+CREATE TABLE chat_members (
+    practice_id    TEXT NOT NULL,
+    chat_id        TEXT NOT NULL,
+    member_kind    TEXT NOT NULL CHECK (member_kind IN ('staff', 'contact')),
+    member_id      TEXT NOT NULL,
+    last_read_seq  BIGINT NOT NULL DEFAULT 0,
+    joined_at      BIGINT NOT NULL,
+    PRIMARY KEY (practice_id, chat_id, member_kind, member_id),
+    FOREIGN KEY (practice_id, chat_id) REFERENCES chats (practice_id, id) ON DELETE CASCADE
+);
+CREATE INDEX chat_members_by_member ON chat_members (practice_id, member_kind, member_id);
+
+CREATE TABLE messages (
+    id               TEXT PRIMARY KEY,
+    practice_id      TEXT NOT NULL,
+    chat_id          TEXT NOT NULL,
+    seq              BIGINT NOT NULL,
+    sender_kind      TEXT NOT NULL CHECK (sender_kind IN ('staff', 'contact')),
+    sender_id        TEXT NOT NULL,
+    sender_name      TEXT NOT NULL,
+    body             TEXT NOT NULL,
+    idempotency_key  TEXT NOT NULL,
+    created_at       BIGINT NOT NULL,
+    UNIQUE (practice_id, chat_id, seq),
+    UNIQUE (practice_id, sender_kind, sender_id, idempotency_key),
+    FOREIGN KEY (practice_id, chat_id) REFERENCES chats (practice_id, id) ON DELETE CASCADE
+);

@@ -1,0 +1,430 @@
+//! Chats (M1, M4, M8, M15): conversations, their members, their messages
+//! in order (a sequence number per chat), and what each member has read.
+
+use super::{Store, StoreError, StoreResult, StoreTx, parse_id};
+use crate::domain::{ChatId, ClientId, ContactId, MessageId, Millis, PracticeId, StaffId};
+
+/// A member of a chat: a staff user or a contact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Member {
+    Staff(StaffId),
+    Contact(ContactId),
+}
+
+impl Member {
+    pub fn kind(self) -> &'static str {
+        match self {
+            Member::Staff(_) => "staff",
+            Member::Contact(_) => "contact",
+        }
+    }
+
+    pub fn id(self) -> String {
+        match self {
+            Member::Staff(id) => id.to_string(),
+            Member::Contact(id) => id.to_string(),
+        }
+    }
+
+    fn parse(kind: &str, id: &str) -> StoreResult<Self> {
+        Ok(match kind {
+            "staff" => Member::Staff(parse_id(id)?),
+            "contact" => Member::Contact(parse_id(id)?),
+            other => return Err(StoreError::Corrupt(format!("member kind {other:?}"))),
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chat {
+    pub id: ChatId,
+    pub practice_id: PracticeId,
+    pub direct: bool,
+    pub title: String,
+    pub client_id: Option<ClientId>,
+    pub last_seq: i64,
+    pub last_message_at: Millis,
+}
+
+/// A line of a member's chat list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatSummary {
+    pub chat: Chat,
+    pub unread: i64,
+    pub last_body: Option<String>,
+    pub last_sender: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub id: MessageId,
+    pub chat_id: ChatId,
+    pub seq: i64,
+    pub sender: Member,
+    pub sender_name: String,
+    pub body: String,
+    pub created_at: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberState {
+    pub member: Member,
+    pub last_read_seq: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ChatRow {
+    id: String,
+    practice_id: String,
+    kind: String,
+    title: String,
+    client_id: Option<String>,
+    last_seq: i64,
+    last_message_at: i64,
+}
+
+impl TryFrom<ChatRow> for Chat {
+    type Error = StoreError;
+    fn try_from(row: ChatRow) -> StoreResult<Self> {
+        Ok(Chat {
+            id: parse_id(&row.id)?,
+            practice_id: parse_id(&row.practice_id)?,
+            direct: row.kind == "direct",
+            title: row.title,
+            client_id: row.client_id.as_deref().map(parse_id).transpose()?,
+            last_seq: row.last_seq,
+            last_message_at: Millis(row.last_message_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    id: String,
+    chat_id: String,
+    seq: i64,
+    sender_kind: String,
+    sender_id: String,
+    sender_name: String,
+    body: String,
+    created_at: i64,
+}
+
+impl TryFrom<MessageRow> for Message {
+    type Error = StoreError;
+    fn try_from(row: MessageRow) -> StoreResult<Self> {
+        Ok(Message {
+            id: parse_id(&row.id)?,
+            chat_id: parse_id(&row.chat_id)?,
+            seq: row.seq,
+            sender: Member::parse(&row.sender_kind, &row.sender_id)?,
+            sender_name: row.sender_name,
+            body: row.body,
+            created_at: Millis(row.created_at),
+        })
+    }
+}
+
+macro_rules! chat_columns {
+    () => {
+        "ch.id, ch.practice_id, ch.kind, ch.title, ch.client_id, ch.last_seq, ch.last_message_at"
+    };
+}
+
+macro_rules! message_columns {
+    () => {
+        "id, chat_id, seq, sender_kind, sender_id, sender_name, body, created_at"
+    };
+}
+
+impl Store {
+    /// The direct chat of a staff user and a contact about a client, if any.
+    pub async fn find_direct_chat(
+        &self,
+        practice: PracticeId,
+        client: ClientId,
+        staff: StaffId,
+        contact: ContactId,
+    ) -> StoreResult<Option<Chat>> {
+        sqlx::query_as::<_, ChatRow>(concat!(
+            "SELECT ",
+            chat_columns!(),
+            " FROM chats ch WHERE ch.practice_id = $1 AND ch.kind = 'direct' AND ch.client_id = $2 \
+             AND EXISTS (SELECT 1 FROM chat_members m WHERE m.practice_id = ch.practice_id AND m.chat_id = ch.id \
+                         AND m.member_kind = 'staff' AND m.member_id = $3) \
+             AND EXISTS (SELECT 1 FROM chat_members m WHERE m.practice_id = ch.practice_id AND m.chat_id = ch.id \
+                         AND m.member_kind = 'contact' AND m.member_id = $4) \
+             ORDER BY ch.created_at LIMIT 1"
+        ))
+        .bind(practice.to_string())
+        .bind(client.to_string())
+        .bind(staff.to_string())
+        .bind(contact.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .map(Chat::try_from)
+        .transpose()
+    }
+
+    /// A chat, if `member` is in it; "not found" otherwise.
+    pub async fn chat_for_member(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+        member: Member,
+    ) -> StoreResult<Chat> {
+        sqlx::query_as::<_, ChatRow>(concat!(
+            "SELECT ",
+            chat_columns!(),
+            " FROM chats ch JOIN chat_members m ON m.practice_id = ch.practice_id AND m.chat_id = ch.id \
+             WHERE ch.practice_id = $1 AND ch.id = $2 AND m.member_kind = $3 AND m.member_id = $4"
+        ))
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .bind(member.kind())
+        .bind(member.id())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?
+        .try_into()
+    }
+
+    /// A member's chats, the latest message first, with unread counts (M4).
+    pub async fn chats_of(
+        &self,
+        practice: PracticeId,
+        member: Member,
+    ) -> StoreResult<Vec<ChatSummary>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            chat: ChatRow,
+            unread: i64,
+            last_body: Option<String>,
+            last_sender: Option<String>,
+        }
+        let rows = sqlx::query_as::<_, Row>(concat!(
+            "SELECT ",
+            chat_columns!(),
+            ", (SELECT COUNT(*) FROM messages x WHERE x.practice_id = ch.practice_id AND x.chat_id = ch.id \
+                  AND x.seq > m.last_read_seq AND NOT (x.sender_kind = m.member_kind AND x.sender_id = m.member_id)) AS unread, \
+                (SELECT x.body FROM messages x WHERE x.practice_id = ch.practice_id AND x.chat_id = ch.id \
+                  AND x.seq = ch.last_seq) AS last_body, \
+                (SELECT x.sender_name FROM messages x WHERE x.practice_id = ch.practice_id AND x.chat_id = ch.id \
+                  AND x.seq = ch.last_seq) AS last_sender \
+             FROM chats ch JOIN chat_members m ON m.practice_id = ch.practice_id AND m.chat_id = ch.id \
+             WHERE ch.practice_id = $1 AND m.member_kind = $2 AND m.member_id = $3 \
+             ORDER BY ch.last_message_at DESC, ch.id DESC"
+        ))
+        .bind(practice.to_string())
+        .bind(member.kind())
+        .bind(member.id())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(ChatSummary {
+                    chat: r.chat.try_into()?,
+                    unread: r.unread,
+                    last_body: r.last_body,
+                    last_sender: r.last_sender,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn chat_members(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+    ) -> StoreResult<Vec<MemberState>> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT member_kind, member_id, last_read_seq FROM chat_members WHERE practice_id = $1 AND chat_id = $2",
+        )
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|(kind, id, seq)| {
+                Ok(MemberState {
+                    member: Member::parse(kind, id)?,
+                    last_read_seq: *seq,
+                })
+            })
+            .collect()
+    }
+
+    /// The newest `limit` messages of a chat, oldest first; with `after`,
+    /// only those after that sequence number (catching up after a drop).
+    pub async fn chat_messages(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+        after: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<Message>> {
+        let mut rows = sqlx::query_as::<_, MessageRow>(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE practice_id = $1 AND chat_id = $2 AND seq > $3 ORDER BY seq DESC LIMIT $4"
+        ))
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .bind(after.unwrap_or(0))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.reverse();
+        rows.into_iter().map(Message::try_from).collect()
+    }
+
+    /// Records that `member` has read up to `seq` (never backwards).
+    pub async fn mark_read(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+        member: Member,
+        seq: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE chat_members SET last_read_seq = $5 WHERE practice_id = $1 AND chat_id = $2 \
+             AND member_kind = $3 AND member_id = $4 AND last_read_seq < $5",
+        )
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .bind(member.kind())
+        .bind(member.id())
+        .bind(seq)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+impl StoreTx {
+    pub async fn create_chat(
+        &mut self,
+        practice: PracticeId,
+        direct: bool,
+        title: &str,
+        client: Option<ClientId>,
+        members: &[Member],
+        now: Millis,
+    ) -> StoreResult<Chat> {
+        let chat = Chat {
+            id: ChatId::new(),
+            practice_id: practice,
+            direct,
+            title: title.to_owned(),
+            client_id: client,
+            last_seq: 0,
+            last_message_at: now,
+        };
+        sqlx::query(
+            "INSERT INTO chats (id, practice_id, kind, title, client_id, last_seq, created_at, last_message_at) \
+             VALUES ($1, $2, $3, $4, $5, 0, $6, $6)",
+        )
+        .bind(chat.id.to_string())
+        .bind(practice.to_string())
+        .bind(if direct { "direct" } else { "group" })
+        .bind(title)
+        .bind(client.map(|c| c.to_string()))
+        .bind(now.0)
+        .execute(&mut *self.tx)
+        .await?;
+        for member in members {
+            sqlx::query(
+                "INSERT INTO chat_members (practice_id, chat_id, member_kind, member_id, last_read_seq, joined_at) \
+                 VALUES ($1, $2, $3, $4, 0, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(practice.to_string())
+            .bind(chat.id.to_string())
+            .bind(member.kind())
+            .bind(member.id())
+            .bind(now.0)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(chat)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    /// Appends a message with the chat's next sequence number. A second
+    /// send with the same idempotency key returns the first message.
+    pub async fn append_message(
+        &mut self,
+        practice: PracticeId,
+        chat: ChatId,
+        sender: Member,
+        sender_name: &str,
+        body: &str,
+        idempotency_key: &str,
+        now: Millis,
+    ) -> StoreResult<(Message, bool)> {
+        let existing = sqlx::query_as::<_, MessageRow>(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE practice_id = $1 AND sender_kind = $2 AND sender_id = $3 AND idempotency_key = $4"
+        ))
+        .bind(practice.to_string())
+        .bind(sender.kind())
+        .bind(sender.id())
+        .bind(idempotency_key)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        if let Some(row) = existing {
+            return Ok((row.try_into()?, false));
+        }
+        // Taking the next number locks the chat's row: concurrent sends to
+        // one chat are numbered one after the other.
+        let (seq,): (i64,) = sqlx::query_as(
+            "UPDATE chats SET last_seq = last_seq + 1, last_message_at = $3 \
+             WHERE practice_id = $1 AND id = $2 RETURNING last_seq",
+        )
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .bind(now.0)
+        .fetch_optional(&mut *self.tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let message = Message {
+            id: MessageId::new(),
+            chat_id: chat,
+            seq,
+            sender,
+            sender_name: sender_name.to_owned(),
+            body: body.to_owned(),
+            created_at: now,
+        };
+        sqlx::query(
+            "INSERT INTO messages (id, practice_id, chat_id, seq, sender_kind, sender_id, sender_name, body, \
+             idempotency_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(message.id.to_string())
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .bind(seq)
+        .bind(sender.kind())
+        .bind(sender.id())
+        .bind(sender_name)
+        .bind(body)
+        .bind(idempotency_key)
+        .bind(now.0)
+        .execute(&mut *self.tx)
+        .await?;
+        // The sender has read their own message.
+        sqlx::query(
+            "UPDATE chat_members SET last_read_seq = $5 WHERE practice_id = $1 AND chat_id = $2 \
+             AND member_kind = $3 AND member_id = $4",
+        )
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .bind(sender.kind())
+        .bind(sender.id())
+        .bind(seq)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok((message, true))
+    }
+}

@@ -1,0 +1,348 @@
+//! Messaging (M1, M4, M8, M14, M15) over HTTP and a real WebSocket.
+
+use crate::harness::{Browser, TestApp, location};
+use futures_util::StreamExt;
+use portico::domain::PracticeId;
+use portico::store::{Client, Contact, ContactStatus};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+async fn active(app: &TestApp, practice: PracticeId, email: &str, clients: &[&Client]) -> Contact {
+    let contact = app.with_contact(practice, email, clients).await;
+    app.store()
+        .set_contact_status(practice, contact.id, ContactStatus::Active)
+        .await
+        .unwrap();
+    contact
+}
+
+async fn signed_in(app: &TestApp, email: &str) -> Browser {
+    let browser = app.browser();
+    browser
+        .post_form("/portal/sign-in/link", &[("email", email)])
+        .await;
+    let link = app.latest_link(email, "/portal/link/").await;
+    browser.post_form(&link, &[]).await;
+    browser
+}
+
+/// A real WebSocket to `/ws` with the browser's cookies.
+async fn socket(
+    app: &TestApp,
+    browser: &Browser,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let url = app.base_url.replace("http://", "ws://") + "/ws";
+    let mut request = url.into_client_request().unwrap();
+    let cookies = format!(
+        "portico_session={}",
+        browser.cookie("portico_session").expect("signed in")
+    );
+    request
+        .headers_mut()
+        .insert("cookie", cookies.parse().unwrap());
+    request
+        .headers_mut()
+        .insert("origin", app.base_url.parse().unwrap());
+    let (socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket");
+    socket
+}
+
+async fn next_event(
+    socket: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Option<serde_json::Value> {
+    match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+        Ok(Some(Ok(WsMessage::Text(text)))) => serde_json::from_str(&text).ok(),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn staff_and_a_contact_chat_live_with_receipts_for_staff_only() {
+    let app = TestApp::spawn().await;
+    let (practice, admin) = app.with_practice("Harbour").await;
+    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
+    let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
+    let tom = active(&app, practice.id, "tom@northwind.example", &[&bakery]).await;
+    let staff = app.staff_browser(&admin.email).await;
+
+    // M15: from the client's Contacts tab, the chat with Hannah.
+    let (_, html) = staff
+        .page(&format!("/app/clients/{}/contacts", bakery.id))
+        .await;
+    assert!(html.contains(&format!("action=\"/app/clients/{}/chat\"", bakery.id)));
+    let response = staff
+        .post_form(
+            &format!("/app/clients/{}/chat", bakery.id),
+            &[("contact", &hannah.id.to_string())],
+        )
+        .await;
+    let chat_path = location(&response);
+    assert!(chat_path.starts_with("/app/messages/"), "{chat_path}");
+    let chat_id = chat_path.trim_start_matches("/app/messages/").to_owned();
+    // Opening it again finds the same chat.
+    let again = staff
+        .post_form(
+            &format!("/app/clients/{}/chat", bakery.id),
+            &[("contact", &hannah.id.to_string())],
+        )
+        .await;
+    assert_eq!(location(&again), chat_path);
+
+    let hannah_browser = signed_in(&app, &hannah.email).await;
+    let tom_browser = signed_in(&app, &tom.email).await;
+    let mut hannah_socket = socket(&app, &hannah_browser).await;
+    let mut tom_socket = socket(&app, &tom_browser).await;
+    let mut staff_socket = socket(&app, &staff).await;
+
+    // Staff send; Hannah hears it live; Tom, not in the chat, does not.
+    let response = staff
+        .post_form(
+            &chat_path,
+            &[("body", "Hi Hannah, your return is ready."), ("key", "k-1")],
+        )
+        .await;
+    assert_eq!(location(&response), chat_path);
+    let event = next_event(&mut hannah_socket)
+        .await
+        .expect("hannah hears it");
+    assert_eq!(event["kind"], "message");
+    assert_eq!(event["chat"], chat_id.as_str());
+    assert_eq!(event["body"], "Hi Hannah, your return is ready.");
+    assert_eq!(event["sender_name"], "Harbour Admin");
+    let own = next_event(&mut staff_socket)
+        .await
+        .expect("the sender's other pages hear it");
+    assert_eq!(own["seq"], 1);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), tom_socket.next())
+            .await
+            .is_err(),
+        "a contact not in the chat hears nothing"
+    );
+
+    // A retry with the same key is the same message, sent once.
+    staff
+        .post_form(
+            &chat_path,
+            &[("body", "Hi Hannah, your return is ready."), ("key", "k-1")],
+        )
+        .await;
+    let (_, html) = staff.page(&chat_path).await;
+    assert_eq!(
+        html.matches("Hi Hannah, your return is ready.").count(),
+        2,
+        "once in the thread, once as the preview"
+    );
+    assert!(html.contains("Not read yet"));
+
+    // Hannah's list shows it unread; opening the chat reads it, and staff hear that.
+    let (_, html) = hannah_browser.page("/portal/messages").await;
+    assert!(html.contains("<span class=\"badge unread\" data-unread>1</span>"));
+    let portal_chat = format!("/portal/messages/{chat_id}");
+    let (status, html) = hannah_browser.page(&portal_chat).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Hi Hannah, your return is ready."));
+    assert!(
+        !html.contains("Read by the client") && !html.contains("Not read yet"),
+        "no receipts for contacts"
+    );
+    let read = next_event(&mut staff_socket)
+        .await
+        .expect("staff hear the receipt");
+    assert_eq!(read["kind"], "read");
+    assert_eq!(read["reader"], "hannah");
+    let (_, html) = staff.page(&chat_path).await;
+    assert!(html.contains("Read by the client"));
+
+    // Hannah answers with the script's request, and gets JSON back.
+    let csrf = hannah_browser.csrf().await;
+    let response = hannah_browser
+        .client
+        .post(hannah_browser.url(&portal_chat))
+        .header("origin", &app.base_url)
+        .header("accept", "application/json")
+        .form(&[
+            ("body", "Thanks! <b>Signed</b> today."),
+            ("key", "h-1"),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let sent: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(sent["seq"], 2);
+    let event = next_event(&mut staff_socket)
+        .await
+        .expect("staff hear the answer");
+    assert_eq!(event["body"], "Thanks! <b>Signed</b> today.");
+    let (_, html) = staff.page(&chat_path).await;
+    assert!(
+        html.contains("Thanks! &#60;b&#62;Signed&#60;/b&#62; today.")
+            || html.contains("Thanks! &lt;b&gt;Signed&lt;/b&gt; today."),
+        "escaped"
+    );
+
+    // Catching up after a drop: what came after seq 1, no more, no less.
+    let missed: serde_json::Value = hannah_browser
+        .client
+        .get(hannah_browser.url(&format!("{portal_chat}/after/1")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(missed.as_array().unwrap().len(), 1);
+    assert_eq!(missed[0]["seq"], 2);
+    let _ = hannah_socket.close(None).await;
+}
+
+#[tokio::test]
+async fn nobody_outside_a_chat_reaches_it() {
+    let app = TestApp::spawn().await;
+    let (practice, admin) = app.with_practice("Harbour").await;
+    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
+    let other = app.with_client(practice.id, "Bluegum Landscaping").await;
+    let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
+    let olly = active(&app, practice.id, "olly@bluegum.example", &[&other]).await;
+    let invited = app
+        .with_contact(practice.id, "new@northwind.example", &[&bakery])
+        .await;
+    let staff = app.staff_browser(&admin.email).await;
+    let response = staff
+        .post_form(
+            &format!("/app/clients/{}/chat", bakery.id),
+            &[("contact", &hannah.id.to_string())],
+        )
+        .await;
+    let chat_path = location(&response);
+    let chat_id = chat_path.trim_start_matches("/app/messages/").to_owned();
+
+    // Only activated contacts can be messaged; not another client's contact.
+    let response = staff
+        .post_form(
+            &format!("/app/clients/{}/chat", bakery.id),
+            &[("contact", &invited.id.to_string())],
+        )
+        .await;
+    assert_eq!(response.status(), 403);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("has not activated their account yet")
+    );
+    let response = staff
+        .post_form(
+            &format!("/app/clients/{}/chat", bakery.id),
+            &[("contact", &olly.id.to_string())],
+        )
+        .await;
+    assert_eq!(response.status(), 404);
+
+    // Another contact of the practice: not found, reading or sending.
+    let olly_browser = signed_in(&app, &olly.email).await;
+    assert_eq!(
+        olly_browser
+            .page(&format!("/portal/messages/{chat_id}"))
+            .await
+            .0,
+        404
+    );
+    let response = olly_browser
+        .post_form(
+            &format!("/portal/messages/{chat_id}"),
+            &[("body", "Let me in"), ("key", "x")],
+        )
+        .await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        olly_browser
+            .get(&format!("/portal/messages/{chat_id}/after/0"))
+            .await
+            .status(),
+        404
+    );
+
+    // Staff of another practice: not found.
+    let (_, rival_admin) = app.with_practice("Rival").await;
+    let rival = app.staff_browser(&rival_admin.email).await;
+    assert_eq!(rival.page(&chat_path).await.0, 404);
+
+    // Empty and oversized messages are refused, the text kept.
+    let response = staff
+        .post_form(&chat_path, &[("body", "   "), ("key", "e-1")])
+        .await;
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("Write a message."));
+    let long = "x".repeat(5_001);
+    let response = staff
+        .post_form(&chat_path, &[("body", &long), ("key", "e-2")])
+        .await;
+    assert_eq!(response.status(), 422);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("at most 5000 characters")
+    );
+
+    // A socket from another site's page, or without a session, is refused.
+    let url = app.base_url.replace("http://", "ws://") + "/ws";
+    let mut request = url.clone().into_client_request().unwrap();
+    request.headers_mut().insert(
+        "cookie",
+        format!(
+            "portico_session={}",
+            staff.cookie("portico_session").unwrap()
+        )
+        .parse()
+        .unwrap(),
+    );
+    request
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(request).await.is_err());
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("origin", app.base_url.parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(request).await.is_err());
+}
+
+#[tokio::test]
+async fn a_flood_of_sends_is_throttled() {
+    let app = TestApp::spawn().await;
+    let (practice, admin) = app.with_practice("Harbour").await;
+    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
+    let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
+    let staff = app.staff_browser(&admin.email).await;
+    let response = staff
+        .post_form(
+            &format!("/app/clients/{}/chat", bakery.id),
+            &[("contact", &hannah.id.to_string())],
+        )
+        .await;
+    let chat_path = location(&response);
+    let mut last = 0;
+    for i in 0..61 {
+        let response = staff
+            .post_form(&chat_path, &[("body", "hello"), ("key", &format!("f-{i}"))])
+            .await;
+        last = response.status().as_u16();
+    }
+    assert_eq!(last, 429);
+    app.clock.advance(Duration::from_secs(61));
+    let response = staff
+        .post_form(&chat_path, &[("body", "hello again"), ("key", "f-next")])
+        .await;
+    assert_eq!(response.status(), 303);
+}
