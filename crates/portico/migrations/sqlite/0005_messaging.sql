@@ -21,6 +21,9 @@ CREATE TABLE chat_members (
     member_kind    TEXT NOT NULL CHECK (member_kind IN ('staff', 'contact')),
     member_id      TEXT NOT NULL,
     last_read_seq  INTEGER NOT NULL DEFAULT 0,
+    -- M6: hidden until the next message; M4: starred chats come first.
+    hidden         INTEGER NOT NULL DEFAULT 0,
+    starred        INTEGER NOT NULL DEFAULT 0,
     joined_at      INTEGER NOT NULL,
     PRIMARY KEY (practice_id, chat_id, member_kind, member_id),
     FOREIGN KEY (practice_id, chat_id) REFERENCES chats (practice_id, id) ON DELETE CASCADE
@@ -37,8 +40,37 @@ CREATE TABLE messages (
     sender_name      TEXT NOT NULL,
     body             TEXT NOT NULL,
     idempotency_key  TEXT NOT NULL,
+    -- M11: the message this one replies to.
+    reply_to_seq     INTEGER,
+    -- M10: pinned, and deleted by its sender (a trace stays).
+    pinned_at        INTEGER,
+    deleted_at       INTEGER,
     created_at       INTEGER NOT NULL,
     UNIQUE (practice_id, chat_id, seq),
     UNIQUE (practice_id, sender_kind, sender_id, idempotency_key),
     FOREIGN KEY (practice_id, chat_id) REFERENCES chats (practice_id, id) ON DELETE CASCADE
 );
+
+-- M12: emoji reactions, one of each emoji per member and message.
+CREATE TABLE message_reactions (
+    practice_id  TEXT NOT NULL,
+    chat_id      TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    member_kind  TEXT NOT NULL,
+    member_id    TEXT NOT NULL,
+    emoji        TEXT NOT NULL,
+    PRIMARY KEY (practice_id, chat_id, seq, member_kind, member_id, emoji),
+    FOREIGN KEY (practice_id, chat_id) REFERENCES chats (practice_id, id) ON DELETE CASCADE
+);
+
+-- What people did, for the audit log (X2): exports, deletions.
+CREATE TABLE audit_events (
+    id           TEXT PRIMARY KEY,
+    practice_id  TEXT NOT NULL REFERENCES practices (id) ON DELETE CASCADE,
+    actor_kind   TEXT NOT NULL,
+    actor_id     TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    created_at   INTEGER NOT NULL
+);
+CREATE INDEX audit_events_by_practice ON audit_events (practice_id, created_at);

@@ -18,6 +18,10 @@ pub const PAGE: i64 = 50;
 pub struct ChatView {
     pub chat: Chat,
     pub messages: Vec<Message>,
+    pub reactions: Vec<crate::store::Reaction>,
+    pub pinned: Vec<Message>,
+    /// The member looking (for "your reaction", "delete your message").
+    pub me: Member,
     pub members: Vec<MemberState>,
     /// The highest message the contacts of the chat have read (M8): shown
     /// to staff only.
@@ -25,6 +29,36 @@ pub struct ChatView {
 }
 
 impl ChatView {
+    /// "👍 2" lines for one message, and whether each includes the viewer.
+    pub fn reactions_of(&self, seq: &i64) -> Vec<(String, usize, bool)> {
+        let mut out: Vec<(String, usize, bool)> = Vec::new();
+        for r in self.reactions.iter().filter(|r| r.seq == *seq) {
+            let mine = r.member == self.me;
+            match out.iter_mut().find(|(e, _, _)| *e == r.emoji) {
+                Some(entry) => {
+                    entry.1 += 1;
+                    entry.2 |= mine;
+                }
+                None => out.push((r.emoji.clone(), 1, mine)),
+            }
+        }
+        out
+    }
+
+    /// The quoted original of a reply (M11), if it is on this page.
+    pub fn quoted(&self, seq: &Option<i64>) -> Option<&Message> {
+        let seq = (*seq)?;
+        self.messages.iter().find(|m| m.seq == seq)
+    }
+
+    pub fn is_mine(&self, message: &Message) -> bool {
+        message.sender == self.me
+    }
+
+    pub fn reactions_offered(&self) -> &'static [&'static str] {
+        REACTIONS
+    }
+
     /// M8, for staff: whether the client has read the latest message.
     pub fn receipt(&self) -> Option<&'static str> {
         let seq = self.read_by_client?;
@@ -142,9 +176,18 @@ impl App {
                 .max(),
             Member::Contact(_) => None,
         };
+        let (from, to) = (
+            messages.first().map_or(0, |m| m.seq),
+            messages.last().map_or(0, |m| m.seq),
+        );
+        let reactions = self.store.reactions(practice, chat.id, from, to).await?;
+        let pinned = self.store.pinned_messages(practice, chat.id).await?;
         Ok(ChatView {
             chat,
             messages,
+            reactions,
+            pinned,
+            me: member,
             members,
             read_by_client,
         })
@@ -172,6 +215,7 @@ impl App {
         actor: Actor<'_>,
         chat: ChatId,
         body: &str,
+        reply_to: Option<i64>,
         idempotency_key: &str,
     ) -> AppResult<Message> {
         let (practice, member, name) = who(actor);
@@ -193,13 +237,17 @@ impl App {
                 "The message form is out of date: reload the page.".into(),
             )));
         }
+        if let Some(seq) = reply_to {
+            // M11: a reply quotes a message of the same chat.
+            self.store.get_message(practice, chat.id, seq).await?;
+        }
         let scope = format!("send:{}:{}", member.kind(), member.id());
         self.check_throttle(&scope, super::throttle::SENDS_PER_MEMBER)
             .await?;
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let (message, new) = tx
-            .append_message(practice, chat.id, member, &name, body, key, now)
+            .append_message(practice, chat.id, member, &name, body, reply_to, key, now)
             .await?;
         tx.commit().await?;
         if new {
@@ -218,5 +266,262 @@ impl App {
             });
         }
         Ok(message)
+    }
+}
+
+/// M12: the reactions people can choose.
+pub const REACTIONS: &[&str] = &["👍", "❤️", "😂", "😮", "😢", "🙏", "✅", "🎉"];
+
+/// What a member does to a message or a chat.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChatAction {
+    React { seq: i64, emoji: String },
+    Pin { seq: i64, pinned: bool },
+    DeleteMessage { seq: i64 },
+    MarkUnread { seq: i64 },
+    Star(bool),
+    Hide,
+}
+
+/// Export formats (M13).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Xlsx,
+}
+
+impl App {
+    /// M4–M6, M10, M12: what a member does in a chat.
+    pub async fn chat_action(
+        &self,
+        actor: Actor<'_>,
+        chat: ChatId,
+        action: ChatAction,
+    ) -> AppResult<()> {
+        let (practice, member, _) = who(actor);
+        let chat = self.store.chat_for_member(practice, chat, member).await?;
+        let changed_seq = match &action {
+            ChatAction::React { seq, emoji } => {
+                if !REACTIONS.contains(&emoji.as_str()) {
+                    return Err(AppError::Invalid(ValidationError(
+                        "Choose one of the reactions offered.".into(),
+                    )));
+                }
+                let message = self.store.get_message(practice, chat.id, *seq).await?;
+                if message.deleted {
+                    return Err(AppError::NotFound);
+                }
+                self.store
+                    .toggle_reaction(practice, chat.id, *seq, member, emoji)
+                    .await?;
+                Some(*seq)
+            }
+            ChatAction::Pin { seq, pinned } => {
+                let at = pinned.then(|| self.clock.now());
+                self.store.set_pinned(practice, chat.id, *seq, at).await?;
+                Some(*seq)
+            }
+            ChatAction::DeleteMessage { seq } => {
+                let message = self.store.get_message(practice, chat.id, *seq).await?;
+                if message.sender != member {
+                    return Err(AppError::Forbidden);
+                }
+                self.store
+                    .delete_message(practice, chat.id, *seq, member, self.clock.now())
+                    .await?;
+                self.store
+                    .record_audit(
+                        practice,
+                        member,
+                        "message deleted",
+                        &format!("chat:{}", chat.id),
+                        self.clock.now(),
+                    )
+                    .await?;
+                Some(*seq)
+            }
+            ChatAction::MarkUnread { seq } => {
+                self.store.get_message(practice, chat.id, *seq).await?;
+                self.store
+                    .mark_unread(practice, chat.id, member, *seq)
+                    .await?;
+                None
+            }
+            ChatAction::Star(on) => {
+                self.store
+                    .set_member_flags(practice, chat.id, member, None, Some(*on))
+                    .await?;
+                None
+            }
+            ChatAction::Hide => {
+                self.store
+                    .set_member_flags(practice, chat.id, member, Some(true), None)
+                    .await?;
+                None
+            }
+        };
+        if let Some(seq) = changed_seq {
+            let members = self.store.chat_members(practice, chat.id).await?;
+            self.live.publish(LiveEvent {
+                practice,
+                recipients: members.iter().map(|m| m.member).collect(),
+                kind: "changed",
+                chat: chat.id,
+                seq,
+                sender_name: None,
+                body: None,
+                at: None,
+                reader: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// M6: staff delete a chat, its messages gone for good.
+    pub async fn delete_chat(&self, actor: &Staff, chat: ChatId) -> AppResult<()> {
+        let member = Member::Staff(actor.id);
+        let chat = self
+            .store
+            .chat_for_member(actor.practice_id, chat, member)
+            .await?;
+        let members = self.store.chat_members(actor.practice_id, chat.id).await?;
+        self.store.delete_chat(actor.practice_id, chat.id).await?;
+        self.store
+            .record_audit(
+                actor.practice_id,
+                member,
+                "chat deleted",
+                &format!("chat:{}", chat.id),
+                self.clock.now(),
+            )
+            .await?;
+        self.live.publish(LiveEvent {
+            practice: actor.practice_id,
+            recipients: members.iter().map(|m| m.member).collect(),
+            kind: "deleted",
+            chat: chat.id,
+            seq: 0,
+            sender_name: None,
+            body: None,
+            at: None,
+            reader: None,
+        });
+        Ok(())
+    }
+
+    /// M13: a chat's whole history as CSV or XLSX, written batch by batch
+    /// into a temporary file (constant memory however long the chat).
+    pub async fn export_chat(
+        &self,
+        actor: Actor<'_>,
+        chat: ChatId,
+        format: ExportFormat,
+    ) -> AppResult<(Chat, tempfile::NamedTempFile)> {
+        let (practice, member, _) = who(actor);
+        let chat = self.store.chat_for_member(practice, chat, member).await?;
+        let failed = |e: String| AppError::Conflict(format!("could not write the export: {e}"));
+        let file = tempfile::NamedTempFile::new().map_err(|e| failed(e.to_string()))?;
+        let header = [
+            "Date",
+            "Sender",
+            "Message",
+            "Reply to",
+            "Attachments",
+            "Reactions",
+        ];
+        let mut csv_writer = match format {
+            ExportFormat::Csv => Some(csv::Writer::from_writer(std::io::BufWriter::new(
+                file.reopen().map_err(|e| failed(e.to_string()))?,
+            ))),
+            ExportFormat::Xlsx => None,
+        };
+        let mut workbook = rust_xlsxwriter::Workbook::new();
+        let sheet = match format {
+            ExportFormat::Xlsx => Some(
+                workbook
+                    .add_worksheet_with_constant_memory()
+                    .map_err(|e| failed(e.to_string()))?,
+            ),
+            ExportFormat::Csv => None,
+        };
+        let mut sheet = sheet;
+        if let Some(w) = csv_writer.as_mut() {
+            w.write_record(header).map_err(|e| failed(e.to_string()))?;
+        }
+        if let Some(s) = sheet.as_deref_mut() {
+            for (col, title) in header.iter().enumerate() {
+                s.write_string(0, u16::try_from(col).unwrap_or(0), *title)
+                    .map_err(|e| failed(e.to_string()))?;
+            }
+        }
+        let mut after = 0;
+        let mut row: u32 = 1;
+        loop {
+            let batch = self
+                .store
+                .messages_from(practice, chat.id, after, 1000)
+                .await?;
+            let Some(last) = batch.last() else { break };
+            let (first_seq, last_seq) = (batch[0].seq, last.seq);
+            let reactions = self
+                .store
+                .reactions(practice, chat.id, first_seq, last_seq)
+                .await?;
+            for m in &batch {
+                let mut counts: Vec<(String, usize)> = Vec::new();
+                for r in reactions.iter().filter(|r| r.seq == m.seq) {
+                    match counts.iter_mut().find(|(e, _)| *e == r.emoji) {
+                        Some((_, n)) => *n += 1,
+                        None => counts.push((r.emoji.clone(), 1)),
+                    }
+                }
+                let reactions_text = counts
+                    .iter()
+                    .map(|(e, n)| format!("{e} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let fields = [
+                    m.created_at.to_string(),
+                    m.sender_name.clone(),
+                    if m.deleted {
+                        "(message deleted)".to_owned()
+                    } else {
+                        m.body.clone()
+                    },
+                    m.reply_to_seq.map(|s| format!("#{s}")).unwrap_or_default(),
+                    String::new(),
+                    reactions_text,
+                ];
+                if let Some(w) = csv_writer.as_mut() {
+                    w.write_record(&fields).map_err(|e| failed(e.to_string()))?;
+                }
+                if let Some(s) = sheet.as_deref_mut() {
+                    for (col, value) in fields.iter().enumerate() {
+                        s.write_string(row, u16::try_from(col).unwrap_or(0), value)
+                            .map_err(|e| failed(e.to_string()))?;
+                    }
+                }
+                row += 1;
+            }
+            after = last_seq;
+        }
+        if let Some(mut w) = csv_writer {
+            w.flush().map_err(|e| failed(e.to_string()))?;
+        }
+        if format == ExportFormat::Xlsx {
+            workbook
+                .save(file.path())
+                .map_err(|e| failed(e.to_string()))?;
+        }
+        self.store
+            .record_audit(
+                practice,
+                member,
+                "chat exported",
+                &format!("chat:{}", chat.id),
+                self.clock.now(),
+            )
+            .await?;
+        Ok((chat, file))
     }
 }

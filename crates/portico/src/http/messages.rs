@@ -9,7 +9,7 @@ use super::layout::Layout;
 use super::pages::render;
 use super::session::{ContactUser, MaybeIdentity, StaffUser};
 use crate::app::AppError;
-use crate::app::chats::ChatView;
+use crate::app::chats::{ChatAction, ChatView, ExportFormat};
 use crate::app::questions::Actor;
 use crate::app::sessions::Person;
 use crate::domain::{ChatId, ClientId, ContactId};
@@ -18,7 +18,7 @@ use askama::Template;
 use axum::Form;
 use axum::Json;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -33,44 +33,131 @@ fn parse<T: std::str::FromStr>(id: &str) -> Result<T, PageError> {
 struct MessagesPage {
     layout: Layout,
     base: &'static str,
+    unread_only: bool,
     chats: Vec<ChatSummary>,
     view: Option<ChatView>,
     key: String,
     draft: String,
     error: Option<String>,
+    reply_to: Option<i64>,
+}
+
+impl MessagesPage {
+    /// Whether the open chat is starred by the viewer.
+    fn starred(&self) -> bool {
+        let Some(view) = &self.view else { return false };
+        self.chats
+            .iter()
+            .any(|c| c.chat.id == view.chat.id && c.starred)
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct ChatQuery {
+    #[serde(default)]
+    reply: String,
 }
 
 fn new_key() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-#[allow(clippy::too_many_arguments)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ListFilter {
+    All,
+    Unread,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    filter: String,
+}
+
+impl ListQuery {
+    fn filter(&self) -> ListFilter {
+        if self.filter == "unread" {
+            ListFilter::Unread
+        } else {
+            ListFilter::All
+        }
+    }
+}
+
+/// What a Messages page shows besides the chat list.
+struct Show {
+    filter: ListFilter,
+    chat: Option<ChatId>,
+    status: StatusCode,
+    draft: String,
+    error: Option<String>,
+    reply_to: Option<i64>,
+}
+
+impl Show {
+    fn list(filter: ListFilter) -> Self {
+        Self {
+            filter,
+            chat: None,
+            status: StatusCode::OK,
+            draft: String::new(),
+            error: None,
+            reply_to: None,
+        }
+    }
+
+    fn chat(chat: ChatId, reply_to: Option<i64>) -> Self {
+        Self {
+            chat: Some(chat),
+            reply_to,
+            ..Self::list(ListFilter::All)
+        }
+    }
+}
+
 async fn messages_page(
     state: &AppState,
     actor: Actor<'_>,
     layout: Layout,
     base: &'static str,
-    chat: Option<ChatId>,
-    status: StatusCode,
-    draft: String,
-    error: Option<String>,
+    show: Show,
 ) -> Result<Response, PageError> {
+    let Show {
+        filter,
+        chat,
+        status,
+        draft,
+        error,
+        reply_to,
+    } = show;
     let view = match chat {
         Some(chat) => Some(state.app.chat_view(actor, chat).await?),
         None => None,
     };
     // Read after viewing, so the open chat shows no unread badge.
-    let chats = state.app.chats_for(actor).await?;
+    let unread_only = filter == ListFilter::Unread;
+    let open = view.as_ref().map(|v| v.chat.id);
+    let chats = state
+        .app
+        .chats_for(actor)
+        .await?
+        .into_iter()
+        // M6: hidden chats stay out of the list until their next message;
+        // M5: the Unread filter.
+        .filter(|c| Some(c.chat.id) == open || (!c.hidden && (!unread_only || c.unread > 0)))
+        .collect();
     Ok(render(
         status,
         &MessagesPage {
             layout,
             base,
+            unread_only,
             chats,
             view,
             key: new_key(),
             draft,
             error,
+            reply_to,
         },
     ))
 }
@@ -79,16 +166,15 @@ async fn messages_page(
 pub async fn staff_list_get(
     State(state): State<AppState>,
     user: StaffUser,
+    Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
+    let show = Show::list(query.filter());
     messages_page(
         &state,
         Actor::Staff(&user.staff),
         user.layout.clone(),
         "/app/messages",
-        None,
-        StatusCode::OK,
-        String::new(),
-        None,
+        show,
     )
     .await
 }
@@ -98,17 +184,15 @@ pub async fn staff_chat_get(
     State(state): State<AppState>,
     user: StaffUser,
     Path(chat): Path<String>,
+    Query(query): Query<ChatQuery>,
 ) -> Result<Response, PageError> {
-    let chat = parse(&chat)?;
+    let show = Show::chat(parse(&chat)?, query.reply.parse().ok());
     messages_page(
         &state,
         Actor::Staff(&user.staff),
         user.layout.clone(),
         "/app/messages",
-        Some(chat),
-        StatusCode::OK,
-        String::new(),
-        None,
+        show,
     )
     .await
 }
@@ -117,16 +201,15 @@ pub async fn staff_chat_get(
 pub async fn portal_list_get(
     State(state): State<AppState>,
     user: ContactUser,
+    Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
+    let show = Show::list(query.filter());
     messages_page(
         &state,
         Actor::Contact(&user.contact),
         user.layout.clone(),
         "/portal/messages",
-        None,
-        StatusCode::OK,
-        String::new(),
-        None,
+        show,
     )
     .await
 }
@@ -136,17 +219,15 @@ pub async fn portal_chat_get(
     State(state): State<AppState>,
     user: ContactUser,
     Path(chat): Path<String>,
+    Query(query): Query<ChatQuery>,
 ) -> Result<Response, PageError> {
-    let chat = parse(&chat)?;
+    let show = Show::chat(parse(&chat)?, query.reply.parse().ok());
     messages_page(
         &state,
         Actor::Contact(&user.contact),
         user.layout.clone(),
         "/portal/messages",
-        Some(chat),
-        StatusCode::OK,
-        String::new(),
-        None,
+        show,
     )
     .await
 }
@@ -157,6 +238,8 @@ pub struct SendForm {
     body: String,
     #[serde(default)]
     key: String,
+    #[serde(default)]
+    reply_to: String,
 }
 
 fn wants_json(headers: &HeaderMap) -> bool {
@@ -177,7 +260,13 @@ async fn send(
 ) -> Result<Response, PageError> {
     match state
         .app
-        .send_message(actor, chat, &form.body, &form.key)
+        .send_message(
+            actor,
+            chat,
+            &form.body,
+            form.reply_to.trim().parse::<i64>().ok(),
+            &form.key,
+        )
         .await
     {
         Ok(message) if wants_json(headers) => Ok(Json(json!({
@@ -194,17 +283,13 @@ async fn send(
             if wants_json(headers) {
                 return Ok((status, Json(json!({ "error": message }))).into_response());
             }
-            messages_page(
-                state,
-                actor,
-                layout,
-                base,
-                Some(chat),
+            let show = Show {
                 status,
-                form.body,
-                Some(message),
-            )
-            .await
+                draft: form.body,
+                error: Some(message),
+                ..Show::chat(chat, form.reply_to.trim().parse().ok())
+            };
+            messages_page(state, actor, layout, base, show).await
         }
     }
 }
@@ -361,4 +446,169 @@ async fn live(
             },
         }
     }
+}
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    seq: String,
+}
+
+async fn act(
+    state: &AppState,
+    actor: Actor<'_>,
+    base: &'static str,
+    chat: ChatId,
+    form: ActionForm,
+) -> Result<Response, PageError> {
+    let seq = form.seq.trim().parse::<i64>().unwrap_or(0);
+    let action = match form.action.as_str() {
+        react if react.starts_with("react:") => ChatAction::React {
+            seq,
+            emoji: react.trim_start_matches("react:").to_owned(),
+        },
+        "pin" => ChatAction::Pin { seq, pinned: true },
+        "unpin" => ChatAction::Pin { seq, pinned: false },
+        "delete" => ChatAction::DeleteMessage { seq },
+        "unread" => ChatAction::MarkUnread { seq },
+        "star" => ChatAction::Star(true),
+        "unstar" => ChatAction::Star(false),
+        "hide" => ChatAction::Hide,
+        _ => return Err(PageError::NotFound),
+    };
+    let leaves = matches!(action, ChatAction::MarkUnread { .. } | ChatAction::Hide);
+    match state.app.chat_action(actor, chat, action).await {
+        Ok(()) if leaves => Ok(Redirect::to(base).into_response()),
+        Ok(()) => Ok(Redirect::to(&format!("{base}/{chat}")).into_response()),
+        Err(AppError::Forbidden) => Err(PageError::Forbidden(
+            "Only the sender can delete a message.".into(),
+        )),
+        Err(error @ AppError::Invalid(_)) => {
+            let (status, message) = form_refusal(error)?;
+            Ok((status, message).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `POST /app/messages/{chat}/action`
+pub async fn staff_action_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(chat): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Result<Response, PageError> {
+    act(
+        &state,
+        Actor::Staff(&user.staff),
+        "/app/messages",
+        parse(&chat)?,
+        form,
+    )
+    .await
+}
+
+/// `POST /portal/messages/{chat}/action`
+pub async fn portal_action_post(
+    State(state): State<AppState>,
+    user: ContactUser,
+    Path(chat): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Result<Response, PageError> {
+    act(
+        &state,
+        Actor::Contact(&user.contact),
+        "/portal/messages",
+        parse(&chat)?,
+        form,
+    )
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "chat_delete.html")]
+struct DeletePage {
+    layout: Layout,
+    chat: crate::store::Chat,
+}
+
+/// `GET /app/messages/{chat}/delete`: the confirmation (M6).
+pub async fn delete_get(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(chat): Path<String>,
+) -> Result<Response, PageError> {
+    let view = state
+        .app
+        .chat_view(Actor::Staff(&user.staff), parse(&chat)?)
+        .await?;
+    Ok(render(
+        StatusCode::OK,
+        &DeletePage {
+            layout: user.layout,
+            chat: view.chat,
+        },
+    ))
+}
+
+/// `POST /app/messages/{chat}/delete`
+pub async fn delete_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(chat): Path<String>,
+) -> Result<Response, PageError> {
+    state.app.delete_chat(&user.staff, parse(&chat)?).await?;
+    Ok(Redirect::to("/app/messages").into_response())
+}
+
+async fn export(
+    state: &AppState,
+    actor: Actor<'_>,
+    chat: &str,
+    format: &str,
+) -> Result<Response, PageError> {
+    let format = match format {
+        "csv" => ExportFormat::Csv,
+        "xlsx" => ExportFormat::Xlsx,
+        _ => return Err(PageError::NotFound),
+    };
+    let (chat, file) = state.app.export_chat(actor, parse(chat)?, format).await?;
+    let (content_type, extension) = match format {
+        ExportFormat::Csv => ("text/csv; charset=utf-8", "csv"),
+        ExportFormat::Xlsx => (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        ),
+    };
+    // The temporary file is unlinked when dropped; the open handle streams on.
+    let handle = tokio::fs::File::from_std(
+        file.reopen()
+            .map_err(|e| PageError::Internal(e.to_string()))?,
+    );
+    drop(file);
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(handle));
+    let name = format!("chat-{}.{extension}", chat.id);
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "private, no-store".to_owned()),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// `GET /app/messages/{chat}/export/{format}` (M13: csv or xlsx)
+pub async fn staff_export_get(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path((chat, format)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    export(&state, Actor::Staff(&user.staff), &chat, &format).await
 }

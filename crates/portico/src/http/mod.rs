@@ -72,6 +72,18 @@ pub fn router(state: AppState) -> Router {
             "/app/messages/{chat}/after/{seq}",
             get(messages::staff_after_get),
         )
+        .route(
+            "/app/messages/{chat}/action",
+            post(messages::staff_action_post),
+        )
+        .route(
+            "/app/messages/{chat}/delete",
+            get(messages::delete_get).post(messages::delete_post),
+        )
+        .route(
+            "/app/messages/{chat}/export/{format}",
+            get(messages::staff_export_get),
+        )
         .route("/app/clients/{id}/chat", post(messages::start_chat_post))
         .route("/portal/messages", get(messages::portal_list_get))
         .route(
@@ -81,6 +93,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/portal/messages/{chat}/after/{seq}",
             get(messages::portal_after_get),
+        )
+        .route(
+            "/portal/messages/{chat}/action",
+            post(messages::portal_action_post),
         )
         .route("/sign-out", post(pages::sign_out_post))
         // Staff: /app

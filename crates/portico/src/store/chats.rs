@@ -51,6 +51,8 @@ pub struct Chat {
 pub struct ChatSummary {
     pub chat: Chat,
     pub unread: i64,
+    pub starred: bool,
+    pub hidden: bool,
     pub last_body: Option<String>,
     pub last_sender: Option<String>,
 }
@@ -63,7 +65,18 @@ pub struct Message {
     pub sender: Member,
     pub sender_name: String,
     pub body: String,
+    pub reply_to_seq: Option<i64>,
+    pub pinned: bool,
+    pub deleted: bool,
     pub created_at: Millis,
+}
+
+/// M12: who reacted with what to a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reaction {
+    pub seq: i64,
+    pub member: Member,
+    pub emoji: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,6 +120,9 @@ struct MessageRow {
     sender_id: String,
     sender_name: String,
     body: String,
+    reply_to_seq: Option<i64>,
+    pinned_at: Option<i64>,
+    deleted_at: Option<i64>,
     created_at: i64,
 }
 
@@ -120,6 +136,9 @@ impl TryFrom<MessageRow> for Message {
             sender: Member::parse(&row.sender_kind, &row.sender_id)?,
             sender_name: row.sender_name,
             body: row.body,
+            reply_to_seq: row.reply_to_seq,
+            pinned: row.pinned_at.is_some(),
+            deleted: row.deleted_at.is_some(),
             created_at: Millis(row.created_at),
         })
     }
@@ -133,7 +152,7 @@ macro_rules! chat_columns {
 
 macro_rules! message_columns {
     () => {
-        "id, chat_id, seq, sender_kind, sender_id, sender_name, body, created_at"
+        "id, chat_id, seq, sender_kind, sender_id, sender_name, body, reply_to_seq, pinned_at, deleted_at, created_at"
     };
 }
 
@@ -200,6 +219,8 @@ impl Store {
             #[sqlx(flatten)]
             chat: ChatRow,
             unread: i64,
+            starred: i64,
+            hidden: i64,
             last_body: Option<String>,
             last_sender: Option<String>,
         }
@@ -208,13 +229,14 @@ impl Store {
             chat_columns!(),
             ", (SELECT COUNT(*) FROM messages x WHERE x.practice_id = ch.practice_id AND x.chat_id = ch.id \
                   AND x.seq > m.last_read_seq AND NOT (x.sender_kind = m.member_kind AND x.sender_id = m.member_id)) AS unread, \
+                m.starred AS starred, m.hidden AS hidden, \
                 (SELECT x.body FROM messages x WHERE x.practice_id = ch.practice_id AND x.chat_id = ch.id \
                   AND x.seq = ch.last_seq) AS last_body, \
                 (SELECT x.sender_name FROM messages x WHERE x.practice_id = ch.practice_id AND x.chat_id = ch.id \
                   AND x.seq = ch.last_seq) AS last_sender \
              FROM chats ch JOIN chat_members m ON m.practice_id = ch.practice_id AND m.chat_id = ch.id \
              WHERE ch.practice_id = $1 AND m.member_kind = $2 AND m.member_id = $3 \
-             ORDER BY ch.last_message_at DESC, ch.id DESC"
+             ORDER BY m.starred DESC, ch.last_message_at DESC, ch.id DESC"
         ))
         .bind(practice.to_string())
         .bind(member.kind())
@@ -226,6 +248,8 @@ impl Store {
                 Ok(ChatSummary {
                     chat: r.chat.try_into()?,
                     unread: r.unread,
+                    starred: r.starred != 0,
+                    hidden: r.hidden != 0,
                     last_body: r.last_body,
                     last_sender: r.last_sender,
                 })
@@ -277,6 +301,291 @@ impl Store {
         .await?;
         rows.reverse();
         rows.into_iter().map(Message::try_from).collect()
+    }
+
+    /// Messages after `after`, oldest first, `limit` at a time (an export
+    /// reads a chat of any size this way, in constant memory).
+    pub async fn messages_from(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Message>> {
+        sqlx::query_as::<_, MessageRow>(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE practice_id = $1 AND chat_id = $2 AND seq > $3 ORDER BY seq LIMIT $4"
+        ))
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(Message::try_from)
+        .collect()
+    }
+
+    pub async fn get_message(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+        seq: i64,
+    ) -> StoreResult<Message> {
+        sqlx::query_as::<_, MessageRow>(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE practice_id = $1 AND chat_id = $2 AND seq = $3"
+        ))
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .bind(seq)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?
+        .try_into()
+    }
+
+    /// The reactions to messages `from..=to` of a chat.
+    pub async fn reactions(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+        from: i64,
+        to: i64,
+    ) -> StoreResult<Vec<Reaction>> {
+        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT seq, member_kind, member_id, emoji FROM message_reactions \
+             WHERE practice_id = $1 AND chat_id = $2 AND seq >= $3 AND seq <= $4 ORDER BY seq, emoji",
+        )
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(seq, kind, id, emoji)| {
+                Ok(Reaction {
+                    seq,
+                    member: Member::parse(&kind, &id)?,
+                    emoji,
+                })
+            })
+            .collect()
+    }
+
+    /// M12: adds a reaction, or takes it away if it was there. Returns
+    /// whether it is there now.
+    pub async fn toggle_reaction(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+        seq: i64,
+        member: Member,
+        emoji: &str,
+    ) -> StoreResult<bool> {
+        let removed = sqlx::query(
+            "DELETE FROM message_reactions WHERE practice_id = $1 AND chat_id = $2 AND seq = $3 \
+             AND member_kind = $4 AND member_id = $5 AND emoji = $6",
+        )
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .bind(seq)
+        .bind(member.kind())
+        .bind(member.id())
+        .bind(emoji)
+        .execute(&self.pool)
+        .await?;
+        if removed.rows_affected() > 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO message_reactions (practice_id, chat_id, seq, member_kind, member_id, emoji) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .bind(seq)
+        .bind(member.kind())
+        .bind(member.id())
+        .bind(emoji)
+        .execute(&self.pool)
+        .await?;
+        Ok(true)
+    }
+
+    /// M10: pins or unpins a message.
+    pub async fn set_pinned(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+        seq: i64,
+        pinned_at: Option<Millis>,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE messages SET pinned_at = $4 WHERE practice_id = $1 AND chat_id = $2 AND seq = $3 AND deleted_at IS NULL",
+        )
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .bind(seq)
+        .bind(pinned_at.map(|m| m.0))
+        .execute(&self.pool)
+        .await?;
+        super::staff::found(done.rows_affected())
+    }
+
+    /// M10: the sender deletes their message; a trace stays, its text goes.
+    pub async fn delete_message(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+        seq: i64,
+        sender: Member,
+        now: Millis,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE messages SET deleted_at = $6, body = '', pinned_at = NULL \
+             WHERE practice_id = $1 AND chat_id = $2 AND seq = $3 AND sender_kind = $4 AND sender_id = $5 \
+             AND deleted_at IS NULL",
+        )
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .bind(seq)
+        .bind(sender.kind())
+        .bind(sender.id())
+        .bind(now.0)
+        .execute(&self.pool)
+        .await?;
+        super::staff::found(done.rows_affected())
+    }
+
+    /// M4, M6: a member's own flags on a chat.
+    pub async fn set_member_flags(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+        member: Member,
+        hidden: Option<bool>,
+        starred: Option<bool>,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE chat_members SET hidden = COALESCE($5, hidden), starred = COALESCE($6, starred) \
+             WHERE practice_id = $1 AND chat_id = $2 AND member_kind = $3 AND member_id = $4",
+        )
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .bind(member.kind())
+        .bind(member.id())
+        .bind(hidden.map(super::flag))
+        .bind(starred.map(super::flag))
+        .execute(&self.pool)
+        .await?;
+        super::staff::found(done.rows_affected())
+    }
+
+    /// M5: marks a message (and those after it) unread for a member.
+    pub async fn mark_unread(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+        member: Member,
+        seq: i64,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE chat_members SET last_read_seq = $5 WHERE practice_id = $1 AND chat_id = $2 \
+             AND member_kind = $3 AND member_id = $4",
+        )
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .bind(member.kind())
+        .bind(member.id())
+        .bind((seq - 1).max(0))
+        .execute(&self.pool)
+        .await?;
+        super::staff::found(done.rows_affected())
+    }
+
+    /// The pinned messages of a chat, newest pin first (M10).
+    pub async fn pinned_messages(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+    ) -> StoreResult<Vec<Message>> {
+        sqlx::query_as::<_, MessageRow>(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE practice_id = $1 AND chat_id = $2 AND pinned_at IS NOT NULL ORDER BY pinned_at DESC"
+        ))
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(Message::try_from)
+        .collect()
+    }
+
+    /// Records what someone did, for the audit log (X2).
+    pub async fn record_audit(
+        &self,
+        practice: PracticeId,
+        actor: Member,
+        action: &str,
+        subject: &str,
+        now: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_events (id, practice_id, actor_kind, actor_id, action, subject, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(practice.to_string())
+        .bind(actor.kind())
+        .bind(actor.id())
+        .bind(action)
+        .bind(subject)
+        .bind(now.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The audit events of a practice about one subject, oldest first.
+    pub async fn audit_events(
+        &self,
+        practice: PracticeId,
+        subject: &str,
+    ) -> StoreResult<Vec<(String, Millis)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT action, created_at FROM audit_events WHERE practice_id = $1 AND subject = $2 ORDER BY created_at, id",
+        )
+        .bind(practice.to_string())
+        .bind(subject)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(a, t)| (a, Millis(t))).collect())
+    }
+
+    /// M6: deletes a chat and every message of it, for good.
+    pub async fn delete_chat(&self, practice: PracticeId, chat: ChatId) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for sql in [
+            "DELETE FROM message_reactions WHERE practice_id = $1 AND chat_id = $2",
+            "DELETE FROM messages WHERE practice_id = $1 AND chat_id = $2",
+            "DELETE FROM chat_members WHERE practice_id = $1 AND chat_id = $2",
+            "DELETE FROM chats WHERE practice_id = $1 AND id = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(practice.to_string())
+                .bind(chat.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Records that `member` has read up to `seq` (never backwards).
@@ -359,6 +668,7 @@ impl StoreTx {
         sender: Member,
         sender_name: &str,
         body: &str,
+        reply_to_seq: Option<i64>,
         idempotency_key: &str,
         now: Millis,
     ) -> StoreResult<(Message, bool)> {
@@ -395,11 +705,14 @@ impl StoreTx {
             sender,
             sender_name: sender_name.to_owned(),
             body: body.to_owned(),
+            reply_to_seq,
+            pinned: false,
+            deleted: false,
             created_at: now,
         };
         sqlx::query(
             "INSERT INTO messages (id, practice_id, chat_id, seq, sender_kind, sender_id, sender_name, body, \
-             idempotency_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             idempotency_key, reply_to_seq, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(message.id.to_string())
         .bind(practice.to_string())
@@ -410,9 +723,16 @@ impl StoreTx {
         .bind(sender_name)
         .bind(body)
         .bind(idempotency_key)
+        .bind(reply_to_seq)
         .bind(now.0)
         .execute(&mut *self.tx)
         .await?;
+        // M6: a hidden chat comes back with the next message.
+        sqlx::query("UPDATE chat_members SET hidden = 0 WHERE practice_id = $1 AND chat_id = $2 AND hidden = 1")
+            .bind(practice.to_string())
+            .bind(chat.to_string())
+            .execute(&mut *self.tx)
+            .await?;
         // The sender has read their own message.
         sqlx::query(
             "UPDATE chat_members SET last_read_seq = $5 WHERE practice_id = $1 AND chat_id = $2 \

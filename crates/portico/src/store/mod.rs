@@ -21,7 +21,7 @@ mod throttle;
 mod tokens;
 
 pub use backend::Backend;
-pub use chats::{Chat, ChatSummary, Member, MemberState, Message};
+pub use chats::{Chat, ChatSummary, Member, MemberState, Message, Reaction};
 pub use clients::{Client, ClientFilter, ClientSummary, NewClient};
 pub use contacts::{Contact, ContactStatus, NewContact, PortalClient};
 pub use outbox::{Channel, NewOutboxItem, OutboxItem, OutboxStatus};
