@@ -368,6 +368,48 @@ impl RealBrowser {
             .unwrap_or_else(|e| panic!("press {label:?}: {e}"));
     }
 
+    /// Clicks the link that reads `label`, as a person would.
+    pub async fn click_link(&self, label: &str) {
+        assert!(!label.contains('\''), "a label without quotes: {label}");
+        let xpath = format!("//a[normalize-space()='{label}']");
+        self.wait_for_locator(Locator::XPath(&xpath), &format!("link {label:?}"))
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click the link {label:?}: {e}"));
+    }
+
+    /// Chooses the option that reads `label` in the select `css`.
+    pub async fn choose(&self, css: &str, label: &str) {
+        self.wait_for(css)
+            .await
+            .select_by_label(label)
+            .await
+            .unwrap_or_else(|e| panic!("choose {label:?} in {css}: {e}"));
+    }
+
+    /// Attaches the file at `path` to the file input `css`, as choosing it
+    /// in the file picker would.
+    pub async fn attach(&self, css: &str, path: &Path) {
+        assert!(path.is_absolute(), "an absolute path: {}", path.display());
+        let path = path.to_str().expect("a path in UTF-8");
+        self.wait_for(css)
+            .await
+            .send_keys(path)
+            .await
+            .unwrap_or_else(|e| panic!("attach {path} to {css}: {e}"));
+    }
+
+    /// Whether the checkbox `css` is ticked.
+    pub async fn is_checked(&self, css: &str) -> bool {
+        self.wait_for(css)
+            .await
+            .prop("checked")
+            .await
+            .unwrap_or_else(|e| panic!("read whether {css} is ticked: {e}"))
+            .is_some_and(|v| v == "true")
+    }
+
     /// The text a person sees in the element `css`.
     pub async fn text_of(&self, css: &str) -> String {
         self.wait_for(css)

@@ -21,6 +21,17 @@ async fn sign_in_as_staff(browser: &RealBrowser, email: &str) {
     browser.wait_for_path("/app").await;
 }
 
+/// Signs a contact in by the link e-mailed from the portal's sign-in page.
+async fn sign_in_as_contact(browser: &RealBrowser, app: &TestApp, email: &str) {
+    browser.goto("/portal/sign-in").await;
+    browser.fill("#link-email", email).await;
+    browser.press("Send me a link").await;
+    browser.wait_for_text("h1", "Check your e-mail").await;
+    let link = app.latest_link(email, "/portal/link/").await;
+    browser.goto(&link).await;
+    browser.press("Sign me in").await;
+}
+
 /// Harbour & Vale Accounting, with Olivia Hart as its admin.
 async fn harbour_and_vale(app: &TestApp) -> (Practice, Staff) {
     app.app
@@ -124,6 +135,8 @@ struct Firm {
     cafe: Client,
     landscaping: Client,
     hannah: Contact,
+    /// The bakery's other contact, invited but not yet active.
+    tom: Contact,
 }
 
 async fn firm(app: &TestApp) -> Firm {
@@ -182,7 +195,7 @@ async fn firm(app: &TestApp) -> Firm {
         true,
     )
     .await;
-    contact(
+    let tom = contact(
         app,
         p,
         ("Tom Reid", "tom@northwindbakery.example", None),
@@ -218,6 +231,7 @@ async fn firm(app: &TestApp) -> Firm {
         cafe,
         landscaping,
         hannah,
+        tom,
     }
 }
 
@@ -488,13 +502,7 @@ async fn a_contact_signs_in_by_link_on_a_phone_and_switches_between_her_clients(
         &app.base_url,
         |phone| async move {
             phone.phone().await;
-            phone.goto("/portal/sign-in").await;
-            phone.fill("#link-email", &hannah.email).await;
-            phone.press("Send me a link").await;
-            phone.wait_for_text("h1", "Check your e-mail").await;
-            let link = app.latest_link(&hannah.email, "/portal/link/").await;
-            phone.goto(&link).await;
-            phone.press("Sign me in").await;
+            sign_in_as_contact(&phone, app, &hannah.email).await;
 
             // Her clients come in name order: the café first.
             let first = format!("/portal/clients/{}", cafe.id);
@@ -638,6 +646,292 @@ async fn staff_preview_a_contacts_portal_and_cannot_change_anything_from_it() {
             staff.click(".banner a").await;
             staff.wait_for_path(&tab).await;
             assert_eq!(staff.text_of("main h1").await, "Northwind Bakery Ltd");
+        },
+    )
+    .await;
+}
+
+/// A one-page PDF, small but whole (its cross-reference table points at
+/// its objects), as a contact's phone would hold.
+fn small_pdf() -> Vec<u8> {
+    use std::fmt::Write as _;
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+    ];
+    let mut pdf = String::from("%PDF-1.7\n");
+    let mut offsets = Vec::new();
+    for (n, object) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        writeln!(pdf, "{} 0 obj\n{object}\nendobj", n + 1).expect("write");
+    }
+    let xref = pdf.len();
+    writeln!(pdf, "xref\n0 {}\n0000000000 65535 f ", objects.len() + 1).expect("write");
+    for offset in offsets {
+        writeln!(pdf, "{offset:010} 00000 n ").expect("write");
+    }
+    writeln!(
+        pdf,
+        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF",
+        objects.len() + 1
+    )
+    .expect("write");
+    pdf.into_bytes()
+}
+
+/// The badge beside the question `title` in a contact's list, or "" when
+/// the list does not show it.
+async fn portal_badge(browser: &RealBrowser, title: &str) -> String {
+    let script = "const [needle, done] = arguments;
+        const item = [...document.querySelectorAll('.question-list li')]
+            .find((li) => li.textContent.includes(needle));
+        done(item ? item.querySelector('.badge').innerText : '');";
+    let text = browser.run_async_script(script, vec![title.into()]).await;
+    text.as_str().unwrap_or_default().to_owned()
+}
+
+/// Run in the page: downloads the thread's first file as its link would,
+/// and says what came back.
+const DOWNLOAD_FIRST_FILE: &str = r"
+const [done] = arguments;
+const link = document.querySelector('.files a[download]');
+fetch(link.href)
+  .then((r) => r.arrayBuffer().then((body) => done({
+    status: r.status,
+    disposition: r.headers.get('content-disposition'),
+    size: body.byteLength,
+    head: new TextDecoder().decode(new Uint8Array(body).slice(0, 8)),
+  })))
+  .catch((e) => done({ status: 0, head: String(e) }));
+";
+
+/// The rows of the questions on a client's Questions tab (the reminders'
+/// table comes below them).
+const QUESTION_ROWS: &str = "nav[aria-label='Question state'] + table tbody";
+
+#[tokio::test]
+async fn staff_ask_three_questions_one_for_a_single_contact_who_answers_it_with_a_file_on_a_phone()
+{
+    let app = TestApp::spawn().await;
+    let Firm {
+        practice,
+        olivia,
+        bakery,
+        hannah,
+        tom,
+        ..
+    } = firm(&app).await;
+    app.store()
+        .set_contact_status(practice.id, tom.id, ContactStatus::Active)
+        .await
+        .expect("activate Tom");
+    let folder = tempfile::tempdir().expect("a folder for the invoice");
+    let invoice = folder.path().join("acme-invoice-3-october.pdf");
+    let pdf = small_pdf();
+    std::fs::write(&invoice, &pdf).expect("write the invoice");
+    let app = &app;
+    run_story(
+        "staff_ask_three_questions_one_for_a_single_contact_who_answers_it_with_a_file_on_a_phone",
+        &app.base_url,
+        |staff| async move {
+            let van = "Is the delivery van leased or owned?";
+            let acme = "What was the $412.00 payment to ACME Supplies on 3 October for?";
+            let staffing = "Did the bakery take on any new staff this quarter?";
+            let answer = "A repair of the big dough mixer. The invoice is attached.";
+
+            // Olivia turns on assignable questions on the bakery's Overview.
+            sign_in_as_staff(&staff, &olivia.email).await;
+            staff.click("nav a[href='/app/clients']").await;
+            let overview = format!("/app/clients/{}", bakery.id);
+            staff.click(&format!("main a[href='{overview}']")).await;
+            staff.wait_for_path(&overview).await;
+            assert!(!staff.is_checked("input[name='assignable']").await);
+            staff.click("input[name='assignable']").await;
+            staff.press("Save").await;
+            staff.wait_for_text(".notice.ok", "Saved.").await;
+            assert!(staff.is_checked("input[name='assignable']").await);
+
+            // On the Questions tab she asks three: one for Hannah only.
+            let questions = format!("{overview}/questions");
+            staff
+                .click(&format!("nav.tabs a[href='{questions}']"))
+                .await;
+            staff.wait_for_path(&questions).await;
+            let choices = staff.text_of("#assignee").await;
+            for choice in [
+                "Every contact of Northwind Bakery Ltd",
+                "Only Hannah Brooks",
+                "Only Tom Reid",
+            ] {
+                assert!(choices.contains(choice), "{choice} in {choices}");
+            }
+            for (title, details, assignee) in [
+                (
+                    van,
+                    "If it is leased, the lease agreement would help.",
+                    None,
+                ),
+                (
+                    acme,
+                    "It shows in the October bank statement as ACME SUPPLIES PTY LTD.",
+                    Some("Only Hannah Brooks"),
+                ),
+                (staffing, "", None),
+            ] {
+                staff.fill("#title", title).await;
+                staff.fill("#details", details).await;
+                if let Some(assignee) = assignee {
+                    staff.choose("#assignee", assignee).await;
+                }
+                staff.press("Ask").await;
+                staff.wait_for_text(QUESTION_ROWS, title).await;
+                assert_eq!(staff.text_of(".notice.ok").await, "The question was asked.");
+            }
+            assert_eq!(staff.current_path().await, questions);
+            assert!(
+                staff
+                    .text_of("nav.tabs[aria-label='Question state']")
+                    .await
+                    .contains("Open (3)")
+            );
+            assert_eq!(staff.count(&format!("{QUESTION_ROWS} tr")).await, 3);
+            assert_eq!(cell_in_row(&staff, acme, 1).await, "Hannah Brooks");
+            assert_eq!(cell_in_row(&staff, van, 1).await, "Every contact");
+            assert_eq!(cell_in_row(&staff, staffing, 1).await, "Every contact");
+            staff.doc_screenshot("client-questions").await;
+
+            // Tom, the contact not chosen, sees the two for everyone only.
+            let portal = format!("/portal/clients/{}", bakery.id);
+            let toms = staff.another().await;
+            sign_in_as_contact(&toms, app, &tom.email).await;
+            toms.wait_for_path(&portal).await;
+            let his = toms.text_of(".question-list").await;
+            assert!(his.contains(van) && his.contains(staffing), "{his}");
+            assert!(!his.contains(acme), "{his}");
+            assert_eq!(toms.count(".question-list li").await, 2);
+
+            // Hannah, on her phone, sees all three and answers hers with
+            // the invoice.
+            let phone = staff.another().await;
+            phone.phone().await;
+            sign_in_as_contact(&phone, app, &hannah.email).await;
+            phone.wait_for_path(&portal).await;
+            let hers = phone.text_of(".question-list").await;
+            for title in [van, acme, staffing] {
+                assert!(hers.contains(title), "{title} in {hers}");
+                assert_eq!(portal_badge(&phone, title).await, "Waiting for your answer");
+            }
+            assert_eq!(phone.count(".question-list li").await, 3);
+            phone.doc_screenshot("portal-questions-phone").await;
+
+            phone.click_link(acme).await;
+            let thread = phone.wait_for_text("main h1", acme).await;
+            assert_eq!(thread, acme);
+            let question_path = phone.current_path().await;
+            let id = question_path
+                .strip_prefix("/portal/questions/")
+                .expect("a question's page")
+                .to_owned();
+            assert!(
+                phone
+                    .text_of(".thread")
+                    .await
+                    .contains("ACME SUPPLIES PTY LTD"),
+                "the details are shown"
+            );
+            phone.fill("#body", answer).await;
+            phone.attach("#files", &invoice).await;
+            phone.press("Send answer").await;
+            phone
+                .wait_for_text(".notice.ok", "Thank you: your answer was sent.")
+                .await;
+            assert_eq!(phone.current_path().await, question_path);
+            let entry = phone.text_of(".entry.kind-answer").await;
+            assert!(
+                entry.contains("Hannah Brooks")
+                    && entry.contains(answer)
+                    && entry.contains("acme-invoice-3-october.pdf"),
+                "{entry}"
+            );
+            assert_eq!(
+                phone.text_of("main p .badge").await,
+                "Answered — with Harbour & Vale Accounting"
+            );
+            phone.doc_screenshot("portal-question-phone").await;
+
+            // Tom cannot open it by its address either.
+            toms.goto(&question_path).await;
+            assert_eq!(toms.text_of("h1").await, "We could not find that page");
+            assert!(!toms.html().await.contains(answer));
+
+            // Back at the practice: the Answered tab lists it.
+            staff.goto(&questions).await;
+            let tabs = staff.text_of("nav.tabs[aria-label='Question state']").await;
+            assert!(
+                tabs.contains("Open (2)") && tabs.contains("Answered (1)"),
+                "{tabs}"
+            );
+            staff.click_link("Answered (1)").await;
+            staff.wait_for_text(QUESTION_ROWS, acme).await;
+            assert_eq!(staff.count(&format!("{QUESTION_ROWS} tr")).await, 1);
+
+            // Its thread shows her answer and the invoice to download.
+            let staff_thread = format!("/app/questions/{id}");
+            staff.click_link(acme).await;
+            staff.wait_for_path(&staff_thread).await;
+            let entry = staff.text_of(".entry.kind-answer").await;
+            assert!(
+                entry.contains("Hannah Brooks") && entry.contains(answer),
+                "{entry}"
+            );
+            let link = staff.wait_for(".files a[download]").await;
+            assert_eq!(
+                link.text().await.expect("read the link"),
+                "acme-invoice-3-october.pdf"
+            );
+            let download = staff.run_async_script(DOWNLOAD_FIRST_FILE, vec![]).await;
+            assert_eq!(download["status"], 200, "{download}");
+            assert_eq!(download["head"], "%PDF-1.7", "{download}");
+            assert_eq!(download["size"], pdf.len(), "{download}");
+            assert!(
+                download["disposition"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("attachment")),
+                "{download}"
+            );
+            staff.doc_screenshot("question-thread").await;
+
+            // Olivia marks it resolved.
+            staff.press("Mark as resolved").await;
+            staff
+                .wait_for_text(".notice.ok", "Marked as resolved.")
+                .await;
+            assert_eq!(staff.current_path().await, staff_thread);
+            // The page says "resolved"; the style shows it as "Resolved".
+            assert_eq!(staff.text_of("main p .badge").await, "resolved");
+            assert!(staff.html().await.contains(">Reopen</button>"));
+            staff.goto(&questions).await;
+            let tabs = staff.text_of("nav.tabs[aria-label='Question state']").await;
+            assert!(
+                tabs.contains("Answered (0)") && tabs.contains("Resolved (1)"),
+                "{tabs}"
+            );
+
+            // Hannah's list shows it resolved; the other two still wait.
+            phone.goto(&portal).await;
+            assert_eq!(portal_badge(&phone, acme).await, "Resolved");
+            for title in [van, staffing] {
+                assert_eq!(portal_badge(&phone, title).await, "Waiting for your answer");
+            }
+            phone.click_link(acme).await;
+            phone.wait_for_path(&question_path).await;
+            assert_eq!(phone.text_of("main p .badge").await, "Resolved");
+            assert_eq!(
+                phone.count("#body, #files").await,
+                0,
+                "nothing left to answer"
+            );
         },
     )
     .await;
