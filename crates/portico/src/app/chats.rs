@@ -269,6 +269,16 @@ impl App {
     }
 }
 
+/// A CSV cell that a spreadsheet will not run as a formula: text starting
+/// with `=`, `+`, `-`, `@` or a tab gets a leading apostrophe.
+fn csv_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 /// M12: the reactions people can choose.
 pub const REACTIONS: &[&str] = &["👍", "❤️", "😂", "😮", "😢", "🙏", "✅", "🎉"];
 
@@ -493,7 +503,8 @@ impl App {
                     reactions_text,
                 ];
                 if let Some(w) = csv_writer.as_mut() {
-                    w.write_record(&fields).map_err(|e| failed(e.to_string()))?;
+                    w.write_record(fields.iter().map(|f| csv_safe(f)))
+                        .map_err(|e| failed(e.to_string()))?;
                 }
                 if let Some(s) = sheet.as_deref_mut() {
                     for (col, value) in fields.iter().enumerate() {

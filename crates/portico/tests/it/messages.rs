@@ -346,3 +346,242 @@ async fn a_flood_of_sends_is_throttled() {
         .await;
     assert_eq!(response.status(), 303);
 }
+
+/// A chat between the admin and Hannah with a few messages; returns the
+/// staff browser, Hannah's browser, and both paths of the chat.
+async fn chatting(app: &TestApp) -> (Browser, Browser, String, String) {
+    let (practice, admin) = app.with_practice("Harbour").await;
+    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
+    let hannah = active(app, practice.id, "hannah@northwind.example", &[&bakery]).await;
+    let staff = app.staff_browser(&admin.email).await;
+    let response = staff
+        .post_form(
+            &format!("/app/clients/{}/chat", bakery.id),
+            &[("contact", &hannah.id.to_string())],
+        )
+        .await;
+    let staff_path = location(&response);
+    let portal_path = staff_path.replace("/app/", "/portal/");
+    let hannah_browser = signed_in(app, &hannah.email).await;
+    staff
+        .post_form(
+            &staff_path,
+            &[("body", "Your return is ready."), ("key", "s1")],
+        )
+        .await;
+    hannah_browser
+        .post_form(
+            &portal_path,
+            &[("body", "Great, thank you!"), ("key", "h1")],
+        )
+        .await;
+    (staff, hannah_browser, staff_path, portal_path)
+}
+
+#[tokio::test]
+async fn reactions_replies_pins_and_deleting_ones_own_message() {
+    let app = TestApp::spawn().await;
+    let (staff, hannah, staff_path, portal_path) = chatting(&app).await;
+    let action = format!("{staff_path}/action");
+
+    // M12: a reaction toggles; only the offered emoji are taken.
+    staff
+        .post_form(&action, &[("action", "react:👍"), ("seq", "2")])
+        .await;
+    let (_, html) = hannah.page(&portal_path).await;
+    assert!(html.contains("👍 1"));
+    staff
+        .post_form(&action, &[("action", "react:👍"), ("seq", "2")])
+        .await;
+    let (_, html) = hannah.page(&portal_path).await;
+    assert!(!html.contains("👍 1"), "the same emoji again takes it away");
+    let response = staff
+        .post_form(&action, &[("action", "react:<script>"), ("seq", "2")])
+        .await;
+    assert_eq!(response.status(), 422);
+
+    // M11: a reply shows the quoted original.
+    hannah
+        .post_form(
+            &portal_path,
+            &[("body", "Which one?"), ("key", "h2"), ("reply_to", "1")],
+        )
+        .await;
+    let (_, html) = staff.page(&staff_path).await;
+    assert!(html.contains("<blockquote class=\"quote\"><strong>Harbour Admin:</strong> Your return is ready.</blockquote>"), "{html}");
+
+    // M10: pins show in the panel; a sender deletes their own message only.
+    staff
+        .post_form(&action, &[("action", "pin"), ("seq", "2")])
+        .await;
+    let (_, html) = hannah.page(&portal_path).await;
+    assert!(html.contains("<aside class=\"pinned\""));
+    let response = staff
+        .post_form(&action, &[("action", "delete"), ("seq", "2")])
+        .await;
+    assert_eq!(response.status(), 403, "not the sender");
+    let response = hannah
+        .post_form(
+            &format!("{portal_path}/action"),
+            &[("action", "delete"), ("seq", "2")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let (_, html) = staff.page(&staff_path).await;
+    assert!(html.contains("Message deleted"));
+    assert!(
+        !html.contains("Great, thank you!"),
+        "the text is gone for everyone"
+    );
+    assert!(
+        !html.contains("<aside class=\"pinned\""),
+        "a deleted message is unpinned"
+    );
+}
+
+#[tokio::test]
+async fn star_hide_unread_and_delete_a_chat() {
+    let app = TestApp::spawn().await;
+    let (staff, hannah, staff_path, portal_path) = chatting(&app).await;
+    let action = format!("{staff_path}/action");
+
+    // M5: mark unread, then the Unread filter shows it.
+    let response = staff
+        .post_form(&action, &[("action", "unread"), ("seq", "2")])
+        .await;
+    assert_eq!(location(&response), "/app/messages");
+    let (_, html) = staff.page("/app/messages?filter=unread").await;
+    assert!(html.contains("<span class=\"badge unread\" data-unread>1</span>"));
+    staff.page(&staff_path).await;
+    let (_, html) = staff.page("/app/messages?filter=unread").await;
+    assert!(
+        !html.contains("Northwind Bakery"),
+        "read again: not in Unread"
+    );
+
+    // M4: starred. M6: hidden until the next message.
+    staff.post_form(&action, &[("action", "star")]).await;
+    let (_, html) = staff.page("/app/messages").await;
+    assert!(html.contains("aria-label=\"Starred\""));
+    staff.post_form(&action, &[("action", "hide")]).await;
+    let (_, html) = staff.page("/app/messages").await;
+    assert!(!html.contains("Northwind Bakery"), "hidden");
+    hannah
+        .post_form(&portal_path, &[("body", "One more thing"), ("key", "h9")])
+        .await;
+    let (_, html) = staff.page("/app/messages").await;
+    assert!(
+        html.contains("Northwind Bakery"),
+        "back with the next message"
+    );
+
+    // M6: deleting asks first, then the chat and its messages are gone for good.
+    let (status, html) = staff.page(&format!("{staff_path}/delete")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("for good"));
+    assert_eq!(
+        hannah
+            .post_form(&format!("{portal_path}/action"), &[("action", "hide")])
+            .await
+            .status(),
+        303
+    );
+    let response = hannah.post_form(&format!("{staff_path}/delete"), &[]).await;
+    assert_eq!(
+        response.status(),
+        403,
+        "a contact cannot delete from the staff side"
+    );
+    let response = staff.post_form(&format!("{staff_path}/delete"), &[]).await;
+    assert_eq!(location(&response), "/app/messages");
+    assert_eq!(staff.page(&staff_path).await.0, 404);
+    assert_eq!(hannah.page(&portal_path).await.0, 404);
+}
+
+#[tokio::test]
+async fn a_chat_exports_to_xlsx_and_csv() {
+    use calamine::{Reader, Xlsx};
+    let app = TestApp::spawn().await;
+    let (staff, hannah, staff_path, portal_path) = chatting(&app).await;
+    staff
+        .post_form(
+            &format!("{staff_path}/action"),
+            &[("action", "react:🎉"), ("seq", "2")],
+        )
+        .await;
+    hannah
+        .post_form(
+            &portal_path,
+            &[
+                ("body", "=SUM(A1) stays text"),
+                ("key", "h3"),
+                ("reply_to", "1"),
+            ],
+        )
+        .await;
+
+    let response = staff.get(&format!("{staff_path}/export/xlsx")).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    let bytes = response.bytes().await.unwrap().to_vec();
+    let mut workbook: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = workbook.worksheet_range_at(0).unwrap().unwrap();
+    let rows: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        vec![
+            "Date",
+            "Sender",
+            "Message",
+            "Reply to",
+            "Attachments",
+            "Reactions"
+        ]
+    );
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[1][1], "Harbour Admin");
+    assert_eq!(rows[1][2], "Your return is ready.");
+    assert_eq!(rows[2][5], "🎉 1");
+    assert_eq!(rows[3][2], "=SUM(A1) stays text");
+    assert_eq!(rows[3][3], "#1");
+
+    let csv = staff
+        .get(&format!("{staff_path}/export/csv"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.starts_with("Date,Sender,Message,Reply to,Attachments,Reactions\n"));
+    assert!(csv.contains("Great, thank you!"));
+    assert!(
+        csv.contains("'=SUM(A1) stays text"),
+        "no formula runs when the CSV is opened"
+    );
+    // A contact cannot export from the staff side; each export is recorded.
+    assert_eq!(
+        hannah
+            .get(&format!("{staff_path}/export/csv"))
+            .await
+            .status(),
+        403
+    );
+    let practice = app.store().list_practices().await.unwrap()[0].id;
+    let chat = staff_path.trim_start_matches("/app/messages/");
+    let events = app
+        .store()
+        .audit_events(practice, &format!("chat:{chat}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        events.iter().filter(|(a, _)| a == "chat exported").count(),
+        2
+    );
+}
