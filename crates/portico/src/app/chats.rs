@@ -503,7 +503,7 @@ impl App {
                     reactions_text,
                 ];
                 if let Some(w) = csv_writer.as_mut() {
-                    w.write_record(fields.iter().map(|f| csv_safe(f)))
+                    w.write_record(fields.iter().map(|f| csv_safe(f).into_owned()))
                         .map_err(|e| failed(e.to_string()))?;
                 }
                 if let Some(s) = sheet.as_deref_mut() {
