@@ -74,3 +74,13 @@ CREATE TABLE audit_events (
     created_at   BIGINT NOT NULL
 );
 CREATE INDEX audit_events_by_practice ON audit_events (practice_id, created_at);
+
+-- M9: files sent in a chat are kept like question files.
+ALTER TABLE files ADD COLUMN chat_id TEXT;
+ALTER TABLE files ADD COLUMN message_seq BIGINT;
+CREATE INDEX files_by_chat ON files (practice_id, chat_id, message_seq);
+
+-- M16: the client's current status, set from a staff message.
+ALTER TABLE clients ADD COLUMN status_text TEXT;
+ALTER TABLE clients ADD COLUMN status_at BIGINT;
+ALTER TABLE clients ADD COLUMN status_by TEXT;

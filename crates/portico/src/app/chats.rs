@@ -13,12 +13,25 @@ pub const MAX_MESSAGE_CHARS: usize = 5_000;
 /// How many messages a chat page shows.
 pub const PAGE: i64 = 50;
 
+/// What a member sends.
+#[derive(Clone, Debug, Default)]
+pub struct SendInput {
+    pub body: String,
+    pub reply_to: Option<i64>,
+    /// The sender's idempotency key: a retry with the same key is one message.
+    pub key: String,
+    pub files: Vec<crate::files::StoredFile>,
+    /// M16 (staff): make this message the client's current status.
+    pub set_status: bool,
+}
+
 /// A chat as its page shows it.
 #[derive(Clone, Debug)]
 pub struct ChatView {
     pub chat: Chat,
     pub messages: Vec<Message>,
     pub reactions: Vec<crate::store::Reaction>,
+    pub files: Vec<crate::store::FileMeta>,
     pub pinned: Vec<Message>,
     /// The member looking (for "your reaction", "delete your message").
     pub me: Member,
@@ -49,6 +62,14 @@ impl ChatView {
     pub fn quoted(&self, seq: &Option<i64>) -> Option<&Message> {
         let seq = (*seq)?;
         self.messages.iter().find(|m| m.seq == seq)
+    }
+
+    /// M9: the files sent with a message.
+    pub fn files_of(&self, seq: &i64) -> Vec<&crate::store::FileMeta> {
+        self.files
+            .iter()
+            .filter(|f| f.message_seq == Some(*seq))
+            .collect()
     }
 
     pub fn is_mine(&self, message: &Message) -> bool {
@@ -181,11 +202,13 @@ impl App {
             messages.last().map_or(0, |m| m.seq),
         );
         let reactions = self.store.reactions(practice, chat.id, from, to).await?;
+        let files = self.store.chat_files(practice, chat.id, from, to).await?;
         let pinned = self.store.pinned_messages(practice, chat.id).await?;
         Ok(ChatView {
             chat,
             messages,
             reactions,
+            files,
             pinned,
             me: member,
             members,
@@ -214,14 +237,12 @@ impl App {
         &self,
         actor: Actor<'_>,
         chat: ChatId,
-        body: &str,
-        reply_to: Option<i64>,
-        idempotency_key: &str,
+        input: &SendInput,
     ) -> AppResult<Message> {
         let (practice, member, name) = who(actor);
         let chat = self.store.chat_for_member(practice, chat, member).await?;
-        let body = body.trim();
-        if body.is_empty() {
+        let body = input.body.trim();
+        if body.is_empty() && input.files.is_empty() {
             return Err(AppError::Invalid(ValidationError(
                 "Write a message.".into(),
             )));
@@ -231,15 +252,18 @@ impl App {
                 "A message can be at most {MAX_MESSAGE_CHARS} characters."
             ))));
         }
-        let key = idempotency_key.trim();
+        let key = input.key.trim();
         if key.is_empty() || key.len() > 100 {
             return Err(AppError::Invalid(ValidationError(
                 "The message form is out of date: reload the page.".into(),
             )));
         }
-        if let Some(seq) = reply_to {
+        if let Some(seq) = input.reply_to {
             // M11: a reply quotes a message of the same chat.
             self.store.get_message(practice, chat.id, seq).await?;
+        }
+        if input.set_status && !matches!(member, Member::Staff(_)) {
+            return Err(AppError::Forbidden);
         }
         let scope = format!("send:{}:{}", member.kind(), member.id());
         self.check_throttle(&scope, super::throttle::SENDS_PER_MEMBER)
@@ -247,8 +271,40 @@ impl App {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let (message, new) = tx
-            .append_message(practice, chat.id, member, &name, body, reply_to, key, now)
+            .append_message(
+                practice,
+                chat.id,
+                member,
+                &name,
+                body,
+                input.reply_to,
+                key,
+                now,
+            )
             .await?;
+        if new {
+            for file in &input.files {
+                tx.insert_file(&crate::store::FileMeta {
+                    id: file.id,
+                    practice_id: practice,
+                    question_id: None,
+                    entry_id: None,
+                    chat_id: Some(chat.id),
+                    message_seq: Some(message.seq),
+                    name: file.name.clone(),
+                    content_type: file.content_type.to_owned(),
+                    size: file.size,
+                    storage_key: file.key.clone(),
+                    created_at: now,
+                })
+                .await?;
+            }
+            if let (true, Some(client)) = (input.set_status, chat.client_id) {
+                // M16: the message becomes the client's current status.
+                tx.set_client_status(practice, client, body, &name, now)
+                    .await?;
+            }
+        }
         tx.commit().await?;
         if new {
             self.record_attempt(&scope).await?;
@@ -264,6 +320,9 @@ impl App {
                 at: Some(message.created_at.to_string()),
                 reader: None,
             });
+        } else {
+            // A retry: the files sent again are not needed.
+            self.discard_uploads(&input.files).await;
         }
         Ok(message)
     }
@@ -339,6 +398,12 @@ impl App {
                 self.store
                     .delete_message(practice, chat.id, *seq, member, self.clock.now())
                     .await?;
+                // Its files go with it.
+                for file in self.store.chat_files(practice, chat.id, *seq, *seq).await? {
+                    if let Err(error) = self.files.delete(&file.storage_key).await {
+                        tracing::warn!(%error, file = %file.id, "could not remove a deleted message's file");
+                    }
+                }
                 self.store
                     .record_audit(
                         practice,
@@ -477,6 +542,10 @@ impl App {
                 .store
                 .reactions(practice, chat.id, first_seq, last_seq)
                 .await?;
+            let files = self
+                .store
+                .chat_files(practice, chat.id, first_seq, last_seq)
+                .await?;
             for m in &batch {
                 let mut counts: Vec<(String, usize)> = Vec::new();
                 for r in reactions.iter().filter(|r| r.seq == m.seq) {
@@ -499,7 +568,12 @@ impl App {
                         m.body.clone()
                     },
                     m.reply_to_seq.map(|s| format!("#{s}")).unwrap_or_default(),
-                    String::new(),
+                    files
+                        .iter()
+                        .filter(|f| f.message_seq == Some(m.seq) && !m.deleted)
+                        .map(|f| f.name.clone())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     reactions_text,
                 ];
                 if let Some(w) = csv_writer.as_mut() {

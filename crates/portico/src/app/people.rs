@@ -679,6 +679,8 @@ pub struct PortalView {
     pub questions: Vec<crate::store::QuestionSummary>,
     /// Open questions per client, for the switcher (P6).
     pub open_counts: Vec<(ClientId, usize)>,
+    /// M16: the client's current status: text, who set it, when.
+    pub status: Option<(String, String, crate::domain::Millis)>,
 }
 
 impl PortalView {
@@ -733,6 +735,7 @@ impl App {
             .collect();
         let questions = self.contact_questions(contact, current.client.id).await?;
         let open_counts = self.contact_open_counts(contact).await?;
+        let status = self.store.client_status(p, current.client.id).await?;
         Ok(PortalView {
             practice: self.store.get_practice(p).await?,
             contact: contact.clone(),
@@ -742,6 +745,7 @@ impl App {
             members,
             questions,
             open_counts,
+            status,
         })
     }
 

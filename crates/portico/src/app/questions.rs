@@ -335,6 +335,8 @@ impl App {
                 practice_id: p,
                 question_id: Some(question.id),
                 entry_id: Some(entry_id),
+                chat_id: None,
+                message_seq: None,
                 name: file.name.clone(),
                 content_type: file.content_type.to_owned(),
                 size: file.size,
@@ -511,6 +513,18 @@ impl App {
             Actor::Contact(contact) => contact.practice_id,
         };
         let file = self.store.get_file(practice, id).await?;
+        if let (Some(chat), Some(seq)) = (file.chat_id, file.message_seq) {
+            // M9: a chat's file, for its members, while its message stands.
+            let member = match actor {
+                Actor::Staff(staff) => crate::store::Member::Staff(staff.id),
+                Actor::Contact(contact) => crate::store::Member::Contact(contact.id),
+            };
+            self.store.chat_for_member(practice, chat, member).await?;
+            if self.store.get_message(practice, chat, seq).await?.deleted {
+                return Err(AppError::NotFound);
+            }
+            return Ok(file);
+        }
         let question = file.question_id.ok_or(AppError::NotFound)?;
         self.visible_question(actor, question).await?;
         Ok(file)

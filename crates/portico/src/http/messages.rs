@@ -9,7 +9,7 @@ use super::layout::Layout;
 use super::pages::render;
 use super::session::{ContactUser, MaybeIdentity, StaffUser};
 use crate::app::AppError;
-use crate::app::chats::{ChatAction, ChatView, ExportFormat};
+use crate::app::chats::{ChatAction, ChatView, ExportFormat, SendInput};
 use crate::app::questions::Actor;
 use crate::app::sessions::Person;
 use crate::domain::{ChatId, ClientId, ContactId};
@@ -40,6 +40,7 @@ struct MessagesPage {
     draft: String,
     error: Option<String>,
     reply_to: Option<i64>,
+    file_key: String,
 }
 
 impl MessagesPage {
@@ -158,6 +159,7 @@ async fn messages_page(
             draft,
             error,
             reply_to,
+            file_key: new_key(),
         },
     ))
 }
@@ -240,6 +242,8 @@ pub struct SendForm {
     key: String,
     #[serde(default)]
     reply_to: String,
+    /// M16: "make this the client's status" (staff).
+    status: Option<String>,
 }
 
 fn wants_json(headers: &HeaderMap) -> bool {
@@ -263,9 +267,13 @@ async fn send(
         .send_message(
             actor,
             chat,
-            &form.body,
-            form.reply_to.trim().parse::<i64>().ok(),
-            &form.key,
+            &SendInput {
+                body: form.body.clone(),
+                reply_to: form.reply_to.trim().parse::<i64>().ok(),
+                key: form.key.clone(),
+                files: Vec::new(),
+                set_status: form.status.is_some(),
+            },
         )
         .await
     {
@@ -611,4 +619,80 @@ pub async fn staff_export_get(
     Path((chat, format)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     export(&state, Actor::Staff(&user.staff), &chat, &format).await
+}
+
+/// `POST {base}/{chat}/files`: a message with files (M9), multipart.
+async fn send_files(
+    state: &AppState,
+    actor: Actor<'_>,
+    base: &'static str,
+    chat: ChatId,
+    form: axum::extract::Multipart,
+) -> Result<Response, PageError> {
+    let (practice, member) = match actor {
+        Actor::Staff(s) => (s.practice_id, Member::Staff(s.id)),
+        Actor::Contact(c) => (c.practice_id, Member::Contact(c.id)),
+    };
+    // Only a member's files are taken.
+    state
+        .app
+        .store
+        .chat_for_member(practice, chat, member)
+        .await
+        .map_err(AppError::from)?;
+    let upload = match super::uploads::read(&state.app, practice, form, &["files"], &[]).await {
+        Ok(upload) => upload,
+        Err(error) => {
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, error.to_string()).into_response());
+        }
+    };
+    let input = SendInput {
+        body: upload.field("body").to_owned(),
+        reply_to: None,
+        key: upload.field("key").to_owned(),
+        files: upload.files.clone(),
+        set_status: false,
+    };
+    match state.app.send_message(actor, chat, &input).await {
+        Ok(_) => Ok(Redirect::to(&format!("{base}/{chat}")).into_response()),
+        Err(error) => {
+            state.app.discard_uploads(&upload.files).await;
+            let (status, message) = form_refusal(error)?;
+            Ok((status, message).into_response())
+        }
+    }
+}
+
+/// `POST /app/messages/{chat}/files`
+pub async fn staff_files_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(chat): Path<String>,
+    form: axum::extract::Multipart,
+) -> Result<Response, PageError> {
+    send_files(
+        &state,
+        Actor::Staff(&user.staff),
+        "/app/messages",
+        parse(&chat)?,
+        form,
+    )
+    .await
+}
+
+/// `POST /portal/messages/{chat}/files`
+pub async fn portal_files_post(
+    State(state): State<AppState>,
+    user: ContactUser,
+    Path(chat): Path<String>,
+    form: axum::extract::Multipart,
+) -> Result<Response, PageError> {
+    send_files(
+        &state,
+        Actor::Contact(&user.contact),
+        "/portal/messages",
+        parse(&chat)?,
+        form,
+    )
+    .await
 }

@@ -77,6 +77,10 @@ pub fn router(state: AppState) -> Router {
             post(messages::staff_action_post),
         )
         .route(
+            "/app/messages/{chat}/files",
+            post(messages::staff_files_post).layer(upload_limit),
+        )
+        .route(
             "/app/messages/{chat}/delete",
             get(messages::delete_get).post(messages::delete_post),
         )
@@ -97,6 +101,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/portal/messages/{chat}/action",
             post(messages::portal_action_post),
+        )
+        .route(
+            "/portal/messages/{chat}/files",
+            post(messages::portal_files_post).layer(upload_limit),
         )
         .route("/sign-out", post(pages::sign_out_post))
         // Staff: /app

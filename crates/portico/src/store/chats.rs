@@ -508,6 +508,25 @@ impl Store {
         super::staff::found(done.rows_affected())
     }
 
+    /// M16: a client's current status: text, who set it, when.
+    pub async fn client_status(
+        &self,
+        practice: PracticeId,
+        client: ClientId,
+    ) -> StoreResult<Option<(String, String, Millis)>> {
+        let row: Option<(Option<String>, Option<String>, Option<i64>)> = sqlx::query_as(
+            "SELECT status_text, status_by, status_at FROM clients WHERE practice_id = $1 AND id = $2",
+        )
+        .bind(practice.to_string())
+        .bind(client.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some((Some(text), Some(by), Some(at))) => Some((text, by, Millis(at))),
+            _ => None,
+        })
+    }
+
     /// The pinned messages of a chat, newest pin first (M10).
     pub async fn pinned_messages(
         &self,
@@ -612,6 +631,26 @@ impl Store {
 }
 
 impl StoreTx {
+    /// M16: a client's current status.
+    pub async fn set_client_status(
+        &mut self,
+        practice: PracticeId,
+        client: ClientId,
+        text: &str,
+        by: &str,
+        now: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE clients SET status_text = $3, status_by = $4, status_at = $5 WHERE practice_id = $1 AND id = $2")
+            .bind(practice.to_string())
+            .bind(client.to_string())
+            .bind(text)
+            .bind(by)
+            .bind(now.0)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
     pub async fn create_chat(
         &mut self,
         practice: PracticeId,

@@ -139,6 +139,9 @@ pub struct FileMeta {
     pub practice_id: PracticeId,
     pub question_id: Option<QuestionId>,
     pub entry_id: Option<EntryId>,
+    /// M9: a file sent in a chat, with its message's number.
+    pub chat_id: Option<crate::domain::ChatId>,
+    pub message_seq: Option<i64>,
     pub name: String,
     pub content_type: String,
     pub size: i64,
@@ -242,6 +245,8 @@ struct FileRow {
     practice_id: String,
     question_id: Option<String>,
     entry_id: Option<String>,
+    chat_id: Option<String>,
+    message_seq: Option<i64>,
     name: String,
     content_type: String,
     size: i64,
@@ -257,6 +262,8 @@ impl TryFrom<FileRow> for FileMeta {
             practice_id: parse_id(&row.practice_id)?,
             question_id: row.question_id.as_deref().map(parse_id).transpose()?,
             entry_id: row.entry_id.as_deref().map(parse_id).transpose()?,
+            chat_id: row.chat_id.as_deref().map(parse_id).transpose()?,
+            message_seq: row.message_seq,
             name: row.name,
             content_type: row.content_type,
             size: row.size,
@@ -385,13 +392,15 @@ impl StoreTx {
 
     pub async fn insert_file(&mut self, file: &FileMeta) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO files (id, practice_id, question_id, entry_id, name, content_type, size, storage_key, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO files (id, practice_id, question_id, entry_id, chat_id, message_seq, name, content_type, \
+             size, storage_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(file.id.to_string())
         .bind(file.practice_id.to_string())
         .bind(file.question_id.map(|q| q.to_string()))
         .bind(file.entry_id.map(|e| e.to_string()))
+        .bind(file.chat_id.map(|c| c.to_string()))
+        .bind(file.message_seq)
         .bind(&file.name)
         .bind(&file.content_type)
         .bind(file.size)
@@ -548,8 +557,8 @@ impl Store {
         question: QuestionId,
     ) -> StoreResult<Vec<FileMeta>> {
         sqlx::query_as::<_, FileRow>(
-            "SELECT id, practice_id, question_id, entry_id, name, content_type, size, storage_key, created_at \
-             FROM files WHERE practice_id = $1 AND question_id = $2 ORDER BY created_at, id",
+            "SELECT id, practice_id, question_id, entry_id, chat_id, message_seq, name, content_type, size, \
+             storage_key, created_at FROM files WHERE practice_id = $1 AND question_id = $2 ORDER BY created_at, id",
         )
         .bind(practice.to_string())
         .bind(question.to_string())
@@ -560,10 +569,34 @@ impl Store {
         .collect()
     }
 
+    /// The files of a chat's messages `from..=to`.
+    pub async fn chat_files(
+        &self,
+        practice: PracticeId,
+        chat: crate::domain::ChatId,
+        from: i64,
+        to: i64,
+    ) -> StoreResult<Vec<FileMeta>> {
+        sqlx::query_as::<_, FileRow>(
+            "SELECT id, practice_id, question_id, entry_id, chat_id, message_seq, name, content_type, size, \
+             storage_key, created_at FROM files WHERE practice_id = $1 AND chat_id = $2 \
+             AND message_seq >= $3 AND message_seq <= $4 ORDER BY message_seq, created_at",
+        )
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(FileMeta::try_from)
+        .collect()
+    }
+
     pub async fn get_file(&self, practice: PracticeId, id: FileId) -> StoreResult<FileMeta> {
         sqlx::query_as::<_, FileRow>(
-            "SELECT id, practice_id, question_id, entry_id, name, content_type, size, storage_key, created_at \
-             FROM files WHERE practice_id = $1 AND id = $2",
+            "SELECT id, practice_id, question_id, entry_id, chat_id, message_seq, name, content_type, size, \
+             storage_key, created_at FROM files WHERE practice_id = $1 AND id = $2",
         )
         .bind(practice.to_string())
         .bind(id.to_string())

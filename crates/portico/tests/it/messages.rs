@@ -585,3 +585,110 @@ async fn a_chat_exports_to_xlsx_and_csv() {
         2
     );
 }
+
+#[tokio::test]
+async fn files_and_voice_notes_in_a_chat_and_the_clients_status() {
+    let app = TestApp::spawn().await;
+    let (staff, hannah, staff_path, portal_path) = chatting(&app).await;
+    let pdf = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n".to_vec();
+    let mut ogg = b"OggS\x00\x02".to_vec();
+    ogg.resize(200, 0);
+    let csrf = hannah.csrf().await;
+    let form = reqwest::multipart::Form::new()
+        .text("body", "My statement and a voice note")
+        .text("key", "files-1")
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(pdf.clone()).file_name("statement.pdf"),
+        )
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(ogg).file_name("note.ogg"),
+        );
+    let response = hannah
+        .client
+        .post(hannah.url(&format!("{portal_path}/files?csrf={csrf}")))
+        .header("origin", &app.base_url)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&response), portal_path);
+    let (_, html) = staff.page(&staff_path).await;
+    assert!(html.contains("statement.pdf") && html.contains("note.ogg"));
+    let href = html
+        .split("href=\"/files/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let download = staff.get(&format!("/files/{href}")).await;
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.bytes().await.unwrap().to_vec(), pdf);
+
+    // A refused type gets a sentence; nothing is sent.
+    let form = reqwest::multipart::Form::new().text("key", "files-2").part(
+        "files",
+        reqwest::multipart::Part::bytes(b"<html></html>".to_vec()).file_name("page.html"),
+    );
+    let response = hannah
+        .client
+        .post(hannah.url(&format!("{portal_path}/files?csrf={csrf}")))
+        .header("origin", &app.base_url)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("is not a kind of file Portico takes")
+    );
+
+    // Someone outside the chat cannot download; after deletion nobody can.
+    let outsider = app.browser();
+    assert_eq!(outsider.get(&format!("/files/{href}")).await.status(), 404);
+    hannah
+        .post_form(
+            &format!("{portal_path}/action"),
+            &[("action", "delete"), ("seq", "3")],
+        )
+        .await;
+    assert_eq!(
+        staff.get(&format!("/files/{href}")).await.status(),
+        404,
+        "a deleted message's file"
+    );
+
+    // M16: a staff message made the client's status shows on the portal's Status.
+    staff
+        .post_form(
+            &staff_path,
+            &[
+                ("body", "Your 2026 return was lodged."),
+                ("key", "st-1"),
+                ("status", "on"),
+            ],
+        )
+        .await;
+    let (_, html) = hannah.follow("/portal").await;
+    assert!(html.contains("<h2 id=\"status-heading\">Status</h2>"));
+    assert!(html.contains("Your 2026 return was lodged."));
+    // A contact cannot set the status.
+    let response = hannah
+        .post_form(
+            &portal_path,
+            &[
+                ("body", "All done, I think"),
+                ("key", "st-2"),
+                ("status", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 403);
+}
