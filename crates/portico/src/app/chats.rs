@@ -5,7 +5,7 @@
 use super::questions::Actor;
 use super::{App, AppError, AppResult, policy};
 use crate::delivery::live::LiveEvent;
-use crate::domain::{ChatId, ClientId, ContactId, PracticeId, ValidationError};
+use crate::domain::{ChatId, ClientId, ContactId, PracticeId, StaffId, ValidationError};
 use crate::store::{Chat, ChatSummary, ContactStatus, Member, MemberState, Message, Staff};
 
 /// The longest message.
@@ -450,6 +450,124 @@ impl App {
             });
         }
         Ok(())
+    }
+
+    /// Checks that the people to put in a chat are of the actor's practice
+    /// (and, for contacts, activated).
+    async fn check_members(
+        &self,
+        actor: &Staff,
+        staff: &[StaffId],
+        contacts: &[ContactId],
+    ) -> AppResult<Vec<Member>> {
+        let mut members = Vec::new();
+        for id in staff {
+            let member = self.store.get_staff(actor.practice_id, *id).await?;
+            if !member.active {
+                return Err(AppError::Conflict(format!(
+                    "{} is no longer on the team.",
+                    member.name
+                )));
+            }
+            members.push(Member::Staff(member.id));
+        }
+        for id in contacts {
+            let contact = self.store.get_contact(actor.practice_id, *id).await?;
+            if contact.status != ContactStatus::Active {
+                return Err(AppError::Conflict(format!(
+                    "{} has not activated their account yet, so they cannot be messaged.",
+                    contact.name
+                )));
+            }
+            members.push(Member::Contact(contact.id));
+        }
+        Ok(members)
+    }
+
+    /// M2: a group chat with any staff and contacts of the practice.
+    pub async fn create_group_chat(
+        &self,
+        actor: &Staff,
+        title: &str,
+        staff: &[StaffId],
+        contacts: &[ContactId],
+    ) -> AppResult<Chat> {
+        let title = crate::domain::Name::parse(title)?;
+        let mut members = self.check_members(actor, staff, contacts).await?;
+        members.push(Member::Staff(actor.id));
+        if members.len() < 2 {
+            return Err(AppError::Invalid(ValidationError(
+                "Choose at least one other person.".into(),
+            )));
+        }
+        let mut tx = self.store.begin().await?;
+        let chat = tx
+            .create_chat(
+                actor.practice_id,
+                false,
+                title.as_str(),
+                None,
+                &members,
+                self.clock.now(),
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(chat)
+    }
+
+    /// M2: adds people to a chat (a direct chat becomes a group).
+    pub async fn add_to_chat(
+        &self,
+        actor: &Staff,
+        chat: ChatId,
+        staff: &[StaffId],
+        contacts: &[ContactId],
+    ) -> AppResult<()> {
+        let chat = self
+            .store
+            .chat_for_member(actor.practice_id, chat, Member::Staff(actor.id))
+            .await?;
+        let members = self.check_members(actor, staff, contacts).await?;
+        Ok(self
+            .store
+            .add_chat_members(actor.practice_id, chat.id, &members, self.clock.now())
+            .await?)
+    }
+
+    /// M2: takes someone out of a chat.
+    pub async fn remove_from_chat(
+        &self,
+        actor: &Staff,
+        chat: ChatId,
+        member: Member,
+    ) -> AppResult<()> {
+        let chat = self
+            .store
+            .chat_for_member(actor.practice_id, chat, Member::Staff(actor.id))
+            .await?;
+        Ok(self
+            .store
+            .remove_chat_member(actor.practice_id, chat.id, member)
+            .await?)
+    }
+
+    /// Names of a chat's members, for its page.
+    pub async fn member_names(
+        &self,
+        practice: PracticeId,
+        members: &[MemberState],
+    ) -> AppResult<Vec<(Member, String)>> {
+        let mut names = Vec::new();
+        for m in members {
+            let name = match m.member {
+                Member::Staff(id) => self.store.get_staff(practice, id).await.map(|s| s.name),
+                Member::Contact(id) => self.store.get_contact(practice, id).await.map(|c| c.name),
+            };
+            if let Ok(name) = name {
+                names.push((m.member, name));
+            }
+        }
+        Ok(names)
     }
 
     /// M6: staff delete a chat, its messages gone for good.

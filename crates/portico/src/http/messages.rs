@@ -41,6 +41,10 @@ struct MessagesPage {
     error: Option<String>,
     reply_to: Option<i64>,
     file_key: String,
+    /// Staff: who is in the open chat, and who could be added.
+    people: Vec<(Member, String)>,
+    team: Vec<crate::store::Staff>,
+    contacts: Vec<crate::store::Contact>,
 }
 
 impl MessagesPage {
@@ -136,6 +140,33 @@ async fn messages_page(
         None => None,
     };
     // Read after viewing, so the open chat shows no unread badge.
+    let (people, team, contacts) = match (&view, actor) {
+        (Some(v), Actor::Staff(staff)) => {
+            let people = state
+                .app
+                .member_names(staff.practice_id, &v.members)
+                .await?;
+            let team = state
+                .app
+                .staff_directory(staff)
+                .await?
+                .into_iter()
+                .filter(|s| s.active && !people.iter().any(|(m, _)| *m == Member::Staff(s.id)))
+                .collect();
+            let contacts = state
+                .app
+                .contacts_for_staff(staff)
+                .await?
+                .into_iter()
+                .filter(|c| {
+                    c.status == crate::store::ContactStatus::Active
+                        && !people.iter().any(|(m, _)| *m == Member::Contact(c.id))
+                })
+                .collect();
+            (people, team, contacts)
+        }
+        _ => (Vec::new(), Vec::new(), Vec::new()),
+    };
     let unread_only = filter == ListFilter::Unread;
     let open = view.as_ref().map(|v| v.chat.id);
     let chats = state
@@ -160,6 +191,9 @@ async fn messages_page(
             error,
             reply_to,
             file_key: new_key(),
+            people,
+            team,
+            contacts,
         },
     ))
 }
@@ -695,4 +729,135 @@ pub async fn portal_files_post(
         form,
     )
     .await
+}
+
+/// The repeated `staff` and `contact` fields of a form.
+fn people_of(body: &[u8]) -> (Vec<crate::domain::StaffId>, Vec<ContactId>, String) {
+    let (mut staff, mut contacts, mut title) = (Vec::new(), Vec::new(), String::new());
+    for (key, value) in form_urlencoded::parse(body) {
+        match key.as_ref() {
+            "staff" => staff.extend(value.parse::<crate::domain::StaffId>().ok()),
+            "contact" => contacts.extend(value.parse::<ContactId>().ok()),
+            "title" => title = value.into_owned(),
+            _ => {}
+        }
+    }
+    (staff, contacts, title)
+}
+
+#[derive(Template)]
+#[template(path = "chat_new.html")]
+struct NewChatPage {
+    layout: Layout,
+    title: String,
+    team: Vec<crate::store::Staff>,
+    contacts: Vec<crate::store::Contact>,
+    error: Option<String>,
+}
+
+async fn new_chat_page(
+    state: &AppState,
+    user: StaffUser,
+    status: StatusCode,
+    title: String,
+    error: Option<String>,
+) -> Result<Response, PageError> {
+    let team = state
+        .app
+        .staff_directory(&user.staff)
+        .await?
+        .into_iter()
+        .filter(|s| s.active && s.id != user.staff.id)
+        .collect();
+    let contacts = state
+        .app
+        .contacts_for_staff(&user.staff)
+        .await?
+        .into_iter()
+        .filter(|c| c.status == crate::store::ContactStatus::Active)
+        .collect();
+    Ok(render(
+        status,
+        &NewChatPage {
+            layout: user.layout,
+            title,
+            team,
+            contacts,
+            error,
+        },
+    ))
+}
+
+/// `GET /app/messages/new` (M2)
+pub async fn new_chat_get(
+    State(state): State<AppState>,
+    user: StaffUser,
+) -> Result<Response, PageError> {
+    new_chat_page(&state, user, StatusCode::OK, String::new(), None).await
+}
+
+/// `POST /app/messages/new`
+pub async fn new_chat_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    axum::extract::RawForm(body): axum::extract::RawForm,
+) -> Result<Response, PageError> {
+    let (staff, contacts, title) = people_of(&body);
+    match state
+        .app
+        .create_group_chat(&user.staff, &title, &staff, &contacts)
+        .await
+    {
+        Ok(chat) => Ok(Redirect::to(&format!("/app/messages/{}", chat.id)).into_response()),
+        Err(error) => {
+            let (status, message) = form_refusal(error)?;
+            new_chat_page(&state, user, status, title, Some(message)).await
+        }
+    }
+}
+
+/// `POST /app/messages/{chat}/members` (M2: a direct chat becomes a group)
+pub async fn add_members_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(chat): Path<String>,
+    axum::extract::RawForm(body): axum::extract::RawForm,
+) -> Result<Response, PageError> {
+    let chat: ChatId = parse(&chat)?;
+    let (staff, contacts, _) = people_of(&body);
+    match state
+        .app
+        .add_to_chat(&user.staff, chat, &staff, &contacts)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/app/messages/{chat}")).into_response()),
+        Err(AppError::Conflict(message)) => Err(PageError::Forbidden(message)),
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RemoveForm {
+    #[serde(default)]
+    member: String,
+}
+
+/// `POST /app/messages/{chat}/members/remove`
+pub async fn remove_member_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(chat): Path<String>,
+    Form(form): Form<RemoveForm>,
+) -> Result<Response, PageError> {
+    let chat: ChatId = parse(&chat)?;
+    let member = match form.member.split_once(':') {
+        Some(("staff", id)) => Member::Staff(parse(id)?),
+        Some(("contact", id)) => Member::Contact(parse(id)?),
+        _ => return Err(PageError::NotFound),
+    };
+    state
+        .app
+        .remove_from_chat(&user.staff, chat, member)
+        .await?;
+    Ok(Redirect::to(&format!("/app/messages/{chat}")).into_response())
 }

@@ -65,6 +65,18 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(messages::ws_get))
         .route("/app/messages", get(messages::staff_list_get))
         .route(
+            "/app/messages/new",
+            get(messages::new_chat_get).post(messages::new_chat_post),
+        )
+        .route(
+            "/app/messages/{chat}/members",
+            post(messages::add_members_post),
+        )
+        .route(
+            "/app/messages/{chat}/members/remove",
+            post(messages::remove_member_post),
+        )
+        .route(
             "/app/messages/{chat}",
             get(messages::staff_chat_get).post(messages::staff_send_post),
         )

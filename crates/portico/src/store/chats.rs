@@ -588,6 +588,59 @@ impl Store {
         Ok(rows.into_iter().map(|(a, t)| (a, Millis(t))).collect())
     }
 
+    /// M2: adds members; a direct chat given a third person becomes a group.
+    pub async fn add_chat_members(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+        members: &[Member],
+        now: Millis,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for member in members {
+            sqlx::query(
+                "INSERT INTO chat_members (practice_id, chat_id, member_kind, member_id, last_read_seq, joined_at) \
+                 VALUES ($1, $2, $3, $4, 0, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(practice.to_string())
+            .bind(chat.to_string())
+            .bind(member.kind())
+            .bind(member.id())
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE chats SET kind = 'group' WHERE practice_id = $1 AND id = $2 AND \
+             (SELECT COUNT(*) FROM chat_members m WHERE m.practice_id = $1 AND m.chat_id = $2) > 2",
+        )
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// M2: takes someone out of a chat; they no longer see it.
+    pub async fn remove_chat_member(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+        member: Member,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "DELETE FROM chat_members WHERE practice_id = $1 AND chat_id = $2 AND member_kind = $3 AND member_id = $4",
+        )
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .bind(member.kind())
+        .bind(member.id())
+        .execute(&self.pool)
+        .await?;
+        super::staff::found(done.rows_affected())
+    }
+
     /// M6: deletes a chat and every message of it, for good.
     pub async fn delete_chat(&self, practice: PracticeId, chat: ChatId) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;

@@ -692,3 +692,162 @@ async fn files_and_voice_notes_in_a_chat_and_the_clients_status() {
         .await;
     assert_eq!(response.status(), 403);
 }
+
+#[tokio::test]
+async fn a_group_of_two_staff_and_two_contacts_each_see_what_they_should_live() {
+    let app = TestApp::spawn().await;
+    let (practice, admin) = app.with_practice("Harbour").await;
+    let marcus = app
+        .with_staff(
+            practice.id,
+            "marcus@harbour.example",
+            portico::domain::Role::Member,
+        )
+        .await;
+    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
+    let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
+    let tom = active(&app, practice.id, "tom@northwind.example", &[&bakery]).await;
+    let invited = app
+        .with_contact(practice.id, "new@northwind.example", &[&bakery])
+        .await;
+    let (rival, _) = app.with_practice("Rival").await;
+    let theirs = active(&app, rival.id, "them@rival.example", &[]).await;
+    let olivia = app.staff_browser(&admin.email).await;
+
+    // Nobody of another practice, nobody not activated, can be put in a group.
+    for (kind, id) in [
+        ("contact", theirs.id.to_string()),
+        ("contact", invited.id.to_string()),
+    ] {
+        let response = olivia
+            .post_form("/app/messages/new", &[("title", "Year end"), (kind, &id)])
+            .await;
+        assert!(response.status().is_client_error(), "{kind} {id}");
+    }
+    let response = olivia
+        .post_form(
+            "/app/messages/new",
+            &[
+                ("title", "Northwind year end"),
+                ("staff", &marcus.id.to_string()),
+                ("contact", &hannah.id.to_string()),
+                ("contact", &tom.id.to_string()),
+            ],
+        )
+        .await;
+    let chat_path = location(&response);
+    assert!(chat_path.starts_with("/app/messages/"), "{chat_path}");
+    let chat_id = chat_path.trim_start_matches("/app/messages/").to_owned();
+    let portal_path = format!("/portal/messages/{chat_id}");
+
+    let marcus_browser = app.staff_browser(&marcus.email).await;
+    let hannah_browser = signed_in(&app, &hannah.email).await;
+    let tom_browser = signed_in(&app, &tom.email).await;
+    let mut sockets = Vec::new();
+    for browser in [&marcus_browser, &hannah_browser, &tom_browser] {
+        sockets.push(socket(&app, browser).await);
+    }
+    olivia
+        .post_form(&chat_path, &[("body", "Welcome, everyone."), ("key", "g1")])
+        .await;
+    for socket in &mut sockets {
+        let event = next_event(socket)
+            .await
+            .expect("everyone in the group hears it");
+        assert_eq!(event["body"], "Welcome, everyone.");
+    }
+    // Receipts are for staff: the contacts' pages show none, the staff's do.
+    let (_, html) = tom_browser.page(&portal_path).await;
+    assert!(html.contains("Welcome, everyone.") && !html.contains("id=\"receipt\""));
+    let (_, html) = marcus_browser.page(&chat_path).await;
+    assert!(html.contains("id=\"receipt\""));
+
+    // Tom is removed: he neither reads nor hears the chat any more.
+    let response = olivia
+        .post_form(
+            &format!("{chat_path}/members/remove"),
+            &[("member", &format!("contact:{}", tom.id))],
+        )
+        .await;
+    assert_eq!(location(&response), chat_path);
+    assert_eq!(tom_browser.page(&portal_path).await.0, 404);
+    let mut tom_socket = sockets.pop().unwrap();
+    hannah_browser
+        .post_form(&portal_path, &[("body", "Thanks Olivia"), ("key", "g2")])
+        .await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), async {
+            loop {
+                match tom_socket.next().await {
+                    Some(Ok(WsMessage::Text(text))) if text.contains("Thanks Olivia") => return,
+                    Some(Ok(_)) => {}
+                    _ => std::future::pending::<()>().await,
+                }
+            }
+        })
+        .await
+        .is_err(),
+        "a removed member hears nothing more"
+    );
+    let response = tom_browser
+        .post_form(&portal_path, &[("body", "Still here?"), ("key", "g3")])
+        .await;
+    assert_eq!(response.status(), 404);
+    // A contact cannot add people.
+    let response = hannah_browser
+        .post_form(
+            &format!("{chat_path}/members"),
+            &[("contact", &tom.id.to_string())],
+        )
+        .await;
+    assert_eq!(response.status(), 403);
+}
+
+#[tokio::test]
+async fn a_direct_chat_becomes_a_group_when_people_are_added() {
+    let app = TestApp::spawn().await;
+    let (practice, admin) = app.with_practice("Harbour").await;
+    let marcus = app
+        .with_staff(
+            practice.id,
+            "marcus@harbour.example",
+            portico::domain::Role::Member,
+        )
+        .await;
+    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
+    let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
+    let olivia = app.staff_browser(&admin.email).await;
+    let response = olivia
+        .post_form(
+            &format!("/app/clients/{}/chat", bakery.id),
+            &[("contact", &hannah.id.to_string())],
+        )
+        .await;
+    let chat_path = location(&response);
+    olivia
+        .post_form(
+            &format!("{chat_path}/members"),
+            &[("staff", &marcus.id.to_string())],
+        )
+        .await;
+    let marcus_browser = app.staff_browser(&marcus.email).await;
+    assert_eq!(
+        marcus_browser.page(&chat_path).await.0,
+        200,
+        "Marcus now reads the chat"
+    );
+    let chat_id: portico::domain::ChatId = chat_path
+        .trim_start_matches("/app/messages/")
+        .parse()
+        .unwrap();
+    let chat = app
+        .store()
+        .chat_for_member(
+            practice.id,
+            chat_id,
+            portico::store::Member::Staff(marcus.id),
+        )
+        .await
+        .unwrap();
+    assert!(!chat.direct, "three people make a group");
+}
