@@ -2,7 +2,9 @@
 // WebSocket. Pages work without it; it only makes them live.
 (function () {
   "use strict";
+  var dock = document.querySelector("[data-dock]");
   var root = document.querySelector("[data-live]");
+  if (dock && !root) { startDock(dock); return; }
   if (!root) { return; }
   var base = root.getAttribute("data-base");
   var openChat = root.getAttribute("data-chat");
@@ -108,4 +110,56 @@
   }
 
   connect();
+
+  // The docked messenger on every other staff page (M14): a count of
+  // unread messages, a list of recent chats, a link to the full page.
+  function startDock(dock) {
+    dock.hidden = false;
+    var toggle = dock.querySelector("[data-dock-toggle]");
+    var list = dock.querySelector("[data-dock-list]");
+    var badge = dock.querySelector("[data-dock-unread]");
+    var unread = 0;
+    function show(count) {
+      unread = count;
+      badge.hidden = count === 0;
+      badge.textContent = String(count);
+    }
+    function load() {
+      fetch("/app/messages/dock", { headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) {
+          if (!data) { return; }
+          show(data.unread);
+          list.textContent = "";
+          data.chats.forEach(function (c) {
+            var li = document.createElement("li");
+            var a = document.createElement("a");
+            a.href = "/app/messages/" + c.id;
+            a.textContent = c.title + (c.unread > 0 ? " (" + c.unread + ")" : "");
+            li.appendChild(a);
+            list.appendChild(li);
+          });
+        })
+        .catch(function () {});
+    }
+    toggle.addEventListener("click", function () {
+      var open = list.hidden;
+      list.hidden = !open;
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      if (open) { load(); }
+    });
+    load();
+    var wait = 500;
+    (function listen() {
+      var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+      var socket = new WebSocket(scheme + location.host + "/ws");
+      socket.onopen = function () { wait = 500; };
+      socket.onmessage = function (e) {
+        var event;
+        try { event = JSON.parse(e.data); } catch (_) { return; }
+        if (event.kind === "message") { if (!list.hidden) { load(); } else { show(unread + 1); } }
+      };
+      socket.onclose = function () { setTimeout(listen, wait); wait = Math.min(wait * 2, 15000); };
+    }());
+  }
 }());

@@ -861,3 +861,19 @@ pub async fn remove_member_post(
         .await?;
     Ok(Redirect::to(&format!("/app/messages/{chat}")).into_response())
 }
+
+/// `GET /app/messages/dock`: the docked messenger's data (M14).
+pub async fn dock_get(
+    State(state): State<AppState>,
+    user: StaffUser,
+) -> Result<Response, PageError> {
+    let chats = state.app.chats_for(Actor::Staff(&user.staff)).await?;
+    let unread: i64 = chats.iter().filter(|c| !c.hidden).map(|c| c.unread).sum();
+    let items: Vec<_> = chats
+        .iter()
+        .filter(|c| !c.hidden)
+        .take(8)
+        .map(|c| json!({ "id": c.chat.id, "title": c.chat.title, "unread": c.unread }))
+        .collect();
+    Ok(Json(json!({ "unread": unread, "chats": items })).into_response())
+}

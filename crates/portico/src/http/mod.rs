@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/static/portico.js", get(assets::script_get))
         .route("/ws", get(messages::ws_get))
         .route("/app/messages", get(messages::staff_list_get))
+        .route("/app/messages/dock", get(messages::dock_get))
         .route(
             "/app/messages/new",
             get(messages::new_chat_get).post(messages::new_chat_post),

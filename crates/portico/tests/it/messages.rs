@@ -851,3 +851,28 @@ async fn a_direct_chat_becomes_a_group_when_people_are_added() {
         .unwrap();
     assert!(!chat.direct, "three people make a group");
 }
+
+#[tokio::test]
+async fn the_docked_messenger_counts_unread_messages_on_every_staff_page() {
+    let app = TestApp::spawn().await;
+    let (staff, hannah, _staff_path, portal_path) = chatting(&app).await;
+    let (_, html) = staff.page("/app/clients").await;
+    assert!(
+        html.contains("data-dock"),
+        "the messenger is docked on staff pages"
+    );
+    assert!(html.contains("<script src=\"/static/portico.js\" defer></script>"));
+    hannah
+        .post_form(&portal_path, &[("body", "Another one"), ("key", "d1")])
+        .await;
+    let dock: serde_json::Value = staff.get("/app/messages/dock").await.json().await.unwrap();
+    assert_eq!(dock["unread"], 2, "two of Hannah's messages are unread");
+    assert_eq!(dock["chats"][0]["unread"], 2);
+    assert_eq!(
+        hannah.get("/app/messages/dock").await.status(),
+        403,
+        "not for contacts"
+    );
+    let (_, html) = hannah.follow("/portal").await;
+    assert!(!html.contains("data-dock"));
+}
