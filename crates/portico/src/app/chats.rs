@@ -134,6 +134,16 @@ impl App {
             .find_direct_chat(actor.practice_id, client.id, actor.id, contact.id)
             .await?
         {
+            // M6: a hidden chat comes back when opened from Contacts.
+            self.store
+                .set_member_flags(
+                    actor.practice_id,
+                    chat.id,
+                    Member::Staff(actor.id),
+                    Some(false),
+                    None,
+                )
+                .await?;
             return Ok(chat);
         }
         let mut tx = self.store.begin().await?;
