@@ -175,6 +175,28 @@ impl App {
             }
             contacts.push(contact);
         }
+        // A month's questions for the bakery, so the Questions tab has something to show.
+        let now = self.clock.now();
+        let mut tx = store.begin().await?;
+        for title in [
+            "What was the payment of $412.00 on 3 October to \"ACME SUPPLIES\" for?",
+            "Please upload the October bank statement for the business account.",
+            "Is the delivery van leased or owned?",
+        ] {
+            tx.insert_question(
+                p,
+                &crate::store::NewQuestion {
+                    client_id: northwind.id,
+                    assignee: None,
+                    title: title.to_owned(),
+                    details: String::new(),
+                    asked_by: marcus.id,
+                },
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
         Ok(DemoPractice {
             practice,
             admin_email: DEMO_ADMIN_EMAIL.to_owned(),
