@@ -679,11 +679,21 @@ pub struct PortalView {
     pub questions: Vec<crate::store::QuestionSummary>,
     /// Open questions per client, for the switcher (P6).
     pub open_counts: Vec<(ClientId, usize)>,
+    /// Unread messages per client, for the switcher (P6).
+    pub unread_counts: Vec<(ClientId, i64)>,
     /// M16: the client's current status: text, who set it, when.
     pub status: Option<(String, String, crate::domain::Millis)>,
 }
 
 impl PortalView {
+    /// How many unread messages wait in a client's chats (for the switcher).
+    pub fn unread_in(&self, client: &PortalClient) -> i64 {
+        self.unread_counts
+            .iter()
+            .find(|(id, _)| *id == client.client.id)
+            .map_or(0, |(_, n)| *n)
+    }
+
     /// How many open questions wait in a client (for the switcher).
     pub fn open_in(&self, client: &PortalClient) -> usize {
         self.open_counts
@@ -736,6 +746,19 @@ impl App {
         let questions = self.contact_questions(contact, current.client.id).await?;
         let open_counts = self.contact_open_counts(contact).await?;
         let status = self.store.client_status(p, current.client.id).await?;
+        let mut unread_counts: Vec<(ClientId, i64)> = Vec::new();
+        for chat in self
+            .store
+            .chats_of(p, crate::store::Member::Contact(contact.id))
+            .await?
+        {
+            if let Some(client) = chat.chat.client_id.filter(|_| chat.unread > 0) {
+                match unread_counts.iter_mut().find(|(id, _)| *id == client) {
+                    Some((_, n)) => *n += chat.unread,
+                    None => unread_counts.push((client, chat.unread)),
+                }
+            }
+        }
         Ok(PortalView {
             practice: self.store.get_practice(p).await?,
             contact: contact.clone(),
@@ -745,6 +768,7 @@ impl App {
             members,
             questions,
             open_counts,
+            unread_counts,
             status,
         })
     }

@@ -32,6 +32,11 @@ pub struct ListQuery {
 }
 
 impl ClientsPage {
+    /// Unread messages in this staff user's chats about a client.
+    fn unread_of(&self, row: &ClientSummary) -> i64 {
+        self.unread.get(&row.client.id).copied().unwrap_or(0)
+    }
+
     /// Q2: how many of a client's questions are in a state.
     fn count(&self, row: &ClientSummary, status: &str) -> i64 {
         crate::store::QuestionStatus::parse(status)
@@ -49,6 +54,7 @@ struct ClientsPage {
         ClientId,
         std::collections::HashMap<crate::store::QuestionStatus, i64>,
     >,
+    unread: std::collections::HashMap<ClientId, i64>,
     team: Vec<Staff>,
     me: StaffId,
     q: String,
@@ -74,10 +80,21 @@ async fn clients_page(
     let clients = state.app.list_clients(&user.staff, &filter).await?;
     let team = state.app.staff_directory(&user.staff).await?;
     let counts = state.app.question_counts(&user.staff).await?;
+    let mut unread = std::collections::HashMap::new();
+    for chat in state
+        .app
+        .chats_for(crate::app::questions::Actor::Staff(&user.staff))
+        .await?
+    {
+        if let Some(client) = chat.chat.client_id {
+            *unread.entry(client).or_insert(0) += chat.unread;
+        }
+    }
     Ok(render(
         status,
         &ClientsPage {
             counts,
+            unread,
             me: user.staff.id,
             layout: user.layout,
             clients,

@@ -875,4 +875,7 @@ async fn the_docked_messenger_counts_unread_messages_on_every_staff_page() {
     );
     let (_, html) = hannah.follow("/portal").await;
     assert!(!html.contains("data-dock"));
+    // P2, P6: unread messages are counted in the clients list.
+    let (_, html) = staff.page("/app/clients").await;
+    assert!(html.contains("<td>2</td>"), "two unread for the bakery");
 }
