@@ -1,5 +1,11 @@
 // Portico's one script: live updates for the Messages page over a
 // WebSocket. Pages work without it; it only makes them live.
+//
+// A message that arrives is shown at once from the event, then the chat's
+// own page is read again (which also tells the server it was read, M8) and
+// its markup takes the place of what the event showed: the reply's quote,
+// the reactions, Reply, Pin and Delete, the pinned panel and the staff's
+// read receipt, exactly as a reload would show them.
 (function () {
   "use strict";
   var dock = document.querySelector("[data-dock]");
@@ -8,35 +14,123 @@
   if (!root) { return; }
   var base = root.getAttribute("data-base");
   var openChat = root.getAttribute("data-chat");
+  var chatUrl = openChat ? base + "/" + openChat : null;
   var lastSeq = parseInt(root.getAttribute("data-seq") || "0", 10);
   var list = document.getElementById("messages");
   var retry = 500;
+  var connected = false;
+  // One refresh at a time; an event during one asks for another after it,
+  // so the page ends as the server last said.
+  var refreshing = false;
+  var again = false;
+  // Something changed while the page was hidden: read it when it shows.
+  var stale = false;
 
-  function has(seq) { return list && list.querySelector('[data-seq="' + seq + '"]'); }
+  function seqOf(li) { return parseInt(li.getAttribute("data-seq"), 10); }
 
-  function append(m) {
-    if (!list || has(m.seq)) { return; }
+  function has(seq) { return list && list.querySelector('li[data-seq="' + seq + '"]'); }
+
+  function nearBottom() {
+    return !list || list.scrollHeight - list.scrollTop - list.clientHeight < 48;
+  }
+
+  function toBottom() {
+    if (list) { list.scrollTop = list.scrollHeight; }
+  }
+
+  // Puts a message in its place by number, whatever order events came in.
+  function place(li) {
+    var seq = seqOf(li);
     var empty = list.querySelector(".empty");
     if (empty) { empty.remove(); }
+    var items = list.querySelectorAll("li[data-seq]");
+    var before = null;
+    for (var i = 0; i < items.length; i += 1) {
+      if (seqOf(items[i]) > seq) { before = items[i]; break; }
+    }
+    list.insertBefore(li, before);
+    if (seq > lastSeq) { lastSeq = seq; }
+  }
+
+  // A message as an event or a send's answer tells it, until the page's
+  // own markup replaces it.
+  function append(m) {
+    if (!list || has(m.seq)) { return; }
+    var follow = nearBottom();
     var li = document.createElement("li");
     li.setAttribute("data-seq", String(m.seq));
+    li.id = "m" + m.seq;
     var meta = document.createElement("p");
     meta.className = "meta";
     var who = document.createElement("strong");
     who.textContent = m.sender_name || "";
     var when = document.createElement("span");
     when.className = "muted small";
-    when.textContent = " " + (m.at || "");
+    when.textContent = m.at || "";
     meta.appendChild(who);
+    meta.appendChild(document.createTextNode(" "));
     meta.appendChild(when);
     var body = document.createElement("p");
     body.className = "body";
     body.textContent = m.body || "";
     li.appendChild(meta);
     li.appendChild(body);
-    list.appendChild(li);
-    if (m.seq > lastSeq) { lastSeq = m.seq; }
-    li.scrollIntoView({ block: "end" });
+    place(li);
+    if (follow) { toBottom(); }
+  }
+
+  // Replaces (or adds, or removes) the element `selector` with the one in
+  // the page read again; `put` adds it where it belongs.
+  function swap(selector, doc, put) {
+    var now = document.querySelector(selector);
+    var fresh = doc.querySelector(selector);
+    if (!fresh) {
+      if (now) { now.remove(); }
+      return;
+    }
+    if (now && now.outerHTML === fresh.outerHTML) { return; }
+    fresh = document.importNode(fresh, true);
+    if (now) { now.replaceWith(fresh); } else { put(fresh); }
+  }
+
+  function merge(doc) {
+    var fresh = doc.getElementById("messages");
+    if (!list || !fresh) { return; }
+    var follow = nearBottom();
+    fresh.querySelectorAll("li[data-seq]").forEach(function (item) {
+      var now = has(seqOf(item));
+      if (now && now.outerHTML === item.outerHTML) { return; }
+      var copy = document.importNode(item, true);
+      if (!now) { place(copy); return; }
+      // Keep a React menu open that the person opened.
+      var open = now.querySelector("details[open]");
+      var menu = copy.querySelector("details");
+      if (open && menu) { menu.open = true; }
+      now.replaceWith(copy);
+    });
+    swap("aside.pinned", doc, function (node) { list.parentNode.insertBefore(node, list); });
+    swap("#receipt", doc, function (node) { list.after(node); });
+    if (follow) { toBottom(); }
+  }
+
+  // Reads the open chat's page again and shows what changed. Reading it
+  // marks the chat read for the person looking, so a hidden page waits
+  // until it is shown.
+  function refresh() {
+    if (!chatUrl) { return; }
+    if (document.visibilityState === "hidden") { stale = true; return; }
+    if (refreshing) { again = true; return; }
+    refreshing = true;
+    fetch(chatUrl, { headers: { Accept: "text/html" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (html) { merge(new DOMParser().parseFromString(html, "text/html")); }
+      })
+      .catch(function () {})
+      .then(function () {
+        refreshing = false;
+        if (again) { again = false; refresh(); }
+      });
   }
 
   function bumpUnread(chat) {
@@ -48,36 +142,47 @@
       badge.className = "badge unread";
       badge.setAttribute("data-unread", "");
       badge.textContent = "0";
-      link.insertBefore(badge, link.children[1] || null);
+      link.insertBefore(badge, link.querySelector(".preview"));
     }
     badge.textContent = String(parseInt(badge.textContent, 10) + 1);
   }
 
+  // What came while the socket was away: after a drop, or between the
+  // page's load and the socket's opening.
   function catchUp() {
     if (!openChat) { return; }
     fetch(base + "/" + openChat + "/after/" + lastSeq, { headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : []; })
-      .then(function (messages) { messages.forEach(append); })
+      .then(function (messages) {
+        messages.forEach(append);
+        if (messages.length) { refresh(); }
+      })
       .catch(function () {});
   }
 
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + location.host + "/ws");
-    socket.onopen = function () { retry = 500; catchUp(); };
+    socket.onopen = function () {
+      retry = 500;
+      // Reactions and pins may have changed while it was away too.
+      if (connected) { refresh(); }
+      connected = true;
+      catchUp();
+    };
     socket.onmessage = function (e) {
       var event;
       try { event = JSON.parse(e.data); } catch (_) { return; }
       if (event.kind === "message") {
         if (event.chat === openChat) {
           append(event);
-          // Reading it here: tell the server by catching up (marks read).
+          refresh();
         } else {
           bumpUnread(event.chat);
         }
-      } else if (event.kind === "read" && event.chat === openChat) {
-        var receipt = document.getElementById("receipt");
-        if (receipt && event.seq >= lastSeq) { receipt.textContent = "Read by " + (event.reader || "the client"); }
+      } else if ((event.kind === "read" || event.kind === "changed") && event.chat === openChat) {
+        // "read" comes to staff only: the receipt is read again with the rest.
+        refresh();
       }
     };
     socket.onclose = function () {
@@ -85,6 +190,13 @@
       retry = Math.min(retry * 2, 15000);
     };
   }
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && stale) {
+      stale = false;
+      refresh();
+    }
+  });
 
   var form = document.querySelector("[data-send]");
   if (form) {
@@ -96,19 +208,28 @@
         headers: { Accept: "application/json", "Content-Type": "application/x-www-form-urlencoded" },
         body: data.toString()
       }).then(function (r) {
-        if (r.ok) {
-          return r.json().then(function (m) {
-            append(m);
-            form.querySelector("textarea").value = "";
-            // A fresh key for the next message; a retry of this one reuses it.
-            form.querySelector('[name="key"]').value = m.next_key;
-          });
-        }
-        form.submit();
+        if (!r.ok) { form.submit(); return; }
+        return r.json().then(function (m) {
+          append(m);
+          toBottom();
+          form.querySelector("textarea").value = "";
+          // A fresh key for the next message; a retry of this one reuses it.
+          form.querySelector('[name="key"]').value = m.next_key;
+          // The next message is no longer a reply.
+          var reply = form.querySelector('[name="reply_to"]');
+          if (reply) {
+            var note = reply.nextElementSibling;
+            if (note && note.tagName === "P") { note.remove(); }
+            reply.remove();
+            history.replaceState(null, "", chatUrl);
+          }
+          refresh();
+        });
       }).catch(function () { form.submit(); });
     });
   }
 
+  toBottom();
   connect();
 
   // The docked messenger on every other staff page (M14): a count of

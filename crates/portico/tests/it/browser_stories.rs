@@ -936,3 +936,176 @@ async fn staff_ask_three_questions_one_for_a_single_contact_who_answers_it_with_
     )
     .await;
 }
+
+/// Run in the page: leaves a mark on it, gone if the page is ever reloaded.
+const MARK_PAGE: &str = "const [done] = arguments; window.porticoStayed = true; done(true);";
+
+/// Run in the page: whether the mark left by [`MARK_PAGE`] is still there.
+const PAGE_MARKED: &str = "const [done] = arguments; done(window.porticoStayed === true);";
+
+/// Whether the page shown is still the one [`MARK_PAGE`] marked: nothing
+/// reloaded it or went elsewhere.
+async fn still_the_same_page(browser: &RealBrowser) -> bool {
+    browser.run_async_script(PAGE_MARKED, vec![]).await == true
+}
+
+#[tokio::test]
+async fn staff_and_a_contact_on_her_phone_chat_live_then_react_and_pin_her_reply() {
+    let app = TestApp::spawn().await;
+    let Firm {
+        olivia,
+        bakery,
+        hannah,
+        ..
+    } = firm(&app).await;
+    let app = &app;
+    run_story(
+        "staff_and_a_contact_on_her_phone_chat_live_then_react_and_pin_her_reply",
+        &app.base_url,
+        |staff| async move {
+            let ready = "Your return is ready";
+            let thanks = "Thank you! I will read it tonight and sign it tomorrow.";
+
+            // Olivia opens the chat with Hannah from the bakery's Contacts
+            // tab: only Hannah, who activated her account, has a Chat button.
+            sign_in_as_staff(&staff, &olivia.email).await;
+            let overview = format!("/app/clients/{}", bakery.id);
+            staff.goto(&overview).await;
+            let tab = format!("{overview}/contacts");
+            staff.click(&format!("nav.tabs a[href='{tab}']")).await;
+            staff.wait_for_path(&tab).await;
+            assert_eq!(
+                staff.count("main tbody form[action$='/chat'] button").await,
+                1,
+                "Tom, invited but not active, cannot be messaged yet"
+            );
+            staff.press("Chat with Hannah Brooks").await;
+            staff
+                .wait_for_text(".chat h2", "Hannah Brooks — Northwind Bakery Ltd")
+                .await;
+            let staff_chat = staff.current_path().await;
+            let chat = staff_chat
+                .strip_prefix("/app/messages/")
+                .expect("a chat's page")
+                .to_owned();
+            assert!(
+                staff
+                    .text_of("#messages")
+                    .await
+                    .contains("No messages yet: say hello.")
+            );
+            assert_eq!(staff.count("#receipt").await, 0, "nothing to have read yet");
+
+            // Hannah, on her phone, opens the chat from her Messages.
+            let phone = staff.another().await;
+            phone.phone().await;
+            sign_in_as_contact(&phone, app, &hannah.email).await;
+            phone
+                .wait_for_path(&format!("/portal/clients/{}", bakery.id))
+                .await;
+            phone.click("nav a[href='/portal/messages']").await;
+            phone.wait_for_path("/portal/messages").await;
+            let portal_chat = format!("/portal/messages/{chat}");
+            phone
+                .click(&format!(".chat-list a[href='{portal_chat}']"))
+                .await;
+            phone.wait_for_path(&portal_chat).await;
+            assert!(
+                phone
+                    .text_of("#messages")
+                    .await
+                    .contains("No messages yet: say hello.")
+            );
+            phone.run_async_script(MARK_PAGE, vec![]).await;
+            staff.run_async_script(MARK_PAGE, vec![]).await;
+
+            // Olivia sends; it shows on Hannah's phone without a reload,
+            // with its Reply link, and Olivia sees that she read it.
+            staff.fill("#body", ready).await;
+            staff.press("Send").await;
+            staff.wait_for_text("#messages", ready).await;
+            assert_eq!(staff.value_of("#body").await, "", "the box is emptied");
+            let seen = phone.wait_for_text("#messages", ready).await;
+            assert!(seen.contains("Olivia Hart"), "{seen}");
+            assert!(!seen.contains("No messages yet"), "{seen}");
+            phone.wait_for("#m1 a[href$='?reply=1#body']").await;
+            staff.wait_for_text("#receipt", "Read by the client").await;
+            assert_eq!(phone.count("#receipt").await, 0, "no receipts for contacts");
+            assert!(
+                still_the_same_page(&phone).await,
+                "her page was not reloaded"
+            );
+            assert!(still_the_same_page(&staff).await, "nor was Olivia's");
+
+            // Hannah replies to it.
+            phone.click_link("Reply").await;
+            phone
+                .wait_for_text("form[data-send]", "Replying to message #1")
+                .await;
+            phone.fill("#body", thanks).await;
+            phone.press("Send").await;
+            phone.wait_for_text("#m2 blockquote.quote", ready).await;
+            let sent = phone.text_of("#m2").await;
+            assert!(
+                sent.contains("Hannah Brooks") && sent.contains(thanks),
+                "{sent}"
+            );
+            assert!(
+                !phone
+                    .text_of("form[data-send]")
+                    .await
+                    .contains("Replying to"),
+                "the next message is not a reply"
+            );
+            assert_eq!(phone.count("#receipt").await, 0, "no receipts for contacts");
+
+            // Her reply shows on Olivia's page live, quoting the original.
+            phone.run_async_script(MARK_PAGE, vec![]).await;
+            let quote = staff.wait_for_text("#m2 blockquote.quote", ready).await;
+            assert_eq!(quote, format!("Olivia Hart: {ready}"));
+            let reply = staff.text_of("#m2").await;
+            assert!(
+                reply.contains("Hannah Brooks") && reply.contains(thanks),
+                "{reply}"
+            );
+            assert_eq!(staff.text_of("#receipt").await, "Read by the client");
+            assert!(
+                still_the_same_page(&staff).await,
+                "Olivia's page was not reloaded"
+            );
+
+            // Olivia reacts 👍 to the reply and pins it.
+            staff.click("#m2 details.react summary").await;
+            staff.click("#m2 button[value='react:👍']").await;
+            staff.wait_for_text("#m2 .reaction.mine", "👍 1").await;
+            assert_eq!(staff.current_path().await, staff_chat);
+            staff.click("#m2 button[value='pin']").await;
+            let pinned = staff.wait_for_text("aside.pinned", thanks).await;
+            assert!(pinned.contains("Hannah Brooks"), "{pinned}");
+            assert_eq!(staff.text_of("#m2 .meta .badge").await, "pinned");
+            assert_eq!(staff.count("#m2 button[value='unpin']").await, 1);
+            assert_eq!(staff.text_of("#receipt").await, "Read by the client");
+            staff.doc_screenshot("chat").await;
+
+            // Hannah's phone shows both as they happen, and after a reload.
+            phone.wait_for_text("aside.pinned", thanks).await;
+            phone.wait_for_text("#m2 .reaction", "👍 1").await;
+            assert!(
+                still_the_same_page(&phone).await,
+                "her page was not reloaded"
+            );
+            phone.goto(&portal_chat).await;
+            assert!(phone.text_of("aside.pinned").await.contains(thanks));
+            assert_eq!(phone.text_of("#m2 .reaction").await, "👍 1");
+            assert_eq!(
+                phone.count("#m2 .reaction.mine").await,
+                0,
+                "Olivia's reaction, not hers"
+            );
+            assert!(phone.text_of("#m2 blockquote.quote").await.contains(ready));
+            assert_eq!(phone.count("#receipt").await, 0, "no receipts for contacts");
+            phone.doc_screenshot("portal-chat-phone").await;
+        },
+    )
+    .await;
+}
