@@ -90,7 +90,11 @@ impl Driver {
             .process_group(0)
             .kill_on_drop(true)
             .spawn()
-            .unwrap_or_else(|e| panic!("start {CHROMEDRIVER}: {e}"));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "start {CHROMEDRIVER}: {e} (browser tests need Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver)"
+                )
+            });
         let pgid = child.id().expect("chromedriver has a process id");
         let stdout = child.stdout.take().expect("chromedriver's output");
         // From here on, a panic drops the driver and so kills chromedriver.
