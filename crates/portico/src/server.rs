@@ -157,6 +157,7 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let store = self.state.app.store.clone();
+        let relay = self.relay_live_events().await;
         let worker = self
             .background_delivery
             .then(|| tokio::spawn(self.worker.run()));
@@ -183,11 +184,72 @@ impl Server {
         .context("the server stopped with an error");
         // A message being sent right now is claimed for a while; if it was
         // not recorded as sent, it is sent again after the claim runs out.
-        for task in [worker, reminders].into_iter().flatten() {
+        for task in [worker, reminders].into_iter().flatten().chain(relay) {
             task.abort();
         }
         store.close().await;
         served
+    }
+}
+
+impl Server {
+    /// On PostgreSQL, live events cross instances (X4): this instance's
+    /// go out by `NOTIFY`, the others' come in by `LISTEN`.
+    async fn relay_live_events(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        let app = &self.state.app;
+        if app.store.backend() != crate::store::Backend::Postgres {
+            return Vec::new();
+        }
+        let Some(mut outgoing) = app.live.start_relay().await else {
+            return Vec::new();
+        };
+        let hub = app.live.clone();
+        let store = app.store.clone();
+        let send = tokio::spawn(async move {
+            while let Some(event) = outgoing.recv().await {
+                let mut wire = hub.wire(event);
+                let mut payload = serde_json::to_string(&wire).unwrap_or_default();
+                if payload.len() > 7_000 {
+                    // NOTIFY takes 8000 bytes: pages fetch a long body themselves.
+                    wire.event.body = None;
+                    payload = serde_json::to_string(&wire).unwrap_or_default();
+                }
+                if let Err(error) = store.notify_instances(&payload).await {
+                    tracing::warn!(%error, "could not relay a live event to the other instances");
+                }
+            }
+        });
+        let hub = app.live.clone();
+        let url = self.state.config.database_url.expose_secret().to_owned();
+        let receive = tokio::spawn(async move {
+            let mut wait = std::time::Duration::from_millis(500);
+            loop {
+                match crate::store::listen_instances(&url).await {
+                    Ok(mut listener) => {
+                        wait = std::time::Duration::from_millis(500);
+                        while let Ok(notification) = listener.recv().await {
+                            let Ok(wire) = serde_json::from_str::<crate::delivery::live::WireEvent>(
+                                notification.payload(),
+                            ) else {
+                                continue;
+                            };
+                            if wire.origin == hub.instance {
+                                continue;
+                            }
+                            if let Some(event) = wire.into_event() {
+                                hub.deliver_here(event);
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "could not listen for the other instances' live events")
+                    }
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(30));
+            }
+        });
+        vec![send, receive]
     }
 }
 

@@ -189,7 +189,7 @@ impl App {
                     .map(|m| m.member)
                     .filter(|m| matches!(m, Member::Staff(_)))
                     .collect(),
-                kind: "read",
+                kind: "read".into(),
                 chat: chat.id,
                 seq: chat.last_seq,
                 sender_name: None,
@@ -322,7 +322,7 @@ impl App {
             self.live.publish(LiveEvent {
                 practice,
                 recipients: members.iter().map(|m| m.member).collect(),
-                kind: "message",
+                kind: "message".into(),
                 chat: chat.id,
                 seq: message.seq,
                 sender_name: Some(message.sender_name.clone()),
@@ -450,7 +450,7 @@ impl App {
             self.live.publish(LiveEvent {
                 practice,
                 recipients: members.iter().map(|m| m.member).collect(),
-                kind: "changed",
+                kind: "changed".into(),
                 chat: chat.id,
                 seq,
                 sender_name: None,
@@ -601,7 +601,7 @@ impl App {
         self.live.publish(LiveEvent {
             practice: actor.practice_id,
             recipients: members.iter().map(|m| m.member).collect(),
-            kind: "deleted",
+            kind: "deleted".into(),
             chat: chat.id,
             seq: 0,
             sender_name: None,

@@ -104,6 +104,31 @@ impl Backend {
     }
 }
 
+/// The channel live events travel on between instances (PostgreSQL).
+pub const LIVE_CHANNEL: &str = "portico_live";
+
+impl super::Store {
+    /// Tells the other instances of a live event: `NOTIFY` on PostgreSQL;
+    /// nothing on SQLite, where one instance owns the database.
+    pub async fn notify_instances(&self, payload: &str) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(LIVE_CHANNEL)
+                .bind(payload)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Listens for the other instances' live events (PostgreSQL only).
+pub async fn listen_instances(url: &str) -> Result<sqlx::postgres::PgListener, StoreError> {
+    let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+    listener.listen(LIVE_CHANNEL).await?;
+    Ok(listener)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

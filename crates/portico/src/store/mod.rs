@@ -20,7 +20,7 @@ mod staff;
 mod throttle;
 mod tokens;
 
-pub use backend::Backend;
+pub use backend::{Backend, listen_instances};
 pub use chats::{Chat, ChatSummary, Member, MemberState, Message, Reaction};
 pub use clients::{Client, ClientFilter, ClientSummary, NewClient};
 pub use contacts::{Contact, ContactStatus, NewContact, PortalClient};

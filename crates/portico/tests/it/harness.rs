@@ -163,6 +163,21 @@ impl TestApp {
         server.app().clone()
     }
 
+    /// A second instance serving HTTP on the same database, as behind a
+    /// load balancer; it stops when the returned guard is dropped.
+    pub async fn second_server(&self) -> (String, oneshot::Sender<()>) {
+        let server = Server::build_with_clock(self.config.clone(), self.clock.clone())
+            .await
+            .expect("a second instance")
+            .without_background_delivery();
+        let addr = server.local_addr().expect("bound address");
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(server.run_until_stopped(async move {
+            let _ = rx.await;
+        }));
+        (format!("http://{addr}"), tx)
+    }
+
     /// A browser of its own: its own cookies, sending what a browser sends.
     pub fn browser(&self) -> Browser {
         Browser::new(&self.base_url)

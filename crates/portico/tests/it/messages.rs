@@ -879,3 +879,53 @@ async fn the_docked_messenger_counts_unread_messages_on_every_staff_page() {
     let (_, html) = staff.page("/app/clients").await;
     assert!(html.contains("<td>2</td>"), "two unread for the bakery");
 }
+
+/// X4: a message sent through one instance reaches a socket on another,
+/// through PostgreSQL's LISTEN/NOTIFY. (On SQLite one instance owns the
+/// database, so there is nothing to cross; this runs in the PostgreSQL pass.)
+#[tokio::test]
+async fn a_message_sent_through_one_instance_reaches_a_socket_on_another() {
+    let app = TestApp::spawn().await;
+    if app.store().backend() != portico::store::Backend::Postgres {
+        eprintln!("SQLite: live events stay within one instance; see the PostgreSQL run");
+        return;
+    }
+    let (staff, hannah, staff_path, _) = chatting(&app).await;
+    let (second_url, _stop) = app.second_server().await;
+    // Hannah's socket is on the second instance.
+    let url = second_url.replace("http://", "ws://") + "/ws";
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "cookie",
+        format!(
+            "portico_session={}",
+            hannah.cookie("portico_session").unwrap()
+        )
+        .parse()
+        .unwrap(),
+    );
+    request
+        .headers_mut()
+        .insert("origin", second_url.parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket on the second instance");
+    // The second instance's listener may still be connecting: send until
+    // its socket hears one, with a deadline.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut heard = None;
+    let mut n = 0;
+    while heard.is_none() && std::time::Instant::now() < deadline {
+        n += 1;
+        staff
+            .post_form(
+                &staff_path,
+                &[("body", "Across instances"), ("key", &format!("x-{n}"))],
+            )
+            .await;
+        heard = next_event(&mut socket).await;
+    }
+    let event = heard.expect("the second instance delivered the first instance's message");
+    assert_eq!(event["kind"], "message");
+    assert_eq!(event["body"], "Across instances");
+}
