@@ -84,3 +84,6 @@ CREATE INDEX files_by_chat ON files (practice_id, chat_id, message_seq);
 ALTER TABLE clients ADD COLUMN status_text TEXT;
 ALTER TABLE clients ADD COLUMN status_at BIGINT;
 ALTER TABLE clients ADD COLUMN status_by TEXT;
+
+-- S8: whether staff may share a direct chat with other team members (M3).
+ALTER TABLE practices ADD COLUMN allow_chat_sharing BIGINT NOT NULL DEFAULT 1;

@@ -544,6 +544,42 @@ impl App {
             .await?)
     }
 
+    /// M3: shares a direct chat with another team member, when the practice
+    /// allows it (S8).
+    pub async fn share_chat(&self, actor: &Staff, chat: ChatId, with: StaffId) -> AppResult<()> {
+        let chat = self
+            .store
+            .chat_for_member(actor.practice_id, chat, Member::Staff(actor.id))
+            .await?;
+        if !chat.direct {
+            return Err(AppError::Conflict(
+                "This is a group chat: add people to it instead.".into(),
+            ));
+        }
+        if !self.store.chat_sharing_allowed(actor.practice_id).await? {
+            return Err(AppError::Conflict(
+                "Your practice does not allow sharing direct chats with other team members.".into(),
+            ));
+        }
+        self.check_members(actor, &[with], &[]).await?;
+        Ok(self
+            .store
+            .share_chat(actor.practice_id, chat.id, with, self.clock.now())
+            .await?)
+    }
+
+    /// S8: the practice setting (admins).
+    pub async fn set_chat_sharing(&self, actor: &Staff, on: bool) -> AppResult<()> {
+        if !policy::staff_may_manage_practice(actor, actor.practice_id) {
+            return Err(AppError::Forbidden);
+        }
+        Ok(self.store.set_chat_sharing(actor.practice_id, on).await?)
+    }
+
+    pub async fn chat_sharing_allowed(&self, actor: &Staff) -> AppResult<bool> {
+        Ok(self.store.chat_sharing_allowed(actor.practice_id).await?)
+    }
+
     /// M2: takes someone out of a chat.
     pub async fn remove_from_chat(
         &self,

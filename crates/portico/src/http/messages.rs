@@ -877,3 +877,28 @@ pub async fn dock_get(
         .collect();
     Ok(Json(json!({ "unread": unread, "chats": items })).into_response())
 }
+
+#[derive(Deserialize)]
+pub struct ShareForm {
+    #[serde(default)]
+    staff: String,
+}
+
+/// `POST /app/messages/{chat}/share` (M3)
+pub async fn share_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(chat): Path<String>,
+    Form(form): Form<ShareForm>,
+) -> Result<Response, PageError> {
+    let chat: ChatId = parse(&chat)?;
+    match state
+        .app
+        .share_chat(&user.staff, chat, parse(&form.staff)?)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/app/messages/{chat}")).into_response()),
+        Err(AppError::Conflict(message)) => Err(PageError::Forbidden(message)),
+        Err(other) => Err(other.into()),
+    }
+}

@@ -73,6 +73,7 @@ pub fn router(state: AppState) -> Router {
             "/app/messages/{chat}/members",
             post(messages::add_members_post),
         )
+        .route("/app/messages/{chat}/share", post(messages::share_post))
         .route(
             "/app/messages/{chat}/members/remove",
             post(messages::remove_member_post),
@@ -235,6 +236,7 @@ pub fn router(state: AppState) -> Router {
         .route("/app/settings", get(staff_pages::settings_get))
         .route("/app/settings/security", post(staff_pages::security_post))
         .route("/app/settings/time-zone", post(staff_pages::time_zone_post))
+        .route("/app/settings/messaging", post(staff_pages::messaging_post))
         .route("/app/settings/outbox", get(staff_pages::outbox_get))
         .route(
             "/app/settings/outbox/{id}/retry",

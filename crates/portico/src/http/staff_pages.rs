@@ -297,6 +297,7 @@ struct SettingsPage {
     time_zone: String,
     zone_error: Option<String>,
     zones: &'static [&'static str],
+    allow_sharing: bool,
 }
 
 /// `GET /app/settings` (admins)
@@ -334,6 +335,7 @@ async fn settings_page(
             time_zone,
             zone_error,
             zones: COMMON_ZONES,
+            allow_sharing: state.app.chat_sharing_allowed(&user.staff).await?,
         },
     ))
 }
@@ -442,4 +444,22 @@ pub async fn alerts_read_post(
 ) -> Result<Response, PageError> {
     state.app.mark_alerts_read(&user.staff).await?;
     Ok(Redirect::to("/app").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct MessagingForm {
+    allow_sharing: Option<String>,
+}
+
+/// `POST /app/settings/messaging` (admins, S8)
+pub async fn messaging_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Form(form): Form<MessagingForm>,
+) -> Result<Response, PageError> {
+    state
+        .app
+        .set_chat_sharing(&user.staff, form.allow_sharing.is_some())
+        .await?;
+    Ok(Redirect::to("/app/settings?done=saved").into_response())
 }

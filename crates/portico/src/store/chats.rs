@@ -622,6 +622,48 @@ impl Store {
         Ok(())
     }
 
+    /// S8: whether the practice lets staff share direct chats.
+    pub async fn chat_sharing_allowed(&self, practice: PracticeId) -> StoreResult<bool> {
+        let (on,): (i64,) =
+            sqlx::query_as("SELECT allow_chat_sharing FROM practices WHERE id = $1")
+                .bind(practice.to_string())
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+        Ok(on != 0)
+    }
+
+    pub async fn set_chat_sharing(&self, practice: PracticeId, on: bool) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE practices SET allow_chat_sharing = $2 WHERE id = $1")
+            .bind(practice.to_string())
+            .bind(super::flag(on))
+            .execute(&self.pool)
+            .await?;
+        super::staff::found(done.rows_affected())
+    }
+
+    /// M3: adds a team member to a direct chat, which stays direct: the
+    /// client still sees one conversation with the practice.
+    pub async fn share_chat(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+        staff: StaffId,
+        now: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO chat_members (practice_id, chat_id, member_kind, member_id, last_read_seq, joined_at) \
+             VALUES ($1, $2, 'staff', $3, 0, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .bind(staff.to_string())
+        .bind(now.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// M2: takes someone out of a chat; they no longer see it.
     pub async fn remove_chat_member(
         &self,

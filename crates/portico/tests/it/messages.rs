@@ -929,3 +929,93 @@ async fn a_message_sent_through_one_instance_reaches_a_socket_on_another() {
     assert_eq!(event["kind"], "message");
     assert_eq!(event["body"], "Across instances");
 }
+
+#[tokio::test]
+async fn a_direct_chat_is_shared_with_a_team_member_when_the_practice_allows_it() {
+    let app = TestApp::spawn().await;
+    let (practice, admin) = app.with_practice("Harbour").await;
+    let marcus = app
+        .with_staff(
+            practice.id,
+            "marcus@harbour.example",
+            portico::domain::Role::Member,
+        )
+        .await;
+    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
+    let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
+    let olivia = app.staff_browser(&admin.email).await;
+    let response = olivia
+        .post_form(
+            &format!("/app/clients/{}/chat", bakery.id),
+            &[("contact", &hannah.id.to_string())],
+        )
+        .await;
+    let chat_path = location(&response);
+    let marcus_browser = app.staff_browser(&marcus.email).await;
+    assert_eq!(
+        marcus_browser.page(&chat_path).await.0,
+        404,
+        "not shared yet"
+    );
+
+    // S8 off: sharing is refused.
+    let member_attempt = marcus_browser
+        .post_form("/app/settings/messaging", &[])
+        .await;
+    assert_eq!(
+        member_attempt.status(),
+        403,
+        "members do not change practice settings"
+    );
+    olivia.post_form("/app/settings/messaging", &[]).await;
+    let response = olivia
+        .post_form(
+            &format!("{chat_path}/share"),
+            &[("staff", &marcus.id.to_string())],
+        )
+        .await;
+    assert_eq!(response.status(), 403);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("does not allow sharing")
+    );
+
+    // S8 on: Marcus joins; the chat stays direct for the client.
+    olivia
+        .post_form("/app/settings/messaging", &[("allow_sharing", "on")])
+        .await;
+    let response = olivia
+        .post_form(
+            &format!("{chat_path}/share"),
+            &[("staff", &marcus.id.to_string())],
+        )
+        .await;
+    assert_eq!(location(&response), chat_path);
+    assert_eq!(marcus_browser.page(&chat_path).await.0, 200);
+    let chat_id: portico::domain::ChatId = chat_path
+        .trim_start_matches("/app/messages/")
+        .parse()
+        .unwrap();
+    let chat = app
+        .store()
+        .chat_for_member(
+            practice.id,
+            chat_id,
+            portico::store::Member::Staff(marcus.id),
+        )
+        .await
+        .unwrap();
+    assert!(chat.direct, "still one conversation with the practice");
+    // Not with someone of another practice.
+    let (_, rival_admin) = app.with_practice("Rival").await;
+    let response = olivia
+        .post_form(
+            &format!("{chat_path}/share"),
+            &[("staff", &rival_admin.id.to_string())],
+        )
+        .await;
+    assert_eq!(response.status(), 404);
+}
