@@ -146,6 +146,19 @@ impl App {
                 .await?;
             return Ok(chat);
         }
+        let mut members = vec![Member::Staff(actor.id), Member::Contact(contact.id)];
+        if let Some(primary) = client.primary_client_id {
+            // In a family, the primary's login sees the sub-records' chats (M1, P5).
+            for family in self
+                .store
+                .client_contacts(actor.practice_id, primary)
+                .await?
+            {
+                if family.status == ContactStatus::Active && family.id != contact.id {
+                    members.push(Member::Contact(family.id));
+                }
+            }
+        }
         let mut tx = self.store.begin().await?;
         let chat = tx
             .create_chat(
@@ -153,7 +166,7 @@ impl App {
                 true,
                 &format!("{} — {}", contact.name, client.name),
                 Some(client.id),
-                &[Member::Staff(actor.id), Member::Contact(contact.id)],
+                &members,
                 self.clock.now(),
             )
             .await?;

@@ -1019,3 +1019,53 @@ async fn a_direct_chat_is_shared_with_a_team_member_when_the_practice_allows_it(
         .await;
     assert_eq!(response.status(), 404);
 }
+
+#[tokio::test]
+async fn a_family_primarys_contact_sees_the_sub_records_chats() {
+    let app = TestApp::spawn().await;
+    let (practice, admin) = app.with_practice("Harbour").await;
+    let household = app.with_client(practice.id, "Okafor Household").await;
+    let chidi = app.with_client(practice.id, "Chidi Okafor").await;
+    let smiths = app.with_client(practice.id, "Smith Household").await;
+    app.store()
+        .set_family_primary(practice.id, chidi.id, Some(household.id))
+        .await
+        .unwrap();
+    let ngozi = active(&app, practice.id, "ngozi@okafor.example", &[&household]).await;
+    let chidi_contact = active(&app, practice.id, "chidi@okafor.example", &[&chidi]).await;
+    let jo = active(&app, practice.id, "jo@smith.example", &[&smiths]).await;
+    let staff = app.staff_browser(&admin.email).await;
+    let response = staff
+        .post_form(
+            &format!("/app/clients/{}/chat", chidi.id),
+            &[("contact", &chidi_contact.id.to_string())],
+        )
+        .await;
+    let chat_id = location(&response)
+        .trim_start_matches("/app/messages/")
+        .to_owned();
+    staff
+        .post_form(
+            &format!("/app/messages/{chat_id}"),
+            &[("body", "About Chidi's return"), ("key", "f1")],
+        )
+        .await;
+    let ngozi_browser = signed_in(&app, &ngozi.email).await;
+    let (status, html) = ngozi_browser
+        .page(&format!("/portal/messages/{chat_id}"))
+        .await;
+    assert_eq!(
+        status, 200,
+        "the primary's contact reads the sub-record's chat"
+    );
+    assert!(html.contains("About Chidi&#39;s return") || html.contains("About Chidi's return"));
+    let jo_browser = signed_in(&app, &jo.email).await;
+    assert_eq!(
+        jo_browser
+            .page(&format!("/portal/messages/{chat_id}"))
+            .await
+            .0,
+        404,
+        "another family's"
+    );
+}
