@@ -80,6 +80,11 @@ impl ChatView {
         REACTIONS
     }
 
+    /// The first message shown, when there are earlier ones to page back to.
+    pub fn earlier(&self) -> Option<i64> {
+        self.messages.first().map(|m| m.seq).filter(|seq| *seq > 1)
+    }
+
     /// M8, for staff: whether the client has read the latest message.
     pub fn receipt(&self) -> Option<&'static str> {
         let seq = self.read_by_client?;
@@ -182,13 +187,27 @@ impl App {
 
     /// A chat's newest messages; reading it marks it read, and tells the
     /// staff of the chat when a contact read it (M8).
-    pub async fn chat_view(&self, actor: Actor<'_>, chat: ChatId) -> AppResult<ChatView> {
+    pub async fn chat_view(
+        &self,
+        actor: Actor<'_>,
+        chat: ChatId,
+        before: Option<i64>,
+    ) -> AppResult<ChatView> {
         let (practice, member, name) = who(actor);
         let chat = self.store.chat_for_member(practice, chat, member).await?;
-        let messages = self
-            .store
-            .chat_messages(practice, chat.id, None, PAGE)
-            .await?;
+        let messages = match before {
+            // M15: paging back through the whole history.
+            Some(before) => {
+                self.store
+                    .messages_before(practice, chat.id, before, PAGE)
+                    .await?
+            }
+            None => {
+                self.store
+                    .chat_messages(practice, chat.id, None, PAGE)
+                    .await?
+            }
+        };
         let newly_read = self
             .store
             .mark_read(practice, chat.id, member, chat.last_seq)

@@ -61,6 +61,8 @@ impl MessagesPage {
 pub struct ChatQuery {
     #[serde(default)]
     reply: String,
+    #[serde(default)]
+    before: String,
 }
 
 fn new_key() -> String {
@@ -97,6 +99,7 @@ struct Show {
     draft: String,
     error: Option<String>,
     reply_to: Option<i64>,
+    before: Option<i64>,
 }
 
 impl Show {
@@ -108,6 +111,7 @@ impl Show {
             draft: String::new(),
             error: None,
             reply_to: None,
+            before: None,
         }
     }
 
@@ -134,9 +138,10 @@ async fn messages_page(
         draft,
         error,
         reply_to,
+        before,
     } = show;
     let view = match chat {
-        Some(chat) => Some(state.app.chat_view(actor, chat).await?),
+        Some(chat) => Some(state.app.chat_view(actor, chat, before).await?),
         None => None,
     };
     // Read after viewing, so the open chat shows no unread badge.
@@ -222,7 +227,10 @@ pub async fn staff_chat_get(
     Path(chat): Path<String>,
     Query(query): Query<ChatQuery>,
 ) -> Result<Response, PageError> {
-    let show = Show::chat(parse(&chat)?, query.reply.parse().ok());
+    let show = Show {
+        before: query.before.parse().ok(),
+        ..Show::chat(parse(&chat)?, query.reply.parse().ok())
+    };
     messages_page(
         &state,
         Actor::Staff(&user.staff),
@@ -257,7 +265,10 @@ pub async fn portal_chat_get(
     Path(chat): Path<String>,
     Query(query): Query<ChatQuery>,
 ) -> Result<Response, PageError> {
-    let show = Show::chat(parse(&chat)?, query.reply.parse().ok());
+    let show = Show {
+        before: query.before.parse().ok(),
+        ..Show::chat(parse(&chat)?, query.reply.parse().ok())
+    };
     messages_page(
         &state,
         Actor::Contact(&user.contact),
@@ -584,7 +595,7 @@ pub async fn delete_get(
 ) -> Result<Response, PageError> {
     let view = state
         .app
-        .chat_view(Actor::Staff(&user.staff), parse(&chat)?)
+        .chat_view(Actor::Staff(&user.staff), parse(&chat)?, None)
         .await?;
     Ok(render(
         StatusCode::OK,

@@ -303,6 +303,29 @@ impl Store {
         rows.into_iter().map(Message::try_from).collect()
     }
 
+    /// The `limit` messages before `before`, oldest first (paging back, M15).
+    pub async fn messages_before(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+        before: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Message>> {
+        let mut rows = sqlx::query_as::<_, MessageRow>(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE practice_id = $1 AND chat_id = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4"
+        ))
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.reverse();
+        rows.into_iter().map(Message::try_from).collect()
+    }
+
     /// Messages after `after`, oldest first, `limit` at a time (an export
     /// reads a chat of any size this way, in constant memory).
     pub async fn messages_from(

@@ -1069,3 +1069,59 @@ async fn a_family_primarys_contact_sees_the_sub_records_chats() {
         "another family's"
     );
 }
+
+#[tokio::test]
+async fn the_whole_history_pages_back_fifty_at_a_time() {
+    let app = TestApp::spawn().await;
+    let (staff, _hannah, staff_path, _) = chatting(&app).await;
+    let practice = app.store().list_practices().await.unwrap()[0].id;
+    let admin = app.store().list_staff(practice).await.unwrap()[0].clone();
+    let chat: portico::domain::ChatId = staff_path
+        .trim_start_matches("/app/messages/")
+        .parse()
+        .unwrap();
+    // 60 more messages (the sends are throttled over HTTP, so straight through the use case).
+    for i in 0..60 {
+        app.clock.advance(Duration::from_secs(2));
+        app.app
+            .send_message(
+                portico::app::questions::Actor::Staff(&admin),
+                chat,
+                &portico::app::chats::SendInput {
+                    body: format!("Message number {i:02}"),
+                    key: format!("bulk-{i}"),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let (_, html) = staff.page(&staff_path).await;
+    assert!(html.contains("Message number 59"));
+    assert!(
+        !html.contains("Your return is ready."),
+        "the first messages are on an earlier page"
+    );
+    let earlier = html
+        .split("?before=")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (_, html) = staff.page(&format!("{staff_path}?before={earlier}")).await;
+    let thread = html
+        .split("id=\"messages\"")
+        .nth(1)
+        .unwrap()
+        .split("</ol>")
+        .next()
+        .unwrap();
+    assert!(thread.contains("Your return is ready."));
+    assert!(thread.contains("Great, thank you!"));
+    assert!(
+        !thread.contains("Message number 59"),
+        "only the earlier page"
+    );
+}
