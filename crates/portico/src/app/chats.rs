@@ -576,6 +576,43 @@ impl App {
             .await?)
     }
 
+    /// M7: the chat of two team members, started if there is none.
+    pub async fn open_staff_chat(&self, actor: &Staff, other: StaffId) -> AppResult<Chat> {
+        let other = self.store.get_staff(actor.practice_id, other).await?;
+        if other.id == actor.id || !other.active {
+            return Err(AppError::NotFound);
+        }
+        for summary in self
+            .store
+            .chats_of(actor.practice_id, Member::Staff(actor.id))
+            .await?
+        {
+            if summary.chat.client_id.is_some() {
+                continue;
+            }
+            let members = self
+                .store
+                .chat_members(actor.practice_id, summary.chat.id)
+                .await?;
+            if members.len() == 2 && members.iter().any(|m| m.member == Member::Staff(other.id)) {
+                return Ok(summary.chat);
+            }
+        }
+        let mut tx = self.store.begin().await?;
+        let chat = tx
+            .create_chat(
+                actor.practice_id,
+                false,
+                &format!("{} & {}", actor.name, other.name),
+                None,
+                &[Member::Staff(actor.id), Member::Staff(other.id)],
+                self.clock.now(),
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(chat)
+    }
+
     /// M3: shares a direct chat with another team member, when the practice
     /// allows it (S8).
     pub async fn share_chat(&self, actor: &Staff, chat: ChatId, with: StaffId) -> AppResult<()> {

@@ -913,3 +913,85 @@ pub async fn share_post(
         Err(other) => Err(other.into()),
     }
 }
+
+/// A client on the Contacts list: its activated contacts, and the direct
+/// chats about it this staff user is in (several when chats were shared).
+pub struct ClientChats {
+    pub client: crate::store::Client,
+    pub contacts: Vec<crate::store::Contact>,
+    pub chats: Vec<ChatSummary>,
+}
+
+#[derive(Template)]
+#[template(path = "chat_contacts.html")]
+struct ContactsListPage {
+    layout: Layout,
+    team: Vec<crate::store::Staff>,
+    groups: Vec<ChatSummary>,
+    clients: Vec<ClientChats>,
+}
+
+/// `GET /app/messages/contacts` (M7): team members, groups and clients.
+pub async fn contacts_list_get(
+    State(state): State<AppState>,
+    user: StaffUser,
+) -> Result<Response, PageError> {
+    let chats = state.app.chats_for(Actor::Staff(&user.staff)).await?;
+    let team = state
+        .app
+        .staff_directory(&user.staff)
+        .await?
+        .into_iter()
+        .filter(|s| s.active && s.id != user.staff.id)
+        .collect();
+    let groups = chats.iter().filter(|c| !c.chat.direct).cloned().collect();
+    let mut clients = Vec::new();
+    for summary in state
+        .app
+        .list_clients(&user.staff, &Default::default())
+        .await?
+    {
+        let client = summary.client;
+        let contacts = state
+            .app
+            .client_contacts(&user.staff, client.id)
+            .await?
+            .into_iter()
+            .filter(|c| c.status == crate::store::ContactStatus::Active)
+            .collect::<Vec<_>>();
+        let direct = chats
+            .iter()
+            .filter(|c| c.chat.direct && c.chat.client_id == Some(client.id))
+            .cloned()
+            .collect::<Vec<_>>();
+        if !contacts.is_empty() || !direct.is_empty() {
+            clients.push(ClientChats {
+                client,
+                contacts,
+                chats: direct,
+            });
+        }
+    }
+    Ok(render(
+        StatusCode::OK,
+        &ContactsListPage {
+            layout: user.layout,
+            team,
+            groups,
+            clients,
+        },
+    ))
+}
+
+/// `POST /app/messages/with/{staff}` (M7): the chat with a team member.
+pub async fn staff_chat_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(other): Path<String>,
+) -> Result<Response, PageError> {
+    let chat = state
+        .app
+        .open_staff_chat(&user.staff, parse(&other)?)
+        .await?;
+    Ok(Redirect::to(&format!("/app/messages/{}", chat.id)).into_response())
+}

@@ -65,6 +65,11 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(messages::ws_get))
         .route("/app/messages", get(messages::staff_list_get))
         .route("/app/messages/dock", get(messages::dock_get))
+        .route("/app/messages/contacts", get(messages::contacts_list_get))
+        .route(
+            "/app/messages/with/{staff}",
+            post(messages::staff_chat_post),
+        )
         .route(
             "/app/messages/new",
             get(messages::new_chat_get).post(messages::new_chat_post),

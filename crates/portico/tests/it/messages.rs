@@ -1125,3 +1125,69 @@ async fn the_whole_history_pages_back_fifty_at_a_time() {
         "only the earlier page"
     );
 }
+
+#[tokio::test]
+async fn the_contacts_list_opens_the_right_chat_and_offers_a_choice_of_shared_ones() {
+    let app = TestApp::spawn().await;
+    let (practice, admin) = app.with_practice("Harbour").await;
+    let marcus = app
+        .with_staff(
+            practice.id,
+            "marcus@harbour.example",
+            portico::domain::Role::Member,
+        )
+        .await;
+    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
+    let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
+    let tom = active(&app, practice.id, "tom@northwind.example", &[&bakery]).await;
+    let olivia = app.staff_browser(&admin.email).await;
+    let marcus_browser = app.staff_browser(&marcus.email).await;
+
+    // A team member: the same chat every time.
+    let first = location(
+        &olivia
+            .post_form(&format!("/app/messages/with/{}", marcus.id), &[])
+            .await,
+    );
+    let again = location(
+        &olivia
+            .post_form(&format!("/app/messages/with/{}", marcus.id), &[])
+            .await,
+    );
+    assert_eq!(first, again);
+    assert_eq!(marcus_browser.page(&first).await.0, 200);
+
+    // Two direct chats about the bakery, both shared with Marcus: he chooses.
+    for contact in [&hannah, &tom] {
+        let chat = location(
+            &olivia
+                .post_form(
+                    &format!("/app/clients/{}/chat", bakery.id),
+                    &[("contact", &contact.id.to_string())],
+                )
+                .await,
+        );
+        olivia
+            .post_form(
+                &format!("{chat}/share"),
+                &[("staff", &marcus.id.to_string())],
+            )
+            .await;
+    }
+    let (status, html) = marcus_browser.page("/app/messages/contacts").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Several chats about Northwind Bakery are shared with you: choose one."));
+    assert!(html.contains("hannah — Northwind Bakery") && html.contains("tom — Northwind Bakery"));
+    assert!(
+        html.contains("Olivia Hart") || html.contains("Harbour Admin"),
+        "team members are listed"
+    );
+    assert_eq!(
+        marcus_browser
+            .post_form(&format!("/app/messages/with/{}", marcus.id), &[])
+            .await
+            .status(),
+        404,
+        "not with oneself"
+    );
+}
