@@ -71,6 +71,70 @@ pub struct Message {
     pub created_at: Millis,
 }
 
+/// A piece of a message's text: plain, or a web address to link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Segment {
+    Text(String),
+    Link(String),
+}
+
+impl Segment {
+    pub fn text(&self) -> &str {
+        match self {
+            Segment::Text(t) | Segment::Link(t) => t,
+        }
+    }
+
+    pub fn is_link(&self) -> bool {
+        matches!(self, Segment::Link(_))
+    }
+}
+
+/// Splits text into plain pieces and `http(s)://` addresses, so a page can
+/// make the addresses clickable while everything stays escaped. Trailing
+/// punctuation stays outside the link.
+pub fn segments(text: &str) -> Vec<Segment> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    loop {
+        let next = ["https://", "http://"]
+            .iter()
+            .filter_map(|p| rest.find(p))
+            .min();
+        let Some(start) = next else {
+            if !rest.is_empty() {
+                out.push(Segment::Text(rest.to_owned()));
+            }
+            return out;
+        };
+        if start > 0 {
+            out.push(Segment::Text(rest[..start].to_owned()));
+        }
+        let after = &rest[start..];
+        let mut end = after
+            .find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"'))
+            .unwrap_or(after.len());
+        while end > 0 && after[..end].ends_with(['.', ',', ')', ';', ':', '!', '?', '\'']) {
+            end -= 1;
+        }
+        let url = &after[..end];
+        if url.len() > "https://".len() {
+            out.push(Segment::Link(url.to_owned()));
+        } else {
+            out.push(Segment::Text(url.to_owned()));
+        }
+        // `after` starts with "http", so `end` is never 0 and the loop moves on.
+        rest = &after[end.max(1)..];
+    }
+}
+
+impl Message {
+    /// The body as text and links (M: "links made clickable, safely").
+    pub fn segments(&self) -> Vec<Segment> {
+        segments(&self.body)
+    }
+}
+
 /// M12: who reacted with what to a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reaction {
@@ -903,5 +967,36 @@ impl StoreTx {
         .execute(&mut *self.tx)
         .await?;
         Ok((message, true))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Segment, segments};
+
+    #[test]
+    fn addresses_become_links_and_nothing_else_does() {
+        assert_eq!(
+            segments("See https://example.com/a?b=1, then reply."),
+            vec![
+                Segment::Text("See ".into()),
+                Segment::Link("https://example.com/a?b=1".into()),
+                Segment::Text(", then reply.".into()),
+            ]
+        );
+        assert_eq!(
+            segments("no links here"),
+            vec![Segment::Text("no links here".into())]
+        );
+        assert_eq!(
+            segments("javascript:alert(1) <b>x</b>"),
+            vec![Segment::Text("javascript:alert(1) <b>x</b>".into())]
+        );
+        let tricky = segments("(http://a.example/x)\"onmouseover=alert(1)");
+        assert!(
+            tricky
+                .iter()
+                .all(|s| !s.text().contains('"') || !s.is_link())
+        );
     }
 }

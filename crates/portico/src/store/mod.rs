@@ -21,7 +21,7 @@ mod throttle;
 mod tokens;
 
 pub use backend::{Backend, listen_instances};
-pub use chats::{Chat, ChatSummary, Member, MemberState, Message, Reaction};
+pub use chats::{Chat, ChatSummary, Member, MemberState, Message, Reaction, Segment};
 pub use clients::{Client, ClientFilter, ClientSummary, NewClient};
 pub use contacts::{Contact, ContactStatus, NewContact, PortalClient};
 pub use outbox::{Channel, NewOutboxItem, OutboxItem, OutboxStatus};

@@ -1191,3 +1191,28 @@ async fn the_contacts_list_opens_the_right_chat_and_offers_a_choice_of_shared_on
         "not with oneself"
     );
 }
+
+#[tokio::test]
+async fn links_in_messages_are_clickable_and_nothing_else_is() {
+    let app = TestApp::spawn().await;
+    let (staff, hannah, staff_path, portal_path) = chatting(&app).await;
+    staff
+        .post_form(
+            &staff_path,
+            &[
+                (
+                    "body",
+                    "Sign here: https://sign.example/doc?id=7&x=1. <script>alert(1)</script>",
+                ),
+                ("key", "l1"),
+            ],
+        )
+        .await;
+    let (_, html) = hannah.page(&portal_path).await;
+    assert!(html.contains(
+        "<a href=\"https://sign.example/doc?id=7&#38;x=1\" rel=\"noopener noreferrer nofollow\" target=\"_blank\">"
+    ) || html.contains(
+        "<a href=\"https://sign.example/doc?id=7&amp;x=1\" rel=\"noopener noreferrer nofollow\" target=\"_blank\">"
+    ), "{html}");
+    assert!(!html.contains("<script>alert(1)</script>"));
+}
