@@ -743,8 +743,23 @@ impl App {
             .into_iter()
             .filter(|m| clients.iter().any(|c| c.client.id == m.id))
             .collect();
-        let questions = self.contact_questions(contact, current.client.id).await?;
-        let open_counts = self.contact_open_counts(contact).await?;
+        // The clients she reaches are known already: read each one's questions once.
+        let mut questions = Vec::new();
+        let mut open_counts = Vec::with_capacity(clients.len());
+        for client in &clients {
+            let seen = self
+                .store
+                .contact_questions(p, contact.id, client.client.id)
+                .await?;
+            let open = seen
+                .iter()
+                .filter(|q| q.question.status == crate::store::QuestionStatus::Open)
+                .count();
+            open_counts.push((client.client.id, open));
+            if client.client.id == current.client.id {
+                questions = seen;
+            }
+        }
         let status = self.store.client_status(p, current.client.id).await?;
         let mut unread_counts: Vec<(ClientId, i64)> = Vec::new();
         for chat in self

@@ -226,29 +226,6 @@ impl App {
             .await?)
     }
 
-    /// Open questions per client the contact reaches, for the switcher.
-    pub async fn contact_open_counts(
-        &self,
-        contact: &Contact,
-    ) -> AppResult<Vec<(ClientId, usize)>> {
-        let reachable = self
-            .store
-            .portal_clients(contact.practice_id, contact.id)
-            .await?;
-        let mut counts = Vec::with_capacity(reachable.len());
-        for client in &reachable {
-            let open = self
-                .store
-                .contact_questions(contact.practice_id, contact.id, client.client.id)
-                .await?
-                .iter()
-                .filter(|q| q.question.status == QuestionStatus::Open)
-                .count();
-            counts.push((client.client.id, open));
-        }
-        Ok(counts)
-    }
-
     /// A question the actor may see, or "not found".
     pub async fn visible_question(
         &self,
