@@ -1216,3 +1216,41 @@ async fn links_in_messages_are_clickable_and_nothing_else_is() {
     ), "{html}");
     assert!(!html.contains("<script>alert(1)</script>"));
 }
+
+#[tokio::test]
+async fn the_portal_switcher_marks_a_client_with_unread_messages() {
+    let app = TestApp::spawn().await;
+    let (practice, admin) = app.with_practice("Harbour").await;
+    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
+    let garden = app.with_client(practice.id, "Bluegum Landscaping").await;
+    let hannah = active(
+        &app,
+        practice.id,
+        "hannah@northwind.example",
+        &[&bakery, &garden],
+    )
+    .await;
+    let staff = app.staff_browser(&admin.email).await;
+    let chat = location(
+        &staff
+            .post_form(
+                &format!("/app/clients/{}/chat", bakery.id),
+                &[("contact", &hannah.id.to_string())],
+            )
+            .await,
+    );
+    staff
+        .post_form(
+            &chat,
+            &[("body", "A question about the bakery"), ("key", "u1")],
+        )
+        .await;
+    let browser = signed_in(&app, &hannah.email).await;
+    let (_, html) = browser
+        .page(&format!("/portal/clients/{}", garden.id))
+        .await;
+    assert!(
+        html.contains("<span class=\"badge unread\">1 unread</span>"),
+        "{html}"
+    );
+}
