@@ -80,6 +80,41 @@ pub async fn sign_in_get(maybe: MaybeIdentity) -> Response {
     )
 }
 
+/// The answer to "e-mail me a link": the same page whether or not the
+/// address is known, or the form again with what to correct.
+fn link_requested(
+    maybe: &MaybeIdentity,
+    email: String,
+    outcome: Result<(), AppError>,
+    form_again: impl FnOnce(Layout, String, String) -> Response,
+) -> Result<Response, PageError> {
+    let layout = Layout::public(&maybe.csrf);
+    match outcome {
+        Ok(()) => Ok(render(
+            StatusCode::OK,
+            &CheckEmailPage {
+                layout,
+                email: email.trim().to_owned(),
+            },
+        )),
+        Err(error) => {
+            let (status, message) = form_refusal(error)?;
+            Ok((status, form_again(layout, email, message)).into_response())
+        }
+    }
+}
+
+fn sign_in_again(layout: Layout, email: String, message: String) -> Response {
+    render(
+        StatusCode::OK,
+        &SignInPage {
+            layout,
+            email,
+            error: Some(message),
+        },
+    )
+}
+
 /// `POST /portal/sign-in/link`: e-mail me a link.
 pub async fn link_request_post(
     State(state): State<AppState>,
@@ -87,26 +122,8 @@ pub async fn link_request_post(
     client: ClientInfo,
     Form(form): Form<EmailForm>,
 ) -> Result<Response, PageError> {
-    match state.app.request_sign_in_link(&form.email, &client).await {
-        Ok(()) => Ok(render(
-            StatusCode::OK,
-            &CheckEmailPage {
-                layout: Layout::public(&maybe.csrf),
-                email: form.email.trim().to_owned(),
-            },
-        )),
-        Err(error) => {
-            let (status, message) = form_refusal(error)?;
-            Ok(render(
-                status,
-                &SignInPage {
-                    layout: Layout::public(&maybe.csrf),
-                    email: form.email,
-                    error: Some(message),
-                },
-            ))
-        }
-    }
+    let outcome = state.app.request_sign_in_link(&form.email, &client).await;
+    link_requested(&maybe, form.email, outcome, sign_in_again)
 }
 
 /// `POST /portal/sign-in`: e-mail and password.
@@ -130,14 +147,8 @@ pub async fn sign_in_post(
         }
         Err(error) => {
             let (status, message) = form_refusal(error)?;
-            Ok(render(
-                status,
-                &SignInPage {
-                    layout: Layout::public(&maybe.csrf),
-                    email: form.email,
-                    error: Some(message),
-                },
-            ))
+            let page = sign_in_again(Layout::public(&maybe.csrf), form.email, message);
+            Ok((status, page).into_response())
         }
     }
 }
@@ -161,26 +172,17 @@ pub async fn help_post(
     client: ClientInfo,
     Form(form): Form<EmailForm>,
 ) -> Result<Response, PageError> {
-    match state.app.request_password_reset(&form.email, &client).await {
-        Ok(()) => Ok(render(
+    let outcome = state.app.request_password_reset(&form.email, &client).await;
+    link_requested(&maybe, form.email, outcome, |layout, email, message| {
+        render(
             StatusCode::OK,
-            &CheckEmailPage {
-                layout: Layout::public(&maybe.csrf),
-                email: form.email.trim().to_owned(),
+            &HelpPage {
+                layout,
+                email,
+                error: Some(message),
             },
-        )),
-        Err(error) => {
-            let (status, message) = form_refusal(error)?;
-            Ok(render(
-                status,
-                &HelpPage {
-                    layout: Layout::public(&maybe.csrf),
-                    email: form.email,
-                    error: Some(message),
-                },
-            ))
-        }
-    }
+        )
+    })
 }
 
 #[derive(Template)]
