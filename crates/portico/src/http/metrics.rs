@@ -1,5 +1,6 @@
 //! Prometheus metrics at `/metrics`: request counts and latencies by route
-//! and status. One registry per running server, no global state.
+//! and status. One registry per running server, no global state. Every
+//! response also says its server time in a `Server-Timing` header.
 
 use super::AppState;
 use axum::extract::{MatchedPath, Request, State};
@@ -91,7 +92,16 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     let started = Instant::now();
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
+    let elapsed = started.elapsed();
+    // The server's own time to the response head, for browsers' developer
+    // tools and the benchmark (`docs/BENCHMARKS.md`).
+    if let Ok(value) = header::HeaderValue::from_str(&format!(
+        "app;dur={:.3}",
+        elapsed.as_secs_f64() * 1000.0
+    )) {
+        response.headers_mut().insert("server-timing", value);
+    }
     let metrics = &state.metrics;
     metrics
         .latency
@@ -99,7 +109,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
             method: method.clone(),
             route: route.clone(),
         })
-        .observe(started.elapsed().as_secs_f64());
+        .observe(elapsed.as_secs_f64());
     metrics
         .requests
         .get_or_create(&RequestLabels {
