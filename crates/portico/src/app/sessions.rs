@@ -157,7 +157,10 @@ impl App {
                 Err(e) => return Err(e.into()),
             },
         };
-        self.store.touch_session(&hash, now, ip).await?;
+        // Last seen to the minute: most requests then write nothing.
+        if session.last_seen_at.0 + 60_000 < now.0 {
+            self.store.touch_session(&hash, now, ip).await?;
+        }
         Ok(Some(Identity {
             session,
             practice,
