@@ -222,6 +222,7 @@ async fn operator_app(config: &Config) -> anyhow::Result<App> {
         open_store(config).await?,
         Settings {
             public_url: public_url_of(config),
+            send_limit_per_minute: config.send_limit_per_minute,
         },
         Clock::system(),
         config.file_store()?,

@@ -99,6 +99,16 @@ pub struct ConfigArgs {
     #[arg(long, env = "PORTICO_MAX_UPLOAD_MB", global = true, value_name = "MB")]
     pub max_upload_mb: Option<u64>,
 
+    /// The most messages one person may send in a minute; 0 turns the limit
+    /// off. Counted by each instance. [default: 60]
+    #[arg(
+        long,
+        env = "PORTICO_SEND_LIMIT_PER_MINUTE",
+        global = true,
+        value_name = "COUNT"
+    )]
+    pub send_limit_per_minute: Option<u32>,
+
     /// Trust the X-Forwarded-For header for the client's address (only behind
     /// a proxy that sets it). [default: false]
     #[arg(
@@ -131,6 +141,7 @@ struct FileConfig {
     files_url: Option<String>,
     s3_endpoint: Option<String>,
     max_upload_mb: Option<u64>,
+    send_limit_per_minute: Option<u32>,
     trust_forwarded_for: Option<bool>,
     log_format: Option<String>,
 }
@@ -161,6 +172,8 @@ pub struct Config {
     pub files_url: Option<String>,
     pub s3_endpoint: Option<String>,
     pub max_upload_bytes: u64,
+    /// 0: no limit.
+    pub send_limit_per_minute: u32,
     pub trust_forwarded_for: bool,
     pub log_format: LogFormat,
 }
@@ -286,6 +299,15 @@ impl Config {
                 "max_upload_mb (PORTICO_MAX_UPLOAD_MB): {max_upload_mb} is out of range; expected 1 to 2048"
             )));
         }
+        let send_limit_per_minute = args
+            .send_limit_per_minute
+            .or(file.send_limit_per_minute)
+            .unwrap_or(60);
+        if send_limit_per_minute > 1_000_000 {
+            return Err(ConfigError(format!(
+                "send_limit_per_minute (PORTICO_SEND_LIMIT_PER_MINUTE): {send_limit_per_minute} is out of range; expected 0 (no limit) to 1000000"
+            )));
+        }
         let trust_forwarded_for = args
             .trust_forwarded_for
             .or(file.trust_forwarded_for)
@@ -311,6 +333,7 @@ impl Config {
             files_url,
             s3_endpoint: args.s3_endpoint.clone().or(file.s3_endpoint),
             max_upload_bytes: max_upload_mb * 1024 * 1024,
+            send_limit_per_minute,
             trust_forwarded_for,
             log_format,
         })

@@ -106,6 +106,7 @@ impl Server {
             store.clone(),
             Settings {
                 public_url: public_url.clone(),
+                send_limit_per_minute: config.send_limit_per_minute,
             },
             clock.clone(),
             config.file_store()?,

@@ -7,6 +7,7 @@ use super::{App, AppError, AppResult, policy};
 use crate::delivery::live::LiveEvent;
 use crate::domain::{ChatId, ClientId, ContactId, PracticeId, StaffId, ValidationError};
 use crate::store::{Chat, ChatSummary, ContactStatus, Member, MemberState, Message, Staff};
+use crate::store::group_commit::NewMessage;
 
 /// The longest message.
 pub const MAX_MESSAGE_CHARS: usize = 5_000;
@@ -307,49 +308,41 @@ impl App {
         if input.set_status && !matches!(member, Member::Staff(_)) {
             return Err(AppError::Forbidden);
         }
-        let scope = format!("send:{}:{}", member.kind(), member.id());
-        self.check_throttle(&scope, super::throttle::SENDS_PER_MEMBER)
-            .await?;
         let now = self.clock.now();
-        let mut tx = self.store.begin().await?;
-        let (message, new) = tx
-            .append_message(
+        self.send_limiter.allow(member, now)?;
+        let (message, new) = self
+            .sends
+            .append(NewMessage {
                 practice,
-                chat.id,
-                member,
-                &name,
-                body,
-                input.reply_to,
-                key,
+                chat: chat.id,
+                sender: member,
+                sender_name: name,
+                body: body.to_owned(),
+                reply_to: input.reply_to,
+                key: key.to_owned(),
                 now,
-            )
+                files: input
+                    .files
+                    .iter()
+                    .map(|file| crate::store::FileMeta {
+                        id: file.id,
+                        practice_id: practice,
+                        question_id: None,
+                        entry_id: None,
+                        chat_id: Some(chat.id),
+                        message_seq: None,
+                        name: file.name.clone(),
+                        content_type: file.content_type.to_owned(),
+                        size: file.size,
+                        storage_key: file.key.clone(),
+                        created_at: now,
+                    })
+                    .collect(),
+                // M16: the message becomes the client's current status.
+                status_of: chat.client_id.filter(|_| input.set_status),
+            })
             .await?;
         if new {
-            for file in &input.files {
-                tx.insert_file(&crate::store::FileMeta {
-                    id: file.id,
-                    practice_id: practice,
-                    question_id: None,
-                    entry_id: None,
-                    chat_id: Some(chat.id),
-                    message_seq: Some(message.seq),
-                    name: file.name.clone(),
-                    content_type: file.content_type.to_owned(),
-                    size: file.size,
-                    storage_key: file.key.clone(),
-                    created_at: now,
-                })
-                .await?;
-            }
-            if let (true, Some(client)) = (input.set_status, chat.client_id) {
-                // M16: the message becomes the client's current status.
-                tx.set_client_status(practice, client, body, &name, now)
-                    .await?;
-            }
-        }
-        tx.commit().await?;
-        if new {
-            self.record_attempt(&scope).await?;
             let members = self.store.chat_members(practice, chat.id).await?;
             self.live.publish(LiveEvent {
                 practice,

@@ -68,6 +68,8 @@ pub struct Settings {
     /// The address people reach Portico at, without a trailing slash; links
     /// in e-mails start with it.
     pub public_url: String,
+    /// Messages one person may send in a minute; 0: no limit.
+    pub send_limit_per_minute: u32,
 }
 
 /// The application: use cases over one store.
@@ -81,13 +83,19 @@ pub struct App {
     pub files: FileStore,
     /// Live events for open pages (M14).
     pub live: Hub,
+    /// Sends wait here to be written together (group commit).
+    pub sends: crate::store::group_commit::SendQueue,
+    /// Counts each person's recent sends (a flood is throttled).
+    pub send_limiter: Arc<throttle::SendLimiter>,
 }
 
 impl App {
     pub fn new(store: Store, settings: Settings, clock: Clock, files: FileStore) -> Self {
         Self {
+            sends: crate::store::group_commit::SendQueue::new(store.clone()),
             store,
             clock,
+            send_limiter: Arc::new(throttle::SendLimiter::new(settings.send_limit_per_minute)),
             settings: Arc::new(settings),
             outbox_wake: Arc::new(Notify::new()),
             files,

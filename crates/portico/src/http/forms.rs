@@ -17,6 +17,11 @@ pub fn form_refusal(error: AppError) -> Result<(StatusCode, String), PageError> 
         AppError::Denied(message) => Ok((StatusCode::UNAUTHORIZED, message)),
         e @ AppError::Throttled(_) => Ok((StatusCode::TOO_MANY_REQUESTS, e.to_string())),
         AppError::Conflict(message) => Ok((StatusCode::CONFLICT, message)),
+        // Already logged where it failed; the person keeps the draft.
+        AppError::Store(crate::store::StoreError::BatchFailed(_)) => Ok((
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Your message was not saved. Please send it again.".into(),
+        )),
         other => Err(other.into()),
     }
 }

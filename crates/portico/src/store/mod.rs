@@ -11,6 +11,7 @@ mod backend;
 mod chats;
 mod clients;
 mod contacts;
+pub mod group_commit;
 mod outbox;
 mod practices;
 mod questions;
@@ -57,6 +58,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The batch of sends this one was written with failed as a whole:
+    /// nothing of it was stored (see [`group_commit`]).
+    #[error("the message was not stored: {0}")]
+    BatchFailed(String),
     #[error("could not bring the database schema up to date: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -130,10 +135,17 @@ impl Store {
 
     /// Starts a transaction: changes and the messages they cause commit
     /// together or not at all.
+    ///
+    /// On SQLite the transaction takes the write lock at once (`BEGIN
+    /// IMMEDIATE`): one that read first and wrote later could be refused
+    /// outright ("database is locked", without waiting) when another writer
+    /// committed in between.
     pub async fn begin(&self) -> StoreResult<StoreTx> {
-        Ok(StoreTx {
-            tx: self.pool.begin().await?,
-        })
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(StoreTx { tx })
     }
 }
 

@@ -235,6 +235,21 @@ impl TestApp {
     }
 
     /// Stops the server gracefully and waits for it.
+    /// Runs SQL of the test's own on the server's database (e.g. a trigger
+    /// that makes a write fail).
+    pub async fn execute_sql(&self, sql: &'static str) {
+        use secrecy::ExposeSecret;
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(self.config.database_url.expose_secret())
+            .await
+            .expect("connect to the test database");
+        sqlx::raw_sql(sql)
+            .execute(&mut conn)
+            .await
+            .expect("run the test's SQL");
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());

@@ -1254,3 +1254,174 @@ async fn the_portal_switcher_marks_a_client_with_unread_messages() {
         "{html}"
     );
 }
+
+/// The chat of [`chatting`] and its staff member, for use cases called
+/// directly.
+async fn chat_and_admin(
+    app: &TestApp,
+    staff_path: &str,
+) -> (portico::domain::ChatId, portico::store::Staff) {
+    let practice = app.store().list_practices().await.unwrap()[0].id;
+    let admin = app.store().list_staff(practice).await.unwrap()[0].clone();
+    let chat = staff_path
+        .trim_start_matches("/app/messages/")
+        .parse()
+        .unwrap();
+    (chat, admin)
+}
+
+/// Sends `bodies` at once while the send queue is held, so that they are
+/// written as one batch; returns each send's outcome.
+async fn send_as_one_batch(
+    app: &TestApp,
+    chat: portico::domain::ChatId,
+    admin: &portico::store::Staff,
+    bodies: &[&str],
+) -> Vec<Result<portico::store::Message, portico::app::AppError>> {
+    let before = app.app.sends.written().0;
+    let hold = app.app.sends.hold().await;
+    let sends: Vec<_> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let (app, admin, body) = (app.app.clone(), admin.clone(), body.to_string());
+            tokio::spawn(async move {
+                app.send_message(
+                    portico::app::questions::Actor::Staff(&admin),
+                    chat,
+                    &portico::app::chats::SendInput {
+                        body,
+                        key: format!("batch-{}-{i}", uuid::Uuid::now_v7()),
+                        ..Default::default()
+                    },
+                )
+                .await
+            })
+        })
+        .collect();
+    while app.app.sends.queued() < bodies.len() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(hold);
+    let mut results = Vec::new();
+    for send in sends {
+        results.push(send.await.unwrap());
+    }
+    // One transaction, whatever became of it.
+    let after = app.app.sends.written().0;
+    assert!(after <= before + 1, "{before} → {after}");
+    results
+}
+
+/// Group commit: sends that wait together are written in one transaction,
+/// each acknowledged with its own number (M1).
+#[tokio::test]
+async fn sends_that_wait_together_are_written_in_one_transaction() {
+    let app = TestApp::spawn().await;
+    let (_staff, _hannah, staff_path, _) = chatting(&app).await;
+    let (chat, admin) = chat_and_admin(&app, &staff_path).await;
+    let (batches, _) = app.app.sends.written();
+    let bodies: Vec<String> = (0..8).map(|i| format!("Batched message {i}")).collect();
+    let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
+    let results = send_as_one_batch(&app, chat, &admin, &bodies).await;
+    assert_eq!(app.app.sends.written().0, batches + 1);
+    let mut seqs: Vec<i64> = results.iter().map(|r| r.as_ref().unwrap().seq).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (3..=10).collect::<Vec<_>>());
+    let stored = app
+        .store()
+        .chat_messages(admin.practice_id, chat, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 10);
+}
+
+/// Group commit: when the transaction of a batch fails, every sender in it
+/// hears so, nothing of the batch is stored, and the next send works.
+#[tokio::test]
+async fn a_failed_batch_fails_every_send_in_it() {
+    let app = TestApp::spawn().await;
+    let (staff, _hannah, staff_path, _) = chatting(&app).await;
+    let (chat, admin) = chat_and_admin(&app, &staff_path).await;
+    // The database refuses one particular message.
+    if std::env::var("PORTICO_TEST_BACKEND").as_deref() == Ok("postgres") {
+        app.execute_sql(
+            "CREATE FUNCTION refuse_message() RETURNS trigger AS $$ BEGIN \
+               IF NEW.body = 'refuse me' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; \
+             END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER refuse_message BEFORE INSERT ON messages \
+               FOR EACH ROW EXECUTE FUNCTION refuse_message();",
+        )
+        .await;
+    } else {
+        app.execute_sql(
+            "CREATE TRIGGER refuse_message BEFORE INSERT ON messages \
+             WHEN NEW.body = 'refuse me' BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .await;
+    }
+    let results = send_as_one_batch(
+        &app,
+        chat,
+        &admin,
+        &["first", "second", "refuse me", "fourth", "fifth"],
+    )
+    .await;
+    for result in &results {
+        assert!(
+            matches!(
+                result,
+                Err(portico::app::AppError::Store(
+                    portico::store::StoreError::BatchFailed(_)
+                ))
+            ),
+            "{result:?}"
+        );
+    }
+    let stored = app
+        .store()
+        .chat_messages(admin.practice_id, chat, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 2, "only the two messages of before");
+
+    // Over HTTP the sender is told, and keeps the draft.
+    let response = staff
+        .client
+        .post(staff.url(&staff_path))
+        .header("accept", "application/json")
+        .header("origin", staff.url(""))
+        .form(&[
+            ("body", "refuse me"),
+            ("key", "http-refused"),
+            ("csrf", &staff.csrf().await),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        answer["error"],
+        "Your message was not saved. Please send it again."
+    );
+    let response = staff
+        .post_form(&staff_path, &[("body", "refuse me"), ("key", "form-refused")])
+        .await;
+    assert_eq!(response.status(), 503);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Your message was not saved"), "{page}");
+    assert!(page.contains(">refuse me</textarea>"), "the draft is kept");
+
+    // The writer carries on.
+    let response = staff
+        .post_form(&staff_path, &[("body", "All fine now"), ("key", "after")])
+        .await;
+    assert_eq!(response.status(), 303);
+    let stored = app
+        .store()
+        .chat_messages(admin.practice_id, chat, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 3);
+}
