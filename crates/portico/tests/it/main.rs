@@ -10,6 +10,7 @@ mod messages;
 mod access;
 mod browser_stories;
 mod cli;
+mod durability;
 mod people;
 mod questions;
 mod server;
