@@ -12,7 +12,7 @@
 
 use super::{Backend, FileMeta, Member, Message, Store, StoreError, StoreResult};
 use crate::domain::{ChatId, ClientId, Millis, PracticeId};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{Mutex, OwnedRwLockWriteGuard, RwLock, mpsc, oneshot};
 
@@ -62,6 +62,8 @@ struct Inner {
     /// takes it for writing.
     gate: Arc<RwLock<()>>,
     started: OnceLock<()>,
+    /// Sends not yet being written.
+    waiting: Arc<AtomicUsize>,
     stats: Arc<Stats>,
 }
 
@@ -90,6 +92,7 @@ impl SendQueue {
                 receiver: Arc::new(Mutex::new(receiver)),
                 gate: Arc::new(RwLock::new(())),
                 started: OnceLock::new(),
+                waiting: Arc::new(AtomicUsize::new(0)),
                 stats: Arc::new(Stats::default()),
             }),
         }
@@ -100,19 +103,27 @@ impl SendQueue {
     pub async fn append(&self, message: NewMessage) -> StoreResult<Appended> {
         self.start();
         let (reply, answer) = oneshot::channel();
-        self.inner
+        self.inner.waiting.fetch_add(1, Ordering::Relaxed);
+        if self
+            .inner
             .sender
             .send(Pending { message, reply })
             .await
-            .map_err(|_| StoreError::BatchFailed("the message writer has stopped".into()))?;
+            .is_err()
+        {
+            self.inner.waiting.fetch_sub(1, Ordering::Relaxed);
+            return Err(StoreError::BatchFailed(
+                "the message writer has stopped".into(),
+            ));
+        }
         answer
             .await
             .map_err(|_| StoreError::BatchFailed("the message writer has stopped".into()))?
     }
 
-    /// Sends waiting for a writer.
+    /// Sends not yet being written.
     pub fn queued(&self) -> usize {
-        self.inner.sender.max_capacity() - self.inner.sender.capacity()
+        self.inner.waiting.load(Ordering::Relaxed)
     }
 
     /// Batches and messages written so far.
@@ -124,8 +135,8 @@ impl SendQueue {
     }
 
     /// Keeps the writers from starting a new batch until the guard is
-    /// dropped (a batch already being written finishes). Tests use it to
-    /// gather sends into one batch.
+    /// dropped (a batch already being written finishes first): what is sent
+    /// meanwhile is written as one batch. Tests use it.
     pub async fn hold(&self) -> OwnedRwLockWriteGuard<()> {
         self.inner.gate.clone().write_owned().await
     }
@@ -140,8 +151,9 @@ impl SendQueue {
                 let store = self.inner.store.clone();
                 let receiver = self.inner.receiver.clone();
                 let gate = self.inner.gate.clone();
+                let waiting = self.inner.waiting.clone();
                 let stats = self.inner.stats.clone();
-                tokio::spawn(write_batches(store, receiver, gate, stats));
+                tokio::spawn(write_batches(store, receiver, gate, waiting, stats));
             }
         });
     }
@@ -153,17 +165,27 @@ async fn write_batches(
     store: Store,
     receiver: Arc<Mutex<mpsc::Receiver<Pending>>>,
     gate: Arc<RwLock<()>>,
+    waiting: Arc<AtomicUsize>,
     stats: Arc<Stats>,
 ) {
     loop {
-        let _open = gate.read().await;
         let mut batch = Vec::new();
-        {
+        let _open = {
             let mut receiver = receiver.lock().await;
             if receiver.recv_many(&mut batch, MAX_BATCH).await == 0 {
                 return;
             }
-        }
+            let open = gate.read().await;
+            // What came in while waiting goes in too.
+            while batch.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(pending) => batch.push(pending),
+                    Err(_) => break,
+                }
+            }
+            waiting.fetch_sub(batch.len(), Ordering::Relaxed);
+            open
+        };
         // Chat order: see the module's comment on deadlocks.
         batch.sort_by_key(|p| (p.message.practice, p.message.chat));
         match write(&store, &batch).await {

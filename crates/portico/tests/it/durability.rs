@@ -71,6 +71,7 @@ impl Serving {
         let stderr_file = std::fs::File::create(&stderr).expect("a file for the server's stderr");
         let mut child = portico(db)
             .args(["serve", "--no-demo", "--listen", "127.0.0.1:0"])
+            .args(["--send-limit-per-minute", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr_file)
