@@ -207,16 +207,24 @@ impl Server {
         let hub = app.live.clone();
         let store = app.store.clone();
         let send = tokio::spawn(async move {
-            while let Some(event) = outgoing.recv().await {
-                let mut wire = hub.wire(event);
-                let mut payload = serde_json::to_string(&wire).unwrap_or_default();
-                if payload.len() > 7_000 {
-                    // NOTIFY takes 8000 bytes: pages fetch a long body themselves.
-                    wire.event.body = None;
-                    payload = serde_json::to_string(&wire).unwrap_or_default();
-                }
-                if let Err(error) = store.notify_instances(&payload).await {
-                    tracing::warn!(%error, "could not relay a live event to the other instances");
+            // Events that piled up while the last NOTIFY went out travel
+            // together: one NOTIFY carries a JSON array of them.
+            let mut events = Vec::new();
+            while outgoing.recv_many(&mut events, 256).await > 0 {
+                let payloads = events.drain(..).map(|event| {
+                    let mut wire = hub.wire(event);
+                    let mut payload = serde_json::to_string(&wire).unwrap_or_default();
+                    if payload.len() > RELAY_BYTES {
+                        // NOTIFY takes 8000 bytes: pages fetch a long body themselves.
+                        wire.event.body = None;
+                        payload = serde_json::to_string(&wire).unwrap_or_default();
+                    }
+                    payload
+                });
+                for batch in relay_batches(payloads) {
+                    if let Err(error) = store.notify_instances(&batch).await {
+                        tracing::warn!(%error, "could not relay live events to the other instances");
+                    }
                 }
             }
         });
@@ -229,16 +237,18 @@ impl Server {
                     Ok(mut listener) => {
                         wait = std::time::Duration::from_millis(500);
                         while let Ok(notification) = listener.recv().await {
-                            let Ok(wire) = serde_json::from_str::<crate::delivery::live::WireEvent>(
-                                notification.payload(),
-                            ) else {
+                            let Ok(wires) = serde_json::from_str::<
+                                Vec<crate::delivery::live::WireEvent>,
+                            >(notification.payload()) else {
                                 continue;
                             };
-                            if wire.origin == hub.instance {
-                                continue;
-                            }
-                            if let Some(event) = wire.into_event() {
-                                hub.deliver_here(event);
+                            for wire in wires {
+                                if wire.origin == hub.instance {
+                                    continue;
+                                }
+                                if let Some(event) = wire.into_event() {
+                                    hub.deliver_here(event);
+                                }
                             }
                         }
                     }
@@ -252,6 +262,31 @@ impl Server {
         });
         vec![send, receive]
     }
+}
+
+/// The most a relayed NOTIFY carries (PostgreSQL takes 8000 bytes).
+const RELAY_BYTES: usize = 7_000;
+
+/// Joins events (each a JSON object) into JSON arrays of at most
+/// [`RELAY_BYTES`], in order.
+fn relay_batches(payloads: impl Iterator<Item = String>) -> Vec<String> {
+    let mut batches = Vec::new();
+    let mut current = String::from("[");
+    for payload in payloads {
+        if current.len() > 1 && current.len() + payload.len() + 2 > RELAY_BYTES {
+            current.push(']');
+            batches.push(std::mem::replace(&mut current, String::from("[")));
+        }
+        if current.len() > 1 {
+            current.push(',');
+        }
+        current.push_str(&payload);
+    }
+    if current.len() > 1 {
+        current.push(']');
+        batches.push(current);
+    }
+    batches
 }
 
 /// Completes on Ctrl-C or SIGTERM.
@@ -275,4 +310,28 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("stopping: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relay_batches;
+
+    #[test]
+    fn relayed_events_travel_in_arrays_that_notify_takes() {
+        let event = format!("{{\"a\":\"{}\"}}", "x".repeat(3000));
+        let batches = relay_batches(std::iter::repeat_n(event.clone(), 5));
+        assert_eq!(batches.len(), 3);
+        let mut all = Vec::new();
+        for batch in &batches {
+            assert!(batch.len() <= super::RELAY_BYTES);
+            let items: Vec<serde_json::Value> = serde_json::from_str(batch).unwrap();
+            all.extend(items);
+        }
+        assert_eq!(all.len(), 5);
+        assert!(relay_batches(std::iter::empty()).is_empty());
+        assert_eq!(
+            relay_batches(["{}".to_owned(), "{}".to_owned()].into_iter()),
+            vec!["[{},{}]"]
+        );
+    }
 }

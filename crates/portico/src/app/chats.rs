@@ -6,8 +6,8 @@ use super::questions::Actor;
 use super::{App, AppError, AppResult, policy};
 use crate::delivery::live::LiveEvent;
 use crate::domain::{ChatId, ClientId, ContactId, PracticeId, StaffId, ValidationError};
-use crate::store::{Chat, ChatSummary, ContactStatus, Member, MemberState, Message, Staff};
 use crate::store::group_commit::NewMessage;
+use crate::store::{Chat, ChatSummary, ContactStatus, Member, MemberState, Message, Staff};
 
 /// The longest message.
 pub const MAX_MESSAGE_CHARS: usize = 5_000;

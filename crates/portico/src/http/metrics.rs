@@ -96,10 +96,9 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     let elapsed = started.elapsed();
     // The server's own time to the response head, for browsers' developer
     // tools and the benchmark (`docs/BENCHMARKS.md`).
-    if let Ok(value) = header::HeaderValue::from_str(&format!(
-        "app;dur={:.3}",
-        elapsed.as_secs_f64() * 1000.0
-    )) {
+    if let Ok(value) =
+        header::HeaderValue::from_str(&format!("app;dur={:.3}", elapsed.as_secs_f64() * 1000.0))
+    {
         response.headers_mut().insert("server-timing", value);
     }
     let metrics = &state.metrics;

@@ -1406,7 +1406,10 @@ async fn a_failed_batch_fails_every_send_in_it() {
         "Your message was not saved. Please send it again."
     );
     let response = staff
-        .post_form(&staff_path, &[("body", "refuse me"), ("key", "form-refused")])
+        .post_form(
+            &staff_path,
+            &[("body", "refuse me"), ("key", "form-refused")],
+        )
         .await;
     assert_eq!(response.status(), 503);
     let page = response.text().await.unwrap();
