@@ -1,0 +1,131 @@
+//! `portico-bench`: starts Portico in a child process, makes a fixture
+//! through its HTTP API (the forms a browser posts), and measures sends,
+//! live delivery, idle sockets, pages and an export. See docs/BENCHMARKS.md.
+
+mod children;
+mod fixture;
+mod load;
+mod machine;
+mod pages;
+mod report;
+mod run;
+mod sockets;
+mod stats;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "portico-bench",
+    about = "Measures Portico: sends, live delivery, idle sockets, pages and exports.",
+    long_about = "Measures Portico: starts the server as a child process on a fresh \
+        database, makes the fixture through its HTTP API, runs the scenarios over \
+        real HTTP and WebSocket connections on 127.0.0.1, and writes a Markdown \
+        report (and the raw figures as JSON beside it)."
+)]
+pub struct Cli {
+    /// The database(s) to measure.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Both)]
+    pub backend: BackendChoice,
+
+    /// The PostgreSQL server to use; a fresh schema is made in it and
+    /// dropped at the end.
+    #[arg(
+        long,
+        env = "PORTICO_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub postgres_url: String,
+
+    /// Scenarios to run (repeatable or comma separated). [default: all]
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub scenario: Vec<Scenario>,
+
+    /// How many times each scenario is run; the report gives medians.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+
+    /// Seconds each measured stretch lasts (send and bare per concurrency,
+    /// delivery). [default: 5, or 1 with --quick]
+    #[arg(long)]
+    pub duration: Option<f64>,
+
+    /// Small sizes for a smoke run: 1,000-message chats, 200 sockets, 1 s.
+    #[arg(long)]
+    pub quick: bool,
+
+    /// Keep the temporary folder (data, server logs) and print where it is.
+    #[arg(long)]
+    pub keep: bool,
+
+    /// Where the Markdown report is written (the JSON goes beside it).
+    #[arg(long, default_value = "target/bench/report.md")]
+    pub out: PathBuf,
+
+    #[command(subcommand)]
+    pub child: Option<Child>,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum Child {
+    /// Runs Portico's own command line with these arguments (the server
+    /// under test, or `admin create-practice`).
+    #[command(hide = true)]
+    Portico {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// A trivial axum server taking the send form: the bare limit.
+    #[command(hide = true)]
+    BareChild {
+        #[arg(long)]
+        listen: String,
+    },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendChoice {
+    Sqlite,
+    Postgres,
+    Both,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scenario {
+    Send,
+    Bare,
+    Delivery,
+    Idle,
+    Pages,
+    Export,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 6] = [
+        Scenario::Send,
+        Scenario::Bare,
+        Scenario::Delivery,
+        Scenario::Idle,
+        Scenario::Pages,
+        Scenario::Export,
+    ];
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.child.clone() {
+        Some(Child::Portico { args }) => children::run_portico(args),
+        Some(Child::BareChild { listen }) => children::run_bare(&listen),
+        None => run::main(cli),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("portico-bench: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! The benchmark itself: for each backend, a fresh Portico, the fixture,
+//! then each scenario `runs` times.
+
+use crate::children::{self, ServerProcess};
+use crate::fixture::{self, Db, Fixture, Sizes};
+use crate::load::{self, Level, Target};
+use crate::machine::Header;
+use crate::report::{BackendReport, Report, Settings};
+use crate::sockets;
+use crate::{BackendChoice, Cli, Scenario, pages};
+use anyhow::Context;
+use std::collections::HashMap;
+use std::time::Duration;
+
+const CONCURRENCY: [usize; 3] = [1, 16, 64];
+
+pub fn main(cli: Cli) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the runtime")?
+        .block_on(run(cli))
+}
+
+fn settings(cli: &Cli) -> Settings {
+    let quick = cli.quick;
+    let mut scenarios = if cli.scenario.is_empty() {
+        Scenario::ALL.to_vec()
+    } else {
+        cli.scenario.clone()
+    };
+    scenarios.sort();
+    scenarios.dedup();
+    Settings {
+        runs: cli.runs.max(1),
+        warmup_seconds: if quick { 0.5 } else { 1.0 },
+        duration_seconds: cli.duration.unwrap_or(if quick { 1.0 } else { 5.0 }),
+        concurrency: CONCURRENCY.to_vec(),
+        delivery_sockets: if quick { 200 } else { 1_000 },
+        delivery_rate: if quick { 500.0 } else { 2_000.0 },
+        idle_sockets: if quick { 200 } else { 10_000 },
+        page_requests: if quick { 10 } else { 50 },
+        scenarios,
+        sizes: Sizes {
+            staff: if quick { 8 } else { 32 },
+            clients: if quick { 8 } else { 32 },
+            group_chats: if quick { 2 } else { 8 },
+            questions: 500,
+            page_chat_messages: if quick { 1_000 } else { 100_000 },
+            export_chat_messages: if quick { 1_000 } else { 1_000_000 },
+        },
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    // 10,000 sockets need as many descriptors here and in the server,
+    // which inherits the limit.
+    let nofile = rlimit::increase_nofile_limit(u64::MAX).context("raising RLIMIT_NOFILE")?;
+    let settings = settings(&cli);
+    let header = Header::now();
+    eprintln!(
+        "portico-bench: {} at {}; open files limit {nofile}",
+        header.command, header.commit
+    );
+    let work = tempfile::Builder::new()
+        .prefix("portico-bench-")
+        .tempdir()
+        .context("a temporary folder")?;
+
+    let mut report = Report {
+        header,
+        settings: settings.clone(),
+        bare: Vec::new(),
+        bare_runs: Vec::new(),
+        backends: Vec::new(),
+    };
+    if settings.scenarios.contains(&Scenario::Bare) {
+        eprintln!("== bare: a trivial axum handler");
+        let bare = children::start_bare(work.path()).await?;
+        let targets: Vec<Target> = (0..64)
+            .map(|i| Target {
+                addr: bare.addr,
+                origin: bare.base_url(),
+                path: format!("/app/messages/chat{}", i % 32),
+                cookie: "portico_session=bare".to_owned(),
+                csrf: "bare".to_owned(),
+                chat: format!("chat{}", i % 32),
+                person: i,
+            })
+            .collect();
+        let (levels, runs) = levels(&settings, &targets).await?;
+        report.bare = levels;
+        report.bare_runs = runs;
+        bare.stop().await?;
+    }
+    let backends = match cli.backend {
+        BackendChoice::Sqlite => vec!["SQLite"],
+        BackendChoice::Postgres => vec!["PostgreSQL"],
+        BackendChoice::Both => vec!["SQLite", "PostgreSQL"],
+    };
+    for name in backends {
+        eprintln!("== {name}");
+        let dir = work.path().join(name.to_lowercase());
+        std::fs::create_dir_all(&dir).context("a data folder")?;
+        let result = if name == "SQLite" {
+            let db = Db::Sqlite(dir.join("data").join("portico.db"));
+            backend(name, &settings, &dir, None, &db).await
+        } else {
+            postgres(name, &settings, &dir, &cli.postgres_url).await
+        };
+        match result {
+            Ok(b) => report.backends.push(b),
+            Err(error) => report.backends.push(BackendReport {
+                backend: name.to_owned(),
+                problems: vec![format!("{error:#}")],
+                ..BackendReport::default()
+            }),
+        }
+    }
+    if cli.keep {
+        let kept = work.keep();
+        eprintln!("portico-bench: kept {}", kept.display());
+    }
+    let json = report.write(&cli.out)?;
+    println!("{}", report.markdown());
+    eprintln!(
+        "portico-bench: wrote {} and {}",
+        cli.out.display(),
+        json.display()
+    );
+    Ok(())
+}
+
+/// A fresh schema in the PostgreSQL database, dropped afterwards.
+async fn postgres(
+    name: &str,
+    settings: &Settings,
+    dir: &std::path::Path,
+    base: &str,
+) -> anyhow::Result<BackendReport> {
+    use sqlx::Connection;
+    let schema = format!("bench_{}", uuid::Uuid::now_v7().simple());
+    let mut conn = sqlx::PgConnection::connect(base)
+        .await
+        .with_context(|| format!("could not connect to {}", portico::config::redact_url(base)))?;
+    // The schema name is made here of hex digits, never of input.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut conn)
+        .await
+        .context("create a schema")?;
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    let result = backend(name, settings, dir, Some(&url), &Db::Postgres(url.clone())).await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&mut conn)
+        .await
+        .context("drop the schema")?;
+    result
+}
+
+async fn backend(
+    name: &str,
+    settings: &Settings,
+    dir: &std::path::Path,
+    database_url: Option<&str>,
+    db: &Db,
+) -> anyhow::Result<BackendReport> {
+    let data_dir = dir.join("data");
+    std::fs::create_dir_all(&data_dir).context("a data folder")?;
+    children::create_practice(
+        &data_dir,
+        database_url,
+        fixture::ADMIN_EMAIL,
+        fixture::PASSWORD,
+    )
+    .await?;
+    let server = children::start_portico(&data_dir, database_url).await?;
+    let result = scenarios(name, settings, &server, &data_dir, db).await;
+    let log = data_dir.join("server.log");
+    server.stop().await?;
+    let mut report = result?;
+    let errors = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("ERROR"))
+        .count();
+    if errors > 0 {
+        report.problems.push(format!(
+            "the server logged {errors} errors (see a run's server.log)"
+        ));
+    }
+    Ok(report)
+}
+
+async fn scenarios(
+    name: &str,
+    settings: &Settings,
+    server: &ServerProcess,
+    data_dir: &std::path::Path,
+    db: &Db,
+) -> anyhow::Result<BackendReport> {
+    let base = server.base_url();
+    eprintln!("   making the fixture through the HTTP API");
+    let fixture = fixture::build(&base, data_dir, db, &settings.sizes).await?;
+    eprintln!(
+        "   fixture made in {:.1} s ({} people, {} senders)",
+        fixture.seconds,
+        fixture.people.len(),
+        fixture.senders.len()
+    );
+    let mut report = BackendReport {
+        backend: name.to_owned(),
+        fixture_seconds: fixture.seconds,
+        ..BackendReport::default()
+    };
+    let targets = targets(server, &fixture)?;
+    let runs = settings.runs;
+    let has = |s: Scenario| settings.scenarios.contains(&s);
+
+    if has(Scenario::Idle) {
+        eprintln!("   idle: {} sockets", settings.idle_sockets);
+        let cookies: Vec<String> = fixture
+            .people
+            .iter()
+            .map(|p| p.browser.cookie_header())
+            .collect::<anyhow::Result<_>>()?;
+        let result: anyhow::Result<()> = async {
+            for _ in 0..runs {
+                let idle = sockets::idle(server, &cookies, settings.idle_sockets).await?;
+                eprintln!("     {:.1} KiB per socket", idle.per_socket_kib);
+                report.idle_runs.push(idle);
+            }
+            Ok(())
+        }
+        .await;
+        note(&mut report.problems, "idle", result);
+        if !report.idle_runs.is_empty() {
+            report.idle = Some(sockets::Idle::median(&report.idle_runs));
+        }
+    }
+    if has(Scenario::Pages) {
+        eprintln!("   pages");
+        let admin = &fixture.people[fixture.admin].browser;
+        let contact = &fixture.people[fixture.portal_person].browser;
+        let chat_path = format!("/app/messages/{}", fixture.page_chat);
+        let result: anyhow::Result<()> = async {
+            for _ in 0..runs {
+                let chat = pages::page_time(admin, &chat_path, settings.page_requests).await?;
+                let portal =
+                    pages::page_time(contact, &fixture.portal_home, settings.page_requests).await?;
+                eprintln!(
+                    "     chat page {:.1} ms, portal home {:.1} ms ({})",
+                    chat.median_ms, portal.median_ms, chat.source
+                );
+                report.page_runs.push((chat, portal));
+            }
+            Ok(())
+        }
+        .await;
+        note(&mut report.problems, "pages", result);
+        if !report.page_runs.is_empty() {
+            let chats: Vec<_> = report.page_runs.iter().map(|(c, _)| c.clone()).collect();
+            let portals: Vec<_> = report.page_runs.iter().map(|(_, p)| p.clone()).collect();
+            report.chat_page = Some(pages::PageTime::median(&chats));
+            report.portal_page = Some(pages::PageTime::median(&portals));
+        }
+    }
+    if has(Scenario::Send) {
+        eprintln!("   send");
+        match levels(settings, &targets).await {
+            Ok((levels, runs)) => {
+                report.send = levels;
+                report.send_runs = runs;
+            }
+            Err(error) => note(&mut report.problems, "send", Err(error)),
+        }
+    }
+    if has(Scenario::Delivery) {
+        eprintln!(
+            "   delivery: {} sockets at {} msg/s",
+            settings.delivery_sockets, settings.delivery_rate
+        );
+        let writers: Vec<Target> = targets.iter().take(64).cloned().collect();
+        let watchers = watchers(&fixture, &writers)?;
+        let result: anyhow::Result<()> = async {
+            for _ in 0..runs {
+                let d = sockets::delivery(
+                    server.addr,
+                    &writers,
+                    &watchers,
+                    &fixture.members,
+                    settings.delivery_sockets,
+                    settings.delivery_rate,
+                    Duration::from_secs_f64(settings.duration_seconds),
+                )
+                .await?;
+                eprintln!(
+                    "     {:.0} sent/s, p50 {:.1} ms, p99 {:.1} ms, missed {} of {}",
+                    d.achieved_rate, d.latency.p50_ms, d.latency.p99_ms, d.missed, d.expected
+                );
+                report.delivery_runs.push(d);
+            }
+            Ok(())
+        }
+        .await;
+        note(&mut report.problems, "delivery", result);
+        if !report.delivery_runs.is_empty() {
+            report.delivery = Some(sockets::Delivery::median(&report.delivery_runs));
+        }
+    }
+    if has(Scenario::Export) {
+        eprintln!(
+            "   export: {} messages to XLSX",
+            settings.sizes.export_chat_messages
+        );
+        let admin = &fixture.people[fixture.admin].browser;
+        let result: anyhow::Result<()> = async {
+            for _ in 0..runs {
+                let e = pages::export(
+                    admin,
+                    server.pid,
+                    &fixture.export_chat,
+                    settings.sizes.export_chat_messages,
+                )
+                .await?;
+                eprintln!(
+                    "     {:.1} s, {} bytes, status {}, peak RSS {} KiB (+{})",
+                    e.seconds, e.bytes, e.status, e.rss_peak_kib, e.rss_growth_kib
+                );
+                anyhow::ensure!(e.status == 200, "the export answered {}", e.status);
+                report.export_runs.push(e);
+            }
+            Ok(())
+        }
+        .await;
+        note(&mut report.problems, "export", result);
+        if !report.export_runs.is_empty() {
+            report.export = Some(pages::Export::median(&report.export_runs));
+        }
+    }
+    Ok(report)
+}
+
+fn note(problems: &mut Vec<String>, scenario: &str, result: anyhow::Result<()>) {
+    if let Err(error) = result {
+        eprintln!("   {scenario} failed: {error:#}");
+        problems.push(format!("{scenario} failed: {error:#}"));
+    }
+}
+
+/// Each sender of the fixture as a load-generator target.
+fn targets(server: &ServerProcess, fixture: &Fixture) -> anyhow::Result<Vec<Target>> {
+    fixture
+        .senders
+        .iter()
+        .map(|s| {
+            let browser = &fixture.people[s.person].browser;
+            Ok(Target {
+                addr: server.addr,
+                origin: server.base_url(),
+                path: s.path.clone(),
+                cookie: browser.cookie_header()?,
+                csrf: browser
+                    .cookie("portico_csrf")
+                    .context("a sender without an anti-forgery cookie")?,
+                chat: s.chat.clone(),
+                person: s.person,
+            })
+        })
+        .collect()
+}
+
+/// The members of the written chats, as (`kind:id`, cookie header).
+fn watchers(fixture: &Fixture, writers: &[Target]) -> anyhow::Result<Vec<(String, String)>> {
+    let by_key: HashMap<String, usize> = fixture
+        .people
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (format!("{}:{}", p.kind, p.id), i))
+        .collect();
+    let mut chosen: Vec<usize> = Vec::new();
+    for writer in writers {
+        for key in fixture.members.get(&writer.chat).into_iter().flatten() {
+            if let Some(&person) = by_key.get(key)
+                && !chosen.contains(&person)
+            {
+                chosen.push(person);
+            }
+        }
+    }
+    chosen
+        .into_iter()
+        .map(|i| {
+            let p = &fixture.people[i];
+            Ok((format!("{}:{}", p.kind, p.id), p.browser.cookie_header()?))
+        })
+        .collect()
+}
+
+/// Every concurrency level `runs` times; the medians and the raw runs.
+async fn levels(
+    settings: &Settings,
+    targets: &[Target],
+) -> anyhow::Result<(Vec<Level>, Vec<Vec<Level>>)> {
+    let warmup = Duration::from_secs_f64(settings.warmup_seconds);
+    let duration = Duration::from_secs_f64(settings.duration_seconds);
+    let mut medians = Vec::new();
+    let mut all = Vec::new();
+    for &concurrency in &settings.concurrency {
+        let mut runs = Vec::new();
+        for _ in 0..settings.runs {
+            let level = load::closed_loop(targets, concurrency, warmup, duration).await?;
+            eprintln!(
+                "     ×{concurrency}: {:.0} /s, p50 {:.2} ms, p99 {:.2} ms{}",
+                level.per_second,
+                level.latency.p50_ms,
+                level.latency.p99_ms,
+                if level.throttled + level.refused + level.server_errors + level.errors > 0 {
+                    format!(
+                        " ({} throttled, {} 5xx, {} refused, {} errors)",
+                        level.throttled, level.server_errors, level.refused, level.errors
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            runs.push(level);
+        }
+        medians.push(Level::median(concurrency, &runs));
+        all.push(runs);
+    }
+    Ok((medians, all))
+}
