@@ -156,9 +156,10 @@ pub async fn create_practice(
 pub async fn start_portico(
     data_dir: &Path,
     database_url: Option<&str>,
+    log_name: &str,
 ) -> anyhow::Result<ServerProcess> {
     let addr = free_addr()?;
-    let log = data_dir.join("server.log");
+    let log = data_dir.join(log_name);
     let mut command = portico_command(data_dir, &log)?;
     if let Some(url) = database_url {
         command.arg("--database-url").arg(url);

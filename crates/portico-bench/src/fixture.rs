@@ -152,6 +152,8 @@ pub struct SenderSpec {
 pub struct Fixture {
     pub people: Vec<Person>,
     pub admin: usize,
+    /// The team member whose staff chat page of the large chat is timed.
+    pub page_person: usize,
     /// Interleaved so that the first N cover distinct people and chats.
     pub senders: Vec<SenderSpec>,
     /// `chat id` → member ids (`kind:id`).
@@ -395,19 +397,31 @@ pub async fn build(base: &str, data_dir: &Path, db: &Db, sizes: &Sizes) -> anyho
         .unwrap_or("/portal")
         .to_owned();
 
-    // The two large chats: made through the API, filled with SQL.
-    let big_members = [
-        ("title", "Archive (pages)".to_owned()),
-        ("staff", people[staff[0]].id.clone()),
-        ("contact", people[contact_a[0]].id.clone()),
-    ];
-    let refs: Vec<(&str, &str)> = big_members.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let page_chat = chat_of(&admin_browser.post_form("/app/messages/new", &refs).await?)?;
-    let refs: Vec<(&str, &str)> = [("title", "Archive (export)")]
-        .into_iter()
-        .chain(refs.into_iter().skip(1))
-        .collect();
-    let export_chat = chat_of(&admin_browser.post_form("/app/messages/new", &refs).await?)?;
+    // The two large chats: made through the API, filled with SQL. Each
+    // has the admin and one team member; the portal contact is in neither,
+    // and the team member whose page is timed is not in the export's chat.
+    let page_chat = chat_of(
+        &admin_browser
+            .post_form(
+                "/app/messages/new",
+                &[
+                    ("title", "Archive (pages)"),
+                    ("staff", &people[staff[0]].id),
+                ],
+            )
+            .await?,
+    )?;
+    let export_chat = chat_of(
+        &admin_browser
+            .post_form(
+                "/app/messages/new",
+                &[
+                    ("title", "Archive (export)"),
+                    ("staff", &people[staff[1]].id),
+                ],
+            )
+            .await?,
+    )?;
     let admin_person = &people[admin];
     fill_chat(db, &page_chat, &admin_person.id, sizes.page_chat_messages).await?;
     fill_chat(
@@ -422,6 +436,7 @@ pub async fn build(base: &str, data_dir: &Path, db: &Db, sizes: &Sizes) -> anyho
     Ok(Fixture {
         people,
         admin,
+        page_person: staff[0],
         senders,
         members,
         page_chat,

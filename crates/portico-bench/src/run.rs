@@ -174,8 +174,8 @@ async fn backend(
         fixture::PASSWORD,
     )
     .await?;
-    let server = children::start_portico(&data_dir, database_url).await?;
-    let result = scenarios(name, settings, &server, &data_dir, db).await;
+    let server = children::start_portico(&data_dir, database_url, "server.log").await?;
+    let result = scenarios(name, settings, &server, &data_dir, database_url, db).await;
     let log = data_dir.join("server.log");
     server.stop().await?;
     let mut report = result?;
@@ -197,6 +197,7 @@ async fn scenarios(
     settings: &Settings,
     server: &ServerProcess,
     data_dir: &std::path::Path,
+    database_url: Option<&str>,
     db: &Db,
 ) -> anyhow::Result<BackendReport> {
     let base = server.base_url();
@@ -225,8 +226,16 @@ async fn scenarios(
             .map(|p| p.browser.cookie_header())
             .collect::<anyhow::Result<_>>()?;
         let result: anyhow::Result<()> = async {
-            for _ in 0..runs {
-                let idle = sockets::idle(server, &cookies, settings.idle_sockets).await?;
+            for run in 0..runs {
+                // A freshly started server on the same database for each run:
+                // memory freed by closed sockets stays in a process's RSS, and
+                // would hide the next run's growth.
+                let fresh =
+                    children::start_portico(data_dir, database_url, &format!("idle-{run}.log"))
+                        .await?;
+                let idle = sockets::idle(&fresh, &cookies, settings.idle_sockets).await;
+                fresh.stop().await?;
+                let idle = idle?;
                 eprintln!("     {:.1} KiB per socket", idle.per_socket_kib);
                 report.idle_runs.push(idle);
             }
@@ -240,12 +249,12 @@ async fn scenarios(
     }
     if has(Scenario::Pages) {
         eprintln!("   pages");
-        let admin = &fixture.people[fixture.admin].browser;
+        let staff = &fixture.people[fixture.page_person].browser;
         let contact = &fixture.people[fixture.portal_person].browser;
         let chat_path = format!("/app/messages/{}", fixture.page_chat);
         let result: anyhow::Result<()> = async {
             for _ in 0..runs {
-                let chat = pages::page_time(admin, &chat_path, settings.page_requests).await?;
+                let chat = pages::page_time(staff, &chat_path, settings.page_requests).await?;
                 let portal =
                     pages::page_time(contact, &fixture.portal_home, settings.page_requests).await?;
                 eprintln!(
