@@ -283,7 +283,12 @@ impl App {
         input: &SendInput,
     ) -> AppResult<Message> {
         let (practice, member, name) = who(actor);
-        let chat = self.store.chat_for_member(practice, chat, member).await?;
+        // Who is in the chat: the check that the sender is, and whom the
+        // message goes to live, in one read.
+        let members = self.store.chat_members(practice, chat).await?;
+        if !members.iter().any(|m| m.member == member) {
+            return Err(AppError::NotFound);
+        }
         let body = input.body.trim();
         if body.is_empty() && input.files.is_empty() {
             return Err(AppError::Invalid(ValidationError(
@@ -303,18 +308,26 @@ impl App {
         }
         if let Some(seq) = input.reply_to {
             // M11: a reply quotes a message of the same chat.
-            self.store.get_message(practice, chat.id, seq).await?;
+            self.store.get_message(practice, chat, seq).await?;
         }
         if input.set_status && !matches!(member, Member::Staff(_)) {
             return Err(AppError::Forbidden);
         }
+        let status_of = if input.set_status {
+            self.store
+                .chat_for_member(practice, chat, member)
+                .await?
+                .client_id
+        } else {
+            None
+        };
         let now = self.clock.now();
         self.send_limiter.allow(member, now)?;
         let (message, new) = self
             .sends
             .append(NewMessage {
                 practice,
-                chat: chat.id,
+                chat,
                 sender: member,
                 sender_name: name,
                 body: body.to_owned(),
@@ -329,7 +342,7 @@ impl App {
                         practice_id: practice,
                         question_id: None,
                         entry_id: None,
-                        chat_id: Some(chat.id),
+                        chat_id: Some(chat),
                         message_seq: None,
                         name: file.name.clone(),
                         content_type: file.content_type.to_owned(),
@@ -339,16 +352,15 @@ impl App {
                     })
                     .collect(),
                 // M16: the message becomes the client's current status.
-                status_of: chat.client_id.filter(|_| input.set_status),
+                status_of,
             })
             .await?;
         if new {
-            let members = self.store.chat_members(practice, chat.id).await?;
             self.live.publish(LiveEvent {
                 practice,
                 recipients: members.iter().map(|m| m.member).collect(),
                 kind: "message".into(),
-                chat: chat.id,
+                chat,
                 seq: message.seq,
                 sender_name: Some(message.sender_name.clone()),
                 body: Some(message.body.clone()),

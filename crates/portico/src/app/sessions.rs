@@ -130,7 +130,7 @@ impl App {
     /// alive; an ended session is removed.
     pub async fn authenticate(&self, secret: &str, ip: &str) -> AppResult<Option<Identity>> {
         let hash = hash_secret(secret);
-        let Some(session) = self.store.find_session(&hash).await? else {
+        let Some((session, practice)) = self.store.find_session_with_practice(&hash).await? else {
             return Ok(None);
         };
         let now = self.clock.now();
@@ -138,7 +138,6 @@ impl App {
             self.store.delete_session(&hash).await?;
             return Ok(None);
         }
-        let practice = self.store.get_practice(session.practice_id).await?;
         let person = match session.subject {
             SessionSubject::Staff(id) => match self.store.get_staff(practice.id, id).await {
                 Ok(staff) if staff.active => Person::Staff(staff),

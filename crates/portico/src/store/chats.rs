@@ -948,16 +948,13 @@ impl StoreTx {
         .bind(now.0)
         .execute(&mut *self.tx)
         .await?;
-        // M6: a hidden chat comes back with the next message.
-        sqlx::query("UPDATE chat_members SET hidden = 0 WHERE practice_id = $1 AND chat_id = $2 AND hidden = 1")
-            .bind(practice.to_string())
-            .bind(chat.to_string())
-            .execute(&mut *self.tx)
-            .await?;
-        // The sender has read their own message.
+        // M6: a hidden chat comes back with the next message; the sender
+        // has read their own message. One statement for both.
         sqlx::query(
-            "UPDATE chat_members SET last_read_seq = $5 WHERE practice_id = $1 AND chat_id = $2 \
-             AND member_kind = $3 AND member_id = $4",
+            "UPDATE chat_members SET hidden = 0, last_read_seq = CASE \
+             WHEN member_kind = $3 AND member_id = $4 THEN $5 ELSE last_read_seq END \
+             WHERE practice_id = $1 AND chat_id = $2 \
+             AND (hidden = 1 OR (member_kind = $3 AND member_id = $4))",
         )
         .bind(practice.to_string())
         .bind(chat.to_string())

@@ -160,6 +160,42 @@ impl Store {
         .transpose()
     }
 
+    /// A session with its practice, in one read: every signed-in request
+    /// asks it.
+    pub async fn find_session_with_practice(
+        &self,
+        id_hash: &str,
+    ) -> StoreResult<Option<(Session, super::Practice)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            session: SessionRow,
+            practice_name: String,
+            practice_require_totp: i64,
+            practice_created_at: i64,
+        }
+        let Some(row) = sqlx::query_as::<_, Row>(
+            "SELECT s.id_hash, s.practice_id, s.subject_kind, s.subject_id, s.stage, s.created_at, \
+             s.last_seen_at, s.expires_at, s.ip, s.user_agent, p.name AS practice_name, \
+             p.require_totp AS practice_require_totp, p.created_at AS practice_created_at \
+             FROM sessions s JOIN practices p ON p.id = s.practice_id WHERE s.id_hash = $1",
+        )
+        .bind(id_hash)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let session = Session::try_from(row.session)?;
+        let practice = super::Practice {
+            id: session.practice_id,
+            name: row.practice_name,
+            require_totp: row.practice_require_totp != 0,
+            created_at: Millis(row.practice_created_at),
+        };
+        Ok(Some((session, practice)))
+    }
+
     /// Records activity, at most once a minute per session.
     pub async fn touch_session(&self, id_hash: &str, now: Millis, ip: &str) -> StoreResult<()> {
         sqlx::query(
