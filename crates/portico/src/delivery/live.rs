@@ -1,15 +1,27 @@
-//! Live events (M14): one hub per process fans events out to the open
+//! Live events (M14): one hub per process delivers events to the open
 //! WebSockets of the people each event is for. Events are published only
 //! after the change committed. On PostgreSQL the hub also relays every
 //! event to the other instances through `NOTIFY`, and delivers theirs
 //! (X4): a message sent through one instance reaches a browser on another.
+//!
+//! The hub keeps the sockets of each person (practice and member), so an
+//! event touches only its recipients' sockets, whatever the number of
+//! sockets open. It is written as JSON once and shared by all of them.
+//! Each socket has a short queue; a socket that falls that far behind is
+//! closed instead of buffering without end, and its page catches up from
+//! the store when it reconnects.
 
 use crate::domain::{ChatId, PracticeId};
 use crate::store::Member;
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use tokio::sync::{Mutex, broadcast, mpsc};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
+use tokio::sync::{Mutex, mpsc};
+
+/// How many events may wait for one socket before it is closed.
+pub const SOCKET_QUEUE: usize = 64;
 
 /// Something that changed, and who may hear of it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -27,12 +39,6 @@ pub struct LiveEvent {
     pub at: Option<String>,
     /// For `read`: staff see that the client read up to `seq` (M8).
     pub reader: Option<String>,
-}
-
-impl LiveEvent {
-    pub fn is_for(&self, practice: PracticeId, member: Member) -> bool {
-        self.practice == practice && self.recipients.contains(&member)
-    }
 }
 
 /// An event as it travels between instances.
@@ -62,9 +68,101 @@ impl WireEvent {
     }
 }
 
+/// An event as its sockets send it: JSON text, shared.
+pub type Frame = Bytes;
+
+type Person = (PracticeId, Member);
+type ByPerson = HashMap<Person, Vec<(u64, mpsc::Sender<Frame>)>>;
+
+/// The open sockets of each person, by a number the hub gave each one.
+#[derive(Debug, Default)]
+struct Sockets {
+    by_person: std::sync::Mutex<ByPerson>,
+    next: AtomicU64,
+}
+
+impl Sockets {
+    fn add(&self, person: Person) -> (u64, mpsc::Receiver<Frame>) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(SOCKET_QUEUE);
+        self.lock().entry(person).or_default().push((id, tx));
+        (id, rx)
+    }
+
+    fn remove(&self, person: Person, id: u64) {
+        let mut by_person = self.lock();
+        if let Some(sockets) = by_person.get_mut(&person) {
+            sockets.retain(|(socket, _)| *socket != id);
+            if sockets.is_empty() {
+                by_person.remove(&person);
+            }
+        }
+    }
+
+    /// Queues `frame` for every socket of `recipients`. A socket whose
+    /// queue is full loses its place here: its task sees that and closes it.
+    fn send(&self, practice: PracticeId, recipients: &[Member], frame: &Frame) {
+        let mut by_person = self.lock();
+        for (i, member) in recipients.iter().enumerate() {
+            if recipients[..i].contains(member) {
+                continue;
+            }
+            let person = (practice, *member);
+            let Some(sockets) = by_person.get_mut(&person) else {
+                continue;
+            };
+            sockets.retain(|(_, tx)| tx.try_send(frame.clone()).is_ok());
+            if sockets.is_empty() {
+                by_person.remove(&person);
+            }
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+
+    /// The map stays consistent whatever a panicking holder did (each
+    /// change is one call on it), so a poisoned lock is used as it is.
+    fn lock(&self) -> std::sync::MutexGuard<'_, ByPerson> {
+        self.by_person
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One open socket's place in the hub: the events for its person, until
+/// it is dropped (the socket closed) or the hub let it go (it fell behind).
+#[derive(Debug)]
+pub struct Subscription {
+    sockets: Arc<Sockets>,
+    person: Person,
+    id: u64,
+    events: mpsc::Receiver<Frame>,
+}
+
+impl Subscription {
+    /// The next event for this socket; `None` once the hub let it go,
+    /// without first handing over what was still queued (the page reads
+    /// it from the store when it reconnects).
+    pub async fn next(&mut self) -> Option<Frame> {
+        let frame = self.events.recv().await?;
+        if self.events.is_closed() {
+            return None;
+        }
+        Some(frame)
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.sockets.remove(self.person, self.id);
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Hub {
-    sender: broadcast::Sender<LiveEvent>,
+    sockets: Arc<Sockets>,
     /// This process, among the instances sharing a database.
     pub instance: String,
     relaying: Arc<AtomicBool>,
@@ -80,10 +178,9 @@ impl Default for Hub {
 
 impl Hub {
     pub fn new() -> Self {
-        let (sender, _) = broadcast::channel(4096);
         let (relay_tx, relay_rx) = mpsc::unbounded_channel();
         Self {
-            sender,
+            sockets: Arc::default(),
             instance: uuid::Uuid::now_v7().to_string(),
             relaying: Arc::new(AtomicBool::new(false)),
             relay_tx,
@@ -94,16 +191,42 @@ impl Hub {
     /// Delivers an event to this process's sockets and, when relaying,
     /// to the other instances.
     pub fn publish(&self, event: LiveEvent) {
+        self.deliver(&event);
         if self.relaying.load(Ordering::Relaxed) {
-            let _ = self.relay_tx.send(event.clone());
+            let _ = self.relay_tx.send(event);
         }
-        self.deliver_here(event);
     }
 
     /// Delivers an event to this process's sockets only.
     pub fn deliver_here(&self, event: LiveEvent) {
-        // Nobody listening is fine: pages read the store when they load.
-        let _ = self.sender.send(event);
+        self.deliver(&event);
+    }
+
+    /// Nobody listening is fine: pages read the store when they load.
+    fn deliver(&self, event: &LiveEvent) {
+        let Ok(text) = serde_json::to_string(event) else {
+            return;
+        };
+        self.sockets
+            .send(event.practice, &event.recipients, &Bytes::from(text));
+    }
+
+    /// A new socket of `member` of `practice`: it hears the events for
+    /// that person until the subscription is dropped.
+    pub fn subscribe(&self, practice: PracticeId, member: Member) -> Subscription {
+        let person = (practice, member);
+        let (id, events) = self.sockets.add(person);
+        Subscription {
+            sockets: self.sockets.clone(),
+            person,
+            id,
+            events,
+        }
+    }
+
+    /// How many sockets are open on this process.
+    pub fn sockets(&self) -> usize {
+        self.sockets.count()
     }
 
     /// Starts relaying: the caller drains the returned events to the other
@@ -129,8 +252,96 @@ impl Hub {
             event,
         }
     }
+}
 
-    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
-        self.sender.subscribe()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ContactId, StaffId};
+
+    fn message(practice: PracticeId, recipients: Vec<Member>, seq: i64) -> LiveEvent {
+        LiveEvent {
+            practice,
+            recipients,
+            kind: "message".into(),
+            chat: ChatId::new(),
+            seq,
+            sender_name: Some("Hannah".into()),
+            body: Some("Hello".into()),
+            at: None,
+            reader: None,
+        }
+    }
+
+    fn heard(subscription: &mut Subscription) -> Vec<i64> {
+        let mut seqs = Vec::new();
+        while let Ok(frame) = subscription.events.try_recv() {
+            let event: Result<LiveEvent, _> = serde_json::from_slice(&frame);
+            seqs.extend(event.map(|e| e.seq));
+        }
+        seqs
+    }
+
+    #[test]
+    fn an_event_reaches_its_recipients_sockets_and_no_others() {
+        let hub = Hub::new();
+        let (practice, rival) = (PracticeId::new(), PracticeId::new());
+        let (staff, contact) = (
+            Member::Staff(StaffId::new()),
+            Member::Contact(ContactId::new()),
+        );
+        let outsider = Member::Contact(ContactId::new());
+        let mut staff_tab = hub.subscribe(practice, staff);
+        let mut staff_other_tab = hub.subscribe(practice, staff);
+        let mut contact_tab = hub.subscribe(practice, contact);
+        let mut outsider_tab = hub.subscribe(practice, outsider);
+        // The same member id in another practice is someone else.
+        let mut rival_tab = hub.subscribe(rival, contact);
+
+        // A recipient named twice still hears it once.
+        hub.publish(message(practice, vec![staff, contact, staff], 1));
+
+        assert_eq!(heard(&mut staff_tab), vec![1]);
+        assert_eq!(heard(&mut staff_other_tab), vec![1]);
+        assert_eq!(heard(&mut contact_tab), vec![1]);
+        assert_eq!(heard(&mut outsider_tab), Vec::<i64>::new());
+        assert_eq!(heard(&mut rival_tab), Vec::<i64>::new());
+    }
+
+    #[tokio::test]
+    async fn a_socket_that_falls_behind_is_let_go_and_the_others_go_on() {
+        let hub = Hub::new();
+        let practice = PracticeId::new();
+        let contact = Member::Contact(ContactId::new());
+        let mut slow = hub.subscribe(practice, contact);
+        let mut quick = hub.subscribe(practice, contact);
+        let mut quick_heard = Vec::new();
+        let count = i64::try_from(SOCKET_QUEUE).unwrap_or(64) + 1;
+        for seq in 1..=count {
+            hub.publish(message(practice, vec![contact], seq));
+            quick_heard.extend(heard(&mut quick));
+        }
+        assert_eq!(quick_heard, (1..=count).collect::<Vec<_>>());
+        assert_eq!(hub.sockets(), 1, "the slow socket left the hub");
+        // What was still queued is not handed over: the page reads it from
+        // the store when it reconnects.
+        assert!(slow.next().await.is_none());
+        hub.publish(message(practice, vec![contact], count + 1));
+        assert_eq!(heard(&mut quick), vec![count + 1]);
+    }
+
+    #[test]
+    fn a_closed_socket_leaves_the_hub() {
+        let hub = Hub::new();
+        let practice = PracticeId::new();
+        let staff = Member::Staff(StaffId::new());
+        let first = hub.subscribe(practice, staff);
+        let second = hub.subscribe(practice, staff);
+        assert_eq!(hub.sockets(), 2);
+        drop(first);
+        assert_eq!(hub.sockets(), 1);
+        drop(second);
+        assert_eq!(hub.sockets(), 0);
+        assert!(hub.sockets.lock().is_empty(), "no empty entry is kept");
     }
 }

@@ -469,30 +469,43 @@ pub async fn ws_get(
         Person::Contact(contact) => Member::Contact(contact.id),
     };
     let practice = identity.practice.id;
-    let events = state.app.live.subscribe();
-    upgrade.on_upgrade(move |socket| live(socket, events, practice, member))
+    // Registered before the upgrade completes, so nothing sent meanwhile
+    // is missed; dropped (and so unregistered) if the upgrade fails.
+    let events = state.app.live.subscribe(practice, member);
+    // An idle socket should cost little: browsers send nothing but close
+    // frames and pongs, so the buffers are small, and frames are written
+    // as they come rather than gathered.
+    upgrade
+        .read_buffer_size(SOCKET_READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(SOCKET_MAX_WRITE_BUFFER)
+        .max_message_size(SOCKET_MAX_INCOMING)
+        .max_frame_size(SOCKET_MAX_INCOMING)
+        .on_upgrade(move |socket| live(socket, events))
 }
 
-async fn live(
-    mut socket: WebSocket,
-    mut events: tokio::sync::broadcast::Receiver<crate::delivery::live::LiveEvent>,
-    practice: crate::domain::PracticeId,
-    member: Member,
-) {
+/// What a socket reads at a time, and the largest message a browser may send it.
+const SOCKET_READ_BUFFER: usize = 1024;
+const SOCKET_MAX_INCOMING: usize = 4096;
+/// Frames not yet taken by a slow connection, beyond which it is closed.
+const SOCKET_MAX_WRITE_BUFFER: usize = 64 * 1024;
+/// A connection that takes no frame for this long is closed: its page
+/// catches up when it reconnects.
+const SOCKET_SEND_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// One task per socket: it sends the person's events as the hub queues
+/// them, and ends when either side closes or the hub lets the socket go.
+async fn live(mut socket: WebSocket, mut events: crate::delivery::live::Subscription) {
     loop {
         tokio::select! {
-            event = events.recv() => match event {
-                Ok(event) if event.is_for(practice, member) => {
-                    let Ok(text) = serde_json::to_string(&event) else { continue };
-                    if socket.send(WsMessage::Text(text.into())).await.is_err() {
-                        return;
-                    }
+            frame = events.next() => {
+                let Some(frame) = frame else { return };
+                let Ok(text) = axum::extract::ws::Utf8Bytes::try_from(frame) else { continue };
+                let sent = tokio::time::timeout(SOCKET_SEND_WITHIN, socket.send(WsMessage::Text(text)));
+                if !matches!(sent.await, Ok(Ok(()))) {
+                    return;
                 }
-                Ok(_) => {}
-                // Fell behind: the page catches up from the store when it reconnects.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            },
+            }
             incoming = socket.recv() => match incoming {
                 Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return,
                 Some(Ok(_)) => {}

@@ -203,6 +203,72 @@ async fn staff_and_a_contact_chat_live_with_receipts_for_staff_only() {
     let _ = hannah_socket.close(None).await;
 }
 
+/// M14: the hub keeps each person's sockets: another practice's socket
+/// hears nothing of this one, and a closed socket leaves the hub.
+#[tokio::test]
+async fn a_socket_hears_only_its_own_people_and_leaves_the_hub_when_closed() {
+    let app = TestApp::spawn().await;
+    let (practice, admin) = app.with_practice("Harbour").await;
+    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
+    let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
+    let staff = app.staff_browser(&admin.email).await;
+    let response = staff
+        .post_form(
+            &format!("/app/clients/{}/chat", bakery.id),
+            &[("contact", &hannah.id.to_string())],
+        )
+        .await;
+    let chat_path = location(&response);
+    let (_, rival_admin) = app.with_practice("Rival").await;
+    let rival = app.staff_browser(&rival_admin.email).await;
+
+    let hannah_browser = signed_in(&app, &hannah.email).await;
+    let mut first_tab = socket(&app, &hannah_browser).await;
+    let mut second_tab = socket(&app, &hannah_browser).await;
+    let mut rival_socket = socket(&app, &rival).await;
+    staff
+        .post_form(&chat_path, &[("body", "Both tabs"), ("key", "k-1")])
+        .await;
+    for tab in [&mut first_tab, &mut second_tab] {
+        let event = next_event(tab).await.expect("each of her tabs hears it");
+        assert_eq!(event["body"], "Both tabs");
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), rival_socket.next())
+            .await
+            .is_err(),
+        "another practice's socket hears nothing"
+    );
+
+    // Closed sockets leave the hub: nothing is kept for pages gone.
+    assert_eq!(app.app.live.sockets(), 3);
+    let _ = first_tab.close(None).await;
+    let _ = rival_socket.close(None).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while app.app.live.sockets() > 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "closed sockets left"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    staff
+        .post_form(&chat_path, &[("body", "One tab left"), ("key", "k-2")])
+        .await;
+    let event = next_event(&mut second_tab)
+        .await
+        .expect("the open tab hears it");
+    assert_eq!(event["body"], "One tab left");
+    drop(second_tab);
+    while app.app.live.sockets() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a dropped connection left"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn nobody_outside_a_chat_reaches_it() {
     let app = TestApp::spawn().await;
