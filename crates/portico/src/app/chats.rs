@@ -671,23 +671,14 @@ impl App {
             .await?)
     }
 
-    /// Names of a chat's members, for its page.
+    /// Names of a chat's members, for its page (the caller has opened
+    /// the chat as a member).
     pub async fn member_names(
         &self,
         practice: PracticeId,
-        members: &[MemberState],
+        chat: ChatId,
     ) -> AppResult<Vec<(Member, String)>> {
-        let mut names = Vec::new();
-        for m in members {
-            let name = match m.member {
-                Member::Staff(id) => self.store.get_staff(practice, id).await.map(|s| s.name),
-                Member::Contact(id) => self.store.get_contact(practice, id).await.map(|c| c.name),
-            };
-            if let Ok(name) = name {
-                names.push((m.member, name));
-            }
-        }
-        Ok(names)
+        Ok(self.store.chat_member_names(practice, chat).await?)
     }
 
     /// M6: staff delete a chat, its messages gone for good.

@@ -386,16 +386,10 @@ impl App {
 
     pub async fn team(&self, actor: &Staff) -> AppResult<Vec<(Staff, bool)>> {
         admin_only(actor)?;
-        let team = self.store.list_staff(actor.practice_id).await?;
-        let mut rows = Vec::with_capacity(team.len());
-        for member in team {
-            let has_password = self
-                .store
-                .staff_has_password(actor.practice_id, member.id)
-                .await?;
-            rows.push((member, has_password));
-        }
-        Ok(rows)
+        Ok(self
+            .store
+            .list_staff_with_password(actor.practice_id)
+            .await?)
     }
 
     /// P1: an admin adds a team member, who gets an e-mail to choose a password.
@@ -743,23 +737,16 @@ impl App {
             .into_iter()
             .filter(|m| clients.iter().any(|c| c.client.id == m.id))
             .collect();
-        // The clients she reaches are known already: read each one's questions once.
-        let mut questions = Vec::new();
-        let mut open_counts = Vec::with_capacity(clients.len());
-        for client in &clients {
-            let seen = self
-                .store
-                .contact_questions(p, contact.id, client.client.id)
-                .await?;
-            let open = seen
-                .iter()
-                .filter(|q| q.question.status == crate::store::QuestionStatus::Open)
-                .count();
-            open_counts.push((client.client.id, open));
-            if client.client.id == current.client.id {
-                questions = seen;
-            }
-        }
+        // The current client's questions, and a count of the open ones of
+        // every client she reaches: two queries however many clients.
+        let questions = self
+            .store
+            .contact_questions(p, contact.id, current.client.id)
+            .await?;
+        let open_counts = self
+            .store
+            .contact_open_question_counts(p, contact.id)
+            .await?;
         let status = self.store.client_status(p, current.client.id).await?;
         let mut unread_counts: Vec<(ClientId, i64)> = Vec::new();
         for chat in self

@@ -147,10 +147,7 @@ async fn messages_page(
     // Read after viewing, so the open chat shows no unread badge.
     let (people, team, contacts) = match (&view, actor) {
         (Some(v), Actor::Staff(staff)) => {
-            let people = state
-                .app
-                .member_names(staff.practice_id, &v.members)
-                .await?;
+            let people = state.app.member_names(staff.practice_id, v.chat.id).await?;
             let team = state
                 .app
                 .staff_directory(staff)

@@ -343,6 +343,28 @@ impl Store {
             .collect()
     }
 
+    /// The members of a chat with their names, in one query. A member
+    /// whose record is gone is left out.
+    pub async fn chat_member_names(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+    ) -> StoreResult<Vec<(Member, String)>> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT m.member_kind, m.member_id, COALESCE(s.name, k.name) FROM chat_members m \
+             LEFT JOIN staff_users s ON m.member_kind = 'staff' AND s.practice_id = m.practice_id AND s.id = m.member_id \
+             LEFT JOIN contacts k ON m.member_kind = 'contact' AND k.practice_id = m.practice_id AND k.id = m.member_id \
+             WHERE m.practice_id = $1 AND m.chat_id = $2 AND COALESCE(s.name, k.name) IS NOT NULL",
+        )
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|(kind, id, name)| Ok((Member::parse(kind, id)?, name.clone())))
+            .collect()
+    }
+
     /// The newest `limit` messages of a chat, oldest first; with `after`,
     /// only those after that sequence number (catching up after a drop).
     pub async fn chat_messages(

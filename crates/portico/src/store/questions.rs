@@ -478,6 +478,32 @@ impl Store {
         .collect()
     }
 
+    /// How many open questions a contact sees (Q3) in each client they
+    /// reach (P6), in one query. Clients with none are left out.
+    pub async fn contact_open_question_counts(
+        &self,
+        practice: PracticeId,
+        contact: ContactId,
+    ) -> StoreResult<Vec<(ClientId, usize)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT q.client_id, COUNT(*) FROM questions q \
+             JOIN clients c ON c.practice_id = q.practice_id AND c.id = q.client_id \
+             WHERE q.practice_id = $1 AND q.status = 'open' \
+             AND (c.id IN (SELECT client_id FROM contact_clients WHERE practice_id = $1 AND contact_id = $2) \
+                  OR c.primary_client_id IN (SELECT client_id FROM contact_clients \
+                                             WHERE practice_id = $1 AND contact_id = $2)) \
+             AND (c.assignable_questions = 0 OR q.assignee_contact_id IS NULL OR q.assignee_contact_id = $2) \
+             GROUP BY q.client_id",
+        )
+        .bind(practice.to_string())
+        .bind(contact.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|(client, count)| Ok((parse_id(client)?, usize::try_from(*count).unwrap_or(0))))
+            .collect()
+    }
+
     /// Counts by state for each client of the practice (Q2).
     pub async fn question_counts(
         &self,

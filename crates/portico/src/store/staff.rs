@@ -141,6 +141,33 @@ impl Store {
         .collect()
     }
 
+    /// The team as [`Store::list_staff`] orders it, each with whether they
+    /// have a password yet (an invited one has not), in one query.
+    pub async fn list_staff_with_password(
+        &self,
+        practice: PracticeId,
+    ) -> StoreResult<Vec<(Staff, bool)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            staff: StaffRow,
+            has_password: i64,
+        }
+        sqlx::query_as::<_, Row>(concat!(
+            "SELECT ",
+            staff_columns!(),
+            ", CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END AS has_password \
+             FROM staff_users WHERE practice_id = $1 \
+             ORDER BY CASE role WHEN 'admin' THEN 0 ELSE 1 END, name, id"
+        ))
+        .bind(practice.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| Ok((Staff::try_from(r.staff)?, r.has_password == 1)))
+        .collect()
+    }
+
     pub async fn set_staff_role(
         &self,
         practice: PracticeId,
@@ -479,20 +506,6 @@ impl Store {
         .await?;
         row.map(|(p, s)| Ok((parse_id(&p)?, parse_id(&s)?)))
             .transpose()
-    }
-
-    /// Whether a staff user has a password yet (an invited one has not).
-    pub async fn staff_has_password(&self, practice: PracticeId, id: StaffId) -> StoreResult<bool> {
-        let (has,): (i64,) = sqlx::query_as(
-            "SELECT CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END FROM staff_users \
-             WHERE practice_id = $1 AND id = $2",
-        )
-        .bind(practice.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        Ok(has == 1)
     }
 
     /// Active admins of a practice (the last one cannot be demoted).
