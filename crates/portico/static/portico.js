@@ -1,11 +1,13 @@
 // Portico's one script: live updates for the Messages page over a
 // WebSocket. Pages work without it; it only makes them live.
 //
-// A message that arrives is shown at once from the event, then the chat's
-// own page is read again (which also tells the server it was read, M8) and
-// its markup takes the place of what the event showed: the reply's quote,
-// the reactions, Reply, Pin and Delete, the pinned panel and the staff's
-// read receipt, exactly as a reload would show them.
+// A message that arrives is shown at once from the event, as text; then
+// the messages after the last one the page has in its own markup are read
+// (which also tells the server they were read, M8) and that markup takes
+// the place of what the event showed: the reply's quote, Reply, Pin and
+// Delete, links. Only rarer changes (reactions, pins, deletions) and a
+// socket coming back read the whole chat page again. The staff's read
+// receipt follows the "read" events.
 (function () {
   "use strict";
   var dock = document.querySelector("[data-dock]");
@@ -17,6 +19,10 @@
   var chatUrl = openChat ? base + "/" + openChat : null;
   var lastSeq = parseInt(root.getAttribute("data-seq") || "0", 10);
   var list = document.getElementById("messages");
+  // The last message shown in the page's own markup (not an event's text).
+  var shown = lastSeq;
+  var reading = false;
+  var readAgain = false;
   var retry = 500;
   var connected = false;
   // One refresh at a time; an event during one asks for another after it,
@@ -49,7 +55,24 @@
       if (seqOf(items[i]) > seq) { before = items[i]; break; }
     }
     list.insertBefore(li, before);
-    if (seq > lastSeq) { lastSeq = seq; }
+    if (seq > lastSeq) { lastSeq = seq; receipt(); }
+  }
+
+  // M8, for staff: whether the client has read the latest message, from
+  // the highest message she has read (`read`, when an event tells it).
+  function receipt(read) {
+    var node = document.getElementById("receipt");
+    if (!node && read === undefined) { return; }
+    if (!node) {
+      node = document.createElement("p");
+      node.className = "muted small receipt";
+      node.id = "receipt";
+      list.after(node);
+    }
+    if (read !== undefined) { node.setAttribute("data-read", String(read)); }
+    var seq = parseInt(node.getAttribute("data-read") || "0", 10);
+    node.textContent = seq >= lastSeq ? "Read by the client"
+      : seq > 0 ? "Read up to an earlier message" : "Not read yet";
   }
 
   // A message as an event or a send's answer tells it, until the page's
@@ -98,6 +121,7 @@
     if (!list || !fresh) { return; }
     var follow = nearBottom();
     fresh.querySelectorAll("li[data-seq]").forEach(function (item) {
+      if (seqOf(item) > shown) { shown = seqOf(item); }
       var now = has(seqOf(item));
       if (now && now.outerHTML === item.outerHTML) { return; }
       var copy = document.importNode(item, true);
@@ -133,6 +157,38 @@
       });
   }
 
+  // Reads the messages after the last one shown in the page's markup, as
+  // the page shows them, and puts them in place. It tells the server they
+  // were read, so a hidden page waits until it is shown.
+  function more() {
+    if (!chatUrl) { return; }
+    if (document.visibilityState === "hidden") { stale = true; return; }
+    if (reading) { readAgain = true; return; }
+    reading = true;
+    fetch(chatUrl + "/after/" + shown, { headers: { Accept: "text/html" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (html === null || !list) { return; }
+        var doc = new DOMParser().parseFromString("<ol>" + html + "</ol>", "text/html");
+        var items = doc.querySelectorAll("li[data-seq]");
+        var follow = nearBottom();
+        items.forEach(function (item) {
+          var copy = document.importNode(item, true);
+          var now = has(seqOf(copy));
+          if (now) { now.replaceWith(copy); } else { place(copy); }
+          if (seqOf(copy) > shown) { shown = seqOf(copy); }
+        });
+        if (follow) { toBottom(); }
+        // A page at a time: more may be waiting.
+        if (items.length >= 50) { readAgain = true; }
+      })
+      .catch(function () {})
+      .then(function () {
+        reading = false;
+        if (readAgain) { readAgain = false; more(); }
+      });
+  }
+
   function bumpUnread(chat) {
     var link = document.querySelector('[data-chat-link="' + chat + '"]');
     if (!link) { return; }
@@ -147,19 +203,6 @@
     badge.textContent = String(parseInt(badge.textContent, 10) + 1);
   }
 
-  // What came while the socket was away: after a drop, or between the
-  // page's load and the socket's opening.
-  function catchUp() {
-    if (!openChat) { return; }
-    fetch(base + "/" + openChat + "/after/" + lastSeq, { headers: { Accept: "application/json" } })
-      .then(function (r) { return r.ok ? r.json() : []; })
-      .then(function (messages) {
-        messages.forEach(append);
-        if (messages.length) { refresh(); }
-      })
-      .catch(function () {});
-  }
-
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + location.host + "/ws");
@@ -168,20 +211,25 @@
       // Reactions and pins may have changed while it was away too.
       if (connected) { refresh(); }
       connected = true;
-      catchUp();
+      // What came while the socket was away: after a drop, or between
+      // the page's load and the socket's opening.
+      more();
     };
     socket.onmessage = function (e) {
       var event;
       try { event = JSON.parse(e.data); } catch (_) { return; }
       if (event.kind === "message") {
         if (event.chat === openChat) {
-          append(event);
-          refresh();
+          // A long message may come without its text: the markup brings it.
+          if (event.body) { append(event); }
+          more();
         } else {
           bumpUnread(event.chat);
         }
-      } else if ((event.kind === "read" || event.kind === "changed") && event.chat === openChat) {
-        // "read" comes to staff only: the receipt is read again with the rest.
+      } else if (event.kind === "read" && event.chat === openChat) {
+        // "read" comes to staff only.
+        receipt(event.seq);
+      } else if (event.kind === "changed" && event.chat === openChat) {
         refresh();
       }
     };
@@ -223,7 +271,7 @@
             reply.remove();
             history.replaceState(null, "", chatUrl);
           }
-          refresh();
+          more();
         });
       }).catch(function () { form.submit(); });
     });

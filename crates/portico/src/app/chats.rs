@@ -40,6 +40,8 @@ pub struct ChatView {
     /// The highest message the contacts of the chat have read (M8): shown
     /// to staff only.
     pub read_by_client: Option<i64>,
+    /// Originals quoted by the messages shown that are not among them.
+    pub quotes: Vec<Message>,
 }
 
 impl ChatView {
@@ -62,7 +64,10 @@ impl ChatView {
     /// The quoted original of a reply (M11), if it is on this page.
     pub fn quoted(&self, seq: &Option<i64>) -> Option<&Message> {
         let seq = (*seq)?;
-        self.messages.iter().find(|m| m.seq == seq)
+        self.messages
+            .iter()
+            .chain(&self.quotes)
+            .find(|m| m.seq == seq)
     }
 
     /// M9: the files sent with a message.
@@ -209,12 +214,63 @@ impl App {
                     .await?
             }
         };
-        let newly_read = self
-            .store
-            .mark_read(practice, chat.id, member, chat.last_seq)
+        let members = self.store.chat_members(practice, chat.id).await?;
+        self.mark_read(practice, &chat, member, name, chat.last_seq, &members)
             .await?;
+        self.view_of(practice, chat, member, messages, members)
+            .await
+    }
+
+    /// The messages after `seq` (at most a page), as a chat page shows them;
+    /// reading them marks them read, as reading the page does (M8).
+    pub async fn chat_view_after(
+        &self,
+        actor: Actor<'_>,
+        chat: ChatId,
+        seq: i64,
+    ) -> AppResult<ChatView> {
+        let (practice, member, name) = who(actor);
+        let chat = self.store.chat_for_member(practice, chat, member).await?;
+        let messages = self
+            .store
+            .messages_from(practice, chat.id, seq, PAGE)
+            .await?;
+        let members = self.store.chat_members(practice, chat.id).await?;
+        // Only what was shown is read (nothing, when nothing is new).
+        let read = messages.last().map_or(0, |m| m.seq);
+        self.mark_read(practice, &chat, member, name, read, &members)
+            .await?;
+        // The originals that new replies quote (M11) are further up the page.
+        let mut quotes: Vec<Message> = Vec::new();
+        for original in messages.iter().filter_map(|m| m.reply_to_seq) {
+            if original <= seq && !quotes.iter().any(|q| q.seq == original) {
+                match self.store.get_message(practice, chat.id, original).await {
+                    Ok(message) => quotes.push(message),
+                    Err(crate::store::StoreError::NotFound) => {}
+                    Err(other) => return Err(other.into()),
+                }
+            }
+        }
+        let mut view = self
+            .view_of(practice, chat, member, messages, members)
+            .await?;
+        view.quotes = quotes;
+        Ok(view)
+    }
+
+    /// Marks `chat` read up to `seq` for `member`; staff hear when a
+    /// contact read it (M8).
+    async fn mark_read(
+        &self,
+        practice: PracticeId,
+        chat: &Chat,
+        member: Member,
+        name: String,
+        seq: i64,
+        members: &[MemberState],
+    ) -> AppResult<()> {
+        let newly_read = self.store.mark_read(practice, chat.id, member, seq).await?;
         if newly_read && matches!(member, Member::Contact(_)) {
-            let members = self.store.chat_members(practice, chat.id).await?;
             self.live.publish(LiveEvent {
                 practice,
                 recipients: members
@@ -224,14 +280,25 @@ impl App {
                     .collect(),
                 kind: "read".into(),
                 chat: chat.id,
-                seq: chat.last_seq,
+                seq,
                 sender_name: None,
                 body: None,
                 at: None,
                 reader: Some(name),
             });
         }
-        let members = self.store.chat_members(practice, chat.id).await?;
+        Ok(())
+    }
+
+    /// The page's view of `messages`: their reactions, files, the pins.
+    async fn view_of(
+        &self,
+        practice: PracticeId,
+        chat: Chat,
+        member: Member,
+        messages: Vec<Message>,
+        members: Vec<MemberState>,
+    ) -> AppResult<ChatView> {
         let read_by_client = match member {
             Member::Staff(_) => members
                 .iter()
@@ -256,6 +323,7 @@ impl App {
             me: member,
             members,
             read_by_client,
+            quotes: Vec::new(),
         })
     }
 
@@ -367,6 +435,25 @@ impl App {
                 at: Some(message.created_at.to_string()),
                 reader: None,
             });
+            if matches!(member, Member::Contact(_)) {
+                // A contact has read what she sent (the store marks it):
+                // staff's receipts hear it as any other reading (M8).
+                self.live.publish(LiveEvent {
+                    practice,
+                    recipients: members
+                        .iter()
+                        .map(|m| m.member)
+                        .filter(|m| matches!(m, Member::Staff(_)))
+                        .collect(),
+                    kind: "read".into(),
+                    chat: chat.id,
+                    seq: message.seq,
+                    sender_name: None,
+                    body: None,
+                    at: None,
+                    reader: Some(name.clone()),
+                });
+            }
         } else {
             // A retry: the files sent again are not needed.
             self.discard_uploads(&input.files).await;

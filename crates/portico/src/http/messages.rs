@@ -384,14 +384,36 @@ pub async fn portal_send_post(
     .await
 }
 
+#[derive(Template)]
+#[template(path = "chat_messages_after.html")]
+struct MessagesAfter {
+    layout: Layout,
+    base: &'static str,
+    v: ChatView,
+}
+
+/// What a page missed or has just been told of (M14): as JSON (the
+/// messages' text), or, asked for HTML, as the page's own markup, which
+/// marks them read as reading the page does (M8).
 async fn after(
     state: &AppState,
     actor: Actor<'_>,
-    chat: &str,
-    seq: &str,
+    layout: Layout,
+    base: &'static str,
+    (chat, seq): (String, String),
+    headers: &HeaderMap,
 ) -> Result<Response, PageError> {
     let seq: i64 = seq.parse().map_err(|_| PageError::NotFound)?;
-    let messages = state.app.messages_after(actor, parse(chat)?, seq).await?;
+    let chat: ChatId = parse(&chat)?;
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html {
+        let v = state.app.chat_view_after(actor, chat, seq).await?;
+        return Ok(render(StatusCode::OK, &MessagesAfter { layout, base, v }));
+    }
+    let messages = state.app.messages_after(actor, chat, seq).await?;
     let items: Vec<_> = messages
         .iter()
         .map(|m| json!({ "seq": m.seq, "sender_name": m.sender_name, "body": m.body, "at": m.created_at.to_string() }))
@@ -403,18 +425,38 @@ async fn after(
 pub async fn staff_after_get(
     State(state): State<AppState>,
     user: StaffUser,
-    Path((chat, seq)): Path<(String, String)>,
+    Path(path): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    after(&state, Actor::Staff(&user.staff), &chat, &seq).await
+    let actor = Actor::Staff(&user.staff);
+    after(
+        &state,
+        actor,
+        user.layout.clone(),
+        "/app/messages",
+        path,
+        &headers,
+    )
+    .await
 }
 
 /// `GET /portal/messages/{chat}/after/{seq}`
 pub async fn portal_after_get(
     State(state): State<AppState>,
     user: ContactUser,
-    Path((chat, seq)): Path<(String, String)>,
+    Path(path): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    after(&state, Actor::Contact(&user.contact), &chat, &seq).await
+    let actor = Actor::Contact(&user.contact);
+    after(
+        &state,
+        actor,
+        user.layout.clone(),
+        "/portal/messages",
+        path,
+        &headers,
+    )
+    .await
 }
 
 #[derive(Deserialize)]

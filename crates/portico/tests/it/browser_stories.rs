@@ -1068,7 +1068,8 @@ async fn staff_and_a_contact_on_her_phone_chat_live_then_react_and_pin_her_reply
                 reply.contains("Hannah Brooks") && reply.contains(thanks),
                 "{reply}"
             );
-            assert_eq!(staff.text_of("#receipt").await, "Read by the client");
+            // Her page read her reply back, which tells Olivia's page.
+            staff.wait_for_text("#receipt", "Read by the client").await;
             assert!(
                 still_the_same_page(&staff).await,
                 "Olivia's page was not reloaded"

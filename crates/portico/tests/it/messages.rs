@@ -1494,3 +1494,63 @@ async fn a_failed_batch_fails_every_send_in_it() {
         .unwrap();
     assert_eq!(stored.len(), 3);
 }
+
+/// M14: an open page reads only the messages after its last one, in its
+/// own markup (links made safe, a reply's quote), and reading them marks
+/// them read (M8) as reading the page does.
+#[tokio::test]
+async fn an_open_page_reads_only_the_new_messages_in_its_own_markup() {
+    let app = TestApp::spawn().await;
+    let (staff, hannah, staff_path, portal_path) = chatting(&app).await;
+    staff
+        .post_form(
+            &staff_path,
+            &[
+                ("body", "See https://sign.example/doc?id=7 <b>now</b>"),
+                ("key", "s2"),
+                ("reply_to", "2"),
+            ],
+        )
+        .await;
+    let fragment = |browser: &Browser, path: String| {
+        let request = browser
+            .client
+            .get(browser.url(&path))
+            .header("accept", "text/html");
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let (status, html) = fragment(&hannah, format!("{portal_path}/after/2")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("data-seq=\"3\""), "{html}");
+    assert!(!html.contains("data-seq=\"2\""), "only what is new: {html}");
+    assert!(
+        html.contains("rel=\"noopener noreferrer nofollow\""),
+        "{html}"
+    );
+    assert!(!html.contains("<b>now</b>"), "{html}");
+    assert!(
+        html.contains("blockquote class=\"quote\""),
+        "the reply quotes #2: {html}"
+    );
+    assert!(html.contains("Great, thank you!"), "{html}");
+    // She has read it now: staff see the receipt, her list shows nothing unread.
+    let (_, page) = staff.page(&staff_path).await;
+    assert!(page.contains("Read by the client"), "{page}");
+    let (_, list) = hannah.page("/portal/messages").await;
+    assert!(!list.contains("data-unread"), "{list}");
+    // Nothing new: an empty answer.
+    let (status, html) = fragment(&hannah, format!("{portal_path}/after/3")).await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("<li"), "{html}");
+
+    // Someone not in the chat reads nothing.
+    let (practice, _) = app.with_practice("Rival").await;
+    let client = app.with_client(practice.id, "Elsewhere").await;
+    let olly = active(&app, practice.id, "olly@elsewhere.example", &[&client]).await;
+    let olly = signed_in(&app, &olly.email).await;
+    let (status, _) = fragment(&olly, format!("{portal_path}/after/0")).await;
+    assert_eq!(status, 404);
+}
