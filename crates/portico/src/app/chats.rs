@@ -446,12 +446,12 @@ impl App {
                         .filter(|m| matches!(m, Member::Staff(_)))
                         .collect(),
                     kind: "read".into(),
-                    chat: chat.id,
+                    chat,
                     seq: message.seq,
                     sender_name: None,
                     body: None,
                     at: None,
-                    reader: Some(name.clone()),
+                    reader: Some(message.sender_name.clone()),
                 });
             }
         } else {
