@@ -37,10 +37,10 @@ impl Header {
             .unwrap_or_else(|_| "unknown".to_owned());
         // Run by `cargo run`, the program's path means less than how to
         // run it again.
-        let program = if std::env::var_os("CARGO").is_some() {
-            "cargo run --release -p portico-bench --".to_owned()
-        } else {
-            "portico-bench".to_owned()
+        let program = match (std::env::var_os("CARGO"), std::env::args().len()) {
+            (Some(_), 1) => "cargo run --release -p portico-bench".to_owned(),
+            (Some(_), _) => "cargo run --release -p portico-bench --".to_owned(),
+            (None, _) => "portico-bench".to_owned(),
         };
         let command = std::iter::once(program)
             .chain(std::env::args().skip(1).map(

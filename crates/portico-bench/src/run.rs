@@ -179,14 +179,13 @@ async fn backend(
     let log = data_dir.join("server.log");
     server.stop().await?;
     let mut report = result?;
-    let errors = std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("ERROR"))
-        .count();
-    if errors > 0 {
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let errors: Vec<&str> = text.lines().filter(|l| l.contains("ERROR")).collect();
+    if let Some(first) = errors.first() {
         report.problems.push(format!(
-            "the server logged {errors} errors (see a run's server.log)"
+            "the server logged {} errors (`--keep` keeps its log); the first: `{}`",
+            errors.len(),
+            plain(first)
         ));
     }
     Ok(report)
@@ -336,18 +335,55 @@ async fn scenarios(
                     "     {:.1} s, {} bytes, status {}, peak RSS {} KiB (+{})",
                     e.seconds, e.bytes, e.status, e.rss_peak_kib, e.rss_growth_kib
                 );
-                anyhow::ensure!(e.status == 200, "the export answered {}", e.status);
                 report.export_runs.push(e);
             }
             Ok(())
         }
         .await;
         note(&mut report.problems, "export", result);
-        if !report.export_runs.is_empty() {
-            report.export = Some(pages::Export::median(&report.export_runs));
+        let failed: Vec<u16> = report
+            .export_runs
+            .iter()
+            .map(|e| e.status)
+            .filter(|s| *s != 200)
+            .collect();
+        if !failed.is_empty() {
+            report.problems.push(format!(
+                "export: {} of {} runs did not succeed (status {failed:?}; 408 is the server's 30 s request timeout); the figures are of the others",
+                failed.len(),
+                report.export_runs.len()
+            ));
+        }
+        let good: Vec<_> = report
+            .export_runs
+            .iter()
+            .filter(|e| e.status == 200)
+            .cloned()
+            .collect();
+        if !good.is_empty() {
+            report.export = Some(pages::Export::median(&good));
         }
     }
     Ok(report)
+}
+
+/// A log line without its colours, cut short.
+fn plain(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // An escape sequence runs to its final letter.
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out.chars().take(300).collect()
 }
 
 fn note(problems: &mut Vec<String>, scenario: &str, result: anyhow::Result<()>) {
