@@ -59,6 +59,87 @@ impl Backend {
         }
     }
 
+    /// The messages already stored under the senders' idempotency keys;
+    /// `$1` a JSON array of `{p, k, s, key}`.
+    pub(super) fn existing_messages_sql(self) -> &'static str {
+        match self {
+            Backend::Sqlite => concat!(
+                "SELECT ",
+                super::chats::message_columns!(),
+                ", idempotency_key FROM messages WHERE (practice_id, sender_kind, sender_id, idempotency_key) IN \
+                 (SELECT value ->> 'p', value ->> 'k', value ->> 's', value ->> 'key' FROM json_each($1))"
+            ),
+            Backend::Postgres => concat!(
+                "SELECT ",
+                super::chats::message_columns!(),
+                ", idempotency_key FROM messages WHERE (practice_id, sender_kind, sender_id, idempotency_key) IN \
+                 (SELECT p, k, s, key FROM json_to_recordset($1::json) AS j(p text, k text, s text, key text))"
+            ),
+        }
+    }
+
+    /// Takes `n` sequence numbers in each chat; `$1` a JSON array of
+    /// `{p, c, n, at}`. Returns each chat's id and its new last number.
+    pub(super) fn take_seqs_sql(self) -> &'static str {
+        match self {
+            Backend::Sqlite => {
+                "UPDATE chats SET last_seq = last_seq + j.n, last_message_at = j.at \
+                 FROM (SELECT value ->> 'p' AS p, value ->> 'c' AS c, value ->> 'n' AS n, value ->> 'at' AS at \
+                       FROM json_each($1)) AS j \
+                 WHERE chats.practice_id = j.p AND chats.id = j.c RETURNING chats.id, chats.last_seq"
+            }
+            Backend::Postgres => {
+                "UPDATE chats SET last_seq = chats.last_seq + j.n, last_message_at = j.at \
+                 FROM json_to_recordset($1::json) AS j(p text, c text, n bigint, at bigint) \
+                 WHERE chats.practice_id = j.p AND chats.id = j.c RETURNING chats.id, chats.last_seq"
+            }
+        }
+    }
+
+    /// Inserts messages; `$1` a JSON array of `{id, p, c, seq, k, s, name,
+    /// body, key, reply, at}`.
+    pub(super) fn insert_messages_sql(self) -> &'static str {
+        match self {
+            Backend::Sqlite => {
+                "INSERT INTO messages (id, practice_id, chat_id, seq, sender_kind, sender_id, sender_name, body, \
+                 idempotency_key, reply_to_seq, created_at) \
+                 SELECT value ->> 'id', value ->> 'p', value ->> 'c', value ->> 'seq', value ->> 'k', value ->> 's', \
+                 value ->> 'name', value ->> 'body', value ->> 'key', value ->> 'reply', value ->> 'at' FROM json_each($1)"
+            }
+            Backend::Postgres => {
+                "INSERT INTO messages (id, practice_id, chat_id, seq, sender_kind, sender_id, sender_name, body, \
+                 idempotency_key, reply_to_seq, created_at) \
+                 SELECT id, p, c, seq, k, s, name, body, key, reply, at FROM json_to_recordset($1::json) \
+                 AS j(id text, p text, c text, seq bigint, k text, s text, name text, body text, key text, \
+                      reply bigint, at bigint)"
+            }
+        }
+    }
+
+    /// After sends: hidden chats come back (M6) and each sender has read
+    /// up to their last message; `$1` a JSON array of `{p, c, k, s, seq}`.
+    pub(super) fn members_after_send_sql(self) -> [&'static str; 2] {
+        match self {
+            Backend::Sqlite => [
+                "UPDATE chat_members SET hidden = 0 WHERE hidden = 1 AND (practice_id, chat_id) IN \
+                 (SELECT value ->> 'p', value ->> 'c' FROM json_each($1))",
+                "UPDATE chat_members SET last_read_seq = j.seq \
+                 FROM (SELECT value ->> 'p' AS p, value ->> 'c' AS c, value ->> 'k' AS k, value ->> 's' AS s, \
+                       value ->> 'seq' AS seq FROM json_each($1)) AS j \
+                 WHERE chat_members.practice_id = j.p AND chat_members.chat_id = j.c \
+                 AND chat_members.member_kind = j.k AND chat_members.member_id = j.s",
+            ],
+            Backend::Postgres => [
+                "UPDATE chat_members SET hidden = 0 WHERE hidden = 1 AND (practice_id, chat_id) IN \
+                 (SELECT p, c FROM json_to_recordset($1::json) AS j(p text, c text))",
+                "UPDATE chat_members SET last_read_seq = j.seq \
+                 FROM json_to_recordset($1::json) AS j(p text, c text, k text, s text, seq bigint) \
+                 WHERE chat_members.practice_id = j.p AND chat_members.chat_id = j.c \
+                 AND chat_members.member_kind = j.k AND chat_members.member_id = j.s",
+            ],
+        }
+    }
+
     pub(super) fn migrator(self) -> &'static Migrator {
         match self {
             Backend::Sqlite => &SQLITE_MIGRATIONS,

@@ -176,7 +176,7 @@ impl TryFrom<ChatRow> for Chat {
 }
 
 #[derive(sqlx::FromRow)]
-struct MessageRow {
+pub(super) struct MessageRow {
     id: String,
     chat_id: String,
     seq: i64,
@@ -219,6 +219,7 @@ macro_rules! message_columns {
         "id, chat_id, seq, sender_kind, sender_id, sender_name, body, reply_to_seq, pinned_at, deleted_at, created_at"
     };
 }
+pub(super) use message_columns;
 
 impl Store {
     /// The direct chat of a staff user and a contact about a client, if any.
@@ -899,93 +900,6 @@ impl StoreTx {
             .await?;
         }
         Ok(chat)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    /// Appends a message with the chat's next sequence number. A second
-    /// send with the same idempotency key returns the first message.
-    pub async fn append_message(
-        &mut self,
-        practice: PracticeId,
-        chat: ChatId,
-        sender: Member,
-        sender_name: &str,
-        body: &str,
-        reply_to_seq: Option<i64>,
-        idempotency_key: &str,
-        now: Millis,
-    ) -> StoreResult<(Message, bool)> {
-        let existing = sqlx::query_as::<_, MessageRow>(concat!(
-            "SELECT ",
-            message_columns!(),
-            " FROM messages WHERE practice_id = $1 AND sender_kind = $2 AND sender_id = $3 AND idempotency_key = $4"
-        ))
-        .bind(practice.to_string())
-        .bind(sender.kind())
-        .bind(sender.id())
-        .bind(idempotency_key)
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        if let Some(row) = existing {
-            return Ok((row.try_into()?, false));
-        }
-        // Taking the next number locks the chat's row: concurrent sends to
-        // one chat are numbered one after the other.
-        let (seq,): (i64,) = sqlx::query_as(
-            "UPDATE chats SET last_seq = last_seq + 1, last_message_at = $3 \
-             WHERE practice_id = $1 AND id = $2 RETURNING last_seq",
-        )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
-        .bind(now.0)
-        .fetch_optional(&mut *self.tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        let message = Message {
-            id: MessageId::new(),
-            chat_id: chat,
-            seq,
-            sender,
-            sender_name: sender_name.to_owned(),
-            body: body.to_owned(),
-            reply_to_seq,
-            pinned: false,
-            deleted: false,
-            created_at: now,
-        };
-        sqlx::query(
-            "INSERT INTO messages (id, practice_id, chat_id, seq, sender_kind, sender_id, sender_name, body, \
-             idempotency_key, reply_to_seq, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(message.id.to_string())
-        .bind(practice.to_string())
-        .bind(chat.to_string())
-        .bind(seq)
-        .bind(sender.kind())
-        .bind(sender.id())
-        .bind(sender_name)
-        .bind(body)
-        .bind(idempotency_key)
-        .bind(reply_to_seq)
-        .bind(now.0)
-        .execute(&mut *self.tx)
-        .await?;
-        // M6: a hidden chat comes back with the next message; the sender
-        // has read their own message. One statement for both.
-        sqlx::query(
-            "UPDATE chat_members SET hidden = 0, last_read_seq = CASE \
-             WHEN member_kind = $3 AND member_id = $4 THEN $5 ELSE last_read_seq END \
-             WHERE practice_id = $1 AND chat_id = $2 \
-             AND (hidden = 1 OR (member_kind = $3 AND member_id = $4))",
-        )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
-        .bind(sender.kind())
-        .bind(sender.id())
-        .bind(seq)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok((message, true))
     }
 }
 

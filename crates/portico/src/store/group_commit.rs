@@ -6,12 +6,15 @@
 //! failure and nothing of the batch is stored.
 //!
 //! On SQLite one writer drains the queue (the database has one writer at a
-//! time anyway); on PostgreSQL a few writers do, each with its own batch.
+//! time anyway); on PostgreSQL two writers do, each with its own batch.
 //! Within a batch, messages are written in chat order, so that two batches
 //! lock the rows of their chats in the same order and cannot deadlock.
 
-use super::{Backend, FileMeta, Member, Message, Store, StoreError, StoreResult};
-use crate::domain::{ChatId, ClientId, Millis, PracticeId};
+use super::chats::MessageRow;
+use super::{Backend, FileMeta, Member, Message, Store, StoreError, StoreResult, parse_id};
+use crate::domain::{ChatId, ClientId, MessageId, Millis, PracticeId};
+use serde_json::json;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{Mutex, OwnedRwLockWriteGuard, RwLock, mpsc, oneshot};
@@ -145,7 +148,7 @@ impl SendQueue {
         self.inner.started.get_or_init(|| {
             let writers = match self.inner.store.backend() {
                 Backend::Sqlite => 1,
-                Backend::Postgres => 4,
+                Backend::Postgres => 2,
             };
             for _ in 0..writers {
                 let store = self.inner.store.clone();
@@ -212,45 +215,184 @@ async fn write_batches(
     }
 }
 
-/// Writes a batch in one transaction. A send to a chat that has gone is
-/// refused alone (nothing of it was written); any other error fails the
-/// whole batch.
+/// Writes a batch in one transaction, in a handful of set-based statements
+/// whatever its size (each statement takes the batch as a JSON array): the
+/// earlier sends with the same keys, the chats' next numbers, the messages,
+/// the members' flags. A send to a chat that has gone is refused alone
+/// (nothing of it is written); any other error fails the whole batch.
 async fn write(store: &Store, batch: &[Pending]) -> StoreResult<Vec<StoreResult<Appended>>> {
+    let backend = store.backend();
     let mut tx = store.begin().await?;
-    let mut results = Vec::with_capacity(batch.len());
-    for Pending { message: m, .. } in batch {
-        let appended = tx
-            .append_message(
-                m.practice,
-                m.chat,
-                m.sender,
-                &m.sender_name,
-                &m.body,
-                m.reply_to,
-                &m.key,
-                m.now,
-            )
-            .await;
-        match appended {
-            Ok((message, true)) => {
-                for file in &m.files {
-                    tx.insert_file(&FileMeta {
-                        message_seq: Some(message.seq),
-                        ..file.clone()
-                    })
-                    .await?;
-                }
-                if let Some(client) = m.status_of {
-                    tx.set_client_status(m.practice, client, &m.body, &m.sender_name, m.now)
-                        .await?;
-                }
-                results.push(Ok((message, true)));
+    let mut results: Vec<Option<StoreResult<Appended>>> = batch.iter().map(|_| None).collect();
+
+    // 1. Retries: a key already used by its sender gets the first message.
+    let keys: Vec<_> = batch
+        .iter()
+        .map(|p| {
+            let m = &p.message;
+            json!({"p": m.practice.to_string(), "k": m.sender.kind(), "s": m.sender.id(), "key": m.key})
+        })
+        .collect();
+    #[derive(sqlx::FromRow)]
+    struct Existing {
+        #[sqlx(flatten)]
+        message: MessageRow,
+        idempotency_key: String,
+    }
+    let existing: Vec<Existing> = sqlx::query_as(backend.existing_messages_sql())
+        .bind(serde_json::to_string(&keys).map_err(json_error)?)
+        .fetch_all(&mut *tx.tx)
+        .await?;
+    let mut by_key: HashMap<(Member, String), usize> = HashMap::new();
+    let mut stored: Vec<Message> = Vec::new();
+    for row in existing {
+        let message = Message::try_from(row.message)?;
+        by_key.insert((message.sender, row.idempotency_key), stored.len());
+        stored.push(message);
+    }
+    // The sends that store a message, and those that repeat one of the batch.
+    let mut fresh = Vec::new();
+    let mut repeats = Vec::new();
+    let mut first_of: HashMap<(Member, &str), usize> = HashMap::new();
+    for (i, p) in batch.iter().enumerate() {
+        let m = &p.message;
+        if let Some(&at) = by_key.get(&(m.sender, m.key.clone())) {
+            results[i] = Some(Ok((stored[at].clone(), false)));
+        } else if let Some(&first) = first_of.get(&(m.sender, m.key.as_str())) {
+            repeats.push((i, first));
+        } else {
+            first_of.insert((m.sender, m.key.as_str()), i);
+            fresh.push(i);
+        }
+    }
+
+    // 2. Numbers: each chat's next ones, taken together.
+    let mut per_chat: Vec<((PracticeId, ChatId), i64, Millis)> = Vec::new();
+    for &i in &fresh {
+        let m = &batch[i].message;
+        match per_chat
+            .iter_mut()
+            .find(|(chat, ..)| *chat == (m.practice, m.chat))
+        {
+            Some((_, n, at)) => {
+                *n += 1;
+                *at = (*at).max(m.now);
             }
-            Ok(earlier) => results.push(Ok(earlier)),
-            Err(StoreError::NotFound) => results.push(Err(StoreError::NotFound)),
-            Err(error) => return Err(error),
+            None => per_chat.push(((m.practice, m.chat), 1, m.now)),
+        }
+    }
+    let mut next_seq: HashMap<ChatId, i64> = HashMap::new();
+    if !per_chat.is_empty() {
+        let wanted: Vec<_> = per_chat
+            .iter()
+            .map(|((p, c), n, at)| json!({"p": p.to_string(), "c": c.to_string(), "n": n, "at": at.0}))
+            .collect();
+        let taken: Vec<(String, i64)> = sqlx::query_as(backend.take_seqs_sql())
+            .bind(serde_json::to_string(&wanted).map_err(json_error)?)
+            .fetch_all(&mut *tx.tx)
+            .await?;
+        for (chat, last) in taken {
+            let chat: ChatId = parse_id(&chat)?;
+            if let Some((_, n, _)) = per_chat.iter().find(|((_, c), ..)| *c == chat) {
+                next_seq.insert(chat, last - n + 1);
+            }
+        }
+    }
+
+    // 3. The messages.
+    let mut rows = Vec::new();
+    let mut read_up_to: Vec<((PracticeId, ChatId, Member), i64)> = Vec::new();
+    let mut written: Vec<(usize, Message)> = Vec::new();
+    for &i in &fresh {
+        let m = &batch[i].message;
+        let Some(seq) = next_seq.get_mut(&m.chat) else {
+            // The chat has gone (deleted meanwhile).
+            results[i] = Some(Err(StoreError::NotFound));
+            continue;
+        };
+        let message = Message {
+            id: MessageId::new(),
+            chat_id: m.chat,
+            seq: *seq,
+            sender: m.sender,
+            sender_name: m.sender_name.clone(),
+            body: m.body.clone(),
+            reply_to_seq: m.reply_to,
+            pinned: false,
+            deleted: false,
+            created_at: m.now,
+        };
+        *seq += 1;
+        rows.push(json!({
+            "id": message.id.to_string(), "p": m.practice.to_string(), "c": m.chat.to_string(),
+            "seq": message.seq, "k": m.sender.kind(), "s": m.sender.id(), "name": m.sender_name,
+            "body": m.body, "key": m.key, "reply": m.reply_to, "at": m.now.0,
+        }));
+        let reader = (m.practice, m.chat, m.sender);
+        match read_up_to.iter_mut().find(|(r, _)| *r == reader) {
+            Some((_, up_to)) => *up_to = message.seq,
+            None => read_up_to.push((reader, message.seq)),
+        }
+        written.push((i, message));
+    }
+    if !rows.is_empty() {
+        sqlx::query(backend.insert_messages_sql())
+            .bind(serde_json::to_string(&rows).map_err(json_error)?)
+            .execute(&mut *tx.tx)
+            .await?;
+        // 4. Hidden chats come back (M6); senders have read their own.
+        let chats: Vec<_> = per_chat
+            .iter()
+            .map(|((p, c), ..)| json!({"p": p.to_string(), "c": c.to_string()}))
+            .collect();
+        let readers: Vec<_> = read_up_to
+            .iter()
+            .map(|((p, c, member), seq)| {
+                json!({"p": p.to_string(), "c": c.to_string(), "k": member.kind(), "s": member.id(), "seq": seq})
+            })
+            .collect();
+        let [unhide, mark_read] = backend.members_after_send_sql();
+        sqlx::query(unhide)
+            .bind(serde_json::to_string(&chats).map_err(json_error)?)
+            .execute(&mut *tx.tx)
+            .await?;
+        sqlx::query(mark_read)
+            .bind(serde_json::to_string(&readers).map_err(json_error)?)
+            .execute(&mut *tx.tx)
+            .await?;
+    }
+    // Files and status: few sends have them.
+    for (i, message) in &written {
+        let m = &batch[*i].message;
+        for file in &m.files {
+            tx.insert_file(&FileMeta {
+                message_seq: Some(message.seq),
+                ..file.clone()
+            })
+            .await?;
+        }
+        if let Some(client) = m.status_of {
+            tx.set_client_status(m.practice, client, &m.body, &m.sender_name, m.now)
+                .await?;
         }
     }
     tx.commit().await?;
-    Ok(results)
+
+    for (i, message) in written {
+        results[i] = Some(Ok((message, true)));
+    }
+    for (i, first) in repeats {
+        results[i] = Some(match &results[first] {
+            Some(Ok((message, _))) => Ok((message.clone(), false)),
+            _ => Err(StoreError::NotFound),
+        });
+    }
+    Ok(results
+        .into_iter()
+        .map(|r| r.unwrap_or(Err(StoreError::NotFound)))
+        .collect())
+}
+
+fn json_error(error: serde_json::Error) -> StoreError {
+    StoreError::Corrupt(error.to_string())
 }

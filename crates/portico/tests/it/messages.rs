@@ -126,12 +126,13 @@ async fn staff_and_a_contact_chat_live_with_receipts_for_staff_only() {
     );
 
     // A retry with the same key is the same message, sent once.
-    staff
+    let retry = staff
         .post_form(
             &chat_path,
             &[("body", "Hi Hannah, your return is ready."), ("key", "k-1")],
         )
         .await;
+    assert_eq!(retry.status(), 303, "a retry is answered as the first send");
     let (_, html) = staff.page(&chat_path).await;
     assert_eq!(
         html.matches("Hi Hannah, your return is ready.").count(),
