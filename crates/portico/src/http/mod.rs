@@ -34,7 +34,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 /// What every handler can reach.
@@ -48,6 +47,34 @@ pub struct AppState {
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Routes that may rightly take long: files coming in from a slow phone, a
+/// long chat's export being written.
+const LONG_ROUTES: &[&str] = &[
+    "/app/messages/{chat}/files",
+    "/portal/messages/{chat}/files",
+    "/app/messages/{chat}/export/{format}",
+    "/app/clients/{id}/questions/many",
+    "/app/questions/{id}/follow-up",
+    "/portal/questions/{id}/answer",
+];
+
+/// A request gets 30 seconds (408 after), one of [`LONG_ROUTES`] 15 minutes.
+async fn time_limit(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let long = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .is_some_and(|path| LONG_ROUTES.contains(&path.as_str()));
+    let limit = Duration::from_secs(if long { 15 * 60 } else { 30 });
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
+}
 
 /// Every route of Portico, in one place.
 pub fn router(state: AppState) -> Router {
@@ -285,6 +312,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(pages::not_found);
 
     routes
+        .layer(axum::middleware::from_fn(time_limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             csrf::protect,
@@ -319,11 +347,22 @@ pub fn router(state: AppState) -> Router {
                     }),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::REQUEST_TIMEOUT,
-                    Duration::from_secs(30),
-                ))
                 .layer(axum::middleware::from_fn(security::headers)),
         )
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_long_route_is_a_route() {
+        let source = include_str!("mod.rs");
+        for path in super::LONG_ROUTES {
+            let quoted = format!("\"{path}\"");
+            assert!(
+                source.matches(&quoted).count() >= 2,
+                "{path} is not routed here any more"
+            );
+        }
+    }
 }
