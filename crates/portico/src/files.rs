@@ -123,6 +123,29 @@ pub struct StoredFile {
     pub size: i64,
 }
 
+impl StoredFile {
+    /// Its record, not yet attached to a question's entry or a message.
+    pub fn meta(
+        &self,
+        practice: crate::domain::PracticeId,
+        now: crate::domain::Millis,
+    ) -> crate::store::FileMeta {
+        crate::store::FileMeta {
+            id: self.id,
+            practice_id: practice,
+            question_id: None,
+            entry_id: None,
+            chat_id: None,
+            message_seq: None,
+            name: self.name.clone(),
+            content_type: self.content_type.to_owned(),
+            size: self.size,
+            storage_key: self.key.clone(),
+            created_at: now,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct FileStore {
     inner: Arc<dyn ObjectStore>,

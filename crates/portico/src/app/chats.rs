@@ -271,23 +271,35 @@ impl App {
     ) -> AppResult<()> {
         let newly_read = self.store.mark_read(practice, chat.id, member, seq).await?;
         if newly_read && matches!(member, Member::Contact(_)) {
-            self.live.publish(LiveEvent {
-                practice,
-                recipients: members
-                    .iter()
-                    .map(|m| m.member)
-                    .filter(|m| matches!(m, Member::Staff(_)))
-                    .collect(),
-                kind: "read".into(),
-                chat: chat.id,
-                seq,
-                sender_name: None,
-                body: None,
-                at: None,
-                reader: Some(name),
-            });
+            self.publish_read(practice, chat.id, members, seq, name);
         }
         Ok(())
+    }
+
+    /// Tells the chat's staff that a contact has read up to `seq` (M8).
+    fn publish_read(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+        members: &[MemberState],
+        seq: i64,
+        reader: String,
+    ) {
+        self.live.publish(LiveEvent {
+            practice,
+            recipients: members
+                .iter()
+                .map(|m| m.member)
+                .filter(|m| matches!(m, Member::Staff(_)))
+                .collect(),
+            kind: "read".into(),
+            chat,
+            seq,
+            sender_name: None,
+            body: None,
+            at: None,
+            reader: Some(reader),
+        });
     }
 
     /// The page's view of `messages`: their reactions, files, the pins.
@@ -406,17 +418,8 @@ impl App {
                     .files
                     .iter()
                     .map(|file| crate::store::FileMeta {
-                        id: file.id,
-                        practice_id: practice,
-                        question_id: None,
-                        entry_id: None,
                         chat_id: Some(chat),
-                        message_seq: None,
-                        name: file.name.clone(),
-                        content_type: file.content_type.to_owned(),
-                        size: file.size,
-                        storage_key: file.key.clone(),
-                        created_at: now,
+                        ..file.meta(practice, now)
                     })
                     .collect(),
                 // M16: the message becomes the client's current status.
@@ -438,21 +441,13 @@ impl App {
             if matches!(member, Member::Contact(_)) {
                 // A contact has read what she sent (the store marks it):
                 // staff's receipts hear it as any other reading (M8).
-                self.live.publish(LiveEvent {
+                self.publish_read(
                     practice,
-                    recipients: members
-                        .iter()
-                        .map(|m| m.member)
-                        .filter(|m| matches!(m, Member::Staff(_)))
-                        .collect(),
-                    kind: "read".into(),
                     chat,
-                    seq: message.seq,
-                    sender_name: None,
-                    body: None,
-                    at: None,
-                    reader: Some(message.sender_name.clone()),
-                });
+                    &members,
+                    message.seq,
+                    message.sender_name.clone(),
+                );
             }
         } else {
             // A retry: the files sent again are not needed.

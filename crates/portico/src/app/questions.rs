@@ -308,17 +308,9 @@ impl App {
         let entry_id = tx.insert_entry(p, question.id, &entry, now).await?;
         for file in files {
             tx.insert_file(&FileMeta {
-                id: file.id,
-                practice_id: p,
                 question_id: Some(question.id),
                 entry_id: Some(entry_id),
-                chat_id: None,
-                message_seq: None,
-                name: file.name.clone(),
-                content_type: file.content_type.to_owned(),
-                size: file.size,
-                storage_key: file.key.clone(),
-                created_at: now,
+                ..file.meta(p, now)
             })
             .await?;
         }

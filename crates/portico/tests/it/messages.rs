@@ -1337,6 +1337,19 @@ async fn chat_and_admin(
     (chat, admin)
 }
 
+/// How many messages the chat holds.
+async fn stored(
+    app: &TestApp,
+    admin: &portico::store::Staff,
+    chat: portico::domain::ChatId,
+) -> usize {
+    app.store()
+        .chat_messages(admin.practice_id, chat, None, 1000)
+        .await
+        .unwrap()
+        .len()
+}
+
 /// Sends `bodies` at once while the send queue is held, so that they are
 /// written as one batch; returns each send's outcome.
 async fn send_as_one_batch(
@@ -1395,12 +1408,7 @@ async fn sends_that_wait_together_are_written_in_one_transaction() {
     let mut seqs: Vec<i64> = results.iter().map(|r| r.as_ref().unwrap().seq).collect();
     seqs.sort_unstable();
     assert_eq!(seqs, (3..=10).collect::<Vec<_>>());
-    let stored = app
-        .store()
-        .chat_messages(admin.practice_id, chat, None, 100)
-        .await
-        .unwrap();
-    assert_eq!(stored.len(), 10);
+    assert_eq!(stored(&app, &admin, chat).await, 10);
 }
 
 /// Group commit: when the transaction of a batch fails, every sender in it
@@ -1445,12 +1453,11 @@ async fn a_failed_batch_fails_every_send_in_it() {
             "{result:?}"
         );
     }
-    let stored = app
-        .store()
-        .chat_messages(admin.practice_id, chat, None, 100)
-        .await
-        .unwrap();
-    assert_eq!(stored.len(), 2, "only the two messages of before");
+    assert_eq!(
+        stored(&app, &admin, chat).await,
+        2,
+        "only the two messages of before"
+    );
 
     // Over HTTP the sender is told, and keeps the draft.
     let response = staff
@@ -1488,12 +1495,7 @@ async fn a_failed_batch_fails_every_send_in_it() {
         .post_form(&staff_path, &[("body", "All fine now"), ("key", "after")])
         .await;
     assert_eq!(response.status(), 303);
-    let stored = app
-        .store()
-        .chat_messages(admin.practice_id, chat, None, 100)
-        .await
-        .unwrap();
-    assert_eq!(stored.len(), 3);
+    assert_eq!(stored(&app, &admin, chat).await, 3);
 }
 
 /// M14: an open page reads only the messages after its last one, in its
