@@ -380,8 +380,15 @@ impl App {
                 "A message can be at most {MAX_MESSAGE_CHARS} characters."
             ))));
         }
+        // Neither engine's text may hold a NUL (PostgreSQL refuses it), and
+        // a send is written with others: it is refused here, alone.
+        if body.contains('\0') {
+            return Err(AppError::Invalid(ValidationError(
+                "A message cannot contain a NUL character.".into(),
+            )));
+        }
         let key = input.key.trim();
-        if key.is_empty() || key.len() > 100 {
+        if key.is_empty() || key.len() > 100 || key.contains('\0') {
             return Err(AppError::Invalid(ValidationError(
                 "The message form is out of date: reload the page.".into(),
             )));

@@ -1496,6 +1496,13 @@ async fn a_failed_batch_fails_every_send_in_it() {
         .await;
     assert_eq!(response.status(), 303);
     assert_eq!(stored(&app, &admin, chat).await, 3);
+
+    // What no engine stores is refused before it joins a batch.
+    let response = staff
+        .post_form(&staff_path, &[("body", "nul\0here"), ("key", "nul")])
+        .await;
+    assert_eq!(response.status(), 422);
+    assert_eq!(stored(&app, &admin, chat).await, 3);
 }
 
 /// M14: an open page reads only the messages after its last one, in its
