@@ -5,13 +5,15 @@
 //! commit of its batch; when a batch fails, every sender in it hears of the
 //! failure and nothing of the batch is stored.
 //!
-//! On SQLite one writer drains the queue (the database has one writer at a
-//! time anyway); on PostgreSQL two writers do, each with its own batch.
-//! Within a batch, messages are written in chat order, so that two batches
-//! lock the rows of their chats in the same order and cannot deadlock.
+//! One writer drains the queue. On SQLite the database has one writer at a
+//! time anyway; on PostgreSQL a second writer would let two batches race on
+//! the same idempotency key (a double-clicked send), and the loser's whole
+//! batch would fail. Within a batch, messages are written in chat order, so
+//! that batches of several instances lock their chats' rows in the same
+//! order.
 
 use super::chats::MessageRow;
-use super::{Backend, FileMeta, Member, Message, Store, StoreError, StoreResult, parse_id};
+use super::{FileMeta, Member, Message, Store, StoreError, StoreResult, parse_id};
 use crate::domain::{ChatId, ClientId, MessageId, Millis, PracticeId};
 use serde_json::json;
 use std::collections::HashMap;
@@ -137,7 +139,7 @@ impl SendQueue {
         )
     }
 
-    /// Keeps the writers from starting a new batch until the guard is
+    /// Keeps the writer from starting a new batch until the guard is
     /// dropped (a batch already being written finishes first): what is sent
     /// meanwhile is written as one batch. Tests use it.
     pub async fn hold(&self) -> OwnedRwLockWriteGuard<()> {
@@ -146,18 +148,13 @@ impl SendQueue {
 
     fn start(&self) {
         self.inner.started.get_or_init(|| {
-            let writers = match self.inner.store.backend() {
-                Backend::Sqlite => 1,
-                Backend::Postgres => 2,
-            };
-            for _ in 0..writers {
-                let store = self.inner.store.clone();
-                let receiver = self.inner.receiver.clone();
-                let gate = self.inner.gate.clone();
-                let waiting = self.inner.waiting.clone();
-                let stats = self.inner.stats.clone();
-                tokio::spawn(write_batches(store, receiver, gate, waiting, stats));
-            }
+            tokio::spawn(write_batches(
+                self.inner.store.clone(),
+                self.inner.receiver.clone(),
+                self.inner.gate.clone(),
+                self.inner.waiting.clone(),
+                self.inner.stats.clone(),
+            ));
         });
     }
 }
