@@ -146,22 +146,8 @@ impl Store {
         Ok(())
     }
 
-    /// The session with this id hash, expired or not (the caller decides).
-    pub async fn find_session(&self, id_hash: &str) -> StoreResult<Option<Session>> {
-        sqlx::query_as::<_, SessionRow>(concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM sessions WHERE id_hash = $1"
-        ))
-        .bind(id_hash)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(Session::try_from)
-        .transpose()
-    }
-
-    /// A session with its practice, in one read: every signed-in request
-    /// asks it.
+    /// A session with its practice, expired or not (the caller decides), in
+    /// one read: every signed-in request asks it.
     pub async fn find_session_with_practice(
         &self,
         id_hash: &str,
