@@ -13,6 +13,7 @@ mod cli;
 mod durability;
 mod people;
 mod questions;
+mod schema;
 mod server;
 mod smtp;
 mod store_story;
