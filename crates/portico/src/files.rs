@@ -169,7 +169,17 @@ impl FileStore {
     /// and region from the usual `AWS_*` variables, and `endpoint` for
     /// storage that is not Amazon's.
     pub fn s3(url: &str, endpoint: Option<&str>, max_bytes: u64) -> Result<Self, String> {
-        let mut builder = object_store::aws::AmazonS3Builder::from_env().with_url(url);
+        // A person is waiting on every upload and download: storage that is
+        // down fails the request within seconds, not after object_store's
+        // default of three minutes of retries.
+        let retry = object_store::RetryConfig {
+            max_retries: 3,
+            retry_timeout: std::time::Duration::from_secs(10),
+            ..Default::default()
+        };
+        let mut builder = object_store::aws::AmazonS3Builder::from_env()
+            .with_url(url)
+            .with_retry(retry);
         if let Some(endpoint) = endpoint {
             builder = builder
                 .with_endpoint(endpoint)

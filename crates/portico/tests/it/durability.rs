@@ -37,7 +37,7 @@ const ADMIN_EMAIL: &str = "olivia@harbour.example";
 
 /// The binary with none of the caller's PORTICO_* settings, on the test's
 /// database and data folder.
-fn portico(db: &TestDb) -> Command {
+pub(crate) fn portico(db: &TestDb) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(db.dir.path());
     for (key, _) in std::env::vars() {
@@ -55,9 +55,9 @@ fn portico(db: &TestDb) -> Command {
 }
 
 /// `portico serve` as a child process; killed if the test ends early.
-struct Serving {
+pub(crate) struct Serving {
     child: Child,
-    base_url: String,
+    pub(crate) base_url: String,
     stderr: PathBuf,
     /// The log, which goes to stdout.
     stdout: PathBuf,
@@ -67,9 +67,20 @@ impl Serving {
     /// Starts the server on a port of the system's choosing, learns the
     /// port from what it prints, and waits until `/readyz` answers.
     async fn start(db: &TestDb, run: &str) -> Self {
+        Self::start_with(db, run, |_| {}).await
+    }
+
+    /// As [`Serving::start`], with settings of the caller's own.
+    pub(crate) async fn start_with(
+        db: &TestDb,
+        run: &str,
+        configure: impl FnOnce(&mut Command),
+    ) -> Self {
         let stderr = db.dir.path().join(format!("serve-{run}.stderr"));
         let stderr_file = std::fs::File::create(&stderr).expect("a file for the server's stderr");
-        let mut child = portico(db)
+        let mut command = portico(db);
+        configure(&mut command);
+        let mut child = command
             .args(["serve", "--no-demo", "--listen", "127.0.0.1:0"])
             .args(["--send-limit-per-minute", "0"])
             .stdin(Stdio::null())
@@ -136,7 +147,7 @@ impl Serving {
     }
 
     /// What the server printed, for a failure's message.
-    fn output(&self) -> String {
+    pub(crate) fn output(&self) -> String {
         let read = |path| std::fs::read_to_string(path).unwrap_or_default();
         format!("{}{}", read(&self.stdout), read(&self.stderr))
     }
@@ -155,7 +166,7 @@ impl Serving {
 
 /// A practice and its admin made with `portico admin create-practice`, and
 /// fifteen more team members; returns the practice and everyone's e-mail.
-async fn practice_of_senders(db: &TestDb) -> (PracticeId, Vec<String>) {
+pub(crate) async fn practice_of_senders(db: &TestDb) -> (PracticeId, Vec<String>) {
     let mut create = portico(db)
         .args([
             "admin",
@@ -219,7 +230,7 @@ async fn practice_of_senders(db: &TestDb) -> (PracticeId, Vec<String>) {
     (practice, emails)
 }
 
-async fn signed_in(base_url: &str, email: &str) -> Browser {
+pub(crate) async fn signed_in(base_url: &str, email: &str) -> Browser {
     let browser = Browser::new(base_url);
     let response = browser
         .post_form("/app/sign-in", &[("email", email), ("password", PASSWORD)])

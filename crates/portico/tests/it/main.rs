@@ -13,6 +13,7 @@ mod cli;
 mod durability;
 mod people;
 mod questions;
+mod s3;
 mod schema;
 mod server;
 mod smtp;
