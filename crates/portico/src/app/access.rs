@@ -58,7 +58,7 @@ impl App {
         let issued = issue_secret();
         let link = self.link(&format!("{path}{}", issued.secret));
         let mail = access_email(kind, &contact.name, &practice.name, &link, valid_for)
-            .map_err(|e| AppError::Conflict(format!("could not write the e-mail: {e}")))?;
+            .map_err(|e| AppError::internal("could not write the e-mail", e))?;
         let mut tx = self.store.begin().await?;
         tx.insert_token(
             &issued.hash,
@@ -114,7 +114,7 @@ impl App {
     pub async fn invite_contact(&self, actor: &Staff, contact: ContactId) -> AppResult<Contact> {
         let (practice, contact) = self.staff_contact(actor, contact).await?;
         if contact.status == ContactStatus::Active {
-            return Err(AppError::Conflict(format!(
+            return Err(AppError::conflict(format!(
                 "{} has already activated their account.",
                 contact.name
             )));

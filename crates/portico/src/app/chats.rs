@@ -135,7 +135,7 @@ impl App {
             return Err(AppError::NotFound);
         }
         if contact.status != ContactStatus::Active {
-            return Err(AppError::Conflict(format!(
+            return Err(AppError::conflict(format!(
                 "{} has not activated their account yet, so they cannot be messaged. Send them their invitation first.",
                 contact.name
             )));
@@ -371,26 +371,24 @@ impl App {
         }
         let body = input.body.trim();
         if body.is_empty() && input.files.is_empty() {
-            return Err(AppError::Invalid(ValidationError(
-                "Write a message.".into(),
-            )));
+            return Err(AppError::Invalid(ValidationError::new("Write a message.")));
         }
         if body.chars().count() > MAX_MESSAGE_CHARS {
-            return Err(AppError::Invalid(ValidationError(format!(
+            return Err(AppError::Invalid(ValidationError::new(format!(
                 "A message can be at most {MAX_MESSAGE_CHARS} characters."
             ))));
         }
         // Neither engine's text may hold a NUL (PostgreSQL refuses it), and
         // a send is written with others: it is refused here, alone.
         if body.contains('\0') {
-            return Err(AppError::Invalid(ValidationError(
-                "A message cannot contain a NUL character.".into(),
+            return Err(AppError::Invalid(ValidationError::new(
+                "A message cannot contain a NUL character.",
             )));
         }
         let key = input.key.trim();
         if key.is_empty() || key.len() > 100 || key.contains('\0') {
-            return Err(AppError::Invalid(ValidationError(
-                "The message form is out of date: reload the page.".into(),
+            return Err(AppError::Invalid(ValidationError::new(
+                "The message form is out of date: reload the page.",
             )));
         }
         if let Some(seq) = input.reply_to {
@@ -508,8 +506,8 @@ impl App {
         let changed_seq = match &action {
             ChatAction::React { seq, emoji } => {
                 if !REACTIONS.contains(&emoji.as_str()) {
-                    return Err(AppError::Invalid(ValidationError(
-                        "Choose one of the reactions offered.".into(),
+                    return Err(AppError::Invalid(ValidationError::new(
+                        "Choose one of the reactions offered.",
                     )));
                 }
                 let message = self.store.get_message(practice, chat.id, *seq).await?;
@@ -600,7 +598,7 @@ impl App {
         for id in staff {
             let member = self.store.get_staff(actor.practice_id, *id).await?;
             if !member.active {
-                return Err(AppError::Conflict(format!(
+                return Err(AppError::conflict(format!(
                     "{} is no longer on the team.",
                     member.name
                 )));
@@ -610,7 +608,7 @@ impl App {
         for id in contacts {
             let contact = self.store.get_contact(actor.practice_id, *id).await?;
             if contact.status != ContactStatus::Active {
-                return Err(AppError::Conflict(format!(
+                return Err(AppError::conflict(format!(
                     "{} has not activated their account yet, so they cannot be messaged.",
                     contact.name
                 )));
@@ -632,8 +630,8 @@ impl App {
         let mut members = self.check_members(actor, staff, contacts).await?;
         members.push(Member::Staff(actor.id));
         if members.len() < 2 {
-            return Err(AppError::Invalid(ValidationError(
-                "Choose at least one other person.".into(),
+            return Err(AppError::Invalid(ValidationError::new(
+                "Choose at least one other person.",
             )));
         }
         let mut tx = self.store.begin().await?;
@@ -715,13 +713,13 @@ impl App {
             .chat_for_member(actor.practice_id, chat, Member::Staff(actor.id))
             .await?;
         if !chat.direct {
-            return Err(AppError::Conflict(
-                "This is a group chat: add people to it instead.".into(),
+            return Err(AppError::conflict(
+                "This is a group chat: add people to it instead.",
             ));
         }
         if !self.store.chat_sharing_allowed(actor.practice_id).await? {
-            return Err(AppError::Conflict(
-                "Your practice does not allow sharing direct chats with other team members.".into(),
+            return Err(AppError::conflict(
+                "Your practice does not allow sharing direct chats with other team members.",
             ));
         }
         self.check_members(actor, &[with], &[]).await?;
@@ -812,7 +810,7 @@ impl App {
     ) -> AppResult<(Chat, tempfile::NamedTempFile)> {
         let (practice, member, _) = who(actor);
         let chat = self.store.chat_for_member(practice, chat, member).await?;
-        let failed = |e: String| AppError::Conflict(format!("could not write the export: {e}"));
+        let failed = |e: String| AppError::internal("could not write the export", e);
         let file = tempfile::NamedTempFile::new().map_err(|e| failed(e.to_string()))?;
         let header = [
             "Date",

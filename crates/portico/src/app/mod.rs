@@ -24,7 +24,11 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 /// Why a use case did not happen, in terms the edges map to a status and a
-/// sentence.
+/// sentence. Every variant but [`AppError::Internal`], [`AppError::Store`]
+/// and a storage [`FileError`] is a refusal: the person asked for something
+/// Portico does not do, and is told why (next to the form field it is about,
+/// when there is one). The others are failures on Portico's side: logged with
+/// the request id, shown as an apology.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("{0}")]
@@ -42,19 +46,68 @@ pub enum AppError {
     /// sentence says which, never whether an account exists.
     #[error("{0}")]
     Denied(String),
-    #[error("{0}")]
-    Conflict(String),
+    /// The request clashes with what is stored (a duplicate e-mail, the
+    /// last admin); `field` names the form field it is about, if any.
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        field: Option<&'static str>,
+    },
     #[error("{0}")]
     File(#[from] FileError),
     #[error(transparent)]
     Store(StoreError),
+    /// Something that should have worked did not (a mail that could not be
+    /// written, a temporary file that could not be made): never the
+    /// person's doing; the text is for the log, never for a page.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// A conflict not about one form field.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        AppError::Conflict {
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// An internal failure: what was being done, and why it failed.
+    pub fn internal(doing: &str, cause: impl std::fmt::Display) -> Self {
+        AppError::Internal(format!("{doing}: {cause}"))
+    }
+
+    /// The same refusal, about the form field `field` (a no-op for errors
+    /// that are not about a value typed in a form).
+    #[must_use]
+    pub fn at(self, field: &'static str) -> Self {
+        match self {
+            AppError::Invalid(e) => AppError::Invalid(e.at(field)),
+            AppError::Conflict { message, .. } => AppError::Conflict {
+                message,
+                field: Some(field),
+            },
+            other => other,
+        }
+    }
+
+    /// The form field this refusal is about, if any.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            AppError::Invalid(e) => e.field,
+            AppError::Conflict { field, .. } => *field,
+            AppError::Password(_) => Some("password"),
+            _ => None,
+        }
+    }
 }
 
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => AppError::NotFound,
-            StoreError::Conflict(message) => AppError::Conflict(message),
+            StoreError::Conflict(message) => AppError::conflict(message),
             other => AppError::Store(other),
         }
     }

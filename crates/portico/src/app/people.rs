@@ -187,7 +187,7 @@ impl App {
         let client = self.client_for(actor, client).await?;
         let staff = self.store.get_staff(actor.practice_id, staff).await?;
         if !staff.active {
-            return Err(AppError::Conflict(format!(
+            return Err(AppError::conflict(format!(
                 "{} is no longer on the team.",
                 staff.name
             )));
@@ -280,7 +280,9 @@ impl App {
             .await
         {
             Ok(contact) => contact,
-            Err(StoreError::Conflict(message)) => return Err(AppError::Conflict(message)),
+            Err(StoreError::Conflict(message)) => {
+                return Err(AppError::conflict(message).at("email"));
+            }
             Err(other) => return Err(other.into()),
         };
         self.store
@@ -418,7 +420,7 @@ impl App {
             &link,
             "7 days",
         )
-        .map_err(|e| AppError::Conflict(format!("could not write the e-mail: {e}")))?;
+        .map_err(|e| AppError::internal("could not write the e-mail", e))?;
         let mut tx = self.store.begin().await?;
         let staff = tx.create_staff(practice.id, &new, now).await?;
         tx.insert_staff_token(
@@ -496,8 +498,8 @@ impl App {
             && member.active
             && self.store.count_active_admins(actor.practice_id).await? <= 1
         {
-            return Err(AppError::Conflict(
-                "A practice needs at least one admin: make someone else an admin first.".into(),
+            return Err(AppError::conflict(
+                "A practice needs at least one admin: make someone else an admin first.",
             ));
         }
         Ok(self
@@ -512,7 +514,7 @@ impl App {
         admin_only(actor)?;
         let member = self.store.get_staff(actor.practice_id, staff).await?;
         if member.id == actor.id && !on {
-            return Err(AppError::Conflict("You cannot deactivate yourself.".into()));
+            return Err(AppError::conflict("You cannot deactivate yourself."));
         }
         self.store
             .set_staff_active(actor.practice_id, member.id, on)
@@ -623,7 +625,9 @@ impl App {
                         message,
                         &portal,
                     )
-                    .map_err(|e| SendOutcome::Failed(AppError::Conflict(e.to_string())))?;
+                    .map_err(|e| {
+                        SendOutcome::Failed(AppError::internal("could not write the e-mail", e))
+                    })?;
                     NewOutboxItem {
                         practice_id: Some(practice.id),
                         channel: Channel::Email,

@@ -42,7 +42,7 @@ pub enum Actor<'a> {
 }
 
 fn invalid(message: impl Into<String>) -> AppError {
-    AppError::Invalid(ValidationError(message.into()))
+    AppError::Invalid(ValidationError::new(message.into()))
 }
 
 /// Lines pasted or a CSV file, one question each. A CSV whose header names
@@ -106,10 +106,11 @@ impl App {
         if !client.assignable_questions {
             return Err(invalid(
                 "Questions of this client are not assignable: turn on \"Assignable questions\" on its Overview first.",
-            ));
+            )
+            .at("assignee"));
         }
         if !policy::contact_may_open_client(&reachable, client.id) {
-            return Err(invalid("Choose a contact who can open this client."));
+            return Err(invalid("Choose a contact who can open this client.").at("assignee"));
         }
         Ok(())
     }
@@ -143,7 +144,8 @@ impl App {
             if input.details.chars().count() > MAX_BODY_CHARS {
                 return Err(invalid(format!(
                     "Details can be at most {MAX_BODY_CHARS} characters."
-                )));
+                ))
+                .at("details"));
             }
             if let Some(contact) = input.assignee {
                 self.check_assignee(&client, contact).await?;

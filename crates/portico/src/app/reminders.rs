@@ -72,9 +72,11 @@ pub fn due_slot(
 fn valid_zone(name: &str) -> AppResult<String> {
     let name = name.trim();
     if name.is_empty() || TimeZone::get(name).is_err() {
-        return Err(AppError::Invalid(crate::domain::ValidationError(format!(
-            "{name:?} is not a time zone; use a name such as Europe/London or Australia/Sydney."
-        ))));
+        return Err(AppError::Invalid(crate::domain::ValidationError::new(
+            format!(
+                "{name:?} is not a time zone; use a name such as Europe/London or Australia/Sydney."
+            ),
+        )));
     }
     Ok(name.to_owned())
 }
@@ -261,7 +263,7 @@ impl App {
         let link = self.link(&format!("/portal/link/{}", issued.secret));
         let titles: Vec<String> = open.iter().map(|q| q.title.clone()).collect();
         let mail = reminder_email(&contact.name, &practice.name, &client.name, &titles, &link)
-            .map_err(|e| AppError::Conflict(format!("could not write the reminder: {e}")))?;
+            .map_err(|e| AppError::internal("could not write the reminder", e))?;
         let key = format!("reminder-{}-{}-{slot}", client.id, contact.id);
         tx.enqueue(
             &NewOutboxItem {
@@ -373,7 +375,7 @@ impl App {
         if !policy::staff_may_open_client(actor, &client) {
             return Err(AppError::NotFound);
         }
-        let bad = |m: &str| AppError::Invalid(crate::domain::ValidationError(m.to_owned()));
+        let bad = |m: &str| AppError::Invalid(crate::domain::ValidationError::new(m.to_owned()));
         if !(0..=365).contains(&schedule.every_days) {
             return Err(bad("Remind every 1 to 365 days (or turn reminders off)."));
         }

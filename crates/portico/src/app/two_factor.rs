@@ -93,12 +93,12 @@ impl App {
             }
         };
         let totp = totp(&secret, &staff.email).ok_or_else(|| {
-            AppError::Conflict("could not prepare the authenticator set-up".into())
+            AppError::Internal("could not prepare the authenticator set-up".into())
         })?;
         let qr_png_base64 = totp
             .to_qr_png()
             .map(|png| base64::engine::general_purpose::STANDARD.encode(png))
-            .map_err(|e| AppError::Conflict(format!("could not draw the QR code: {e}")))?;
+            .map_err(|e| AppError::internal("could not draw the QR code", e))?;
         Ok(Enrolment {
             secret,
             qr_png_base64,

@@ -1,13 +1,28 @@
 use std::fmt;
 
-/// Why a value typed by a person was refused, in words for that person.
+/// Why a value typed by a person was refused, in words for that person,
+/// and the form field it is about (the `name` of the input), when there is
+/// one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ValidationError(pub String);
+#[error("{message}")]
+pub struct ValidationError {
+    pub message: String,
+    pub field: Option<&'static str>,
+}
 
 impl ValidationError {
-    fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// The same refusal, about the form field `field`.
+    #[must_use]
+    pub fn at(mut self, field: &'static str) -> Self {
+        self.field = Some(field);
+        self
     }
 }
 
@@ -21,15 +36,15 @@ impl EmailAddress {
     pub fn parse(input: &str) -> Result<Self, ValidationError> {
         let value = input.trim().to_lowercase();
         if value.is_empty() {
-            return Err(ValidationError::new("Enter an e-mail address."));
+            return Err(ValidationError::new("Enter an e-mail address.").at("email"));
         }
         if value.len() > 254 {
-            return Err(ValidationError::new("That e-mail address is too long."));
+            return Err(ValidationError::new("That e-mail address is too long.").at("email"));
         }
         let Some((local, domain)) = value.split_once('@') else {
-            return Err(ValidationError::new(
-                "Enter an e-mail address like name@example.com.",
-            ));
+            return Err(
+                ValidationError::new("Enter an e-mail address like name@example.com.").at("email"),
+            );
         };
         let domain_ok = !domain.is_empty()
             && !domain.starts_with('.')
@@ -44,9 +59,9 @@ impl EmailAddress {
                 .chars()
                 .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"@\\".contains(c));
         if !domain_ok || !local_ok {
-            return Err(ValidationError::new(
-                "Enter an e-mail address like name@example.com.",
-            ));
+            return Err(
+                ValidationError::new("Enter an e-mail address like name@example.com.").at("email"),
+            );
         }
         Ok(Self(value))
     }
@@ -96,7 +111,7 @@ impl PhoneNumber {
         } else {
             Err(ValidationError::new(
                 "Enter a mobile number in international format, starting with + and the country code, e.g. +61 412 345 678.",
-            ))
+            ).at("phone"))
         }
     }
 
@@ -122,18 +137,19 @@ impl Name {
     pub fn parse(input: &str) -> Result<Self, ValidationError> {
         let value = input.trim();
         if value.is_empty() {
-            return Err(ValidationError::new("Enter a name."));
+            return Err(ValidationError::new("Enter a name.").at("name"));
         }
         if value.chars().count() > Self::MAX_CHARS {
             return Err(ValidationError::new(format!(
                 "A name can be at most {} characters.",
                 Self::MAX_CHARS
-            )));
+            ))
+            .at("name"));
         }
         if value.chars().any(char::is_control) {
-            return Err(ValidationError::new(
-                "A name cannot contain control characters.",
-            ));
+            return Err(
+                ValidationError::new("A name cannot contain control characters.").at("name"),
+            );
         }
         Ok(Self(value.to_owned()))
     }
@@ -170,7 +186,7 @@ impl Role {
         match input.trim() {
             "admin" => Ok(Role::Admin),
             "member" => Ok(Role::Member),
-            _ => Err(ValidationError::new("A role is either admin or member.")),
+            _ => Err(ValidationError::new("A role is either admin or member.").at("role")),
         }
     }
 }
@@ -203,9 +219,9 @@ impl ClientKind {
             "business" => Ok(ClientKind::Business),
             "person" => Ok(ClientKind::Person),
             "matter" => Ok(ClientKind::Matter),
-            _ => Err(ValidationError::new(
-                "A client is a business, a person or a matter.",
-            )),
+            _ => Err(
+                ValidationError::new("A client is a business, a person or a matter.").at("kind"),
+            ),
         }
     }
 }
@@ -238,7 +254,7 @@ mod tests {
             "ada@.com",
         ] {
             let err = EmailAddress::parse(bad).unwrap_err();
-            assert!(err.0.starts_with("Enter"), "{bad}: {err}");
+            assert!(err.message.starts_with("Enter"), "{bad}: {err}");
         }
     }
 
@@ -261,7 +277,7 @@ mod tests {
             "+1234567890123456",
         ] {
             let err = PhoneNumber::parse(bad).unwrap_err();
-            assert!(err.0.contains("international format"), "{bad}");
+            assert!(err.message.contains("international format"), "{bad}");
         }
     }
 

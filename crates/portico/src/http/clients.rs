@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::errors::PageError;
-use super::forms::form_refusal;
+use super::forms::{form_refusal, refusal};
 use super::layout::Layout;
 use super::pages::render;
 use super::session::StaffUser;
@@ -286,11 +286,25 @@ pub async fn assign_post(
     Form(form): Form<StaffForm>,
 ) -> Result<Response, PageError> {
     let id: ClientId = parse(&id)?;
-    state
+    match state
         .app
         .assign_staff(&user.staff, id, parse(&form.staff)?)
-        .await?;
-    Ok(Redirect::to(&format!("/app/clients/{id}?done=saved")).into_response())
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/app/clients/{id}?done=saved")).into_response()),
+        Err(error) => {
+            let refusal = refusal(error)?;
+            let page = state.app.client_page(&user.staff, id).await?;
+            Ok(overview(
+                user.layout,
+                page,
+                refusal.status,
+                None,
+                Some(refusal.message),
+                None,
+            ))
+        }
+    }
 }
 
 /// `POST /app/clients/{id}/staff/{staff}/remove`
@@ -327,7 +341,7 @@ pub async fn family_post(
     };
     match state.app.set_family(&user.staff, id, primary).await {
         Ok(()) => Ok(Redirect::to(&format!("/app/clients/{id}?done=saved")).into_response()),
-        Err(AppError::Conflict(message)) => {
+        Err(AppError::Conflict { message, .. }) => {
             let page = state.app.client_page(&user.staff, id).await?;
             Ok(overview(
                 user.layout,
@@ -462,16 +476,23 @@ pub async fn contacts_post(
             view.existing = Some((contact, has_access));
         }
         Err(error) => {
-            let (status, message) = form_refusal(error)?;
-            view.status = status;
-            // Which field the sentence is about, by what it says.
-            if message.contains("e-mail") {
-                view.errors.email = Some(message);
-            } else if message.contains("mobile number") {
-                view.errors.phone = Some(message);
-            } else {
-                view.errors.name = Some(message);
-            }
+            let refusal = refusal(error)?;
+            view.status = refusal.status;
+            view.errors = match refusal.field {
+                Some("email") => ContactErrors {
+                    email: Some(refusal.message),
+                    ..ContactErrors::default()
+                },
+                Some("phone") => ContactErrors {
+                    phone: Some(refusal.message),
+                    ..ContactErrors::default()
+                },
+                // The name, or the form as a whole: shown first.
+                _ => ContactErrors {
+                    name: Some(refusal.message),
+                    ..ContactErrors::default()
+                },
+            };
             view.form = form;
         }
     }

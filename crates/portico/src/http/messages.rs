@@ -480,7 +480,7 @@ pub async fn start_chat_post(
         .await
     {
         Ok(chat) => Ok(Redirect::to(&format!("/app/messages/{}", chat.id)).into_response()),
-        Err(AppError::Conflict(message)) => Err(PageError::Forbidden(message)),
+        Err(AppError::Conflict { message, .. }) => Err(PageError::Forbidden(message)),
         Err(other) => Err(other.into()),
     }
 }
@@ -740,7 +740,7 @@ async fn send_files(
     let upload = match super::uploads::read(&state.app, practice, form, &["files"], &[]).await {
         Ok(upload) => upload,
         Err(error) => {
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, error.to_string()).into_response());
+            return Ok(error.refusal()?.into_response());
         }
     };
     let input = SendInput {
@@ -894,7 +894,7 @@ pub async fn add_members_post(
         .await
     {
         Ok(()) => Ok(Redirect::to(&format!("/app/messages/{chat}")).into_response()),
-        Err(AppError::Conflict(message)) => Err(PageError::Forbidden(message)),
+        Err(AppError::Conflict { message, .. }) => Err(PageError::Forbidden(message)),
         Err(other) => Err(other.into()),
     }
 }
@@ -961,7 +961,7 @@ pub async fn share_post(
         .await
     {
         Ok(()) => Ok(Redirect::to(&format!("/app/messages/{chat}")).into_response()),
-        Err(AppError::Conflict(message)) => Err(PageError::Forbidden(message)),
+        Err(AppError::Conflict { message, .. }) => Err(PageError::Forbidden(message)),
         Err(other) => Err(other.into()),
     }
 }

@@ -313,6 +313,7 @@ pub fn router(state: AppState) -> Router {
 
     routes
         .layer(axum::middleware::from_fn(time_limit))
+        .layer(axum::middleware::from_fn(forms::refuse_unstorable))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             csrf::protect,

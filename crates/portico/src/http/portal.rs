@@ -582,7 +582,7 @@ pub async fn time_zone_post(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 None,
                 Some(form.time_zone),
-                Some(e.0),
+                Some(e.message),
             )
             .await
         }
@@ -673,16 +673,9 @@ pub async fn answer_post(
         {
             Ok(upload) => upload,
             Err(error) => {
-                return question_page(
-                    &state,
-                    user,
-                    id,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    String::new(),
-                    None,
-                    Some(error.to_string()),
-                )
-                .await;
+                let (status, message) = error.refusal()?;
+                return question_page(&state, user, id, status, String::new(), None, Some(message))
+                    .await;
             }
         };
     match state

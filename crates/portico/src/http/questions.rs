@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::errors::PageError;
-use super::forms::form_refusal;
+use super::forms::{form_refusal, refusal};
 use super::layout::Layout;
 use super::pages::render;
 use super::session::StaffUser;
@@ -198,12 +198,14 @@ pub async fn ask_post(
             Redirect::to(&format!("/app/clients/{client}/questions?done=asked")).into_response(),
         ),
         Err(error) => {
-            let (status, message) = form_refusal(error)?;
+            let refusal = refusal(error)?;
+            let status = refusal.status;
             let mut errors = AskErrors::default();
-            if message.contains("contact") || message.contains("assignable") {
-                errors.assignee = Some(message);
-            } else {
-                errors.title = Some(message);
+            match refusal.field {
+                Some("assignee") => errors.assignee = Some(refusal.message),
+                // The title, the details, or the form as a whole: shown
+                // under the title, the first field.
+                _ => errors.title = Some(refusal.message),
             }
             let kept = AskForm {
                 title: form.title,
@@ -237,8 +239,9 @@ pub async fn ask_many_post(
     {
         Ok(upload) => upload,
         Err(error) => {
+            let (status, message) = error.refusal()?;
             let errors = AskErrors {
-                list: Some(error.to_string()),
+                list: Some(message),
                 ..Default::default()
             };
             return client_questions_page(
@@ -246,7 +249,7 @@ pub async fn ask_many_post(
                 user,
                 client,
                 &StatusQuery::default(),
-                StatusCode::UNPROCESSABLE_ENTITY,
+                status,
                 AskForm::default(),
                 errors,
             )
@@ -479,16 +482,9 @@ pub async fn follow_up_post(
         match uploads::read(&state.app, user.staff.practice_id, form, &["files"], &[]).await {
             Ok(upload) => upload,
             Err(error) => {
-                return question_page(
-                    &state,
-                    user,
-                    id,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    String::new(),
-                    None,
-                    Some(error.to_string()),
-                )
-                .await;
+                let (status, message) = error.refusal()?;
+                return question_page(&state, user, id, status, String::new(), None, Some(message))
+                    .await;
             }
         };
     match state
@@ -567,7 +563,7 @@ pub async fn reassign_post(
         .await
     {
         Ok(()) => Ok(Redirect::to(&format!("/app/questions/{id}?done=reassigned")).into_response()),
-        Err(error @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+        Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
             let (status, message) = form_refusal(error)?;
             question_page(&state, user, id, status, String::new(), None, Some(message)).await
         }

@@ -201,7 +201,7 @@ pub async fn invite_post(
         .await
     {
         Ok(_) => Ok(Redirect::to("/app/contacts?done=invited").into_response()),
-        Err(AppError::Conflict(message)) => {
+        Err(AppError::Conflict { message, .. }) => {
             contacts_page(&state, user, None, Some((StatusCode::CONFLICT, message))).await
         }
         Err(other) => Err(other.into()),
@@ -365,7 +365,7 @@ pub async fn time_zone_post(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 None,
                 Some(form.time_zone),
-                Some(e.0),
+                Some(e.message),
             )
             .await
         }

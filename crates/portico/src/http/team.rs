@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::errors::PageError;
-use super::forms::form_refusal;
+use super::forms::{form_refusal, refusal};
 use super::layout::Layout;
 use super::pages::render;
 use super::session::{MaybeIdentity, StaffUser, session_cookie};
@@ -36,6 +36,7 @@ pub struct InviteForm {
 struct InviteErrors {
     name: Option<String>,
     email: Option<String>,
+    role: Option<String>,
 }
 
 #[derive(Template)]
@@ -106,14 +107,18 @@ pub async fn team_post(
         Ok(_) => Ok(Redirect::to("/app/team?done=team-invited").into_response()),
         Err(AppError::Forbidden) => Err(AppError::Forbidden.into()),
         Err(error) => {
-            let (status, message) = form_refusal(error)?;
-            let mut errors = InviteErrors::default();
-            if message.contains("e-mail") {
-                errors.email = Some(message);
-            } else {
-                errors.name = Some(message);
-            }
-            team_page(&state, user, status, form, errors, None, None).await
+            let refusal = refusal(error)?;
+            let errors = InviteErrors {
+                name: refusal.for_field("name"),
+                email: refusal.for_field("email"),
+                role: refusal.for_field("role"),
+            };
+            // A refusal about no field of the form shows above it.
+            let general = match refusal.field {
+                Some("name" | "email" | "role") => None,
+                _ => Some(refusal.message),
+            };
+            team_page(&state, user, refusal.status, form, errors, None, general).await
         }
     }
 }
@@ -134,19 +139,19 @@ pub async fn role_post(
     let id: StaffId = id.parse().map_err(|_| PageError::NotFound)?;
     match state.app.set_staff_role(&user.staff, id, &form.role).await {
         Ok(()) => Ok(Redirect::to("/app/team?done=saved").into_response()),
-        Err(AppError::Conflict(message)) => {
+        Err(error) => {
+            let refusal = refusal(error)?;
             team_page(
                 &state,
                 user,
-                StatusCode::CONFLICT,
+                refusal.status,
                 InviteForm::default(),
                 InviteErrors::default(),
                 None,
-                Some(message),
+                Some(refusal.message),
             )
             .await
         }
-        Err(other) => Err(other.into()),
     }
 }
 
@@ -170,19 +175,19 @@ pub async fn active_post(
         .await
     {
         Ok(()) => Ok(Redirect::to("/app/team?done=saved").into_response()),
-        Err(AppError::Conflict(message)) => {
+        Err(error) => {
+            let refusal = refusal(error)?;
             team_page(
                 &state,
                 user,
-                StatusCode::CONFLICT,
+                refusal.status,
                 InviteForm::default(),
                 InviteErrors::default(),
                 None,
-                Some(message),
+                Some(refusal.message),
             )
             .await
         }
-        Err(other) => Err(other.into()),
     }
 }
 

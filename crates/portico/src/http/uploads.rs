@@ -1,10 +1,12 @@
 //! Reading a form with files (`multipart/form-data`): text fields are kept,
 //! files are streamed into the file store as they arrive.
 
-use crate::app::App;
+use super::errors::PageError;
+use crate::app::{App, AppError};
 use crate::domain::PracticeId;
 use crate::files::{FileError, StoredFile};
 use axum::extract::Multipart;
+use axum::http::StatusCode;
 use futures_util::StreamExt;
 use std::collections::HashMap;
 
@@ -30,6 +32,20 @@ pub enum UploadError {
     File(#[from] FileError),
     #[error("The form could not be read: {0}")]
     Form(String),
+    /// A text field (or a list read as text) holds a NUL character.
+    #[error("{}", super::forms::UNSTORABLE)]
+    Unstorable,
+}
+
+impl UploadError {
+    /// What the person is told, with its status; a file that could not be
+    /// stored is a failure on Portico's side: the error page, logged.
+    pub fn refusal(self) -> Result<(StatusCode, String), PageError> {
+        match self {
+            UploadError::File(error) => super::forms::form_refusal(AppError::File(error)),
+            other => Ok((StatusCode::UNPROCESSABLE_ENTITY, other.to_string())),
+        }
+    }
 }
 
 /// Reads the form; file fields named in `stored` go to the file store,
@@ -74,6 +90,9 @@ pub async fn read(
                     if bytes.len() > 5 * 1024 * 1024 {
                         return Err(UploadError::Form("the CSV file is larger than 5 MB".into()));
                     }
+                    if bytes.contains(&0) {
+                        return Err(UploadError::Unstorable);
+                    }
                     upload
                         .small_files
                         .insert(name, String::from_utf8_lossy(&bytes).into_owned());
@@ -84,6 +103,9 @@ pub async fn read(
                         .text()
                         .await
                         .map_err(|e| UploadError::Form(e.body_text()))?;
+                    if text.contains('\0') || name.contains('\0') {
+                        return Err(UploadError::Unstorable);
+                    }
                     upload.fields.insert(name, text);
                 }
             }

@@ -65,7 +65,7 @@ impl TryFrom<ClientRow> for Client {
             id: parse_id(&row.id)?,
             practice_id: parse_id(&row.practice_id)?,
             name: row.name,
-            kind: ClientKind::parse(&row.kind).map_err(|e| StoreError::Corrupt(e.0))?,
+            kind: ClientKind::parse(&row.kind).map_err(|e| StoreError::Corrupt(e.message))?,
             primary_client_id: row.primary_client_id.as_deref().map(parse_id).transpose()?,
             assignable_questions: row.assignable_questions != 0,
             created_at: Millis(row.created_at),

@@ -70,7 +70,7 @@ impl TryFrom<StaffRow> for Staff {
             practice_id: parse_id(&row.practice_id)?,
             email: row.email,
             name: row.name,
-            role: Role::parse(&row.role).map_err(|e| StoreError::Corrupt(e.0))?,
+            role: Role::parse(&row.role).map_err(|e| StoreError::Corrupt(e.message))?,
             active: row.active != 0,
             totp_enabled: row.totp_enabled != 0,
             last_sign_in_at: row.last_sign_in_at.map(Millis),
