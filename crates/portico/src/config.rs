@@ -122,6 +122,17 @@ pub struct ConfigArgs {
     /// Log format: human or json. [default: human]
     #[arg(long, env = "PORTICO_LOG_FORMAT", global = true, value_name = "FORMAT")]
     pub log_format: Option<String>,
+
+    /// Seconds an instance keeps serving after SIGTERM while reporting
+    /// itself not ready, so a load balancer moves traffic away first.
+    /// [default: 0]
+    #[arg(
+        long,
+        env = "PORTICO_SHUTDOWN_GRACE_SECS",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub shutdown_grace_secs: Option<u64>,
 }
 
 /// The file layer. Every key is optional; unknown keys are an error.
@@ -142,6 +153,7 @@ struct FileConfig {
     s3_endpoint: Option<String>,
     max_upload_mb: Option<u64>,
     send_limit_per_minute: Option<u32>,
+    shutdown_grace_secs: Option<u64>,
     trust_forwarded_for: Option<bool>,
     log_format: Option<String>,
 }
@@ -174,6 +186,8 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// 0: no limit.
     pub send_limit_per_minute: u32,
+    /// How long a stopping instance goes on serving while not ready.
+    pub shutdown_grace: std::time::Duration,
     pub trust_forwarded_for: bool,
     pub log_format: LogFormat,
 }
@@ -308,6 +322,15 @@ impl Config {
                 "send_limit_per_minute (PORTICO_SEND_LIMIT_PER_MINUTE): {send_limit_per_minute} is out of range; expected 0 (no limit) to 1000000"
             )));
         }
+        let shutdown_grace_secs = args
+            .shutdown_grace_secs
+            .or(file.shutdown_grace_secs)
+            .unwrap_or(0);
+        if shutdown_grace_secs > 600 {
+            return Err(ConfigError(format!(
+                "shutdown_grace_secs (PORTICO_SHUTDOWN_GRACE_SECS): {shutdown_grace_secs} is out of range; expected 0 to 600"
+            )));
+        }
         let trust_forwarded_for = args
             .trust_forwarded_for
             .or(file.trust_forwarded_for)
@@ -334,6 +357,7 @@ impl Config {
             s3_endpoint: args.s3_endpoint.clone().or(file.s3_endpoint),
             max_upload_bytes: max_upload_mb * 1024 * 1024,
             send_limit_per_minute,
+            shutdown_grace: std::time::Duration::from_secs(shutdown_grace_secs),
             trust_forwarded_for,
             log_format,
         })

@@ -117,6 +117,7 @@ impl Server {
             app,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
+            draining: Arc::default(),
         };
         Ok(Self {
             listener,
@@ -159,9 +160,10 @@ impl Server {
     ) -> anyhow::Result<()> {
         let store = self.state.app.store.clone();
         let relay = self.relay_live_events().await;
+        let stop_worker = Arc::new(tokio::sync::Notify::new());
         let worker = self
             .background_delivery
-            .then(|| tokio::spawn(self.worker.run()));
+            .then(|| tokio::spawn(self.worker.run_until(stop_worker.clone())));
         let reminders = self.background_delivery.then(|| {
             let app = self.state.app.clone();
             tokio::spawn(async move {
@@ -176,16 +178,36 @@ impl Server {
                 }
             })
         });
+        // Stopping (X4, a rolling restart): first report not ready and tell
+        // open pages to reconnect elsewhere, keep serving for the grace
+        // period while the load balancer notices, then stop accepting and
+        // let requests in flight finish.
+        let draining = self.state.draining.clone();
+        let hub = self.state.app.live.clone();
+        let grace = self.state.config.shutdown_grace;
+        let drain = async move {
+            shutdown.await;
+            draining.store(true, std::sync::atomic::Ordering::SeqCst);
+            let told = hub.restart_all();
+            tracing::info!(sockets = told, ?grace, "draining: open pages were told to reconnect");
+            tokio::time::sleep(grace).await;
+        };
         let served = axum::serve(
             self.listener,
             router(self.state).into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(drain)
         .await
         .context("the server stopped with an error");
-        // A message being sent right now is claimed for a while; if it was
-        // not recorded as sent, it is sent again after the claim runs out.
-        for task in [worker, reminders].into_iter().flatten().chain(relay) {
+        // The outbox worker finishes the batch it claimed (so nothing it
+        // sent is sent again by another instance) and stops.
+        if let Some(worker) = worker {
+            stop_worker.notify_one();
+            if tokio::time::timeout(WORKER_FINISHES_WITHIN, worker).await.is_err() {
+                tracing::warn!("the outbox worker did not finish in time; its claims run out and another instance sends them");
+            }
+        }
+        for task in reminders.into_iter().chain(relay) {
             task.abort();
         }
         store.close().await;
@@ -263,6 +285,9 @@ impl Server {
         vec![send, receive]
     }
 }
+
+/// How long a stopping instance waits for the outbox worker's batch.
+const WORKER_FINISHES_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The most a relayed NOTIFY carries (PostgreSQL takes 8000 bytes).
 const RELAY_BYTES: usize = 7_000;

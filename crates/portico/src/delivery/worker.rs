@@ -110,11 +110,21 @@ impl OutboxWorker {
     /// Runs until the task is dropped: delivers whenever woken (a use case
     /// queued something) or every few seconds (retries, other instances).
     pub async fn run(self) {
+        self.run_until(Arc::new(Notify::new())).await;
+    }
+
+    /// As [`OutboxWorker::run`], and returns once `stop` is notified, never
+    /// in the middle of a delivery.
+    pub async fn run_until(self, stop: Arc<Notify>) {
+        let stopping = stop.notified();
+        tokio::pin!(stopping);
         loop {
             if let Err(error) = self.run_once().await {
                 tracing::error!(%error, "the outbox worker could not read the outbox");
             }
             tokio::select! {
+                biased;
+                () = &mut stopping => return,
                 () = self.wake.notified() => {},
                 () = tokio::time::sleep(POLL) => {},
             }

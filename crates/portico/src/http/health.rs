@@ -11,9 +11,15 @@ pub async fn healthz_get() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: the process can reach its database.
+/// `GET /readyz`: the process can reach its database, and is not stopping.
 pub async fn readyz_get(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let backend = state.app.store.backend().name();
+    if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "draining", "database": backend })),
+        );
+    }
     match state.app.store.ping().await {
         Ok(()) => (
             StatusCode::OK,

@@ -497,6 +497,11 @@ pub async fn ws_get(
     if !super::csrf::same_origin(&headers, &state.public_url) {
         return StatusCode::FORBIDDEN.into_response();
     }
+    // A stopping instance takes no new sockets: the page retries, and the
+    // load balancer sends it to another instance.
+    if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     let Some(identity) = maybe
         .identity
         .filter(|i| i.session.stage == SessionStage::Active)

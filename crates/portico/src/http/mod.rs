@@ -44,6 +44,9 @@ pub struct AppState {
     /// The configured public URL, or the bound address.
     pub public_url: Arc<str>,
     pub metrics: Arc<Metrics>,
+    /// Set on SIGTERM: `/readyz` answers 503 and new sockets are refused,
+    /// so a load balancer and open pages move to other instances.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

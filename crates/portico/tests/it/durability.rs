@@ -76,12 +76,22 @@ impl Serving {
         run: &str,
         configure: impl FnOnce(&mut Command),
     ) -> Self {
+        Self::start_on(db, run, "127.0.0.1:0", configure).await
+    }
+
+    /// As [`Serving::start_with`], listening on `listen`.
+    pub(crate) async fn start_on(
+        db: &TestDb,
+        run: &str,
+        listen: &str,
+        configure: impl FnOnce(&mut Command),
+    ) -> Self {
         let stderr = db.dir.path().join(format!("serve-{run}.stderr"));
         let stderr_file = std::fs::File::create(&stderr).expect("a file for the server's stderr");
         let mut command = portico(db);
         configure(&mut command);
         let mut child = command
-            .args(["serve", "--no-demo", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--no-demo", "--listen", listen])
             .args(["--send-limit-per-minute", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -110,9 +120,15 @@ impl Serving {
             }
         });
         let serving = match tokio::time::timeout(PATIENCE, rx).await {
-            Ok(Ok(base_url)) => Self {
+            Ok(Ok(public_url)) => Self {
+                // The address it prints is its public URL, which may be a
+                // load balancer's; a chosen port is its own address.
+                base_url: if listen.ends_with(":0") {
+                    public_url
+                } else {
+                    format!("http://{listen}")
+                },
                 child,
-                base_url,
                 stderr,
                 stdout: stdout_copy,
             },
@@ -150,6 +166,22 @@ impl Serving {
     pub(crate) fn output(&self) -> String {
         let read = |path| std::fs::read_to_string(path).unwrap_or_default();
         format!("{}{}", read(&self.stdout), read(&self.stderr))
+    }
+
+    /// SIGTERM, as `systemctl stop` sends it; waits for the process to
+    /// finish what it was doing and exit, and returns how it exited.
+    pub(crate) async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("a running server");
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await
+            .expect("run kill");
+        assert!(sent.success(), "SIGTERM sent");
+        tokio::time::timeout(PATIENCE, self.child.wait())
+            .await
+            .expect("the server stops after SIGTERM")
+            .expect("wait for the server")
     }
 
     /// SIGKILL: the process gets no chance to finish anything.

@@ -14,6 +14,7 @@ mod durability;
 mod people;
 mod questions;
 mod s3;
+mod scale_out;
 mod schema;
 mod server;
 mod smtp;
