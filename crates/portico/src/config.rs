@@ -109,6 +109,16 @@ pub struct ConfigArgs {
     )]
     pub send_limit_per_minute: Option<u32>,
 
+    /// How long a new message or question may wait unread before its
+    /// recipient is told by e-mail or text; 0 tells at once. [default: 120]
+    #[arg(
+        long,
+        env = "PORTICO_NOTIFY_DELAY_SECS",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub notify_delay_secs: Option<u64>,
+
     /// Trust the X-Forwarded-For header for the client's address (only behind
     /// a proxy that sets it). [default: false]
     #[arg(
@@ -142,6 +152,7 @@ struct FileConfig {
     s3_endpoint: Option<String>,
     max_upload_mb: Option<u64>,
     send_limit_per_minute: Option<u32>,
+    notify_delay_secs: Option<u64>,
     trust_forwarded_for: Option<bool>,
     log_format: Option<String>,
 }
@@ -174,6 +185,8 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// 0: no limit.
     pub send_limit_per_minute: u32,
+    /// N2: seconds an item waits unread before it is notified.
+    pub notify_delay_secs: u64,
     pub trust_forwarded_for: bool,
     pub log_format: LogFormat,
 }
@@ -308,6 +321,15 @@ impl Config {
                 "send_limit_per_minute (PORTICO_SEND_LIMIT_PER_MINUTE): {send_limit_per_minute} is out of range; expected 0 (no limit) to 1000000"
             )));
         }
+        let notify_delay_secs = args
+            .notify_delay_secs
+            .or(file.notify_delay_secs)
+            .unwrap_or(120);
+        if notify_delay_secs > 7 * 24 * 3600 {
+            return Err(ConfigError(format!(
+                "notify_delay_secs (PORTICO_NOTIFY_DELAY_SECS): {notify_delay_secs} is out of range; expected 0 (at once) to 604800 (a week)"
+            )));
+        }
         let trust_forwarded_for = args
             .trust_forwarded_for
             .or(file.trust_forwarded_for)
@@ -334,6 +356,7 @@ impl Config {
             s3_endpoint: args.s3_endpoint.clone().or(file.s3_endpoint),
             max_upload_bytes: max_upload_mb * 1024 * 1024,
             send_limit_per_minute,
+            notify_delay_secs,
             trust_forwarded_for,
             log_format,
         })

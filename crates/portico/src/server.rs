@@ -107,6 +107,7 @@ impl Server {
             Settings {
                 public_url: public_url.clone(),
                 send_limit_per_minute: config.send_limit_per_minute,
+                notify_delay_secs: config.notify_delay_secs,
             },
             clock.clone(),
             config.file_store()?,
@@ -176,6 +177,10 @@ impl Server {
                 }
             })
         });
+        let notifications = self.background_delivery.then(|| {
+            let app = self.state.app.clone();
+            tokio::spawn(crate::app::notify::run_notification_job(app))
+        });
         let served = axum::serve(
             self.listener,
             router(self.state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -185,7 +190,7 @@ impl Server {
         .context("the server stopped with an error");
         // A message being sent right now is claimed for a while; if it was
         // not recorded as sent, it is sent again after the claim runs out.
-        for task in [worker, reminders].into_iter().flatten().chain(relay) {
+        for task in [worker, reminders, notifications].into_iter().flatten().chain(relay) {
             task.abort();
         }
         store.close().await;
