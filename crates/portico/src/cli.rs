@@ -223,6 +223,7 @@ async fn operator_app(config: &Config) -> anyhow::Result<App> {
         Settings {
             public_url: public_url_of(config),
             send_limit_per_minute: config.send_limit_per_minute,
+            notify_delay_secs: config.notify_delay_secs,
         },
         Clock::system(),
         config.file_store()?,

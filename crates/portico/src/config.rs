@@ -109,6 +109,16 @@ pub struct ConfigArgs {
     )]
     pub send_limit_per_minute: Option<u32>,
 
+    /// How long a new message or question may wait unread before its
+    /// recipient is told by e-mail or text; 0 tells at once. [default: 120]
+    #[arg(
+        long,
+        env = "PORTICO_NOTIFY_DELAY_SECS",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub notify_delay_secs: Option<u64>,
+
     /// Trust the X-Forwarded-For header for the client's address (only behind
     /// a proxy that sets it). [default: false]
     #[arg(
@@ -154,6 +164,7 @@ struct FileConfig {
     max_upload_mb: Option<u64>,
     send_limit_per_minute: Option<u32>,
     shutdown_grace_secs: Option<u64>,
+    notify_delay_secs: Option<u64>,
     trust_forwarded_for: Option<bool>,
     log_format: Option<String>,
 }
@@ -188,6 +199,8 @@ pub struct Config {
     pub send_limit_per_minute: u32,
     /// How long a stopping instance goes on serving while not ready.
     pub shutdown_grace: std::time::Duration,
+    /// N2: seconds an item waits unread before it is notified.
+    pub notify_delay_secs: u64,
     pub trust_forwarded_for: bool,
     pub log_format: LogFormat,
 }
@@ -331,6 +344,15 @@ impl Config {
                 "shutdown_grace_secs (PORTICO_SHUTDOWN_GRACE_SECS): {shutdown_grace_secs} is out of range; expected 0 to 600"
             )));
         }
+        let notify_delay_secs = args
+            .notify_delay_secs
+            .or(file.notify_delay_secs)
+            .unwrap_or(120);
+        if notify_delay_secs > 7 * 24 * 3600 {
+            return Err(ConfigError(format!(
+                "notify_delay_secs (PORTICO_NOTIFY_DELAY_SECS): {notify_delay_secs} is out of range; expected 0 (at once) to 604800 (a week)"
+            )));
+        }
         let trust_forwarded_for = args
             .trust_forwarded_for
             .or(file.trust_forwarded_for)
@@ -358,6 +380,7 @@ impl Config {
             max_upload_bytes: max_upload_mb * 1024 * 1024,
             send_limit_per_minute,
             shutdown_grace: std::time::Duration::from_secs(shutdown_grace_secs),
+            notify_delay_secs,
             trust_forwarded_for,
             log_format,
         })

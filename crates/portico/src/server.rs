@@ -107,6 +107,7 @@ impl Server {
             Settings {
                 public_url: public_url.clone(),
                 send_limit_per_minute: config.send_limit_per_minute,
+                notify_delay_secs: config.notify_delay_secs,
             },
             clock.clone(),
             config.file_store()?,
@@ -178,6 +179,10 @@ impl Server {
                 }
             })
         });
+        let notifications = self.background_delivery.then(|| {
+            let app = self.state.app.clone();
+            tokio::spawn(crate::app::notify::run_notification_job(app))
+        });
         // Stopping (X4, a rolling restart): first report not ready and tell
         // open pages to reconnect elsewhere, keep serving for the grace
         // period while the load balancer notices, then stop accepting and
@@ -207,7 +212,7 @@ impl Server {
                 tracing::warn!("the outbox worker did not finish in time; its claims run out and another instance sends them");
             }
         }
-        for task in reminders.into_iter().chain(relay) {
+        for task in [reminders, notifications].into_iter().flatten().chain(relay) {
             task.abort();
         }
         store.close().await;

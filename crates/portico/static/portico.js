@@ -205,7 +205,8 @@
 
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var socket = new WebSocket(scheme + location.host + "/ws");
+    // The open chat is named, so what arrives here counts as seen (N2).
+    var socket = new WebSocket(scheme + location.host + "/ws" + (openChat ? "?chat=" + encodeURIComponent(openChat) : ""));
     socket.onopen = function () {
       retry = 500;
       // Reactions and pins may have changed while it was away too.
@@ -218,6 +219,7 @@
     socket.onmessage = function (e) {
       var event;
       try { event = JSON.parse(e.data); } catch (_) { return; }
+      document.dispatchEvent(new CustomEvent("portico:live", { detail: event }));
       if (event.kind === "message") {
         if (event.chat === openChat) {
           // A long message may come without its text: the markup brings it.
@@ -326,9 +328,120 @@
       socket.onmessage = function (e) {
         var event;
         try { event = JSON.parse(e.data); } catch (_) { return; }
+        document.dispatchEvent(new CustomEvent("portico:live", { detail: event }));
         if (event.kind === "message") { if (!list.hidden) { load(); } else { show(unread + 1); } }
       };
       socket.onclose = function () { setTimeout(listen, wait); wait = Math.min(wait * 2, 15000); };
     }());
   }
+}());
+
+// ---------------------------------------------------------------------
+// Notifications (N1, S4): the staff "Portal chat" alert bar and the count
+// in the top bar; the portal's unread count on its Messages link. Events
+// come from the page's own socket (passed on as "portico:live" above) or,
+// on a page without one, from a socket this part opens.
+(function () {
+  "use strict";
+  var bar = document.querySelector("[data-alert-bar]");
+  var count = document.querySelector("[data-alert-count]");
+  var portal = document.querySelector("[data-portal-unread]");
+  if (!bar && !portal) { return; }
+  var pageSocket = document.querySelector("[data-live]") || document.querySelector("[data-dock]");
+
+  function listen(handler) {
+    document.addEventListener("portico:live", function (e) { handler(e.detail); });
+    if (pageSocket) { return; }
+    var wait = 500;
+    (function open() {
+      var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+      var socket = new WebSocket(scheme + location.host + "/ws");
+      socket.onopen = function () { wait = 500; };
+      socket.onmessage = function (e) {
+        var event;
+        try { event = JSON.parse(e.data); } catch (_) { return; }
+        handler(event);
+      };
+      socket.onclose = function () { setTimeout(open, wait); wait = Math.min(wait * 2, 15000); };
+    }());
+  }
+
+  function showCount(badge, n) {
+    badge.hidden = !(n > 0);
+    badge.textContent = String(n);
+  }
+
+  if (portal) {
+    var loadPortal = function () {
+      fetch("/portal/messages/unread", { headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) { if (data) { showCount(portal, data.count); } })
+        .catch(function () {});
+    };
+    loadPortal();
+    listen(function (event) {
+      // The chat page marks what it shows read first; read the count after.
+      if (event.kind === "message") { setTimeout(loadPortal, 300); }
+    });
+    return;
+  }
+
+  var settings = { alerts: true, sound: false };
+  var unread = 0;
+  var text = bar.querySelector("[data-alert-text]");
+  var open = bar.querySelector("[data-alert-open]");
+  var ask = bar.querySelector("[data-alert-browser]");
+
+  function beep() {
+    var Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) { return; }
+    try {
+      var ctx = new Ctx();
+      var tone = ctx.createOscillator();
+      var gain = ctx.createGain();
+      tone.frequency.value = 880;
+      gain.gain.value = 0.05;
+      tone.connect(gain);
+      gain.connect(ctx.destination);
+      tone.start();
+      tone.stop(ctx.currentTime + 0.15);
+    } catch (_) { /* no sound is fine */ }
+  }
+
+  fetch("/app/alerts/count", { headers: { Accept: "application/json" } })
+    .then(function (r) { return r.ok ? r.json() : null; })
+    .then(function (data) {
+      if (!data) { return; }
+      settings = data;
+      unread = data.count;
+      if (count) { showCount(count, unread); }
+    })
+    .catch(function () {});
+
+  if (ask && "Notification" in window && Notification.permission === "default") {
+    // Asked only when the person clicks, never on page load.
+    ask.addEventListener("click", function () {
+      Notification.requestPermission().then(function () { ask.hidden = true; });
+    });
+  }
+
+  bar.querySelector("[data-alert-dismiss]").addEventListener("click", function () {
+    bar.hidden = true;
+  });
+
+  listen(function (event) {
+    if (event.kind !== "alert") { return; }
+    unread += 1;
+    if (count) { showCount(count, unread); }
+    if (!settings.alerts) { return; }
+    text.textContent = event.body || "A client wrote.";
+    open.href = "/app/alerts/chat/" + encodeURIComponent(event.chat);
+    if (ask) { ask.hidden = !("Notification" in window && Notification.permission === "default"); }
+    bar.hidden = false;
+    if (settings.sound) { beep(); }
+    if ("Notification" in window && Notification.permission === "granted" && document.visibilityState !== "visible") {
+      var shown = new Notification("Portal chat", { body: text.textContent });
+      shown.onclick = function () { window.focus(); location.href = open.href; };
+    }
+  });
 }());

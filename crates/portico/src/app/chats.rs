@@ -217,6 +217,7 @@ impl App {
         let members = self.store.chat_members(practice, chat.id).await?;
         self.mark_read(practice, &chat, member, name, chat.last_seq, &members)
             .await?;
+        self.chat_alert_seen(practice, member, chat.id).await;
         self.view_of(practice, chat, member, messages, members)
             .await
     }
@@ -432,6 +433,9 @@ impl App {
             })
             .await?;
         if new {
+            let audience: Vec<Member> = members.iter().map(|m| m.member).collect();
+            self.after_message(practice, chat, member, &message.sender_name, &audience, message.seq)
+                .await;
             self.live.publish(LiveEvent {
                 practice,
                 recipients: members.iter().map(|m| m.member).collect(),

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod chats;
 pub mod demo;
+pub mod notify;
 pub mod password;
 pub mod people;
 pub mod policy;
@@ -123,6 +124,8 @@ pub struct Settings {
     pub public_url: String,
     /// Messages one person may send in a minute; 0: no limit.
     pub send_limit_per_minute: u32,
+    /// N2: seconds an item waits unread before it is notified (0: at once).
+    pub notify_delay_secs: u64,
 }
 
 /// The application: use cases over one store.
@@ -133,6 +136,8 @@ pub struct App {
     pub settings: Arc<Settings>,
     /// Woken after a change queued something in the outbox.
     pub outbox_wake: Arc<Notify>,
+    /// Woken after something new may need notifying (N2).
+    pub notify_wake: Arc<Notify>,
     pub files: FileStore,
     /// Live events for open pages (M14).
     pub live: Hub,
@@ -151,6 +156,7 @@ impl App {
             send_limiter: Arc::new(throttle::SendLimiter::new(settings.send_limit_per_minute)),
             settings: Arc::new(settings),
             outbox_wake: Arc::new(Notify::new()),
+            notify_wake: Arc::new(Notify::new()),
             files,
             live: Hub::new(),
         }

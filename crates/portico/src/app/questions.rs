@@ -168,9 +168,17 @@ impl App {
                     now,
                 )
                 .await?;
+            let items = self
+                .question_items(&question, "asked", &actor.name, &question.details)
+                .await?;
+            tx.insert_notify_items(actor.practice_id, &items, now)
+                .await?;
             asked.push(question);
         }
         tx.commit().await?;
+        for question in &asked {
+            self.after_question(question, "asked", &actor.name).await;
+        }
         Ok(asked)
     }
 
@@ -263,6 +271,11 @@ impl App {
     pub async fn thread(&self, actor: Actor<'_>, id: QuestionId) -> AppResult<Thread> {
         let question = self.visible_question(actor, id).await?;
         let p = question.question.practice_id;
+        let me = match actor {
+            Actor::Staff(s) => crate::store::Member::Staff(s.id),
+            Actor::Contact(c) => crate::store::Member::Contact(c.id),
+        };
+        self.question_seen(p, id, me).await;
         let entries = self.store.question_entries(p, id).await?;
         let assignable_to = match actor {
             Actor::Staff(_) if question.client_assignable => {
@@ -306,7 +319,21 @@ impl App {
     ) -> AppResult<()> {
         let now = self.clock.now();
         let p = question.practice_id;
+        let what = match entry.kind {
+            EntryKind::Answer => Some("answer"),
+            EntryKind::FollowUp => Some("follow_up"),
+            _ => None,
+        };
+        let items = match what {
+            Some(what) => {
+                self.question_items(question, what, &entry.author_name, &entry.body)
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        let author = entry.author_name.clone();
         let mut tx = self.store.begin().await?;
+        tx.insert_notify_items(p, &items, now).await?;
         let entry_id = tx.insert_entry(p, question.id, &entry, now).await?;
         for file in files {
             tx.insert_file(&FileMeta {
@@ -320,6 +347,9 @@ impl App {
             tx.set_question_status(p, question.id, status, now).await?;
         }
         tx.commit().await?;
+        if let Some(what) = what {
+            self.after_question(question, what, &author).await;
+        }
         Ok(())
     }
 
@@ -437,7 +467,19 @@ impl App {
             .assignee_name
             .clone()
             .unwrap_or_else(|| "everyone".into());
+        // The new assignee is told (N2), with the follow-up if there is one.
+        let moved = Question {
+            assignee: Some(to),
+            ..question.question.clone()
+        };
+        let items: Vec<_> = self
+            .question_items(&moved, "reassigned", &actor.name, follow_up.trim())
+            .await?
+            .into_iter()
+            .filter(|item| item.recipient == crate::store::Member::Contact(to))
+            .collect();
         let mut tx = self.store.begin().await?;
+        tx.insert_notify_items(p, &items, now).await?;
         tx.set_question_assignee(p, id, Some(to), now).await?;
         tx.insert_entry(
             p,
@@ -474,6 +516,7 @@ impl App {
                 .await?;
         }
         tx.commit().await?;
+        self.after_question(&moved, "reassigned", &actor.name).await;
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 
 pub mod email;
 pub mod live;
+pub mod notify_email;
 pub mod sms;
 pub mod worker;
 
@@ -128,6 +129,42 @@ fn readable_body(text: &str) -> Body {
     Body::dangerous_pre_encoded(crlf.into_bytes(), encoding)
 }
 
+/// `List-Unsubscribe: <https://…>` (RFC 2369).
+#[derive(Clone, Debug)]
+struct ListUnsubscribe(String);
+
+impl header::Header for ListUnsubscribe {
+    fn name() -> header::HeaderName {
+        header::HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.to_owned()))
+    }
+
+    fn display(&self) -> header::HeaderValue {
+        header::HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058).
+#[derive(Clone, Debug)]
+struct ListUnsubscribePost;
+
+impl header::Header for ListUnsubscribePost {
+    fn name() -> header::HeaderName {
+        header::HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+
+    fn display(&self) -> header::HeaderValue {
+        header::HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".to_owned())
+    }
+}
+
 fn build_message(from: &Mailbox, item: &OutboxItem) -> Result<Message, DeliveryError> {
     let to: Mailbox = item.recipient.parse().map_err(|e| {
         DeliveryError::Permanent(format!(
@@ -147,6 +184,13 @@ fn build_message(from: &Mailbox, item: &OutboxItem) -> Result<Message, DeliveryE
             file_name(item).trim_end_matches(".eml")
         )))
         .header(header::MIME_VERSION_1_0);
+    // RFC 8058: one click in the mail program unsubscribes, by a POST.
+    let builder = match &item.list_unsubscribe {
+        Some(url) => builder
+            .header(ListUnsubscribe(format!("<{url}>")))
+            .header(ListUnsubscribePost),
+        None => builder,
+    };
     let text = SinglePart::builder()
         .header(header::ContentType::TEXT_PLAIN)
         .body(readable_body(&item.body_text));
@@ -185,6 +229,7 @@ mod tests {
             last_error: None,
             created_at: Millis(1_700_000_000_000),
             sent_at: None,
+            list_unsubscribe: None,
         }
     }
 

@@ -79,10 +79,17 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
         .filter(|v| looks_like_token(v));
     let token = existing.clone().unwrap_or_else(new_token);
 
-    let unsafe_method = !matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
+    // RFC 8058: a mail program's one-click unsubscribe POST carries no
+    // token; its signed link is the proof, and it can only turn e-mail off.
+    let one_click = request
+        .uri()
+        .path()
+        .starts_with("/notifications/unsubscribe/");
+    let unsafe_method = !one_click
+        && !matches!(
+            *request.method(),
+            Method::GET | Method::HEAD | Method::OPTIONS
+        );
     let mut request = request;
     if unsafe_method {
         if !same_origin(request.headers(), &state.public_url) {

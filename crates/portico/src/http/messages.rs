@@ -491,6 +491,7 @@ pub async fn ws_get(
     State(state): State<AppState>,
     maybe: MaybeIdentity,
     headers: HeaderMap,
+    Query(open): Query<crate::http::notify::OpenChat>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     // A page of another site must not open a socket with this browser's cookie.
@@ -525,7 +526,11 @@ pub async fn ws_get(
         .max_write_buffer_size(SOCKET_MAX_WRITE_BUFFER)
         .max_message_size(SOCKET_MAX_INCOMING)
         .max_frame_size(SOCKET_MAX_INCOMING)
-        .on_upgrade(move |socket| live(socket, events))
+        .on_upgrade(move |socket| {
+            // N2: a message shown on an open chat page is seen, not notified.
+            let seen = open.watch(state.app.clone(), practice, member);
+            live(socket, events, seen)
+        })
 }
 
 /// What a socket reads at a time, and the largest message a browser may send it.
@@ -539,11 +544,18 @@ const SOCKET_SEND_WITHIN: std::time::Duration = std::time::Duration::from_secs(1
 
 /// One task per socket: it sends the person's events as the hub queues
 /// them, and ends when either side closes or the hub lets the socket go.
-async fn live(mut socket: WebSocket, mut events: crate::delivery::live::Subscription) {
+async fn live(
+    mut socket: WebSocket,
+    mut events: crate::delivery::live::Subscription,
+    seen: Option<crate::http::notify::SeenOnPage>,
+) {
     loop {
         tokio::select! {
             frame = events.next() => {
                 let Some(frame) = frame else { return };
+                if let Some(seen) = &seen {
+                    seen.frame(&frame).await;
+                }
                 let Ok(text) = axum::extract::ws::Utf8Bytes::try_from(frame) else { continue };
                 let sent = tokio::time::timeout(SOCKET_SEND_WITHIN, socket.send(WsMessage::Text(text)));
                 if !matches!(sent.await, Ok(Ok(()))) {

@@ -12,6 +12,7 @@ mod health;
 mod layout;
 mod messages;
 mod metrics;
+pub(crate) mod notify;
 mod pages;
 mod portal;
 mod questions;
@@ -312,6 +313,29 @@ pub fn router(state: AppState) -> Router {
             "/portal/account/sign-out-others",
             post(portal::sign_out_others_post),
         )
+        // Notifications (N1, N2, S4, S5, X7)
+        .route(
+            "/app/account/notifications",
+            get(notify::staff_prefs_get).post(notify::staff_prefs_post),
+        )
+        .route(
+            "/portal/account/notifications",
+            get(notify::contact_prefs_get).post(notify::contact_prefs_post),
+        )
+        .route(
+            "/notifications/unsubscribe/{token}",
+            get(notify::unsubscribe_get).post(notify::unsubscribe_post),
+        )
+        .route(
+            "/app/settings/notifications",
+            get(notify::settings_get).post(notify::settings_post),
+        )
+        .route("/app/alerts/count", get(notify::alert_count_get))
+        .route(
+            "/app/alerts/chat/{chat}",
+            get(notify::alert_chat_get).post(notify::alert_chat_post),
+        )
+        .route("/portal/messages/unread", get(notify::portal_unread_get))
         .fallback(pages::not_found);
 
     routes

@@ -215,6 +215,7 @@ async fn confirm_get(
     maybe: &MaybeIdentity,
     purpose: TokenPurpose,
     token: &str,
+    next: Option<&str>,
 ) -> Result<Response, PageError> {
     let (heading, path, button) = confirm_words(purpose);
     let layout = Layout::public(&maybe.csrf);
@@ -233,7 +234,10 @@ async fn confirm_get(
                 },
                 contact_name: contact.name,
                 button,
-                action: format!("{path}{token}"),
+                action: match next {
+                    Some(next) => format!("{path}{token}?next={next}"),
+                    None => format!("{path}{token}"),
+                },
                 error: None,
             },
         )),
@@ -259,6 +263,7 @@ async fn confirm_post(
     client: &ClientInfo,
     purpose: TokenPurpose,
     token: &str,
+    next: Option<&str>,
 ) -> Result<Response, PageError> {
     match state.app.use_access_link(purpose, token, client).await {
         Ok(started) => {
@@ -266,7 +271,7 @@ async fn confirm_post(
                 state.app.sign_out(old).await?;
             }
             let jar = CookieJar::new().add(session_cookie(state, &started));
-            Ok((jar, Redirect::to("/portal")).into_response())
+            Ok((jar, Redirect::to(next.unwrap_or("/portal"))).into_response())
         }
         Err(AppError::Denied(message)) => {
             let (heading, _, button) = confirm_words(purpose);
@@ -293,7 +298,7 @@ pub async fn invitation_get(
     maybe: MaybeIdentity,
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
-    confirm_get(&state, &maybe, TokenPurpose::Invitation, &token).await
+    confirm_get(&state, &maybe, TokenPurpose::Invitation, &token, None).await
 }
 
 /// `POST /portal/invitation/{token}`
@@ -303,7 +308,25 @@ pub async fn invitation_post(
     client: ClientInfo,
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
-    confirm_post(&state, &maybe, &client, TokenPurpose::Invitation, &token).await
+    confirm_post(&state, &maybe, &client, TokenPurpose::Invitation, &token, None).await
+}
+
+/// Where a sign-in link lands (N2: the exact chat or question): a path of
+/// the portal only, never another site.
+#[derive(Deserialize, Default)]
+pub struct Landing {
+    next: Option<String>,
+}
+
+impl Landing {
+    fn path(&self) -> Option<&str> {
+        self.next.as_deref().filter(|p| {
+            p.starts_with("/portal/")
+                && !p.contains("//")
+                && !p.contains('\\')
+                && p.chars().all(|c| c.is_ascii_alphanumeric() || "/-_".contains(c))
+        })
+    }
 }
 
 /// `GET /portal/link/{token}`
@@ -311,8 +334,9 @@ pub async fn link_get(
     State(state): State<AppState>,
     maybe: MaybeIdentity,
     Path(token): Path<String>,
+    Query(landing): Query<Landing>,
 ) -> Result<Response, PageError> {
-    confirm_get(&state, &maybe, TokenPurpose::SignIn, &token).await
+    confirm_get(&state, &maybe, TokenPurpose::SignIn, &token, landing.path()).await
 }
 
 /// `POST /portal/link/{token}`
@@ -321,8 +345,9 @@ pub async fn link_post(
     maybe: MaybeIdentity,
     client: ClientInfo,
     Path(token): Path<String>,
+    Query(landing): Query<Landing>,
 ) -> Result<Response, PageError> {
-    confirm_post(&state, &maybe, &client, TokenPurpose::SignIn, &token).await
+    confirm_post(&state, &maybe, &client, TokenPurpose::SignIn, &token, landing.path()).await
 }
 
 #[derive(Template)]

@@ -12,6 +12,7 @@ mod chats;
 mod clients;
 mod contacts;
 pub mod group_commit;
+mod notify;
 mod outbox;
 mod practices;
 mod questions;
@@ -25,6 +26,10 @@ pub use backend::{Backend, listen_instances};
 pub use chats::{Chat, ChatSummary, Member, MemberState, Message, Reaction, Segment};
 pub use clients::{Client, ClientFilter, ClientSummary, NewClient};
 pub use contacts::{Contact, ContactStatus, NewContact, PortalClient};
+pub use notify::{
+    NewNotifyItem, NotifyChannel, NotifyPrefs, NotifySettings, PendingItem, PendingMessage, Recipient,
+    StaffMode,
+};
 pub use outbox::{Channel, NewOutboxItem, OutboxItem, OutboxStatus};
 pub use practices::Practice;
 pub use questions::{

@@ -66,6 +66,8 @@ pub struct OutboxItem {
     pub last_error: Option<String>,
     pub created_at: Millis,
     pub sent_at: Option<Millis>,
+    /// RFC 8058: the one-click unsubscribe address of a notification.
+    pub list_unsubscribe: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -84,12 +86,13 @@ struct OutboxRow {
     last_error: Option<String>,
     created_at: i64,
     sent_at: Option<i64>,
+    list_unsubscribe: Option<String>,
 }
 
 macro_rules! outbox_columns {
     () => {
         "id, practice_id, channel, idempotency_key, recipient, subject, body_text, body_html, \
-         status, attempts, next_attempt_at, last_error, created_at, sent_at"
+         status, attempts, next_attempt_at, last_error, created_at, sent_at, list_unsubscribe"
     };
 }
 pub(super) use outbox_columns;
@@ -121,6 +124,7 @@ impl TryFrom<OutboxRow> for OutboxItem {
             last_error: row.last_error,
             created_at: Millis(row.created_at),
             sent_at: row.sent_at.map(Millis),
+            list_unsubscribe: row.list_unsubscribe,
         })
     }
 }
@@ -128,10 +132,21 @@ impl TryFrom<OutboxRow> for OutboxItem {
 impl StoreTx {
     /// Queues a message, due at once, as part of this transaction.
     pub async fn enqueue(&mut self, item: &NewOutboxItem, now: Millis) -> StoreResult<()> {
+        self.enqueue_with_unsubscribe(item, None, now).await
+    }
+
+    /// Queues a notification that carries a one-click unsubscribe address
+    /// (RFC 8058).
+    pub async fn enqueue_with_unsubscribe(
+        &mut self,
+        item: &NewOutboxItem,
+        list_unsubscribe: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO outbox (id, practice_id, channel, idempotency_key, recipient, subject, body_text, \
-             body_html, status, attempts, next_attempt_at, claimed_until, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, 0, $9) \
+             body_html, status, attempts, next_attempt_at, claimed_until, created_at, list_unsubscribe) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, 0, $9, $10) \
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(uuid::Uuid::now_v7().to_string())
@@ -143,6 +158,7 @@ impl StoreTx {
         .bind(&item.body_text)
         .bind(item.body_html.as_deref())
         .bind(now.0)
+        .bind(list_unsubscribe)
         .execute(&mut *self.tx)
         .await?;
         Ok(())

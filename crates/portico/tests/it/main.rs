@@ -5,6 +5,7 @@ mod browser;
 mod harness;
 
 mod mail;
+mod notify;
 mod messages;
 
 mod access;

@@ -1,0 +1,1015 @@
+//! Notifications (N1, N2, S4, S5, X7). A periodic job finds, in one read
+//! per kind, everyone with unread messages or question events older than
+//! the window that they were not yet told of; claims each (person, window)
+//! once in the store, so that instances sharing a database send once; and
+//! queues one e-mail (and a text, when chosen) listing everything new, in
+//! the transaction that decides it. Staff also hear at once, in the app.
+//! The send path itself writes nothing for this: unread messages are read
+//! from the members' read state.
+
+use super::{App, AppError, AppResult, policy};
+use crate::delivery::live::LiveEvent;
+use crate::delivery::notify_email::{NotifyGroup, notification_email};
+use crate::domain::{ChatId, ClientId, Millis, PhoneNumber, PracticeId, issue_secret};
+use crate::store::{
+    Channel, ContactStatus, Member, NewNotifyItem, NewOutboxItem, NotifyPrefs,
+    NotifySettings, PendingItem, PendingMessage, Question, Recipient, Staff, StaffMode,
+    TokenPurpose,
+};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac};
+use jiff::tz::TimeZone;
+use sha2::Sha256;
+use std::collections::BTreeMap;
+
+/// Unread items older than this are never notified (the server was off
+/// for that long, say): a notification about last week helps nobody.
+const HORIZON_MS: i64 = 2 * 24 * 3_600_000;
+/// How long the sign-in links in a notification work.
+const LINK_MS: i64 = 3 * 24 * 3_600_000;
+/// Groups with a link of their own in one e-mail; the rest are counted.
+const MAX_GROUPS: usize = 10;
+/// Lines of content per group when the practice includes content (S5).
+const MAX_LINES: usize = 5;
+
+/// What a person can turn off by one click: a kind of notification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotifyKind {
+    Messages,
+    Questions,
+}
+
+impl NotifyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyKind::Messages => "messages",
+            NotifyKind::Questions => "questions",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "messages" => Some(NotifyKind::Messages),
+            "questions" => Some(NotifyKind::Questions),
+            _ => None,
+        }
+    }
+}
+
+/// X7: whether `minute` (after local midnight) falls in quiet hours
+/// `start..end`, which may run over midnight.
+pub fn in_quiet_hours(quiet: Option<(i64, i64)>, minute: i64) -> bool {
+    match quiet {
+        Some((start, end)) if start < end => (start..end).contains(&minute),
+        Some((start, end)) if start > end => minute >= start || minute < end,
+        _ => false,
+    }
+}
+
+/// The local date and minute of day of `now` in `zone`.
+fn local(now: Millis, zone: &str) -> (String, i64) {
+    let zone = TimeZone::get(zone).unwrap_or(TimeZone::UTC);
+    let at = now.to_timestamp().to_zoned_datetime(zone);
+    (
+        at.date().to_string(),
+        i64::from(at.hour()) * 60 + i64::from(at.minute()),
+    )
+}
+
+/// Everything new for one person.
+struct Batch {
+    recipient: Recipient,
+    messages: Vec<PendingMessage>,
+    items: Vec<PendingItem>,
+}
+
+impl Batch {
+    fn oldest(&self) -> Option<Millis> {
+        self.messages
+            .iter()
+            .map(|m| m.created_at)
+            .chain(self.items.iter().map(|i| i.created_at))
+            .min()
+    }
+}
+
+/// A chat's unread messages as one e-mail group.
+struct ChatGroup {
+    chat: ChatId,
+    title: String,
+    client: Option<String>,
+    up_to: i64,
+    messages: Vec<PendingMessage>,
+}
+
+type Key = (PracticeId, String, String);
+
+fn key_of(recipient: &Recipient) -> Key {
+    (
+        recipient.practice_id,
+        recipient.member.kind().to_owned(),
+        recipient.member.id(),
+    )
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// Who wrote, in a sentence: "Sam", "Sam and Alex", "Sam and 2 others".
+fn authors<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let mut unique: Vec<&str> = Vec::new();
+    for name in names {
+        if !unique.contains(&name) {
+            unique.push(name);
+        }
+    }
+    match unique.as_slice() {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [one, two] => format!("{one} and {two}"),
+        [one, rest @ ..] => format!("{one} and {} others", rest.len()),
+    }
+}
+
+/// The first `max` characters of a text, on one line.
+fn excerpt(text: &str, max: usize) -> String {
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= max {
+        return line;
+    }
+    let cut: String = line.chars().take(max).collect();
+    format!("{cut}…")
+}
+
+impl App {
+    /// The window of `settings`' practice, in milliseconds.
+    fn window_ms(&self, settings: &NotifySettings) -> i64 {
+        let secs = settings
+            .delay_secs
+            .and_then(|s| u64::try_from(s).ok())
+            .unwrap_or(self.settings.notify_delay_secs);
+        i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+
+    /// N2: sends every notification due now, on the whole server; returns
+    /// how many people were told. Safe to run as often as wanted, anywhere.
+    pub async fn run_notifications(&self) -> AppResult<usize> {
+        let now = self.clock.now();
+        let horizon = Millis(now.0 - HORIZON_MS);
+        let mut tx = self.store.begin().await?;
+        let messages = tx.pending_messages(horizon).await?;
+        let items = tx.pending_items(horizon).await?;
+        if messages.is_empty() && items.is_empty() {
+            return Ok(0);
+        }
+        let mut batches: BTreeMap<Key, Batch> = BTreeMap::new();
+        for message in messages {
+            batches
+                .entry(key_of(&message.recipient))
+                .or_insert_with(|| Batch {
+                    recipient: message.recipient.clone(),
+                    messages: Vec::new(),
+                    items: Vec::new(),
+                })
+                .messages
+                .push(message);
+        }
+        for item in items {
+            batches
+                .entry(key_of(&item.recipient))
+                .or_insert_with(|| Batch {
+                    recipient: item.recipient.clone(),
+                    messages: Vec::new(),
+                    items: Vec::new(),
+                })
+                .items
+                .push(item);
+        }
+        let mut told = 0;
+        for batch in batches.into_values() {
+            if self.notify_one(&mut tx, batch, now).await? {
+                told += 1;
+            }
+        }
+        tx.commit().await?;
+        if told > 0 {
+            self.outbox_wake.notify_one();
+        }
+        Ok(told)
+    }
+
+    /// Decides, claims and queues one person's notification; true if queued.
+    async fn notify_one(
+        &self,
+        tx: &mut crate::store::StoreTx,
+        batch: Batch,
+        now: Millis,
+    ) -> AppResult<bool> {
+        let r = &batch.recipient;
+        if !r.reachable {
+            return Ok(false);
+        }
+        let Some(oldest) = batch.oldest() else {
+            return Ok(false);
+        };
+        let (date, minute) = local(now, &r.time_zone);
+        // X7: what falls in quiet hours waits for their end, untouched.
+        if in_quiet_hours(r.prefs.quiet, minute) {
+            return Ok(false);
+        }
+        let staff = matches!(r.member, Member::Staff(_));
+        let window = self.window_ms(&r.settings);
+        let window_key = match (staff, r.prefs.staff_mode) {
+            (true, StaffMode::Daily) => {
+                if minute < r.prefs.digest_minute {
+                    return Ok(false);
+                }
+                format!("digest-{date}")
+            }
+            _ => {
+                if oldest.0 > now.0 - window {
+                    return Ok(false);
+                }
+                format!("w{}", now.0 / window.max(1000))
+            }
+        };
+        let mail_off = staff && r.prefs.staff_mode == StaffMode::Never;
+        let total = i64::try_from(batch.messages.len() + batch.items.len()).unwrap_or(i64::MAX);
+        if !tx
+            .claim_notification(r.practice_id, r.member, &window_key, total, "email", now)
+            .await?
+        {
+            return Ok(false);
+        }
+        // Each chat and item is marked told; one already marked by another
+        // instance is left out of this notification.
+        let mut chats: Vec<ChatGroup> = Vec::new();
+        for message in batch.messages {
+            match chats.last_mut() {
+                Some(group) if group.chat == message.chat_id => {
+                    group.up_to = message.seq;
+                    group.messages.push(message);
+                }
+                _ => chats.push(ChatGroup {
+                    chat: message.chat_id,
+                    title: message.chat_title.clone(),
+                    client: message.client_name.clone(),
+                    up_to: message.seq,
+                    messages: vec![message],
+                }),
+            }
+        }
+        let mut kept_chats = Vec::new();
+        for group in chats {
+            if tx
+                .mark_chat_notified(r.practice_id, group.chat, r.member, group.up_to)
+                .await?
+            {
+                kept_chats.push(group);
+            }
+        }
+        let mut kept_items = Vec::new();
+        for item in batch.items {
+            if tx.mark_item_notified(r.practice_id, &item.id, now).await? {
+                kept_items.push(item);
+            }
+        }
+        if mail_off {
+            return Ok(false);
+        }
+        let (messages_to, questions_to) = (r.prefs.messages, r.prefs.questions);
+        let email_chats: Vec<&ChatGroup> = if messages_to.email() {
+            kept_chats.iter().collect()
+        } else {
+            Vec::new()
+        };
+        let email_items: Vec<&PendingItem> = if questions_to.email() {
+            kept_items.iter().collect()
+        } else {
+            Vec::new()
+        };
+        let sms_wanted = !staff
+            && ((messages_to.sms() && !kept_chats.is_empty())
+                || (questions_to.sms() && !kept_items.is_empty()));
+        let phone = r
+            .phone
+            .as_deref()
+            .and_then(|p| PhoneNumber::parse(p).ok())
+            .filter(|_| sms_wanted);
+        if email_chats.is_empty() && email_items.is_empty() && phone.is_none() {
+            return Ok(false);
+        }
+        let key = format!("notify-{}-{}-{window_key}", r.member.kind(), r.member.id());
+        if !email_chats.is_empty() || !email_items.is_empty() {
+            self.queue_email(tx, r, &email_chats, &email_items, &key, now)
+                .await?;
+        }
+        if let Some(phone) = phone {
+            let count = kept_chats.iter().map(|c| c.messages.len()).sum::<usize>() + kept_items.len();
+            // A text says only that something waits, never what.
+            let body = format!(
+                "{}: {} waiting for you in your client portal. {}",
+                r.practice_name,
+                plural(count, "new item is", "new items are"),
+                self.link("/portal")
+            );
+            tx.enqueue(
+                &NewOutboxItem {
+                    practice_id: Some(r.practice_id),
+                    channel: Channel::Sms,
+                    idempotency_key: format!("{key}-sms"),
+                    recipient: phone.to_string(),
+                    subject: String::new(),
+                    body_text: body,
+                    body_html: None,
+                },
+                now,
+            )
+            .await?;
+        }
+        tracing::info!(member = %r.member.id(), kind = r.member.kind(), "notification queued");
+        Ok(true)
+    }
+
+    /// A link that lands a contact on `path`, signed in (as reminder links
+    /// do), or the plain path for staff.
+    async fn landing(
+        &self,
+        tx: &mut crate::store::StoreTx,
+        r: &Recipient,
+        path: &str,
+        now: Millis,
+    ) -> AppResult<String> {
+        match r.member {
+            Member::Staff(_) => Ok(self.link(path)),
+            Member::Contact(contact) => {
+                let issued = issue_secret();
+                tx.insert_token(
+                    &issued.hash,
+                    TokenPurpose::SignIn,
+                    r.practice_id,
+                    contact,
+                    now,
+                    Millis(now.0 + LINK_MS),
+                )
+                .await?;
+                Ok(self.link(&format!("/portal/link/{}?next={path}", issued.secret)))
+            }
+        }
+    }
+
+    async fn queue_email(
+        &self,
+        tx: &mut crate::store::StoreTx,
+        r: &Recipient,
+        chats: &[&ChatGroup],
+        items: &[&PendingItem],
+        key: &str,
+        now: Millis,
+    ) -> AppResult<()> {
+        let staff = matches!(r.member, Member::Staff(_));
+        let content = if staff {
+            r.settings.content_to_staff
+        } else {
+            r.settings.content_to_contacts
+        };
+        let (chat_base, question_base) = if staff {
+            ("/app/messages/", "/app/questions/")
+        } else {
+            ("/portal/messages/", "/portal/questions/")
+        };
+        let mut groups = Vec::new();
+        let mut more = 0;
+        for chat in chats {
+            if groups.len() >= MAX_GROUPS {
+                more += 1;
+                continue;
+            }
+            let summary = format!(
+                "{} from {}",
+                plural(chat.messages.len(), "new message", "new messages"),
+                authors(chat.messages.iter().map(|m| m.sender_name.as_str()))
+            );
+            let lines = if content {
+                chat.messages
+                    .iter()
+                    .rev()
+                    .take(MAX_LINES)
+                    .rev()
+                    .map(|m| format!("{}: {}", m.sender_name, excerpt(&m.body, 300)))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            groups.push(NotifyGroup {
+                client: chat.client.clone().unwrap_or_else(|| "Your team".into()),
+                title: chat.title.clone(),
+                summary,
+                lines,
+                link: self
+                    .landing(tx, r, &format!("{chat_base}{}", chat.chat), now)
+                    .await?,
+            });
+        }
+        // One group per question, in order.
+        let mut questions: Vec<(&PendingItem, Vec<&PendingItem>)> = Vec::new();
+        for item in items {
+            match questions
+                .iter_mut()
+                .find(|(first, _)| first.question_id == item.question_id)
+            {
+                Some((_, all)) => all.push(item),
+                None => questions.push((item, vec![item])),
+            }
+        }
+        for (first, all) in questions {
+            if groups.len() >= MAX_GROUPS {
+                more += 1;
+                continue;
+            }
+            let summary = all
+                .iter()
+                .map(|i| match i.what.as_str() {
+                    "asked" => format!("{} asked a new question", i.author_name),
+                    "follow_up" => format!("{} followed up", i.author_name),
+                    "reassigned" => format!("{} passed the question to you", i.author_name),
+                    "answer" => format!("{} answered", i.author_name),
+                    _ => format!("{} updated the question", i.author_name),
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            let lines = if content {
+                all.iter()
+                    .filter(|i| !i.body.trim().is_empty())
+                    .take(MAX_LINES)
+                    .map(|i| format!("{}: {}", i.author_name, excerpt(&i.body, 300)))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            groups.push(NotifyGroup {
+                client: first.client_name.clone(),
+                title: first.title.clone(),
+                summary,
+                lines,
+                link: self
+                    .landing(tx, r, &format!("{question_base}{}", first.question_id), now)
+                    .await?,
+            });
+        }
+        groups.sort_by(|a, b| a.client.cmp(&b.client));
+        let message_count: usize = chats.iter().map(|c| c.messages.len()).sum();
+        let question_count = items.len();
+        let subject = match (message_count, question_count) {
+            (0, q) => format!(
+                "{}: {} on your questions",
+                r.practice_name,
+                plural(q, "update", "updates")
+            ),
+            (m, 0) => format!(
+                "{}: {}",
+                r.practice_name,
+                plural(m, "new message", "new messages")
+            ),
+            (m, q) => format!(
+                "{}: {} and {} on your questions",
+                r.practice_name,
+                plural(m, "new message", "new messages"),
+                plural(q, "update", "updates")
+            ),
+        };
+        let kind = if message_count > 0 {
+            NotifyKind::Messages
+        } else {
+            NotifyKind::Questions
+        };
+        let unsubscribe = self.link(&format!(
+            "/notifications/unsubscribe/{}",
+            self.unsubscribe_token(r.practice_id, r.member, kind).await?
+        ));
+        let preferences = self.link(if staff {
+            "/app/account/notifications"
+        } else {
+            "/portal/account/notifications"
+        });
+        let home = if staff {
+            self.link("/app")
+        } else {
+            self.landing(tx, r, "/portal", now).await?
+        };
+        let mail = notification_email(
+            &subject,
+            &r.name,
+            &r.practice_name,
+            &groups,
+            more,
+            &home,
+            &preferences,
+            &unsubscribe,
+            kind.as_str(),
+            !staff,
+        )
+        .map_err(|e| AppError::Conflict(format!("could not write the notification: {e}")))?;
+        tx.enqueue_with_unsubscribe(
+            &NewOutboxItem {
+                practice_id: Some(r.practice_id),
+                channel: Channel::Email,
+                idempotency_key: key.to_owned(),
+                recipient: r.email.clone(),
+                subject: mail.subject,
+                body_text: mail.text,
+                body_html: Some(mail.html),
+            },
+            Some(&unsubscribe),
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The key unsubscribe links are signed with.
+    async fn signing_key(&self) -> AppResult<Vec<u8>> {
+        let candidate = issue_secret().secret;
+        let key = self.store.notify_key(&candidate).await?;
+        Ok(key.into_bytes())
+    }
+
+    fn mac(key: &[u8], payload: &str) -> AppResult<Hmac<Sha256>> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key)
+            .map_err(|_| AppError::Conflict("the signing key is not usable".into()))?;
+        mac.update(payload.as_bytes());
+        Ok(mac)
+    }
+
+    /// A token naming one person and one kind, signed by the server.
+    pub async fn unsubscribe_token(
+        &self,
+        practice: PracticeId,
+        member: Member,
+        kind: NotifyKind,
+    ) -> AppResult<String> {
+        let payload = format!(
+            "{}|{}|{}|{}",
+            practice,
+            member.kind(),
+            member.id(),
+            kind.as_str()
+        );
+        let key = self.signing_key().await?;
+        let tag = Self::mac(&key, &payload)?.finalize().into_bytes();
+        Ok(format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload.as_bytes()),
+            URL_SAFE_NO_PAD.encode(tag)
+        ))
+    }
+
+    /// The person and kind a token names, when its signature holds.
+    async fn verify_unsubscribe(
+        &self,
+        token: &str,
+    ) -> AppResult<(PracticeId, Member, NotifyKind)> {
+        let refused = || AppError::Denied("This unsubscribe link is not valid.".into());
+        let (payload, tag) = token.split_once('.').ok_or_else(refused)?;
+        let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| refused())?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| refused())?;
+        let key = self.signing_key().await?;
+        Self::mac(&key, std::str::from_utf8(&payload).map_err(|_| refused())?)?
+            .verify_slice(&tag)
+            .map_err(|_| refused())?;
+        let text = String::from_utf8(payload).map_err(|_| refused())?;
+        let parts: Vec<&str> = text.split('|').collect();
+        let [practice, kind, id, what] = parts.as_slice() else {
+            return Err(refused());
+        };
+        let practice: PracticeId = practice.parse().map_err(|_| refused())?;
+        let member = match *kind {
+            "staff" => Member::Staff(id.parse().map_err(|_| refused())?),
+            "contact" => Member::Contact(id.parse().map_err(|_| refused())?),
+            _ => return Err(refused()),
+        };
+        let what = NotifyKind::parse(what).ok_or_else(refused)?;
+        Ok((practice, member, what))
+    }
+
+    /// What an unsubscribe link would turn off: the practice's name and the kind.
+    pub async fn peek_unsubscribe(&self, token: &str) -> AppResult<(String, NotifyKind)> {
+        let (practice, _, kind) = self.verify_unsubscribe(token).await?;
+        let practice = self.store.get_practice(practice).await?;
+        Ok((practice.name, kind))
+    }
+
+    /// RFC 8058: turns off e-mail of one kind for the person the signed
+    /// token names, and nothing else. No sign-in: the signature is the proof.
+    pub async fn unsubscribe(&self, token: &str) -> AppResult<NotifyKind> {
+        let (practice, member, kind) = self.verify_unsubscribe(token).await?;
+        let mut prefs = self.store.notify_prefs(practice, member).await?;
+        match kind {
+            NotifyKind::Messages => prefs.messages = prefs.messages.without_email(),
+            NotifyKind::Questions => prefs.questions = prefs.questions.without_email(),
+        }
+        self.store.set_notify_prefs(practice, member, &prefs).await?;
+        tracing::info!(member = %member.id(), kind = kind.as_str(), "unsubscribed by one click");
+        Ok(kind)
+    }
+
+    /// A person's own choices.
+    pub async fn my_notify_prefs(&self, practice: PracticeId, me: Member) -> AppResult<NotifyPrefs> {
+        Ok(self.store.notify_prefs(practice, me).await?)
+    }
+
+    /// A person changes their own choices (only theirs: `me` is the
+    /// signed-in person, never taken from a form).
+    pub async fn set_my_notify_prefs(
+        &self,
+        practice: PracticeId,
+        me: Member,
+        prefs: NotifyPrefs,
+    ) -> AppResult<()> {
+        let bad = |m: &str| AppError::Invalid(crate::domain::ValidationError(m.to_owned()));
+        let minute = 0..24 * 60;
+        if !minute.contains(&prefs.digest_minute) {
+            return Err(bad("Choose a digest time such as 08:00."));
+        }
+        if let Some((start, end)) = prefs.quiet {
+            if !minute.contains(&start) || !minute.contains(&end) || start == end {
+                return Err(bad(
+                    "Quiet hours need a start and an end time, such as 22:00 to 07:00.",
+                ));
+            }
+        }
+        if let Some(zone) = &prefs.time_zone {
+            if TimeZone::get(zone).is_err() {
+                return Err(bad(
+                    "Choose a time zone such as Europe/London, or leave it empty.",
+                ));
+            }
+        }
+        Ok(self.store.set_notify_prefs(practice, me, &prefs).await?)
+    }
+
+    /// S5 and the window: the practice's settings (admins change them).
+    pub async fn notify_settings(&self, actor: &Staff) -> AppResult<NotifySettings> {
+        Ok(self.store.notify_settings(actor.practice_id).await?)
+    }
+
+    pub async fn set_notify_settings(
+        &self,
+        actor: &Staff,
+        settings: NotifySettings,
+    ) -> AppResult<()> {
+        if !policy::staff_may_manage_practice(actor, actor.practice_id) {
+            return Err(AppError::Forbidden);
+        }
+        if settings
+            .delay_secs
+            .is_some_and(|s| !(0..=7 * 24 * 3600).contains(&s))
+        {
+            return Err(AppError::Invalid(crate::domain::ValidationError(
+                "The window is 0 seconds (at once) to a week.".into(),
+            )));
+        }
+        Ok(self
+            .store
+            .set_notify_settings(actor.practice_id, &settings)
+            .await?)
+    }
+
+    /// After a message was stored: the job looks again (a window of 0 sends
+    /// at once), and a client's message raises the alert of the staff who
+    /// look after the client or are in the chat (N1).
+    pub async fn after_message(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+        sender: Member,
+        sender_name: &str,
+        members: &[Member],
+        seq: i64,
+    ) {
+        self.notify_wake.notify_one();
+        if !matches!(sender, Member::Contact(_)) {
+            return;
+        }
+        if let Err(error) = self
+            .raise_alerts(practice, chat, sender_name, members, seq)
+            .await
+        {
+            tracing::warn!(%error, "could not raise the staff alerts of a client message");
+        }
+    }
+
+    async fn raise_alerts(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+        sender_name: &str,
+        members: &[Member],
+        seq: i64,
+    ) -> AppResult<()> {
+        let Some(client_id) = self.store.chat_client(practice, chat).await? else {
+            return Ok(());
+        };
+        let client = self.store.get_client(practice, client_id).await?;
+        let mut staff: Vec<crate::domain::StaffId> = members
+            .iter()
+            .filter_map(|m| match m {
+                Member::Staff(id) => Some(*id),
+                Member::Contact(_) => None,
+            })
+            .collect();
+        for id in self.store.assigned_staff(practice, client_id).await? {
+            if !staff.contains(&id) {
+                staff.push(id);
+            }
+        }
+        if staff.is_empty() {
+            return Ok(());
+        }
+        let text = format!("{sender_name} wrote about {}", client.name);
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        for id in &staff {
+            tx.raise_chat_alert(practice, *id, client_id, chat, &text, now)
+                .await?;
+        }
+        tx.commit().await?;
+        self.live.publish(LiveEvent {
+            practice,
+            recipients: staff.into_iter().map(Member::Staff).collect(),
+            kind: "alert".into(),
+            chat,
+            seq,
+            sender_name: Some(sender_name.to_owned()),
+            body: Some(text),
+            at: Some(now.to_string()),
+            reader: None,
+        });
+        Ok(())
+    }
+
+    /// N1: a contact answered: the staff who look after the client hear it
+    /// at once, as for a message.
+    async fn raise_question_alert(
+        &self,
+        question: &Question,
+        author: &str,
+    ) -> AppResult<()> {
+        let client = self
+            .store
+            .get_client(question.practice_id, question.client_id)
+            .await?;
+        let staff = self
+            .store
+            .assigned_staff(question.practice_id, question.client_id)
+            .await?;
+        if staff.is_empty() {
+            return Ok(());
+        }
+        let text = format!("{author} answered \"{}\" ({})", question.title, client.name);
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        for id in &staff {
+            tx.insert_alert(
+                question.practice_id,
+                *id,
+                client.id,
+                &format!("answer:{}:{}", question.id, now.0),
+                &text,
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The people a question event is for: on a contact's answer, the staff
+    /// who look after the client; otherwise the active contacts who may see
+    /// the question (an assigned one: its assignee only).
+    pub(super) async fn question_audience(
+        &self,
+        question: &Question,
+        by_contact: bool,
+    ) -> AppResult<Vec<Member>> {
+        let p = question.practice_id;
+        if by_contact {
+            return Ok(self
+                .store
+                .assigned_staff(p, question.client_id)
+                .await?
+                .into_iter()
+                .map(Member::Staff)
+                .collect());
+        }
+        let client = self.store.get_client(p, question.client_id).await?;
+        let mut contacts = self.store.client_contacts(p, client.id).await?;
+        if let Some(primary) = client.primary_client_id {
+            for contact in self.store.client_contacts(p, primary).await? {
+                if !contacts.iter().any(|c| c.id == contact.id) {
+                    contacts.push(contact);
+                }
+            }
+        }
+        Ok(contacts
+            .into_iter()
+            .filter(|c| c.status == ContactStatus::Active)
+            .filter(|c| {
+                !client.assignable_questions
+                    || question.assignee.is_none()
+                    || question.assignee == Some(c.id)
+            })
+            .map(|c| Member::Contact(c.id))
+            .collect())
+    }
+
+    /// The question events to queue with a change, one per recipient.
+    pub(super) async fn question_items(
+        &self,
+        question: &Question,
+        what: &'static str,
+        author_name: &str,
+        body: &str,
+    ) -> AppResult<Vec<NewNotifyItem>> {
+        let by_contact = what == "answer";
+        Ok(self
+            .question_audience(question, by_contact)
+            .await?
+            .into_iter()
+            .map(|recipient| NewNotifyItem {
+                recipient,
+                client_id: question.client_id,
+                question_id: question.id,
+                what,
+                author_name: author_name.to_owned(),
+                title: question.title.clone(),
+                body: body.to_owned(),
+            })
+            .collect())
+    }
+
+    /// After a question changed: the job looks again; an answer alerts staff.
+    pub(super) async fn after_question(&self, question: &Question, what: &str, author: &str) {
+        self.notify_wake.notify_one();
+        if what == "answer" {
+            if let Err(error) = self.raise_question_alert(question, author).await {
+                tracing::warn!(%error, "could not raise the staff alerts of an answer");
+            }
+        }
+    }
+
+    /// A person opened a question: what waited there is not notified.
+    pub async fn question_seen(&self, practice: PracticeId, question: crate::domain::QuestionId, me: Member) {
+        if let Err(error) = self
+            .store
+            .mark_question_items_read(practice, question, me, self.clock.now())
+            .await
+        {
+            tracing::warn!(%error, "could not mark a question's notifications read");
+        }
+    }
+
+    /// A message reached a socket that has its chat open: the person has
+    /// it in front of them, so it counts as read (and is not notified).
+    pub async fn seen_live(&self, practice: PracticeId, member: Member, chat: ChatId, seq: i64) {
+        if let Err(error) = self.store.mark_read(practice, chat, member, seq).await {
+            tracing::warn!(%error, "could not mark a message seen on an open chat");
+        }
+    }
+
+    /// The count in the staff top bar and the alert bar's items.
+    pub async fn staff_alert_count(&self, actor: &Staff) -> AppResult<i64> {
+        Ok(self
+            .store
+            .staff_unread_count(actor.practice_id, actor.id)
+            .await?)
+    }
+
+    /// The count on the portal's Messages link.
+    pub async fn contact_unread_count(&self, contact: &crate::store::Contact) -> AppResult<i64> {
+        Ok(self
+            .store
+            .contact_unread_messages(contact.practice_id, contact.id)
+            .await?)
+    }
+
+    /// A staff user opened a chat: its alert is read (N1).
+    pub async fn chat_alert_seen(&self, practice: PracticeId, member: Member, chat: ChatId) {
+        let Member::Staff(staff) = member else {
+            return;
+        };
+        if let Err(error) = self
+            .store
+            .mark_chat_alert_read(practice, staff, chat, self.clock.now())
+            .await
+        {
+            tracing::warn!(%error, "could not mark a chat's alert read");
+        }
+    }
+
+    /// Whether a staff user is in a chat.
+    pub async fn in_chat(&self, actor: &Staff, chat: ChatId) -> AppResult<bool> {
+        match self
+            .store
+            .chat_for_member(actor.practice_id, chat, Member::Staff(actor.id))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(crate::store::StoreError::NotFound) => Ok(false),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// N1: a staff user who looks after a chat's client opens it from an
+    /// alert; if they are not in it, they join it when the practice allows
+    /// sharing chats (S8).
+    pub async fn open_chat_from_alert(&self, actor: &Staff, chat: ChatId) -> AppResult<ChatId> {
+        let me = Member::Staff(actor.id);
+        match self.store.chat_for_member(actor.practice_id, chat, me).await {
+            Ok(found) => return Ok(found.id),
+            Err(crate::store::StoreError::NotFound) => {}
+            Err(other) => return Err(other.into()),
+        }
+        let client: Option<ClientId> = self.store.chat_client(actor.practice_id, chat).await?;
+        let Some(client) = client else {
+            return Err(AppError::NotFound);
+        };
+        let assigned = self
+            .store
+            .assigned_staff(actor.practice_id, client)
+            .await?;
+        if !assigned.contains(&actor.id) || !actor.active {
+            return Err(AppError::NotFound);
+        }
+        if !self.store.chat_sharing_allowed(actor.practice_id).await? {
+            return Err(AppError::Conflict(
+                "Your practice does not share client chats with team members, so you cannot join this chat. Ask a member of the chat."
+                    .into(),
+            ));
+        }
+        self.store
+            .add_chat_members(actor.practice_id, chat, &[me], self.clock.now())
+            .await?;
+        Ok(chat)
+    }
+}
+
+/// How often the job looks when nobody wakes it: quiet hours end and
+/// windows pass without any new event.
+const JOB_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The notification job of one instance: runs when woken (something was
+/// sent or asked), then again once the window may have passed, and every
+/// few seconds. The claims in the store make several instances safe.
+pub async fn run_notification_job(app: App) {
+    loop {
+        if let Err(error) = app.run_notifications().await {
+            tracing::error!(%error, "could not send notifications");
+        }
+        let window = std::time::Duration::from_secs(app.settings.notify_delay_secs);
+        tokio::select! {
+            () = app.notify_wake.notified() => {
+                // Something new: it is due after the window (at once for 0).
+                tokio::time::sleep(window.min(JOB_EVERY)).await;
+            },
+            () = tokio::time::sleep(JOB_EVERY) => {},
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quiet_hours_may_run_over_midnight() {
+        let night = Some((22 * 60, 7 * 60));
+        assert!(in_quiet_hours(night, 23 * 60));
+        assert!(in_quiet_hours(night, 3 * 60));
+        assert!(!in_quiet_hours(night, 7 * 60));
+        assert!(!in_quiet_hours(night, 12 * 60));
+        let lunch = Some((12 * 60, 13 * 60));
+        assert!(in_quiet_hours(lunch, 12 * 60 + 30));
+        assert!(!in_quiet_hours(lunch, 13 * 60));
+        assert!(!in_quiet_hours(None, 0));
+    }
+
+    #[test]
+    fn authors_are_named_once() {
+        assert_eq!(authors(["Sam", "Sam"].into_iter()), "Sam");
+        assert_eq!(authors(["Sam", "Alex", "Sam"].into_iter()), "Sam and Alex");
+        assert_eq!(authors(["A", "B", "C"].into_iter()), "A and 2 others");
+    }
+
+    #[test]
+    fn excerpts_are_one_short_line() {
+        assert_eq!(excerpt("a\n b", 10), "a b");
+        assert_eq!(excerpt("abcdef", 3), "abc…");
+    }
+}

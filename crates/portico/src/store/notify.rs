@@ -1,0 +1,744 @@
+//! Notifications (N2, X7, S4, S5): what waits for whom, each person's
+//! choices, the claims that make a notification go once, and the practice
+//! settings for e-mail content and the window.
+
+use super::{Store, StoreError, StoreResult, StoreTx, flag, parse_id};
+use crate::domain::{ChatId, ClientId, Millis, PracticeId, QuestionId};
+use crate::store::Member;
+
+/// How a person wants to hear of one kind of thing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotifyChannel {
+    Email,
+    Sms,
+    Both,
+    None,
+}
+
+impl NotifyChannel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyChannel::Email => "email",
+            NotifyChannel::Sms => "sms",
+            NotifyChannel::Both => "both",
+            NotifyChannel::None => "none",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "email" => NotifyChannel::Email,
+            "sms" => NotifyChannel::Sms,
+            "both" => NotifyChannel::Both,
+            "none" => NotifyChannel::None,
+            _ => return None,
+        })
+    }
+
+    pub fn email(self) -> bool {
+        matches!(self, NotifyChannel::Email | NotifyChannel::Both)
+    }
+
+    pub fn sms(self) -> bool {
+        matches!(self, NotifyChannel::Sms | NotifyChannel::Both)
+    }
+
+    /// The same choice with e-mail turned off (one-click unsubscribe).
+    pub fn without_email(self) -> Self {
+        match self {
+            NotifyChannel::Both | NotifyChannel::Sms => NotifyChannel::Sms,
+            NotifyChannel::Email | NotifyChannel::None => NotifyChannel::None,
+        }
+    }
+}
+
+/// Staff: when e-mail about what they did not see goes out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StaffMode {
+    /// Each time, batched by the window.
+    Each,
+    /// Once a day at `digest_minute`.
+    Daily,
+    Never,
+}
+
+impl StaffMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StaffMode::Each => "each",
+            StaffMode::Daily => "daily",
+            StaffMode::Never => "never",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "each" => StaffMode::Each,
+            "daily" => StaffMode::Daily,
+            "never" => StaffMode::Never,
+            _ => return None,
+        })
+    }
+}
+
+/// One person's notification choices.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifyPrefs {
+    pub messages: NotifyChannel,
+    pub questions: NotifyChannel,
+    pub staff_mode: StaffMode,
+    /// Staff digest time, minutes after local midnight.
+    pub digest_minute: i64,
+    /// X7: quiet from `start` to `end` (minutes after local midnight).
+    pub quiet: Option<(i64, i64)>,
+    /// Their own time zone; `None`: the contact's or the practice's.
+    pub time_zone: Option<String>,
+    /// S4: the alert bar, and its sound.
+    pub in_app_alerts: bool,
+    pub alert_sound: bool,
+}
+
+impl Default for NotifyPrefs {
+    fn default() -> Self {
+        Self {
+            messages: NotifyChannel::Both,
+            questions: NotifyChannel::Both,
+            staff_mode: StaffMode::Each,
+            digest_minute: 8 * 60,
+            quiet: None,
+            time_zone: None,
+            in_app_alerts: true,
+            alert_sound: false,
+        }
+    }
+}
+
+/// The practice's notification settings (S5 and the window).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifySettings {
+    pub content_to_contacts: bool,
+    pub content_to_staff: bool,
+    /// `None`: the server's `notify_delay_secs`.
+    pub delay_secs: Option<i64>,
+}
+
+/// Who is to be told, with what they chose and where to reach them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recipient {
+    pub practice_id: PracticeId,
+    pub practice_name: String,
+    pub member: Member,
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    /// An active contact or an active staff user.
+    pub reachable: bool,
+    /// Their own, else the contact's, else the practice's.
+    pub time_zone: String,
+    pub prefs: NotifyPrefs,
+    pub settings: NotifySettings,
+}
+
+/// An unread message of a chat a member has not been told of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingMessage {
+    pub recipient: Recipient,
+    pub chat_id: ChatId,
+    pub chat_title: String,
+    pub client_id: Option<ClientId>,
+    pub client_name: Option<String>,
+    pub seq: i64,
+    pub sender_name: String,
+    pub body: String,
+    pub created_at: Millis,
+}
+
+/// A question event a person has not read nor been told of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingItem {
+    pub recipient: Recipient,
+    pub id: String,
+    pub client_id: ClientId,
+    pub client_name: String,
+    pub question_id: QuestionId,
+    /// `asked`, `follow_up`, `reassigned` or `answer`.
+    pub what: String,
+    pub author_name: String,
+    pub title: String,
+    pub body: String,
+    pub created_at: Millis,
+}
+
+/// A question event to queue for one recipient.
+#[derive(Clone, Debug)]
+pub struct NewNotifyItem {
+    pub recipient: Member,
+    pub client_id: ClientId,
+    pub question_id: QuestionId,
+    pub what: &'static str,
+    pub author_name: String,
+    pub title: String,
+    pub body: String,
+}
+
+/// The columns describing the recipient `x` (with `x.practice_id`,
+/// `x.kind`, `x.member_id`), joined below.
+macro_rules! recipient_columns {
+    () => {
+        "p.name, p.time_zone, p.notify_content_contacts, p.notify_content_staff, p.notify_delay_secs, \
+         COALESCE(k.email, s.email), COALESCE(k.name, s.name), k.phone, \
+         CAST(CASE WHEN k.status = 'active' OR s.active = 1 THEN 1 ELSE 0 END AS BIGINT), k.time_zone, \
+         np.messages, np.questions, np.staff_mode, np.digest_minute, np.quiet_start, np.quiet_end, \
+         np.time_zone, np.in_app_alerts, np.alert_sound"
+    };
+}
+
+macro_rules! recipient_joins {
+    () => {
+        " JOIN practices p ON p.id = x.practice_id \
+         LEFT JOIN contacts k ON x.kind = 'contact' AND k.practice_id = x.practice_id AND k.id = x.member_id \
+         LEFT JOIN staff_users s ON x.kind = 'staff' AND s.practice_id = x.practice_id AND s.id = x.member_id \
+         LEFT JOIN notify_prefs np ON np.practice_id = x.practice_id AND np.member_kind = x.kind \
+         AND np.member_id = x.member_id "
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct RecipientRow {
+    practice_id: String,
+    kind: String,
+    member_id: String,
+    practice_name: String,
+    practice_zone: String,
+    content_contacts: i64,
+    content_staff: i64,
+    delay_secs: Option<i64>,
+    email: Option<String>,
+    name: Option<String>,
+    phone: Option<String>,
+    reachable: i64,
+    contact_zone: Option<String>,
+    messages: Option<String>,
+    questions: Option<String>,
+    staff_mode: Option<String>,
+    digest_minute: Option<i64>,
+    quiet_start: Option<i64>,
+    quiet_end: Option<i64>,
+    own_zone: Option<String>,
+    in_app_alerts: Option<i64>,
+    alert_sound: Option<i64>,
+}
+
+fn member_of(kind: &str, id: &str) -> StoreResult<Member> {
+    Ok(match kind {
+        "staff" => Member::Staff(parse_id(id)?),
+        "contact" => Member::Contact(parse_id(id)?),
+        other => return Err(StoreError::Corrupt(format!("member kind {other:?}"))),
+    })
+}
+
+fn prefs_of(row: &RecipientRow) -> NotifyPrefs {
+    let defaults = NotifyPrefs::default();
+    NotifyPrefs {
+        messages: row
+            .messages
+            .as_deref()
+            .and_then(NotifyChannel::parse)
+            .unwrap_or(defaults.messages),
+        questions: row
+            .questions
+            .as_deref()
+            .and_then(NotifyChannel::parse)
+            .unwrap_or(defaults.questions),
+        staff_mode: row
+            .staff_mode
+            .as_deref()
+            .and_then(StaffMode::parse)
+            .unwrap_or(defaults.staff_mode),
+        digest_minute: row.digest_minute.unwrap_or(defaults.digest_minute),
+        quiet: row.quiet_start.zip(row.quiet_end),
+        time_zone: row.own_zone.clone(),
+        in_app_alerts: row.in_app_alerts.is_none_or(|v| v != 0),
+        alert_sound: row.alert_sound.is_some_and(|v| v != 0),
+    }
+}
+
+impl TryFrom<RecipientRow> for Recipient {
+    type Error = StoreError;
+    fn try_from(row: RecipientRow) -> StoreResult<Self> {
+        let prefs = prefs_of(&row);
+        Ok(Recipient {
+            practice_id: parse_id(&row.practice_id)?,
+            member: member_of(&row.kind, &row.member_id)?,
+            time_zone: row
+                .own_zone
+                .clone()
+                .or(row.contact_zone.clone())
+                .unwrap_or(row.practice_zone.clone()),
+            practice_name: row.practice_name,
+            email: row.email.unwrap_or_default(),
+            name: row.name.unwrap_or_default(),
+            phone: row.phone,
+            reachable: row.reachable != 0,
+            prefs,
+            settings: NotifySettings {
+                content_to_contacts: row.content_contacts != 0,
+                content_to_staff: row.content_staff != 0,
+                delay_secs: row.delay_secs,
+            },
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct PendingMessageRow {
+    #[sqlx(flatten)]
+    recipient: RecipientRow,
+    chat_id: String,
+    chat_title: String,
+    client_id: Option<String>,
+    client_name: Option<String>,
+    seq: i64,
+    sender_name: String,
+    body: String,
+    created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct PendingItemRow {
+    #[sqlx(flatten)]
+    recipient: RecipientRow,
+    id: String,
+    client_id: String,
+    client_name: String,
+    question_id: String,
+    what: String,
+    author_name: String,
+    title: String,
+    body: String,
+    created_at: i64,
+}
+
+/// At most this many unread rows are read in one run; the rest wait for
+/// the next.
+const PENDING_LIMIT: i64 = 20_000;
+
+impl StoreTx {
+    /// Every unread message, sent since `horizon`, that its chat's members
+    /// were not yet told of, by recipient, chat and order. Read inside the
+    /// deciding transaction.
+    pub async fn pending_messages(&mut self, horizon: Millis) -> StoreResult<Vec<PendingMessage>> {
+        let rows = sqlx::query_as::<_, PendingMessageRow>(concat!(
+            "SELECT x.practice_id, x.kind, x.member_id, ",
+            recipient_columns!(),
+            ", x.chat_id, x.chat_title, x.client_id, cl.name AS client_name, x.seq, x.sender_name, x.body, \
+             x.created_at FROM (SELECT m.practice_id, m.member_kind AS kind, m.member_id, m.chat_id, \
+             c.title AS chat_title, c.client_id, msg.seq, msg.sender_name, msg.body, msg.created_at \
+             FROM chats c \
+             JOIN chat_members m ON m.practice_id = c.practice_id AND m.chat_id = c.id \
+             JOIN messages msg ON msg.practice_id = c.practice_id AND msg.chat_id = c.id \
+             WHERE c.last_message_at > $1 AND c.last_seq > m.last_read_seq AND c.last_seq > m.notified_seq \
+             AND msg.seq > m.last_read_seq AND msg.seq > m.notified_seq AND msg.created_at >= m.joined_at \
+             AND msg.deleted_at IS NULL \
+             AND NOT (msg.sender_kind = m.member_kind AND msg.sender_id = m.member_id)) x",
+            recipient_joins!(),
+            " LEFT JOIN clients cl ON cl.practice_id = x.practice_id AND cl.id = x.client_id \
+             ORDER BY x.practice_id, x.kind, x.member_id, x.chat_id, x.seq LIMIT $2"
+        ))
+        .bind(horizon.0)
+        .bind(PENDING_LIMIT)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(PendingMessage {
+                    chat_id: parse_id(&row.chat_id)?,
+                    chat_title: row.chat_title,
+                    client_id: row.client_id.as_deref().map(parse_id).transpose()?,
+                    client_name: row.client_name,
+                    seq: row.seq,
+                    sender_name: row.sender_name,
+                    body: row.body,
+                    created_at: Millis(row.created_at),
+                    recipient: Recipient::try_from(row.recipient)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every question event since `horizon` not read nor told of.
+    pub async fn pending_items(&mut self, horizon: Millis) -> StoreResult<Vec<PendingItem>> {
+        let rows = sqlx::query_as::<_, PendingItemRow>(concat!(
+            "SELECT x.practice_id, x.kind, x.member_id, ",
+            recipient_columns!(),
+            ", x.id, x.client_id, cl.name AS client_name, x.question_id, x.what, x.author_name, x.title, \
+             x.body, x.created_at FROM (SELECT i.practice_id, i.recipient_kind AS kind, \
+             i.recipient_id AS member_id, i.id, i.client_id, i.question_id, i.what, i.author_name, i.title, \
+             i.body, i.created_at FROM notify_items i \
+             WHERE i.notified_at IS NULL AND i.read_at IS NULL AND i.created_at > $1) x",
+            recipient_joins!(),
+            " JOIN clients cl ON cl.practice_id = x.practice_id AND cl.id = x.client_id \
+             ORDER BY x.practice_id, x.kind, x.member_id, x.created_at, x.id LIMIT $2"
+        ))
+        .bind(horizon.0)
+        .bind(PENDING_LIMIT)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(PendingItem {
+                    id: row.id,
+                    client_id: parse_id(&row.client_id)?,
+                    client_name: row.client_name,
+                    question_id: parse_id(&row.question_id)?,
+                    what: row.what,
+                    author_name: row.author_name,
+                    title: row.title,
+                    body: row.body,
+                    created_at: Millis(row.created_at),
+                    recipient: Recipient::try_from(row.recipient)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Claims one notification of `member` for `window`: true if this
+    /// caller is the one to send it (another instance may have).
+    pub async fn claim_notification(
+        &mut self,
+        practice: PracticeId,
+        member: Member,
+        window: &str,
+        items: i64,
+        channels: &str,
+        now: Millis,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO notify_runs (practice_id, member_kind, member_id, window_key, items, channels, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(practice.to_string())
+        .bind(member.kind())
+        .bind(member.id())
+        .bind(window)
+        .bind(items)
+        .bind(channels)
+        .bind(now.0)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records that `member` was told of `chat` up to `seq`: false when
+    /// someone else already did (then this caller leaves the chat out).
+    pub async fn mark_chat_notified(
+        &mut self,
+        practice: PracticeId,
+        chat: ChatId,
+        member: Member,
+        seq: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE chat_members SET notified_seq = $5 WHERE practice_id = $1 AND chat_id = $2 \
+             AND member_kind = $3 AND member_id = $4 AND notified_seq < $5",
+        )
+        .bind(practice.to_string())
+        .bind(chat.to_string())
+        .bind(member.kind())
+        .bind(member.id())
+        .bind(seq)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records that a question event was told of: false when someone else did.
+    pub async fn mark_item_notified(
+        &mut self,
+        practice: PracticeId,
+        id: &str,
+        now: Millis,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE notify_items SET notified_at = $3 WHERE practice_id = $1 AND id = $2 AND notified_at IS NULL",
+        )
+        .bind(practice.to_string())
+        .bind(id)
+        .bind(now.0)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Queues question events for their recipients, in the transaction of
+    /// the change.
+    pub async fn insert_notify_items(
+        &mut self,
+        practice: PracticeId,
+        items: &[NewNotifyItem],
+        now: Millis,
+    ) -> StoreResult<()> {
+        for item in items {
+            sqlx::query(
+                "INSERT INTO notify_items (id, practice_id, recipient_kind, recipient_id, client_id, question_id, \
+                 what, author_name, title, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(practice.to_string())
+            .bind(item.recipient.kind())
+            .bind(item.recipient.id())
+            .bind(item.client_id.to_string())
+            .bind(item.question_id.to_string())
+            .bind(item.what)
+            .bind(&item.author_name)
+            .bind(&item.title)
+            .bind(&item.body)
+            .bind(now.0)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// A person read a question: what waited there is not told of.
+    pub async fn mark_question_items_read(
+        &self,
+        practice: PracticeId,
+        question: QuestionId,
+        member: Member,
+        now: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE notify_items SET read_at = $5 WHERE practice_id = $1 AND question_id = $2 \
+             AND recipient_kind = $3 AND recipient_id = $4 AND read_at IS NULL",
+        )
+        .bind(practice.to_string())
+        .bind(question.to_string())
+        .bind(member.kind())
+        .bind(member.id())
+        .bind(now.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A person's choices (the defaults when they made none).
+    pub async fn notify_prefs(
+        &self,
+        practice: PracticeId,
+        member: Member,
+    ) -> StoreResult<NotifyPrefs> {
+        let row: Option<(String, String, String, i64, Option<i64>, Option<i64>, Option<String>, i64, i64)> =
+            sqlx::query_as(
+                "SELECT messages, questions, staff_mode, digest_minute, quiet_start, quiet_end, time_zone, \
+                 in_app_alerts, alert_sound FROM notify_prefs \
+                 WHERE practice_id = $1 AND member_kind = $2 AND member_id = $3",
+            )
+            .bind(practice.to_string())
+            .bind(member.kind())
+            .bind(member.id())
+            .fetch_optional(&self.pool)
+            .await?;
+        let defaults = NotifyPrefs::default();
+        let Some((messages, questions, mode, digest, start, end, zone, alerts, sound)) = row else {
+            return Ok(defaults);
+        };
+        Ok(NotifyPrefs {
+            messages: NotifyChannel::parse(&messages).unwrap_or(defaults.messages),
+            questions: NotifyChannel::parse(&questions).unwrap_or(defaults.questions),
+            staff_mode: StaffMode::parse(&mode).unwrap_or(defaults.staff_mode),
+            digest_minute: digest,
+            quiet: start.zip(end),
+            time_zone: zone,
+            in_app_alerts: alerts != 0,
+            alert_sound: sound != 0,
+        })
+    }
+
+    pub async fn set_notify_prefs(
+        &self,
+        practice: PracticeId,
+        member: Member,
+        prefs: &NotifyPrefs,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO notify_prefs (practice_id, member_kind, member_id, messages, questions, staff_mode, \
+             digest_minute, quiet_start, quiet_end, time_zone, in_app_alerts, alert_sound) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (practice_id, member_kind, member_id) DO UPDATE SET messages = $4, questions = $5, \
+             staff_mode = $6, digest_minute = $7, quiet_start = $8, quiet_end = $9, time_zone = $10, \
+             in_app_alerts = $11, alert_sound = $12",
+        )
+        .bind(practice.to_string())
+        .bind(member.kind())
+        .bind(member.id())
+        .bind(prefs.messages.as_str())
+        .bind(prefs.questions.as_str())
+        .bind(prefs.staff_mode.as_str())
+        .bind(prefs.digest_minute)
+        .bind(prefs.quiet.map(|(s, _)| s))
+        .bind(prefs.quiet.map(|(_, e)| e))
+        .bind(prefs.time_zone.as_deref())
+        .bind(flag(prefs.in_app_alerts))
+        .bind(flag(prefs.alert_sound))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn notify_settings(&self, practice: PracticeId) -> StoreResult<NotifySettings> {
+        let (contacts, staff, delay): (i64, i64, Option<i64>) = sqlx::query_as(
+            "SELECT notify_content_contacts, notify_content_staff, notify_delay_secs FROM practices WHERE id = $1",
+        )
+        .bind(practice.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok(NotifySettings {
+            content_to_contacts: contacts != 0,
+            content_to_staff: staff != 0,
+            delay_secs: delay,
+        })
+    }
+
+    pub async fn set_notify_settings(
+        &self,
+        practice: PracticeId,
+        settings: &NotifySettings,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE practices SET notify_content_contacts = $2, notify_content_staff = $3, notify_delay_secs = $4 \
+             WHERE id = $1",
+        )
+        .bind(practice.to_string())
+        .bind(flag(settings.content_to_contacts))
+        .bind(flag(settings.content_to_staff))
+        .bind(settings.delay_secs)
+        .execute(&self.pool)
+        .await?;
+        super::staff::found(done.rows_affected())
+    }
+
+    /// The key that signs unsubscribe links; the first caller on a new
+    /// database makes it (from `candidate`), every later one reads it.
+    pub async fn notify_key(&self, candidate: &str) -> StoreResult<String> {
+        sqlx::query(
+            "INSERT INTO notify_keys (name, secret) VALUES ('unsubscribe', $1) ON CONFLICT DO NOTHING",
+        )
+        .bind(candidate)
+        .execute(&self.pool)
+        .await?;
+        let (secret,): (String,) =
+            sqlx::query_as("SELECT secret FROM notify_keys WHERE name = 'unsubscribe'")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(secret)
+    }
+
+    /// The unread client messages and answers waiting for a staff user
+    /// in the chats they are in (the count in the top bar).
+    pub async fn staff_unread_count(
+        &self,
+        practice: PracticeId,
+        staff: crate::domain::StaffId,
+    ) -> StoreResult<i64> {
+        let (count,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM alerts WHERE practice_id = $1 AND staff_id = $2 AND read_at IS NULL",
+        )
+        .bind(practice.to_string())
+        .bind(staff.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count)
+    }
+
+    /// What waits for a contact: unread messages in her chats.
+    pub async fn contact_unread_messages(
+        &self,
+        practice: PracticeId,
+        contact: crate::domain::ContactId,
+    ) -> StoreResult<i64> {
+        let (count,): (i64,) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(c.last_seq - m.last_read_seq), 0) AS BIGINT) FROM chat_members m \
+             JOIN chats c ON c.practice_id = m.practice_id AND c.id = m.chat_id \
+             WHERE m.practice_id = $1 AND m.member_kind = 'contact' AND m.member_id = $2 \
+             AND c.last_seq > m.last_read_seq",
+        )
+        .bind(practice.to_string())
+        .bind(contact.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count)
+    }
+}
+
+impl StoreTx {
+    /// N1: a staff user's alert about a chat, raised again (unread) by each
+    /// new client message.
+    pub async fn raise_chat_alert(
+        &mut self,
+        practice: PracticeId,
+        staff: crate::domain::StaffId,
+        client: ClientId,
+        chat: ChatId,
+        text: &str,
+        now: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO alerts (id, practice_id, staff_id, client_id, dedupe_key, text, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (practice_id, staff_id, dedupe_key) \
+             DO UPDATE SET text = $6, created_at = $7, read_at = NULL",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(practice.to_string())
+        .bind(staff.to_string())
+        .bind(client.to_string())
+        .bind(format!("chat:{chat}"))
+        .bind(text)
+        .bind(now.0)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// N1: a staff user opened a chat; its alert is read.
+    pub async fn mark_chat_alert_read(
+        &self,
+        practice: PracticeId,
+        staff: crate::domain::StaffId,
+        chat: ChatId,
+        now: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE alerts SET read_at = $4 WHERE practice_id = $1 AND staff_id = $2 AND dedupe_key = $3 \
+             AND read_at IS NULL",
+        )
+        .bind(practice.to_string())
+        .bind(staff.to_string())
+        .bind(format!("chat:{chat}"))
+        .bind(now.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The client a chat is about, if any.
+    pub async fn chat_client(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+    ) -> StoreResult<Option<ClientId>> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT client_id FROM chats WHERE practice_id = $1 AND id = $2")
+                .bind(practice.to_string())
+                .bind(chat.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        let (client,) = row.ok_or(StoreError::NotFound)?;
+        client.as_deref().map(parse_id).transpose()
+    }
+}

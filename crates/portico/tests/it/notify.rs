@@ -1,0 +1,796 @@
+//! Notifications (N1, N2, S4, S5, X7): real SMTP conversations with a
+//! manual clock, on SQLite and (with `PORTICO_TEST_BACKEND=postgres`)
+//! PostgreSQL.
+
+use crate::harness::{Browser, TestApp, location};
+use crate::smtp::{ReceivedMail, SmtpServer};
+use futures_util::StreamExt;
+use portico::app::chats::SendInput;
+use portico::app::questions::{Actor, QuestionInput};
+use portico::config::ConfigArgs;
+use portico::domain::{ChatId, EmailAddress, Name, PhoneNumber, PracticeId, Role};
+use portico::store::{
+    Channel, Chat, Client, Contact, ContactStatus, Member, NewContact, NotifyChannel,
+    NotifyPrefs, Staff,
+};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+const PUBLIC: &str = "https://portal.example.com";
+
+/// A practice with a client, its contact Hannah in a chat with the admin,
+/// everything e-mailed over SMTP.
+struct Story {
+    smtp: SmtpServer,
+    app: TestApp,
+    practice: PracticeId,
+    admin: Staff,
+    client: Client,
+    hannah: Contact,
+    chat: Chat,
+}
+
+async fn contact(app: &TestApp, practice: PracticeId, email: &str, phone: Option<&str>, client: &Client) -> Contact {
+    let contact = app
+        .store()
+        .create_contact(
+            practice,
+            &NewContact {
+                email: EmailAddress::parse(email).unwrap(),
+                name: Name::parse(email.split('@').next().unwrap()).unwrap(),
+                phone: phone.map(|p| PhoneNumber::parse(p).unwrap()),
+            },
+        )
+        .await
+        .unwrap();
+    app.store()
+        .grant_access(practice, contact.id, client.id)
+        .await
+        .unwrap();
+    app.store()
+        .set_contact_status(practice, contact.id, ContactStatus::Active)
+        .await
+        .unwrap();
+    contact
+}
+
+async fn story_with(phone: Option<&str>) -> Story {
+    let smtp = SmtpServer::start().await;
+    let app = TestApp::spawn_with(ConfigArgs {
+        smtp_url: Some(smtp.url()),
+        public_url: Some(PUBLIC.into()),
+        notify_delay_secs: Some(120),
+        ..Default::default()
+    })
+    .await;
+    let (practice, admin) = app.with_practice("Harbour").await;
+    let client = app.with_client(practice.id, "Northwind Bakery").await;
+    let hannah = contact(&app, practice.id, "hannah@northwind.example", phone, &client).await;
+    let chat = app
+        .app
+        .open_direct_chat(&admin, client.id, hannah.id)
+        .await
+        .unwrap();
+    Story {
+        smtp,
+        app,
+        practice: practice.id,
+        admin,
+        client,
+        hannah,
+        chat,
+    }
+}
+
+async fn story() -> Story {
+    story_with(None).await
+}
+
+impl Story {
+    async fn staff_says(&self, body: &str) {
+        self.app
+            .app
+            .send_message(
+                Actor::Staff(&self.admin),
+                self.chat.id,
+                &SendInput {
+                    body: body.into(),
+                    key: uuid::Uuid::now_v7().to_string(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn hannah_says(&self, body: &str) {
+        self.app
+            .app
+            .send_message(
+                Actor::Contact(&self.hannah),
+                self.chat.id,
+                &SendInput {
+                    body: body.into(),
+                    key: uuid::Uuid::now_v7().to_string(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+
+    fn later(&self, secs: u64) {
+        self.app.clock.advance(Duration::from_secs(secs));
+    }
+
+    async fn notify(&self) -> usize {
+        self.app.app.run_notifications().await.unwrap()
+    }
+
+    /// Runs the job, delivers, and returns the mail Hannah got over SMTP.
+    async fn hannahs_mail(&self) -> Vec<ReceivedMail> {
+        self.app.deliver_mail().await;
+        self.smtp
+            .messages()
+            .into_iter()
+            .filter(|m| m.to.contains(&self.hannah.email))
+            .collect()
+    }
+}
+
+/// A mail's text with quoted-printable soft breaks undone.
+fn text(mail: &ReceivedMail) -> String {
+    mail.data.replace("=\r\n", "").replace("=3D", "=")
+}
+
+#[tokio::test]
+async fn a_message_is_notified_once_after_the_window_and_its_link_lands_on_the_chat() {
+    let s = story().await;
+    s.staff_says("Your return is ready to sign.").await;
+    assert_eq!(s.notify().await, 0, "not before the window");
+    s.later(60);
+    assert_eq!(s.notify().await, 0, "still within the window");
+    s.later(61);
+    assert_eq!(s.notify().await, 1);
+    assert_eq!(s.notify().await, 0, "told once");
+    s.later(600);
+    assert_eq!(s.notify().await, 0, "and never again");
+
+    let mails = s.hannahs_mail().await;
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    assert_eq!(
+        mail.header("Subject").as_deref(),
+        Some("Harbour: 1 new message")
+    );
+    let body = text(mail);
+    assert!(body.contains("Northwind Bakery"), "{body}");
+    assert!(body.contains("1 new message from Harbour Admin"), "{body}");
+    // S5 is off by default: the text stays in the portal.
+    assert!(!body.contains("ready to sign"), "{body}");
+    let unsubscribe = mail.header("List-Unsubscribe").unwrap();
+    assert!(
+        unsubscribe.starts_with(&format!("<{PUBLIC}/notifications/unsubscribe/")),
+        "{unsubscribe}"
+    );
+    assert_eq!(
+        mail.header("List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    assert!(body.contains(&format!("{PUBLIC}/portal/account/notifications")));
+
+    // One click lands on the chat, signed in.
+    let next = format!("?next=/portal/messages/{}", s.chat.id);
+    let link = body
+        .split_whitespace()
+        .find(|w| w.starts_with(&format!("{PUBLIC}/portal/link/")) && w.ends_with(&next))
+        .expect("a link to the chat")
+        .trim_start_matches(PUBLIC)
+        .to_owned();
+    let browser = s.app.browser();
+    let (status, page) = browser.page(&link).await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&format!("{next}\"")), "the form keeps the landing place");
+    let response = browser.post_form(&link, &[]).await;
+    assert_eq!(location(&response), format!("/portal/messages/{}", s.chat.id));
+    let (status, _) = browser.page(&format!("/portal/messages/{}", s.chat.id)).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_link_never_lands_outside_the_portal() {
+    let s = story().await;
+    s.staff_says("Hello").await;
+    s.later(121);
+    s.notify().await;
+    let item = s
+        .app
+        .store()
+        .outbox_for(&s.hannah.email)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    let link = item
+        .body_text
+        .split_whitespace()
+        .find(|w| w.contains("/portal/link/"))
+        .unwrap()
+        .trim_start_matches(PUBLIC)
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let browser = s.app.browser();
+    let response = browser
+        .post_form(&format!("{link}?next=//evil.example/portal/"), &[])
+        .await;
+    assert_eq!(location(&response), "/portal");
+}
+
+#[tokio::test]
+async fn five_messages_in_a_window_make_one_email() {
+    let s = story().await;
+    for n in 1..=5 {
+        s.staff_says(&format!("Message {n}")).await;
+        s.later(10);
+    }
+    s.later(80);
+    assert_eq!(s.notify().await, 1);
+    s.later(300);
+    assert_eq!(s.notify().await, 0);
+    let mails = s.hannahs_mail().await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(
+        mails[0].header("Subject").as_deref(),
+        Some("Harbour: 5 new messages")
+    );
+    // A message after that one is the next e-mail's, after its own window.
+    s.staff_says("One more").await;
+    s.later(121);
+    assert_eq!(s.notify().await, 1);
+    let mails = s.hannahs_mail().await;
+    assert_eq!(mails.len(), 2);
+    assert_eq!(
+        mails[1].header("Subject").as_deref(),
+        Some("Harbour: 1 new message")
+    );
+}
+
+#[tokio::test]
+async fn a_message_read_within_the_window_is_not_notified() {
+    let s = story().await;
+    s.staff_says("Read me in the portal").await;
+    s.later(30);
+    s.app
+        .app
+        .chat_view(Actor::Contact(&s.hannah), s.chat.id, None)
+        .await
+        .unwrap();
+    s.later(300);
+    assert_eq!(s.notify().await, 0);
+    assert!(s.hannahs_mail().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_message_shown_on_a_chat_open_on_a_live_socket_is_not_notified() {
+    let s = story().await;
+    let browser = signed_in(&s.app, &s.hannah.email).await;
+    let url = format!(
+        "{}/ws?chat={}",
+        s.app.base_url.replace("http://", "ws://"),
+        s.chat.id
+    );
+    let mut request = url.into_client_request().unwrap();
+    let cookie = format!("portico_session={}", browser.cookie("portico_session").unwrap());
+    request.headers_mut().insert("cookie", cookie.parse().unwrap());
+    request
+        .headers_mut()
+        .insert("origin", s.app.base_url.parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+
+    s.staff_says("You have this chat open").await;
+    let frame = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .expect("the message reaches the open chat");
+    assert!(frame.is_some());
+    // The socket's page shows it: it is read once the server has recorded that.
+    wait_until_read(&s, 1).await;
+    s.later(300);
+    assert_eq!(s.notify().await, 0);
+    assert!(s.hannahs_mail().await.is_empty());
+}
+
+async fn wait_until_read(s: &Story, seq: i64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let members = s.app.store().chat_members(s.practice, s.chat.id).await.unwrap();
+        if members
+            .iter()
+            .any(|m| m.member == Member::Contact(s.hannah.id) && m.last_read_seq >= seq)
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the open chat never read the message");
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn signed_in(app: &TestApp, email: &str) -> Browser {
+    let browser = app.browser();
+    browser
+        .post_form("/portal/sign-in/link", &[("email", email)])
+        .await;
+    let link = app.latest_link(email, "/portal/link/").await;
+    browser.post_form(&link, &[]).await;
+    browser
+}
+
+#[tokio::test]
+async fn an_assigned_question_is_notified_to_its_assignee_only() {
+    let s = story().await;
+    let tom = contact(&s.app, s.practice, "tom@northwind.example", None, &s.client).await;
+    s.app
+        .store()
+        .set_assignable_questions(s.practice, s.client.id, true)
+        .await
+        .unwrap();
+    s.app
+        .app
+        .ask_questions(
+            &s.admin,
+            s.client.id,
+            &[QuestionInput {
+                title: "Send the March bank statement".into(),
+                details: "The PDF from your bank.".into(),
+                assignee: Some(tom.id),
+            }],
+        )
+        .await
+        .unwrap();
+    s.later(121);
+    assert_eq!(s.notify().await, 1);
+    s.app.deliver_mail().await;
+    let mails = s.smtp.messages();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].to, vec![tom.email.clone()]);
+    assert_eq!(
+        mails[0].header("Subject").as_deref(),
+        Some("Harbour: 1 update on your questions")
+    );
+    let body = text(&mails[0]);
+    assert!(body.contains("Send the March bank statement"), "{body}");
+    assert!(body.contains("/portal/questions/"), "{body}");
+    assert!(!body.contains("The PDF from your bank"), "no content without S5");
+}
+
+#[tokio::test]
+async fn a_question_read_in_the_window_is_not_notified_and_an_answer_tells_the_staff_who_look_after_the_client() {
+    let s = story().await;
+    s.app
+        .store()
+        .assign_staff(s.practice, s.client.id, s.admin.id)
+        .await
+        .unwrap();
+    let asked = s
+        .app
+        .app
+        .ask_questions(
+            &s.admin,
+            s.client.id,
+            &[QuestionInput {
+                title: "Who is your new supplier?".into(),
+                details: String::new(),
+                assignee: None,
+            }],
+        )
+        .await
+        .unwrap();
+    s.later(30);
+    s.app
+        .app
+        .thread(Actor::Contact(&s.hannah), asked[0].id)
+        .await
+        .unwrap();
+    s.app
+        .app
+        .answer_question(&s.hannah, asked[0].id, "Acme Flour", &[])
+        .await
+        .unwrap();
+    s.later(121);
+    assert_eq!(s.notify().await, 1, "only the staff user is told");
+    s.app.deliver_mail().await;
+    let mails = s.smtp.messages();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].to, vec![s.admin.email.clone()]);
+    let body = text(&mails[0]);
+    assert!(body.contains("hannah answered"), "{body}");
+    assert!(body.contains(&format!("{PUBLIC}/app/questions/{}", asked[0].id)), "{body}");
+    // N1: and in the app at once.
+    let alerts = s.app.app.alerts(&s.admin).await.unwrap();
+    assert!(alerts.iter().any(|a| a.text.contains("hannah answered")));
+}
+
+#[tokio::test]
+async fn quiet_hours_hold_a_notification_until_they_end_then_send_it_once() {
+    let s = story().await;
+    let now = s.app.clock.now().to_timestamp();
+    let minute = i64::from(now.to_zoned_datetime(jiff::tz::TimeZone::UTC).hour()) * 60
+        + i64::from(now.to_zoned_datetime(jiff::tz::TimeZone::UTC).minute());
+    let quiet = ((minute + 1440 - 10) % 1440, (minute + 60) % 1440);
+    s.app
+        .app
+        .set_my_notify_prefs(
+            s.practice,
+            Member::Contact(s.hannah.id),
+            NotifyPrefs {
+                quiet: Some(quiet),
+                time_zone: Some("UTC".into()),
+                ..NotifyPrefs::default()
+            },
+        )
+        .await
+        .unwrap();
+    s.staff_says("Sent in the night").await;
+    s.later(121);
+    assert_eq!(s.notify().await, 0, "quiet");
+    s.later(30 * 60);
+    assert_eq!(s.notify().await, 0, "still quiet");
+    s.later(35 * 60);
+    assert_eq!(s.notify().await, 1, "sent when the quiet hours end");
+    s.later(121);
+    assert_eq!(s.notify().await, 0, "once");
+    assert_eq!(s.hannahs_mail().await.len(), 1);
+}
+
+#[tokio::test]
+async fn two_instances_on_one_database_send_one_email() {
+    let s = story().await;
+    let other = s.app.another_instance().await;
+    s.staff_says("Hello from one of two instances").await;
+    s.later(121);
+    let (a, b) = tokio::join!(s.app.app.run_notifications(), other.run_notifications());
+    assert_eq!(a.unwrap() + b.unwrap(), 1);
+    let (a, b) = tokio::join!(s.app.app.run_notifications(), other.run_notifications());
+    assert_eq!(a.unwrap() + b.unwrap(), 0);
+    let queued: Vec<_> = s
+        .app
+        .store()
+        .outbox_for(&s.hannah.email)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.idempotency_key.starts_with("notify-"))
+        .collect();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(s.hannahs_mail().await.len(), 1);
+}
+
+#[tokio::test]
+async fn one_click_unsubscribe_turns_off_only_that_kind_for_that_person_and_a_forged_token_is_refused() {
+    let s = story().await;
+    let tom = contact(&s.app, s.practice, "tom@northwind.example", None, &s.client).await;
+    s.staff_says("Hello").await;
+    s.later(121);
+    s.notify().await;
+    let mails = s.hannahs_mail().await;
+    let header = mails[0].header("List-Unsubscribe").unwrap();
+    let url = header.trim_start_matches('<').trim_end_matches('>').to_owned();
+    let path = url.trim_start_matches(PUBLIC).to_owned();
+    let token = path.trim_start_matches("/notifications/unsubscribe/").to_owned();
+
+    // A forged token: Hannah's signature on a payload naming Tom.
+    let (payload, signature) = token.split_once('.').unwrap();
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let text = String::from_utf8(engine.decode(payload).unwrap()).unwrap();
+    let forged_payload = engine.encode(text.replace(&s.hannah.id.to_string(), &tom.id.to_string()));
+    let plain = reqwest::Client::new();
+    for bad in [
+        format!("{forged_payload}.{signature}"),
+        "not-a-token".to_owned(),
+        format!("{payload}.{}", engine.encode([0u8; 32])),
+    ] {
+        let response = plain
+            .post(s.app.url(&format!("/notifications/unsubscribe/{bad}")))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("List-Unsubscribe=One-Click")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{bad}");
+    }
+    let toms = s
+        .app
+        .app
+        .my_notify_prefs(s.practice, Member::Contact(tom.id))
+        .await
+        .unwrap();
+    assert_eq!(toms, NotifyPrefs::default());
+
+    // GET shows a page and changes nothing (mail scanners open links).
+    let (status, page) = s.app.browser().page(&path).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Stop e-mails about messages from Harbour"), "{page}");
+    assert_eq!(
+        s.app
+            .app
+            .my_notify_prefs(s.practice, Member::Contact(s.hannah.id))
+            .await
+            .unwrap(),
+        NotifyPrefs::default()
+    );
+
+    // The mail program's one-click POST: no cookie, no token, no Origin.
+    let response = plain
+        .post(s.app.url(&path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let hannahs = s
+        .app
+        .app
+        .my_notify_prefs(s.practice, Member::Contact(s.hannah.id))
+        .await
+        .unwrap();
+    assert_eq!(hannahs.messages, NotifyChannel::Sms, "e-mail about messages off");
+    assert_eq!(hannahs.questions, NotifyChannel::Both, "questions untouched");
+    assert_eq!(
+        s.app
+            .app
+            .my_notify_prefs(s.practice, Member::Contact(tom.id))
+            .await
+            .unwrap(),
+        NotifyPrefs::default(),
+        "nobody else changed"
+    );
+
+    // No more message e-mails for her; she has no mobile number, so nothing.
+    s.staff_says("After unsubscribing").await;
+    s.later(121);
+    s.notify().await;
+    assert_eq!(s.hannahs_mail().await.len(), 1);
+}
+
+#[tokio::test]
+async fn content_is_in_the_email_only_with_the_practice_setting_on() {
+    let s = story().await;
+    s.staff_says("Secret figures: 1234").await;
+    s.later(121);
+    s.notify().await;
+    let first = s.hannahs_mail().await;
+    assert!(!text(&first[0]).contains("1234"));
+
+    let admin = s.app.staff_browser(&s.admin.email).await;
+    let (status, page) = admin.page("/app/settings/notifications").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("E-mail is not a secure channel"));
+    let response = admin
+        .post_form(
+            "/app/settings/notifications",
+            &[("content_to_contacts", "on"), ("delay", "")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+
+    s.staff_says("Secret figures: 5678").await;
+    s.later(121);
+    s.notify().await;
+    let mails = s.hannahs_mail().await;
+    assert_eq!(mails.len(), 2);
+    assert!(text(&mails[1]).contains("Secret figures: 5678"), "{}", text(&mails[1]));
+}
+
+#[tokio::test]
+async fn only_admins_change_the_practice_settings_and_a_bad_window_is_refused() {
+    let s = story().await;
+    let member = s
+        .app
+        .with_staff(s.practice, "sam@harbour.example", Role::Member)
+        .await;
+    let sam = s.app.staff_browser(&member.email).await;
+    let (status, _) = sam.page("/app/settings/notifications").await;
+    assert_eq!(status, 403);
+    let response = sam
+        .post_form("/app/settings/notifications", &[("content_to_contacts", "on")])
+        .await;
+    assert_eq!(response.status(), 403);
+    let admin = s.app.staff_browser(&s.admin.email).await;
+    let response = admin
+        .post_form("/app/settings/notifications", &[("delay", "-5")])
+        .await;
+    assert_eq!(response.status(), 422);
+    let settings = s.app.app.notify_settings(&s.admin).await.unwrap();
+    assert!(!settings.content_to_contacts);
+    assert_eq!(settings.delay_secs, None);
+}
+
+#[tokio::test]
+async fn a_text_never_carries_content() {
+    let s = story_with(Some("+44 7700 900123")).await;
+    let admin = s.app.staff_browser(&s.admin.email).await;
+    admin
+        .post_form(
+            "/app/settings/notifications",
+            &[("content_to_contacts", "on")],
+        )
+        .await;
+    s.staff_says("Private: your balance is 9876").await;
+    s.later(121);
+    assert_eq!(s.notify().await, 1);
+    let items = s.app.store().outbox_for("+447700900123").await.unwrap();
+    assert_eq!(items.len(), 1, "{items:?}");
+    let sms = &items[0];
+    assert_eq!(sms.channel, Channel::Sms);
+    assert!(!sms.body_text.contains("9876"), "{}", sms.body_text);
+    assert!(sms.body_text.contains(&format!("{PUBLIC}/portal")));
+    // The e-mail, with the setting on, does carry it.
+    assert!(text(&s.hannahs_mail().await[0]).contains("9876"));
+}
+
+#[tokio::test]
+async fn a_client_message_alerts_the_staff_who_look_after_the_client_and_they_can_join_the_chat() {
+    let s = story().await;
+    let carol = s
+        .app
+        .with_staff(s.practice, "carol@harbour.example", Role::Member)
+        .await;
+    s.app
+        .store()
+        .assign_staff(s.practice, s.client.id, carol.id)
+        .await
+        .unwrap();
+    let browser = s.app.staff_browser(&carol.email).await;
+    let url = s.app.base_url.replace("http://", "ws://") + "/ws";
+    let mut request = url.into_client_request().unwrap();
+    let cookie = format!("portico_session={}", browser.cookie("portico_session").unwrap());
+    request.headers_mut().insert("cookie", cookie.parse().unwrap());
+    request
+        .headers_mut()
+        .insert("origin", s.app.base_url.parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+
+    s.hannah_says("Can someone call me?").await;
+    let frame = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .expect("an alert")
+        .unwrap()
+        .unwrap();
+    let event: serde_json::Value = serde_json::from_str(frame.to_text().unwrap()).unwrap();
+    assert_eq!(event["kind"], "alert");
+    assert_eq!(event["chat"], s.chat.id.to_string());
+    assert_eq!(event["body"], "hannah wrote about Northwind Bakery");
+
+    let count: serde_json::Value = browser
+        .get("/app/alerts/count")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(count["count"], 1);
+    assert_eq!(count["alerts"], true);
+
+    // From the alert: Carol is not in the chat, so she is asked to join.
+    let (status, page) = browser.page(&format!("/app/alerts/chat/{}", s.chat.id)).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Join the chat"));
+    let response = browser
+        .post_form(&format!("/app/alerts/chat/{}", s.chat.id), &[])
+        .await;
+    assert_eq!(location(&response), format!("/app/messages/{}", s.chat.id));
+    let (status, _) = browser.page(&format!("/app/messages/{}", s.chat.id)).await;
+    assert_eq!(status, 200);
+    let count: serde_json::Value = browser
+        .get("/app/alerts/count")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(count["count"], 0, "opening the chat read its alert");
+}
+
+#[tokio::test]
+async fn staff_who_do_not_look_after_the_client_cannot_join_from_an_alert() {
+    let s = story().await;
+    let dave = s
+        .app
+        .with_staff(s.practice, "dave@harbour.example", Role::Member)
+        .await;
+    let browser = s.app.staff_browser(&dave.email).await;
+    let response = browser
+        .post_form(&format!("/app/alerts/chat/{}", s.chat.id), &[])
+        .await;
+    assert_eq!(response.status(), 404);
+    let not_a_chat = ChatId::new();
+    let response = browser
+        .post_form(&format!("/app/alerts/chat/{not_a_chat}"), &[])
+        .await;
+    assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn staff_in_the_chat_get_an_email_for_a_client_message_they_did_not_see() {
+    let s = story().await;
+    s.hannah_says("I sent the documents").await;
+    s.later(121);
+    assert_eq!(s.notify().await, 1);
+    s.app.deliver_mail().await;
+    let mails = s.smtp.messages();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].to, vec![s.admin.email.clone()]);
+    let body = text(&mails[0]);
+    assert!(body.contains(&format!("{PUBLIC}/app/messages/{}", s.chat.id)), "{body}");
+    // Staff who chose "never" are not e-mailed.
+    let admin = s.app.staff_browser(&s.admin.email).await;
+    let response = admin
+        .post_form(
+            "/app/account/notifications",
+            &[
+                ("messages", "email"),
+                ("questions", "email"),
+                ("staff_mode", "never"),
+                ("digest", "08:00"),
+                ("in_app_alerts", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    s.hannah_says("Anyone there?").await;
+    s.later(121);
+    assert_eq!(s.notify().await, 0);
+}
+
+#[tokio::test]
+async fn people_change_only_their_own_preferences_and_bad_values_are_refused() {
+    let s = story().await;
+    let browser = signed_in(&s.app, &s.hannah.email).await;
+    let (status, page) = browser.page("/portal/account/notifications").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Quiet hours"));
+    let response = browser
+        .post_form(
+            "/portal/account/notifications",
+            &[
+                ("messages", "email"),
+                ("questions", "none"),
+                ("quiet_start", "22:00"),
+                ("quiet_end", "07:00"),
+                ("time_zone", "Europe/London"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let prefs = s
+        .app
+        .app
+        .my_notify_prefs(s.practice, Member::Contact(s.hannah.id))
+        .await
+        .unwrap();
+    assert_eq!(prefs.messages, NotifyChannel::Email);
+    assert_eq!(prefs.questions, NotifyChannel::None);
+    assert_eq!(prefs.quiet, Some((22 * 60, 7 * 60)));
+    for bad in [
+        [("messages", "email"), ("questions", "loud"), ("time_zone", "")],
+        [("messages", "email"), ("questions", "none"), ("time_zone", "Mars/Olympus")],
+        [("messages", "email"), ("quiet_start", "25:00"), ("quiet_end", "07:00")],
+    ] {
+        let response = browser.post_form("/portal/account/notifications", &bad).await;
+        assert_eq!(response.status(), 422, "{bad:?}");
+    }
+    // Staff cannot be told by text (they have no number to receive it).
+    let admin = s.app.staff_browser(&s.admin.email).await;
+    let response = admin
+        .post_form(
+            "/app/account/notifications",
+            &[("messages", "sms"), ("questions", "email"), ("staff_mode", "each"), ("digest", "08:00")],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    // Signed out, the pages send people to sign in.
+    let (status, _) = s.app.browser().page("/portal/account/notifications").await;
+    assert_eq!(status, 303);
+}
