@@ -176,6 +176,20 @@ impl Server {
                 }
             })
         });
+        let scheduled = self.background_delivery.then(|| {
+            let app = self.state.app.clone();
+            tokio::spawn(async move {
+                // X10: scheduled messages go out within seconds of their
+                // time; each is claimed, so several instances send it once.
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+                loop {
+                    tick.tick().await;
+                    if let Err(error) = app.run_scheduled_sends().await {
+                        tracing::error!(%error, "could not send scheduled messages");
+                    }
+                }
+            })
+        });
         let served = axum::serve(
             self.listener,
             router(self.state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -185,7 +199,7 @@ impl Server {
         .context("the server stopped with an error");
         // A message being sent right now is claimed for a while; if it was
         // not recorded as sent, it is sent again after the claim runs out.
-        for task in [worker, reminders].into_iter().flatten().chain(relay) {
+        for task in [worker, reminders, scheduled].into_iter().flatten().chain(relay) {
             task.abort();
         }
         store.close().await;
