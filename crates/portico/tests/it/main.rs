@@ -5,6 +5,7 @@ mod browser;
 mod harness;
 
 mod mail;
+mod chat_prefs;
 mod messages;
 
 mod access;
