@@ -183,6 +183,20 @@ impl Server {
             let app = self.state.app.clone();
             tokio::spawn(crate::app::notify::run_notification_job(app))
         });
+        let scheduled = self.background_delivery.then(|| {
+            let app = self.state.app.clone();
+            tokio::spawn(async move {
+                // X10: scheduled messages go out within seconds of their
+                // time; each is claimed, so several instances send it once.
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+                loop {
+                    tick.tick().await;
+                    if let Err(error) = app.run_scheduled_sends().await {
+                        tracing::error!(%error, "could not send scheduled messages");
+                    }
+                }
+            })
+        });
         // Stopping (X4, a rolling restart): first report not ready and tell
         // open pages to reconnect elsewhere, keep serving for the grace
         // period while the load balancer notices, then stop accepting and
@@ -212,7 +226,7 @@ impl Server {
                 tracing::warn!("the outbox worker did not finish in time; its claims run out and another instance sends them");
             }
         }
-        for task in [reminders, notifications].into_iter().flatten().chain(relay) {
+        for task in [reminders, notifications, scheduled].into_iter().flatten().chain(relay) {
             task.abort();
         }
         store.close().await;

@@ -263,6 +263,10 @@
           append(m);
           toBottom();
           form.querySelector("textarea").value = "";
+          form.querySelector("textarea").dispatchEvent(new Event("input"));
+          // The next message is not the client's status unless ticked again.
+          var status = form.querySelector('[name="status"]');
+          if (status) { status.checked = false; }
           // A fresh key for the next message; a retry of this one reuses it.
           form.querySelector('[name="key"]').value = m.next_key;
           // The next message is no longer a reply.
@@ -444,4 +448,36 @@
       shown.onclick = function () { window.focus(); location.href = open.href; };
     }
   });
+// ---- Messaging preferences (S1, S6) -------------------------------------
+// S1: what Enter does in a chat's text box, as the person chose
+// (`data-enter` on the form): "send" (Shift+Enter for a new line) or
+// "newline" (Ctrl/Cmd+Enter sends). S6: a live count of characters against
+// the text box's `maxlength`. Without the script the button sends and the
+// server refuses what is too long, the draft kept.
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-send][data-enter]");
+  if (!form) { return; }
+  var box = form.querySelector("textarea");
+  if (!box) { return; }
+  var enterSends = form.getAttribute("data-enter") === "send";
+  box.addEventListener("keydown", function (e) {
+    if (e.key !== "Enter" || e.isComposing) { return; }
+    var modified = e.ctrlKey || e.metaKey;
+    if (modified || (enterSends && !e.shiftKey && !e.altKey)) {
+      e.preventDefault();
+      if (box.value.trim() !== "") { form.requestSubmit(); }
+    }
+  });
+  var counter = form.querySelector("[data-counter]");
+  var max = parseInt(box.getAttribute("data-max") || "0", 10);
+  if (counter && max > 0) {
+    var count = function () {
+      var used = Array.from(box.value).length;
+      counter.textContent = used + " / " + max;
+      counter.classList.toggle("over", used >= max);
+    };
+    box.addEventListener("input", count);
+    count();
+  }
 }());

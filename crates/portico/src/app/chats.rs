@@ -379,6 +379,23 @@ impl App {
                 "A message can be at most {MAX_MESSAGE_CHARS} characters."
             ))));
         }
+        // S6: the practice's limit for its clients, below the server's own.
+        let contact_rules = match member {
+            Member::Contact(_) => Some(self.store.messaging_settings(practice).await?),
+            Member::Staff(_) => None,
+        };
+        if let Some(limit) = contact_rules
+            .as_ref()
+            .and_then(|s| s.client_max_message_chars)
+            .and_then(|n| usize::try_from(n).ok())
+        {
+            let length = body.chars().count();
+            if length > limit {
+                return Err(AppError::Invalid(ValidationError(format!(
+                    "Messages to the practice can be at most {limit} characters; yours has {length}. Shorten it and send it again."
+                ))));
+            }
+        }
         // Neither engine's text may hold a NUL (PostgreSQL refuses it), and
         // a send is written with others: it is refused here, alone.
         if body.contains('\0') {
@@ -430,6 +447,7 @@ impl App {
                     .collect(),
                 // M16: the message becomes the client's current status.
                 status_of,
+                automatic: false,
             })
             .await?;
         if new {
@@ -457,6 +475,10 @@ impl App {
                     message.seq,
                     message.sender_name.clone(),
                 );
+            }
+            // S7: the practice's automatic answer, in its windows.
+            if let Some(rules) = &contact_rules {
+                self.autorespond(practice, chat, &members, rules).await;
             }
         } else {
             // A retry: the files sent again are not needed.
@@ -488,6 +510,8 @@ pub enum ChatAction {
     MarkUnread { seq: i64 },
     Star(bool),
     Hide,
+    /// M6: a hidden chat opened on purpose (from Contacts) is shown again.
+    Show,
 }
 
 /// Export formats (M13).
@@ -569,6 +593,12 @@ impl App {
             ChatAction::Hide => {
                 self.store
                     .set_member_flags(practice, chat.id, member, Some(true), None)
+                    .await?;
+                None
+            }
+            ChatAction::Show => {
+                self.store
+                    .set_member_flags(practice, chat.id, member, Some(false), None)
                     .await?;
                 None
             }
@@ -665,6 +695,16 @@ impl App {
             .store
             .chat_for_member(actor.practice_id, chat, Member::Staff(actor.id))
             .await?;
+        // S8: no team members join a client's direct chat when sharing is off.
+        if chat.direct
+            && chat.client_id.is_some()
+            && !staff.is_empty()
+            && !self.store.chat_sharing_allowed(actor.practice_id).await?
+        {
+            return Err(AppError::Conflict(
+                "Your practice does not allow adding team members to a client's direct chat.".into(),
+            ));
+        }
         let members = self.check_members(actor, staff, contacts).await?;
         Ok(self
             .store

@@ -2,7 +2,9 @@
 //! happens here, once, through [`policy`]; the layers below trust it.
 
 pub mod access;
+pub mod chat_prefs;
 pub mod chats;
+pub mod scheduled;
 pub mod demo;
 pub mod notify;
 pub mod password;

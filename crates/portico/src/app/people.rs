@@ -33,6 +33,8 @@ pub struct ClientPage {
     pub team: Vec<Staff>,
     /// Records this one could join as a sub-record.
     pub possible_primaries: Vec<Client>,
+    /// S3: the client's own setting, and whether its contacts may start chats.
+    pub client_chats: (Option<bool>, bool),
 }
 
 /// What "Add contact" did.
@@ -149,7 +151,14 @@ impl App {
         } else {
             Vec::new()
         };
+        let client_chats = (
+            self.store
+                .client_chats_setting(client.practice_id, client.id)
+                .await?,
+            self.client_may_start_chats(&client).await?,
+        );
         Ok(ClientPage {
+            client_chats,
             client,
             primary,
             members,

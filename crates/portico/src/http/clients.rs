@@ -181,6 +181,9 @@ struct OverviewPage {
     name_error: Option<String>,
     notice: Option<String>,
     error: Option<String>,
+    /// S3: the client's own setting, and whether its contacts may start chats.
+    chats_own: Option<bool>,
+    chats_allowed: bool,
 }
 
 fn overview(
@@ -211,6 +214,8 @@ fn overview(
             assigned: page.assigned,
             team: page.team,
             possible_primaries: page.possible_primaries,
+            chats_own: page.client_chats.0,
+            chats_allowed: page.client_chats.1,
             name_value,
             name_error,
             notice,

@@ -45,6 +45,16 @@ struct MessagesPage {
     people: Vec<(Member, String)>,
     team: Vec<crate::store::Staff>,
     contacts: Vec<crate::store::Contact>,
+    /// S1: what Enter does for the viewer.
+    prefs: crate::store::MessagingPreferences,
+    /// S6: the longest message the viewer may send.
+    max_chars: usize,
+    /// S8: whether direct chats may be shared (staff pages offer it).
+    sharing: bool,
+    /// X10: the viewer's own scheduled messages in the open chat.
+    scheduled: Vec<crate::app::scheduled::ScheduledView>,
+    /// "Message the practice" (contacts): their clients, and whether each allows it (S3).
+    to_message: Vec<(crate::store::PortalClient, bool)>,
 }
 
 impl MessagesPage {
@@ -169,6 +179,21 @@ async fn messages_page(
         }
         _ => (Vec::new(), Vec::new(), Vec::new()),
     };
+    let (sharing, scheduled, to_message) = match (&view, actor) {
+        (view, Actor::Staff(staff)) => (
+            state.app.chat_sharing_allowed(staff).await?,
+            match view {
+                Some(v) => state.app.scheduled_messages(staff, v.chat.id).await?,
+                None => Vec::new(),
+            },
+            Vec::new(),
+        ),
+        (_, Actor::Contact(contact)) => {
+            (false, Vec::new(), state.app.clients_to_message(contact).await?)
+        }
+    };
+    let prefs = state.app.my_messaging_preferences(actor).await?;
+    let max_chars = state.app.max_message_chars(actor).await?;
     let unread_only = filter == ListFilter::Unread;
     let open = view.as_ref().map(|v| v.chat.id);
     let chats = state
@@ -196,8 +221,33 @@ async fn messages_page(
             people,
             team,
             contacts,
+            prefs,
+            max_chars,
+            sharing,
+            scheduled,
+            to_message,
         },
     ))
+}
+
+/// S2: the most recent chat to open instead of the list, when the person
+/// asked for it.
+async fn latest_chat(
+    state: &AppState,
+    actor: Actor<'_>,
+    filter: ListFilter,
+) -> Result<Option<ChatId>, PageError> {
+    if filter != ListFilter::All || !state.app.my_messaging_preferences(actor).await?.open_latest {
+        return Ok(None);
+    }
+    Ok(state
+        .app
+        .chats_for(actor)
+        .await?
+        .into_iter()
+        .filter(|c| !c.hidden)
+        .max_by_key(|c| c.chat.last_message_at)
+        .map(|c| c.chat.id))
 }
 
 /// `GET /app/messages`
@@ -206,6 +256,9 @@ pub async fn staff_list_get(
     user: StaffUser,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
+    if let Some(chat) = latest_chat(&state, Actor::Staff(&user.staff), query.filter()).await? {
+        return Ok(Redirect::to(&format!("/app/messages/{chat}")).into_response());
+    }
     let show = Show::list(query.filter());
     messages_page(
         &state,
@@ -244,6 +297,9 @@ pub async fn portal_list_get(
     user: ContactUser,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
+    if let Some(chat) = latest_chat(&state, Actor::Contact(&user.contact), query.filter()).await? {
+        return Ok(Redirect::to(&format!("/portal/messages/{chat}")).into_response());
+    }
     let show = Show::list(query.filter());
     messages_page(
         &state,
@@ -598,6 +654,7 @@ async fn act(
         "star" => ChatAction::Star(true),
         "unstar" => ChatAction::Star(false),
         "hide" => ChatAction::Hide,
+        "show" => ChatAction::Show,
         _ => return Err(PageError::NotFound),
     };
     let leaves = matches!(action, ChatAction::MarkUnread { .. } | ChatAction::Hide);
@@ -988,7 +1045,14 @@ pub async fn share_post(
 pub struct ClientChats {
     pub client: crate::store::Client,
     pub contacts: Vec<crate::store::Contact>,
-    pub chats: Vec<ChatSummary>,
+    pub chats: Vec<SharedChat>,
+}
+
+/// A direct chat about a client, told apart from the others by who of the
+/// team is in it ("with Olivia and you").
+pub struct SharedChat {
+    pub summary: ChatSummary,
+    pub team: String,
 }
 
 #[derive(Template)]
@@ -1028,11 +1092,33 @@ pub async fn contacts_list_get(
             .into_iter()
             .filter(|c| c.status == crate::store::ContactStatus::Active)
             .collect::<Vec<_>>();
-        let direct = chats
+        let mut direct = Vec::new();
+        for summary in chats
             .iter()
             .filter(|c| c.chat.direct && c.chat.client_id == Some(client.id))
-            .cloned()
-            .collect::<Vec<_>>();
+        {
+            let mut names: Vec<String> = state
+                .app
+                .member_names(user.staff.practice_id, summary.chat.id)
+                .await?
+                .into_iter()
+                .filter_map(|(member, name)| match member {
+                    Member::Staff(id) if id == user.staff.id => None,
+                    Member::Staff(_) => Some(name),
+                    Member::Contact(_) => None,
+                })
+                .collect();
+            names.push("you".into());
+            let team = match names.split_last() {
+                Some((last, [])) => last.clone(),
+                Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+                None => String::new(),
+            };
+            direct.push(SharedChat {
+                summary: summary.clone(),
+                team: format!("with {team}"),
+            });
+        }
         if !contacts.is_empty() || !direct.is_empty() {
             clients.push(ClientChats {
                 client,

@@ -3,6 +3,7 @@
 
 mod all_contacts;
 mod assets;
+mod chat_prefs;
 mod clients;
 mod csrf;
 mod errors;
@@ -272,7 +273,29 @@ pub fn router(state: AppState) -> Router {
         .route("/app/settings", get(staff_pages::settings_get))
         .route("/app/settings/security", post(staff_pages::security_post))
         .route("/app/settings/time-zone", post(staff_pages::time_zone_post))
-        .route("/app/settings/messaging", post(staff_pages::messaging_post))
+        .route(
+            "/app/settings/messaging",
+            get(chat_prefs::settings_get).post(chat_prefs::settings_post),
+        )
+        .route(
+            "/app/account/messaging",
+            get(chat_prefs::staff_preferences_get).post(chat_prefs::staff_preferences_post),
+        )
+        .route(
+            "/portal/account/messaging",
+            get(chat_prefs::portal_preferences_get).post(chat_prefs::portal_preferences_post),
+        )
+        .route("/app/clients/{id}/chats", post(chat_prefs::client_chats_post))
+        .route("/portal/messages/start", post(chat_prefs::portal_start_post))
+        .route("/app/messages/{chat}/schedule", post(chat_prefs::schedule_post))
+        .route(
+            "/app/messages/scheduled/{id}",
+            get(chat_prefs::scheduled_get).post(chat_prefs::scheduled_post),
+        )
+        .route(
+            "/app/messages/scheduled/{id}/cancel",
+            post(chat_prefs::scheduled_cancel_post),
+        )
         .route("/app/settings/outbox", get(staff_pages::outbox_get))
         .route(
             "/app/settings/outbox/{id}/retry",

@@ -446,20 +446,3 @@ pub async fn alerts_read_post(
     Ok(Redirect::to("/app").into_response())
 }
 
-#[derive(Deserialize)]
-pub struct MessagingForm {
-    allow_sharing: Option<String>,
-}
-
-/// `POST /app/settings/messaging` (admins, S8)
-pub async fn messaging_post(
-    State(state): State<AppState>,
-    user: StaffUser,
-    Form(form): Form<MessagingForm>,
-) -> Result<Response, PageError> {
-    state
-        .app
-        .set_chat_sharing(&user.staff, form.allow_sharing.is_some())
-        .await?;
-    Ok(Redirect::to("/app/settings?done=saved").into_response())
-}

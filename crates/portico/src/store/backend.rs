@@ -59,6 +59,28 @@ impl Backend {
         }
     }
 
+    /// Claims due scheduled messages (X10; `$1` now, `$2` lease end, `$3`
+    /// limit), as the outbox is claimed: `SKIP LOCKED` on PostgreSQL, the
+    /// one writer on SQLite. A claim whose lease ran out (an instance that
+    /// stopped mid-send) is taken again; the send's key keeps it one message.
+    pub(super) fn claim_scheduled_sql(self) -> &'static str {
+        match self {
+            Backend::Sqlite => concat!(
+                "UPDATE scheduled_messages SET state = 'sending', claimed_until = $2 WHERE id IN \
+                 (SELECT id FROM scheduled_messages WHERE state IN ('scheduled', 'sending') \
+                 AND send_at <= $1 AND claimed_until <= $1 ORDER BY send_at, id LIMIT $3) RETURNING ",
+                super::chat_prefs::scheduled_columns!()
+            ),
+            Backend::Postgres => concat!(
+                "UPDATE scheduled_messages SET state = 'sending', claimed_until = $2 WHERE id IN \
+                 (SELECT id FROM scheduled_messages WHERE state IN ('scheduled', 'sending') \
+                 AND send_at <= $1 AND claimed_until <= $1 ORDER BY send_at, id LIMIT $3 \
+                 FOR UPDATE SKIP LOCKED) RETURNING ",
+                super::chat_prefs::scheduled_columns!()
+            ),
+        }
+    }
+
     /// The messages already stored under the senders' idempotency keys;
     /// `$1` a JSON array of `{p, k, s, key}`.
     pub(super) fn existing_messages_sql(self) -> &'static str {
@@ -102,16 +124,17 @@ impl Backend {
         match self {
             Backend::Sqlite => {
                 "INSERT INTO messages (id, practice_id, chat_id, seq, sender_kind, sender_id, sender_name, body, \
-                 idempotency_key, reply_to_seq, created_at) \
+                 idempotency_key, reply_to_seq, created_at, automatic) \
                  SELECT value ->> 'id', value ->> 'p', value ->> 'c', value ->> 'seq', value ->> 'k', value ->> 's', \
-                 value ->> 'name', value ->> 'body', value ->> 'key', value ->> 'reply', value ->> 'at' FROM json_each($1)"
+                 value ->> 'name', value ->> 'body', value ->> 'key', value ->> 'reply', value ->> 'at', value ->> 'auto' \
+                 FROM json_each($1)"
             }
             Backend::Postgres => {
                 "INSERT INTO messages (id, practice_id, chat_id, seq, sender_kind, sender_id, sender_name, body, \
-                 idempotency_key, reply_to_seq, created_at) \
-                 SELECT id, p, c, seq, k, s, name, body, key, reply, at FROM json_to_recordset($1::json) \
+                 idempotency_key, reply_to_seq, created_at, automatic) \
+                 SELECT id, p, c, seq, k, s, name, body, key, reply, at, auto FROM json_to_recordset($1::json) \
                  AS j(id text, p text, c text, seq bigint, k text, s text, name text, body text, key text, \
-                      reply bigint, at bigint)"
+                      reply bigint, at bigint, auto bigint)"
             }
         }
     }

@@ -69,6 +69,8 @@ pub struct Message {
     pub pinned: bool,
     pub deleted: bool,
     pub created_at: Millis,
+    /// S7: an automatic answer of the practice, not written by a person.
+    pub automatic: bool,
 }
 
 /// A piece of a message's text: plain, or a web address to link.
@@ -188,6 +190,7 @@ pub(super) struct MessageRow {
     pinned_at: Option<i64>,
     deleted_at: Option<i64>,
     created_at: i64,
+    automatic: i64,
 }
 
 impl TryFrom<MessageRow> for Message {
@@ -204,6 +207,7 @@ impl TryFrom<MessageRow> for Message {
             pinned: row.pinned_at.is_some(),
             deleted: row.deleted_at.is_some(),
             created_at: Millis(row.created_at),
+            automatic: row.automatic != 0,
         })
     }
 }
@@ -216,7 +220,7 @@ macro_rules! chat_columns {
 
 macro_rules! message_columns {
     () => {
-        "id, chat_id, seq, sender_kind, sender_id, sender_name, body, reply_to_seq, pinned_at, deleted_at, created_at"
+        "id, chat_id, seq, sender_kind, sender_id, sender_name, body, reply_to_seq, pinned_at, deleted_at, created_at, automatic"
     };
 }
 pub(super) use message_columns;

@@ -42,6 +42,8 @@ pub struct NewMessage {
     pub files: Vec<FileMeta>,
     /// M16: the message becomes this client's current status.
     pub status_of: Option<ClientId>,
+    /// S7: an automatic answer; it marks nothing read for its sender.
+    pub automatic: bool,
 }
 
 /// What became of a send: the stored message, and whether this send stored
@@ -318,17 +320,21 @@ async fn write(store: &Store, batch: &[Pending]) -> StoreResult<Vec<StoreResult<
             pinned: false,
             deleted: false,
             created_at: m.now,
+            automatic: m.automatic,
         };
         *seq += 1;
         rows.push(json!({
             "id": message.id.to_string(), "p": m.practice.to_string(), "c": m.chat.to_string(),
             "seq": message.seq, "k": m.sender.kind(), "s": m.sender.id(), "name": m.sender_name,
             "body": m.body, "key": m.key, "reply": m.reply_to, "at": m.now.0,
+            "auto": i64::from(m.automatic),
         }));
         let reader = (m.practice, m.chat, m.sender);
-        match read_up_to.iter_mut().find(|(r, _)| *r == reader) {
-            Some((_, up_to)) => *up_to = message.seq,
-            None => read_up_to.push((reader, message.seq)),
+        if !m.automatic {
+            match read_up_to.iter_mut().find(|(r, _)| *r == reader) {
+                Some((_, up_to)) => *up_to = message.seq,
+                None => read_up_to.push((reader, message.seq)),
+            }
         }
         written.push((i, message));
     }

@@ -8,6 +8,7 @@
 //! See `docs/decisions/0001-one-store-for-two-engines.md`.
 
 mod backend;
+mod chat_prefs;
 mod chats;
 mod clients;
 mod contacts;
@@ -23,6 +24,7 @@ mod throttle;
 mod tokens;
 
 pub use backend::{Backend, listen_instances};
+pub use chat_prefs::{MessagingPreferences, MessagingSettings, NewScheduled, Scheduled, ScheduledState};
 pub use chats::{Chat, ChatSummary, Member, MemberState, Message, Reaction, Segment};
 pub use clients::{Client, ClientFilter, ClientSummary, NewClient};
 pub use contacts::{Contact, ContactStatus, NewContact, PortalClient};

@@ -6,6 +6,7 @@ mod harness;
 
 mod mail;
 mod notify;
+mod chat_prefs;
 mod messages;
 
 mod access;
