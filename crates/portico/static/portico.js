@@ -233,7 +233,10 @@
         refresh();
       }
     };
-    socket.onclose = function () {
+    socket.onclose = function (e) {
+      // 4001: the session ended (signed out, elsewhere too): the page
+      // reloads to the sign-in page instead of reconnecting.
+      if (e.code === 4001) { location.reload(); return; }
       setTimeout(connect, retry);
       retry = Math.min(retry * 2, 15000);
     };
@@ -328,7 +331,10 @@
         try { event = JSON.parse(e.data); } catch (_) { return; }
         if (event.kind === "message") { if (!list.hidden) { load(); } else { show(unread + 1); } }
       };
-      socket.onclose = function () { setTimeout(listen, wait); wait = Math.min(wait * 2, 15000); };
+      socket.onclose = function (e) {
+        if (e.code === 4001) { location.reload(); return; }
+        setTimeout(listen, wait); wait = Math.min(wait * 2, 15000);
+      };
     }());
   }
 }());

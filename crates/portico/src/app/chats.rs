@@ -410,7 +410,7 @@ impl App {
         };
         let now = self.clock.now();
         self.send_limiter.allow(member, now)?;
-        let (message, new) = self
+        let appended = self
             .sends
             .append(NewMessage {
                 practice,
@@ -433,10 +433,12 @@ impl App {
                 status_of,
             })
             .await?;
-        if new {
+        let message = appended.message;
+        if appended.new {
+            // Those who reach the chat as the message was stored hear it.
             self.live.publish(LiveEvent {
                 practice,
-                recipients: members.iter().map(|m| m.member).collect(),
+                recipients: appended.recipients,
                 kind: "message".into(),
                 chat,
                 seq: message.seq,
