@@ -8,6 +8,7 @@ mod mail;
 mod messages;
 
 mod access;
+mod access_ends;
 mod browser_stories;
 mod cli;
 mod durability;
