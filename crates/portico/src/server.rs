@@ -197,6 +197,21 @@ impl Server {
                 }
             })
         });
+        // A socket never outlives its session, however the session ended
+        // (another process, a clock that passed its end): checked often.
+        let sockets = {
+            let app = self.state.app.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(crate::app::sessions::SOCKET_CHECK_EVERY);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    if let Err(error) = app.close_ended_sockets().await {
+                        tracing::warn!(%error, "could not check the open sockets' sessions");
+                    }
+                }
+            })
+        };
         // Stopping (X4, a rolling restart): first report not ready and tell
         // open pages to reconnect elsewhere, keep serving for the grace
         // period while the load balancer notices, then stop accepting and
@@ -226,7 +241,7 @@ impl Server {
                 tracing::warn!("the outbox worker did not finish in time; its claims run out and another instance sends them");
             }
         }
-        for task in [reminders, notifications, scheduled].into_iter().flatten().chain(relay) {
+        for task in [reminders, notifications, scheduled, Some(sockets)].into_iter().flatten().chain(relay) {
             task.abort();
         }
         store.close().await;
@@ -252,15 +267,37 @@ impl Server {
             // together: one NOTIFY carries a JSON array of them.
             let mut events = Vec::new();
             while outgoing.recv_many(&mut events, 256).await > 0 {
-                let payloads = events.drain(..).map(|event| {
-                    let mut wire = hub.wire(event);
+                let payloads = events.drain(..).flat_map(|relayed| {
+                    let wire = hub.wire(relayed);
+                    if !wire.ended_sessions.is_empty() {
+                        // Many ended sessions (a deactivated member's) go
+                        // in as many notifications as they need.
+                        let origin = wire.origin;
+                        return wire
+                            .ended_sessions
+                            .chunks(64)
+                            .map(|sessions| {
+                                serde_json::to_string(&crate::delivery::live::WireEvent {
+                                    origin: origin.clone(),
+                                    practice: wire.practice,
+                                    recipients: Vec::new(),
+                                    event: None,
+                                    ended_sessions: sessions.to_vec(),
+                                })
+                                .unwrap_or_default()
+                            })
+                            .collect::<Vec<_>>();
+                    }
+                    let mut wire = wire;
                     let mut payload = serde_json::to_string(&wire).unwrap_or_default();
                     if payload.len() > RELAY_BYTES {
                         // NOTIFY takes 8000 bytes: pages fetch a long body themselves.
-                        wire.event.body = None;
+                        if let Some(event) = wire.event.as_mut() {
+                            event.body = None;
+                        }
                         payload = serde_json::to_string(&wire).unwrap_or_default();
                     }
-                    payload
+                    vec![payload]
                 });
                 for batch in relay_batches(payloads) {
                     if let Err(error) = store.notify_instances(&batch).await {
@@ -284,12 +321,7 @@ impl Server {
                                 continue;
                             };
                             for wire in wires {
-                                if wire.origin == hub.instance {
-                                    continue;
-                                }
-                                if let Some(event) = wire.into_event() {
-                                    hub.deliver_here(event);
-                                }
+                                hub.receive(wire);
                             }
                         }
                     }

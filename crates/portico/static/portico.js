@@ -235,8 +235,13 @@
         refresh();
       }
     };
-    socket.onclose = function () {
-      setTimeout(connect, retry);
+    socket.onclose = function (e) {
+      // 4001: the session ended (signed out, elsewhere too): the page
+      // reloads to the sign-in page instead of reconnecting.
+      if (e.code === 4001) { location.reload(); return; }
+      // 1012: this server is restarting; come back to another one after a
+      // random pause, so that all its pages do not return at once.
+      setTimeout(connect, e.code === 1012 ? 250 + Math.random() * 3000 : retry * (0.5 + Math.random()));
       retry = Math.min(retry * 2, 15000);
     };
   }
@@ -335,7 +340,11 @@
         document.dispatchEvent(new CustomEvent("portico:live", { detail: event }));
         if (event.kind === "message") { if (!list.hidden) { load(); } else { show(unread + 1); } }
       };
-      socket.onclose = function () { setTimeout(listen, wait); wait = Math.min(wait * 2, 15000); };
+      socket.onclose = function (e) {
+        if (e.code === 4001) { location.reload(); return; }
+        setTimeout(listen, e.code === 1012 ? 250 + Math.random() * 3000 : wait * (0.5 + Math.random()));
+        wait = Math.min(wait * 2, 15000);
+      };
     }());
   }
 }());
@@ -366,7 +375,11 @@
         try { event = JSON.parse(e.data); } catch (_) { return; }
         handler(event);
       };
-      socket.onclose = function () { setTimeout(open, wait); wait = Math.min(wait * 2, 15000); };
+      socket.onclose = function (e) {
+        if (e.code === 4001) { location.reload(); return; }
+        setTimeout(open, e.code === 1012 ? 250 + Math.random() * 3000 : wait * (0.5 + Math.random()));
+        wait = Math.min(wait * 2, 15000);
+      };
     }());
   }
 

@@ -223,6 +223,12 @@ impl App {
         // active contact, and following it proves the address too.
         tx.activate_contact(holder.practice_id, holder.contact_id, now)
             .await?;
+        // She is in: her other invitations and sign-in links end with this
+        // one (a link that lies in a mailbox must not sign anyone in later).
+        for older in [TokenPurpose::Invitation, TokenPurpose::SignIn] {
+            tx.revoke_tokens(holder.practice_id, holder.contact_id, older, now)
+                .await?;
+        }
         tx.commit().await?;
         let practice = self.store.get_practice(holder.practice_id).await?;
         self.start_session(
@@ -255,17 +261,19 @@ impl App {
             .await?;
         tx.activate_contact(holder.practice_id, holder.contact_id, now)
             .await?;
-        tx.revoke_tokens(
-            holder.practice_id,
-            holder.contact_id,
+        // A new password ends every older link: reset links, invitations
+        // and sign-in links alike.
+        for older in [
             TokenPurpose::Reset,
-            now,
-        )
-        .await?;
+            TokenPurpose::Invitation,
+            TokenPurpose::SignIn,
+        ] {
+            tx.revoke_tokens(holder.practice_id, holder.contact_id, older, now)
+                .await?;
+        }
         tx.commit().await?;
         let subject = SessionSubject::Contact(holder.contact_id);
-        self.store
-            .delete_sessions_of(holder.practice_id, subject, None)
+        self.end_sessions_of(holder.practice_id, subject, None)
             .await?;
         let practice = self.store.get_practice(holder.practice_id).await?;
         self.start_session(&practice, subject, SessionStage::Active, client)

@@ -426,7 +426,7 @@ impl App {
         };
         let now = self.clock.now();
         self.send_limiter.allow(member, now)?;
-        let (message, new) = self
+        let appended = self
             .sends
             .append(NewMessage {
                 practice,
@@ -450,13 +450,22 @@ impl App {
                 automatic: false,
             })
             .await?;
-        if new {
-            let audience: Vec<Member> = members.iter().map(|m| m.member).collect();
-            self.after_message(practice, chat, member, &message.sender_name, &audience, message.seq)
-                .await;
+        let message = appended.message;
+        if appended.new {
+            // N1, N2: alerts and notifications for those who reach the chat.
+            self.after_message(
+                practice,
+                chat,
+                member,
+                &message.sender_name,
+                &appended.recipients,
+                message.seq,
+            )
+            .await;
+            // Those who reach the chat as the message was stored hear it.
             self.live.publish(LiveEvent {
                 practice,
-                recipients: members.iter().map(|m| m.member).collect(),
+                recipients: appended.recipients,
                 kind: "message".into(),
                 chat,
                 seq: message.seq,

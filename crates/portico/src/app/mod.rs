@@ -209,6 +209,14 @@ impl App {
         self.store
             .set_staff_password(staff.practice_id, staff.id, &hash)
             .await?;
+        // A new password ends every session of the old one (their sockets
+        // close at the next check of the running servers).
+        self.end_sessions_of(
+            staff.practice_id,
+            crate::store::SessionSubject::Staff(staff.id),
+            None,
+        )
+        .await?;
         Ok(staff)
     }
 }

@@ -529,8 +529,7 @@ impl App {
             .set_staff_active(actor.practice_id, member.id, on)
             .await?;
         if !on {
-            self.store
-                .delete_sessions_of(actor.practice_id, SessionSubject::Staff(member.id), None)
+            self.end_sessions_of(actor.practice_id, SessionSubject::Staff(member.id), None)
                 .await?;
         }
         Ok(())

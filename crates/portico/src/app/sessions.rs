@@ -16,6 +16,10 @@ pub const STAFF_ABSOLUTE_MS: i64 = 7 * 24 * HOUR;
 pub const CONTACT_ABSOLUTE_MS: i64 = 30 * 24 * HOUR;
 /// Between the password and the second factor.
 pub const PENDING_MS: i64 = 10 * 60_000;
+/// How often each instance checks that its open sockets' sessions are
+/// still alive: the longest a socket outlives a session that ended where
+/// no instance could announce it (an operator's command, a passing clock).
+pub const SOCKET_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Where a request comes from, for the session list and throttling.
 #[derive(Clone, Debug, Default)]
@@ -135,14 +139,14 @@ impl App {
         };
         let now = self.clock.now();
         if session.expires_at <= now || session.last_seen_at.0 + IDLE_MS <= now.0 {
-            self.store.delete_session(&hash).await?;
+            self.end_session(&hash).await?;
             return Ok(None);
         }
         let person = match session.subject {
             SessionSubject::Staff(id) => match self.store.get_staff(practice.id, id).await {
                 Ok(staff) if staff.active => Person::Staff(staff),
                 Ok(_) | Err(StoreError::NotFound) => {
-                    self.store.delete_session(&hash).await?;
+                    self.end_session(&hash).await?;
                     return Ok(None);
                 }
                 Err(e) => return Err(e.into()),
@@ -150,7 +154,7 @@ impl App {
             SessionSubject::Contact(id) => match self.store.get_contact(practice.id, id).await {
                 Ok(contact) => Person::Contact(contact),
                 Err(StoreError::NotFound) => {
-                    self.store.delete_session(&hash).await?;
+                    self.end_session(&hash).await?;
                     return Ok(None);
                 }
                 Err(e) => return Err(e.into()),
@@ -169,8 +173,51 @@ impl App {
 
     /// Ends the session of this secret, server-side.
     pub async fn sign_out(&self, secret: &str) -> AppResult<()> {
-        self.store.delete_session(&hash_secret(secret)).await?;
+        self.end_session(&hash_secret(secret)).await
+    }
+
+    /// Ends one session: its row, and its open sockets on every instance.
+    async fn end_session(&self, hash: &str) -> AppResult<()> {
+        self.store.delete_session(hash).await?;
+        self.live.end_sessions(vec![hash.to_owned()]);
         Ok(())
+    }
+
+    /// Ends a person's sessions but `keep` (or all, with `None`), and closes
+    /// their sockets on every instance. Returns how many ended.
+    pub(super) async fn end_sessions_of(
+        &self,
+        practice: crate::domain::PracticeId,
+        subject: SessionSubject,
+        keep: Option<&str>,
+    ) -> AppResult<usize> {
+        let ended = self
+            .store
+            .delete_sessions_of(practice, subject, keep)
+            .await?;
+        let count = ended.len();
+        self.live.end_sessions(ended);
+        Ok(count)
+    }
+
+    /// Closes this instance's sockets whose session is no longer alive
+    /// (ended, expired, idle, or its person gone). The server runs it every
+    /// [`SOCKET_CHECK_EVERY`]. Returns how many sockets closed.
+    pub async fn close_ended_sockets(&self) -> AppResult<usize> {
+        let open = self.live.open_sessions();
+        if open.is_empty() {
+            return Ok(0);
+        }
+        let now = self.clock.now();
+        let mut ended = Vec::new();
+        for chunk in open.chunks(500) {
+            let alive = self
+                .store
+                .alive_sessions(chunk, now, Millis(now.0 - IDLE_MS))
+                .await?;
+            ended.extend(chunk.iter().filter(|s| !alive.contains(s)).cloned());
+        }
+        Ok(self.live.end_sessions_here(&ended))
     }
 
     /// The signed-in person's sessions, this one marked.
@@ -194,15 +241,13 @@ impl App {
     }
 
     /// "Sign out everywhere else": every other session of this person ends.
-    pub async fn sign_out_other_sessions(&self, identity: &Identity) -> AppResult<u64> {
-        Ok(self
-            .store
-            .delete_sessions_of(
-                identity.practice.id,
-                identity.session.subject,
-                Some(&identity.session.id_hash),
-            )
-            .await?)
+    pub async fn sign_out_other_sessions(&self, identity: &Identity) -> AppResult<usize> {
+        self.end_sessions_of(
+            identity.practice.id,
+            identity.session.subject,
+            Some(&identity.session.id_hash),
+        )
+        .await
     }
 }
 

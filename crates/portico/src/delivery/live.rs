@@ -10,6 +10,12 @@
 //! Each socket has a short queue; a socket that falls that far behind is
 //! closed instead of buffering without end, and its page catches up from
 //! the store when it reconnects.
+//!
+//! Each socket belongs to the session that opened it. When a session ends
+//! (signed out, signed out elsewhere, a new password, a deactivated team
+//! member, expiry), [`Hub::end_sessions`] closes its sockets here and, on
+//! PostgreSQL, on every other instance; a periodic check closes those whose
+//! session ended in a way no instance announced.
 
 use crate::domain::{ChatId, PracticeId};
 use crate::store::Member;
@@ -41,6 +47,14 @@ pub struct LiveEvent {
     pub reader: Option<String>,
 }
 
+/// What one instance tells the others: an event, or sessions that ended.
+#[derive(Clone, Debug)]
+pub enum Relayed {
+    Event(LiveEvent),
+    /// The hashes of sessions whose sockets must close.
+    EndSessions(Vec<String>),
+}
+
 /// An event as it travels between instances.
 #[derive(Serialize, Deserialize)]
 pub struct WireEvent {
@@ -48,12 +62,15 @@ pub struct WireEvent {
     pub origin: String,
     pub practice: PracticeId,
     pub recipients: Vec<(String, String)>,
-    pub event: LiveEvent,
+    pub event: Option<LiveEvent>,
+    /// Sessions that ended: their sockets close on every instance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ended_sessions: Vec<String>,
 }
 
 impl WireEvent {
     pub fn into_event(self) -> Option<LiveEvent> {
-        let mut event = self.event;
+        let mut event = self.event?;
         event.practice = self.practice;
         event.recipients = self
             .recipients
@@ -72,7 +89,19 @@ impl WireEvent {
 pub type Frame = Bytes;
 
 type Person = (PracticeId, Member);
-type ByPerson = HashMap<Person, Vec<(u64, mpsc::Sender<Frame>)>>;
+type ByPerson = HashMap<Person, Vec<Socket>>;
+
+/// One socket as the hub holds it.
+#[derive(Debug)]
+struct Socket {
+    id: u64,
+    /// The hash of the session that opened it.
+    session: Arc<str>,
+    tx: mpsc::Sender<Frame>,
+    /// Set when its session ended (the socket then closes with a frame
+    /// that says so), rather than falling behind.
+    ended: Arc<AtomicBool>,
+}
 
 /// The open sockets of each person, by a number the hub gave each one.
 #[derive(Debug, Default)]
@@ -82,17 +111,54 @@ struct Sockets {
 }
 
 impl Sockets {
-    fn add(&self, person: Person) -> (u64, mpsc::Receiver<Frame>) {
+    fn add(&self, person: Person, session: &str) -> (u64, mpsc::Receiver<Frame>, Arc<AtomicBool>) {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(SOCKET_QUEUE);
-        self.lock().entry(person).or_default().push((id, tx));
-        (id, rx)
+        let ended = Arc::new(AtomicBool::new(false));
+        self.lock().entry(person).or_default().push(Socket {
+            id,
+            session: Arc::from(session),
+            tx,
+            ended: ended.clone(),
+        });
+        (id, rx, ended)
+    }
+
+    /// Lets go of the sockets of these sessions, marked as ended. Returns
+    /// how many there were.
+    fn end_sessions(&self, sessions: &[String]) -> usize {
+        let mut ended = 0;
+        self.lock().retain(|_, sockets| {
+            sockets.retain(|socket| {
+                let end = sessions.iter().any(|s| **s == *socket.session);
+                if end {
+                    socket.ended.store(true, Ordering::SeqCst);
+                    ended += 1;
+                }
+                !end
+            });
+            !sockets.is_empty()
+        });
+        ended
+    }
+
+    /// The sessions that have sockets here, each once.
+    fn sessions(&self) -> Vec<String> {
+        let mut sessions: Vec<String> = self
+            .lock()
+            .values()
+            .flatten()
+            .map(|socket| socket.session.to_string())
+            .collect();
+        sessions.sort_unstable();
+        sessions.dedup();
+        sessions
     }
 
     fn remove(&self, person: Person, id: u64) {
         let mut by_person = self.lock();
         if let Some(sockets) = by_person.get_mut(&person) {
-            sockets.retain(|(socket, _)| *socket != id);
+            sockets.retain(|socket| socket.id != id);
             if sockets.is_empty() {
                 by_person.remove(&person);
             }
@@ -111,7 +177,7 @@ impl Sockets {
             let Some(sockets) = by_person.get_mut(&person) else {
                 continue;
             };
-            sockets.retain(|(_, tx)| tx.try_send(frame.clone()).is_ok());
+            sockets.retain(|socket| socket.tx.try_send(frame.clone()).is_ok());
             if sockets.is_empty() {
                 by_person.remove(&person);
             }
@@ -139,9 +205,22 @@ pub struct Subscription {
     person: Person,
     id: u64,
     events: mpsc::Receiver<Frame>,
+    ended: Arc<AtomicBool>,
+    restarting: Arc<AtomicBool>,
 }
 
 impl Subscription {
+    /// Whether the hub let this socket go because its session ended.
+    pub fn session_ended(&self) -> bool {
+        self.ended.load(Ordering::SeqCst)
+    }
+
+    /// Whether the hub let this socket go because this instance is
+    /// stopping: the page should reconnect (to another instance).
+    pub fn restarting(&self) -> bool {
+        self.restarting.load(Ordering::SeqCst)
+    }
+
     /// The next event for this socket; `None` once the hub let it go,
     /// without first handing over what was still queued (the page reads
     /// it from the store when it reconnects).
@@ -166,8 +245,10 @@ pub struct Hub {
     /// This process, among the instances sharing a database.
     pub instance: String,
     relaying: Arc<AtomicBool>,
-    relay_tx: mpsc::UnboundedSender<LiveEvent>,
-    relay_rx: Arc<Mutex<Option<mpsc::UnboundedReceiver<LiveEvent>>>>,
+    /// Set when this instance stops: every socket is let go, and told why.
+    restarting: Arc<AtomicBool>,
+    relay_tx: mpsc::UnboundedSender<Relayed>,
+    relay_rx: Arc<Mutex<Option<mpsc::UnboundedReceiver<Relayed>>>>,
 }
 
 impl Default for Hub {
@@ -183,6 +264,7 @@ impl Hub {
             sockets: Arc::default(),
             instance: uuid::Uuid::now_v7().to_string(),
             relaying: Arc::new(AtomicBool::new(false)),
+            restarting: Arc::new(AtomicBool::new(false)),
             relay_tx,
             relay_rx: Arc::new(Mutex::new(Some(relay_rx))),
         }
@@ -193,7 +275,43 @@ impl Hub {
     pub fn publish(&self, event: LiveEvent) {
         self.deliver(&event);
         if self.relaying.load(Ordering::Relaxed) {
-            let _ = self.relay_tx.send(event);
+            let _ = self.relay_tx.send(Relayed::Event(event));
+        }
+    }
+
+    /// Closes the sockets of sessions that ended, here and, when relaying,
+    /// on the other instances.
+    pub fn end_sessions(&self, sessions: Vec<String>) {
+        if sessions.is_empty() {
+            return;
+        }
+        self.sockets.end_sessions(&sessions);
+        if self.relaying.load(Ordering::Relaxed) {
+            let _ = self.relay_tx.send(Relayed::EndSessions(sessions));
+        }
+    }
+
+    /// Closes the sockets of sessions that ended, on this process only.
+    /// Returns how many closed.
+    pub fn end_sessions_here(&self, sessions: &[String]) -> usize {
+        self.sockets.end_sessions(sessions)
+    }
+
+    /// The sessions with a socket open on this process.
+    pub fn open_sessions(&self) -> Vec<String> {
+        self.sockets.sessions()
+    }
+
+    /// What another instance relayed: sessions to end, an event to deliver.
+    pub fn receive(&self, wire: WireEvent) {
+        if wire.origin == self.instance {
+            return;
+        }
+        if !wire.ended_sessions.is_empty() {
+            self.sockets.end_sessions(&wire.ended_sessions);
+        }
+        if let Some(event) = wire.into_event() {
+            self.deliver(&event);
         }
     }
 
@@ -211,17 +329,32 @@ impl Hub {
             .send(event.practice, &event.recipients, &Bytes::from(text));
     }
 
-    /// A new socket of `member` of `practice`: it hears the events for
-    /// that person until the subscription is dropped.
-    pub fn subscribe(&self, practice: PracticeId, member: Member) -> Subscription {
+    /// A new socket of `member` of `practice`, opened by the session whose
+    /// hash is `session`: it hears the events for that person until the
+    /// subscription is dropped or the session ends.
+    pub fn subscribe(&self, practice: PracticeId, member: Member, session: &str) -> Subscription {
         let person = (practice, member);
-        let (id, events) = self.sockets.add(person);
+        let (id, events, ended) = self.sockets.add(person, session);
         Subscription {
             sockets: self.sockets.clone(),
             person,
             id,
             events,
+            ended,
+            restarting: self.restarting.clone(),
         }
+    }
+
+    /// This instance is stopping (SIGTERM): lets every socket go, each to
+    /// be closed with "service restart" (1012) so its page reconnects —
+    /// through the load balancer, to another instance — and catches up.
+    /// Returns how many there were.
+    pub fn restart_all(&self) -> usize {
+        self.restarting.store(true, Ordering::SeqCst);
+        let mut all = self.sockets.lock();
+        let count = all.values().map(Vec::len).sum();
+        all.clear();
+        count
     }
 
     /// How many sockets are open on this process.
@@ -231,7 +364,7 @@ impl Hub {
 
     /// Starts relaying: the caller drains the returned events to the other
     /// instances. Only the first caller gets them.
-    pub async fn start_relay(&self) -> Option<mpsc::UnboundedReceiver<LiveEvent>> {
+    pub async fn start_relay(&self) -> Option<mpsc::UnboundedReceiver<Relayed>> {
         let rx = self.relay_rx.lock().await.take();
         if rx.is_some() {
             self.relaying.store(true, Ordering::Relaxed);
@@ -239,17 +372,27 @@ impl Hub {
         rx
     }
 
-    /// The wire form of an event of this instance.
-    pub fn wire(&self, event: LiveEvent) -> WireEvent {
-        WireEvent {
-            origin: self.instance.clone(),
-            practice: event.practice,
-            recipients: event
-                .recipients
-                .iter()
-                .map(|m| (m.kind().to_owned(), m.id()))
-                .collect(),
-            event,
+    /// The wire form of what this instance relays.
+    pub fn wire(&self, relayed: Relayed) -> WireEvent {
+        match relayed {
+            Relayed::Event(event) => WireEvent {
+                origin: self.instance.clone(),
+                practice: event.practice,
+                recipients: event
+                    .recipients
+                    .iter()
+                    .map(|m| (m.kind().to_owned(), m.id()))
+                    .collect(),
+                event: Some(event),
+                ended_sessions: Vec::new(),
+            },
+            Relayed::EndSessions(sessions) => WireEvent {
+                origin: self.instance.clone(),
+                practice: PracticeId::default(),
+                recipients: Vec::new(),
+                event: None,
+                ended_sessions: sessions,
+            },
         }
     }
 }
@@ -291,12 +434,12 @@ mod tests {
             Member::Contact(ContactId::new()),
         );
         let outsider = Member::Contact(ContactId::new());
-        let mut staff_tab = hub.subscribe(practice, staff);
-        let mut staff_other_tab = hub.subscribe(practice, staff);
-        let mut contact_tab = hub.subscribe(practice, contact);
-        let mut outsider_tab = hub.subscribe(practice, outsider);
+        let mut staff_tab = hub.subscribe(practice, staff, "s1");
+        let mut staff_other_tab = hub.subscribe(practice, staff, "s1");
+        let mut contact_tab = hub.subscribe(practice, contact, "c1");
+        let mut outsider_tab = hub.subscribe(practice, outsider, "o1");
         // The same member id in another practice is someone else.
-        let mut rival_tab = hub.subscribe(rival, contact);
+        let mut rival_tab = hub.subscribe(rival, contact, "r1");
 
         // A recipient named twice still hears it once.
         hub.publish(message(practice, vec![staff, contact, staff], 1));
@@ -313,8 +456,8 @@ mod tests {
         let hub = Hub::new();
         let practice = PracticeId::new();
         let contact = Member::Contact(ContactId::new());
-        let mut slow = hub.subscribe(practice, contact);
-        let mut quick = hub.subscribe(practice, contact);
+        let mut slow = hub.subscribe(practice, contact, "c1");
+        let mut quick = hub.subscribe(practice, contact, "c1");
         let mut quick_heard = Vec::new();
         let count = i64::try_from(SOCKET_QUEUE).unwrap_or(64) + 1;
         for seq in 1..=count {
@@ -330,13 +473,43 @@ mod tests {
         assert_eq!(heard(&mut quick), vec![count + 1]);
     }
 
+    #[tokio::test]
+    async fn a_session_that_ends_closes_its_sockets_only() {
+        let hub = Hub::new();
+        let practice = PracticeId::new();
+        let staff = Member::Staff(StaffId::new());
+        let mut laptop = hub.subscribe(practice, staff, "laptop");
+        let mut laptop_tab = hub.subscribe(practice, staff, "laptop");
+        let mut phone = hub.subscribe(practice, staff, "phone");
+        assert_eq!(hub.open_sessions(), vec!["laptop", "phone"]);
+        hub.publish(message(practice, vec![staff], 1));
+        hub.end_sessions(vec!["laptop".into()]);
+        // What was queued is not handed over: the session has ended.
+        assert!(laptop.next().await.is_none());
+        assert!(laptop.session_ended());
+        assert!(laptop_tab.next().await.is_none());
+        assert!(laptop_tab.session_ended());
+        assert_eq!(heard(&mut phone), vec![1]);
+        assert!(!phone.session_ended());
+        assert_eq!(hub.sockets(), 1);
+        // Another instance's announcement closes them too.
+        let other = Hub::new();
+        let mut elsewhere = other.subscribe(practice, staff, "phone");
+        other.receive(hub.wire(Relayed::EndSessions(vec!["phone".into()])));
+        assert!(elsewhere.next().await.is_none());
+        assert!(elsewhere.session_ended());
+        // Its own announcement coming back changes nothing.
+        hub.receive(hub.wire(Relayed::EndSessions(vec!["phone".into()])));
+        assert_eq!(hub.sockets(), 1);
+    }
+
     #[test]
     fn a_closed_socket_leaves_the_hub() {
         let hub = Hub::new();
         let practice = PracticeId::new();
         let staff = Member::Staff(StaffId::new());
-        let first = hub.subscribe(practice, staff);
-        let second = hub.subscribe(practice, staff);
+        let first = hub.subscribe(practice, staff, "s1");
+        let second = hub.subscribe(practice, staff, "s1");
         assert_eq!(hub.sockets(), 2);
         drop(first);
         assert_eq!(hub.sockets(), 1);

@@ -571,8 +571,16 @@ pub async fn ws_get(
     };
     let practice = identity.practice.id;
     // Registered before the upgrade completes, so nothing sent meanwhile
-    // is missed; dropped (and so unregistered) if the upgrade fails.
-    let events = state.app.live.subscribe(practice, member);
+    // is missed; dropped (and so unregistered) if the upgrade fails. The
+    // socket belongs to this session: it closes when the session ends.
+    let events = state
+        .app
+        .live
+        .subscribe(practice, member, &identity.session.id_hash);
+    // And it never outlives the session's absolute end.
+    let left = identity.session.expires_at.0 - state.app.clock.now().0;
+    let ends_at = tokio::time::Instant::now()
+        + std::time::Duration::from_millis(u64::try_from(left).unwrap_or(0));
     // An idle socket should cost little: browsers send nothing but close
     // frames and pongs, so the buffers are small, and frames are written
     // as they come rather than gathered.
@@ -585,7 +593,7 @@ pub async fn ws_get(
         .on_upgrade(move |socket| {
             // N2: a message shown on an open chat page is seen, not notified.
             let seen = open.watch(state.app.clone(), practice, member);
-            live(socket, events, seen)
+            live(socket, events, seen, ends_at)
         })
 }
 
@@ -598,17 +606,59 @@ const SOCKET_MAX_WRITE_BUFFER: usize = 64 * 1024;
 /// catches up when it reconnects.
 const SOCKET_SEND_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// The close code a socket gets when its session has ended (4000–4999 are
+/// the application's own): the page then stops reconnecting.
+pub const SESSION_ENDED_CLOSE_CODE: u16 = 4001;
+
+/// The close code a socket gets when its instance stops ("service
+/// restart"): the page reconnects after a random pause, so a thousand
+/// pages do not all come back at once, and catches up.
+pub const RESTART_CLOSE_CODE: u16 = 1012;
+
 /// One task per socket: it sends the person's events as the hub queues
-/// them, and ends when either side closes or the hub lets the socket go.
+/// them, and ends when either side closes, the hub lets the socket go, or
+/// its session ends (then with a close frame that says so).
 async fn live(
     mut socket: WebSocket,
     mut events: crate::delivery::live::Subscription,
     seen: Option<crate::http::notify::SeenOnPage>,
+    session_ends_at: tokio::time::Instant,
 ) {
+    let session_ended = axum::extract::ws::CloseFrame {
+        code: SESSION_ENDED_CLOSE_CODE,
+        reason: "session ended".into(),
+    };
     loop {
         tokio::select! {
+            () = tokio::time::sleep_until(session_ends_at) => {
+                let _ = tokio::time::timeout(
+                    SOCKET_SEND_WITHIN,
+                    socket.send(WsMessage::Close(Some(session_ended))),
+                )
+                .await;
+                return;
+            }
             frame = events.next() => {
-                let Some(frame) = frame else { return };
+                let Some(frame) = frame else {
+                    if events.restarting() && !events.session_ended() {
+                        let restart = axum::extract::ws::CloseFrame {
+                            code: RESTART_CLOSE_CODE,
+                            reason: "instance restarting".into(),
+                        };
+                        let _ = tokio::time::timeout(
+                            SOCKET_SEND_WITHIN,
+                            socket.send(WsMessage::Close(Some(restart))),
+                        )
+                        .await;
+                    } else if events.session_ended() {
+                        let _ = tokio::time::timeout(
+                            SOCKET_SEND_WITHIN,
+                            socket.send(WsMessage::Close(Some(session_ended))),
+                        )
+                        .await;
+                    }
+                    return;
+                };
                 if let Some(seen) = &seen {
                     seen.frame(&frame).await;
                 }

@@ -9,6 +9,19 @@ use sqlx::{AnyPool, Executor};
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
+macro_rules! alive_session_joins {
+    () => {
+        "LEFT JOIN staff_users u ON s.subject_kind = 'staff' AND u.practice_id = s.practice_id AND u.id = s.subject_id \
+         LEFT JOIN contacts k ON s.subject_kind = 'contact' AND k.practice_id = s.practice_id AND k.id = s.subject_id"
+    };
+}
+
+macro_rules! alive_session_filter {
+    () => {
+        "s.stage = 'active' AND s.expires_at > $2 AND s.last_seen_at > $3 AND (u.active = 1 OR k.id IS NOT NULL)"
+    };
+}
+
 /// The database engine behind a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -160,6 +173,86 @@ impl Backend {
                  WHERE chat_members.practice_id = j.p AND chat_members.chat_id = j.c \
                  AND chat_members.member_kind = j.k AND chat_members.member_id = j.s",
             ],
+        }
+    }
+
+    /// On PostgreSQL, takes a share lock on the contacts who are members
+    /// of a batch's chats (`$1` a JSON array of `{p, c}`), so that taking a
+    /// client away from one of them (which writes her row) waits for the
+    /// batch, or the batch for it. SQLite's write transactions are
+    /// exclusive already.
+    pub(super) fn lock_chat_contacts_sql(self) -> Option<&'static str> {
+        match self {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(
+                "SELECT k.id FROM contacts k WHERE (k.practice_id, k.id) IN \
+                 (SELECT m.practice_id, m.member_id FROM chat_members m \
+                  JOIN json_to_recordset($1::json) AS j(p text, c text) ON m.practice_id = j.p AND m.chat_id = j.c \
+                  WHERE m.member_kind = 'contact') \
+                 ORDER BY k.practice_id, k.id FOR SHARE OF k",
+            ),
+        }
+    }
+
+    /// The senders of a batch who may still send to their chats: members
+    /// who reach them (`$1` a JSON array of `{p, c, k, s}`). Returns chat
+    /// id, member kind and member id.
+    pub(super) fn senders_allowed_sql(self) -> &'static str {
+        match self {
+            Backend::Sqlite => concat!(
+                "SELECT m.chat_id, m.member_kind, m.member_id FROM \
+                 (SELECT value ->> 'p' AS p, value ->> 'c' AS c, value ->> 'k' AS k, value ->> 's' AS s \
+                  FROM json_each($1)) AS j \
+                 JOIN chat_members m ON m.practice_id = j.p AND m.chat_id = j.c AND m.member_kind = j.k AND m.member_id = j.s \
+                 JOIN chats ch ON ch.practice_id = m.practice_id AND ch.id = m.chat_id WHERE ",
+                super::chats::member_reaches_chat!()
+            ),
+            Backend::Postgres => concat!(
+                "SELECT m.chat_id, m.member_kind, m.member_id FROM \
+                 json_to_recordset($1::json) AS j(p text, c text, k text, s text) \
+                 JOIN chat_members m ON m.practice_id = j.p AND m.chat_id = j.c AND m.member_kind = j.k AND m.member_id = j.s \
+                 JOIN chats ch ON ch.practice_id = m.practice_id AND ch.id = m.chat_id WHERE ",
+                super::chats::member_reaches_chat!()
+            ),
+        }
+    }
+
+    /// Who hears a batch's messages: the members of its chats who reach
+    /// them (`$1` a JSON array of `{p, c}`). Returns chat id, member kind
+    /// and member id.
+    pub(super) fn chat_recipients_sql(self) -> &'static str {
+        match self {
+            Backend::Sqlite => concat!(
+                "SELECT m.chat_id, m.member_kind, m.member_id FROM chat_members m \
+                 JOIN chats ch ON ch.practice_id = m.practice_id AND ch.id = m.chat_id \
+                 WHERE (m.practice_id, m.chat_id) IN (SELECT value ->> 'p', value ->> 'c' FROM json_each($1)) AND ",
+                super::chats::member_reaches_chat!()
+            ),
+            Backend::Postgres => concat!(
+                "SELECT m.chat_id, m.member_kind, m.member_id FROM chat_members m \
+                 JOIN chats ch ON ch.practice_id = m.practice_id AND ch.id = m.chat_id \
+                 WHERE (m.practice_id, m.chat_id) IN (SELECT p, c FROM json_to_recordset($1::json) AS j(p text, c text)) AND ",
+                super::chats::member_reaches_chat!()
+            ),
+        }
+    }
+
+    /// The live sessions among `$1` (a JSON array of hashes) at `$2`, used
+    /// since `$3`, whose person is still there.
+    pub(super) fn alive_sessions_sql(self) -> &'static str {
+        match self {
+            Backend::Sqlite => concat!(
+                "SELECT s.id_hash FROM sessions s ",
+                alive_session_joins!(),
+                " WHERE s.id_hash IN (SELECT value FROM json_each($1)) AND ",
+                alive_session_filter!()
+            ),
+            Backend::Postgres => concat!(
+                "SELECT s.id_hash FROM sessions s ",
+                alive_session_joins!(),
+                " WHERE s.id_hash IN (SELECT json_array_elements_text($1::json)) AND ",
+                alive_session_filter!()
+            ),
         }
     }
 

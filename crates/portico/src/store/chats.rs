@@ -26,7 +26,7 @@ impl Member {
         }
     }
 
-    fn parse(kind: &str, id: &str) -> StoreResult<Self> {
+    pub(super) fn parse(kind: &str, id: &str) -> StoreResult<Self> {
         Ok(match kind {
             "staff" => Member::Staff(parse_id(id)?),
             "contact" => Member::Contact(parse_id(id)?),
@@ -225,6 +225,24 @@ macro_rules! message_columns {
 }
 pub(super) use message_columns;
 
+/// Whether the member `m` of the chat `ch` may still reach it. Staff may;
+/// a contact only while she reaches the chat's client (given to her, or a
+/// sub-record of a family primary given to her), and a chat about no
+/// client only while she reaches some client of the practice. Every read
+/// of a chat and every send checks this in the same query as membership,
+/// so taking a client away from a contact takes its chats away in the
+/// same commit (docs/decisions/0003-chat-access-follows-client-access.md).
+macro_rules! member_reaches_chat {
+    () => {
+        "(m.member_kind = 'staff' OR EXISTS (SELECT 1 FROM contact_clients cc \
+           WHERE cc.practice_id = m.practice_id AND cc.contact_id = m.member_id \
+           AND (ch.client_id IS NULL OR cc.client_id = ch.client_id \
+                OR cc.client_id IN (SELECT f.primary_client_id FROM clients f \
+                                    WHERE f.practice_id = ch.practice_id AND f.id = ch.client_id))))"
+    };
+}
+pub(super) use member_reaches_chat;
+
 impl Store {
     /// The direct chat of a staff user and a contact about a client, if any.
     pub async fn find_direct_chat(
@@ -265,7 +283,8 @@ impl Store {
             "SELECT ",
             chat_columns!(),
             " FROM chats ch JOIN chat_members m ON m.practice_id = ch.practice_id AND m.chat_id = ch.id \
-             WHERE ch.practice_id = $1 AND ch.id = $2 AND m.member_kind = $3 AND m.member_id = $4"
+             WHERE ch.practice_id = $1 AND ch.id = $2 AND m.member_kind = $3 AND m.member_id = $4 AND ",
+            member_reaches_chat!()
         ))
         .bind(practice.to_string())
         .bind(chat.to_string())
@@ -304,8 +323,9 @@ impl Store {
                 (SELECT x.sender_name FROM messages x WHERE x.practice_id = ch.practice_id AND x.chat_id = ch.id \
                   AND x.seq = ch.last_seq) AS last_sender \
              FROM chats ch JOIN chat_members m ON m.practice_id = ch.practice_id AND m.chat_id = ch.id \
-             WHERE ch.practice_id = $1 AND m.member_kind = $2 AND m.member_id = $3 \
-             ORDER BY m.starred DESC, ch.last_message_at DESC, ch.id DESC"
+             WHERE ch.practice_id = $1 AND m.member_kind = $2 AND m.member_id = $3 AND ",
+            member_reaches_chat!(),
+            " ORDER BY m.starred DESC, ch.last_message_at DESC, ch.id DESC"
         ))
         .bind(practice.to_string())
         .bind(member.kind())
@@ -331,9 +351,12 @@ impl Store {
         practice: PracticeId,
         chat: ChatId,
     ) -> StoreResult<Vec<MemberState>> {
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT member_kind, member_id, last_read_seq FROM chat_members WHERE practice_id = $1 AND chat_id = $2",
-        )
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(concat!(
+            "SELECT m.member_kind, m.member_id, m.last_read_seq FROM chat_members m \
+             JOIN chats ch ON ch.practice_id = m.practice_id AND ch.id = m.chat_id \
+             WHERE m.practice_id = $1 AND m.chat_id = $2 AND ",
+            member_reaches_chat!()
+        ))
         .bind(practice.to_string())
         .bind(chat.to_string())
         .fetch_all(&self.pool)
@@ -355,12 +378,14 @@ impl Store {
         practice: PracticeId,
         chat: ChatId,
     ) -> StoreResult<Vec<(Member, String)>> {
-        let rows: Vec<(String, String, String)> = sqlx::query_as(
+        let rows: Vec<(String, String, String)> = sqlx::query_as(concat!(
             "SELECT m.member_kind, m.member_id, COALESCE(s.name, k.name) FROM chat_members m \
+             JOIN chats ch ON ch.practice_id = m.practice_id AND ch.id = m.chat_id \
              LEFT JOIN staff_users s ON m.member_kind = 'staff' AND s.practice_id = m.practice_id AND s.id = m.member_id \
              LEFT JOIN contacts k ON m.member_kind = 'contact' AND k.practice_id = m.practice_id AND k.id = m.member_id \
-             WHERE m.practice_id = $1 AND m.chat_id = $2 AND COALESCE(s.name, k.name) IS NOT NULL",
-        )
+             WHERE m.practice_id = $1 AND m.chat_id = $2 AND COALESCE(s.name, k.name) IS NOT NULL AND ",
+            member_reaches_chat!()
+        ))
         .bind(practice.to_string())
         .bind(chat.to_string())
         .fetch_all(&self.pool)

@@ -313,6 +313,16 @@ impl Store {
                 )));
             }
         }
+        // The old primary's contacts lose this record's chats with this
+        // commit; their rows are written first (see `revoke_access`).
+        sqlx::query(
+            "UPDATE contacts SET status = status WHERE practice_id = $1 AND id IN \
+             (SELECT contact_id FROM contact_clients WHERE practice_id = $1 AND client_id = $2)",
+        )
+        .bind(practice.to_string())
+        .bind(subject.primary_client_id.map(|p| p.to_string()))
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE clients SET primary_client_id = $3 WHERE practice_id = $1 AND id = $2")
             .bind(practice.to_string())
             .bind(sub.to_string())

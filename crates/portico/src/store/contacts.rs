@@ -313,21 +313,34 @@ impl Store {
         Ok(())
     }
 
+    /// Takes a client away from a contact. Her chats about it (and, for a
+    /// family primary, about its sub-records) are closed to her by the same
+    /// commit: every read and send checks her access in the same query as
+    /// her membership. Her row is written first, so that a batch of
+    /// messages being written to her chats (which locks it) finishes
+    /// before, or starts after.
     pub async fn revoke_access(
         &self,
         practice: PracticeId,
         contact: ContactId,
         client: ClientId,
     ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE contacts SET status = status WHERE practice_id = $1 AND id = $2")
+            .bind(practice.to_string())
+            .bind(contact.to_string())
+            .execute(&mut *tx.tx)
+            .await?;
         let done = sqlx::query(
             "DELETE FROM contact_clients WHERE practice_id = $1 AND contact_id = $2 AND client_id = $3",
         )
         .bind(practice.to_string())
         .bind(contact.to_string())
         .bind(client.to_string())
-        .execute(&self.pool)
+        .execute(&mut *tx.tx)
         .await?;
-        found(done.rows_affected())
+        found(done.rows_affected())?;
+        tx.commit().await
     }
 
     /// The clients a contact was given directly, by name.

@@ -46,9 +46,17 @@ pub struct NewMessage {
     pub automatic: bool,
 }
 
-/// What became of a send: the stored message, and whether this send stored
-/// it (`false`: an earlier send with the same key did).
-pub type Appended = (Message, bool);
+/// What became of a send.
+#[derive(Clone, Debug)]
+pub struct Appended {
+    pub message: Message,
+    /// Whether this send stored it (`false`: an earlier send with the
+    /// same key did).
+    pub new: bool,
+    /// Who hears a new message: the chat's members who reach it, read in
+    /// the transaction that stored it (empty for a repeat).
+    pub recipients: Vec<Member>,
+}
 
 struct Pending {
     message: NewMessage,
@@ -256,7 +264,11 @@ async fn write(store: &Store, batch: &[Pending]) -> StoreResult<Vec<StoreResult<
     for (i, p) in batch.iter().enumerate() {
         let m = &p.message;
         if let Some(&at) = by_key.get(&(m.sender, m.key.clone())) {
-            results[i] = Some(Ok((stored[at].clone(), false)));
+            results[i] = Some(Ok(Appended {
+                message: stored[at].clone(),
+                new: false,
+                recipients: Vec::new(),
+            }));
         } else if let Some(&first) = first_of.get(&(m.sender, m.key.as_str())) {
             repeats.push((i, first));
         } else {
@@ -265,7 +277,50 @@ async fn write(store: &Store, batch: &[Pending]) -> StoreResult<Vec<StoreResult<
         }
     }
 
-    // 2. Numbers: each chat's next ones, taken together.
+    // 2. Senders who no longer reach their chat (a client taken away from a
+    // contact, a member taken out) are refused alone. On PostgreSQL the
+    // chats' contacts are locked first, so a revocation either committed
+    // before this check or waits for this batch.
+    if !fresh.is_empty() {
+        let chats: Vec<_> = fresh
+            .iter()
+            .map(|&i| {
+                let m = &batch[i].message;
+                json!({"p": m.practice.to_string(), "c": m.chat.to_string()})
+            })
+            .collect();
+        if let Some(lock) = backend.lock_chat_contacts_sql() {
+            sqlx::query(lock)
+                .bind(serde_json::to_string(&chats).map_err(json_error)?)
+                .fetch_all(&mut *tx.tx)
+                .await?;
+        }
+        let senders: Vec<_> = fresh
+            .iter()
+            .map(|&i| {
+                let m = &batch[i].message;
+                json!({"p": m.practice.to_string(), "c": m.chat.to_string(), "k": m.sender.kind(), "s": m.sender.id()})
+            })
+            .collect();
+        let allowed: Vec<(String, String, String)> = sqlx::query_as(backend.senders_allowed_sql())
+            .bind(serde_json::to_string(&senders).map_err(json_error)?)
+            .fetch_all(&mut *tx.tx)
+            .await?;
+        let mut may_send: Vec<(ChatId, Member)> = Vec::new();
+        for (chat, kind, id) in &allowed {
+            may_send.push((parse_id(chat)?, Member::parse(kind, id)?));
+        }
+        fresh.retain(|&i| {
+            let m = &batch[i].message;
+            let ok = may_send.contains(&(m.chat, m.sender));
+            if !ok {
+                results[i] = Some(Err(StoreError::NotFound));
+            }
+            ok
+        });
+    }
+
+    // 3. Numbers: each chat's next ones, taken together.
     let mut per_chat: Vec<((PracticeId, ChatId), i64, Millis)> = Vec::new();
     for &i in &fresh {
         let m = &batch[i].message;
@@ -298,7 +353,7 @@ async fn write(store: &Store, batch: &[Pending]) -> StoreResult<Vec<StoreResult<
         }
     }
 
-    // 3. The messages.
+    // 4. The messages.
     let mut rows = Vec::new();
     let mut read_up_to: Vec<((PracticeId, ChatId, Member), i64)> = Vec::new();
     let mut written: Vec<(usize, Message)> = Vec::new();
@@ -343,7 +398,7 @@ async fn write(store: &Store, batch: &[Pending]) -> StoreResult<Vec<StoreResult<
             .bind(serde_json::to_string(&rows).map_err(json_error)?)
             .execute(&mut *tx.tx)
             .await?;
-        // 4. Hidden chats come back (M6); senders have read their own.
+        // 5. Hidden chats come back (M6); senders have read their own.
         let chats: Vec<_> = per_chat
             .iter()
             .map(|((p, c), ..)| json!({"p": p.to_string(), "c": c.to_string()}))
@@ -379,14 +434,44 @@ async fn write(store: &Store, batch: &[Pending]) -> StoreResult<Vec<StoreResult<
                 .await?;
         }
     }
+    // 6. Who hears them: read here, so that a contact whose client was
+    // taken away before this commit hears nothing of it.
+    let mut recipients: HashMap<ChatId, Vec<Member>> = HashMap::new();
+    if !written.is_empty() {
+        let chats: Vec<_> = per_chat
+            .iter()
+            .map(|((p, c), ..)| json!({"p": p.to_string(), "c": c.to_string()}))
+            .collect();
+        let rows: Vec<(String, String, String)> = sqlx::query_as(backend.chat_recipients_sql())
+            .bind(serde_json::to_string(&chats).map_err(json_error)?)
+            .fetch_all(&mut *tx.tx)
+            .await?;
+        for (chat, kind, id) in &rows {
+            recipients
+                .entry(parse_id(chat)?)
+                .or_default()
+                .push(Member::parse(kind, id)?);
+        }
+    }
     tx.commit().await?;
 
     for (i, message) in written {
-        results[i] = Some(Ok((message, true)));
+        results[i] = Some(Ok(Appended {
+            recipients: recipients
+                .get(&message.chat_id)
+                .cloned()
+                .unwrap_or_default(),
+            message,
+            new: true,
+        }));
     }
     for (i, first) in repeats {
         results[i] = Some(match &results[first] {
-            Some(Ok((message, _))) => Ok((message.clone(), false)),
+            Some(Ok(first)) => Ok(Appended {
+                message: first.message.clone(),
+                new: false,
+                recipients: Vec::new(),
+            }),
             _ => Err(StoreError::NotFound),
         });
     }

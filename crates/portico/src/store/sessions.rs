@@ -252,23 +252,42 @@ impl Store {
     }
 
     /// Signs a person out everywhere but the session `keep` (or everywhere,
-    /// with `None`). Returns how many sessions ended.
+    /// with `None`). Returns the hashes of the sessions that ended.
     pub async fn delete_sessions_of(
         &self,
         practice: PracticeId,
         subject: SessionSubject,
         keep: Option<&str>,
-    ) -> StoreResult<u64> {
-        let done = sqlx::query(
+    ) -> StoreResult<Vec<String>> {
+        let ended: Vec<(String,)> = sqlx::query_as(
             "DELETE FROM sessions WHERE practice_id = $1 AND subject_kind = $2 AND subject_id = $3 \
-             AND ($4 IS NULL OR id_hash <> $4)",
+             AND ($4 IS NULL OR id_hash <> $4) RETURNING id_hash",
         )
         .bind(practice.to_string())
         .bind(subject.kind())
         .bind(subject.id())
         .bind(keep)
-        .execute(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(done.rows_affected())
+        Ok(ended.into_iter().map(|(hash,)| hash).collect())
+    }
+
+    /// Of these session hashes, those whose session is still alive: signed
+    /// in, before its end, used since `idle_since`, and its person still
+    /// there (a staff user still active).
+    pub async fn alive_sessions(
+        &self,
+        hashes: &[String],
+        now: Millis,
+        idle_since: Millis,
+    ) -> StoreResult<Vec<String>> {
+        let list = serde_json::to_string(hashes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let rows: Vec<(String,)> = sqlx::query_as(self.backend().alive_sessions_sql())
+            .bind(list)
+            .bind(now.0)
+            .bind(idle_since.0)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|(hash,)| hash).collect())
     }
 }

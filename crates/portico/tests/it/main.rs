@@ -10,6 +10,7 @@ mod chat_prefs;
 mod messages;
 
 mod access;
+mod access_ends;
 mod browser_stories;
 mod cli;
 mod durability;
