@@ -223,7 +223,11 @@ impl Server {
             shutdown.await;
             draining.store(true, std::sync::atomic::Ordering::SeqCst);
             let told = hub.restart_all();
-            tracing::info!(sockets = told, ?grace, "draining: open pages were told to reconnect");
+            tracing::info!(
+                sockets = told,
+                ?grace,
+                "draining: open pages were told to reconnect"
+            );
             tokio::time::sleep(grace).await;
         };
         let served = axum::serve(
@@ -237,11 +241,20 @@ impl Server {
         // sent is sent again by another instance) and stops.
         if let Some(worker) = worker {
             stop_worker.notify_one();
-            if tokio::time::timeout(WORKER_FINISHES_WITHIN, worker).await.is_err() {
-                tracing::warn!("the outbox worker did not finish in time; its claims run out and another instance sends them");
+            if tokio::time::timeout(WORKER_FINISHES_WITHIN, worker)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    "the outbox worker did not finish in time; its claims run out and another instance sends them"
+                );
             }
         }
-        for task in [reminders, notifications, scheduled, Some(sockets)].into_iter().flatten().chain(relay) {
+        for task in [reminders, notifications, scheduled, Some(sockets)]
+            .into_iter()
+            .flatten()
+            .chain(relay)
+        {
             task.abort();
         }
         store.close().await;

@@ -50,7 +50,11 @@ impl WindowInput {
 
     /// The window from stored minutes of the week.
     pub fn of_minutes((start, end): (i64, i64)) -> Self {
-        let day = |m: i64| DAYS[usize::try_from(m / 1440).unwrap_or(0).min(6)].0.to_owned();
+        let day = |m: i64| {
+            DAYS[usize::try_from(m / 1440).unwrap_or(0).min(6)]
+                .0
+                .to_owned()
+        };
         let time = |m: i64| format!("{:02}:{:02}", (m % 1440) / 60, m % 60);
         Self {
             from_day: day(start),
@@ -104,7 +108,7 @@ pub struct SettingsInput {
 }
 
 fn invalid(text: impl Into<String>) -> AppError {
-    AppError::Invalid(ValidationError(text.into()))
+    AppError::Invalid(ValidationError::new(text.into()))
 }
 
 impl App {
@@ -129,7 +133,9 @@ impl App {
             None
         } else {
             match max.replace([',', '.', ' '], "").parse::<i64>() {
-                Ok(n) if (1..=i64::try_from(MAX_MESSAGE_CHARS).unwrap_or(i64::MAX)).contains(&n) => {
+                Ok(n)
+                    if (1..=i64::try_from(MAX_MESSAGE_CHARS).unwrap_or(i64::MAX)).contains(&n) =>
+                {
                     Some(n)
                 }
                 _ => {
@@ -185,11 +191,12 @@ impl App {
         }
         // S3 applies to clients created after the change: the time it was
         // turned off is kept while it stays off.
-        let client_chats_off_since = match (input.new_clients_may_chat, current.client_chats_off_since) {
-            (true, _) => None,
-            (false, Some(since)) => Some(since),
-            (false, None) => Some(self.clock.now()),
-        };
+        let client_chats_off_since =
+            match (input.new_clients_may_chat, current.client_chats_off_since) {
+                (true, _) => None,
+                (false, Some(since)) => Some(since),
+                (false, None) => Some(self.clock.now()),
+            };
         let settings = MessagingSettings {
             allow_sharing: input.allow_sharing,
             client_chats_off_since,
@@ -343,7 +350,7 @@ impl App {
             }
         }
         if !self.client_may_start_chats(&client).await? {
-            return Err(AppError::Conflict(format!(
+            return Err(AppError::conflict(format!(
                 "Your practice does not take new chats about {} here. Reply to a message from them, or contact them another way.",
                 client.name
             )));
@@ -361,9 +368,8 @@ impl App {
             staff.push(default);
         }
         if staff.is_empty() {
-            return Err(AppError::Conflict(
-                "Nobody at the practice has been chosen to answer yet. Please contact them another way."
-                    .into(),
+            return Err(AppError::conflict(
+                "Nobody at the practice has been chosen to answer yet. Please contact them another way.",
             ));
         }
         let mut members: Vec<Member> = staff.into_iter().map(Member::Staff).collect();
@@ -417,7 +423,10 @@ impl App {
         members: &[MemberState],
         settings: &MessagingSettings,
     ) {
-        if let Err(error) = self.try_autorespond(practice, chat, members, settings).await {
+        if let Err(error) = self
+            .try_autorespond(practice, chat, members, settings)
+            .await
+        {
             tracing::warn!(%error, %chat, "could not send the automatic answer");
         }
     }
@@ -432,12 +441,15 @@ impl App {
         let Some(text) = &settings.autoresponder_text else {
             return Ok(());
         };
-        if !members.iter().any(|m| matches!(m.member, Member::Contact(_))) {
+        if !members
+            .iter()
+            .any(|m| matches!(m.member, Member::Contact(_)))
+        {
             return Ok(());
         }
         let now = self.clock.now();
-        let zone = TimeZone::get(&self.store.practice_time_zone(practice).await?)
-            .unwrap_or(TimeZone::UTC);
+        let zone =
+            TimeZone::get(&self.store.practice_time_zone(practice).await?).unwrap_or(TimeZone::UTC);
         let minute = week_minute(now, &zone);
         if !settings.windows.iter().any(|w| in_window(minute, *w)) {
             return Ok(());
@@ -455,7 +467,7 @@ impl App {
             .to_string()
             .parse()
             .map_err(|_| invalid("practice id"))?;
-        let (message, new) = self
+        let appended = self
             .sends
             .append(NewMessage {
                 practice,
@@ -471,10 +483,11 @@ impl App {
                 automatic: true,
             })
             .await?;
-        if new {
+        let message = appended.message;
+        if appended.new {
             self.live.publish(LiveEvent {
                 practice,
-                recipients: members.iter().map(|m| m.member).collect(),
+                recipients: appended.recipients,
                 kind: "message".into(),
                 chat,
                 seq: message.seq,
@@ -506,16 +519,31 @@ mod tests {
         let friday_evening = minute_of_week("fri", "18:00").unwrap_or(-1);
         let monday_morning = minute_of_week("mon", "08:00").unwrap_or(-1);
         let weekend = (friday_evening, monday_morning);
-        assert!(in_window(minute_of_week("sat", "12:00").unwrap_or(-1), weekend));
-        assert!(in_window(minute_of_week("mon", "07:59").unwrap_or(-1), weekend));
+        assert!(in_window(
+            minute_of_week("sat", "12:00").unwrap_or(-1),
+            weekend
+        ));
+        assert!(in_window(
+            minute_of_week("mon", "07:59").unwrap_or(-1),
+            weekend
+        ));
         assert!(!in_window(monday_morning, weekend));
-        assert!(!in_window(minute_of_week("wed", "12:00").unwrap_or(-1), weekend));
+        assert!(!in_window(
+            minute_of_week("wed", "12:00").unwrap_or(-1),
+            weekend
+        ));
         let evening = (
             minute_of_week("tue", "18:00").unwrap_or(-1),
             minute_of_week("tue", "23:59").unwrap_or(-1),
         );
-        assert!(in_window(minute_of_week("tue", "20:15").unwrap_or(-1), evening));
-        assert!(!in_window(minute_of_week("wed", "20:15").unwrap_or(-1), evening));
+        assert!(in_window(
+            minute_of_week("tue", "20:15").unwrap_or(-1),
+            evening
+        ));
+        assert!(!in_window(
+            minute_of_week("wed", "20:15").unwrap_or(-1),
+            evening
+        ));
     }
 
     #[test]
@@ -534,7 +562,12 @@ mod tests {
             minute_of_week("mon", "08:00").unwrap_or(0),
         ));
         assert_eq!(
-            (w.from_day.as_str(), w.from_time.as_str(), w.to_day.as_str(), w.to_time.as_str()),
+            (
+                w.from_day.as_str(),
+                w.from_time.as_str(),
+                w.to_day.as_str(),
+                w.to_time.as_str()
+            ),
             ("fri", "18:30", "mon", "08:00")
         );
     }

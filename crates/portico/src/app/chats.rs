@@ -391,7 +391,7 @@ impl App {
         {
             let length = body.chars().count();
             if length > limit {
-                return Err(AppError::Invalid(ValidationError(format!(
+                return Err(AppError::Invalid(ValidationError::new(format!(
                     "Messages to the practice can be at most {limit} characters; yours has {length}. Shorten it and send it again."
                 ))));
             }
@@ -513,10 +513,20 @@ pub const REACTIONS: &[&str] = &["👍", "❤️", "😂", "😮", "😢", "🙏
 /// What a member does to a message or a chat.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChatAction {
-    React { seq: i64, emoji: String },
-    Pin { seq: i64, pinned: bool },
-    DeleteMessage { seq: i64 },
-    MarkUnread { seq: i64 },
+    React {
+        seq: i64,
+        emoji: String,
+    },
+    Pin {
+        seq: i64,
+        pinned: bool,
+    },
+    DeleteMessage {
+        seq: i64,
+    },
+    MarkUnread {
+        seq: i64,
+    },
     Star(bool),
     Hide,
     /// M6: a hidden chat opened on purpose (from Contacts) is shown again.
@@ -710,8 +720,8 @@ impl App {
             && !staff.is_empty()
             && !self.store.chat_sharing_allowed(actor.practice_id).await?
         {
-            return Err(AppError::Conflict(
-                "Your practice does not allow adding team members to a client's direct chat.".into(),
+            return Err(AppError::conflict(
+                "Your practice does not allow adding team members to a client's direct chat.",
             ));
         }
         let members = self.check_members(actor, staff, contacts).await?;

@@ -4,7 +4,6 @@
 pub mod access;
 pub mod chat_prefs;
 pub mod chats;
-pub mod scheduled;
 pub mod demo;
 pub mod notify;
 pub mod password;
@@ -12,6 +11,7 @@ pub mod people;
 pub mod policy;
 pub mod questions;
 pub mod reminders;
+pub mod scheduled;
 pub mod sessions;
 pub mod sign_in;
 pub mod throttle;

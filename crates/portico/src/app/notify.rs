@@ -12,9 +12,8 @@ use crate::delivery::live::LiveEvent;
 use crate::delivery::notify_email::{NotifyGroup, notification_email};
 use crate::domain::{ChatId, ClientId, Millis, PhoneNumber, PracticeId, issue_secret};
 use crate::store::{
-    Channel, ContactStatus, Member, NewNotifyItem, NewOutboxItem, NotifyPrefs,
-    NotifySettings, PendingItem, PendingMessage, Question, Recipient, Staff, StaffMode,
-    TokenPurpose,
+    Channel, ContactStatus, Member, NewNotifyItem, NewOutboxItem, NotifyPrefs, NotifySettings,
+    PendingItem, PendingMessage, Question, Recipient, Staff, StaffMode, TokenPurpose,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -311,7 +310,8 @@ impl App {
                 .await?;
         }
         if let Some(phone) = phone {
-            let count = kept_chats.iter().map(|c| c.messages.len()).sum::<usize>() + kept_items.len();
+            let count =
+                kept_chats.iter().map(|c| c.messages.len()).sum::<usize>() + kept_items.len();
             // A text says only that something waits, never what.
             let body = format!(
                 "{}: {} waiting for you in your client portal. {}",
@@ -491,7 +491,8 @@ impl App {
         };
         let unsubscribe = self.link(&format!(
             "/notifications/unsubscribe/{}",
-            self.unsubscribe_token(r.practice_id, r.member, kind).await?
+            self.unsubscribe_token(r.practice_id, r.member, kind)
+                .await?
         ));
         let preferences = self.link(if staff {
             "/app/account/notifications"
@@ -515,7 +516,7 @@ impl App {
             kind.as_str(),
             !staff,
         )
-        .map_err(|e| AppError::Conflict(format!("could not write the notification: {e}")))?;
+        .map_err(|e| AppError::conflict(format!("could not write the notification: {e}")))?;
         tx.enqueue_with_unsubscribe(
             &NewOutboxItem {
                 practice_id: Some(r.practice_id),
@@ -542,7 +543,7 @@ impl App {
 
     fn mac(key: &[u8], payload: &str) -> AppResult<Hmac<Sha256>> {
         let mut mac = Hmac::<Sha256>::new_from_slice(key)
-            .map_err(|_| AppError::Conflict("the signing key is not usable".into()))?;
+            .map_err(|_| AppError::conflict("the signing key is not usable"))?;
         mac.update(payload.as_bytes());
         Ok(mac)
     }
@@ -571,10 +572,7 @@ impl App {
     }
 
     /// The person and kind a token names, when its signature holds.
-    async fn verify_unsubscribe(
-        &self,
-        token: &str,
-    ) -> AppResult<(PracticeId, Member, NotifyKind)> {
+    async fn verify_unsubscribe(&self, token: &str) -> AppResult<(PracticeId, Member, NotifyKind)> {
         let refused = || AppError::Denied("This unsubscribe link is not valid.".into());
         let (payload, tag) = token.split_once('.').ok_or_else(refused)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| refused())?;
@@ -614,13 +612,19 @@ impl App {
             NotifyKind::Messages => prefs.messages = prefs.messages.without_email(),
             NotifyKind::Questions => prefs.questions = prefs.questions.without_email(),
         }
-        self.store.set_notify_prefs(practice, member, &prefs).await?;
+        self.store
+            .set_notify_prefs(practice, member, &prefs)
+            .await?;
         tracing::info!(member = %member.id(), kind = kind.as_str(), "unsubscribed by one click");
         Ok(kind)
     }
 
     /// A person's own choices.
-    pub async fn my_notify_prefs(&self, practice: PracticeId, me: Member) -> AppResult<NotifyPrefs> {
+    pub async fn my_notify_prefs(
+        &self,
+        practice: PracticeId,
+        me: Member,
+    ) -> AppResult<NotifyPrefs> {
         Ok(self.store.notify_prefs(practice, me).await?)
     }
 
@@ -632,7 +636,7 @@ impl App {
         me: Member,
         prefs: NotifyPrefs,
     ) -> AppResult<()> {
-        let bad = |m: &str| AppError::Invalid(crate::domain::ValidationError(m.to_owned()));
+        let bad = |m: &str| AppError::Invalid(crate::domain::ValidationError::new(m.to_owned()));
         let minute = 0..24 * 60;
         if !minute.contains(&prefs.digest_minute) {
             return Err(bad("Choose a digest time such as 08:00."));
@@ -671,8 +675,8 @@ impl App {
             .delay_secs
             .is_some_and(|s| !(0..=7 * 24 * 3600).contains(&s))
         {
-            return Err(AppError::Invalid(crate::domain::ValidationError(
-                "The window is 0 seconds (at once) to a week.".into(),
+            return Err(AppError::Invalid(crate::domain::ValidationError::new(
+                "The window is 0 seconds (at once) to a week.",
             )));
         }
         Ok(self
@@ -756,11 +760,7 @@ impl App {
 
     /// N1: a contact answered: the staff who look after the client hear it
     /// at once, as for a message.
-    async fn raise_question_alert(
-        &self,
-        question: &Question,
-        author: &str,
-    ) -> AppResult<()> {
+    async fn raise_question_alert(&self, question: &Question, author: &str) -> AppResult<()> {
         let client = self
             .store
             .get_client(question.practice_id, question.client_id)
@@ -865,7 +865,12 @@ impl App {
     }
 
     /// A person opened a question: what waited there is not notified.
-    pub async fn question_seen(&self, practice: PracticeId, question: crate::domain::QuestionId, me: Member) {
+    pub async fn question_seen(
+        &self,
+        practice: PracticeId,
+        question: crate::domain::QuestionId,
+        me: Member,
+    ) {
         if let Err(error) = self
             .store
             .mark_question_items_read(practice, question, me, self.clock.now())
@@ -931,7 +936,11 @@ impl App {
     /// sharing chats (S8).
     pub async fn open_chat_from_alert(&self, actor: &Staff, chat: ChatId) -> AppResult<ChatId> {
         let me = Member::Staff(actor.id);
-        match self.store.chat_for_member(actor.practice_id, chat, me).await {
+        match self
+            .store
+            .chat_for_member(actor.practice_id, chat, me)
+            .await
+        {
             Ok(found) => return Ok(found.id),
             Err(crate::store::StoreError::NotFound) => {}
             Err(other) => return Err(other.into()),
@@ -940,17 +949,13 @@ impl App {
         let Some(client) = client else {
             return Err(AppError::NotFound);
         };
-        let assigned = self
-            .store
-            .assigned_staff(actor.practice_id, client)
-            .await?;
+        let assigned = self.store.assigned_staff(actor.practice_id, client).await?;
         if !assigned.contains(&actor.id) || !actor.active {
             return Err(AppError::NotFound);
         }
         if !self.store.chat_sharing_allowed(actor.practice_id).await? {
-            return Err(AppError::Conflict(
-                "Your practice does not share client chats with team members, so you cannot join this chat. Ask a member of the chat."
-                    .into(),
+            return Err(AppError::conflict(
+                "Your practice does not share client chats with team members, so you cannot join this chat. Ask a member of the chat.",
             ));
         }
         self.store

@@ -18,7 +18,7 @@ const LEASE_MS: i64 = 5 * 60 * 1000;
 const CLAIM_AT_ONCE: i64 = 50;
 
 fn invalid(text: impl Into<String>) -> AppError {
-    AppError::Invalid(ValidationError(text.into()))
+    AppError::Invalid(ValidationError::new(text.into()))
 }
 
 /// A scheduled message as its author's page shows it.
@@ -159,8 +159,8 @@ impl App {
             .update_scheduled(actor.practice_id, id, actor.id, &body, send_at)
             .await?
         {
-            return Err(AppError::Conflict(
-                "This message is being sent or has been sent: it can no longer be changed.".into(),
+            return Err(AppError::conflict(
+                "This message is being sent or has been sent: it can no longer be changed.",
             ));
         }
         Ok(self.store.get_scheduled(actor.practice_id, id).await?)
@@ -177,9 +177,8 @@ impl App {
             .cancel_scheduled(actor.practice_id, id, actor.id)
             .await?
         {
-            return Err(AppError::Conflict(
-                "This message is being sent or has been sent: it can no longer be cancelled."
-                    .into(),
+            return Err(AppError::conflict(
+                "This message is being sent or has been sent: it can no longer be cancelled.",
             ));
         }
         Ok(item.chat_id)

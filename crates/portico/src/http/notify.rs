@@ -481,7 +481,7 @@ pub async fn alert_chat_post(
     let chat: ChatId = chat.parse().map_err(|_| PageError::NotFound)?;
     match state.app.open_chat_from_alert(&user.staff, chat).await {
         Ok(chat) => Ok(Redirect::to(&format!("/app/messages/{chat}")).into_response()),
-        Err(AppError::Conflict(message)) => Ok(render(
+        Err(AppError::Conflict { message, .. }) => Ok(render(
             StatusCode::FORBIDDEN,
             &AlertChatPage {
                 layout: user.layout,

@@ -24,13 +24,15 @@ mod throttle;
 mod tokens;
 
 pub use backend::{Backend, listen_instances};
-pub use chat_prefs::{MessagingPreferences, MessagingSettings, NewScheduled, Scheduled, ScheduledState};
+pub use chat_prefs::{
+    MessagingPreferences, MessagingSettings, NewScheduled, Scheduled, ScheduledState,
+};
 pub use chats::{Chat, ChatSummary, Member, MemberState, Message, Reaction, Segment};
 pub use clients::{Client, ClientFilter, ClientSummary, NewClient};
 pub use contacts::{Contact, ContactStatus, NewContact, PortalClient};
 pub use notify::{
-    NewNotifyItem, NotifyChannel, NotifyPrefs, NotifySettings, PendingItem, PendingMessage, Recipient,
-    StaffMode,
+    NewNotifyItem, NotifyChannel, NotifyPrefs, NotifySettings, PendingItem, PendingMessage,
+    Recipient, StaffMode,
 };
 pub use outbox::{Channel, NewOutboxItem, OutboxItem, OutboxStatus};
 pub use practices::Practice;

@@ -400,6 +400,7 @@ async fn a_send_written_after_the_access_ended_is_refused_in_the_same_transactio
         now: app.clock.now(),
         files: Vec::new(),
         status_of: None,
+        automatic: false,
     };
     let before = app
         .app

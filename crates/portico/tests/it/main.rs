@@ -4,10 +4,10 @@
 mod browser;
 mod harness;
 
-mod mail;
-mod notify;
 mod chat_prefs;
+mod mail;
 mod messages;
+mod notify;
 
 mod access;
 mod access_ends;

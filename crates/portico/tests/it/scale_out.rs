@@ -39,7 +39,8 @@ fn free_port() -> u16 {
 /// (without TLS). `/ws?via=appN` pins a socket to one instance, so the test
 /// knows where each socket is; everything else is round robin.
 struct Haproxy {
-    child: Child,
+    // Killed when dropped, with the test.
+    _child: Child,
 }
 
 impl Haproxy {
@@ -53,7 +54,9 @@ impl Haproxy {
              http-check expect status 200\n  default-server inter 200ms fall 1 rise 1\n"
         );
         for (name, _) in backends {
-            config.push_str(&format!("  use-server {name} if {{ urlp(via) -m str {name} }}\n"));
+            config.push_str(&format!(
+                "  use-server {name} if {{ urlp(via) -m str {name} }}\n"
+            ));
         }
         for (name, backend) in backends {
             config.push_str(&format!("  server {name} 127.0.0.1:{backend} check\n"));
@@ -71,7 +74,7 @@ impl Haproxy {
             .kill_on_drop(true)
             .spawn()
             .expect("start haproxy (Debian's haproxy package)");
-        Self { child }
+        Self { _child: child }
     }
 }
 
@@ -137,7 +140,12 @@ async fn send(browser: &Browser, chat: &str, key: &str, body: &str) -> i64 {
                 .header("origin", &browser.base_url)
                 .header("accept", "application/json")
                 .timeout(Duration::from_secs(20))
-                .form(&[("body", body), ("key", key), ("reply_to", ""), ("csrf", &csrf)])
+                .form(&[
+                    ("body", body),
+                    ("key", key),
+                    ("reply_to", ""),
+                    ("csrf", &csrf),
+                ])
                 .send()
                 .await;
             if let Ok(response) = sent
@@ -334,7 +342,10 @@ async fn three_instances_behind_haproxy_chat_sign_out_and_restart_in_turn() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let instance = instances.remove(name).unwrap();
         let status = instance.terminate().await;
-        assert!(status.success(), "{name} stopped cleanly after SIGTERM: {status}");
+        assert!(
+            status.success(),
+            "{name} stopped cleanly after SIGTERM: {status}"
+        );
         instances.insert(name, start(*port, format!("{name}-{}", i + 1)).await);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -351,7 +362,10 @@ async fn three_instances_behind_haproxy_chat_sign_out_and_restart_in_turn() {
     for (key, seq) in &acked {
         let copies: Vec<_> = stored.iter().filter(|(_, body)| body == key).collect();
         assert_eq!(copies.len(), 1, "{key} is stored exactly once");
-        assert_eq!(copies[0].0, *seq, "{key} has the seq it was acknowledged with");
+        assert_eq!(
+            copies[0].0, *seq,
+            "{key} has the seq it was acknowledged with"
+        );
     }
     let seqs: HashSet<i64> = acked.iter().map(|(_, seq)| *seq).collect();
     assert_eq!(seqs.len(), acked.len(), "no two sends share a seq");
