@@ -8,9 +8,11 @@ mod mail;
 mod messages;
 
 mod access;
+mod branding;
 mod browser_stories;
 mod cli;
 mod durability;
+mod local_time;
 mod people;
 mod questions;
 mod server;
