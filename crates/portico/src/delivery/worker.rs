@@ -60,7 +60,7 @@ impl OutboxWorker {
 
     /// X15: a practice's e-mail comes from its name, at `mail_from`'s
     /// address; e-mail of no practice from `mail_from` as configured.
-    async fn from_for(&self, item: &crate::store::OutboxItem) -> StoreResult<Mailbox> {
+    async fn sender_of(&self, item: &crate::store::OutboxItem) -> StoreResult<Mailbox> {
         let Some(practice) = item.practice_id else {
             return Ok(self.from.clone());
         };
@@ -83,7 +83,7 @@ impl OutboxWorker {
             for item in batch {
                 let outcome = match item.channel {
                     Channel::Email => {
-                        let from = self.from_for(&item).await?;
+                        let from = self.sender_of(&item).await?;
                         self.mailer.send(&from, &item).await
                     }
                     Channel::Sms => self.sms.send(&item).await,

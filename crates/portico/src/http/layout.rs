@@ -34,7 +34,7 @@ pub struct Brand {
 impl Brand {
     pub fn of(practice: &Practice) -> Option<Self> {
         let has_colour = practice.accent_colour.is_some();
-        (practice.has_logo || has_colour).then(|| Brand {
+        (practice.has_logo || has_colour).then_some(Brand {
             practice_id: practice.id,
             version: practice.brand_version,
             has_logo: practice.has_logo,

@@ -193,7 +193,7 @@ async fn the_portal_and_e_mails_carry_the_practices_brand_and_name() {
     let link = app.latest_link(&hannah.email, "/portal/link/").await;
     browser.post_form(&link, &[]).await;
     let (_, html) = browser.follow("/portal").await;
-    assert!(html.contains("<span>Harbour &amp; Vale</span>"), "{html}");
+    assert!(html.contains("<span>Harbour &#38; Vale</span>"), "{html}");
     assert!(html.contains(&format!("/brand/{}/style.css?v=2", practice.id)));
     assert!(html.contains("class=\"brand-logo\""));
 }
