@@ -207,7 +207,7 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                     "{}  {}  created {}  {} staff",
                     practice.id,
                     practice.name,
-                    practice.created_at,
+                    practice.created_at.to_timestamp(),
                     staff.len()
                 );
             }

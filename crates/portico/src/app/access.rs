@@ -6,8 +6,9 @@ use super::sessions::{ClientInfo, Started};
 use super::sign_in::{WRONG_PASSWORD, decoy_hash};
 use super::throttle::{LINKS_PER_ADDRESS, LINKS_PER_IP, SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_IP};
 use super::{App, AppError, AppResult, password, policy};
-use crate::delivery::email::{AccessEmail, access_email};
+use crate::delivery::email::{AccessEmail, EmailBrand, access_email};
 use crate::domain::{ContactId, EmailAddress, Millis, hash_secret, issue_secret};
+use crate::local_time::Viewer;
 use crate::store::{
     Channel, Contact, ContactStatus, NewOutboxItem, Practice, SessionStage, SessionSubject, Staff,
     TokenPurpose,
@@ -57,7 +58,11 @@ impl App {
         let now = self.clock.now();
         let issued = issue_secret();
         let link = self.link(&format!("{path}{}", issued.secret));
-        let mail = access_email(kind, &contact.name, &practice.name, &link, valid_for)
+        // X15: when it ends, in the recipient's own time zone.
+        let time = Viewer::for_person(contact.time_zone.as_deref(), &practice.time_zone, now);
+        let valid_for = format!("{valid_for} ({})", time.full(Millis(now.0 + lifetime)));
+        let brand = EmailBrand::of(practice, &self.settings.public_url);
+        let mail = access_email(kind, &contact.name, &brand, &link, &valid_for)
             .map_err(|e| AppError::internal("could not write the e-mail", e))?;
         let mut tx = self.store.begin().await?;
         tx.insert_token(

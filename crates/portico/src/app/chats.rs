@@ -6,6 +6,7 @@ use super::questions::Actor;
 use super::{App, AppError, AppResult, policy};
 use crate::delivery::live::LiveEvent;
 use crate::domain::{ChatId, ClientId, ContactId, PracticeId, StaffId, ValidationError};
+use crate::local_time::Viewer;
 use crate::store::group_commit::NewMessage;
 use crate::store::{Chat, ChatSummary, ContactStatus, Member, MemberState, Message, Staff};
 
@@ -471,7 +472,9 @@ impl App {
                 seq: message.seq,
                 sender_name: Some(message.sender_name.clone()),
                 body: Some(message.body.clone()),
-                at: Some(message.created_at.to_string()),
+                // Shown only until the page reads the message's own
+                // markup, in each reader's time zone (X15).
+                at: Some("just now".to_owned()),
                 reader: None,
             });
             if matches!(member, Member::Contact(_)) {
@@ -531,6 +534,27 @@ pub enum ChatAction {
     Hide,
     /// M6: a hidden chat opened on purpose (from Contacts) is shown again.
     Show,
+}
+
+/// A spreadsheet's date cell: the local date and time of `at` for `time`'s
+/// zone (a cell has no zone of its own).
+fn excel_date_time(
+    time: &Viewer,
+    at: crate::domain::Millis,
+) -> Result<rust_xlsxwriter::ExcelDateTime, rust_xlsxwriter::XlsxError> {
+    let local = time.civil(at);
+    let number = |n: i16| u16::try_from(n).unwrap_or(0);
+    let small = |n: i8| u8::try_from(n).unwrap_or(0);
+    rust_xlsxwriter::ExcelDateTime::from_ymd(
+        number(local.year()),
+        small(local.month()),
+        small(local.day()),
+    )?
+    .and_hms(
+        u16::from(small(local.hour())),
+        small(local.minute()),
+        small(local.second()),
+    )
 }
 
 /// Export formats (M13).
@@ -874,6 +898,13 @@ impl App {
         let (practice, member, _) = who(actor);
         let chat = self.store.chat_for_member(practice, chat, member).await?;
         let failed = |e: String| AppError::internal("could not write the export", e);
+        // X15: dates in the practice's time zone: real date cells in XLSX,
+        // ISO 8601 with the offset in CSV.
+        let time = Viewer::new(
+            &self.store.practice_time_zone(practice).await?,
+            self.clock.now(),
+        );
+        let date_format = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
         let file = tempfile::NamedTempFile::new().map_err(|e| failed(e.to_string()))?;
         let header = [
             "Date",
@@ -939,7 +970,7 @@ impl App {
                     .collect::<Vec<_>>()
                     .join(", ");
                 let fields = [
-                    m.created_at.to_string(),
+                    time.rfc3339(m.created_at),
                     m.sender_name.clone(),
                     if m.deleted {
                         "(message deleted)".to_owned()
@@ -960,7 +991,14 @@ impl App {
                         .map_err(|e| failed(e.to_string()))?;
                 }
                 if let Some(s) = sheet.as_deref_mut() {
-                    for (col, value) in fields.iter().enumerate() {
+                    s.write_datetime_with_format(
+                        row,
+                        0,
+                        &excel_date_time(&time, m.created_at).map_err(|e| failed(e.to_string()))?,
+                        &date_format,
+                    )
+                    .map_err(|e| failed(e.to_string()))?;
+                    for (col, value) in fields.iter().enumerate().skip(1) {
                         s.write_string(row, u16::try_from(col).unwrap_or(0), value)
                             .map_err(|e| failed(e.to_string()))?;
                     }

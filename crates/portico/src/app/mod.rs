@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod chat_prefs;
+pub mod branding;
 pub mod chats;
 pub mod demo;
 pub mod notify;

@@ -3,7 +3,7 @@
 
 use super::sessions::{ClientInfo, Started};
 use super::{App, AppError, AppResult, password, policy};
-use crate::delivery::email::{AccessEmail, access_email, message_email};
+use crate::delivery::email::{AccessEmail, EmailBrand, access_email, message_email};
 use crate::domain::{
     ClientId, ClientKind, ContactId, EmailAddress, Millis, Name, PhoneNumber, Role, StaffId,
     hash_secret, issue_secret,
@@ -422,12 +422,15 @@ impl App {
         let now = self.clock.now();
         let issued = issue_secret();
         let link = self.link(&format!("/app/welcome/{}", issued.secret));
+        // X15: a new team member has no zone yet: the practice's.
+        let until = crate::local_time::Viewer::new(&practice.time_zone, now)
+            .full(Millis(now.0 + TEAM_INVITATION_MS));
         let mail = access_email(
             AccessEmail::TeamInvitation,
             &new.name.to_string(),
-            &practice.name,
+            &EmailBrand::of(&practice, &self.settings.public_url),
             &link,
-            "7 days",
+            &format!("7 days ({until})"),
         )
         .map_err(|e| AppError::internal("could not write the e-mail", e))?;
         let mut tx = self.store.begin().await?;
@@ -629,7 +632,7 @@ impl App {
                         subject,
                         &contact.name,
                         &actor.name,
-                        &practice.name,
+                        &EmailBrand::of(&practice, &self.settings.public_url),
                         message,
                         &portal,
                     )

@@ -56,6 +56,7 @@ mod tests {
             totp_enabled: false,
             last_sign_in_at: None,
             created_at: Millis(0),
+            time_zone: None,
         }
     }
 

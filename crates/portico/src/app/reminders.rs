@@ -262,7 +262,11 @@ impl App {
         .await?;
         let link = self.link(&format!("/portal/link/{}", issued.secret));
         let titles: Vec<String> = open.iter().map(|q| q.title.clone()).collect();
-        let mail = reminder_email(&contact.name, &practice.name, &client.name, &titles, &link)
+        // X15: the link's end in the contact's own time zone.
+        let until = crate::local_time::Viewer::new(tz.iana_name().unwrap_or("UTC"), now)
+            .full(Millis(now.0 + REMINDER_LINK_MS));
+        let brand = crate::delivery::email::EmailBrand::of(&practice, &self.settings.public_url);
+        let mail = reminder_email(&contact.name, &brand, &client.name, &titles, &link, &until)
             .map_err(|e| AppError::internal("could not write the reminder", e))?;
         let key = format!("reminder-{}-{}-{slot}", client.id, contact.id);
         tx.enqueue(
@@ -421,6 +425,22 @@ impl App {
         Ok(self
             .store
             .set_contact_time_zone(contact.practice_id, contact.id, zone.as_deref())
+            .await?)
+    }
+
+    /// X15: a team member chooses the zone their pages show times in
+    /// (empty: the practice's). Only their own: `actor` is who asks.
+    pub async fn set_staff_time_zone(&self, actor: &Staff, zone_name: &str) -> AppResult<()> {
+        if !actor.active {
+            return Err(AppError::Forbidden);
+        }
+        let zone = match zone_name.trim() {
+            "" => None,
+            other => Some(valid_zone(other)?),
+        };
+        Ok(self
+            .store
+            .set_staff_time_zone(actor.practice_id, actor.id, zone.as_deref())
             .await?)
     }
 

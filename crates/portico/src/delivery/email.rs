@@ -3,6 +3,47 @@
 
 use askama::Template;
 
+/// X15: the practice's look in its e-mails: its name (also the From name),
+/// its accent colour for the button and its logo, by absolute address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmailBrand {
+    pub name: String,
+    /// A validated `#rrggbb`.
+    pub accent: String,
+    pub logo_url: Option<String>,
+}
+
+impl EmailBrand {
+    pub fn of(practice: &crate::store::Practice, public_url: &str) -> Self {
+        let accent = practice
+            .accent_colour
+            .as_deref()
+            .and_then(|c| crate::app::branding::AccentColour::parse(c).ok())
+            .map_or_else(|| "#1f5f8b".to_owned(), |c| c.as_str().to_owned());
+        EmailBrand {
+            name: practice.name.clone(),
+            accent,
+            logo_url: practice.has_logo.then(|| {
+                format!(
+                    "{}/brand/{}/logo?v={}",
+                    public_url.trim_end_matches('/'),
+                    practice.id,
+                    practice.brand_version
+                )
+            }),
+        }
+    }
+
+    /// Portico's own look, for a practice known only by name.
+    pub fn plain(name: &str) -> Self {
+        EmailBrand {
+            name: name.to_owned(),
+            accent: "#1f5f8b".to_owned(),
+            logo_url: None,
+        }
+    }
+}
+
 /// A rendered e-mail, ready for the outbox.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EmailContent {
@@ -25,6 +66,7 @@ struct AccessText<'a> {
 #[derive(Template)]
 #[template(path = "email/access.html")]
 struct AccessHtml<'a> {
+    brand: &'a EmailBrand,
     subject: &'a str,
     recipient_name: &'a str,
     practice_name: &'a str,
@@ -46,13 +88,17 @@ pub enum AccessEmail {
 
 /// An e-mail carrying a single-use link: an invitation (A4), a sign-in link
 /// (A2) or a password reset (A3).
+///
+/// `valid_for` reads after "expires in" ("7 days (Tuesday 9 December 2025,
+/// 15:06 AEDT)", the end in the recipient's time zone).
 pub fn access_email(
     kind: AccessEmail,
     recipient_name: &str,
-    practice_name: &str,
+    brand: &EmailBrand,
     link: &str,
     valid_for: &str,
 ) -> Result<EmailContent, askama::Error> {
+    let practice_name = brand.name.as_str();
     let (subject, intro, action) = match kind {
         AccessEmail::Invitation => (
             format!("{practice_name} invites you to their client portal"),
@@ -96,6 +142,7 @@ pub fn access_email(
     }
     .render()?;
     let html = AccessHtml {
+        brand,
         subject: &subject,
         recipient_name,
         practice_name,
@@ -121,7 +168,7 @@ mod tests {
         let mail = access_email(
             AccessEmail::Invitation,
             "Hannah <Brooks>",
-            "Harbour & Vale",
+            &EmailBrand::plain("Harbour & Vale"),
             "https://portal.example.com/portal/invitation/abc",
             "7 days",
         )
@@ -160,6 +207,7 @@ struct MessageText<'a> {
 #[derive(Template)]
 #[template(path = "email/message.html")]
 struct MessageHtml<'a> {
+    brand: &'a EmailBrand,
     subject: &'a str,
     recipient_name: &'a str,
     sender_name: &'a str,
@@ -173,10 +221,11 @@ pub fn message_email(
     subject: &str,
     recipient_name: &str,
     sender_name: &str,
-    practice_name: &str,
+    brand: &EmailBrand,
     body: &str,
     portal_link: &str,
 ) -> Result<EmailContent, askama::Error> {
+    let practice_name = brand.name.as_str();
     let text = MessageText {
         recipient_name,
         sender_name,
@@ -186,6 +235,7 @@ pub fn message_email(
     }
     .render()?;
     let html = MessageHtml {
+        brand,
         subject,
         recipient_name,
         sender_name,
@@ -204,6 +254,7 @@ pub fn message_email(
 #[derive(Template)]
 #[template(path = "email/reminder.txt")]
 struct ReminderText<'a> {
+    until: &'a str,
     recipient_name: &'a str,
     practice_name: &'a str,
     client_name: &'a str,
@@ -215,6 +266,7 @@ struct ReminderText<'a> {
 #[derive(Template)]
 #[template(path = "email/reminder.html")]
 struct ReminderHtml<'a> {
+    brand: &'a EmailBrand,
     subject: &'a str,
     recipient_name: &'a str,
     practice_name: &'a str,
@@ -222,17 +274,20 @@ struct ReminderHtml<'a> {
     titles: &'a [String],
     more: usize,
     link: &'a str,
+    until: &'a str,
 }
 
 /// Q5: a reminder listing a contact's outstanding questions (at most 20
-/// by name).
+/// by name). `until`: when the link stops working, in the recipient's zone.
 pub fn reminder_email(
     recipient_name: &str,
-    practice_name: &str,
+    brand: &EmailBrand,
     client_name: &str,
     titles: &[String],
     link: &str,
+    until: &str,
 ) -> Result<EmailContent, askama::Error> {
+    let practice_name = brand.name.as_str();
     let shown = &titles[..titles.len().min(20)];
     let more = titles.len() - shown.len();
     let subject = if titles.len() == 1 {
@@ -244,6 +299,7 @@ pub fn reminder_email(
         )
     };
     let text = ReminderText {
+        until,
         recipient_name,
         practice_name,
         client_name,
@@ -253,6 +309,7 @@ pub fn reminder_email(
     }
     .render()?;
     let html = ReminderHtml {
+        brand,
         subject: &subject,
         recipient_name,
         practice_name,
@@ -260,6 +317,7 @@ pub fn reminder_email(
         titles: shown,
         more,
         link,
+        until,
     }
     .render()?;
     Ok(EmailContent {

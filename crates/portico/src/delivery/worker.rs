@@ -58,6 +58,19 @@ impl OutboxWorker {
         }
     }
 
+    /// X15: a practice's e-mail comes from its name, at `mail_from`'s
+    /// address; e-mail of no practice from `mail_from` as configured.
+    async fn sender_of(&self, item: &crate::store::OutboxItem) -> StoreResult<Mailbox> {
+        let Some(practice) = item.practice_id else {
+            return Ok(self.from.clone());
+        };
+        match self.store.get_practice(practice).await {
+            Ok(practice) => Ok(Mailbox::new(Some(practice.name), self.from.email.clone())),
+            Err(crate::store::StoreError::NotFound) => Ok(self.from.clone()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Delivers everything due now; returns how many were sent.
     pub async fn run_once(&self) -> StoreResult<usize> {
         let mut sent = 0;
@@ -69,7 +82,10 @@ impl OutboxWorker {
             }
             for item in batch {
                 let outcome = match item.channel {
-                    Channel::Email => self.mailer.send(&self.from, &item).await,
+                    Channel::Email => {
+                        let from = self.sender_of(&item).await?;
+                        self.mailer.send(&from, &item).await
+                    }
                     Channel::Sms => self.sms.send(&item).await,
                 };
                 match outcome {

@@ -11,7 +11,8 @@ pub use secret::{Clock, IssuedSecret, hash_secret, issue_secret};
 pub use values::{ClientKind, EmailAddress, Name, PhoneNumber, Role, ValidationError};
 
 /// Milliseconds since the Unix epoch, the one timestamp representation the
-/// store uses on every backend.
+/// store uses on every backend. It has no `Display`: what a person reads
+/// comes from [`crate::local_time`], in their own time zone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Millis(pub i64);
 
@@ -22,11 +23,5 @@ impl Millis {
 
     pub fn to_timestamp(self) -> jiff::Timestamp {
         jiff::Timestamp::from_millisecond(self.0).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-    }
-}
-
-impl std::fmt::Display for Millis {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.to_timestamp().strftime("%Y-%m-%d %H:%M UTC"))
     }
 }

@@ -381,7 +381,7 @@ async fn send(
             "seq": message.seq,
             "sender_name": message.sender_name,
             "body": message.body,
-            "at": message.created_at.to_string(),
+            "at": layout.time.short(message.created_at),
             "next_key": new_key(),
         }))
         .into_response()),
@@ -474,7 +474,7 @@ async fn after(
     let messages = state.app.messages_after(actor, chat, seq).await?;
     let items: Vec<_> = messages
         .iter()
-        .map(|m| json!({ "seq": m.seq, "sender_name": m.sender_name, "body": m.body, "at": m.created_at.to_string() }))
+        .map(|m| json!({ "seq": m.seq, "sender_name": m.sender_name, "body": m.body, "at": layout.time.short(m.created_at) }))
         .collect();
     Ok(Json(items).into_response())
 }

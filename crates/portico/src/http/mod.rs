@@ -4,6 +4,7 @@
 mod all_contacts;
 mod assets;
 mod chat_prefs;
+mod branding;
 mod clients;
 mod csrf;
 mod errors;
@@ -267,10 +268,28 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/app/account", get(staff_pages::account_get))
         .route(
+            "/app/account/time-zone",
+            post(staff_pages::account_time_zone_post),
+        )
+        .route(
             "/app/account/sign-out-others",
             post(staff_pages::sign_out_others_post),
         )
         .route("/app/settings", get(staff_pages::settings_get))
+        .route("/app/settings/branding", get(branding::branding_get))
+        .route("/app/settings/branding/colour", post(branding::colour_post))
+        .route("/app/settings/branding/logo", post(branding::logo_post))
+        .route(
+            "/app/settings/branding/logo/remove",
+            post(branding::logo_remove_post),
+        )
+        .route("/brand/{practice}/style.css", get(branding::style_get))
+        .route("/brand/{practice}/logo", get(branding::logo_get))
+        .route("/favicon.svg", get(branding::favicon_get))
+        .route("/favicon.ico", get(branding::favicon_get))
+        .route("/static/icon-192.png", get(branding::icon_192_get))
+        .route("/static/icon-512.png", get(branding::icon_512_get))
+        .route("/manifest.webmanifest", get(branding::manifest_get))
         .route("/app/settings/security", post(staff_pages::security_post))
         .route("/app/settings/time-zone", post(staff_pages::time_zone_post))
         .route(

@@ -29,16 +29,14 @@ pub fn render(status: StatusCode, page: &impl Template) -> Response {
 #[template(path = "home.html")]
 struct HomePage {
     layout: Layout,
-    backend: &'static str,
 }
 
-/// `GET /`
-pub async fn home_get(State(state): State<AppState>, maybe: MaybeIdentity) -> Response {
+/// `GET /`: says nothing of what runs behind it (X15).
+pub async fn home_get(maybe: MaybeIdentity) -> Response {
     render(
         StatusCode::OK,
         &HomePage {
             layout: Layout::public(&maybe.csrf),
-            backend: state.app.store.backend().name(),
         },
     )
 }

@@ -553,7 +553,8 @@ pub async fn preview_get(
     Ok(render(
         StatusCode::OK,
         &ClientPage {
-            layout: Layout::preview(&user.layout.csrf, &view.contact.name, &view.practice.name),
+            layout: Layout::preview(&user.layout.csrf, &view.contact, &view.practice)
+                .seen_at(state.app.clock.now()),
             preview_of: Some(view.contact.name.clone()),
             exit_preview: format!("/app/clients/{client}/contacts"),
             view,
@@ -596,6 +597,8 @@ async fn account_page(
             time_zone: Some(time_zone),
             zone_error,
             zones: super::staff_pages::COMMON_ZONES,
+            zone_action: "/portal/account/time-zone",
+            practice_zone: user.identity.practice.time_zone.clone(),
             layout: user.layout,
             totp_enabled: false,
             sessions,

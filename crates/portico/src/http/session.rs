@@ -144,7 +144,7 @@ impl FromRequestParts<AppState> for StaffUser {
             (Person::Staff(_), SessionStage::Totp) => Err(PageError::SignIn("/app/sign-in/code")),
             (Person::Staff(_), SessionStage::Enrol) => Err(PageError::SignIn("/app/two-factor")),
             (Person::Staff(staff), SessionStage::Active) => Ok(Self {
-                layout: Layout::for_identity(&maybe.csrf, &identity),
+                layout: Layout::for_identity(&maybe.csrf, &identity).seen_at(state.app.clock.now()),
                 staff: staff.clone(),
                 identity,
             }),
@@ -178,7 +178,7 @@ impl FromRequestParts<AppState> for ContactUser {
                     .into(),
             )),
             Person::Contact(contact) => Ok(Self {
-                layout: Layout::for_identity(&maybe.csrf, &identity),
+                layout: Layout::for_identity(&maybe.csrf, &identity).seen_at(state.app.clock.now()),
                 contact: contact.clone(),
                 identity,
             }),

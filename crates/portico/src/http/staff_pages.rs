@@ -9,7 +9,7 @@ use super::session::StaffUser;
 use crate::app::AppError;
 use crate::app::sessions::SessionView;
 use crate::delivery::worker::MAX_ATTEMPTS;
-use crate::domain::ContactId;
+use crate::domain::{ContactId, Millis};
 use crate::store::{ContactStatus, OutboxItem, OutboxStatus};
 use askama::Template;
 use axum::Form;
@@ -125,7 +125,7 @@ struct ContactRow {
     email: String,
     active: bool,
     state: &'static str,
-    last_sign_in: String,
+    last_sign_in: Option<Millis>,
 }
 
 #[derive(Template)]
@@ -154,9 +154,7 @@ async fn contacts_page(
                 (ContactStatus::Active, None) => "Active, never signed in",
                 (ContactStatus::Active, Some(_)) => "Active",
             },
-            last_sign_in: c
-                .last_sign_in_at
-                .map_or_else(|| "Never".to_owned(), |m| m.to_string()),
+            last_sign_in: c.last_sign_in_at,
             name: c.name,
             email: c.email,
         })
@@ -229,6 +227,9 @@ pub struct AccountPage {
     pub time_zone: Option<String>,
     pub zone_error: Option<String>,
     pub zones: &'static [&'static str],
+    /// X15: where the time zone form posts.
+    pub zone_action: &'static str,
+    pub practice_zone: String,
     pub totp_enabled: bool,
     pub sessions: Vec<SessionView>,
     pub notice: Option<String>,
@@ -241,20 +242,62 @@ pub async fn account_get(
     user: StaffUser,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
+    account_page(&state, user, StatusCode::OK, done.notice(), None, None).await
+}
+
+async fn account_page(
+    state: &AppState,
+    user: StaffUser,
+    status: StatusCode,
+    notice: Option<String>,
+    typed_zone: Option<String>,
+    zone_error: Option<String>,
+) -> Result<Response, PageError> {
     let sessions = state.app.sessions_of(&user.identity).await?;
+    let time_zone = typed_zone.or_else(|| user.staff.time_zone.clone());
     Ok(render(
-        StatusCode::OK,
+        status,
         &AccountPage {
-            time_zone: None,
-            zone_error: None,
+            time_zone: Some(time_zone.unwrap_or_default()),
+            zone_error,
             zones: COMMON_ZONES,
+            zone_action: "/app/account/time-zone",
+            practice_zone: user.identity.practice.time_zone.clone(),
             totp_enabled: user.staff.totp_enabled,
             layout: user.layout,
             sessions,
-            notice: done.notice(),
+            notice,
             sign_out_others_action: "/app/account/sign-out-others",
         },
     ))
+}
+
+/// `POST /app/account/time-zone` (X15): the zone of the times a team
+/// member reads.
+pub async fn account_time_zone_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Form(form): Form<TimeZoneForm>,
+) -> Result<Response, PageError> {
+    match state
+        .app
+        .set_staff_time_zone(&user.staff, &form.time_zone)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/app/account?done=saved").into_response()),
+        Err(AppError::Invalid(e)) => {
+            account_page(
+                &state,
+                user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some(form.time_zone),
+                Some(e.0),
+            )
+            .await
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// `POST /app/account/sign-out-others`

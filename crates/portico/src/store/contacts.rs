@@ -15,6 +15,8 @@ pub struct Contact {
     pub activated_at: Option<Millis>,
     pub last_sign_in_at: Option<Millis>,
     pub created_at: Millis,
+    /// Q5, X15: their own time zone; `None` follows the practice's.
+    pub time_zone: Option<String>,
 }
 
 /// A4: a contact is invited first and can be messaged once active.
@@ -60,12 +62,13 @@ struct ContactRow {
     activated_at: Option<i64>,
     last_sign_in_at: Option<i64>,
     created_at: i64,
+    time_zone: Option<String>,
 }
 
 /// The columns of [`ContactRow`], for a `contacts k` in the query.
 macro_rules! contact_columns {
     () => {
-        "k.id, k.practice_id, k.email, k.name, k.phone, k.status, k.activated_at, k.last_sign_in_at, k.created_at"
+        "k.id, k.practice_id, k.email, k.name, k.phone, k.status, k.activated_at, k.last_sign_in_at, k.created_at, k.time_zone"
     };
 }
 
@@ -86,6 +89,7 @@ impl TryFrom<ContactRow> for Contact {
             activated_at: row.activated_at.map(Millis),
             last_sign_in_at: row.last_sign_in_at.map(Millis),
             created_at: Millis(row.created_at),
+            time_zone: row.time_zone,
         })
     }
 }
@@ -109,6 +113,7 @@ impl Store {
             activated_at: None,
             last_sign_in_at: None,
             created_at: Millis::now(),
+            time_zone: None,
         };
         sqlx::query(
             "INSERT INTO contacts (id, practice_id, email, name, phone, status, created_at) \

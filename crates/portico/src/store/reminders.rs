@@ -177,6 +177,23 @@ impl Store {
         super::staff::found(done.rows_affected())
     }
 
+    /// X15: a team member's own time zone (`None`: the practice's).
+    pub async fn set_staff_time_zone(
+        &self,
+        practice: PracticeId,
+        staff: crate::domain::StaffId,
+        zone: Option<&str>,
+    ) -> StoreResult<()> {
+        let done =
+            sqlx::query("UPDATE staff_users SET time_zone = $3 WHERE practice_id = $1 AND id = $2")
+                .bind(practice.to_string())
+                .bind(staff.to_string())
+                .bind(zone)
+                .execute(&self.pool)
+                .await?;
+        super::staff::found(done.rows_affected())
+    }
+
     /// The reminders a client's contacts were sent since `since`, oldest first.
     pub async fn reminder_runs(
         &self,

@@ -159,11 +159,19 @@ impl Store {
             practice_name: String,
             practice_require_totp: i64,
             practice_created_at: i64,
+            practice_time_zone: String,
+            practice_accent_colour: Option<String>,
+            practice_brand_version: i64,
+            practice_has_logo: i64,
         }
         let Some(row) = sqlx::query_as::<_, Row>(
             "SELECT s.id_hash, s.practice_id, s.subject_kind, s.subject_id, s.stage, s.created_at, \
              s.last_seen_at, s.expires_at, s.ip, s.user_agent, p.name AS practice_name, \
-             p.require_totp AS practice_require_totp, p.created_at AS practice_created_at \
+             p.require_totp AS practice_require_totp, p.created_at AS practice_created_at, \
+             p.time_zone AS practice_time_zone, p.accent_colour AS practice_accent_colour, \
+             p.brand_version AS practice_brand_version, \
+             CASE WHEN EXISTS (SELECT 1 FROM practice_logos l WHERE l.practice_id = p.id) \
+             THEN 1 ELSE 0 END AS practice_has_logo \
              FROM sessions s JOIN practices p ON p.id = s.practice_id WHERE s.id_hash = $1",
         )
         .bind(id_hash)
@@ -178,6 +186,10 @@ impl Store {
             name: row.practice_name,
             require_totp: row.practice_require_totp != 0,
             created_at: Millis(row.practice_created_at),
+            time_zone: row.practice_time_zone,
+            accent_colour: row.practice_accent_colour,
+            has_logo: row.practice_has_logo != 0,
+            brand_version: row.practice_brand_version,
         };
         Ok(Some((session, practice)))
     }

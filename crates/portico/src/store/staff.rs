@@ -14,6 +14,8 @@ pub struct Staff {
     pub totp_enabled: bool,
     pub last_sign_in_at: Option<Millis>,
     pub created_at: Millis,
+    /// X15: their own time zone; `None` follows the practice's.
+    pub time_zone: Option<String>,
 }
 
 /// A staff user's two-factor secrets.
@@ -52,13 +54,14 @@ struct StaffRow {
     totp_enabled: i64,
     last_sign_in_at: Option<i64>,
     created_at: i64,
+    time_zone: Option<String>,
 }
 
 /// The columns of [`StaffRow`].
 macro_rules! staff_columns {
     () => {
         "id, practice_id, email, name, role, active, \
-         CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END AS totp_enabled, last_sign_in_at, created_at"
+         CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END AS totp_enabled, last_sign_in_at, created_at, time_zone"
     };
 }
 
@@ -75,6 +78,7 @@ impl TryFrom<StaffRow> for Staff {
             totp_enabled: row.totp_enabled != 0,
             last_sign_in_at: row.last_sign_in_at.map(Millis),
             created_at: Millis(row.created_at),
+            time_zone: row.time_zone,
         })
     }
 }
@@ -400,6 +404,7 @@ pub(super) async fn insert_staff(
         totp_enabled: false,
         last_sign_in_at: None,
         created_at: now,
+        time_zone: None,
     };
     sqlx::query(
         "INSERT INTO staff_users (id, practice_id, email, name, role, password_hash, active, created_at) \

@@ -44,7 +44,8 @@ async fn an_invitation_is_delivered_over_smtp_with_both_parts_and_the_public_lin
     assert_eq!(mail.to, vec!["hannah@northwind.example".to_owned()]);
     assert_eq!(
         mail.header("From").as_deref(),
-        Some("\"Harbour Portal\" <portal@harbour.example>")
+        // X15: the practice's name, at `mail_from`'s address.
+        Some("Harbour <portal@harbour.example>")
     );
     assert_eq!(
         mail.header("To").as_deref(),

@@ -11,9 +11,11 @@ mod notify;
 
 mod access;
 mod access_ends;
+mod branding;
 mod browser_stories;
 mod cli;
 mod durability;
+mod local_time;
 mod people;
 mod questions;
 mod s3;
