@@ -19,13 +19,13 @@ impl AccentColour {
         let text = text.trim().to_ascii_lowercase();
         let hex = text.strip_prefix('#').unwrap_or(&text);
         if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(ValidationError(
-                "Enter the colour as # and six hexadecimal digits, such as #1f5f8b.".into(),
+            return Err(ValidationError::new(
+                "Enter the colour as # and six hexadecimal digits, such as #1f5f8b.",
             ));
         }
         let colour = AccentColour(format!("#{hex}"));
         if colour.contrast_with_white() < 4.5 {
-            return Err(ValidationError(format!(
+            return Err(ValidationError::new(format!(
                 "#{hex} is too light: white text on it and links in it would be hard to read. \
                  Choose a darker shade."
             )));
@@ -66,10 +66,10 @@ impl AccentColour {
 /// What a logo's bytes are, or why they are refused.
 pub fn logo_type(bytes: &[u8]) -> Result<&'static str, ValidationError> {
     if bytes.is_empty() {
-        return Err(ValidationError("Choose an image file for the logo.".into()));
+        return Err(ValidationError::new("Choose an image file for the logo."));
     }
     if bytes.len() > MAX_LOGO_BYTES {
-        return Err(ValidationError(format!(
+        return Err(ValidationError::new(format!(
             "The logo is {} KB; at most {} KB is accepted.",
             bytes.len().div_ceil(1024),
             MAX_LOGO_BYTES / 1024
@@ -77,12 +77,11 @@ pub fn logo_type(bytes: &[u8]) -> Result<&'static str, ValidationError> {
     }
     match infer::get(bytes).map(|kind| kind.mime_type()) {
         Some(mime @ ("image/png" | "image/jpeg" | "image/webp")) => Ok(mime),
-        _ if looks_like_svg(bytes) => Err(ValidationError(
-            "SVG logos are not accepted (an SVG can carry scripts). Upload a PNG, JPEG or WebP."
-                .into(),
+        _ if looks_like_svg(bytes) => Err(ValidationError::new(
+            "SVG logos are not accepted (an SVG can carry scripts). Upload a PNG, JPEG or WebP.",
         )),
-        _ => Err(ValidationError(
-            "The logo must be a PNG, JPEG or WebP image.".into(),
+        _ => Err(ValidationError::new(
+            "The logo must be a PNG, JPEG or WebP image.",
         )),
     }
 }
@@ -197,17 +196,22 @@ mod tests {
             "image/jpeg"
         );
         let svg = b"<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\"><script>x</script></svg>";
-        assert!(logo_type(svg).unwrap_err().0.contains("SVG"));
+        assert!(logo_type(svg).unwrap_err().message.contains("SVG"));
         assert!(
             logo_type(b"<svg onload=alert(1)>")
                 .unwrap_err()
-                .0
+                .message
                 .contains("SVG")
         );
         assert!(logo_type(b"%PDF-1.7").is_err());
         assert!(logo_type(b"").is_err());
         let mut big = png.to_vec();
         big.resize(MAX_LOGO_BYTES + 1, 0);
-        assert!(logo_type(&big).unwrap_err().0.contains("at most 512 KB"));
+        assert!(
+            logo_type(&big)
+                .unwrap_err()
+                .message
+                .contains("at most 512 KB")
+        );
     }
 }

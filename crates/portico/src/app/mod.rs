@@ -2,8 +2,8 @@
 //! happens here, once, through [`policy`]; the layers below trust it.
 
 pub mod access;
-pub mod chat_prefs;
 pub mod branding;
+pub mod chat_prefs;
 pub mod chats;
 pub mod demo;
 pub mod notify;

@@ -516,7 +516,7 @@ impl App {
             kind.as_str(),
             !staff,
         )
-        .map_err(|e| AppError::conflict(format!("could not write the notification: {e}")))?;
+        .map_err(|e| AppError::internal("could not write the notification", e))?;
         tx.enqueue_with_unsubscribe(
             &NewOutboxItem {
                 practice_id: Some(r.practice_id),
@@ -752,7 +752,7 @@ impl App {
             seq,
             sender_name: Some(sender_name.to_owned()),
             body: Some(text),
-            at: Some(now.to_string()),
+            at: Some("just now".to_owned()),
             reader: None,
         });
         Ok(())

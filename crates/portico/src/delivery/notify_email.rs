@@ -1,7 +1,7 @@
 //! The notification e-mail (N2): everything new for one person, grouped
 //! by client and by chat or question, each with a link to the exact place.
 
-use super::email::EmailContent;
+use super::email::{EmailBrand, EmailContent};
 use askama::Template;
 
 /// One chat or question in a notification.
@@ -35,6 +35,7 @@ struct NotificationText<'a> {
 #[derive(Template)]
 #[template(path = "email/notification.html")]
 struct NotificationHtml<'a> {
+    brand: &'a EmailBrand,
     subject: &'a str,
     recipient_name: &'a str,
     practice_name: &'a str,
@@ -73,7 +74,11 @@ pub fn notification_email(
         signs_in,
     }
     .render()?;
+    // The practice's name in Portico's own colours (X15's logo and accent
+    // are not looked up per recipient by the set-based notification job).
+    let brand = EmailBrand::plain(practice_name);
     let html = NotificationHtml {
+        brand: &brand,
         subject,
         recipient_name,
         practice_name,

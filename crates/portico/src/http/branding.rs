@@ -108,7 +108,7 @@ pub async fn colour_post(
         Err(AppError::Invalid(e)) => {
             let errors = Errors {
                 typed_colour: Some(form.accent_colour),
-                colour: Some(e.0),
+                colour: Some(e.message),
                 logo: None,
             };
             branding_page(&state, user, StatusCode::UNPROCESSABLE_ENTITY, None, errors).await
@@ -154,7 +154,7 @@ pub async fn logo_post(
             .set_logo(&user.staff, &bytes)
             .await
             .map_err(|e| match e {
-                AppError::Invalid(e) => Ok(e.0),
+                AppError::Invalid(e) => Ok(e.message),
                 other => Err(other),
             }),
         Err(message) => Err(Ok(message)),

@@ -3,8 +3,8 @@
 
 mod all_contacts;
 mod assets;
-mod chat_prefs;
 mod branding;
+mod chat_prefs;
 mod clients;
 mod csrf;
 mod errors;

@@ -292,7 +292,7 @@ pub async fn account_time_zone_post(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 None,
                 Some(form.time_zone),
-                Some(e.0),
+                Some(e.message),
             )
             .await
         }
