@@ -11,6 +11,7 @@ mod access;
 mod browser_stories;
 mod cli;
 mod durability;
+mod errors;
 mod people;
 mod questions;
 mod server;
