@@ -10,6 +10,7 @@ use futures_util::stream::BoxStream;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
 use std::sync::Arc;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// 25 MB, unless configured otherwise.
 pub const DEFAULT_MAX_BYTES: u64 = 25 * 1024 * 1024;
@@ -101,10 +102,17 @@ pub fn check_type(name: &str, first: &[u8]) -> Result<&'static str, FileError> {
 }
 
 /// A file name safe to show and to offer for download: no path, no
-/// control characters, at most 200 characters.
+/// control or format characters, at most 200 characters.
 pub fn clean_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
+    // Controls, and format characters (category Cf: bidi overrides such as
+    // U+202E, zero-width spaces and joiners) that would make a name show as
+    // something else (`statement-\u{202E}fdp.txt` as `statement-txt.pdf`).
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control() && c.general_category() != GeneralCategory::Format)
+        .take(200)
+        .collect();
     let trimmed = cleaned.trim().trim_start_matches('.');
     if trimmed.is_empty() {
         "file".to_owned()
@@ -349,6 +357,13 @@ mod tests {
         assert_eq!(clean_name("C:\\Users\\me\\bank\u{7}.pdf"), "bank.pdf");
         assert_eq!(clean_name(".hidden"), "hidden");
         assert_eq!(clean_name(""), "file");
+        assert_eq!(clean_name("statement-\u{202E}fdp.txt"), "statement-fdp.txt");
+        assert_eq!(
+            clean_name("in\u{200B}voice\u{2066}\u{FEFF}\u{200D}.pdf"),
+            "invoice.pdf"
+        );
+        assert_eq!(clean_name("\u{202E}\u{200F}"), "file");
+        assert_eq!(clean_name("Café Ümlaut 報告.pdf"), "Café Ümlaut 報告.pdf");
     }
 
     #[tokio::test]

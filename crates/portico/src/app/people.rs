@@ -404,13 +404,19 @@ impl App {
     }
 
     /// P1: an admin adds a team member, who gets an e-mail to choose a password.
+    ///
+    /// A staff address is unique on the server (decision 0002). An address
+    /// already on this practice's team is refused; one on another practice's
+    /// team is answered exactly as a new address (nothing tells one practice
+    /// about another's staff): its owner gets an e-mail saying the address
+    /// already has an account elsewhere, and nothing else changes.
     pub async fn invite_staff(
         &self,
         actor: &Staff,
         name: &str,
         email: &str,
         role: &str,
-    ) -> AppResult<Staff> {
+    ) -> AppResult<()> {
         admin_only(actor)?;
         let new = NewStaff {
             email: EmailAddress::parse(email)?,
@@ -419,6 +425,67 @@ impl App {
             password_hash: None,
         };
         let practice = self.store.get_practice(actor.practice_id).await?;
+        if let Some((existing, _)) = self.store.find_staff_for_sign_in(&new.email).await? {
+            return self.invited_existing_staff(&practice, &existing).await;
+        }
+        match self.create_invited_staff(&practice, &new).await {
+            // Added by someone else since the look-up above.
+            Err(AppError::Conflict { .. }) => {
+                match self.store.find_staff_for_sign_in(&new.email).await? {
+                    Some((existing, _)) => self.invited_existing_staff(&practice, &existing).await,
+                    None => Err(AppError::internal(
+                        "could not add a team member",
+                        "the address clashed, then was not found",
+                    )),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// A team invitation to an address that already belongs to a staff
+    /// user: refused when they are on this team; otherwise the owner of the
+    /// address is told, and the inviting admin sees what they see for any
+    /// new address.
+    async fn invited_existing_staff(&self, practice: &Practice, existing: &Staff) -> AppResult<()> {
+        if existing.practice_id == practice.id {
+            return Err(AppError::conflict(format!(
+                "{} is already on your team with this e-mail address.",
+                existing.name
+            ))
+            .at("email"));
+        }
+        let mail = access_email(
+            AccessEmail::TeamAccountElsewhere,
+            &existing.name,
+            &practice.name,
+            &self.link("/app/sign-in"),
+            "",
+        )
+        .map_err(|e| AppError::internal("could not write the e-mail", e))?;
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        tx.enqueue(
+            &NewOutboxItem {
+                practice_id: Some(practice.id),
+                channel: Channel::Email,
+                idempotency_key: format!("staff-elsewhere-{}", uuid::Uuid::now_v7()),
+                recipient: existing.email.clone(),
+                subject: mail.subject,
+                body_text: mail.text,
+                body_html: Some(mail.html),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        self.outbox_wake.notify_one();
+        Ok(())
+    }
+
+    /// The new team member, their invitation token and e-mail, in one
+    /// transaction.
+    async fn create_invited_staff(&self, practice: &Practice, new: &NewStaff) -> AppResult<()> {
         let now = self.clock.now();
         let issued = issue_secret();
         let link = self.link(&format!("/app/welcome/{}", issued.secret));
@@ -434,7 +501,7 @@ impl App {
         )
         .map_err(|e| AppError::internal("could not write the e-mail", e))?;
         let mut tx = self.store.begin().await?;
-        let staff = tx.create_staff(practice.id, &new, now).await?;
+        let staff = tx.create_staff(practice.id, new, now).await?;
         tx.insert_staff_token(
             &issued.hash,
             practice.id,
@@ -458,7 +525,7 @@ impl App {
         .await?;
         tx.commit().await?;
         self.outbox_wake.notify_one();
-        Ok(staff)
+        Ok(())
     }
 
     /// Who a team invitation is for, without using it.

@@ -84,6 +84,10 @@ pub enum AccessEmail {
     PasswordReset,
     /// P1: a new team member chooses their password.
     TeamInvitation,
+    /// P1: a team invitation to an address that is already staff of another
+    /// practice (one address, one practice: decision 0002). The link is the
+    /// staff sign-in page; nothing expires.
+    TeamAccountElsewhere,
 }
 
 /// An e-mail carrying a single-use link: an invitation (A4), a sign-in link
@@ -130,6 +134,17 @@ pub fn access_email(
                  Choose a password to sign in."
             ),
             "Choose my password",
+        ),
+        AccessEmail::TeamAccountElsewhere => (
+            format!("{practice_name} tried to add you on Portico"),
+            format!(
+                "{practice_name} tried to add this e-mail address to their team on Portico, but the address \
+                 already has a Portico staff account with another practice, and one address can belong to one \
+                 practice's team. Nothing has changed in your account. If you also work with {practice_name}, \
+                 ask them to invite you with another e-mail address; if you did not expect this, you can \
+                 ignore it."
+            ),
+            "Sign in to your account",
         ),
     };
     let text = AccessText {

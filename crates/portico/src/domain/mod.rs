@@ -8,7 +8,10 @@ pub use ids::{
     ChatId, ClientId, ContactId, EntryId, FileId, MessageId, PracticeId, QuestionId, StaffId,
 };
 pub use secret::{Clock, IssuedSecret, hash_secret, issue_secret};
-pub use values::{ClientKind, EmailAddress, Name, PhoneNumber, Role, ValidationError};
+pub use values::{
+    ClientKind, EmailAddress, Name, PhoneNumber, Role, ValidationError, bounded_integer,
+    time_of_day,
+};
 
 /// Milliseconds since the Unix epoch, the one timestamp representation the
 /// store uses on every backend. It has no `Display`: what a person reads

@@ -232,6 +232,45 @@ impl fmt::Display for ClientKind {
     }
 }
 
+/// A whole number typed in a form, within `range`: an optional sign and
+/// digits, never wrapped or clipped; `message` otherwise.
+pub fn bounded_integer(
+    input: &str,
+    range: std::ops::RangeInclusive<i64>,
+    message: &str,
+) -> Result<i64, ValidationError> {
+    input
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| ValidationError::new(message))
+}
+
+/// A time of day typed as `HH:MM` (`9:00`, `17:30`; a browser's time input
+/// may add `:SS`, ignored): the minute of the day (0 to 1439). Hours 0 to 23
+/// and minutes 0 to 59, each a bounded integer of one or two digits, so no
+/// number can wrap around into a valid time.
+pub fn time_of_day(input: &str) -> Result<i64, ValidationError> {
+    let refuse = || ValidationError::new("Choose a time of day such as 09:00.");
+    let parts: Vec<&str> = input.trim().split(':').collect();
+    let digits = |s: &str, len: std::ops::RangeInclusive<usize>| {
+        len.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    let (hours, minutes, seconds) = match parts.as_slice() {
+        [h, m] => (*h, *m, "00"),
+        [h, m, s] => (*h, *m, *s),
+        _ => return Err(refuse()),
+    };
+    if !digits(hours, 1..=2) || !digits(minutes, 2..=2) || !digits(seconds, 2..=2) {
+        return Err(refuse());
+    }
+    let hours = bounded_integer(hours, 0..=23, "").map_err(|_| refuse())?;
+    let minutes = bounded_integer(minutes, 0..=59, "").map_err(|_| refuse())?;
+    bounded_integer(seconds, 0..=59, "").map_err(|_| refuse())?;
+    Ok(hours * 60 + minutes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,5 +334,42 @@ mod tests {
         assert!(Role::parse("root").is_err());
         assert_eq!(ClientKind::parse("matter").unwrap(), ClientKind::Matter);
         assert!(ClientKind::parse("robot").is_err());
+    }
+
+    #[test]
+    fn times_of_day_are_bounded_and_never_wrap() {
+        assert_eq!(time_of_day("09:00"), Ok(540));
+        assert_eq!(time_of_day(" 9:05 "), Ok(545));
+        assert_eq!(time_of_day("23:59"), Ok(1439));
+        assert_eq!(time_of_day("00:00"), Ok(0));
+        assert_eq!(time_of_day("07:30:00"), Ok(450));
+        for bad in [
+            "24:00",
+            "12:60",
+            "307445734561825861:00",
+            "-1:30",
+            "9",
+            "9:5",
+            "09:000",
+            "09:00:60",
+            "1:2:3:4",
+            "+9:00",
+            "",
+            "a:b",
+        ] {
+            assert!(time_of_day(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn bounded_integers_refuse_what_is_outside_or_not_a_number() {
+        assert_eq!(bounded_integer(" 7 ", 1..=365, "no"), Ok(7));
+        for bad in ["0", "366", "99999999999999999999", "7.5", "seven", ""] {
+            assert_eq!(
+                bounded_integer(bad, 1..=365, "no").map_err(|e| e.message),
+                Err("no".to_owned()),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -80,10 +80,9 @@ pub fn refusal_status(error: &AppError) -> Option<(StatusCode, String)> {
         AppError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
         AppError::Denied(_) => StatusCode::UNAUTHORIZED,
         AppError::Conflict { .. } => StatusCode::CONFLICT,
-        AppError::File(FileError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
-        AppError::File(FileError::RefusedType { .. } | FileError::Empty { .. }) => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
+        AppError::File(
+            FileError::TooLarge { .. } | FileError::RefusedType { .. } | FileError::Empty { .. },
+        ) => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::File(FileError::Upload(_)) => StatusCode::BAD_REQUEST,
         // Already logged where it failed; the person keeps the draft.
         AppError::Store(StoreError::BatchFailed(_)) => {

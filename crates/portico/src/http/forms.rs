@@ -79,6 +79,14 @@ pub async fn refuse_unstorable(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::http::header;
+    // A NUL can only reach a path encoded; such an address names nothing.
+    if request.uri().path().to_ascii_lowercase().contains("%00") {
+        return super::errors::render_error(
+            StatusCode::NOT_FOUND,
+            "We could not find that page",
+            "The address may be mistyped, or what it pointed to is not yours to see or no longer exists.",
+        );
+    }
     if request.uri().query().is_some_and(|q| has_nul(q.as_bytes())) {
         return unstorable();
     }

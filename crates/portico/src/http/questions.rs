@@ -12,7 +12,9 @@ use super::uploads;
 use crate::app::AppError;
 use crate::app::questions::{Actor, QuestionInput, Thread, questions_from_text};
 use crate::app::reminders::ReminderStatus;
-use crate::domain::{ClientId, ContactId, QuestionId};
+use crate::domain::{
+    ClientId, ContactId, QuestionId, ValidationError, bounded_integer, time_of_day,
+};
 use crate::store::{
     Client, Contact, QuestionFilter, QuestionStatus, QuestionSummary, ReminderSchedule,
 };
@@ -311,16 +313,37 @@ pub async fn ask_many_post(
     }
 }
 
+/// The reminder settings as typed: each number is read as a bounded
+/// integer here, so a crafted value is refused, never wrapped.
 #[derive(Deserialize)]
 pub struct ReminderForm {
     #[serde(default)]
-    every_days: i64,
+    every_days: String,
     #[serde(default)]
     at: String,
     #[serde(default)]
-    max: i64,
+    max: String,
     #[serde(default)]
-    sms_from: i64,
+    sms_from: String,
+}
+
+impl ReminderForm {
+    fn schedule(&self) -> Result<ReminderSchedule, ValidationError> {
+        Ok(ReminderSchedule {
+            every_days: bounded_integer(
+                &self.every_days,
+                0..=365,
+                "Remind every 1 to 365 days (or turn reminders off).",
+            )?,
+            minute_of_day: time_of_day(&self.at)?,
+            max: bounded_integer(&self.max, 1..=20, "Send between 1 and 20 reminders.")?,
+            sms_from_step: bounded_integer(
+                &self.sms_from,
+                1..=21,
+                "Text messages start from a reminder between 1 and 21 (21: never).",
+            )?,
+        })
+    }
 }
 
 /// `POST /app/clients/{id}/reminders`
@@ -331,22 +354,16 @@ pub async fn reminders_post(
     Form(form): Form<ReminderForm>,
 ) -> Result<Response, PageError> {
     let client: ClientId = parse(&id)?;
-    let minute_of_day = form
-        .at
-        .split_once(':')
-        .and_then(|(h, m)| Some(h.trim().parse::<i64>().ok()? * 60 + m.trim().parse::<i64>().ok()?))
-        .unwrap_or(-1);
-    let schedule = ReminderSchedule {
-        every_days: form.every_days,
-        minute_of_day,
-        max: form.max,
-        sms_from_step: form.sms_from,
+    let saved = match form.schedule() {
+        Ok(schedule) => {
+            state
+                .app
+                .set_reminder_schedule(&user.staff, client, schedule)
+                .await
+        }
+        Err(invalid) => Err(AppError::Invalid(invalid)),
     };
-    match state
-        .app
-        .set_reminder_schedule(&user.staff, client, schedule)
-        .await
-    {
+    match saved {
         Ok(()) => Ok(Redirect::to(&format!(
             "/app/clients/{client}/questions?done=saved#reminders"
         ))

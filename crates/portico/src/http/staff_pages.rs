@@ -476,7 +476,12 @@ pub async fn outbox_retry_post(
     user: StaffUser,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    state.app.retry_outbox_item(&user.staff, &id).await?;
+    // Outbox ids are UUIDs; anything else names no item.
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| PageError::NotFound)?;
+    state
+        .app
+        .retry_outbox_item(&user.staff, &id.to_string())
+        .await?;
     Ok(Redirect::to("/app/settings/outbox?done=retried").into_response())
 }
 

@@ -16,6 +16,7 @@ mod browser_stories;
 mod cli;
 mod durability;
 mod local_time;
+mod errors;
 mod people;
 mod questions;
 mod s3;
