@@ -458,7 +458,7 @@ impl App {
         let mail = access_email(
             AccessEmail::TeamAccountElsewhere,
             &existing.name,
-            &practice.name,
+            &EmailBrand::of(practice, &self.settings.public_url),
             &self.link("/app/sign-in"),
             "",
         )
