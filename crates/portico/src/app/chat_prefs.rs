@@ -10,7 +10,7 @@ use crate::domain::{ChatId, ClientId, Millis, PracticeId, StaffId, ValidationErr
 use crate::store::group_commit::NewMessage;
 use crate::store::{
     Chat, Client, Contact, ContactStatus, Member, MemberState, MessagingPreferences,
-    MessagingSettings, PortalClient,
+    MessagingSettings, PortalClient, Staff,
 };
 use jiff::tz::TimeZone;
 
@@ -50,7 +50,10 @@ impl WindowInput {
 
     /// The window from stored minutes of the week.
     pub fn of_minutes((start, end): (i64, i64)) -> Self {
-        let day = |m: i64| DAYS[usize::try_from(m / 1440).unwrap_or(0).min(6)].0.to_owned();
+        let day = |m: i64| {
+            let index = usize::try_from(m / 1440).unwrap_or(0);
+            DAYS.get(index).map_or("mon", |(d, _)| d).to_owned()
+        };
         let time = |m: i64| format!("{:02}:{:02}", (m % 1440) / 60, m % 60);
         Self {
             from_day: day(start),
@@ -129,7 +132,9 @@ impl App {
             None
         } else {
             match max.replace([',', '.', ' '], "").parse::<i64>() {
-                Ok(n) if (1..=i64::try_from(MAX_MESSAGE_CHARS).unwrap_or(i64::MAX)).contains(&n) => {
+                Ok(n)
+                    if (1..=i64::try_from(MAX_MESSAGE_CHARS).unwrap_or(i64::MAX)).contains(&n) =>
+                {
                     Some(n)
                 }
                 _ => {
@@ -185,11 +190,12 @@ impl App {
         }
         // S3 applies to clients created after the change: the time it was
         // turned off is kept while it stays off.
-        let client_chats_off_since = match (input.new_clients_may_chat, current.client_chats_off_since) {
-            (true, _) => None,
-            (false, Some(since)) => Some(since),
-            (false, None) => Some(self.clock.now()),
-        };
+        let client_chats_off_since =
+            match (input.new_clients_may_chat, current.client_chats_off_since) {
+                (true, _) => None,
+                (false, Some(since)) => Some(since),
+                (false, None) => Some(self.clock.now()),
+            };
         let settings = MessagingSettings {
             allow_sharing: input.allow_sharing,
             client_chats_off_since,
@@ -417,7 +423,10 @@ impl App {
         members: &[MemberState],
         settings: &MessagingSettings,
     ) {
-        if let Err(error) = self.try_autorespond(practice, chat, members, settings).await {
+        if let Err(error) = self
+            .try_autorespond(practice, chat, members, settings)
+            .await
+        {
             tracing::warn!(%error, %chat, "could not send the automatic answer");
         }
     }
@@ -432,12 +441,15 @@ impl App {
         let Some(text) = &settings.autoresponder_text else {
             return Ok(());
         };
-        if !members.iter().any(|m| matches!(m.member, Member::Contact(_))) {
+        if !members
+            .iter()
+            .any(|m| matches!(m.member, Member::Contact(_)))
+        {
             return Ok(());
         }
         let now = self.clock.now();
-        let zone = TimeZone::get(&self.store.practice_time_zone(practice).await?)
-            .unwrap_or(TimeZone::UTC);
+        let zone =
+            TimeZone::get(&self.store.practice_time_zone(practice).await?).unwrap_or(TimeZone::UTC);
         let minute = week_minute(now, &zone);
         if !settings.windows.iter().any(|w| in_window(minute, *w)) {
             return Ok(());
@@ -488,8 +500,6 @@ impl App {
     }
 }
 
-use crate::store::Staff;
-
 fn member_of(actor: Actor<'_>) -> (PracticeId, Member) {
     match actor {
         Actor::Staff(s) => (s.practice_id, Member::Staff(s.id)),
@@ -506,16 +516,31 @@ mod tests {
         let friday_evening = minute_of_week("fri", "18:00").unwrap_or(-1);
         let monday_morning = minute_of_week("mon", "08:00").unwrap_or(-1);
         let weekend = (friday_evening, monday_morning);
-        assert!(in_window(minute_of_week("sat", "12:00").unwrap_or(-1), weekend));
-        assert!(in_window(minute_of_week("mon", "07:59").unwrap_or(-1), weekend));
+        assert!(in_window(
+            minute_of_week("sat", "12:00").unwrap_or(-1),
+            weekend
+        ));
+        assert!(in_window(
+            minute_of_week("mon", "07:59").unwrap_or(-1),
+            weekend
+        ));
         assert!(!in_window(monday_morning, weekend));
-        assert!(!in_window(minute_of_week("wed", "12:00").unwrap_or(-1), weekend));
+        assert!(!in_window(
+            minute_of_week("wed", "12:00").unwrap_or(-1),
+            weekend
+        ));
         let evening = (
             minute_of_week("tue", "18:00").unwrap_or(-1),
             minute_of_week("tue", "23:59").unwrap_or(-1),
         );
-        assert!(in_window(minute_of_week("tue", "20:15").unwrap_or(-1), evening));
-        assert!(!in_window(minute_of_week("wed", "20:15").unwrap_or(-1), evening));
+        assert!(in_window(
+            minute_of_week("tue", "20:15").unwrap_or(-1),
+            evening
+        ));
+        assert!(!in_window(
+            minute_of_week("wed", "20:15").unwrap_or(-1),
+            evening
+        ));
     }
 
     #[test]
@@ -534,7 +559,12 @@ mod tests {
             minute_of_week("mon", "08:00").unwrap_or(0),
         ));
         assert_eq!(
-            (w.from_day.as_str(), w.from_time.as_str(), w.to_day.as_str(), w.to_time.as_str()),
+            (
+                w.from_day.as_str(),
+                w.from_time.as_str(),
+                w.to_day.as_str(),
+                w.to_time.as_str()
+            ),
             ("fri", "18:30", "mon", "08:00")
         );
     }

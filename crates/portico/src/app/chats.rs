@@ -502,10 +502,20 @@ pub const REACTIONS: &[&str] = &["👍", "❤️", "😂", "😮", "😢", "🙏
 /// What a member does to a message or a chat.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChatAction {
-    React { seq: i64, emoji: String },
-    Pin { seq: i64, pinned: bool },
-    DeleteMessage { seq: i64 },
-    MarkUnread { seq: i64 },
+    React {
+        seq: i64,
+        emoji: String,
+    },
+    Pin {
+        seq: i64,
+        pinned: bool,
+    },
+    DeleteMessage {
+        seq: i64,
+    },
+    MarkUnread {
+        seq: i64,
+    },
     Star(bool),
     Hide,
     /// M6: a hidden chat opened on purpose (from Contacts) is shown again.
@@ -700,7 +710,8 @@ impl App {
             && !self.store.chat_sharing_allowed(actor.practice_id).await?
         {
             return Err(AppError::Conflict(
-                "Your practice does not allow adding team members to a client's direct chat.".into(),
+                "Your practice does not allow adding team members to a client's direct chat."
+                    .into(),
             ));
         }
         let members = self.check_members(actor, staff, contacts).await?;

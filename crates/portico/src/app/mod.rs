@@ -4,13 +4,13 @@
 pub mod access;
 pub mod chat_prefs;
 pub mod chats;
-pub mod scheduled;
 pub mod demo;
 pub mod password;
 pub mod people;
 pub mod policy;
 pub mod questions;
 pub mod reminders;
+pub mod scheduled;
 pub mod sessions;
 pub mod sign_in;
 pub mod throttle;

@@ -31,7 +31,8 @@ fn parse<T: std::str::FromStr>(id: &str) -> Result<T, PageError> {
 /// A refusal shown as a sentence on a page of its own, never a 500.
 fn refused(error: AppError) -> PageError {
     match error {
-        AppError::Conflict(message) | AppError::Invalid(crate::domain::ValidationError(message)) => {
+        AppError::Conflict(message)
+        | AppError::Invalid(crate::domain::ValidationError(message)) => {
             PageError::Forbidden(message)
         }
         other => other.into(),
@@ -97,7 +98,8 @@ async fn settings_page(
             )
         }
     };
-    let is_admin = crate::app::policy::staff_may_manage_practice(&user.staff, user.staff.practice_id);
+    let is_admin =
+        crate::app::policy::staff_may_manage_practice(&user.staff, user.staff.practice_id);
     Ok(render(
         status,
         &SettingsPage {
@@ -161,11 +163,7 @@ pub async fn settings_post(
     RawForm(body): RawForm,
 ) -> Result<Response, PageError> {
     let input = settings_input(&body);
-    match state
-        .app
-        .save_messaging_settings(&user.staff, &input)
-        .await
-    {
+    match state.app.save_messaging_settings(&user.staff, &input).await {
         Ok(()) => Ok(Redirect::to("/app/settings/messaging?done=saved").into_response()),
         Err(AppError::Forbidden) => Err(PageError::Forbidden(
             "Only admins change the practice's messaging settings.".into(),
@@ -427,7 +425,12 @@ pub async fn scheduled_post(
     {
         Ok(item) => Ok(Redirect::to(&format!("/app/messages/{}", item.chat_id)).into_response()),
         Err(error) => {
-            let chat = state.app.scheduled_message(&user.staff, id).await?.item.chat_id;
+            let chat = state
+                .app
+                .scheduled_message(&user.staff, id)
+                .await?
+                .item
+                .chat_id;
             let (status, message) = form_refusal(error)?;
             edit_page(
                 user,

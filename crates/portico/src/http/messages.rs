@@ -188,9 +188,11 @@ async fn messages_page(
             },
             Vec::new(),
         ),
-        (_, Actor::Contact(contact)) => {
-            (false, Vec::new(), state.app.clients_to_message(contact).await?)
-        }
+        (_, Actor::Contact(contact)) => (
+            false,
+            Vec::new(),
+            state.app.clients_to_message(contact).await?,
+        ),
     };
     let prefs = state.app.my_messaging_preferences(actor).await?;
     let max_chars = state.app.max_message_chars(actor).await?;

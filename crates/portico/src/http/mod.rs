@@ -281,9 +281,18 @@ pub fn router(state: AppState) -> Router {
             "/portal/account/messaging",
             get(chat_prefs::portal_preferences_get).post(chat_prefs::portal_preferences_post),
         )
-        .route("/app/clients/{id}/chats", post(chat_prefs::client_chats_post))
-        .route("/portal/messages/start", post(chat_prefs::portal_start_post))
-        .route("/app/messages/{chat}/schedule", post(chat_prefs::schedule_post))
+        .route(
+            "/app/clients/{id}/chats",
+            post(chat_prefs::client_chats_post),
+        )
+        .route(
+            "/portal/messages/start",
+            post(chat_prefs::portal_start_post),
+        )
+        .route(
+            "/app/messages/{chat}/schedule",
+            post(chat_prefs::schedule_post),
+        )
         .route(
             "/app/messages/scheduled/{id}",
             get(chat_prefs::scheduled_get).post(chat_prefs::scheduled_post),

@@ -445,4 +445,3 @@ pub async fn alerts_read_post(
     state.app.mark_alerts_read(&user.staff).await?;
     Ok(Redirect::to("/app").into_response())
 }
-

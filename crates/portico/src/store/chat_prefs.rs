@@ -242,12 +242,14 @@ impl Store {
         .bind(member.id())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map_or_else(MessagingPreferences::default, |(enter, latest)| {
-            MessagingPreferences {
-                enter_sends: enter != 0,
-                open_latest: latest != 0,
-            }
-        }))
+        Ok(
+            row.map_or_else(MessagingPreferences::default, |(enter, latest)| {
+                MessagingPreferences {
+                    enter_sends: enter != 0,
+                    open_latest: latest != 0,
+                }
+            }),
+        )
     }
 
     pub async fn set_messaging_preferences(

@@ -23,7 +23,9 @@ mod throttle;
 mod tokens;
 
 pub use backend::{Backend, listen_instances};
-pub use chat_prefs::{MessagingPreferences, MessagingSettings, NewScheduled, Scheduled, ScheduledState};
+pub use chat_prefs::{
+    MessagingPreferences, MessagingSettings, NewScheduled, Scheduled, ScheduledState,
+};
 pub use chats::{Chat, ChatSummary, Member, MemberState, Message, Reaction, Segment};
 pub use clients::{Client, ClientFilter, ClientSummary, NewClient};
 pub use contacts::{Contact, ContactStatus, NewContact, PortalClient};

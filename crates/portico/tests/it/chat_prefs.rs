@@ -278,9 +278,16 @@ async fn a_client_messages_the_practice_and_reaches_the_staff_who_look_after_it(
     let tom = active(&app, practice.id, "tom@cafe.example", &[&cafe]).await;
     let tom_browser = signed_in(&app, &tom.email).await;
     let refused = tom_browser
-        .post_form("/portal/messages/start", &[("client", &cafe.id.to_string())])
+        .post_form(
+            "/portal/messages/start",
+            &[("client", &cafe.id.to_string())],
+        )
         .await;
-    assert_eq!(refused.status(), 403, "nobody chosen yet: a sentence, not a 500");
+    assert_eq!(
+        refused.status(),
+        403,
+        "nobody chosen yet: a sentence, not a 500"
+    );
     let olivia = app.staff_browser(&admin.email).await;
     olivia
         .post_form(
@@ -290,7 +297,10 @@ async fn a_client_messages_the_practice_and_reaches_the_staff_who_look_after_it(
         .await;
     let chat = location(
         &tom_browser
-            .post_form("/portal/messages/start", &[("client", &cafe.id.to_string())])
+            .post_form(
+                "/portal/messages/start",
+                &[("client", &cafe.id.to_string())],
+            )
             .await,
     );
     let members = app
@@ -324,7 +334,10 @@ async fn a_client_messages_the_practice_and_reaches_the_staff_who_look_after_it(
             .await,
     );
     let (_, html) = parent_browser.page("/portal/messages").await;
-    assert!(html.contains("parent — Smith Junior"), "labelled with the sub-record");
+    assert!(
+        html.contains("parent — Smith Junior"),
+        "labelled with the sub-record"
+    );
     assert!(chat.starts_with("/portal/messages/"));
 }
 
@@ -365,7 +378,10 @@ async fn clients_have_a_shorter_message_limit_enforced_by_the_server() {
     let (_, html) = hannah_browser.page(&portal_chat).await;
     assert!(html.contains(r#"maxlength="20""#) && html.contains("data-counter"));
     let (_, html) = olivia.page(&staff_chat).await;
-    assert!(html.contains(r#"maxlength="5000""#), "staff keep the server's limit");
+    assert!(
+        html.contains(r#"maxlength="5000""#),
+        "staff keep the server's limit"
+    );
 
     // Too long: refused with a sentence, the draft kept.
     let long = "x".repeat(21);
@@ -375,7 +391,10 @@ async fn clients_have_a_shorter_message_limit_enforced_by_the_server() {
     assert_eq!(response.status(), 422);
     let html = response.text().await.unwrap();
     assert!(html.contains("at most 20 characters; yours has 21"));
-    assert!(html.contains(&format!(">{long}</textarea>")), "the draft is kept");
+    assert!(
+        html.contains(&format!(">{long}</textarea>")),
+        "the draft is kept"
+    );
     // As the script sends it.
     let response = hannah_browser
         .client
@@ -393,7 +412,11 @@ async fn clients_have_a_shorter_message_limit_enforced_by_the_server() {
     assert_eq!(response.status(), 422);
     let json: serde_json::Value = response.json().await.unwrap();
     assert!(json["error"].as_str().unwrap().contains("at most 20"));
-    assert!(bodies(&app, practice.id, chat_id(&staff_chat)).await.is_empty());
+    assert!(
+        bodies(&app, practice.id, chat_id(&staff_chat))
+            .await
+            .is_empty()
+    );
 
     let fits = "y".repeat(20);
     let response = hannah_browser
@@ -404,12 +427,19 @@ async fn clients_have_a_shorter_message_limit_enforced_by_the_server() {
         .post_form(&staff_chat, &[("body", &"z".repeat(100)), ("key", "o1")])
         .await;
     assert_eq!(response.status(), 303, "the limit is for clients");
-    assert_eq!(bodies(&app, practice.id, chat_id(&staff_chat)).await.len(), 2);
+    assert_eq!(
+        bodies(&app, practice.id, chat_id(&staff_chat)).await.len(),
+        2
+    );
 }
 
 /// Moves the test clock forward to the next `weekday` at `hour`:00 UTC.
 fn advance_to(app: &TestApp, weekday: jiff::civil::Weekday, hour: i8) {
-    let now = app.clock.now().to_timestamp().to_zoned_datetime(jiff::tz::TimeZone::UTC);
+    let now = app
+        .clock
+        .now()
+        .to_timestamp()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC);
     let mut day = now.date().tomorrow().unwrap();
     while day.weekday() != weekday {
         day = day.tomorrow().unwrap();
@@ -497,6 +527,9 @@ async fn the_autoresponder_answers_in_its_windows_once_per_half_hour_and_never_s
 
     // Tuesday noon: no answer.
     advance_to(&app, jiff::civil::Weekday::Tuesday, 12);
+    // Days have passed: everyone signs in again.
+    let hannah_browser = signed_in(&app, &hannah.email).await;
+    let olivia = app.staff_browser(&admin.email).await;
     hannah_browser
         .post_form(&portal_chat, &[("body", "Tuesday question"), ("key", "h1")])
         .await;
@@ -504,8 +537,14 @@ async fn the_autoresponder_answers_in_its_windows_once_per_half_hour_and_never_s
 
     // Saturday 10:00: answered once, marked automatic.
     advance_to(&app, jiff::civil::Weekday::Saturday, 10);
+    // Days have passed: everyone signs in again.
+    let hannah_browser = signed_in(&app, &hannah.email).await;
+    let olivia = app.staff_browser(&admin.email).await;
     hannah_browser
-        .post_form(&portal_chat, &[("body", "Saturday question"), ("key", "h2")])
+        .post_form(
+            &portal_chat,
+            &[("body", "Saturday question"), ("key", "h2")],
+        )
         .await;
     let after = bodies(&app, practice.id, chat).await;
     assert_eq!(after.len(), 3);
@@ -539,10 +578,16 @@ async fn the_autoresponder_answers_in_its_windows_once_per_half_hour_and_never_s
     olivia
         .post_form(&team_chat, &[("body", "Weekend shift?"), ("key", "t1")])
         .await;
-    assert_eq!(bodies(&app, practice.id, chat_id(&team_chat)).await.len(), 1);
+    assert_eq!(
+        bodies(&app, practice.id, chat_id(&team_chat)).await.len(),
+        1
+    );
 
     // Monday 09:00, outside: no answer.
     advance_to(&app, jiff::civil::Weekday::Monday, 9);
+    // Days have passed: everyone signs in again.
+    let hannah_browser = signed_in(&app, &hannah.email).await;
+    let olivia = app.staff_browser(&admin.email).await;
     hannah_browser
         .post_form(&portal_chat, &[("body", "Monday morning"), ("key", "h5")])
         .await;
@@ -553,6 +598,9 @@ async fn the_autoresponder_answers_in_its_windows_once_per_half_hour_and_never_s
         .post_form("/app/settings/messaging", &settings(&[]))
         .await;
     advance_to(&app, jiff::civil::Weekday::Saturday, 11);
+    // Days have passed: everyone signs in again.
+    let hannah_browser = signed_in(&app, &hannah.email).await;
+    let olivia = app.staff_browser(&admin.email).await;
     hannah_browser
         .post_form(&portal_chat, &[("body", "Saturday again"), ("key", "h6")])
         .await;
@@ -578,7 +626,9 @@ async fn without_sharing_nothing_offers_it_and_the_server_refuses_it() {
             .await,
     );
     let (_, html) = olivia.page(&chat).await;
-    assert!(html.contains("/share") && html.contains(&format!(r#"name="staff" value="{}""#, marcus.id)));
+    assert!(
+        html.contains("/share") && html.contains(&format!(r#"name="staff" value="{}""#, marcus.id))
+    );
 
     olivia
         .post_form("/app/settings/messaging", &[("new_clients_may_chat", "on")])
@@ -590,11 +640,17 @@ async fn without_sharing_nothing_offers_it_and_the_server_refuses_it() {
         "no team members offered"
     );
     let refused = olivia
-        .post_form(&format!("{chat}/share"), &[("staff", &marcus.id.to_string())])
+        .post_form(
+            &format!("{chat}/share"),
+            &[("staff", &marcus.id.to_string())],
+        )
         .await;
     assert_eq!(refused.status(), 403);
     let refused = olivia
-        .post_form(&format!("{chat}/members"), &[("staff", &marcus.id.to_string())])
+        .post_form(
+            &format!("{chat}/members"),
+            &[("staff", &marcus.id.to_string())],
+        )
         .await;
     assert_eq!(refused.status(), 403);
     assert!(
@@ -620,7 +676,10 @@ async fn without_sharing_nothing_offers_it_and_the_server_refuses_it() {
         .with_staff(practice.id, "tom@harbour.example", Role::Member)
         .await;
     let added = olivia
-        .post_form(&format!("{group}/members"), &[("staff", &other.id.to_string())])
+        .post_form(
+            &format!("{group}/members"),
+            &[("staff", &other.id.to_string())],
+        )
         .await;
     assert_eq!(added.status(), 303);
 }
@@ -648,7 +707,10 @@ async fn a_scheduled_message_is_sent_once_at_its_time_and_can_be_changed_or_canc
             .await,
     );
     olivia
-        .post_form(&format!("{staff_chat}/share"), &[("staff", &marcus.id.to_string())])
+        .post_form(
+            &format!("{staff_chat}/share"),
+            &[("staff", &marcus.id.to_string())],
+        )
         .await;
     let chat = chat_id(&staff_chat);
     let portal_chat = staff_chat.replace("/app/", "/portal/");
@@ -657,7 +719,11 @@ async fn a_scheduled_message_is_sent_once_at_its_time_and_can_be_changed_or_canc
 
     // Tomorrow at 09:00 in Sydney.
     let sydney = jiff::tz::TimeZone::get("Australia/Sydney").unwrap();
-    let local_now = app.clock.now().to_timestamp().to_zoned_datetime(sydney.clone());
+    let local_now = app
+        .clock
+        .now()
+        .to_timestamp()
+        .to_zoned_datetime(sydney.clone());
     let tomorrow = local_now.date().tomorrow().unwrap();
     let at = format!("{tomorrow}T09:00");
     let due = tomorrow
@@ -712,7 +778,10 @@ async fn a_scheduled_message_is_sent_once_at_its_time_and_can_be_changed_or_canc
     assert_eq!(cancelled.status(), 303);
     let (_, html) = olivia.page(&staff_chat).await;
     assert!(html.contains("Scheduled") && html.contains("Your return is ready"));
-    assert!(html.contains(&format!("{tomorrow} 09:00")), "in her time zone");
+    assert!(
+        html.contains(&format!("{tomorrow} 09:00")),
+        "in her time zone"
+    );
     // Only its author sees it.
     let (_, html) = marcus_browser.page(&staff_chat).await;
     assert!(!html.contains("Your return is ready"));
@@ -742,7 +811,10 @@ async fn a_scheduled_message_is_sent_once_at_its_time_and_can_be_changed_or_canc
     assert!(html.contains(&at));
     let later = format!("{tomorrow}T09:30");
     let response = olivia
-        .post_form(&edit, &[("body", "Your tax return is ready"), ("send_at", &later)])
+        .post_form(
+            &edit,
+            &[("body", "Your tax return is ready"), ("send_at", &later)],
+        )
         .await;
     assert_eq!(location(&response), staff_chat);
     assert_eq!(
@@ -762,7 +834,11 @@ async fn a_scheduled_message_is_sent_once_at_its_time_and_can_be_changed_or_canc
     app.clock.advance(Duration::from_millis(
         u64::try_from(due - app.clock.now().0).unwrap(),
     ));
-    assert_eq!(app.app.run_scheduled_sends().await.unwrap(), 0, "moved to 09:30");
+    assert_eq!(
+        app.app.run_scheduled_sends().await.unwrap(),
+        0,
+        "moved to 09:30"
+    );
     app.clock.advance(Duration::from_secs(30 * 60));
 
     // Two instances at the same moment: sent once.
@@ -779,6 +855,9 @@ async fn a_scheduled_message_is_sent_once_at_its_time_and_can_be_changed_or_canc
     assert_eq!(sent[0].body, "Your tax return is ready");
     assert_eq!(sent[0].sender, Member::Staff(admin.id));
     assert_eq!(sent[0].created_at, Millis(app.clock.now().0));
+    // A day has passed: both sign in again.
+    let hannah_browser = signed_in(&app, &hannah.email).await;
+    let olivia = app.staff_browser(&admin.email).await;
     let (_, html) = hannah_browser.page(&portal_chat).await;
     assert!(html.contains("Your tax return is ready"));
     let (_, html) = olivia.page(&staff_chat).await;

@@ -4,8 +4,8 @@
 mod browser;
 mod harness;
 
-mod mail;
 mod chat_prefs;
+mod mail;
 mod messages;
 
 mod access;
