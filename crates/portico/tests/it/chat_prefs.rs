@@ -475,7 +475,6 @@ async fn the_autoresponder_answers_in_its_windows_once_per_half_hour_and_never_s
     );
     let portal_chat = staff_chat.replace("/app/", "/portal/");
     let chat = chat_id(&staff_chat);
-    let hannah_browser = signed_in(&app, &hannah.email).await;
     let team_chat = location(
         &olivia
             .post_form(&format!("/app/messages/with/{}", marcus.id), &[])
@@ -529,7 +528,6 @@ async fn the_autoresponder_answers_in_its_windows_once_per_half_hour_and_never_s
     advance_to(&app, jiff::civil::Weekday::Tuesday, 12);
     // Days have passed: everyone signs in again.
     let hannah_browser = signed_in(&app, &hannah.email).await;
-    let olivia = app.staff_browser(&admin.email).await;
     hannah_browser
         .post_form(&portal_chat, &[("body", "Tuesday question"), ("key", "h1")])
         .await;
@@ -600,7 +598,6 @@ async fn the_autoresponder_answers_in_its_windows_once_per_half_hour_and_never_s
     advance_to(&app, jiff::civil::Weekday::Saturday, 11);
     // Days have passed: everyone signs in again.
     let hannah_browser = signed_in(&app, &hannah.email).await;
-    let olivia = app.staff_browser(&admin.email).await;
     hannah_browser
         .post_form(&portal_chat, &[("body", "Saturday again"), ("key", "h6")])
         .await;
