@@ -10,7 +10,7 @@ use crate::domain::{ChatId, ClientId, Millis, PracticeId, StaffId, ValidationErr
 use crate::store::group_commit::NewMessage;
 use crate::store::{
     Chat, Client, Contact, ContactStatus, Member, MemberState, MessagingPreferences,
-    MessagingSettings, PortalClient,
+    MessagingSettings, PortalClient, Staff,
 };
 use jiff::tz::TimeZone;
 
@@ -51,9 +51,8 @@ impl WindowInput {
     /// The window from stored minutes of the week.
     pub fn of_minutes((start, end): (i64, i64)) -> Self {
         let day = |m: i64| {
-            DAYS[usize::try_from(m / 1440).unwrap_or(0).min(6)]
-                .0
-                .to_owned()
+            let index = usize::try_from(m / 1440).unwrap_or(0);
+            DAYS.get(index).map_or("mon", |(d, _)| d).to_owned()
         };
         let time = |m: i64| format!("{:02}:{:02}", (m % 1440) / 60, m % 60);
         Self {
@@ -500,8 +499,6 @@ impl App {
         Ok(())
     }
 }
-
-use crate::store::Staff;
 
 fn member_of(actor: Actor<'_>) -> (PracticeId, Member) {
     match actor {

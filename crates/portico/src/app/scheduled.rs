@@ -34,7 +34,11 @@ pub struct ScheduledView {
 impl App {
     /// The zone a staff member picks times in: the practice's.
     pub async fn staff_zone(&self, actor: &Staff) -> AppResult<TimeZone> {
-        let name = self.store.practice_time_zone(actor.practice_id).await?;
+        // X15: their own zone, else the practice's.
+        let name = match &actor.time_zone {
+            Some(own) => own.clone(),
+            None => self.store.practice_time_zone(actor.practice_id).await?,
+        };
         Ok(TimeZone::get(&name).unwrap_or(TimeZone::UTC))
     }
 

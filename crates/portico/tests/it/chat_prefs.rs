@@ -475,7 +475,6 @@ async fn the_autoresponder_answers_in_its_windows_once_per_half_hour_and_never_s
     );
     let portal_chat = staff_chat.replace("/app/", "/portal/");
     let chat = chat_id(&staff_chat);
-    let hannah_browser = signed_in(&app, &hannah.email).await;
     let team_chat = location(
         &olivia
             .post_form(&format!("/app/messages/with/{}", marcus.id), &[])
@@ -527,6 +526,8 @@ async fn the_autoresponder_answers_in_its_windows_once_per_half_hour_and_never_s
 
     // Tuesday noon: no answer.
     advance_to(&app, jiff::civil::Weekday::Tuesday, 12);
+    // Days have passed: everyone signs in again.
+    let hannah_browser = signed_in(&app, &hannah.email).await;
     hannah_browser
         .post_form(&portal_chat, &[("body", "Tuesday question"), ("key", "h1")])
         .await;
@@ -534,6 +535,9 @@ async fn the_autoresponder_answers_in_its_windows_once_per_half_hour_and_never_s
 
     // Saturday 10:00: answered once, marked automatic.
     advance_to(&app, jiff::civil::Weekday::Saturday, 10);
+    // Days have passed: everyone signs in again.
+    let hannah_browser = signed_in(&app, &hannah.email).await;
+    let olivia = app.staff_browser(&admin.email).await;
     hannah_browser
         .post_form(
             &portal_chat,
@@ -579,6 +583,9 @@ async fn the_autoresponder_answers_in_its_windows_once_per_half_hour_and_never_s
 
     // Monday 09:00, outside: no answer.
     advance_to(&app, jiff::civil::Weekday::Monday, 9);
+    // Days have passed: everyone signs in again.
+    let hannah_browser = signed_in(&app, &hannah.email).await;
+    let olivia = app.staff_browser(&admin.email).await;
     hannah_browser
         .post_form(&portal_chat, &[("body", "Monday morning"), ("key", "h5")])
         .await;
@@ -589,6 +596,8 @@ async fn the_autoresponder_answers_in_its_windows_once_per_half_hour_and_never_s
         .post_form("/app/settings/messaging", &settings(&[]))
         .await;
     advance_to(&app, jiff::civil::Weekday::Saturday, 11);
+    // Days have passed: everyone signs in again.
+    let hannah_browser = signed_in(&app, &hannah.email).await;
     hannah_browser
         .post_form(&portal_chat, &[("body", "Saturday again"), ("key", "h6")])
         .await;
@@ -843,6 +852,9 @@ async fn a_scheduled_message_is_sent_once_at_its_time_and_can_be_changed_or_canc
     assert_eq!(sent[0].body, "Your tax return is ready");
     assert_eq!(sent[0].sender, Member::Staff(admin.id));
     assert_eq!(sent[0].created_at, Millis(app.clock.now().0));
+    // A day has passed: both sign in again.
+    let hannah_browser = signed_in(&app, &hannah.email).await;
+    let olivia = app.staff_browser(&admin.email).await;
     let (_, html) = hannah_browser.page(&portal_chat).await;
     assert!(html.contains("Your tax return is ready"));
     let (_, html) = olivia.page(&staff_chat).await;
