@@ -190,7 +190,11 @@ impl Server {
         .context("the server stopped with an error");
         // A message being sent right now is claimed for a while; if it was
         // not recorded as sent, it is sent again after the claim runs out.
-        for task in [worker, reminders, notifications].into_iter().flatten().chain(relay) {
+        for task in [worker, reminders, notifications]
+            .into_iter()
+            .flatten()
+            .chain(relay)
+        {
             task.abort();
         }
         store.close().await;

@@ -436,8 +436,15 @@ impl App {
             .await?;
         if new {
             let audience: Vec<Member> = members.iter().map(|m| m.member).collect();
-            self.after_message(practice, chat, member, &message.sender_name, &audience, message.seq)
-                .await;
+            self.after_message(
+                practice,
+                chat,
+                member,
+                &message.sender_name,
+                &audience,
+                message.seq,
+            )
+            .await;
             self.live.publish(LiveEvent {
                 practice,
                 recipients: members.iter().map(|m| m.member).collect(),

@@ -12,9 +12,8 @@ use crate::delivery::live::LiveEvent;
 use crate::delivery::notify_email::{NotifyGroup, notification_email};
 use crate::domain::{ChatId, ClientId, Millis, PhoneNumber, PracticeId, issue_secret};
 use crate::store::{
-    Channel, ContactStatus, Member, NewNotifyItem, NewOutboxItem, NotifyPrefs,
-    NotifySettings, PendingItem, PendingMessage, Question, Recipient, Staff, StaffMode,
-    TokenPurpose,
+    Channel, ContactStatus, Member, NewNotifyItem, NewOutboxItem, NotifyPrefs, NotifySettings,
+    PendingItem, PendingMessage, Question, Recipient, Staff, StaffMode, TokenPurpose,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -162,6 +161,8 @@ impl App {
     pub async fn run_notifications(&self) -> AppResult<usize> {
         let now = self.clock.now();
         let horizon = Millis(now.0 - HORIZON_MS);
+        // Read before the transaction: on SQLite it holds the one write lock.
+        let key = self.signing_key().await?;
         let mut tx = self.store.begin().await?;
         let messages = tx.pending_messages(horizon).await?;
         let items = tx.pending_items(horizon).await?;
@@ -193,7 +194,7 @@ impl App {
         }
         let mut told = 0;
         for batch in batches.into_values() {
-            if self.notify_one(&mut tx, batch, now).await? {
+            if self.notify_one(&mut tx, batch, &key, now).await? {
                 told += 1;
             }
         }
@@ -209,6 +210,7 @@ impl App {
         &self,
         tx: &mut crate::store::StoreTx,
         batch: Batch,
+        key: &[u8],
         now: Millis,
     ) -> AppResult<bool> {
         let r = &batch.recipient;
@@ -305,13 +307,15 @@ impl App {
         if email_chats.is_empty() && email_items.is_empty() && phone.is_none() {
             return Ok(false);
         }
+        let signing_key = key;
         let key = format!("notify-{}-{}-{window_key}", r.member.kind(), r.member.id());
         if !email_chats.is_empty() || !email_items.is_empty() {
-            self.queue_email(tx, r, &email_chats, &email_items, &key, now)
+            self.queue_email(tx, r, &email_chats, &email_items, &key, signing_key, now)
                 .await?;
         }
         if let Some(phone) = phone {
-            let count = kept_chats.iter().map(|c| c.messages.len()).sum::<usize>() + kept_items.len();
+            let count =
+                kept_chats.iter().map(|c| c.messages.len()).sum::<usize>() + kept_items.len();
             // A text says only that something waits, never what.
             let body = format!(
                 "{}: {} waiting for you in your client portal. {}",
@@ -364,6 +368,7 @@ impl App {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn queue_email(
         &self,
         tx: &mut crate::store::StoreTx,
@@ -371,6 +376,7 @@ impl App {
         chats: &[&ChatGroup],
         items: &[&PendingItem],
         key: &str,
+        signing_key: &[u8],
         now: Millis,
     ) -> AppResult<()> {
         let staff = matches!(r.member, Member::Staff(_));
@@ -491,7 +497,7 @@ impl App {
         };
         let unsubscribe = self.link(&format!(
             "/notifications/unsubscribe/{}",
-            self.unsubscribe_token(r.practice_id, r.member, kind).await?
+            Self::sign_unsubscribe(signing_key, r.practice_id, r.member, kind)?
         ));
         let preferences = self.link(if staff {
             "/app/account/notifications"
@@ -554,6 +560,16 @@ impl App {
         member: Member,
         kind: NotifyKind,
     ) -> AppResult<String> {
+        let key = self.signing_key().await?;
+        Self::sign_unsubscribe(&key, practice, member, kind)
+    }
+
+    fn sign_unsubscribe(
+        key: &[u8],
+        practice: PracticeId,
+        member: Member,
+        kind: NotifyKind,
+    ) -> AppResult<String> {
         let payload = format!(
             "{}|{}|{}|{}",
             practice,
@@ -561,8 +577,7 @@ impl App {
             member.id(),
             kind.as_str()
         );
-        let key = self.signing_key().await?;
-        let tag = Self::mac(&key, &payload)?.finalize().into_bytes();
+        let tag = Self::mac(key, &payload)?.finalize().into_bytes();
         Ok(format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(payload.as_bytes()),
@@ -571,10 +586,7 @@ impl App {
     }
 
     /// The person and kind a token names, when its signature holds.
-    async fn verify_unsubscribe(
-        &self,
-        token: &str,
-    ) -> AppResult<(PracticeId, Member, NotifyKind)> {
+    async fn verify_unsubscribe(&self, token: &str) -> AppResult<(PracticeId, Member, NotifyKind)> {
         let refused = || AppError::Denied("This unsubscribe link is not valid.".into());
         let (payload, tag) = token.split_once('.').ok_or_else(refused)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| refused())?;
@@ -614,13 +626,19 @@ impl App {
             NotifyKind::Messages => prefs.messages = prefs.messages.without_email(),
             NotifyKind::Questions => prefs.questions = prefs.questions.without_email(),
         }
-        self.store.set_notify_prefs(practice, member, &prefs).await?;
+        self.store
+            .set_notify_prefs(practice, member, &prefs)
+            .await?;
         tracing::info!(member = %member.id(), kind = kind.as_str(), "unsubscribed by one click");
         Ok(kind)
     }
 
     /// A person's own choices.
-    pub async fn my_notify_prefs(&self, practice: PracticeId, me: Member) -> AppResult<NotifyPrefs> {
+    pub async fn my_notify_prefs(
+        &self,
+        practice: PracticeId,
+        me: Member,
+    ) -> AppResult<NotifyPrefs> {
         Ok(self.store.notify_prefs(practice, me).await?)
     }
 
@@ -756,11 +774,7 @@ impl App {
 
     /// N1: a contact answered: the staff who look after the client hear it
     /// at once, as for a message.
-    async fn raise_question_alert(
-        &self,
-        question: &Question,
-        author: &str,
-    ) -> AppResult<()> {
+    async fn raise_question_alert(&self, question: &Question, author: &str) -> AppResult<()> {
         let client = self
             .store
             .get_client(question.practice_id, question.client_id)
@@ -865,7 +879,12 @@ impl App {
     }
 
     /// A person opened a question: what waited there is not notified.
-    pub async fn question_seen(&self, practice: PracticeId, question: crate::domain::QuestionId, me: Member) {
+    pub async fn question_seen(
+        &self,
+        practice: PracticeId,
+        question: crate::domain::QuestionId,
+        me: Member,
+    ) {
         if let Err(error) = self
             .store
             .mark_question_items_read(practice, question, me, self.clock.now())
@@ -931,7 +950,11 @@ impl App {
     /// sharing chats (S8).
     pub async fn open_chat_from_alert(&self, actor: &Staff, chat: ChatId) -> AppResult<ChatId> {
         let me = Member::Staff(actor.id);
-        match self.store.chat_for_member(actor.practice_id, chat, me).await {
+        match self
+            .store
+            .chat_for_member(actor.practice_id, chat, me)
+            .await
+        {
             Ok(found) => return Ok(found.id),
             Err(crate::store::StoreError::NotFound) => {}
             Err(other) => return Err(other.into()),
@@ -940,10 +963,7 @@ impl App {
         let Some(client) = client else {
             return Err(AppError::NotFound);
         };
-        let assigned = self
-            .store
-            .assigned_staff(actor.practice_id, client)
-            .await?;
+        let assigned = self.store.assigned_staff(actor.practice_id, client).await?;
         if !assigned.contains(&actor.id) || !actor.active {
             return Err(AppError::NotFound);
         }

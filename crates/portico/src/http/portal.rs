@@ -308,7 +308,15 @@ pub async fn invitation_post(
     client: ClientInfo,
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
-    confirm_post(&state, &maybe, &client, TokenPurpose::Invitation, &token, None).await
+    confirm_post(
+        &state,
+        &maybe,
+        &client,
+        TokenPurpose::Invitation,
+        &token,
+        None,
+    )
+    .await
 }
 
 /// Where a sign-in link lands (N2: the exact chat or question): a path of
@@ -324,7 +332,8 @@ impl Landing {
             p.starts_with("/portal/")
                 && !p.contains("//")
                 && !p.contains('\\')
-                && p.chars().all(|c| c.is_ascii_alphanumeric() || "/-_".contains(c))
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/-_".contains(c))
         })
     }
 }
@@ -347,7 +356,15 @@ pub async fn link_post(
     Path(token): Path<String>,
     Query(landing): Query<Landing>,
 ) -> Result<Response, PageError> {
-    confirm_post(&state, &maybe, &client, TokenPurpose::SignIn, &token, landing.path()).await
+    confirm_post(
+        &state,
+        &maybe,
+        &client,
+        TokenPurpose::SignIn,
+        &token,
+        landing.path(),
+    )
+    .await
 }
 
 #[derive(Template)]

@@ -27,8 +27,8 @@ pub use chats::{Chat, ChatSummary, Member, MemberState, Message, Reaction, Segme
 pub use clients::{Client, ClientFilter, ClientSummary, NewClient};
 pub use contacts::{Contact, ContactStatus, NewContact, PortalClient};
 pub use notify::{
-    NewNotifyItem, NotifyChannel, NotifyPrefs, NotifySettings, PendingItem, PendingMessage, Recipient,
-    StaffMode,
+    NewNotifyItem, NotifyChannel, NotifyPrefs, NotifySettings, PendingItem, PendingMessage,
+    Recipient, StaffMode,
 };
 pub use outbox::{Channel, NewOutboxItem, OutboxItem, OutboxStatus};
 pub use practices::Practice;

@@ -5,8 +5,9 @@ mod browser;
 mod harness;
 
 mod mail;
-mod notify;
 mod messages;
+mod notify;
+mod notify_browser;
 
 mod access;
 mod browser_stories;

@@ -10,8 +10,8 @@ use portico::app::questions::{Actor, QuestionInput};
 use portico::config::ConfigArgs;
 use portico::domain::{ChatId, EmailAddress, Name, PhoneNumber, PracticeId, Role};
 use portico::store::{
-    Channel, Chat, Client, Contact, ContactStatus, Member, NewContact, NotifyChannel,
-    NotifyPrefs, Staff,
+    Channel, Chat, Client, Contact, ContactStatus, Member, NewContact, NotifyChannel, NotifyPrefs,
+    Staff,
 };
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -30,7 +30,13 @@ struct Story {
     chat: Chat,
 }
 
-async fn contact(app: &TestApp, practice: PracticeId, email: &str, phone: Option<&str>, client: &Client) -> Contact {
+async fn contact(
+    app: &TestApp,
+    practice: PracticeId,
+    email: &str,
+    phone: Option<&str>,
+    client: &Client,
+) -> Contact {
     let contact = app
         .store()
         .create_contact(
@@ -65,7 +71,14 @@ async fn story_with(phone: Option<&str>) -> Story {
     .await;
     let (practice, admin) = app.with_practice("Harbour").await;
     let client = app.with_client(practice.id, "Northwind Bakery").await;
-    let hannah = contact(&app, practice.id, "hannah@northwind.example", phone, &client).await;
+    let hannah = contact(
+        &app,
+        practice.id,
+        "hannah@northwind.example",
+        phone,
+        &client,
+    )
+    .await;
     let chat = app
         .app
         .open_direct_chat(&admin, client.id, hannah.id)
@@ -134,6 +147,7 @@ impl Story {
             .messages()
             .into_iter()
             .filter(|m| m.to.contains(&self.hannah.email))
+            .filter(|m| m.header("List-Unsubscribe").is_some())
             .collect()
     }
 }
@@ -190,10 +204,18 @@ async fn a_message_is_notified_once_after_the_window_and_its_link_lands_on_the_c
     let browser = s.app.browser();
     let (status, page) = browser.page(&link).await;
     assert_eq!(status, 200);
-    assert!(page.contains(&format!("{next}\"")), "the form keeps the landing place");
+    assert!(
+        page.contains(&format!("{next}\"")),
+        "the form keeps the landing place"
+    );
     let response = browser.post_form(&link, &[]).await;
-    assert_eq!(location(&response), format!("/portal/messages/{}", s.chat.id));
-    let (status, _) = browser.page(&format!("/portal/messages/{}", s.chat.id)).await;
+    assert_eq!(
+        location(&response),
+        format!("/portal/messages/{}", s.chat.id)
+    );
+    let (status, _) = browser
+        .page(&format!("/portal/messages/{}", s.chat.id))
+        .await;
     assert_eq!(status, 200);
 }
 
@@ -282,8 +304,13 @@ async fn a_message_shown_on_a_chat_open_on_a_live_socket_is_not_notified() {
         s.chat.id
     );
     let mut request = url.into_client_request().unwrap();
-    let cookie = format!("portico_session={}", browser.cookie("portico_session").unwrap());
-    request.headers_mut().insert("cookie", cookie.parse().unwrap());
+    let cookie = format!(
+        "portico_session={}",
+        browser.cookie("portico_session").unwrap()
+    );
+    request
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
     request
         .headers_mut()
         .insert("origin", s.app.base_url.parse().unwrap());
@@ -304,14 +331,22 @@ async fn a_message_shown_on_a_chat_open_on_a_live_socket_is_not_notified() {
 async fn wait_until_read(s: &Story, seq: i64) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let members = s.app.store().chat_members(s.practice, s.chat.id).await.unwrap();
+        let members = s
+            .app
+            .store()
+            .chat_members(s.practice, s.chat.id)
+            .await
+            .unwrap();
         if members
             .iter()
             .any(|m| m.member == Member::Contact(s.hannah.id) && m.last_read_seq >= seq)
         {
             return;
         }
-        assert!(Instant::now() < deadline, "the open chat never read the message");
+        assert!(
+            Instant::now() < deadline,
+            "the open chat never read the message"
+        );
         tokio::task::yield_now().await;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -322,7 +357,18 @@ async fn signed_in(app: &TestApp, email: &str) -> Browser {
     browser
         .post_form("/portal/sign-in/link", &[("email", email)])
         .await;
-    let link = app.latest_link(email, "/portal/link/").await;
+    let items = app.store().outbox_for(email).await.unwrap();
+    let marker = format!("{PUBLIC}/portal/link/");
+    let link = items
+        .iter()
+        .rev()
+        .find_map(|item| {
+            item.body_text
+                .split_whitespace()
+                .find(|w| w.starts_with(&marker))
+                .map(|w| w.trim_start_matches(PUBLIC).to_owned())
+        })
+        .expect("a sign-in link");
     browser.post_form(&link, &[]).await;
     browser
 }
@@ -362,11 +408,15 @@ async fn an_assigned_question_is_notified_to_its_assignee_only() {
     let body = text(&mails[0]);
     assert!(body.contains("Send the March bank statement"), "{body}");
     assert!(body.contains("/portal/questions/"), "{body}");
-    assert!(!body.contains("The PDF from your bank"), "no content without S5");
+    assert!(
+        !body.contains("The PDF from your bank"),
+        "no content without S5"
+    );
 }
 
 #[tokio::test]
-async fn a_question_read_in_the_window_is_not_notified_and_an_answer_tells_the_staff_who_look_after_the_client() {
+async fn a_question_read_in_the_window_is_not_notified_and_an_answer_tells_the_staff_who_look_after_the_client()
+ {
     let s = story().await;
     s.app
         .store()
@@ -406,7 +456,10 @@ async fn a_question_read_in_the_window_is_not_notified_and_an_answer_tells_the_s
     assert_eq!(mails[0].to, vec![s.admin.email.clone()]);
     let body = text(&mails[0]);
     assert!(body.contains("hannah answered"), "{body}");
-    assert!(body.contains(&format!("{PUBLIC}/app/questions/{}", asked[0].id)), "{body}");
+    assert!(
+        body.contains(&format!("{PUBLIC}/app/questions/{}", asked[0].id)),
+        "{body}"
+    );
     // N1: and in the app at once.
     let alerts = s.app.app.alerts(&s.admin).await.unwrap();
     assert!(alerts.iter().any(|a| a.text.contains("hannah answered")));
@@ -468,7 +521,8 @@ async fn two_instances_on_one_database_send_one_email() {
 }
 
 #[tokio::test]
-async fn one_click_unsubscribe_turns_off_only_that_kind_for_that_person_and_a_forged_token_is_refused() {
+async fn one_click_unsubscribe_turns_off_only_that_kind_for_that_person_and_a_forged_token_is_refused()
+ {
     let s = story().await;
     let tom = contact(&s.app, s.practice, "tom@northwind.example", None, &s.client).await;
     s.staff_says("Hello").await;
@@ -476,9 +530,14 @@ async fn one_click_unsubscribe_turns_off_only_that_kind_for_that_person_and_a_fo
     s.notify().await;
     let mails = s.hannahs_mail().await;
     let header = mails[0].header("List-Unsubscribe").unwrap();
-    let url = header.trim_start_matches('<').trim_end_matches('>').to_owned();
+    let url = header
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_owned();
     let path = url.trim_start_matches(PUBLIC).to_owned();
-    let token = path.trim_start_matches("/notifications/unsubscribe/").to_owned();
+    let token = path
+        .trim_start_matches("/notifications/unsubscribe/")
+        .to_owned();
 
     // A forged token: Hannah's signature on a payload naming Tom.
     let (payload, signature) = token.split_once('.').unwrap();
@@ -512,7 +571,10 @@ async fn one_click_unsubscribe_turns_off_only_that_kind_for_that_person_and_a_fo
     // GET shows a page and changes nothing (mail scanners open links).
     let (status, page) = s.app.browser().page(&path).await;
     assert_eq!(status, 200);
-    assert!(page.contains("Stop e-mails about messages from Harbour"), "{page}");
+    assert!(
+        page.contains("Stop e-mails about messages from Harbour"),
+        "{page}"
+    );
     assert_eq!(
         s.app
             .app
@@ -537,8 +599,16 @@ async fn one_click_unsubscribe_turns_off_only_that_kind_for_that_person_and_a_fo
         .my_notify_prefs(s.practice, Member::Contact(s.hannah.id))
         .await
         .unwrap();
-    assert_eq!(hannahs.messages, NotifyChannel::Sms, "e-mail about messages off");
-    assert_eq!(hannahs.questions, NotifyChannel::Both, "questions untouched");
+    assert_eq!(
+        hannahs.messages,
+        NotifyChannel::Sms,
+        "e-mail about messages off"
+    );
+    assert_eq!(
+        hannahs.questions,
+        NotifyChannel::Both,
+        "questions untouched"
+    );
     assert_eq!(
         s.app
             .app
@@ -582,7 +652,11 @@ async fn content_is_in_the_email_only_with_the_practice_setting_on() {
     s.notify().await;
     let mails = s.hannahs_mail().await;
     assert_eq!(mails.len(), 2);
-    assert!(text(&mails[1]).contains("Secret figures: 5678"), "{}", text(&mails[1]));
+    assert!(
+        text(&mails[1]).contains("Secret figures: 5678"),
+        "{}",
+        text(&mails[1])
+    );
 }
 
 #[tokio::test]
@@ -596,7 +670,10 @@ async fn only_admins_change_the_practice_settings_and_a_bad_window_is_refused() 
     let (status, _) = sam.page("/app/settings/notifications").await;
     assert_eq!(status, 403);
     let response = sam
-        .post_form("/app/settings/notifications", &[("content_to_contacts", "on")])
+        .post_form(
+            "/app/settings/notifications",
+            &[("content_to_contacts", "on")],
+        )
         .await;
     assert_eq!(response.status(), 403);
     let admin = s.app.staff_browser(&s.admin.email).await;
@@ -647,8 +724,13 @@ async fn a_client_message_alerts_the_staff_who_look_after_the_client_and_they_ca
     let browser = s.app.staff_browser(&carol.email).await;
     let url = s.app.base_url.replace("http://", "ws://") + "/ws";
     let mut request = url.into_client_request().unwrap();
-    let cookie = format!("portico_session={}", browser.cookie("portico_session").unwrap());
-    request.headers_mut().insert("cookie", cookie.parse().unwrap());
+    let cookie = format!(
+        "portico_session={}",
+        browser.cookie("portico_session").unwrap()
+    );
+    request
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
     request
         .headers_mut()
         .insert("origin", s.app.base_url.parse().unwrap());
@@ -665,17 +747,14 @@ async fn a_client_message_alerts_the_staff_who_look_after_the_client_and_they_ca
     assert_eq!(event["chat"], s.chat.id.to_string());
     assert_eq!(event["body"], "hannah wrote about Northwind Bakery");
 
-    let count: serde_json::Value = browser
-        .get("/app/alerts/count")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let count: serde_json::Value = browser.get("/app/alerts/count").await.json().await.unwrap();
     assert_eq!(count["count"], 1);
     assert_eq!(count["alerts"], true);
 
     // From the alert: Carol is not in the chat, so she is asked to join.
-    let (status, page) = browser.page(&format!("/app/alerts/chat/{}", s.chat.id)).await;
+    let (status, page) = browser
+        .page(&format!("/app/alerts/chat/{}", s.chat.id))
+        .await;
     assert_eq!(status, 200);
     assert!(page.contains("Join the chat"));
     let response = browser
@@ -684,12 +763,7 @@ async fn a_client_message_alerts_the_staff_who_look_after_the_client_and_they_ca
     assert_eq!(location(&response), format!("/app/messages/{}", s.chat.id));
     let (status, _) = browser.page(&format!("/app/messages/{}", s.chat.id)).await;
     assert_eq!(status, 200);
-    let count: serde_json::Value = browser
-        .get("/app/alerts/count")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let count: serde_json::Value = browser.get("/app/alerts/count").await.json().await.unwrap();
     assert_eq!(count["count"], 0, "opening the chat read its alert");
 }
 
@@ -723,7 +797,10 @@ async fn staff_in_the_chat_get_an_email_for_a_client_message_they_did_not_see() 
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].to, vec![s.admin.email.clone()]);
     let body = text(&mails[0]);
-    assert!(body.contains(&format!("{PUBLIC}/app/messages/{}", s.chat.id)), "{body}");
+    assert!(
+        body.contains(&format!("{PUBLIC}/app/messages/{}", s.chat.id)),
+        "{body}"
+    );
     // Staff who chose "never" are not e-mailed.
     let admin = s.app.staff_browser(&s.admin.email).await;
     let response = admin
@@ -774,11 +851,25 @@ async fn people_change_only_their_own_preferences_and_bad_values_are_refused() {
     assert_eq!(prefs.questions, NotifyChannel::None);
     assert_eq!(prefs.quiet, Some((22 * 60, 7 * 60)));
     for bad in [
-        [("messages", "email"), ("questions", "loud"), ("time_zone", "")],
-        [("messages", "email"), ("questions", "none"), ("time_zone", "Mars/Olympus")],
-        [("messages", "email"), ("quiet_start", "25:00"), ("quiet_end", "07:00")],
+        [
+            ("messages", "email"),
+            ("questions", "loud"),
+            ("time_zone", ""),
+        ],
+        [
+            ("messages", "email"),
+            ("questions", "none"),
+            ("time_zone", "Mars/Olympus"),
+        ],
+        [
+            ("messages", "email"),
+            ("quiet_start", "25:00"),
+            ("quiet_end", "07:00"),
+        ],
     ] {
-        let response = browser.post_form("/portal/account/notifications", &bad).await;
+        let response = browser
+            .post_form("/portal/account/notifications", &bad)
+            .await;
         assert_eq!(response.status(), 422, "{bad:?}");
     }
     // Staff cannot be told by text (they have no number to receive it).
@@ -786,7 +877,12 @@ async fn people_change_only_their_own_preferences_and_bad_values_are_refused() {
     let response = admin
         .post_form(
             "/app/account/notifications",
-            &[("messages", "sms"), ("questions", "email"), ("staff_mode", "each"), ("digest", "08:00")],
+            &[
+                ("messages", "sms"),
+                ("questions", "email"),
+                ("staff_mode", "each"),
+                ("digest", "08:00"),
+            ],
         )
         .await;
     assert_eq!(response.status(), 422);
