@@ -655,19 +655,19 @@ impl App {
         if !minute.contains(&prefs.digest_minute) {
             return Err(bad("Choose a digest time such as 08:00."));
         }
-        if let Some((start, end)) = prefs.quiet {
-            if !minute.contains(&start) || !minute.contains(&end) || start == end {
-                return Err(bad(
-                    "Quiet hours need a start and an end time, such as 22:00 to 07:00.",
-                ));
-            }
+        if let Some((start, end)) = prefs.quiet
+            && (!minute.contains(&start) || !minute.contains(&end) || start == end)
+        {
+            return Err(bad(
+                "Quiet hours need a start and an end time, such as 22:00 to 07:00.",
+            ));
         }
-        if let Some(zone) = &prefs.time_zone {
-            if TimeZone::get(zone).is_err() {
-                return Err(bad(
-                    "Choose a time zone such as Europe/London, or leave it empty.",
-                ));
-            }
+        if let Some(zone) = &prefs.time_zone
+            && TimeZone::get(zone).is_err()
+        {
+            return Err(bad(
+                "Choose a time zone such as Europe/London, or leave it empty.",
+            ));
         }
         Ok(self.store.set_notify_prefs(practice, me, &prefs).await?)
     }
@@ -871,10 +871,10 @@ impl App {
     /// After a question changed: the job looks again; an answer alerts staff.
     pub(super) async fn after_question(&self, question: &Question, what: &str, author: &str) {
         self.notify_wake.notify_one();
-        if what == "answer" {
-            if let Err(error) = self.raise_question_alert(question, author).await {
-                tracing::warn!(%error, "could not raise the staff alerts of an answer");
-            }
+        if what == "answer"
+            && let Err(error) = self.raise_question_alert(question, author).await
+        {
+            tracing::warn!(%error, "could not raise the staff alerts of an answer");
         }
     }
 

@@ -323,6 +323,19 @@ struct PendingItemRow {
     created_at: i64,
 }
 
+/// A `notify_prefs` row as read back.
+type PrefsRow = (
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    i64,
+    i64,
+);
+
 /// At most this many unread rows are read in one run; the rest wait for
 /// the next.
 const PENDING_LIMIT: i64 = 20_000;
@@ -534,7 +547,7 @@ impl Store {
         practice: PracticeId,
         member: Member,
     ) -> StoreResult<NotifyPrefs> {
-        let row: Option<(String, String, String, i64, Option<i64>, Option<i64>, Option<String>, i64, i64)> =
+        let row: Option<PrefsRow> =
             sqlx::query_as(
                 "SELECT messages, questions, staff_mode, digest_minute, quiet_start, quiet_end, time_zone, \
                  in_app_alerts, alert_sound FROM notify_prefs \
