@@ -435,16 +435,6 @@ impl App {
             })
             .await?;
         if new {
-            let audience: Vec<Member> = members.iter().map(|m| m.member).collect();
-            self.after_message(
-                practice,
-                chat,
-                member,
-                &message.sender_name,
-                &audience,
-                message.seq,
-            )
-            .await;
             self.live.publish(LiveEvent {
                 practice,
                 recipients: members.iter().map(|m| m.member).collect(),
@@ -467,6 +457,17 @@ impl App {
                     message.sender_name.clone(),
                 );
             }
+            // N1, N2: after the message's own event, so pages see it first.
+            let audience: Vec<Member> = members.iter().map(|m| m.member).collect();
+            self.after_message(
+                practice,
+                chat,
+                member,
+                &message.sender_name,
+                &audience,
+                message.seq,
+            )
+            .await;
         } else {
             // A retry: the files sent again are not needed.
             self.discard_uploads(&input.files).await;
