@@ -488,6 +488,30 @@ mod tests {
     }
 
     #[test]
+    fn the_notification_window_defaults_to_two_minutes_and_is_checked() {
+        let config = Config::load(&ConfigArgs::default()).unwrap();
+        assert_eq!(config.notify_delay_secs, 120);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portico.toml");
+        std::fs::write(&path, "notify_delay_secs = 0\n").unwrap();
+        let at_once = Config::load(&ConfigArgs {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(at_once.notify_delay_secs, 0);
+        let err = Config::load(&ConfigArgs {
+            notify_delay_secs: Some(10_000_000),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("PORTICO_NOTIFY_DELAY_SECS"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn unknown_keys_in_the_file_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("portico.toml");

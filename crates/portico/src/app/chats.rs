@@ -453,16 +453,7 @@ impl App {
             .await?;
         let message = appended.message;
         if appended.new {
-            // N1, N2: alerts and notifications for those who reach the chat.
-            self.after_message(
-                practice,
-                chat,
-                member,
-                &message.sender_name,
-                &appended.recipients,
-                message.seq,
-            )
-            .await;
+            let audience = appended.recipients.clone();
             // Those who reach the chat as the message was stored hear it.
             self.live.publish(LiveEvent {
                 practice,
@@ -492,6 +483,16 @@ impl App {
             if let Some(rules) = &contact_rules {
                 self.autorespond(practice, chat, &members, rules).await;
             }
+            // N1, N2: after the message's own event, so pages see it first.
+            self.after_message(
+                practice,
+                chat,
+                member,
+                &message.sender_name,
+                &audience,
+                message.seq,
+            )
+            .await;
         } else {
             // A retry: the files sent again are not needed.
             self.discard_uploads(&input.files).await;

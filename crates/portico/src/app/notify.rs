@@ -161,6 +161,8 @@ impl App {
     pub async fn run_notifications(&self) -> AppResult<usize> {
         let now = self.clock.now();
         let horizon = Millis(now.0 - HORIZON_MS);
+        // Read before the transaction: on SQLite it holds the one write lock.
+        let key = self.signing_key().await?;
         let mut tx = self.store.begin().await?;
         let messages = tx.pending_messages(horizon).await?;
         let items = tx.pending_items(horizon).await?;
@@ -192,7 +194,7 @@ impl App {
         }
         let mut told = 0;
         for batch in batches.into_values() {
-            if self.notify_one(&mut tx, batch, now).await? {
+            if self.notify_one(&mut tx, batch, &key, now).await? {
                 told += 1;
             }
         }
@@ -208,6 +210,7 @@ impl App {
         &self,
         tx: &mut crate::store::StoreTx,
         batch: Batch,
+        key: &[u8],
         now: Millis,
     ) -> AppResult<bool> {
         let r = &batch.recipient;
@@ -304,9 +307,10 @@ impl App {
         if email_chats.is_empty() && email_items.is_empty() && phone.is_none() {
             return Ok(false);
         }
+        let signing_key = key;
         let key = format!("notify-{}-{}-{window_key}", r.member.kind(), r.member.id());
         if !email_chats.is_empty() || !email_items.is_empty() {
-            self.queue_email(tx, r, &email_chats, &email_items, &key, now)
+            self.queue_email(tx, r, &email_chats, &email_items, &key, signing_key, now)
                 .await?;
         }
         if let Some(phone) = phone {
@@ -364,6 +368,7 @@ impl App {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn queue_email(
         &self,
         tx: &mut crate::store::StoreTx,
@@ -371,6 +376,7 @@ impl App {
         chats: &[&ChatGroup],
         items: &[&PendingItem],
         key: &str,
+        signing_key: &[u8],
         now: Millis,
     ) -> AppResult<()> {
         let staff = matches!(r.member, Member::Staff(_));
@@ -491,8 +497,7 @@ impl App {
         };
         let unsubscribe = self.link(&format!(
             "/notifications/unsubscribe/{}",
-            self.unsubscribe_token(r.practice_id, r.member, kind)
-                .await?
+            Self::sign_unsubscribe(signing_key, r.practice_id, r.member, kind)?
         ));
         let preferences = self.link(if staff {
             "/app/account/notifications"
@@ -555,6 +560,16 @@ impl App {
         member: Member,
         kind: NotifyKind,
     ) -> AppResult<String> {
+        let key = self.signing_key().await?;
+        Self::sign_unsubscribe(&key, practice, member, kind)
+    }
+
+    fn sign_unsubscribe(
+        key: &[u8],
+        practice: PracticeId,
+        member: Member,
+        kind: NotifyKind,
+    ) -> AppResult<String> {
         let payload = format!(
             "{}|{}|{}|{}",
             practice,
@@ -562,8 +577,7 @@ impl App {
             member.id(),
             kind.as_str()
         );
-        let key = self.signing_key().await?;
-        let tag = Self::mac(&key, &payload)?.finalize().into_bytes();
+        let tag = Self::mac(key, &payload)?.finalize().into_bytes();
         Ok(format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(payload.as_bytes()),
@@ -641,19 +655,19 @@ impl App {
         if !minute.contains(&prefs.digest_minute) {
             return Err(bad("Choose a digest time such as 08:00."));
         }
-        if let Some((start, end)) = prefs.quiet {
-            if !minute.contains(&start) || !minute.contains(&end) || start == end {
-                return Err(bad(
-                    "Quiet hours need a start and an end time, such as 22:00 to 07:00.",
-                ));
-            }
+        if let Some((start, end)) = prefs.quiet
+            && (!minute.contains(&start) || !minute.contains(&end) || start == end)
+        {
+            return Err(bad(
+                "Quiet hours need a start and an end time, such as 22:00 to 07:00.",
+            ));
         }
-        if let Some(zone) = &prefs.time_zone {
-            if TimeZone::get(zone).is_err() {
-                return Err(bad(
-                    "Choose a time zone such as Europe/London, or leave it empty.",
-                ));
-            }
+        if let Some(zone) = &prefs.time_zone
+            && TimeZone::get(zone).is_err()
+        {
+            return Err(bad(
+                "Choose a time zone such as Europe/London, or leave it empty.",
+            ));
         }
         Ok(self.store.set_notify_prefs(practice, me, &prefs).await?)
     }
@@ -857,10 +871,10 @@ impl App {
     /// After a question changed: the job looks again; an answer alerts staff.
     pub(super) async fn after_question(&self, question: &Question, what: &str, author: &str) {
         self.notify_wake.notify_one();
-        if what == "answer" {
-            if let Err(error) = self.raise_question_alert(question, author).await {
-                tracing::warn!(%error, "could not raise the staff alerts of an answer");
-            }
+        if what == "answer"
+            && let Err(error) = self.raise_question_alert(question, author).await
+        {
+            tracing::warn!(%error, "could not raise the staff alerts of an answer");
         }
     }
 

@@ -185,11 +185,15 @@ pub struct NewNotifyItem {
 /// `x.kind`, `x.member_id`), joined below.
 macro_rules! recipient_columns {
     () => {
-        "p.name, p.time_zone, p.notify_content_contacts, p.notify_content_staff, p.notify_delay_secs, \
-         COALESCE(k.email, s.email), COALESCE(k.name, s.name), k.phone, \
-         CAST(CASE WHEN k.status = 'active' OR s.active = 1 THEN 1 ELSE 0 END AS BIGINT), k.time_zone, \
-         np.messages, np.questions, np.staff_mode, np.digest_minute, np.quiet_start, np.quiet_end, \
-         np.time_zone, np.in_app_alerts, np.alert_sound"
+        "p.name AS practice_name, p.time_zone AS practice_zone, \
+         p.notify_content_contacts AS content_contacts, p.notify_content_staff AS content_staff, \
+         p.notify_delay_secs AS delay_secs, COALESCE(k.email, s.email) AS email, \
+         COALESCE(k.name, s.name) AS name, k.phone AS phone, \
+         CAST(CASE WHEN k.status = 'active' OR s.active = 1 THEN 1 ELSE 0 END AS BIGINT) AS reachable, \
+         k.time_zone AS contact_zone, np.messages AS messages, np.questions AS questions, \
+         np.staff_mode AS staff_mode, np.digest_minute AS digest_minute, np.quiet_start AS quiet_start, \
+         np.quiet_end AS quiet_end, np.time_zone AS own_zone, np.in_app_alerts AS in_app_alerts, \
+         np.alert_sound AS alert_sound"
     };
 }
 
@@ -318,6 +322,19 @@ struct PendingItemRow {
     body: String,
     created_at: i64,
 }
+
+/// A `notify_prefs` row as read back.
+type PrefsRow = (
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    i64,
+    i64,
+);
 
 /// At most this many unread rows are read in one run; the rest wait for
 /// the next.
@@ -530,7 +547,7 @@ impl Store {
         practice: PracticeId,
         member: Member,
     ) -> StoreResult<NotifyPrefs> {
-        let row: Option<(String, String, String, i64, Option<i64>, Option<i64>, Option<String>, i64, i64)> =
+        let row: Option<PrefsRow> =
             sqlx::query_as(
                 "SELECT messages, questions, staff_mode, digest_minute, quiet_start, quiet_end, time_zone, \
                  in_app_alerts, alert_sound FROM notify_prefs \

@@ -8,6 +8,7 @@ mod chat_prefs;
 mod mail;
 mod messages;
 mod notify;
+mod notify_browser;
 
 mod access;
 mod access_ends;

@@ -147,6 +147,7 @@ impl Story {
             .messages()
             .into_iter()
             .filter(|m| m.to.contains(&self.hannah.email))
+            .filter(|m| m.header("List-Unsubscribe").is_some())
             .collect()
     }
 }
@@ -356,7 +357,18 @@ async fn signed_in(app: &TestApp, email: &str) -> Browser {
     browser
         .post_form("/portal/sign-in/link", &[("email", email)])
         .await;
-    let link = app.latest_link(email, "/portal/link/").await;
+    let items = app.store().outbox_for(email).await.unwrap();
+    let marker = format!("{PUBLIC}/portal/link/");
+    let link = items
+        .iter()
+        .rev()
+        .find_map(|item| {
+            item.body_text
+                .split_whitespace()
+                .find(|w| w.starts_with(&marker))
+                .map(|w| w.trim_start_matches(PUBLIC).to_owned())
+        })
+        .expect("a sign-in link");
     browser.post_form(&link, &[]).await;
     browser
 }

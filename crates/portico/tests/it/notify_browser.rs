@@ -1,0 +1,121 @@
+//! Notifications in a real browser (N1, N2): the portal's unread count
+//! and the staff "Portal chat" bar, live.
+
+use crate::browser::run_story;
+use crate::harness::{PASSWORD, TestApp};
+use portico::app::chats::SendInput;
+use portico::app::questions::Actor;
+use portico::domain::Role;
+use portico::store::ContactStatus;
+
+#[tokio::test]
+async fn the_portal_count_and_the_staff_alert_bar_update_live_and_the_bar_opens_the_chat() {
+    let app = TestApp::spawn().await;
+    let (practice, admin) = app.with_practice("Harbour").await;
+    let client = app.with_client(practice.id, "Northwind Bakery").await;
+    let hannah = app
+        .with_contact(practice.id, "hannah@northwind.example", &[&client])
+        .await;
+    app.store()
+        .set_contact_status(practice.id, hannah.id, ContactStatus::Active)
+        .await
+        .unwrap();
+    let carol = app
+        .with_staff(practice.id, "carol@harbour.example", Role::Member)
+        .await;
+    app.store()
+        .assign_staff(practice.id, client.id, carol.id)
+        .await
+        .unwrap();
+    let chat = app
+        .app
+        .open_direct_chat(&admin, client.id, hannah.id)
+        .await
+        .unwrap();
+    let app = &app;
+    let send = |actor: Actor<'_>, body: &str| {
+        let input = SendInput {
+            body: body.into(),
+            key: uuid::Uuid::now_v7().to_string(),
+            ..Default::default()
+        };
+        let app = app.app.clone();
+        let chat = chat.id;
+        let actor = match actor {
+            Actor::Staff(s) => Ok(s.clone()),
+            Actor::Contact(c) => Err(c.clone()),
+        };
+        async move {
+            match &actor {
+                Ok(staff) => app.send_message(Actor::Staff(staff), chat, &input).await,
+                Err(contact) => {
+                    app.send_message(Actor::Contact(contact), chat, &input)
+                        .await
+                }
+            }
+            .unwrap();
+        }
+    };
+    run_story(
+        "the_portal_count_and_the_staff_alert_bar_update_live",
+        &app.base_url,
+        |portal| async move {
+            // Hannah on her portal home.
+            portal.goto("/portal/sign-in").await;
+            portal.fill("#link-email", &hannah.email).await;
+            portal.press("Send me a link").await;
+            portal.wait_for_text("h1", "Check your e-mail").await;
+            let link = app.latest_link(&hannah.email, "/portal/link/").await;
+            portal.goto(&link).await;
+            portal.press("Sign me in").await;
+            portal.wait_for("[data-portal-unread]").await;
+            // A page without the chat open: the message stays unread there.
+            portal.goto("/portal/account").await;
+            portal.wait_for("[data-portal-unread]").await;
+
+            // Her page's socket is open; staff write: her Messages link counts it, live.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while app.app.live.sockets() < 1 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the portal's socket opened"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            send(Actor::Staff(&admin), "Your return is ready.").await;
+            portal.wait_for_text("[data-portal-unread]", "1").await;
+
+            // Carol looks after the client but is not in the chat.
+            let staff = portal.another().await;
+            staff.goto("/app/sign-in").await;
+            staff.fill("#email", &carol.email).await;
+            staff.fill("#password", PASSWORD).await;
+            staff.press("Sign in").await;
+            staff.wait_for_path("/app").await;
+            staff.goto("/app/clients").await;
+            // Hannah's page and Carol's each hold a socket once opened.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while app.app.live.sockets() < 2 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the pages' sockets opened"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            send(Actor::Contact(&hannah), "Can someone call me?").await;
+            let text = staff
+                .wait_for_text("[data-alert-text]", "hannah wrote about Northwind Bakery")
+                .await;
+            assert!(text.contains("Northwind Bakery"));
+            staff.click("[data-alert-open]").await;
+            staff.press("Join the chat").await;
+            staff
+                .wait_for_path(&format!("/app/messages/{}", chat.id))
+                .await;
+            staff
+                .wait_for_text("#messages", "Can someone call me?")
+                .await;
+        },
+    )
+    .await;
+}
