@@ -6,6 +6,7 @@ mod harness;
 
 mod mail;
 mod messages;
+mod password_memory;
 
 mod access;
 mod browser_stories;
