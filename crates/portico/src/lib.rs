@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod domain;
+pub mod file_sweeper;
 pub mod files;
 pub mod http;
 pub mod server;

@@ -162,6 +162,9 @@ impl Server {
         let worker = self
             .background_delivery
             .then(|| tokio::spawn(self.worker.run()));
+        let sweeper = self
+            .background_delivery
+            .then(|| tokio::spawn(self.state.app.file_sweeper().run()));
         let reminders = self.background_delivery.then(|| {
             let app = self.state.app.clone();
             tokio::spawn(async move {
@@ -185,7 +188,11 @@ impl Server {
         .context("the server stopped with an error");
         // A message being sent right now is claimed for a while; if it was
         // not recorded as sent, it is sent again after the claim runs out.
-        for task in [worker, reminders].into_iter().flatten().chain(relay) {
+        for task in [worker, sweeper, reminders]
+            .into_iter()
+            .flatten()
+            .chain(relay)
+        {
             task.abort();
         }
         store.close().await;

@@ -11,6 +11,7 @@ mod backend;
 mod chats;
 mod clients;
 mod contacts;
+mod file_deletions;
 pub mod group_commit;
 mod outbox;
 mod practices;
@@ -25,6 +26,7 @@ pub use backend::{Backend, listen_instances};
 pub use chats::{Chat, ChatSummary, Member, MemberState, Message, Reaction, Segment};
 pub use clients::{Client, ClientFilter, ClientSummary, NewClient};
 pub use contacts::{Contact, ContactStatus, NewContact, PortalClient};
+pub use file_deletions::FileDeletion;
 pub use outbox::{Channel, NewOutboxItem, OutboxItem, OutboxStatus};
 pub use practices::Practice;
 pub use questions::{

@@ -12,6 +12,7 @@ mod access;
 mod browser_stories;
 mod cli;
 mod durability;
+mod lifecycle;
 mod people;
 mod questions;
 mod server;
