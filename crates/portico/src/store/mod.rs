@@ -8,6 +8,7 @@
 //! See `docs/decisions/0001-one-store-for-two-engines.md`.
 
 mod backend;
+mod backup;
 mod chats;
 mod clients;
 mod contacts;

@@ -9,6 +9,7 @@ mod messages;
 mod password_memory;
 
 mod access;
+mod backups;
 mod browser_stories;
 mod cli;
 mod durability;
