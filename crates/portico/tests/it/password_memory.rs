@@ -58,3 +58,52 @@ async fn passwords_set_at_once_leave_bounded_memory() {
         "resident memory grew by {grown_mib} MiB (bound {bound} MiB)"
     );
 }
+
+/// Resident memory after a first hash, then after `people` hashes at once,
+/// twice over, with `hash`.
+async fn measure<F, Fut>(people: usize, hash: F) -> [u64; 3]
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    hash("the very first password".into()).await;
+    let first = resident_kib();
+    futures_util::future::join_all((0..people).map(|i| hash(format!("password number a-{i}"))))
+        .await;
+    let once = resident_kib();
+    futures_util::future::join_all((0..people).map(|i| hash(format!("password number b-{i}"))))
+        .await;
+    [first, once, resident_kib()]
+}
+
+/// For docs/BENCHMARKS.md: the way passwords were hashed before (argon2's
+/// own hasher, which allocates its block per hash, on tokio's blocking
+/// pool) and the way they are now, measured alike; each prints its figures.
+/// `cargo nextest run -p portico --run-ignored only --no-capture -E 'test(/hashing_memory_/)'`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement for docs/BENCHMARKS.md, not a check"]
+async fn hashing_memory_the_old_way() {
+    use argon2::password_hash::PasswordHasher;
+    let kib = measure(8, |password| async move {
+        tokio::task::spawn_blocking(move || {
+            argon2::Argon2::default()
+                .hash_password(password.as_bytes())
+                .map(|h| h.to_string())
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    })
+    .await;
+    eprintln!("old way, resident KiB after 1 hash, 8 at once, 8 more at once: {kib:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement for docs/BENCHMARKS.md, not a check"]
+async fn hashing_memory_the_pool() {
+    let kib = measure(8, |password| async move {
+        hash_password(SecretString::from(password)).await.unwrap();
+    })
+    .await;
+    eprintln!("pool, resident KiB after 1 hash, 8 at once, 8 more at once: {kib:?}");
+}
