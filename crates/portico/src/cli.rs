@@ -47,6 +47,20 @@ pub enum Command {
     /// Operator tasks: practices and staff passwords.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Copy the database and the files into one archive, while the server
+    /// runs (SQLite; on PostgreSQL it says what to use instead).
+    Backup {
+        /// The archive to write (replaced if it exists, once complete).
+        #[arg(long, value_name = "FILE")]
+        to: std::path::PathBuf,
+    },
+    /// Unpack an archive made by `portico backup` into an empty data folder
+    /// and a database file that does not exist yet.
+    Restore {
+        /// The archive to read.
+        #[arg(long, value_name = "FILE")]
+        from: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -103,6 +117,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(command) => admin(config, command).await,
+        Command::Backup { to } => {
+            let manifest = crate::backup::backup(&config, &to).await?;
+            println!(
+                "Backed up the database and {} files to {}.",
+                manifest.files,
+                to.display()
+            );
+            if !manifest.includes_file_store {
+                println!(
+                    "The files are in the S3 bucket named by files_url: keep them with the bucket's own means (see docs/BACKUPS.md)."
+                );
+            }
+            if !manifest.deleted_meanwhile.is_empty() {
+                println!(
+                    "{} files deleted while the backup ran are not in it.",
+                    manifest.deleted_meanwhile.len()
+                );
+            }
+            Ok(())
+        }
+        Command::Restore { from } => {
+            let manifest = crate::backup::restore(&config, &from).await?;
+            println!(
+                "Restored the backup of {} ({} files) into {}; the database is at {}.",
+                jiff::Timestamp::from_millisecond(manifest.created_at)
+                    .map(|t| t.to_string())
+                    .unwrap_or_default(),
+                manifest.files,
+                config.data_dir.display(),
+                config.database_url_for_display()
+            );
+            Ok(())
+        }
     }
 }
 

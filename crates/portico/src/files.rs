@@ -308,12 +308,12 @@ impl FileStore {
         Ok(result.into_stream())
     }
 
-    /// Removes a stored file (gone for good).
+    /// Removes a stored file (gone for good); one already gone is no error.
     pub async fn delete(&self, key: &str) -> Result<(), FileError> {
-        self.inner
-            .delete(&StorePath::from(key))
-            .await
-            .map_err(|e| FileError::Storage(e.to_string()))
+        match self.inner.delete(&StorePath::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(FileError::Storage(e.to_string())),
+        }
     }
 }
 

@@ -6,10 +6,12 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod app;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod domain;
+pub mod file_sweeper;
 pub mod files;
 pub mod http;
 pub mod local_time;

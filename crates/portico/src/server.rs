@@ -165,6 +165,9 @@ impl Server {
         let worker = self
             .background_delivery
             .then(|| tokio::spawn(self.worker.run_until(stop_worker.clone())));
+        let sweeper = self
+            .background_delivery
+            .then(|| tokio::spawn(self.state.app.file_sweeper().run()));
         let reminders = self.background_delivery.then(|| {
             let app = self.state.app.clone();
             tokio::spawn(async move {
@@ -250,7 +253,7 @@ impl Server {
                 );
             }
         }
-        for task in [reminders, notifications, scheduled, Some(sockets)]
+        for task in [sweeper, reminders, notifications, scheduled, Some(sockets)]
             .into_iter()
             .flatten()
             .chain(relay)

@@ -601,24 +601,22 @@ impl App {
                 if message.sender != member {
                     return Err(AppError::Forbidden);
                 }
-                self.store
-                    .delete_message(practice, chat.id, *seq, member, self.clock.now())
+                // The trace, its files' rows and the audit event commit
+                // together; the files' bytes go after commit.
+                let now = self.clock.now();
+                let mut tx = self.store.begin().await?;
+                tx.delete_message(practice, chat.id, *seq, member, now)
                     .await?;
-                // Its files go with it.
-                for file in self.store.chat_files(practice, chat.id, *seq, *seq).await? {
-                    if let Err(error) = self.files.delete(&file.storage_key).await {
-                        tracing::warn!(%error, file = %file.id, "could not remove a deleted message's file");
-                    }
-                }
-                self.store
-                    .record_audit(
-                        practice,
-                        member,
-                        "message deleted",
-                        &format!("chat:{}", chat.id),
-                        self.clock.now(),
-                    )
-                    .await?;
+                tx.record_audit(
+                    practice,
+                    member,
+                    "message deleted",
+                    &format!("chat:{}", chat.id),
+                    now,
+                )
+                .await?;
+                tx.commit().await?;
+                self.file_sweep_wake.notify_one();
                 Some(*seq)
             }
             ChatAction::MarkUnread { seq } => {
@@ -864,16 +862,20 @@ impl App {
             .chat_for_member(actor.practice_id, chat, member)
             .await?;
         let members = self.store.chat_members(actor.practice_id, chat.id).await?;
-        self.store.delete_chat(actor.practice_id, chat.id).await?;
-        self.store
-            .record_audit(
-                actor.practice_id,
-                member,
-                "chat deleted",
-                &format!("chat:{}", chat.id),
-                self.clock.now(),
-            )
-            .await?;
+        // Rows and audit event commit together; the files' bytes go after.
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        tx.delete_chat(actor.practice_id, chat.id, now).await?;
+        tx.record_audit(
+            actor.practice_id,
+            member,
+            "chat deleted",
+            &format!("chat:{}", chat.id),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        self.file_sweep_wake.notify_one();
         self.live.publish(LiveEvent {
             practice: actor.practice_id,
             recipients: members.iter().map(|m| m.member).collect(),
@@ -889,59 +891,30 @@ impl App {
     }
 
     /// M13: a chat's whole history as CSV or XLSX, written batch by batch
-    /// into a temporary file (constant memory however long the chat).
+    /// into a temporary file (constant memory however long the chat); the
+    /// answer is an open handle on it (the file itself is already unlinked).
+    ///
+    /// The file work (creating, writing, the XLSX's own temporary files,
+    /// saving) runs on a blocking thread; this task reads the batches from
+    /// the store and hands them over through a queue of two, so at most a
+    /// few batches are in memory at once.
     pub async fn export_chat(
         &self,
         actor: Actor<'_>,
         chat: ChatId,
         format: ExportFormat,
-    ) -> AppResult<(Chat, tempfile::NamedTempFile)> {
+    ) -> AppResult<(Chat, std::fs::File)> {
         let (practice, member, _) = who(actor);
         let chat = self.store.chat_for_member(practice, chat, member).await?;
-        let failed = |e: String| AppError::internal("could not write the export", e);
         // X15: dates in the practice's time zone: real date cells in XLSX,
         // ISO 8601 with the offset in CSV.
         let time = Viewer::new(
             &self.store.practice_time_zone(practice).await?,
             self.clock.now(),
         );
-        let date_format = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
-        let file = tempfile::NamedTempFile::new().map_err(|e| failed(e.to_string()))?;
-        let header = [
-            "Date",
-            "Sender",
-            "Message",
-            "Reply to",
-            "Attachments",
-            "Reactions",
-        ];
-        let mut csv_writer = match format {
-            ExportFormat::Csv => Some(csv::Writer::from_writer(std::io::BufWriter::new(
-                file.reopen().map_err(|e| failed(e.to_string()))?,
-            ))),
-            ExportFormat::Xlsx => None,
-        };
-        let mut workbook = rust_xlsxwriter::Workbook::new();
-        let sheet = match format {
-            ExportFormat::Xlsx => Some(
-                workbook
-                    .add_worksheet_with_constant_memory()
-                    .map_err(|e| failed(e.to_string()))?,
-            ),
-            ExportFormat::Csv => None,
-        };
-        let mut sheet = sheet;
-        if let Some(w) = csv_writer.as_mut() {
-            w.write_record(header).map_err(|e| failed(e.to_string()))?;
-        }
-        if let Some(s) = sheet.as_deref_mut() {
-            for (col, title) in header.iter().enumerate() {
-                s.write_string(0, u16::try_from(col).unwrap_or(0), *title)
-                    .map_err(|e| failed(e.to_string()))?;
-            }
-        }
+        let (rows, receiver) = tokio::sync::mpsc::channel::<Vec<ExportRow>>(2);
+        let writer = tokio::task::spawn_blocking(move || write_export(format, receiver));
         let mut after = 0;
-        let mut row: u32 = 1;
         loop {
             let batch = self
                 .store
@@ -957,6 +930,7 @@ impl App {
                 .store
                 .chat_files(practice, chat.id, first_seq, last_seq)
                 .await?;
+            let mut lines = Vec::with_capacity(batch.len());
             for m in &batch {
                 let mut counts: Vec<(String, usize)> = Vec::new();
                 for r in reactions.iter().filter(|r| r.seq == m.seq) {
@@ -970,7 +944,8 @@ impl App {
                     .map(|(e, n)| format!("{e} {n}"))
                     .collect::<Vec<_>>()
                     .join(", ");
-                let fields = [
+                let date_cell = excel_date_time(&time, m.created_at).ok();
+                lines.push((date_cell, [
                     time.rfc3339(m.created_at),
                     m.sender_name.clone(),
                     if m.deleted {
@@ -986,36 +961,19 @@ impl App {
                         .collect::<Vec<_>>()
                         .join(", "),
                     reactions_text,
-                ];
-                if let Some(w) = csv_writer.as_mut() {
-                    w.write_record(fields.iter().map(|f| csv_safe(f).into_owned()))
-                        .map_err(|e| failed(e.to_string()))?;
-                }
-                if let Some(s) = sheet.as_deref_mut() {
-                    s.write_datetime_with_format(
-                        row,
-                        0,
-                        &excel_date_time(&time, m.created_at).map_err(|e| failed(e.to_string()))?,
-                        &date_format,
-                    )
-                    .map_err(|e| failed(e.to_string()))?;
-                    for (col, value) in fields.iter().enumerate().skip(1) {
-                        s.write_string(row, u16::try_from(col).unwrap_or(0), value)
-                            .map_err(|e| failed(e.to_string()))?;
-                    }
-                }
-                row += 1;
+                ]));
+            }
+            if rows.send(lines).await.is_err() {
+                // The writer stopped on an error: it is reported below.
+                break;
             }
             after = last_seq;
         }
-        if let Some(mut w) = csv_writer {
-            w.flush().map_err(|e| failed(e.to_string()))?;
-        }
-        if format == ExportFormat::Xlsx {
-            workbook
-                .save(file.path())
-                .map_err(|e| failed(e.to_string()))?;
-        }
+        drop(rows);
+        let file = writer
+            .await
+            .map_err(|e| AppError::internal("could not write the export", e))?
+            .map_err(|e| AppError::internal("could not write the export", e))?;
         self.store
             .record_audit(
                 practice,
@@ -1027,4 +985,77 @@ impl App {
             .await?;
         Ok((chat, file))
     }
+}
+
+/// One exported line: date, sender, text, reply-to, attachments, reactions.
+/// One message of an export: its time as a date cell (XLSX), and its
+/// fields as text (the time in ISO 8601 with its offset first).
+type ExportRow = (Option<rust_xlsxwriter::ExcelDateTime>, [String; 6]);
+
+const EXPORT_HEADER: [&str; 6] = [
+    "Date",
+    "Sender",
+    "Message",
+    "Reply to",
+    "Attachments",
+    "Reactions",
+];
+
+/// Writes the lines it receives into a temporary file, on a blocking
+/// thread; returns an open handle on the finished file, already unlinked.
+fn write_export(
+    format: ExportFormat,
+    mut lines: tokio::sync::mpsc::Receiver<Vec<ExportRow>>,
+) -> Result<std::fs::File, String> {
+    let text = |e: &dyn std::fmt::Display| e.to_string();
+    let file = tempfile::NamedTempFile::new().map_err(|e| text(&e))?;
+    match format {
+        ExportFormat::Csv => {
+            let mut w = csv::Writer::from_writer(std::io::BufWriter::new(
+                file.reopen().map_err(|e| text(&e))?,
+            ));
+            w.write_record(EXPORT_HEADER).map_err(|e| text(&e))?;
+            while let Some(batch) = lines.blocking_recv() {
+                for (_, fields) in batch {
+                    w.write_record(fields.iter().map(|f| csv_safe(f).into_owned()))
+                        .map_err(|e| text(&e))?;
+                }
+            }
+            w.flush().map_err(|e| text(&e))?;
+        }
+        ExportFormat::Xlsx => {
+            let mut workbook = rust_xlsxwriter::Workbook::new();
+            let sheet = workbook
+                .add_worksheet_with_constant_memory()
+                .map_err(|e| text(&e))?;
+            for (col, title) in EXPORT_HEADER.iter().enumerate() {
+                sheet
+                    .write_string(0, u16::try_from(col).unwrap_or(0), *title)
+                    .map_err(|e| text(&e))?;
+            }
+            let date_format =
+                rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+            let mut row: u32 = 1;
+            while let Some(batch) = lines.blocking_recv() {
+                for (date_cell, fields) in batch {
+                    match &date_cell {
+                        Some(cell) => sheet.write_datetime_with_format(row, 0, cell, &date_format),
+                        None => sheet.write_string(row, 0, &fields[0]),
+                    }
+                    .map_err(|e| text(&e))?;
+                    for (col, value) in fields.iter().enumerate().skip(1) {
+                        sheet
+                            .write_string(row, u16::try_from(col).unwrap_or(0), value)
+                            .map_err(|e| text(&e))?;
+                    }
+                    row += 1;
+                }
+            }
+            workbook.save(file.path()).map_err(|e| text(&e))?;
+        }
+    }
+    // The open handle streams on once the name is gone.
+    let handle = file.reopen().map_err(|e| text(&e))?;
+    drop(file);
+    Ok(handle)
 }

@@ -141,6 +141,8 @@ pub struct App {
     pub outbox_wake: Arc<Notify>,
     /// Woken after something new may need notifying (N2).
     pub notify_wake: Arc<Notify>,
+    /// Woken after a deletion queued files' bytes for removal.
+    pub file_sweep_wake: Arc<Notify>,
     pub files: FileStore,
     /// Live events for open pages (M14).
     pub live: Hub,
@@ -160,9 +162,21 @@ impl App {
             settings: Arc::new(settings),
             outbox_wake: Arc::new(Notify::new()),
             notify_wake: Arc::new(Notify::new()),
+            file_sweep_wake: Arc::new(Notify::new()),
             files,
             live: Hub::new(),
         }
+    }
+
+    /// The worker that removes deleted files' bytes (the server runs one;
+    /// tests run passes of their own).
+    pub fn file_sweeper(&self) -> crate::file_sweeper::FileSweeper {
+        crate::file_sweeper::FileSweeper::new(
+            self.store.clone(),
+            self.files.clone(),
+            self.clock.clone(),
+            self.file_sweep_wake.clone(),
+        )
     }
 
     /// A link into Portico for an e-mail.

@@ -813,12 +813,8 @@ async fn export(
             "xlsx",
         ),
     };
-    // The temporary file is unlinked when dropped; the open handle streams on.
-    let handle = tokio::fs::File::from_std(
-        file.reopen()
-            .map_err(|e| PageError::Internal(e.to_string()))?,
-    );
-    drop(file);
+    // An open handle on a file already unlinked: it streams on.
+    let handle = tokio::fs::File::from_std(file);
     let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(handle));
     let name = format!("chat-{}.{extension}", chat.id);
     Ok((

@@ -94,6 +94,25 @@ impl Backend {
         }
     }
 
+    /// Claims due file removals (`$1` now, `$2` lease end, `$3` limit),
+    /// as [`Backend::claim_outbox_sql`] claims messages.
+    pub(super) fn claim_file_deletions_sql(self) -> &'static str {
+        match self {
+            Backend::Sqlite => concat!(
+                "UPDATE file_deletions SET claimed_until = $2 WHERE id IN (SELECT id FROM file_deletions \
+                 WHERE next_attempt_at <= $1 AND claimed_until <= $1 \
+                 ORDER BY next_attempt_at, id LIMIT $3) RETURNING ",
+                super::file_deletions::file_deletion_columns!()
+            ),
+            Backend::Postgres => concat!(
+                "UPDATE file_deletions SET claimed_until = $2 WHERE id IN (SELECT id FROM file_deletions \
+                 WHERE next_attempt_at <= $1 AND claimed_until <= $1 \
+                 ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING ",
+                super::file_deletions::file_deletion_columns!()
+            ),
+        }
+    }
+
     /// The messages already stored under the senders' idempotency keys;
     /// `$1` a JSON array of `{p, k, s, key}`.
     pub(super) fn existing_messages_sql(self) -> &'static str {
@@ -132,7 +151,9 @@ impl Backend {
     }
 
     /// Inserts messages; `$1` a JSON array of `{id, p, c, seq, k, s, name,
-    /// body, key, reply, at}`.
+    /// body, key, reply, at}`. A message whose sender's idempotency key is
+    /// already taken (by another instance's batch that committed first) is
+    /// skipped; the ids returned are those inserted.
     pub(super) fn insert_messages_sql(self) -> &'static str {
         match self {
             Backend::Sqlite => {
@@ -140,14 +161,16 @@ impl Backend {
                  idempotency_key, reply_to_seq, created_at, automatic) \
                  SELECT value ->> 'id', value ->> 'p', value ->> 'c', value ->> 'seq', value ->> 'k', value ->> 's', \
                  value ->> 'name', value ->> 'body', value ->> 'key', value ->> 'reply', value ->> 'at', value ->> 'auto' \
-                 FROM json_each($1)"
+                 FROM json_each($1) \
+                 WHERE true ON CONFLICT (practice_id, sender_kind, sender_id, idempotency_key) DO NOTHING RETURNING id"
             }
             Backend::Postgres => {
                 "INSERT INTO messages (id, practice_id, chat_id, seq, sender_kind, sender_id, sender_name, body, \
                  idempotency_key, reply_to_seq, created_at, automatic) \
                  SELECT id, p, c, seq, k, s, name, body, key, reply, at, auto FROM json_to_recordset($1::json) \
                  AS j(id text, p text, c text, seq bigint, k text, s text, name text, body text, key text, \
-                      reply bigint, at bigint, auto bigint)"
+                      reply bigint, at bigint, auto bigint) \
+                 ON CONFLICT (practice_id, sender_kind, sender_id, idempotency_key) DO NOTHING RETURNING id"
             }
         }
     }

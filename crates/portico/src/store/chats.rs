@@ -576,31 +576,6 @@ impl Store {
         super::staff::found(done.rows_affected())
     }
 
-    /// M10: the sender deletes their message; a trace stays, its text goes.
-    pub async fn delete_message(
-        &self,
-        practice: PracticeId,
-        chat: ChatId,
-        seq: i64,
-        sender: Member,
-        now: Millis,
-    ) -> StoreResult<()> {
-        let done = sqlx::query(
-            "UPDATE messages SET deleted_at = $6, body = '', pinned_at = NULL \
-             WHERE practice_id = $1 AND chat_id = $2 AND seq = $3 AND sender_kind = $4 AND sender_id = $5 \
-             AND deleted_at IS NULL",
-        )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
-        .bind(seq)
-        .bind(sender.kind())
-        .bind(sender.id())
-        .bind(now.0)
-        .execute(&self.pool)
-        .await?;
-        super::staff::found(done.rows_affected())
-    }
-
     /// M4, M6: a member's own flags on a chat.
     pub async fn set_member_flags(
         &self,
@@ -820,25 +795,6 @@ impl Store {
         .execute(&self.pool)
         .await?;
         super::staff::found(done.rows_affected())
-    }
-
-    /// M6: deletes a chat and every message of it, for good.
-    pub async fn delete_chat(&self, practice: PracticeId, chat: ChatId) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        for sql in [
-            "DELETE FROM message_reactions WHERE practice_id = $1 AND chat_id = $2",
-            "DELETE FROM messages WHERE practice_id = $1 AND chat_id = $2",
-            "DELETE FROM chat_members WHERE practice_id = $1 AND chat_id = $2",
-            "DELETE FROM chats WHERE practice_id = $1 AND id = $2",
-        ] {
-            sqlx::query(sql)
-                .bind(practice.to_string())
-                .bind(chat.to_string())
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Records that `member` has read up to `seq` (never backwards).

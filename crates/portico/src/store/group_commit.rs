@@ -10,7 +10,11 @@
 //! the same idempotency key (a double-clicked send), and the loser's whole
 //! batch would fail. Within a batch, messages are written in chat order, so
 //! that batches of several instances lock their chats' rows in the same
-//! order.
+//! order. Another instance can still store the same double-clicked send
+//! between this batch's look-up of earlier keys and its insert: the insert
+//! then skips that message (`ON CONFLICT DO NOTHING`), the transaction is
+//! rolled back before anything of it is visible, and the batch is written
+//! again, its look-up now finding the stored message for that sender.
 
 use super::chats::MessageRow;
 use super::{FileMeta, Member, Message, Store, StoreError, StoreResult, parse_id};
@@ -222,12 +226,38 @@ async fn write_batches(
     }
 }
 
+/// How many times a batch is written again after another instance stored
+/// one of its keys first (each time, at least one more key is found).
+const KEY_RACES: usize = 4;
+
+/// Writes a batch (see [`write_once`]); written again when another
+/// instance stored one of its messages' keys first.
+async fn write(store: &Store, batch: &[Pending]) -> StoreResult<Vec<StoreResult<Appended>>> {
+    for _ in 0..KEY_RACES {
+        if let Some(results) = write_once(store, batch).await? {
+            return Ok(results);
+        }
+        tracing::info!(
+            sends = batch.len(),
+            "another instance stored a send of this batch first; writing the batch again"
+        );
+    }
+    Err(StoreError::BatchFailed(
+        "other instances kept storing the same sends first".into(),
+    ))
+}
+
 /// Writes a batch in one transaction, in a handful of set-based statements
 /// whatever its size (each statement takes the batch as a JSON array): the
 /// earlier sends with the same keys, the chats' next numbers, the messages,
 /// the members' flags. A send to a chat that has gone is refused alone
 /// (nothing of it is written); any other error fails the whole batch.
-async fn write(store: &Store, batch: &[Pending]) -> StoreResult<Vec<StoreResult<Appended>>> {
+/// `None` (nothing written) when another instance stored one of the keys
+/// after this batch looked them up.
+async fn write_once(
+    store: &Store,
+    batch: &[Pending],
+) -> StoreResult<Option<Vec<StoreResult<Appended>>>> {
     let backend = store.backend();
     let mut tx = store.begin().await?;
     let mut results: Vec<Option<StoreResult<Appended>>> = batch.iter().map(|_| None).collect();
@@ -394,10 +424,14 @@ async fn write(store: &Store, batch: &[Pending]) -> StoreResult<Vec<StoreResult<
         written.push((i, message));
     }
     if !rows.is_empty() {
-        sqlx::query(backend.insert_messages_sql())
+        let inserted: Vec<(String,)> = sqlx::query_as(backend.insert_messages_sql())
             .bind(serde_json::to_string(&rows).map_err(json_error)?)
-            .execute(&mut *tx.tx)
+            .fetch_all(&mut *tx.tx)
             .await?;
+        if inserted.len() < rows.len() {
+            // Dropped, the transaction rolls back: no numbers taken, no gap.
+            return Ok(None);
+        }
         // 5. Hidden chats come back (M6); senders have read their own.
         let chats: Vec<_> = per_chat
             .iter()
@@ -475,10 +509,12 @@ async fn write(store: &Store, batch: &[Pending]) -> StoreResult<Vec<StoreResult<
             _ => Err(StoreError::NotFound),
         });
     }
-    Ok(results
-        .into_iter()
-        .map(|r| r.unwrap_or(Err(StoreError::NotFound)))
-        .collect())
+    Ok(Some(
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(StoreError::NotFound)))
+            .collect(),
+    ))
 }
 
 fn json_error(error: serde_json::Error) -> StoreError {

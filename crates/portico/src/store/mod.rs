@@ -9,9 +9,11 @@
 
 mod backend;
 mod chat_prefs;
+mod backup;
 mod chats;
 mod clients;
 mod contacts;
+mod file_deletions;
 pub mod group_commit;
 mod notify;
 mod outbox;
@@ -34,6 +36,7 @@ pub use notify::{
     NewNotifyItem, NotifyChannel, NotifyPrefs, NotifySettings, PendingItem, PendingMessage,
     Recipient, StaffMode,
 };
+pub use file_deletions::FileDeletion;
 pub use outbox::{Channel, NewOutboxItem, OutboxItem, OutboxStatus};
 pub use practices::Practice;
 pub use questions::{

@@ -250,6 +250,12 @@ impl TestApp {
             .expect("run the test's SQL");
     }
 
+    /// The URL of the server's database (for connections of the test's own).
+    pub fn database_url(&self) -> String {
+        use secrecy::ExposeSecret;
+        self.config.database_url.expose_secret().to_owned()
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());

@@ -18,6 +18,14 @@ mod cli;
 mod durability;
 mod local_time;
 mod errors;
+mod password_memory;
+
+mod access;
+mod backups;
+mod browser_stories;
+mod cli;
+mod durability;
+mod lifecycle;
 mod people;
 mod questions;
 mod s3;
