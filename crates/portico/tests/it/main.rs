@@ -4,28 +4,22 @@
 mod browser;
 mod harness;
 
+mod access;
+mod access_ends;
+mod backups;
+mod branding;
+mod browser_stories;
 mod chat_prefs;
+mod cli;
+mod durability;
+mod errors;
+mod lifecycle;
+mod local_time;
 mod mail;
 mod messages;
 mod notify;
 mod notify_browser;
-
-mod access;
-mod access_ends;
-mod branding;
-mod browser_stories;
-mod cli;
-mod durability;
-mod local_time;
-mod errors;
 mod password_memory;
-
-mod access;
-mod backups;
-mod browser_stories;
-mod cli;
-mod durability;
-mod lifecycle;
 mod people;
 mod questions;
 mod s3;
