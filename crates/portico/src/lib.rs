@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod domain;
 pub mod files;
 pub mod http;
+pub mod keys;
 pub mod server;
 pub mod store;
 pub mod telemetry;

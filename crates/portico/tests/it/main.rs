@@ -16,3 +16,4 @@ mod questions;
 mod server;
 mod smtp;
 mod store_story;
+mod websec;
