@@ -130,7 +130,7 @@ fn session_set_by(response: &Response, name: &str) -> Option<Option<String>> {
         .filter_map(|v| Cookie::parse(v.to_owned()).ok())
         .filter(|c| c.name() == name)
         .map(|c| Some(c.value().to_owned()).filter(|v| !v.is_empty()))
-        .last()
+        .next_back()
 }
 
 pub async fn protect(State(state): State<AppState>, request: Request, next: Next) -> Response {
