@@ -3,7 +3,7 @@
 use crate::app::{App, AppError, Settings, demo};
 use crate::config::{Config, ConfigArgs};
 use crate::domain::Clock;
-use crate::server::{Server, open_store, shutdown_signal};
+use crate::server::{Server, keyring_of, open_store, shutdown_signal};
 use crate::telemetry;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -95,6 +95,20 @@ pub enum AdminCommand {
     },
     /// List the practices on this server.
     ListPractices,
+    /// Reseal every secret stored in the database (two-factor secrets)
+    /// under a new secret key, in one transaction. Stop every instance
+    /// first; start them again with the new key.
+    ///
+    /// The current key is the configured secret_key, or the data folder's
+    /// secret.key. When it came from the data folder, that file is replaced
+    /// by the new key once every secret is resealed; otherwise set
+    /// secret_key (PORTICO_SECRET_KEY) to the new key on every instance.
+    RotateKey {
+        /// The new key: a file holding 32 random bytes in base64. If the
+        /// file does not exist, a new key is generated into it (mode 0600).
+        #[arg(long, value_name = "FILE")]
+        new_key_file: std::path::PathBuf,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -201,6 +215,9 @@ fn print_demo(demo: &demo::DemoPractice, public_url: &str) {
 }
 
 async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
+    if let AdminCommand::RotateKey { new_key_file } = &command {
+        return rotate_key(&config, new_key_file).await;
+    }
     let app = operator_app(&config).await?;
     match command {
         AdminCommand::CreatePractice {
@@ -243,6 +260,7 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 println!("Password (shown only now): {}", password.expose_secret());
             }
         }
+        AdminCommand::RotateKey { .. } => {}
         AdminCommand::ListPractices => {
             let practices = app.store.list_practices().await?;
             if practices.is_empty() {
@@ -263,8 +281,62 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `portico admin rotate-key --new-key-file FILE`.
+async fn rotate_key(config: &Config, new_key_file: &std::path::Path) -> anyhow::Result<()> {
+    use crate::keys::{KeySource, Keyring, SecretKey, load_or_create};
+    let (old, source) = load_or_create(config.secret_key.as_ref(), &config.data_dir)?;
+    let new = match SecretKey::read_file(new_key_file)? {
+        Some(key) => key,
+        None => {
+            let key = SecretKey::generate().create_file(new_key_file)?;
+            println!(
+                "Generated a new key into {} (readable by its owner only).",
+                new_key_file.display()
+            );
+            key
+        }
+    };
+    if old.id() == new.id() {
+        anyhow::bail!("the new key is the current key; give a file with another key");
+    }
+    let app = unprepared_app(config, Keyring::new(&new)).await?;
+    let resealed = app
+        .rotate_secret_key(&old, &new)
+        .await
+        .map_err(|e| anyhow::anyhow!("the key was not rotated (nothing changed): {e}"))?;
+    println!(
+        "Resealed {resealed} stored secrets under the new key {} (the old key was {}).",
+        new.id(),
+        old.id()
+    );
+    match source {
+        KeySource::DataFolder(path) => {
+            new.replace_file(&path)?;
+            println!(
+                "{} now holds the new key. Copy it to every instance that has its own data folder, then start them.",
+                path.display()
+            );
+        }
+        KeySource::Configured => println!(
+            "Set secret_key (PORTICO_SECRET_KEY) to the key in {} on every instance, then start them.",
+            new_key_file.display()
+        ),
+    }
+    Ok(())
+}
+
 /// The application for a command run by an operator (no web server).
 async fn operator_app(config: &Config) -> anyhow::Result<App> {
+    let app = unprepared_app(config, keyring_of(config)?).await?;
+    app.prepare_secrets()
+        .await
+        .map_err(|e| anyhow::anyhow!("could not prepare the secrets at rest: {e}"))?;
+    Ok(app)
+}
+
+/// As [`operator_app`], without the start-up check of the key (for the
+/// key rotation, which does its own).
+async fn unprepared_app(config: &Config, keys: crate::keys::Keyring) -> anyhow::Result<App> {
     Ok(App::new(
         open_store(config).await?,
         Settings {
@@ -274,6 +346,7 @@ async fn operator_app(config: &Config) -> anyhow::Result<App> {
         },
         Clock::system(),
         config.file_store()?,
+        keys,
     ))
 }
 

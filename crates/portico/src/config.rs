@@ -143,6 +143,38 @@ pub struct ConfigArgs {
         value_name = "SECONDS"
     )]
     pub shutdown_grace_secs: Option<u64>,
+    /// The secret key (32 random bytes in base64) that encrypts secrets at
+    /// rest and signs anti-forgery tokens; every instance on one database
+    /// needs the same. [default: generated into <data-dir>/secret.key]
+    #[arg(
+        long,
+        env = "PORTICO_SECRET_KEY",
+        global = true,
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub secret_key: Option<String>,
+
+    /// A separate address that serves /metrics (e.g. 127.0.0.1:9090).
+    /// [default: none]
+    #[arg(
+        long,
+        env = "PORTICO_METRICS_LISTEN",
+        global = true,
+        value_name = "ADDR"
+    )]
+    pub metrics_listen: Option<String>,
+
+    /// A bearer token that opens /metrics on the public address.
+    /// [default: none: /metrics is not served there]
+    #[arg(
+        long,
+        env = "PORTICO_METRICS_TOKEN",
+        global = true,
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
 }
 
 /// The file layer. Every key is optional; unknown keys are an error.
@@ -167,6 +199,9 @@ struct FileConfig {
     notify_delay_secs: Option<u64>,
     trust_forwarded_for: Option<bool>,
     log_format: Option<String>,
+    secret_key: Option<String>,
+    metrics_listen: Option<String>,
+    metrics_token: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -203,6 +238,12 @@ pub struct Config {
     pub notify_delay_secs: u64,
     pub trust_forwarded_for: bool,
     pub log_format: LogFormat,
+    /// `None`: the key in `<data_dir>/secret.key`, generated on first start.
+    pub secret_key: Option<SecretString>,
+    /// `None`: no separate address serves `/metrics`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// `None`: `/metrics` is not served on the public address.
+    pub metrics_token: Option<SecretString>,
 }
 
 /// An SMS provider's HTTP API.
@@ -366,6 +407,31 @@ impl Config {
                 )));
             }
         };
+        let secret_key = args.secret_key.clone().or(file.secret_key);
+        if let Some(key) = &secret_key {
+            crate::keys::SecretKey::parse(key)
+                .map_err(|e| ConfigError(format!("secret_key (PORTICO_SECRET_KEY): {e}")))?;
+        }
+        let metrics_listen = args
+            .metrics_listen
+            .clone()
+            .or(file.metrics_listen)
+            .map(|text| {
+                text.parse::<SocketAddr>().map_err(|_| {
+                    ConfigError(format!(
+                        "metrics_listen (PORTICO_METRICS_LISTEN): {text:?} is not an address; expected IP:PORT such as 127.0.0.1:9090"
+                    ))
+                })
+            })
+            .transpose()?;
+        let metrics_token = args.metrics_token.clone().or(file.metrics_token);
+        if let Some(token) = &metrics_token
+            && (token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(ConfigError(
+                "metrics_token (PORTICO_METRICS_TOKEN): expected at least 16 printable characters without spaces (e.g. from `openssl rand -hex 32`)".into(),
+            ));
+        }
         Ok(Config {
             data_dir,
             database_url: SecretString::from(database_url),
@@ -383,6 +449,9 @@ impl Config {
             notify_delay_secs,
             trust_forwarded_for,
             log_format,
+            secret_key: secret_key.map(SecretString::from),
+            metrics_listen,
+            metrics_token: metrics_token.map(SecretString::from),
         })
     }
 
@@ -570,6 +639,78 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.0.starts_with("mail_from (PORTICO_MAIL_FROM)"), "{err}");
+    }
+
+    #[test]
+    fn secret_key_and_metrics_come_from_every_layer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portico.toml");
+        let key = crate::keys::SecretKey::generate().to_base64();
+        std::fs::write(
+            &path,
+            format!(
+                "secret_key = \"{}\"\nmetrics_listen = \"127.0.0.1:9090\"\nmetrics_token = \"from-the-file-0123456789\"\n",
+                key.expose_secret()
+            ),
+        )
+        .unwrap();
+        let config = Config::load(&ConfigArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            config
+                .secret_key
+                .as_ref()
+                .map(|k| k.expose_secret().to_owned()),
+            Some(key.expose_secret().to_owned())
+        );
+        assert_eq!(config.metrics_listen.map(|a| a.port()), Some(9090));
+        let config = Config::load(&ConfigArgs {
+            config: Some(path),
+            metrics_listen: Some("127.0.0.1:9191".into()),
+            metrics_token: Some("from-the-flag-0123456789".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(config.metrics_listen.map(|a| a.port()), Some(9191));
+        assert_eq!(
+            config
+                .metrics_token
+                .as_ref()
+                .map(|t| t.expose_secret().to_owned()),
+            Some("from-the-flag-0123456789".to_owned())
+        );
+        let defaults = Config::load(&ConfigArgs::default()).unwrap();
+        assert!(defaults.secret_key.is_none());
+        assert!(defaults.metrics_listen.is_none() && defaults.metrics_token.is_none());
+        for (args, name) in [
+            (
+                ConfigArgs {
+                    secret_key: Some("too short".into()),
+                    ..Default::default()
+                },
+                "secret_key (PORTICO_SECRET_KEY)",
+            ),
+            (
+                ConfigArgs {
+                    metrics_token: Some("short".into()),
+                    ..Default::default()
+                },
+                "metrics_token (PORTICO_METRICS_TOKEN)",
+            ),
+            (
+                ConfigArgs {
+                    metrics_listen: Some("9090".into()),
+                    ..Default::default()
+                },
+                "metrics_listen (PORTICO_METRICS_LISTEN)",
+            ),
+        ] {
+            let err = Config::load(&args).unwrap_err();
+            assert!(err.0.starts_with(name), "{err}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod file_sweeper;
 pub mod files;
 pub mod http;
 pub mod local_time;
+pub mod keys;
 pub mod server;
 pub mod store;
 pub mod telemetry;

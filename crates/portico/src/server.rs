@@ -7,7 +7,7 @@ use crate::delivery::Mailer;
 use crate::delivery::sms::SmsSender;
 use crate::delivery::worker::OutboxWorker;
 use crate::domain::Clock;
-use crate::http::{AppState, Metrics, router};
+use crate::http::{AppState, Metrics, metrics_router, router};
 use crate::store::{Store, StoreOptions};
 use anyhow::Context;
 use secrecy::ExposeSecret;
@@ -20,6 +20,8 @@ use tokio::net::TcpListener;
 /// A server that is bound and migrated, ready to run.
 pub struct Server {
     listener: TcpListener,
+    /// `metrics_listen`: `/metrics` alone, off the public address.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     worker: OutboxWorker,
     background_delivery: bool,
@@ -34,6 +36,13 @@ pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("the data folder {} is not writable", dir.display()))?;
     let _ = std::fs::remove_file(probe);
     Ok(())
+}
+
+/// The keys of the configured secret key, or of the data folder's
+/// (generated on first start).
+pub fn keyring_of(config: &Config) -> anyhow::Result<crate::keys::Keyring> {
+    let (key, _) = crate::keys::load_or_create(config.secret_key.as_ref(), &config.data_dir)?;
+    Ok(crate::keys::Keyring::new(&key))
 }
 
 /// Opens the configured database and brings its schema up to date.
@@ -97,6 +106,12 @@ impl Server {
                 config.listen
             )
         })?;
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| {
+                format!("could not listen for metrics on {addr} (metrics_listen, PORTICO_METRICS_LISTEN)")
+            })?),
+            None => None,
+        };
         let bound = listener.local_addr()?;
         let public_url = config
             .public_url
@@ -111,7 +126,11 @@ impl Server {
             },
             clock.clone(),
             config.file_store()?,
+            keyring_of(&config)?,
         );
+        app.prepare_secrets()
+            .await
+            .map_err(|e| anyhow::anyhow!("could not prepare the secrets at rest: {e}"))?;
         let worker = OutboxWorker::new(store, mailer, sms, from, clock, app.outbox_wake.clone());
         let state = AppState {
             public_url: Arc::from(public_url),
@@ -122,6 +141,7 @@ impl Server {
         };
         Ok(Self {
             listener,
+            metrics_listener,
             state,
             worker,
             background_delivery: true,
@@ -130,6 +150,13 @@ impl Server {
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
         Ok(self.listener.local_addr()?)
+    }
+
+    /// The separate address serving `/metrics`, when `metrics_listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// The address people reach this server at, for links.
@@ -215,6 +242,14 @@ impl Server {
                 }
             })
         };
+        let metrics = self.metrics_listener.map(|listener| {
+            let router = metrics_router(self.state.clone());
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, router).await {
+                    tracing::error!(%error, "the metrics address stopped");
+                }
+            })
+        });
         // Stopping (X4, a rolling restart): first report not ready and tell
         // open pages to reconnect elsewhere, keep serving for the grace
         // period while the load balancer notices, then stop accepting and
@@ -253,7 +288,7 @@ impl Server {
                 );
             }
         }
-        for task in [sweeper, reminders, notifications, scheduled, Some(sockets)]
+        for task in [sweeper, reminders, notifications, scheduled, Some(sockets), metrics]
             .into_iter()
             .flatten()
             .chain(relay)

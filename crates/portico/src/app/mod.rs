@@ -13,6 +13,7 @@ pub mod policy;
 pub mod questions;
 pub mod reminders;
 pub mod scheduled;
+pub mod secrets;
 pub mod sessions;
 pub mod sign_in;
 pub mod throttle;
@@ -150,11 +151,20 @@ pub struct App {
     pub sends: crate::store::group_commit::SendQueue,
     /// Counts each person's recent sends (a flood is throttled).
     pub send_limiter: Arc<throttle::SendLimiter>,
+    /// Seals secrets at rest and signs anti-forgery tokens.
+    pub keys: Arc<crate::keys::Keyring>,
 }
 
 impl App {
-    pub fn new(store: Store, settings: Settings, clock: Clock, files: FileStore) -> Self {
+    pub fn new(
+        store: Store,
+        settings: Settings,
+        clock: Clock,
+        files: FileStore,
+        keys: crate::keys::Keyring,
+    ) -> Self {
         Self {
+            keys: Arc::new(keys),
             sends: crate::store::group_commit::SendQueue::new(store.clone()),
             store,
             clock,

@@ -92,7 +92,7 @@ impl App {
         self.check_throttle(&scope, CODE_PER_ACCOUNT).await?;
         self.check_throttle(&ip_scope, SIGN_IN_PER_IP).await?;
         let now = self.clock.now();
-        let totp = self.store.staff_totp(staff.practice_id, staff.id).await?;
+        let totp = self.totp_secrets(staff.practice_id, staff.id).await?;
         let accepted = match (totp.secret, normalise_recovery_code(code)) {
             (_, Some(recovery)) => {
                 self.store

@@ -80,14 +80,15 @@ impl App {
     /// Starts (or shows again) the set-up of an authenticator app.
     pub async fn begin_two_factor(&self, identity: &Identity) -> AppResult<Enrolment> {
         let staff = identity.staff().ok_or(AppError::Forbidden)?;
-        let current = self.store.staff_totp(staff.practice_id, staff.id).await?;
+        let current = self.totp_secrets(staff.practice_id, staff.id).await?;
         let secret = match current.pending_secret {
             Some(secret) => secret,
             None => {
                 let bytes: [u8; 20] = rand::random();
                 let secret = Secret::from(bytes.to_vec()).to_base32();
+                let sealed = self.seal_totp(staff.practice_id, staff.id, &secret);
                 self.store
-                    .set_totp_pending(staff.practice_id, staff.id, &secret)
+                    .set_totp_pending(staff.practice_id, staff.id, &sealed)
                     .await?;
                 secret
             }
@@ -123,7 +124,7 @@ impl App {
         let scope = format!("code:{}", staff.id);
         self.check_throttle(&scope, super::throttle::CODE_PER_ACCOUNT)
             .await?;
-        let current = self.store.staff_totp(staff.practice_id, staff.id).await?;
+        let current = self.totp_secrets(staff.practice_id, staff.id).await?;
         let pending = current.pending_secret.ok_or_else(|| {
             AppError::Denied("Start the set-up again: scan the new QR code.".into())
         })?;

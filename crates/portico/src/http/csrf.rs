@@ -1,19 +1,33 @@
 //! Cross-site request forgery: every state-changing request must come from
-//! a page of Portico (Origin or Referer names this site) and carry the
-//! anti-forgery token of this browser (a form field `csrf`, or the
-//! `x-csrf-token` header), compared in constant time with the cookie.
+//! a page of Portico (its Origin, or else its Referer, is the origin of
+//! `public_url`: scheme, host and port) and carry the anti-forgery token of
+//! this browser (a form field `csrf`, or the `x-csrf-token` header),
+//! compared in constant time.
+//!
+//! A browser with a session has the token of its session: an HMAC of the
+//! session id under a key derived from the server's secret key (see
+//! [`crate::keys`]). Signing in starts a new session, so the token changes
+//! then; a token of one session is worth nothing in another. A browser
+//! without a session (the sign-in and link-request forms) has a random token
+//! that its cookie holds (double submit). The cookie always carries the
+//! browser's current token; with an https `public_url` it is named
+//! `__Host-portico_csrf`, like the session's `__Host-portico_session`.
 
 use super::AppState;
 use super::errors::render_error;
+use super::session::{secure_cookies, session_cookie_name};
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use subtle::ConstantTimeEq;
 
 pub const CSRF_COOKIE: &str = "portico_csrf";
+/// The name when `public_url` is https: only a secure, host-wide cookie set
+/// by this host itself may carry it.
+pub const SECURE_CSRF_COOKIE: &str = "__Host-portico_csrf";
 /// Forms bigger than this are not forms a person typed.
 const MAX_FORM_BYTES: usize = 1024 * 1024;
 
@@ -32,52 +46,112 @@ fn looks_like_token(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The origin (`scheme://host[:port]`) of a URL.
-fn origin_of(url: &str) -> Option<&str> {
-    let (_, rest) = url.split_once("://")?;
-    let end = rest
-        .find('/')
-        .map_or(url.len(), |i| url.len() - rest.len() + i);
-    Some(&url[..end])
+/// The anti-forgery token of the session whose cookie holds `secret`.
+pub fn session_token(state: &AppState, secret: &str) -> String {
+    state
+        .app
+        .keys
+        .csrf_token(&crate::domain::hash_secret(secret))
 }
 
-/// The request names this site as where it came from: the configured
-/// public address, or the host the browser itself addressed.
-pub fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
+pub fn csrf_cookie_name(state: &AppState) -> &'static str {
+    if secure_cookies(state) {
+        SECURE_CSRF_COOKIE
+    } else {
+        CSRF_COOKIE
+    }
+}
+
+/// The origin (`scheme://host[:port]`) of a URL, lower case, without the
+/// scheme's default port.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    let scheme = scheme.to_ascii_lowercase();
+    let mut authority = authority.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => ":443",
+        "http" => ":80",
+        _ => return None,
+    };
+    if let Some(host) = authority.strip_suffix(default_port) {
+        authority = host.to_owned();
+    }
+    Some(format!("{scheme}://{authority}"))
+}
+
+/// Whether `claimed` (an Origin) is this site. With a configured public
+/// address, only its origin is; without one, Portico is reached directly
+/// over plain HTTP, at the address the browser names in `host`.
+fn origin_allowed(claimed: &str, public_url: &str, host: Option<&str>) -> bool {
+    let Some(claimed) = origin_of(claimed) else {
+        return false;
+    };
+    if origin_of(public_url).as_deref() == Some(claimed.as_str()) {
+        return true;
+    }
+    host.and_then(|host| origin_of(&format!("http://{host}")))
+        .is_some_and(|own| own == claimed)
+}
+
+/// The request names this site as where it came from.
+pub fn same_origin(headers: &HeaderMap, state: &AppState) -> bool {
     let claimed = headers
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .filter(|v| *v != "null")
-        .map(str::to_owned)
-        .or_else(|| {
-            headers
-                .get(header::REFERER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(origin_of)
-                .map(str::to_owned)
-        });
+        .or_else(|| headers.get(header::REFERER).and_then(|v| v.to_str().ok()));
     let Some(claimed) = claimed else {
         return false;
     };
-    if Some(claimed.as_str()) == origin_of(public_url) {
-        return true;
-    }
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    let claimed_host = claimed.split_once("://").map(|(_, h)| h);
-    matches!((host, claimed_host), (Some(h), Some(c)) if h.eq_ignore_ascii_case(c))
+    let host = if state.config.public_url.is_some() {
+        None
+    } else {
+        headers.get(header::HOST).and_then(|v| v.to_str().ok())
+    };
+    origin_allowed(claimed, &state.public_url, host)
 }
 
 fn forbidden(message: &str) -> Response {
     render_error(StatusCode::FORBIDDEN, "This request was refused", message)
 }
 
+/// What a response does to the session cookie: `None` when nothing,
+/// `Some(None)` when it ends it, `Some(Some(secret))` when it starts one.
+fn session_set_by(response: &Response, name: &str) -> Option<Option<String>> {
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| Cookie::parse(v.to_owned()).ok())
+        .filter(|c| c.name() == name)
+        .map(|c| Some(c.value().to_owned()).filter(|v| !v.is_empty()))
+        .next_back()
+}
+
 pub async fn protect(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let jar = CookieJar::from_headers(request.headers());
-    let existing = jar
-        .get(CSRF_COOKIE)
+    let cookie_name = csrf_cookie_name(&state);
+    let session_name = session_cookie_name(&state);
+    let cookie_token = jar
+        .get(cookie_name)
         .map(|c| c.value().to_owned())
         .filter(|v| looks_like_token(v));
-    let token = existing.clone().unwrap_or_else(new_token);
+    let session = jar
+        .get(session_name)
+        .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty());
+    // What the request must carry: its session's token, or else the token
+    // of its cookie.
+    let expected = match &session {
+        Some(secret) => Some(session_token(&state, secret)),
+        None => cookie_token.clone(),
+    };
+    let token = expected.clone().unwrap_or_else(new_token);
 
     // RFC 8058: a mail program's one-click unsubscribe POST carries no
     // token; its signed link is the proof, and it can only turn e-mail off.
@@ -92,7 +166,7 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
         );
     let mut request = request;
     if unsafe_method {
-        if !same_origin(request.headers(), &state.public_url) {
+        if !same_origin(request.headers(), &state) {
             return forbidden("This form was sent from another site, so it was not accepted.");
         }
         let (given, rebuilt) = match given_token(request).await {
@@ -100,7 +174,7 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
             Err(response) => return response,
         };
         request = rebuilt;
-        let valid = match (&existing, &given) {
+        let valid = match (&expected, &given) {
             (Some(expected), Some(given)) => {
                 bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
             }
@@ -112,16 +186,27 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
     }
     request.extensions_mut().insert(CsrfToken(token.clone()));
     let response = next.run(request).await;
-    if existing.is_some() {
+    // The token the browser has from now on: a new session's at sign-in, a
+    // new random one at sign-out.
+    let after = match session_set_by(&response, session_name) {
+        Some(Some(secret)) => session_token(&state, &secret),
+        Some(None) if session.is_some() => new_token(),
+        _ => token,
+    };
+    if cookie_token.as_deref() == Some(after.as_str()) {
         return response;
     }
-    let cookie = Cookie::build((CSRF_COOKIE, token))
+    let cookie = Cookie::build((cookie_name, after))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(state.public_url.starts_with("https://"))
+        .secure(secure_cookies(&state))
         .build();
-    (CookieJar::new().add(cookie), response).into_response()
+    let mut response = response;
+    if let Ok(value) = header::HeaderValue::from_str(&cookie.to_string()) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
 }
 
 /// The token a request carries, from the header, the query string, or a
@@ -168,50 +253,57 @@ async fn given_token(request: Request) -> Result<(Option<String>, Request), Resp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (k, v) in pairs {
-            map.insert(
-                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        map
-    }
 
     #[test]
-    fn origins_are_compared_with_the_public_address_or_the_host() {
+    fn origins_are_compared_whole_with_the_public_address() {
         let public = "https://portal.example.com";
-        assert!(same_origin(
-            &headers(&[("origin", "https://portal.example.com")]),
-            public
+        assert!(origin_allowed("https://portal.example.com", public, None));
+        assert!(origin_allowed(
+            "https://Portal.Example.com:443",
+            public,
+            None
         ));
-        assert!(same_origin(
-            &headers(&[("referer", "https://portal.example.com/app/sign-in")]),
-            public
+        assert!(origin_allowed(
+            "https://portal.example.com/app/sign-in",
+            public,
+            None
         ));
-        assert!(same_origin(
-            &headers(&[
-                ("origin", "http://localhost:8080"),
-                ("host", "localhost:8080")
-            ]),
-            "http://127.0.0.1:8080"
+        // Scheme and port are part of the origin.
+        assert!(!origin_allowed("http://portal.example.com", public, None));
+        assert!(!origin_allowed(
+            "https://portal.example.com:8443",
+            public,
+            None
         ));
-        assert!(!same_origin(
-            &headers(&[("origin", "https://evil.example")]),
-            public
+        assert!(!origin_allowed("https://evil.example", public, None));
+        assert!(!origin_allowed(
+            "https://portal.example.com.evil.example",
+            public,
+            None
         ));
-        assert!(!same_origin(
-            &headers(&[
-                ("origin", "https://evil.example"),
-                ("host", "portal.example.com")
-            ]),
-            public
+        assert!(!origin_allowed(
+            "https://portal.example.com@evil.example",
+            public,
+            None
         ));
-        assert!(!same_origin(&headers(&[("origin", "null")]), public));
-        assert!(!same_origin(&headers(&[]), public));
+        assert!(!origin_allowed("null", public, None));
+        // Without a configured address, the plain-HTTP address the browser used.
+        let bound = "http://127.0.0.1:8080";
+        assert!(origin_allowed(
+            "http://localhost:8080",
+            bound,
+            Some("localhost:8080")
+        ));
+        assert!(!origin_allowed(
+            "https://localhost:8080",
+            bound,
+            Some("localhost:8080")
+        ));
+        assert!(!origin_allowed(
+            "http://evil.example",
+            bound,
+            Some("localhost:8080")
+        ));
     }
 
     #[test]

@@ -553,7 +553,7 @@ pub async fn ws_get(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     // A page of another site must not open a socket with this browser's cookie.
-    if !super::csrf::same_origin(&headers, &state.public_url) {
+    if !super::csrf::same_origin(&headers, &state) {
         return StatusCode::FORBIDDEN.into_response();
     }
     // A stopping instance takes no new sockets: the page retries, and the

@@ -1,10 +1,14 @@
 //! Prometheus metrics at `/metrics`: request counts and latencies by route
 //! and status. One registry per running server, no global state. Every
 //! response also says its server time in a `Server-Timing` header.
+//!
+//! `/metrics` is served on the separate address `metrics_listen` when one is
+//! set, and on the public address only to a request with the bearer token
+//! `metrics_token`; with neither, it is not served at all.
 
 use super::AppState;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -12,7 +16,9 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use secrecy::ExposeSecret;
 use std::time::Instant;
+use subtle::ConstantTimeEq;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -120,8 +126,38 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     response
 }
 
-/// `GET /metrics`
-pub async fn metrics_get(State(state): State<AppState>) -> Response {
+/// `GET /metrics` on the public address: only with the configured bearer
+/// token (401 without it); not there at all when no token is configured.
+pub async fn metrics_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(expected) = &state.config.metrics_token else {
+        return super::pages::not_found().await.into_response();
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let authorised = given.is_some_and(|given| {
+        bool::from(given.as_bytes().ct_eq(expected.expose_secret().as_bytes()))
+    });
+    if !authorised {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\"")],
+            "A bearer token is needed for /metrics.\n",
+        )
+            .into_response();
+    }
+    encode(&state)
+}
+
+/// `GET /metrics` on the separate metrics address: the address itself is
+/// the protection (bind it to a private interface).
+pub async fn private_metrics_get(State(state): State<AppState>) -> Response {
+    encode(&state)
+}
+
+fn encode(state: &AppState) -> Response {
     match state.metrics.encode() {
         Ok(text) => (
             [(

@@ -431,6 +431,14 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The router of the separate metrics address (`metrics_listen`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::private_metrics_get))
+        .layer(axum::middleware::from_fn(security::headers))
+        .with_state(state)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -70,6 +70,6 @@ pub async fn sign_out_post(
     if let Some(secret) = &maybe.secret {
         state.app.sign_out(secret).await?;
     }
-    let jar = CookieJar::new().add(cleared_session_cookie());
+    let jar = CookieJar::new().add(cleared_session_cookie(&state));
     Ok((jar, Redirect::to(to)).into_response())
 }

@@ -1,4 +1,10 @@
 //! Security headers on every response.
+//!
+//! A response that set its own Content-Security-Policy (a download's
+//! `default-src 'none'; sandbox`) or Cache-Control (the stylesheet and
+//! script) keeps it; every other response gets the page policy and
+//! `Cache-Control: no-store`, so that Back after signing out on a shared
+//! computer shows nothing from the browser's cache.
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -13,10 +19,15 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 pub async fn headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -14,28 +14,51 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use std::net::SocketAddr;
 
 pub const SESSION_COOKIE: &str = "portico_session";
+/// The name when `public_url` is https: only a secure, host-wide cookie set
+/// by this host itself may carry it (no sibling domain can plant one).
+pub const SECURE_SESSION_COOKIE: &str = "__Host-portico_session";
+
+/// Cookies are `Secure` and `__Host-` named when people reach Portico over
+/// https.
+pub fn secure_cookies(state: &AppState) -> bool {
+    state.public_url.starts_with("https://")
+}
+
+pub fn session_cookie_name(state: &AppState) -> &'static str {
+    if secure_cookies(state) {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
 
 /// The cookie that carries a new session's secret.
 pub fn session_cookie(state: &AppState, started: &Started) -> Cookie<'static> {
-    Cookie::build((SESSION_COOKIE, started.secret.clone()))
+    Cookie::build((session_cookie_name(state), started.secret.clone()))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(state.public_url.starts_with("https://"))
+        .secure(secure_cookies(state))
         .build()
 }
 
 /// A cookie that removes the session cookie.
-pub fn cleared_session_cookie() -> Cookie<'static> {
-    let mut cookie = Cookie::from(SESSION_COOKIE);
-    cookie.set_path("/");
+pub fn cleared_session_cookie(state: &AppState) -> Cookie<'static> {
+    let mut cookie = Cookie::build((session_cookie_name(state), ""))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure_cookies(state))
+        .build();
+    cookie.make_removal();
     cookie
 }
 
-pub fn session_secret(parts: &Parts) -> Option<String> {
+pub fn session_secret(parts: &Parts, state: &AppState) -> Option<String> {
     CookieJar::from_headers(&parts.headers)
-        .get(SESSION_COOKIE)
+        .get(session_cookie_name(state))
         .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 impl FromRequestParts<AppState> for ClientInfo {
@@ -99,7 +122,7 @@ impl FromRequestParts<AppState> for MaybeIdentity {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let csrf = csrf_of(parts);
-        let Some(secret) = session_secret(parts) else {
+        let Some(secret) = session_secret(parts, state) else {
             return Ok(Self {
                 identity: None,
                 secret: None,

@@ -228,10 +228,16 @@ pub async fn two_factor_post(
     };
     match state.app.confirm_two_factor(identity, &form.code).await {
         Ok((codes, started)) => {
+            let mut layout = two_factor_layout(&maybe, identity);
+            if let Some(started) = &started {
+                // The page is the first of the new session: its forms carry
+                // the new session's token.
+                layout.csrf = super::csrf::session_token(&state, &started.secret);
+            }
             let page = render(
                 StatusCode::OK,
                 &TwoFactorPage {
-                    layout: two_factor_layout(&maybe, identity),
+                    layout,
                     must_enrol: false,
                     enabled: true,
                     can_disable: false,

@@ -20,6 +20,7 @@ mod outbox;
 mod practices;
 mod questions;
 mod reminders;
+mod secret_keys;
 mod sessions;
 mod staff;
 mod throttle;
@@ -44,6 +45,7 @@ pub use questions::{
     QuestionStatus, QuestionSummary,
 };
 pub use reminders::{Alert, ReminderRun, ReminderSchedule};
+pub use secret_keys::{SecretColumn, StoredSecret};
 pub use sessions::{NewSession, Session, SessionStage, SessionSubject};
 pub use staff::{NewStaff, Staff, StaffTotp};
 pub use tokens::{TokenHolder, TokenPurpose};

@@ -18,12 +18,13 @@ pub struct Staff {
     pub time_zone: Option<String>,
 }
 
-/// A staff user's two-factor secrets.
+/// A staff user's two-factor secrets (sealed as stored; in clear once
+/// opened by the application).
 #[derive(Clone, Debug, Default)]
 pub struct StaffTotp {
-    /// Base32; set once enrolment is confirmed.
+    /// Set once enrolment is confirmed.
     pub secret: Option<String>,
-    /// Base32; shown during enrolment, until confirmed with a code.
+    /// Shown during enrolment, until confirmed with a code.
     pub pending_secret: Option<String>,
 }
 

@@ -154,6 +154,11 @@ impl TestApp {
         &self.app.store
     }
 
+    /// The configuration this server runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// A second instance of Portico on the same database and clock, as in
     /// a scale-out deployment (not serving HTTP).
     pub async fn another_instance(&self) -> App {
@@ -178,9 +183,14 @@ impl TestApp {
         (format!("http://{addr}"), tx)
     }
 
-    /// A browser of its own: its own cookies, sending what a browser sends.
+    /// A browser of its own: its own cookies, sending what a browser sends
+    /// (its forms come from the public address, when one is configured).
     pub fn browser(&self) -> Browser {
-        Browser::new(&self.base_url)
+        let mut browser = Browser::new(&self.base_url);
+        if let Some(public_url) = &self.config.public_url {
+            browser.origin = public_url.clone();
+        }
+        browser
     }
 
     /// A browser signed in as a staff user with [`PASSWORD`].
@@ -354,6 +364,8 @@ impl Drop for TestApp {
 /// and the anti-forgery token of its pages.
 pub struct Browser {
     pub base_url: String,
+    /// The Origin its forms are sent from.
+    pub origin: String,
     pub client: reqwest::Client,
     jar: std::sync::Arc<reqwest::cookie::Jar>,
 }
@@ -369,6 +381,7 @@ impl Browser {
             .expect("http client");
         Self {
             base_url: base_url.to_owned(),
+            origin: base_url.to_owned(),
             client,
             jar,
         }
@@ -417,13 +430,17 @@ impl Browser {
     }
 
     /// The anti-forgery token, fetching the front page first if need be.
+    /// (`__Host-portico_csrf` when the public address is https.)
     pub async fn csrf(&self) -> String {
-        if let Some(token) = self.cookie("portico_csrf") {
+        let token = || {
+            self.cookie("portico_csrf")
+                .or_else(|| self.cookie("__Host-portico_csrf"))
+        };
+        if let Some(token) = token() {
             return token;
         }
         self.get("/").await;
-        self.cookie("portico_csrf")
-            .expect("the csrf cookie is set on any page")
+        token().expect("the csrf cookie is set on any page")
     }
 
     /// Posts a form as a page of Portico would: with the token and Origin.
@@ -433,7 +450,7 @@ impl Browser {
         form.push(("csrf", &csrf));
         self.client
             .post(self.url(path))
-            .header("origin", &self.base_url)
+            .header("origin", &self.origin)
             .form(&form)
             .send()
             .await

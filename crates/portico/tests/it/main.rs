@@ -28,3 +28,4 @@ mod schema;
 mod server;
 mod smtp;
 mod store_story;
+mod websec;

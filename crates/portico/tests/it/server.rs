@@ -108,11 +108,22 @@ async fn every_response_carries_security_headers_and_a_request_id() {
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_not_by_raw_path() {
-    let app = TestApp::spawn().await;
+    let token = "metrics-token-of-this-test";
+    let app = TestApp::spawn_with(portico::config::ConfigArgs {
+        metrics_token: Some(token.into()),
+        ..Default::default()
+    })
+    .await;
     app.get("/healthz").await;
     app.get("/healthz").await;
     app.get("/no/such/page/123").await;
-    let metrics = app.get("/metrics").await;
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(metrics.status(), StatusCode::OK);
     let text = metrics.text().await.unwrap();
     assert!(
