@@ -2,6 +2,7 @@
 //! happens here, once, through [`policy`]; the layers below trust it.
 
 pub mod access;
+pub mod chat_room;
 pub mod chats;
 pub mod demo;
 pub mod password;

@@ -26,7 +26,7 @@ impl Member {
         }
     }
 
-    fn parse(kind: &str, id: &str) -> StoreResult<Self> {
+    pub(super) fn parse(kind: &str, id: &str) -> StoreResult<Self> {
         Ok(match kind {
             "staff" => Member::Staff(parse_id(id)?),
             "contact" => Member::Contact(parse_id(id)?),
@@ -800,6 +800,7 @@ impl Store {
             "DELETE FROM message_reactions WHERE practice_id = $1 AND chat_id = $2",
             "DELETE FROM messages WHERE practice_id = $1 AND chat_id = $2",
             "DELETE FROM chat_members WHERE practice_id = $1 AND chat_id = $2",
+            "DELETE FROM chat_events WHERE practice_id = $1 AND chat_id = $2",
             "DELETE FROM chats WHERE practice_id = $1 AND id = $2",
         ] {
             sqlx::query(sql)

@@ -8,6 +8,7 @@
 //! See `docs/decisions/0001-one-store-for-two-engines.md`.
 
 mod backend;
+mod chat_events;
 mod chats;
 mod clients;
 mod contacts;
@@ -22,6 +23,7 @@ mod throttle;
 mod tokens;
 
 pub use backend::{Backend, listen_instances};
+pub use chat_events::ChatEvent;
 pub use chats::{Chat, ChatSummary, Member, MemberState, Message, Reaction, Segment};
 pub use clients::{Client, ClientFilter, ClientSummary, NewClient};
 pub use contacts::{Contact, ContactStatus, NewContact, PortalClient};

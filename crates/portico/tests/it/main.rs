@@ -9,6 +9,7 @@ mod messages;
 
 mod access;
 mod browser_stories;
+mod chat_room;
 mod cli;
 mod durability;
 mod people;
