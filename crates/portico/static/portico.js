@@ -472,7 +472,8 @@
       var action = data.get("action") || "";
       var menu = form.closest("details.msg-menu");
       if (menu) { menu.open = false; }
-      fetch(form.action, {
+      // Not form.action: its buttons are named "action".
+      fetch(form.getAttribute("action"), {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/x-www-form-urlencoded" },
@@ -637,7 +638,7 @@
         var data = new FormData(form);
         data.delete("files");
         files.forEach(function (f) { data.append("files", f, f.name); });
-        request = { url: form.action, headers: { Accept: "application/json" }, body: data };
+        request = { url: form.getAttribute("action"), headers: { Accept: "application/json" }, body: data };
       } else {
         var fields = new URLSearchParams(new FormData(form));
         fields.delete("files");
@@ -924,10 +925,10 @@
     onEvent(function (event) {
       if (event.kind !== "message") { return; }
       if (open && event.chat === open && !panel.hidden) { readMore(); return; }
-      if (!panel.hidden && !open) { load(); }
+      load();
     });
 
-    countUnread();
+    load();
     var saved = null;
     try { saved = JSON.parse(sessionStorage.getItem("portico-dock") || "null"); } catch (_) {}
     if (saved && saved.expanded && !phone.matches) {

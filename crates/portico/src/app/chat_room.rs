@@ -70,11 +70,7 @@ pub fn reader_title(chat: &Chat, me: Member, names: &[(Member, String)]) -> Stri
 
 /// Every chat of a list titled from the reader's side; two chats that
 /// would read the same are told apart by the team members in them.
-pub fn reader_titles(
-    chats: &mut [ChatSummary],
-    me: Member,
-    names: &[(ChatId, Member, String)],
-) {
+pub fn reader_titles(chats: &mut [ChatSummary], me: Member, names: &[(ChatId, Member, String)]) {
     let of = |chat: ChatId| -> Vec<(Member, String)> {
         names
             .iter()
@@ -160,10 +156,7 @@ impl ChatView {
     /// its day on the page.
     pub fn day_label(&self, m: &Message) -> Option<String> {
         let day = day_key(m.created_at);
-        if self
-            .before(m)
-            .is_some_and(|b| day_key(b.created_at) == day)
-        {
+        if self.before(m).is_some_and(|b| day_key(b.created_at) == day) {
             return None;
         }
         let today = day_key(self.now);
@@ -173,16 +166,18 @@ impl ChatView {
         } else if day == yesterday {
             "Yesterday".to_owned()
         } else {
-            m.created_at.to_timestamp().strftime("%-d %B %Y").to_string()
+            m.created_at
+                .to_timestamp()
+                .strftime("%-d %B %Y")
+                .to_string()
         })
     }
 
     /// Whether `m` follows a message of the same sender on the same day
     /// (shown grouped with it, without the name again).
     pub fn continues(&self, m: &Message) -> bool {
-        self.before(m).is_some_and(|b| {
-            b.sender == m.sender && day_key(b.created_at) == day_key(m.created_at)
-        })
+        self.before(m)
+            .is_some_and(|b| b.sender == m.sender && day_key(b.created_at) == day_key(m.created_at))
     }
 
     /// "staff:<id>" of a message's sender, for the page's grouping.
@@ -193,10 +188,7 @@ impl ChatView {
     /// Events shown before the first message of the page.
     pub fn events_before(&self) -> Vec<&crate::store::ChatEvent> {
         let first = self.messages.first().map_or(i64::MAX, |m| m.seq);
-        self.events
-            .iter()
-            .filter(|e| e.after_seq < first)
-            .collect()
+        self.events.iter().filter(|e| e.after_seq < first).collect()
     }
 
     /// Events that came right after message `seq`.
@@ -372,7 +364,12 @@ impl App {
 
     /// Records a line such as "Olivia added Tom" in a chat and tells the
     /// pages open on it.
-    pub async fn chat_event(&self, practice: PracticeId, chat: ChatId, text: &str) -> AppResult<()> {
+    pub async fn chat_event(
+        &self,
+        practice: PracticeId,
+        chat: ChatId,
+        text: &str,
+    ) -> AppResult<()> {
         self.store
             .add_chat_event(practice, chat, text, self.clock.now())
             .await?;
@@ -401,7 +398,10 @@ impl App {
         if added.is_empty() {
             return Ok(());
         }
-        let names = self.store.chat_member_names(actor.practice_id, chat).await?;
+        let names = self
+            .store
+            .chat_member_names(actor.practice_id, chat)
+            .await?;
         let added: Vec<&str> = added
             .iter()
             .filter_map(|a| names.iter().find(|(m, _)| m == a).map(|(_, n)| n.as_str()))

@@ -210,11 +210,8 @@ async fn multipart_token(request: Request, boundary: &str) -> (Option<String>, R
     let head = bytes::Bytes::from(head);
     let rest = stream.map(|chunk| chunk.map_err(axum::Error::new));
     let start = futures_util::stream::iter(
-        std::iter::once(Ok::<_, axum::Error>(head)).chain(
-            failed
-                .map(|e| Err(axum::Error::new(e)))
-                .into_iter(),
-        ),
+        std::iter::once(Ok::<_, axum::Error>(head))
+            .chain(failed.map(|e| Err(axum::Error::new(e))).into_iter()),
     );
     let body = Body::from_stream(start.chain(rest));
     (given, Request::from_parts(parts, body))
@@ -223,12 +220,10 @@ async fn multipart_token(request: Request, boundary: &str) -> (Option<String>, R
 /// The value of the first part of a multipart body when it is the
 /// `csrf` field.
 fn first_field_token(head: &[u8], boundary: &str) -> Option<String> {
-    let text = std::str::from_utf8(head)
-        .ok()
-        .or_else(|| {
-            let valid = std::str::from_utf8(head).err()?.valid_up_to();
-            std::str::from_utf8(head.get(..valid)?).ok()
-        })?;
+    let text = std::str::from_utf8(head).ok().or_else(|| {
+        let valid = std::str::from_utf8(head).err()?.valid_up_to();
+        std::str::from_utf8(head.get(..valid)?).ok()
+    })?;
     let opening = format!("--{boundary}\r\n");
     let rest = text.strip_prefix(&opening)?;
     let (headers, rest) = rest.split_once("\r\n\r\n")?;
@@ -299,9 +294,17 @@ mod tests {
         let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nabc123\r\n--XyZ\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.pdf\"\r\n\r\n%PDF";
         assert_eq!(first_field_token(body, "XyZ").as_deref(), Some("abc123"));
         let late = b"--XyZ\r\nContent-Disposition: form-data; name=\"body\"\r\n\r\nhi\r\n--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nabc\r\n--XyZ--";
-        assert_eq!(first_field_token(late, "XyZ"), None, "only the first field counts");
+        assert_eq!(
+            first_field_token(late, "XyZ"),
+            None,
+            "only the first field counts"
+        );
         let file = b"--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"; filename=\"t\"\r\n\r\nabc\r\n--XyZ--";
-        assert_eq!(first_field_token(file, "XyZ"), None, "a file is not a token");
+        assert_eq!(
+            first_field_token(file, "XyZ"),
+            None,
+            "a file is not a token"
+        );
         let mut headers = HeaderMap::new();
         headers.insert(
             header::CONTENT_TYPE,

@@ -1031,7 +1031,10 @@ pub async fn thumb_get(
             [
                 (header::CONTENT_TYPE, "image/jpeg"),
                 (header::CACHE_CONTROL, "private, no-store"),
-                (header::CONTENT_SECURITY_POLICY, "default-src 'none'; sandbox"),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; sandbox",
+                ),
             ],
             bytes,
         )

@@ -94,10 +94,7 @@ pub fn router(state: AppState) -> Router {
         .route("/app/messages/dock", get(messages::dock_get))
         .route("/portal/messages/dock", get(messages::portal_dock_get))
         .route("/files/{id}/thumb", get(messages::thumb_get))
-        .route(
-            "/app/messages/{chat}/rename",
-            post(messages::rename_post),
-        )
+        .route("/app/messages/{chat}/rename", post(messages::rename_post))
         .route("/app/messages/contacts", get(messages::contacts_list_get))
         .route(
             "/app/messages/with/{staff}",

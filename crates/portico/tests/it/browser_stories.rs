@@ -1049,7 +1049,11 @@ async fn staff_and_a_contact_on_her_phone_chat_live_then_react_and_pin_her_reply
             phone.wait_for_text("#m2 blockquote.quote", ready).await;
             let sent = phone.text_of("#m2").await;
             assert!(sent.contains(thanks), "{sent}");
-            assert_eq!(phone.count("#m2.msg.mine").await, 1, "her own, on the right");
+            assert_eq!(
+                phone.count("#m2.msg.mine").await,
+                1,
+                "her own, on the right"
+            );
             assert!(
                 !phone
                     .text_of("form[data-send]")
@@ -1243,7 +1247,10 @@ async fn a_contact_on_her_phone_sends_a_photo_and_a_voice_note_from_the_composer
             phone.wait_for("#m4 audio").await;
             let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
             while phone.run_async_script(PICTURES_LOADED, vec![]).await != true {
-                assert!(tokio::time::Instant::now() < deadline, "the thumbnail loads");
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the thumbnail loads"
+                );
                 tokio::time::sleep(std::time::Duration::from_millis(25)).await;
             }
             phone.doc_screenshot("portal-chat-phone").await;
@@ -1274,6 +1281,8 @@ async fn staff_answer_from_the_docked_chat_window_on_another_page_and_minimise_i
             staff.wait_for(".chat h2").await;
             let staff_chat = staff.current_path().await;
             let chat = staff_chat.trim_start_matches("/app/messages/").to_owned();
+            // Olivia works on another page while Hannah writes.
+            staff.goto("/app/clients").await;
             let phone = staff.another().await;
             phone.phone().await;
             sign_in_as_contact(&phone, app, &hannah.email).await;
@@ -1286,8 +1295,7 @@ async fn staff_answer_from_the_docked_chat_window_on_another_page_and_minimise_i
             phone.wait_for("#m1").await;
 
             // On the clients page, the dock shows the unread count and the
-            // top bar's Messages link too.
-            staff.goto("/app/clients").await;
+            // top bar's Messages link too, as it comes.
             staff.wait_for_text("[data-dock-unread]", "1").await;
             staff.wait_for_text("a[data-messages-link] .badge", "1").await;
             staff.press("Messages 1").await;

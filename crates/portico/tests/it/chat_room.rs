@@ -170,13 +170,23 @@ async fn pictures_show_as_thumbnails_made_by_the_server_and_a_bomb_is_refused() 
     let (_, rival) = app.with_practice("Rival").await;
     let rival = app.staff_browser(&rival.email).await;
     assert_eq!(
-        rival.get(&format!("/files/{}/thumb", ids[0])).await.status(),
+        rival
+            .get(&format!("/files/{}/thumb", ids[0]))
+            .await
+            .status(),
         404
     );
 
     // A picture too large to decode is never decoded: no preview, a
     // sentence, and the file is still there to download.
-    let response = send_files(&app, &hannah, &portal_path, "pics-2", vec![("huge.png", bomb())]).await;
+    let response = send_files(
+        &app,
+        &hannah,
+        &portal_path,
+        "pics-2",
+        vec![("huge.png", bomb())],
+    )
+    .await;
     assert_eq!(location(&response), portal_path);
     let (_, html) = staff.page(&staff_path).await;
     let bomb_id = file_ids(&html).pop().unwrap();
@@ -251,7 +261,9 @@ async fn the_composer_form_carries_its_token_in_its_body_and_errors_stay_in_the_
     assert_eq!(location(&response), staff_path);
     let (_, html) = hannah.page(&portal_path).await;
     assert!(
-        html.contains("<blockquote class=\"quote\"><strong>hannah:</strong> Just text</blockquote>"),
+        html.contains(
+            "<blockquote class=\"quote\"><strong>hannah:</strong> Just text</blockquote>"
+        ),
         "{html}"
     );
 
@@ -274,8 +286,14 @@ async fn the_composer_form_carries_its_token_in_its_body_and_errors_stay_in_the_
         .unwrap();
     assert_eq!(response.status(), 422);
     let page = response.text().await.unwrap();
-    assert!(page.contains("is not a kind of file Portico takes"), "{page}");
-    assert!(page.contains("id=\"messages\""), "the chat, not an error page");
+    assert!(
+        page.contains("is not a kind of file Portico takes"),
+        "{page}"
+    );
+    assert!(
+        page.contains("id=\"messages\""),
+        "the chat, not an error page"
+    );
     assert!(page.contains(">my page</textarea>"), "the draft is kept");
 
     // The page's script asks for JSON and gets the refusal as JSON.
@@ -312,8 +330,22 @@ async fn the_files_panel_lists_every_file_shared_and_sound_plays_inline() {
     let pdf = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n".to_vec();
     let mut ogg = b"OggS\x00\x02".to_vec();
     ogg.resize(200, 0);
-    send_files(&app, &hannah, &portal_path, "f-1", vec![("statement.pdf", pdf)]).await;
-    send_files(&app, &staff, &staff_path, "f-2", vec![("voice-note.ogg", ogg)]).await;
+    send_files(
+        &app,
+        &hannah,
+        &portal_path,
+        "f-1",
+        vec![("statement.pdf", pdf)],
+    )
+    .await;
+    send_files(
+        &app,
+        &staff,
+        &staff_path,
+        "f-2",
+        vec![("voice-note.ogg", ogg)],
+    )
+    .await;
     let (_, html) = hannah.page(&portal_path).await;
     let panel = html
         .split("<details class=\"files-panel\"")
@@ -323,7 +355,10 @@ async fn the_files_panel_lists_every_file_shared_and_sound_plays_inline() {
         .next()
         .unwrap();
     assert!(panel.contains("Files (2)"), "{panel}");
-    assert!(panel.contains("statement.pdf") && panel.contains("PDF"), "{panel}");
+    assert!(
+        panel.contains("statement.pdf") && panel.contains("PDF"),
+        "{panel}"
+    );
     assert!(panel.contains("voice-note.ogg"), "{panel}");
     // The PDF as a card with its type and size; the sound as a player.
     assert!(html.contains("class=\"attachment card-file\""), "{html}");
@@ -370,10 +405,7 @@ async fn groups_show_receipts_per_person_to_staff_lines_for_members_and_can_be_r
     let hannah_browser = signed_in(&app, &hannah.email).await;
     hannah_browser.page(&portal_path).await;
     let (_, html) = olivia.page(&chat_path).await;
-    assert!(
-        html.contains("Read by hannah · not yet by tom"),
-        "{html}"
-    );
+    assert!(html.contains("Read by hannah · not yet by tom"), "{html}");
     let (_, html) = hannah_browser.page(&portal_path).await;
     assert!(!html.contains("Read by"), "receipts are for staff");
 
@@ -393,7 +425,10 @@ async fn groups_show_receipts_per_person_to_staff_lines_for_members_and_can_be_r
 
     // Renamed by a member of the team; a contact cannot.
     let response = olivia
-        .post_form(&format!("{chat_path}/rename"), &[("title", "Northwind 2026")])
+        .post_form(
+            &format!("{chat_path}/rename"),
+            &[("title", "Northwind 2026")],
+        )
         .await;
     assert_eq!(location(&response), chat_path);
     let (_, html) = hannah_browser.page(&portal_path).await;
@@ -431,14 +466,20 @@ async fn a_contact_sees_who_she_writes_to_never_her_own_name() {
     let app = TestApp::spawn().await;
     let (staff, hannah, staff_path, portal_path, _) = direct_chat(&app).await;
     let (_, html) = staff.page(&staff_path).await;
-    assert!(html.contains("<h2>hannah — Northwind Bakery</h2>"), "{html}");
+    assert!(
+        html.contains("<h2>hannah — Northwind Bakery</h2>"),
+        "{html}"
+    );
     let (_, html) = hannah.page(&portal_path).await;
     assert!(
         html.contains("<h2>Harbour Admin — Northwind Bakery</h2>"),
         "{html}"
     );
     let (_, list) = hannah.page("/portal/messages").await;
-    assert!(list.contains("<strong>Harbour Admin — Northwind Bakery</strong>"), "{list}");
+    assert!(
+        list.contains("<strong>Harbour Admin — Northwind Bakery</strong>"),
+        "{list}"
+    );
     assert!(!list.contains("hannah — "), "{list}");
     // A direct chat is not renamed.
     let response = staff
