@@ -210,8 +210,7 @@ async fn multipart_token(request: Request, boundary: &str) -> (Option<String>, R
     let head = bytes::Bytes::from(head);
     let rest = stream.map(|chunk| chunk.map_err(axum::Error::new));
     let start = futures_util::stream::iter(
-        std::iter::once(Ok::<_, axum::Error>(head))
-            .chain(failed.map(|e| Err(axum::Error::new(e))).into_iter()),
+        std::iter::once(Ok::<_, axum::Error>(head)).chain(failed.map(|e| Err(axum::Error::new(e)))),
     );
     let body = Body::from_stream(start.chain(rest));
     (given, Request::from_parts(parts, body))
