@@ -455,6 +455,77 @@ mod tests {
         assert_eq!(and_list(&["Tom", "Ava", "Hannah"]), "Tom, Ava and Hannah");
     }
 
+    fn chat(direct: bool, title: &str) -> Chat {
+        Chat {
+            id: ChatId::new(),
+            practice_id: PracticeId::new(),
+            direct,
+            title: title.to_owned(),
+            client_id: None,
+            last_seq: 1,
+            last_message_at: Millis(0),
+        }
+    }
+
+    #[test]
+    fn titles_read_from_the_readers_side_and_alike_chats_are_told_apart() {
+        let hannah = Member::Contact(crate::domain::ContactId::new());
+        let olivia = Member::Staff(crate::domain::StaffId::new());
+        let marcus = Member::Staff(crate::domain::StaffId::new());
+        let names = vec![
+            (hannah, "Hannah Brooks".to_owned()),
+            (olivia, "Olivia Hart".to_owned()),
+        ];
+        let direct = chat(true, "Hannah Brooks — Northwind Bakery");
+        assert_eq!(
+            reader_title(&direct, hannah, &names),
+            "Olivia Hart — Northwind Bakery"
+        );
+        assert_eq!(reader_title(&direct, olivia, &names), direct.title);
+        let pair = chat(false, "Olivia Hart & Marcus Lee");
+        let pair_names = vec![
+            (olivia, "Olivia Hart".to_owned()),
+            (marcus, "Marcus Lee".to_owned()),
+        ];
+        assert_eq!(reader_title(&pair, olivia, &pair_names), "Marcus Lee");
+        assert_eq!(reader_title(&pair, marcus, &pair_names), "Olivia Hart");
+
+        // Two direct chats with Hannah about the bakery, one shared by Marcus.
+        let mine = chat(true, "Hannah Brooks — Northwind Bakery");
+        let shared = chat(true, "Hannah Brooks — Northwind Bakery");
+        let mut list = vec![
+            ChatSummary {
+                chat: mine.clone(),
+                unread: 0,
+                starred: false,
+                hidden: false,
+                last_body: None,
+                last_sender: None,
+            },
+            ChatSummary {
+                chat: shared.clone(),
+                unread: 0,
+                starred: false,
+                hidden: false,
+                last_body: None,
+                last_sender: None,
+            },
+        ];
+        let all = vec![
+            (mine.id, olivia, "Olivia Hart".to_owned()),
+            (mine.id, hannah, "Hannah Brooks".to_owned()),
+            (shared.id, olivia, "Olivia Hart".to_owned()),
+            (shared.id, marcus, "Marcus Lee".to_owned()),
+            (shared.id, hannah, "Hannah Brooks".to_owned()),
+        ];
+        reader_titles(&mut list, olivia, &all);
+        assert_eq!(list[0].chat.title, "Hannah Brooks — Northwind Bakery");
+        assert_eq!(
+            list[1].chat.title,
+            "Hannah Brooks — Northwind Bakery · with Marcus Lee"
+        );
+    }
+
     #[test]
     fn a_picture_too_large_to_decode_is_refused_before_decoding() {
         // A PNG header claiming 60,000 × 60,000 pixels.
