@@ -308,12 +308,45 @@ impl FileStore {
         Ok(result.into_stream())
     }
 
-    /// Removes a stored file (gone for good); one already gone is no error.
+    /// Removes a stored file (gone for good) and its thumbnail if any; one
+    /// already gone is no error.
     pub async fn delete(&self, key: &str) -> Result<(), FileError> {
+        let _ = self
+            .inner
+            .delete(&StorePath::from(format!("{key}.thumb")))
+            .await;
         match self.inner.delete(&StorePath::from(key)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(FileError::Storage(e.to_string())),
         }
+    }
+
+    /// A whole stored file of at most `max` bytes, or `None` when there is
+    /// no such file (a thumbnail not made yet).
+    pub async fn read_small(&self, key: &str, max: usize) -> Result<Option<Vec<u8>>, FileError> {
+        let mut stream = match self.inner.get(&StorePath::from(key)).await {
+            Ok(result) => result.into_stream(),
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(FileError::Storage(e.to_string())),
+        };
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| FileError::Storage(e.to_string()))?;
+            if out.len() + chunk.len() > max {
+                return Err(FileError::Storage(format!("{key} is larger than expected")));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(Some(out))
+    }
+
+    /// Keeps a small file Portico made itself (a thumbnail) under `key`.
+    pub async fn write_small(&self, key: &str, bytes: Vec<u8>) -> Result<(), FileError> {
+        self.inner
+            .put(&StorePath::from(key), bytes.into())
+            .await
+            .map(|_| ())
+            .map_err(|e| FileError::Storage(e.to_string()))
     }
 }
 

@@ -43,6 +43,16 @@ pub struct ChatView {
     pub read_by_client: Option<i64>,
     /// Originals quoted by the messages shown that are not among them.
     pub quotes: Vec<Message>,
+    /// When the page was made (for "Today" and "Yesterday").
+    pub now: crate::domain::Millis,
+    /// The members' names (receipts, titles).
+    pub names: Vec<(Member, String)>,
+    /// "Olivia added Tom" lines among the messages shown.
+    pub events: Vec<crate::store::ChatEvent>,
+    /// Every file shared in the chat, for the Files panel (full pages only).
+    pub all_files: Vec<crate::store::FileMeta>,
+    /// The chat's title as the reader sees it.
+    pub title: String,
 }
 
 impl ChatView {
@@ -189,7 +199,10 @@ impl App {
     /// M4: the actor's chats, latest message first, with unread counts.
     pub async fn chats_for(&self, actor: Actor<'_>) -> AppResult<Vec<ChatSummary>> {
         let (practice, member, _) = who(actor);
-        Ok(self.store.chats_of(practice, member).await?)
+        let mut chats = self.store.chats_of(practice, member).await?;
+        let names = self.store.member_names_of_chats(practice, member).await?;
+        super::chat_room::reader_titles(&mut chats, member, &names);
+        Ok(chats)
     }
 
     /// A chat's newest messages; reading it marks it read, and tells the
@@ -219,8 +232,19 @@ impl App {
         self.mark_read(practice, &chat, member, name, chat.last_seq, &members)
             .await?;
         self.chat_alert_seen(practice, member, chat.id).await;
-        self.view_of(practice, chat, member, messages, members)
-            .await
+        let mut view = self
+            .view_of(practice, chat, member, messages, members)
+            .await?;
+        // The Files panel: every file of a message still standing.
+        let deleted = self.store.deleted_seqs(practice, view.chat.id).await?;
+        view.all_files = self
+            .store
+            .chat_files(practice, view.chat.id, 1, i64::MAX)
+            .await?
+            .into_iter()
+            .filter(|f| f.message_seq.is_some_and(|seq| !deleted.contains(&seq)))
+            .collect();
+        Ok(view)
     }
 
     /// The messages after `seq` (at most a page), as a chat page shows them;
@@ -328,6 +352,20 @@ impl App {
         let reactions = self.store.reactions(practice, chat.id, from, to).await?;
         let files = self.store.chat_files(practice, chat.id, from, to).await?;
         let pinned = self.store.pinned_messages(practice, chat.id).await?;
+        let names = self.store.chat_member_names(practice, chat.id).await?;
+        let events = match messages.first() {
+            // The events just before the first message shown, and after each.
+            Some(first) => {
+                let first = if first.seq <= 1 { 0 } else { first.seq };
+                self.store.chat_events(practice, chat.id, first, to).await?
+            }
+            None => {
+                self.store
+                    .chat_events(practice, chat.id, 0, chat.last_seq)
+                    .await?
+            }
+        };
+        let title = super::chat_room::reader_title(&chat, member, &names);
         Ok(ChatView {
             chat,
             messages,
@@ -338,6 +376,11 @@ impl App {
             members,
             read_by_client,
             quotes: Vec::new(),
+            now: self.clock.now(),
+            names,
+            events,
+            all_files: Vec::new(),
+            title,
         })
     }
 
@@ -748,10 +791,16 @@ impl App {
             ));
         }
         let members = self.check_members(actor, staff, contacts).await?;
-        Ok(self
-            .store
+        let before = self.store.chat_members(actor.practice_id, chat.id).await?;
+        self.store
             .add_chat_members(actor.practice_id, chat.id, &members, self.clock.now())
-            .await?)
+            .await?;
+        // "Olivia added Tom", for those not already in it.
+        let added: Vec<Member> = members
+            .into_iter()
+            .filter(|m| !before.iter().any(|b| b.member == *m))
+            .collect();
+        self.note_members_added(actor, chat.id, &added).await
     }
 
     /// M7: the chat of two team members, started if there is none.
@@ -809,10 +858,11 @@ impl App {
             ));
         }
         self.check_members(actor, &[with], &[]).await?;
-        Ok(self
-            .store
+        self.store
             .share_chat(actor.practice_id, chat.id, with, self.clock.now())
-            .await?)
+            .await?;
+        self.note_members_added(actor, chat.id, &[Member::Staff(with)])
+            .await
     }
 
     /// S8: the practice setting (admins).
@@ -838,10 +888,18 @@ impl App {
             .store
             .chat_for_member(actor.practice_id, chat, Member::Staff(actor.id))
             .await?;
-        Ok(self
-            .store
+        let name = self
+            .member_name(Actor::Staff(actor), chat.id, member)
+            .await?;
+        self.store
             .remove_chat_member(actor.practice_id, chat.id, member)
-            .await?)
+            .await?;
+        let line = match name {
+            _ if member == Member::Staff(actor.id) => format!("{} left", actor.name),
+            Some(name) => format!("{} removed {name}", actor.name),
+            None => return Ok(()),
+        };
+        self.chat_event(actor.practice_id, chat.id, &line).await
     }
 
     /// Names of a chat's members, for its page (the caller has opened

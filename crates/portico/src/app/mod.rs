@@ -4,6 +4,7 @@
 pub mod access;
 pub mod branding;
 pub mod chat_prefs;
+pub mod chat_room;
 pub mod chats;
 pub mod demo;
 pub mod notify;

@@ -228,6 +228,9 @@ async fn given_token(request: Request) -> Result<(Option<String>, Request), Resp
         let value = v.into_owned();
         return Ok((Some(value), request));
     }
+    if let Some(boundary) = multipart_boundary(request.headers()) {
+        return Ok(multipart_token(request, &boundary).await);
+    }
     let is_form = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -248,6 +251,84 @@ async fn given_token(request: Request) -> Result<(Option<String>, Request), Resp
         .find(|(k, _)| k == "csrf")
         .map(|(_, v)| v.into_owned());
     Ok((given, Request::from_parts(parts, Body::from(bytes))))
+}
+
+/// The boundary of a `multipart/form-data` body.
+fn multipart_boundary(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    if !value
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
+        return None;
+    }
+    value.split(';').find_map(|part| {
+        let (key, value) = part.trim().split_once('=')?;
+        key.eq_ignore_ascii_case("boundary")
+            .then(|| value.trim_matches('"').to_owned())
+            .filter(|b| !b.is_empty() && b.len() <= 200)
+    })
+}
+
+/// How much of a multipart body is read to find its first field.
+const MULTIPART_HEAD: usize = 16 * 1024;
+
+/// The token of a form with files: its first field, named `csrf` (forms
+/// put it first). Only the start of the body is read; the rest streams on
+/// to the handler untouched.
+async fn multipart_token(request: Request, boundary: &str) -> (Option<String>, Request) {
+    use futures_util::StreamExt;
+    let (parts, body) = request.into_parts();
+    let mut stream = body.into_data_stream();
+    let delimiter = format!("\r\n--{boundary}");
+    let mut head: Vec<u8> = Vec::new();
+    let mut failed = None;
+    while head.len() < MULTIPART_HEAD {
+        match stream.next().await {
+            Some(Ok(chunk)) => head.extend_from_slice(&chunk),
+            Some(Err(error)) => {
+                failed = Some(error);
+                break;
+            }
+            None => break,
+        }
+        // The first field is whole once the second delimiter has come.
+        let text = String::from_utf8_lossy(&head);
+        if text.matches(delimiter.as_str()).count() >= 1 {
+            break;
+        }
+    }
+    let given = first_field_token(&head, boundary);
+    let head = bytes::Bytes::from(head);
+    let rest = stream.map(|chunk| chunk.map_err(axum::Error::new));
+    let start = futures_util::stream::iter(
+        std::iter::once(Ok::<_, axum::Error>(head)).chain(failed.map(|e| Err(axum::Error::new(e)))),
+    );
+    let body = Body::from_stream(start.chain(rest));
+    (given, Request::from_parts(parts, body))
+}
+
+/// The value of the first part of a multipart body when it is the
+/// `csrf` field.
+fn first_field_token(head: &[u8], boundary: &str) -> Option<String> {
+    let text = std::str::from_utf8(head).ok().or_else(|| {
+        let valid = std::str::from_utf8(head).err()?.valid_up_to();
+        std::str::from_utf8(head.get(..valid)?).ok()
+    })?;
+    let opening = format!("--{boundary}\r\n");
+    let rest = text.strip_prefix(&opening)?;
+    let (headers, rest) = rest.split_once("\r\n\r\n")?;
+    let named_csrf = headers.lines().any(|line| {
+        let line = line.to_ascii_lowercase();
+        line.starts_with("content-disposition:")
+            && line.contains("name=\"csrf\"")
+            && !line.contains("filename")
+    });
+    if !named_csrf {
+        return None;
+    }
+    let (value, _) = rest.split_once(&format!("\r\n--{boundary}"))?;
+    Some(value.trim().to_owned())
 }
 
 #[cfg(test)]
@@ -304,6 +385,30 @@ mod tests {
             bound,
             Some("localhost:8080")
         ));
+    }
+
+    #[test]
+    fn a_form_with_files_carries_its_token_as_its_first_field() {
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nabc123\r\n--XyZ\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.pdf\"\r\n\r\n%PDF";
+        assert_eq!(first_field_token(body, "XyZ").as_deref(), Some("abc123"));
+        let late = b"--XyZ\r\nContent-Disposition: form-data; name=\"body\"\r\n\r\nhi\r\n--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nabc\r\n--XyZ--";
+        assert_eq!(
+            first_field_token(late, "XyZ"),
+            None,
+            "only the first field counts"
+        );
+        let file = b"--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"; filename=\"t\"\r\n\r\nabc\r\n--XyZ--";
+        assert_eq!(
+            first_field_token(file, "XyZ"),
+            None,
+            "a file is not a token"
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("multipart/form-data; boundary=\"XyZ\""),
+        );
+        assert_eq!(multipart_boundary(&headers).as_deref(), Some("XyZ"));
     }
 
     #[test]

@@ -40,7 +40,6 @@ struct MessagesPage {
     draft: String,
     error: Option<String>,
     reply_to: Option<i64>,
-    file_key: String,
     /// Staff: who is in the open chat, and who could be added.
     people: Vec<(Member, String)>,
     team: Vec<crate::store::Staff>,
@@ -58,6 +57,23 @@ struct MessagesPage {
 }
 
 impl MessagesPage {
+    /// The open chat's title as the list shows it (told apart from another
+    /// chat with the same people).
+    fn title(&self) -> String {
+        let Some(view) = &self.view else {
+            return String::new();
+        };
+        self.chats
+            .iter()
+            .find(|c| c.chat.id == view.chat.id)
+            .map_or_else(|| view.title.clone(), |c| c.chat.title.clone())
+    }
+
+    /// The message being replied to, when it is on the page.
+    fn replying(&self) -> Option<&crate::store::Message> {
+        self.view.as_ref()?.quoted(&self.reply_to)
+    }
+
     /// Whether the open chat is starred by the viewer.
     fn starred(&self) -> bool {
         let Some(view) = &self.view else { return false };
@@ -219,7 +235,6 @@ async fn messages_page(
             draft,
             error,
             reply_to,
-            file_key: new_key(),
             people,
             team,
             contacts,
@@ -840,12 +855,17 @@ pub async fn staff_export_get(
     export(&state, Actor::Staff(&user.staff), &chat, &format).await
 }
 
-/// `POST {base}/{chat}/files`: a message with files (M9), multipart.
+/// `POST {base}/{chat}/files`: the chat's one form (M9), multipart: text,
+/// a reply, files, photos and voice notes. Asked for JSON (the page's
+/// script), it answers with the message or the refusal; otherwise it
+/// goes back to the chat, or shows the refusal there, the draft kept.
 async fn send_files(
     state: &AppState,
     actor: Actor<'_>,
+    layout: Layout,
     base: &'static str,
     chat: ChatId,
+    headers: &HeaderMap,
     form: axum::extract::Multipart,
 ) -> Result<Response, PageError> {
     let (practice, member) = match actor {
@@ -859,25 +879,55 @@ async fn send_files(
         .chat_for_member(practice, chat, member)
         .await
         .map_err(AppError::from)?;
-    let upload = match super::uploads::read(&state.app, practice, form, &["files"], &[]).await {
-        Ok(upload) => upload,
-        Err(error) => {
-            return Ok(error.refusal()?.into_response());
+    let json = wants_json(headers);
+    let (upload, refused) =
+        super::uploads::read_keeping_text(&state.app, practice, form, &["files"]).await;
+    if let Some(error) = refused {
+        // A file that could not be stored is Portico's failure: the error
+        // page (or a 500), logged with the request id.
+        let (status, message) = error.refusal()?;
+        if json {
+            return Ok((status, Json(json!({ "error": message }))).into_response());
         }
-    };
+        let show = Show {
+            status,
+            draft: upload.field("body").to_owned(),
+            error: Some(message),
+            ..Show::chat(chat, upload.field("reply_to").trim().parse().ok())
+        };
+        return messages_page(state, actor, layout, base, show).await;
+    }
+    let reply_to = upload.field("reply_to").trim().parse::<i64>().ok();
     let input = SendInput {
         body: upload.field("body").to_owned(),
-        reply_to: None,
+        reply_to,
         key: upload.field("key").to_owned(),
         files: upload.files.clone(),
-        set_status: false,
+        set_status: matches!(actor, Actor::Staff(_)) && upload.field("status") == "on",
     };
     match state.app.send_message(actor, chat, &input).await {
+        Ok(message) if json => Ok(Json(json!({
+            "seq": message.seq,
+            "sender_name": message.sender_name,
+            "body": message.body,
+            "at": layout.time.short(message.created_at),
+            "next_key": new_key(),
+        }))
+        .into_response()),
         Ok(_) => Ok(Redirect::to(&format!("{base}/{chat}")).into_response()),
         Err(error) => {
             state.app.discard_uploads(&upload.files).await;
             let (status, message) = form_refusal(error)?;
-            Ok((status, message).into_response())
+            if json {
+                return Ok((status, Json(json!({ "error": message }))).into_response());
+            }
+            let show = Show {
+                status,
+                draft: input.body,
+                error: Some(message),
+                ..Show::chat(chat, reply_to)
+            };
+            messages_page(state, actor, layout, base, show).await
         }
     }
 }
@@ -887,13 +937,16 @@ pub async fn staff_files_post(
     State(state): State<AppState>,
     user: StaffUser,
     Path(chat): Path<String>,
+    headers: HeaderMap,
     form: axum::extract::Multipart,
 ) -> Result<Response, PageError> {
     send_files(
         &state,
         Actor::Staff(&user.staff),
+        user.layout.clone(),
         "/app/messages",
         parse(&chat)?,
+        &headers,
         form,
     )
     .await
@@ -904,13 +957,16 @@ pub async fn portal_files_post(
     State(state): State<AppState>,
     user: ContactUser,
     Path(chat): Path<String>,
+    headers: HeaderMap,
     form: axum::extract::Multipart,
 ) -> Result<Response, PageError> {
     send_files(
         &state,
         Actor::Contact(&user.contact),
+        user.layout.clone(),
         "/portal/messages",
         parse(&chat)?,
+        &headers,
         form,
     )
     .await
@@ -1058,9 +1114,96 @@ pub async fn dock_get(
         .iter()
         .filter(|c| !c.hidden)
         .take(8)
-        .map(|c| json!({ "id": c.chat.id, "title": c.chat.title, "unread": c.unread }))
+        .map(|c| json!({ "id": c.chat.id, "title": c.chat.title, "unread": c.unread, "last_seq": c.chat.last_seq }))
         .collect();
     Ok(Json(json!({ "unread": unread, "chats": items })).into_response())
+}
+
+/// `GET /portal/messages/dock`: a contact's unread count, for the top bar.
+pub async fn portal_dock_get(
+    State(state): State<AppState>,
+    user: ContactUser,
+) -> Result<Response, PageError> {
+    let chats = state.app.chats_for(Actor::Contact(&user.contact)).await?;
+    let unread: i64 = chats.iter().filter(|c| !c.hidden).map(|c| c.unread).sum();
+    Ok(Json(json!({ "unread": unread })).into_response())
+}
+
+/// `GET /files/{id}/thumb`: a picture's thumbnail, made by the server.
+pub async fn thumb_get(
+    State(state): State<AppState>,
+    maybe: MaybeIdentity,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let id: crate::domain::FileId = parse(&id)?;
+    let Some(identity) = maybe
+        .identity
+        .filter(|i| i.session.stage == SessionStage::Active)
+    else {
+        return Err(PageError::NotFound);
+    };
+    let actor = match &identity.person {
+        Person::Staff(staff) => Actor::Staff(staff),
+        Person::Contact(contact) => Actor::Contact(contact),
+    };
+    match state.app.thumbnail(actor, id).await {
+        Ok(bytes) => Ok((
+            [
+                (header::CONTENT_TYPE, "image/jpeg"),
+                (header::CACHE_CONTROL, "private, no-store"),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; sandbox",
+                ),
+            ],
+            bytes,
+        )
+            .into_response()),
+        // A picture too large or broken to preview: the page offers it as
+        // a download instead.
+        Err(AppError::Conflict(message)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            [(header::CACHE_CONTROL, "private, no-store")],
+            message,
+        )
+            .into_response()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RenameForm {
+    #[serde(default)]
+    title: String,
+}
+
+/// `POST /app/messages/{chat}/rename`: a group chat's new name.
+pub async fn rename_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(chat): Path<String>,
+    Form(form): Form<RenameForm>,
+) -> Result<Response, PageError> {
+    let chat: ChatId = parse(&chat)?;
+    match state.app.rename_chat(&user.staff, chat, &form.title).await {
+        Ok(()) => Ok(Redirect::to(&format!("/app/messages/{chat}")).into_response()),
+        Err(error) => {
+            let (status, message) = form_refusal(error)?;
+            let show = Show {
+                status,
+                error: Some(message),
+                ..Show::chat(chat, None)
+            };
+            messages_page(
+                &state,
+                Actor::Staff(&user.staff),
+                user.layout.clone(),
+                "/app/messages",
+                show,
+            )
+            .await
+        }
+    }
 }
 
 #[derive(Deserialize)]

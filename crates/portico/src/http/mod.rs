@@ -98,6 +98,9 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(messages::ws_get))
         .route("/app/messages", get(messages::staff_list_get))
         .route("/app/messages/dock", get(messages::dock_get))
+        .route("/portal/messages/dock", get(messages::portal_dock_get))
+        .route("/files/{id}/thumb", get(messages::thumb_get))
+        .route("/app/messages/{chat}/rename", post(messages::rename_post))
         .route("/app/messages/contacts", get(messages::contacts_list_get))
         .route(
             "/app/messages/with/{staff}",

@@ -39,7 +39,7 @@ pub async fn headers(request: Request, next: Next) -> Response {
     );
     headers.insert(
         HeaderName::from_static("permissions-policy"),
-        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+        HeaderValue::from_static("camera=(), microphone=(self), geolocation=()"),
     );
     response
 }

@@ -135,3 +135,60 @@ fn async_stream<'a>(
     })
     .boxed()
 }
+
+/// Reads a chat's form: like [`read`], but a refused file does not stop
+/// the reading of the text fields after it, so that the message typed is
+/// kept with the refusal. On a refusal no file is kept.
+pub async fn read_keeping_text(
+    app: &App,
+    practice: PracticeId,
+    mut form: Multipart,
+    stored: &[&str],
+) -> (Upload, Option<UploadError>) {
+    let mut upload = Upload::default();
+    let mut refused: Option<UploadError> = None;
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => {
+                refused.get_or_insert(UploadError::Form(e.body_text()));
+                break;
+            }
+        };
+        let name = field.name().unwrap_or("").to_owned();
+        match field.file_name().map(str::to_owned) {
+            Some(file_name) if stored.contains(&name.as_str()) && refused.is_none() => {
+                if file_name.is_empty() {
+                    continue;
+                }
+                let mut field = field;
+                let stream = async_stream(&mut field);
+                match app.files.save(practice, &file_name, stream).await {
+                    Ok(file) => upload.files.push(file),
+                    Err(FileError::Empty { .. }) => {}
+                    Err(e) => refused = Some(e.into()),
+                }
+            }
+            // After a refusal, or not a field taken: its bytes are skipped.
+            Some(_) => {}
+            None => match field.text().await {
+                Ok(text) if text.contains('\0') || name.contains('\0') => {
+                    refused.get_or_insert(UploadError::Unstorable);
+                }
+                Ok(text) => {
+                    upload.fields.insert(name, text);
+                }
+                Err(e) => {
+                    refused.get_or_insert(UploadError::Form(e.body_text()));
+                    break;
+                }
+            },
+        }
+    }
+    if refused.is_some() {
+        app.discard_uploads(&upload.files).await;
+        upload.files.clear();
+    }
+    (upload, refused)
+}

@@ -10,6 +10,7 @@
 mod backend;
 mod chat_prefs;
 mod backup;
+mod chat_events;
 mod chats;
 mod clients;
 mod contacts;
@@ -30,6 +31,7 @@ pub use backend::{Backend, listen_instances};
 pub use chat_prefs::{
     MessagingPreferences, MessagingSettings, NewScheduled, Scheduled, ScheduledState,
 };
+pub use chat_events::ChatEvent;
 pub use chats::{Chat, ChatSummary, Member, MemberState, Message, Reaction, Segment};
 pub use clients::{Client, ClientFilter, ClientSummary, NewClient};
 pub use contacts::{Contact, ContactStatus, NewContact, PortalClient};

@@ -41,6 +41,10 @@ const CHROMIUM_ARGS: &[&str] = &[
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    // A microphone that plays a tone and is allowed without asking, for
+    // voice notes recorded in the page.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 ];
 
 /// The viewport of a desktop browser, in CSS pixels.

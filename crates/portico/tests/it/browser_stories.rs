@@ -1037,18 +1037,22 @@ async fn staff_and_a_contact_on_her_phone_chat_live_then_react_and_pin_her_reply
             );
             assert!(still_the_same_page(&staff).await, "nor was Olivia's");
 
-            // Hannah replies to it.
+            // Hannah replies to it, from the message's menu.
+            phone.click("#m1 details.msg-menu summary").await;
             phone.click_link("Reply").await;
             phone
-                .wait_for_text("form[data-send]", "Replying to message #1")
+                .wait_for_text("form[data-send] [data-replying]", "Replying to Olivia Hart")
                 .await;
+            assert!(phone.text_of("[data-replying]").await.contains(ready));
             phone.fill("#body", thanks).await;
             phone.press("Send").await;
             phone.wait_for_text("#m2 blockquote.quote", ready).await;
             let sent = phone.text_of("#m2").await;
-            assert!(
-                sent.contains("Hannah Brooks") && sent.contains(thanks),
-                "{sent}"
+            assert!(sent.contains(thanks), "{sent}");
+            assert_eq!(
+                phone.count("#m2.msg.mine").await,
+                1,
+                "her own, on the right"
             );
             assert!(
                 !phone
@@ -1075,11 +1079,12 @@ async fn staff_and_a_contact_on_her_phone_chat_live_then_react_and_pin_her_reply
                 "Olivia's page was not reloaded"
             );
 
-            // Olivia reacts 👍 to the reply and pins it.
-            staff.click("#m2 details.react summary").await;
-            staff.click("#m2 button[value='react:👍']").await;
+            // Olivia reacts 👍 to the reply and pins it, from its menu.
+            staff.click("#m2 details.msg-menu summary").await;
+            staff.click("#m2 .menu button[value='react:👍']").await;
             staff.wait_for_text("#m2 .reaction.mine", "👍 1").await;
             assert_eq!(staff.current_path().await, staff_chat);
+            staff.click("#m2 details.msg-menu summary").await;
             staff.click("#m2 button[value='pin']").await;
             let pinned = staff.wait_for_text("aside.pinned", thanks).await;
             assert!(pinned.contains("Hannah Brooks"), "{pinned}");
@@ -1105,7 +1110,238 @@ async fn staff_and_a_contact_on_her_phone_chat_live_then_react_and_pin_her_reply
             );
             assert!(phone.text_of("#m2 blockquote.quote").await.contains(ready));
             assert_eq!(phone.count("#receipt").await, 0, "no receipts for contacts");
+        },
+    )
+    .await;
+}
+
+/// Run in the page: whether the composer is whole on the screen, the
+/// newest message above it, and the list of messages no box of its own.
+const COMPOSER_IN_VIEW: &str = r##"
+const [done] = arguments;
+const form = document.querySelector("form.composer").getBoundingClientRect();
+const items = document.querySelectorAll("#messages li[data-seq]");
+const last = items[items.length - 1].getBoundingClientRect();
+const list = getComputedStyle(document.getElementById("messages"));
+done({
+  composer: form.top >= 0 && form.bottom <= window.innerHeight + 1,
+  newest: last.bottom <= form.top + 1 && last.bottom > 0,
+  nested: list.overflowY !== "visible",
+});
+"##;
+
+/// Run in the page: whether every picture in the chat has loaded.
+const PICTURES_LOADED: &str = r##"
+const [done] = arguments;
+const pictures = [...document.querySelectorAll("#messages img")];
+done(pictures.length > 0 && pictures.every((p) => p.complete && p.naturalWidth > 0));
+"##;
+
+#[tokio::test]
+async fn a_contact_on_her_phone_sends_a_photo_and_a_voice_note_from_the_composer() {
+    let app = TestApp::spawn().await;
+    let Firm {
+        olivia,
+        bakery,
+        hannah,
+        ..
+    } = firm(&app).await;
+    let app = &app;
+    let photo_dir = tempfile::tempdir().expect("a folder for the photo");
+    let photo = photo_dir.path().join("receipt.jpg");
+    let pixels = image::RgbImage::from_fn(1600, 1200, |x, y| {
+        image::Rgb([(x / 7 % 256) as u8, (y / 5 % 256) as u8, 160])
+    });
+    pixels.save(&photo).expect("write the photo");
+    run_story(
+        "a_contact_on_her_phone_sends_a_photo_and_a_voice_note_from_the_composer",
+        &app.base_url,
+        |staff| async move {
+            sign_in_as_staff(&staff, &olivia.email).await;
+            staff
+                .goto(&format!("/app/clients/{}/contacts", bakery.id))
+                .await;
+            staff.press("Chat with Hannah Brooks").await;
+            staff.wait_for(".chat h2").await;
+            let staff_chat = staff.current_path().await;
+            let portal_chat = staff_chat.replace("/app/", "/portal/");
+            for (i, text) in [
+                "Hi Hannah, could you send a photo of the fuel receipt?",
+                "And a quick note on what it was for, when you can.",
+            ]
+            .iter()
+            .enumerate()
+            {
+                staff.fill("#body", text).await;
+                staff.press("Send").await;
+                staff.wait_for(&format!("#m{}", i + 1)).await;
+            }
+            // Grouped: the second message of Olivia's run shows no name again.
+            staff.wait_for("#m2.cont").await;
+
+            let phone = staff.another().await;
+            phone.phone().await;
+            sign_in_as_contact(&phone, app, &hannah.email).await;
+            phone
+                .wait_for_path(&format!("/portal/clients/{}", bakery.id))
+                .await;
+            phone.goto(&portal_chat).await;
+            phone.wait_for("#m2").await;
+            assert_eq!(
+                phone.text_of(".chat h2").await,
+                "Olivia Hart — Northwind Bakery Ltd",
+                "who she writes to, not her own name"
+            );
+            assert_eq!(phone.text_of("#m1 .day-sep").await, "Today");
+            let view = phone.run_async_script(COMPOSER_IN_VIEW, vec![]).await;
+            assert_eq!(view["composer"], true, "the composer is on the screen");
+            assert_eq!(view["newest"], true, "the newest message is in view");
+            assert_eq!(view["nested"], false, "no scroll box inside the page");
+            phone.run_async_script(MARK_PAGE, vec![]).await;
+
+            // A photo from the (+), with a caption.
+            phone.attach("#files", &photo).await;
+            phone.wait_for_text("[data-chosen]", "receipt.jpg").await;
+            phone.fill("#body", "Here it is").await;
+            phone.press("Send").await;
+            phone.wait_for("#m3 img[src$='/thumb']").await;
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+            while phone.run_async_script(PICTURES_LOADED, vec![]).await != true {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the thumbnail loads"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            assert!(phone.text_of("#m3").await.contains("Here it is"));
+
+            // A voice note, recorded in the page.
+            phone.click("details.attach summary").await;
+            phone.press("Record a voice note").await;
+            phone
+                .wait_for_text("[data-rec-time]", "Recording 0:01")
+                .await;
+            phone.press("Stop and send").await;
+            phone.wait_for("#m4 audio[controls]").await;
+            assert!(
+                phone.text_of("#m4").await.contains("voice-note-"),
+                "{}",
+                phone.text_of("#m4").await
+            );
+            assert!(still_the_same_page(&phone).await, "no reload");
+            let view = phone.run_async_script(COMPOSER_IN_VIEW, vec![]).await;
+            assert_eq!(view["composer"], true);
+            assert_eq!(view["newest"], true);
+
+            // Olivia sees both live, and the Files panel lists them.
+            staff.wait_for("#m3 img[src$='/thumb']").await;
+            staff.wait_for("#m4 audio[controls]").await;
+            staff.goto(&staff_chat).await;
+            assert!(
+                staff
+                    .text_of("#files-panel summary")
+                    .await
+                    .contains("Files (2)")
+            );
+            phone.goto(&portal_chat).await;
+            phone.wait_for("#m4 audio").await;
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+            while phone.run_async_script(PICTURES_LOADED, vec![]).await != true {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the thumbnail loads"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
             phone.doc_screenshot("portal-chat-phone").await;
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn staff_answer_from_the_docked_chat_window_on_another_page_and_minimise_it() {
+    let app = TestApp::spawn().await;
+    let Firm {
+        olivia,
+        bakery,
+        hannah,
+        ..
+    } = firm(&app).await;
+    let app = &app;
+    run_story(
+        "staff_answer_from_the_docked_chat_window_on_another_page_and_minimise_it",
+        &app.base_url,
+        |staff| async move {
+            sign_in_as_staff(&staff, &olivia.email).await;
+            staff
+                .goto(&format!("/app/clients/{}/contacts", bakery.id))
+                .await;
+            staff.press("Chat with Hannah Brooks").await;
+            staff.wait_for(".chat h2").await;
+            let staff_chat = staff.current_path().await;
+            let chat = staff_chat.trim_start_matches("/app/messages/").to_owned();
+            // Olivia works on another page while Hannah writes.
+            staff.goto("/app/clients").await;
+            let phone = staff.another().await;
+            phone.phone().await;
+            sign_in_as_contact(&phone, app, &hannah.email).await;
+            phone
+                .wait_for_path(&format!("/portal/clients/{}", bakery.id))
+                .await;
+            phone.goto(&staff_chat.replace("/app/", "/portal/")).await;
+            phone.fill("#body", "Is the BAS lodged yet?").await;
+            phone.press("Send").await;
+            phone.wait_for("#m1").await;
+
+            // On the clients page, the dock shows the unread count and the
+            // top bar's Messages link too, as it comes.
+            staff.wait_for_text("[data-dock-unread]", "1").await;
+            staff.wait_for_text("a[data-messages-link] .badge", "1").await;
+            staff.press("Messages 1").await;
+            staff
+                .click(&format!("[data-dock-open='{chat}']"))
+                .await;
+            staff
+                .wait_for_text("[data-dock-messages]", "Is the BAS lodged yet?")
+                .await;
+            staff.run_async_script(MARK_PAGE, vec![]).await;
+            staff.fill("#dock-body", "Yes, this morning.").await;
+            staff.press("Send").await;
+            staff
+                .wait_for_text("[data-dock-messages]", "Yes, this morning.")
+                .await;
+            phone.wait_for_text("#m2", "Yes, this morning.").await;
+            // A new message comes into the open window live.
+            phone.fill("#body", "Thank you!").await;
+            phone.press("Send").await;
+            staff
+                .wait_for_text("[data-dock-messages]", "Thank you!")
+                .await;
+            assert!(still_the_same_page(&staff).await, "no reload");
+            assert_eq!(staff.current_path().await, "/app/clients");
+            staff.doc_screenshot("dock").await;
+
+            // Minimised to its bar, which does not cover the page's end.
+            staff.click("[data-dock-toggle]").await;
+            assert_eq!(staff.count("[data-dock-panel]:not([hidden])").await, 0);
+            let covered = staff
+                .run_async_script(
+                    r#"const [done] = arguments;
+                    const bar = document.querySelector("[data-dock]").getBoundingClientRect();
+                    window.scrollTo(0, document.documentElement.scrollHeight);
+                    const buttons = [...document.querySelectorAll("main button, main a")];
+                    done(buttons.some((b) => { const r = b.getBoundingClientRect();
+                      return r.width > 0 && r.bottom > bar.top && r.top < bar.bottom && r.right > bar.left && r.left < bar.right; }));"#,
+                    vec![],
+                )
+                .await;
+            assert_eq!(covered, false, "the bar covers no button of the page");
+
+            // On a phone it is a button to the full Messages page.
+            staff.phone().await;
+            staff.click("[data-dock-toggle]").await;
+            staff.wait_for_path("/app/messages").await;
         },
     )
     .await;

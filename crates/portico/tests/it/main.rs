@@ -10,6 +10,7 @@ mod backups;
 mod branding;
 mod browser_stories;
 mod chat_prefs;
+mod chat_room;
 mod cli;
 mod durability;
 mod errors;

@@ -68,10 +68,10 @@ async fn the_portal_count_and_the_staff_alert_bar_update_live_and_the_bar_opens_
             let link = app.latest_link(&hannah.email, "/portal/link/").await;
             portal.goto(&link).await;
             portal.press("Sign me in").await;
-            portal.wait_for("[data-portal-unread]").await;
+            portal.wait_for("[data-messages-link]").await;
             // A page without the chat open: the message stays unread there.
             portal.goto("/portal/account").await;
-            portal.wait_for("[data-portal-unread]").await;
+            portal.wait_for("[data-messages-link]").await;
 
             // Her page's socket is open; staff write: her Messages link counts it, live.
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -83,7 +83,7 @@ async fn the_portal_count_and_the_staff_alert_bar_update_live_and_the_bar_opens_
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
             send(Actor::Staff(&admin), "Your return is ready.").await;
-            portal.wait_for_text("[data-portal-unread]", "1").await;
+            portal.wait_for_text("[data-messages-link] .badge", "1").await;
 
             // Carol looks after the client but is not in the chat.
             let staff = portal.another().await;
