@@ -288,10 +288,17 @@ impl Server {
                 );
             }
         }
-        for task in [sweeper, reminders, notifications, scheduled, Some(sockets), metrics]
-            .into_iter()
-            .flatten()
-            .chain(relay)
+        for task in [
+            sweeper,
+            reminders,
+            notifications,
+            scheduled,
+            Some(sockets),
+            metrics,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(relay)
         {
             task.abort();
         }

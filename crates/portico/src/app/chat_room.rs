@@ -329,8 +329,8 @@ impl App {
             Ok(thumb) => thumb,
             Err(error) => {
                 tracing::info!(%error, file = %file.id, "no thumbnail for a picture");
-                return Err(AppError::Conflict(
-                    "This picture has no preview: download it to see it.".into(),
+                return Err(AppError::conflict(
+                    "This picture has no preview: download it to see it.",
                 ));
             }
         };
@@ -345,9 +345,8 @@ impl App {
             .chat_for_member(actor.practice_id, chat, Member::Staff(actor.id))
             .await?;
         if chat.direct {
-            return Err(AppError::Conflict(
-                "A direct chat is called after the people in it: add people to make it a group first."
-                    .into(),
+            return Err(AppError::conflict(
+                "A direct chat is called after the people in it: add people to make it a group first.",
             ));
         }
         let title = crate::domain::Name::parse(title)?;

@@ -1003,23 +1003,26 @@ impl App {
                     .collect::<Vec<_>>()
                     .join(", ");
                 let date_cell = excel_date_time(&time, m.created_at).ok();
-                lines.push((date_cell, [
-                    time.rfc3339(m.created_at),
-                    m.sender_name.clone(),
-                    if m.deleted {
-                        "(message deleted)".to_owned()
-                    } else {
-                        m.body.clone()
-                    },
-                    m.reply_to_seq.map(|s| format!("#{s}")).unwrap_or_default(),
-                    files
-                        .iter()
-                        .filter(|f| f.message_seq == Some(m.seq) && !m.deleted)
-                        .map(|f| f.name.clone())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    reactions_text,
-                ]));
+                lines.push((
+                    date_cell,
+                    [
+                        time.rfc3339(m.created_at),
+                        m.sender_name.clone(),
+                        if m.deleted {
+                            "(message deleted)".to_owned()
+                        } else {
+                            m.body.clone()
+                        },
+                        m.reply_to_seq.map(|s| format!("#{s}")).unwrap_or_default(),
+                        files
+                            .iter()
+                            .filter(|f| f.message_seq == Some(m.seq) && !m.deleted)
+                            .map(|f| f.name.clone())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        reactions_text,
+                    ],
+                ));
             }
             if rows.send(lines).await.is_err() {
                 // The writer stopped on an error: it is reported below.
@@ -1091,8 +1094,7 @@ fn write_export(
                     .write_string(0, u16::try_from(col).unwrap_or(0), *title)
                     .map_err(|e| text(&e))?;
             }
-            let date_format =
-                rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+            let date_format = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
             let mut row: u32 = 1;
             while let Some(batch) = lines.blocking_recv() {
                 for (date_cell, fields) in batch {

@@ -406,7 +406,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::CONTENT_TYPE,
-            HeaderValue::from_static("multipart/form-data; boundary=\"XyZ\""),
+            axum::http::HeaderValue::from_static("multipart/form-data; boundary=\"XyZ\""),
         );
         assert_eq!(multipart_boundary(&headers).as_deref(), Some("XyZ"));
     }

@@ -1161,7 +1161,7 @@ pub async fn thumb_get(
             .into_response()),
         // A picture too large or broken to preview: the page offers it as
         // a download instead.
-        Err(AppError::Conflict(message)) => Ok((
+        Err(AppError::Conflict { message, .. }) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             [(header::CACHE_CONTROL, "private, no-store")],
             message,

@@ -8,9 +8,9 @@
 //! See `docs/decisions/0001-one-store-for-two-engines.md`.
 
 mod backend;
-mod chat_prefs;
 mod backup;
 mod chat_events;
+mod chat_prefs;
 mod chats;
 mod clients;
 mod contacts;
@@ -28,18 +28,18 @@ mod throttle;
 mod tokens;
 
 pub use backend::{Backend, listen_instances};
+pub use chat_events::ChatEvent;
 pub use chat_prefs::{
     MessagingPreferences, MessagingSettings, NewScheduled, Scheduled, ScheduledState,
 };
-pub use chat_events::ChatEvent;
 pub use chats::{Chat, ChatSummary, Member, MemberState, Message, Reaction, Segment};
 pub use clients::{Client, ClientFilter, ClientSummary, NewClient};
 pub use contacts::{Contact, ContactStatus, NewContact, PortalClient};
+pub use file_deletions::FileDeletion;
 pub use notify::{
     NewNotifyItem, NotifyChannel, NotifyPrefs, NotifySettings, PendingItem, PendingMessage,
     Recipient, StaffMode,
 };
-pub use file_deletions::FileDeletion;
 pub use outbox::{Channel, NewOutboxItem, OutboxItem, OutboxStatus};
 pub use practices::Practice;
 pub use questions::{

@@ -83,7 +83,9 @@ async fn the_portal_count_and_the_staff_alert_bar_update_live_and_the_bar_opens_
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
             send(Actor::Staff(&admin), "Your return is ready.").await;
-            portal.wait_for_text("[data-messages-link] .badge", "1").await;
+            portal
+                .wait_for_text("[data-messages-link] .badge", "1")
+                .await;
 
             // Carol looks after the client but is not in the chat.
             let staff = portal.another().await;
