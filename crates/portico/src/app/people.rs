@@ -495,7 +495,7 @@ impl App {
         let mail = access_email(
             AccessEmail::TeamInvitation,
             &new.name.to_string(),
-            &EmailBrand::of(&practice, &self.settings.public_url),
+            &EmailBrand::of(practice, &self.settings.public_url),
             &link,
             &format!("7 days ({until})"),
         )
