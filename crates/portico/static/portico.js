@@ -1070,6 +1070,8 @@
       shown.onclick = function () { window.focus(); location.href = open.href; };
     }
   });
+}());
+
 // ---- Messaging preferences (S1, S6) -------------------------------------
 // S1: what Enter does in a chat's text box, as the person chose
 // (`data-enter` on the form): "send" (Shift+Enter for a new line) or

@@ -335,7 +335,7 @@ async fn a_client_messages_the_practice_and_reaches_the_staff_who_look_after_it(
     );
     let (_, html) = parent_browser.page("/portal/messages").await;
     assert!(
-        html.contains("parent — Smith Junior"),
+        html.contains("— Smith Junior"),
         "labelled with the sub-record"
     );
     assert!(chat.starts_with("/portal/messages/"));

@@ -101,13 +101,21 @@ async fn send_file(
         .expect("send a file")
 }
 
-/// The download links of a chat page, newest last.
+/// The download links of a chat page, each once, in the order they first
+/// appear (the chat shows a file in its message and in its Files panel).
 fn file_links(html: &str) -> Vec<String> {
-    html.split("href=\"/files/")
+    let mut links: Vec<String> = Vec::new();
+    for id in html
+        .split("href=\"/files/")
         .skip(1)
         .filter_map(|rest| rest.split('"').next())
-        .map(|id| format!("/files/{id}"))
-        .collect()
+    {
+        let link = format!("/files/{id}");
+        if !links.contains(&link) {
+            links.push(link);
+        }
+    }
+    links
 }
 
 #[tokio::test]
