@@ -303,7 +303,7 @@ impl App {
     }
 
     /// Tells the chat's staff that a contact has read up to `seq` (M8).
-    fn publish_read(
+    pub(crate) fn publish_read(
         &self,
         practice: PracticeId,
         chat: ChatId,

@@ -897,8 +897,22 @@ impl App {
     /// A message reached a socket that has its chat open: the person has
     /// it in front of them, so it counts as read (and is not notified).
     pub async fn seen_live(&self, practice: PracticeId, member: Member, chat: ChatId, seq: i64) {
-        if let Err(error) = self.store.mark_read(practice, chat, member, seq).await {
-            tracing::warn!(%error, "could not mark a message seen on an open chat");
+        match self.store.mark_read(practice, chat, member, seq).await {
+            // M8: staff's receipts hear it as any other reading.
+            Ok(true) => {
+                if let Member::Contact(contact) = member
+                    && let (Ok(members), Ok(contact)) = (
+                        self.store.chat_members(practice, chat).await,
+                        self.store.get_contact(practice, contact).await,
+                    )
+                {
+                    self.publish_read(practice, chat, &members, seq, contact.name);
+                }
+            }
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(%error, "could not mark a message seen on an open chat");
+            }
         }
     }
 

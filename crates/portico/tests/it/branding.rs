@@ -280,10 +280,10 @@ async fn branding_and_local_times_fit_a_phone() {
         browser.goto("/app/settings/branding").await;
         browser.attach("#logo", logo.path()).await;
         browser.press("Upload the logo").await;
-        browser.wait_for_text("[role=status]", "The logo is saved.").await;
+        browser.wait_for_text(".notice[role=status]", "The logo is saved.").await;
         browser.fill("#accent_colour", "#7a1f5c").await;
         browser.press("Save the colour").await;
-        browser.wait_for_text("[role=status]", "The colour is saved.").await;
+        browser.wait_for_text(".notice[role=status]", "The colour is saved.").await;
         browser.wait_for("img.brand-logo").await;
         let accent = browser
             .run_async_script(
