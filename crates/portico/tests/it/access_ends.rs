@@ -3,10 +3,10 @@
 //! events); a session that ends closes its open sockets, on every instance;
 //! a newer credential ends the older links.
 
+use crate::harness::active;
 use crate::harness::{Browser, TestApp, location};
 use futures_util::StreamExt;
-use portico::domain::PracticeId;
-use portico::store::{Client, Contact, ContactStatus, Member};
+use portico::store::{Client, Contact, Member};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -16,15 +16,6 @@ type Socket =
 
 /// How long a test waits for what it expects before it fails.
 const DEADLINE: Duration = Duration::from_secs(20);
-
-async fn active(app: &TestApp, practice: PracticeId, email: &str, clients: &[&Client]) -> Contact {
-    let contact = app.with_contact(practice, email, clients).await;
-    app.store()
-        .set_contact_status(practice, contact.id, ContactStatus::Active)
-        .await
-        .unwrap();
-    contact
-}
 
 /// A browser signed in to the portal with a sign-in link.
 async fn signed_in(app: &TestApp, email: &str) -> Browser {

@@ -356,13 +356,18 @@ impl RealBrowser {
             .unwrap_or_else(|e| panic!("type into {css}: {e}"));
     }
 
-    /// Clicks the element `css`.
+    /// Clicks the element `css`. A live list may redraw between finding an
+    /// element and clicking it: then it is found again and clicked, as a
+    /// person would click again.
     pub async fn click(&self, css: &str) {
-        self.wait_for(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        for _ in 0..10 {
+            match self.wait_for(css).await.click().await {
+                Ok(()) => return,
+                Err(e) if e.to_string().contains("stale element") => continue,
+                Err(e) => panic!("click {css}: {e}"),
+            }
+        }
+        panic!("click {css}: the element was redrawn ten times over");
     }
 
     /// Clicks the button that reads `label`, as a person would.

@@ -1,29 +1,11 @@
 //! Messaging preferences (S1–S3, S6–S8), clients starting conversations,
 //! and scheduled sends (X10), each with the server's refusals.
 
-use crate::harness::{Browser, TestApp, location};
+use crate::harness::{TestApp, location};
+use crate::harness::{active, signed_in};
 use portico::domain::{ChatId, Millis, PracticeId, Role};
-use portico::store::{Client, Contact, ContactStatus, Member};
+use portico::store::Member;
 use std::time::Duration;
-
-async fn active(app: &TestApp, practice: PracticeId, email: &str, clients: &[&Client]) -> Contact {
-    let contact = app.with_contact(practice, email, clients).await;
-    app.store()
-        .set_contact_status(practice, contact.id, ContactStatus::Active)
-        .await
-        .unwrap();
-    contact
-}
-
-async fn signed_in(app: &TestApp, email: &str) -> Browser {
-    let browser = app.browser();
-    browser
-        .post_form("/portal/sign-in/link", &[("email", email)])
-        .await;
-    let link = app.latest_link(email, "/portal/link/").await;
-    browser.post_form(&link, &[]).await;
-    browser
-}
 
 fn chat_id(path: &str) -> ChatId {
     path.rsplit('/').next().unwrap().parse().unwrap()

@@ -4,27 +4,8 @@
 //! carries its anti-forgery token in its body, never in its address.
 
 use crate::harness::{Browser, TestApp, location};
+use crate::harness::{active, signed_in};
 use portico::domain::{PracticeId, Role};
-use portico::store::{Client, Contact, ContactStatus};
-
-async fn active(app: &TestApp, practice: PracticeId, email: &str, clients: &[&Client]) -> Contact {
-    let contact = app.with_contact(practice, email, clients).await;
-    app.store()
-        .set_contact_status(practice, contact.id, ContactStatus::Active)
-        .await
-        .unwrap();
-    contact
-}
-
-async fn signed_in(app: &TestApp, email: &str) -> Browser {
-    let browser = app.browser();
-    browser
-        .post_form("/portal/sign-in/link", &[("email", email)])
-        .await;
-    let link = app.latest_link(email, "/portal/link/").await;
-    browser.post_form(&link, &[]).await;
-    browser
-}
 
 /// Olivia (the admin) and Hannah's direct chat about the bakery.
 async fn direct_chat(app: &TestApp) -> (Browser, Browser, String, String, PracticeId) {

@@ -467,3 +467,29 @@ pub fn location(response: &reqwest::Response) -> String {
         .unwrap_or("")
         .to_owned()
 }
+
+/// A contact of `clients` who has activated her account (A4).
+pub async fn active(
+    app: &TestApp,
+    practice: PracticeId,
+    email: &str,
+    clients: &[&Client],
+) -> Contact {
+    let contact = app.with_contact(practice, email, clients).await;
+    app.store()
+        .set_contact_status(practice, contact.id, portico::store::ContactStatus::Active)
+        .await
+        .unwrap();
+    contact
+}
+
+/// A browser signed in to the portal as `email`, by an e-mailed link (A2).
+pub async fn signed_in(app: &TestApp, email: &str) -> Browser {
+    let browser = app.browser();
+    browser
+        .post_form("/portal/sign-in/link", &[("email", email)])
+        .await;
+    let link = app.latest_link(email, "/portal/link/").await;
+    browser.post_form(&link, &[]).await;
+    browser
+}

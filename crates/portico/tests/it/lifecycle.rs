@@ -3,22 +3,14 @@
 //! instances that store the same double-clicked send at once both answer
 //! with the one stored message.
 
+use crate::harness::active;
 use crate::harness::{Browser, TestApp, location};
-use portico::domain::{ChatId, PracticeId};
-use portico::store::{Client, Contact, ContactStatus, FileMeta, Staff};
+use portico::domain::ChatId;
+use portico::store::{Contact, FileMeta, Staff};
 use std::path::PathBuf;
 use std::time::Duration;
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n";
-
-async fn active(app: &TestApp, practice: PracticeId, email: &str, clients: &[&Client]) -> Contact {
-    let contact = app.with_contact(practice, email, clients).await;
-    app.store()
-        .set_contact_status(practice, contact.id, ContactStatus::Active)
-        .await
-        .unwrap();
-    contact
-}
 
 async fn contact_browser(app: &TestApp, email: &str) -> Browser {
     let browser = app.browser();

@@ -1,9 +1,10 @@
 //! X15: every person reads times in their own time zone (their own, else
 //! the practice's): pages, e-mails and exports.
 
-use crate::harness::{Browser, TestApp, location};
-use portico::domain::{Millis, PracticeId};
-use portico::store::{Client, Contact, ContactStatus, Practice, Staff};
+use crate::harness::{TestApp, location};
+use crate::harness::{active, signed_in};
+use portico::domain::Millis;
+use portico::store::{Client, Contact, Practice, Staff};
 use std::time::Duration;
 
 fn at(text: &str) -> Millis {
@@ -22,25 +23,6 @@ fn move_clock_to(app: &TestApp, when: Millis) {
     app.clock.advance(Duration::from_millis(
         u64::try_from(when.0 - now.0).unwrap(),
     ));
-}
-
-async fn active(app: &TestApp, practice: PracticeId, email: &str, clients: &[&Client]) -> Contact {
-    let contact = app.with_contact(practice, email, clients).await;
-    app.store()
-        .set_contact_status(practice, contact.id, ContactStatus::Active)
-        .await
-        .unwrap();
-    contact
-}
-
-async fn signed_in(app: &TestApp, email: &str) -> Browser {
-    let browser = app.browser();
-    browser
-        .post_form("/portal/sign-in/link", &[("email", email)])
-        .await;
-    let link = app.latest_link(email, "/portal/link/").await;
-    browser.post_form(&link, &[]).await;
-    browser
 }
 
 /// A practice in Sydney whose admin reads times in London, and a client

@@ -1,31 +1,11 @@
 //! Messaging (M1, M4, M8, M14, M15) over HTTP and a real WebSocket.
 
 use crate::harness::{Browser, TestApp, location};
+use crate::harness::{active, signed_in};
 use futures_util::StreamExt;
-use portico::domain::PracticeId;
-use portico::store::{Client, Contact, ContactStatus};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-async fn active(app: &TestApp, practice: PracticeId, email: &str, clients: &[&Client]) -> Contact {
-    let contact = app.with_contact(practice, email, clients).await;
-    app.store()
-        .set_contact_status(practice, contact.id, ContactStatus::Active)
-        .await
-        .unwrap();
-    contact
-}
-
-async fn signed_in(app: &TestApp, email: &str) -> Browser {
-    let browser = app.browser();
-    browser
-        .post_form("/portal/sign-in/link", &[("email", email)])
-        .await;
-    let link = app.latest_link(email, "/portal/link/").await;
-    browser.post_form(&link, &[]).await;
-    browser
-}
 
 /// A real WebSocket to `/ws` with the browser's cookies.
 async fn socket(

@@ -2,23 +2,14 @@
 //! never cached, anti-forgery tokens belong to a session, `/metrics` is
 //! closed to the public, and two-factor secrets are sealed at rest.
 
+use crate::harness::active;
 use crate::harness::{Browser, PASSWORD, TestApp, TestDb, location};
 use portico::app::two_factor::current_code;
 use portico::config::{Config, ConfigArgs};
-use portico::domain::{Clock, Millis, PracticeId};
+use portico::domain::{Clock, Millis};
 use portico::keys::{KEY_FILE, Keyring, SecretKey};
 use portico::server::Server;
-use portico::store::{Client, Contact, ContactStatus};
 use secrecy::ExposeSecret;
-
-async fn active(app: &TestApp, practice: PracticeId, email: &str, clients: &[&Client]) -> Contact {
-    let contact = app.with_contact(practice, email, clients).await;
-    app.store()
-        .set_contact_status(practice, contact.id, ContactStatus::Active)
-        .await
-        .unwrap();
-    contact
-}
 
 async fn contact_browser(app: &TestApp, email: &str) -> Browser {
     let browser = app.browser();
