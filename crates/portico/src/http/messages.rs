@@ -855,6 +855,16 @@ pub async fn staff_export_get(
     export(&state, Actor::Staff(&user.staff), &chat, &format).await
 }
 
+/// `GET /portal/messages/{chat}/export/{format}` (X9): a contact downloads
+/// a chat she is in, the same spreadsheet as the practice's; recorded.
+pub async fn portal_export_get(
+    State(state): State<AppState>,
+    user: ContactUser,
+    Path((chat, format)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    export(&state, Actor::Contact(&user.contact), &chat, &format).await
+}
+
 /// `POST {base}/{chat}/files`: the chat's one form (M9), multipart: text,
 /// a reply, files, photos and voice notes. Asked for JSON (the page's
 /// script), it answers with the message or the refusal; otherwise it

@@ -60,6 +60,7 @@ const LONG_ROUTES: &[&str] = &[
     "/app/messages/{chat}/files",
     "/portal/messages/{chat}/files",
     "/app/messages/{chat}/export/{format}",
+    "/portal/messages/{chat}/export/{format}",
     "/app/clients/{id}/questions/many",
     "/app/questions/{id}/follow-up",
     "/portal/questions/{id}/answer",
@@ -142,6 +143,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/app/messages/{chat}/export/{format}",
             get(messages::staff_export_get),
+        )
+        .route(
+            "/portal/messages/{chat}/export/{format}",
+            get(messages::portal_export_get),
         )
         .route("/app/clients/{id}/chat", post(messages::start_chat_post))
         .route("/portal/messages", get(messages::portal_list_get))

@@ -634,6 +634,67 @@ async fn a_chat_exports_to_xlsx_and_csv() {
 }
 
 #[tokio::test]
+async fn a_contact_exports_her_own_chat_and_nobody_elses() {
+    // X9: the same spreadsheet as the practice's, from her side, recorded.
+    let app = TestApp::spawn().await;
+    let (staff, hannah, staff_path, portal_path) = chatting(&app).await;
+    let (_, page) = hannah.page(&portal_path).await;
+    assert!(page.contains(&format!("{portal_path}/export/csv")));
+    let response = hannah.get(&format!("{portal_path}/export/csv")).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    let csv = response.text().await.unwrap();
+    assert!(csv.starts_with("Date,Sender,Message,Reply to,Attachments,Reactions\n"));
+    assert!(csv.contains("Your return is ready.") && csv.contains("Great, thank you!"));
+    let xlsx = hannah.get(&format!("{portal_path}/export/xlsx")).await;
+    assert_eq!(xlsx.status(), 200);
+
+    // Another contact of the practice, and the staff side's address: no.
+    let (practice, _) = {
+        let practices = app.store().list_practices().await.unwrap();
+        (practices[0].id, ())
+    };
+    let client = app.with_client(practice, "Another Client").await;
+    let tom = active(&app, practice, "tom@another.example", &[&client]).await;
+    let tom = signed_in(&app, &tom.email).await;
+    assert_eq!(
+        tom.get(&format!("{portal_path}/export/csv")).await.status(),
+        404
+    );
+    assert_eq!(
+        hannah
+            .get(&format!("{staff_path}/export/csv"))
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        staff
+            .get(&format!("{portal_path}/export/csv"))
+            .await
+            .status(),
+        403,
+        "the portal's address is for contacts"
+    );
+    let chat = staff_path.trim_start_matches("/app/messages/");
+    let events = app
+        .store()
+        .audit_events(practice, &format!("chat:{chat}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        events.iter().filter(|(a, _)| a == "chat exported").count(),
+        2,
+        "both of her exports are recorded"
+    );
+}
+
+#[tokio::test]
 async fn files_and_voice_notes_in_a_chat_and_the_clients_status() {
     let app = TestApp::spawn().await;
     let (staff, hannah, staff_path, portal_path) = chatting(&app).await;
