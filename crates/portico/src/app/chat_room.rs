@@ -140,9 +140,9 @@ pub fn type_label(file: &FileMeta) -> String {
     label.to_owned()
 }
 
-/// The calendar day of a time (UTC), as "YYYY-MM-DD".
-fn day_key(at: Millis) -> String {
-    at.to_timestamp().strftime("%Y-%m-%d").to_string()
+/// The reader's calendar day of `at` (X15: in her own time zone).
+fn day_key(time: &crate::local_time::Viewer, at: Millis) -> jiff::civil::Date {
+    time.civil(at).date()
 }
 
 impl ChatView {
@@ -153,31 +153,31 @@ impl ChatView {
     }
 
     /// "Today", "Yesterday" or the date, when `m` is the first message of
-    /// its day on the page.
-    pub fn day_label(&self, m: &Message) -> Option<String> {
-        let day = day_key(m.created_at);
-        if self.before(m).is_some_and(|b| day_key(b.created_at) == day) {
+    /// its day on the page — days as the reader's clock has them.
+    pub fn day_label(&self, m: &Message, time: &crate::local_time::Viewer) -> Option<String> {
+        let day = day_key(time, m.created_at);
+        if self
+            .before(m)
+            .is_some_and(|b| day_key(time, b.created_at) == day)
+        {
             return None;
         }
-        let today = day_key(self.now);
-        let yesterday = day_key(Millis(self.now.0 - 86_400_000));
+        let today = day_key(time, self.now);
         Some(if day == today {
             "Today".to_owned()
-        } else if day == yesterday {
+        } else if Some(day) == today.yesterday().ok() {
             "Yesterday".to_owned()
         } else {
-            m.created_at
-                .to_timestamp()
-                .strftime("%-d %B %Y")
-                .to_string()
+            day.strftime("%-d %B %Y").to_string()
         })
     }
 
     /// Whether `m` follows a message of the same sender on the same day
     /// (shown grouped with it, without the name again).
-    pub fn continues(&self, m: &Message) -> bool {
-        self.before(m)
-            .is_some_and(|b| b.sender == m.sender && day_key(b.created_at) == day_key(m.created_at))
+    pub fn continues(&self, m: &Message, time: &crate::local_time::Viewer) -> bool {
+        self.before(m).is_some_and(|b| {
+            b.sender == m.sender && day_key(time, b.created_at) == day_key(time, m.created_at)
+        })
     }
 
     /// "staff:<id>" of a message's sender, for the page's grouping.
