@@ -131,6 +131,11 @@ impl Server {
         app.prepare_secrets()
             .await
             .map_err(|e| anyhow::anyhow!("could not prepare the secrets at rest: {e}"))?;
+        // X2: entries written before the audit log was chained join it.
+        store
+            .chain_earlier_audit_events()
+            .await
+            .map_err(|e| anyhow::anyhow!("could not chain the earlier audit entries: {e}"))?;
         let worker = OutboxWorker::new(store, mailer, sms, from, clock, app.outbox_wake.clone());
         let state = AppState {
             public_url: Arc::from(public_url),

@@ -10,8 +10,8 @@ use crate::delivery::email::{AccessEmail, EmailBrand, access_email};
 use crate::domain::{ContactId, EmailAddress, Millis, hash_secret, issue_secret};
 use crate::local_time::Viewer;
 use crate::store::{
-    Channel, Contact, ContactStatus, NewOutboxItem, Practice, SessionStage, SessionSubject, Staff,
-    TokenPurpose,
+    AuditActor, AuditKind, Channel, Contact, ContactStatus, NewOutboxItem, Practice, SessionStage,
+    SessionSubject, Staff, TokenPurpose,
 };
 use secrecy::SecretString;
 
@@ -53,8 +53,19 @@ impl App {
         practice: &Practice,
         contact: &Contact,
         purpose: TokenPurpose,
+        by: AuditActor,
+        origin: &ClientInfo,
     ) -> AppResult<()> {
         let (kind, path, lifetime, valid_for) = purpose_parts(purpose);
+        let (audit_kind, what) = match purpose {
+            TokenPurpose::Invitation => (AuditKind::InvitationSent, "invitation"),
+            TokenPurpose::SignIn => (AuditKind::LinkSent, "sign-in link"),
+            TokenPurpose::Reset => (AuditKind::LinkSent, "password link"),
+        };
+        let entry = self
+            .audit_entry(practice.id, by, audit_kind, origin)
+            .on("contact", contact.id)
+            .detail(what);
         let now = self.clock.now();
         let issued = issue_secret();
         let link = self.link(&format!("{path}{}", issued.secret));
@@ -87,6 +98,7 @@ impl App {
             now,
         )
         .await?;
+        tx.audit(&entry).await?;
         tx.commit().await?;
         self.outbox_wake.notify_one();
         Ok(())
@@ -110,13 +122,26 @@ impl App {
         &self,
         practice: &Practice,
         contact: &Contact,
+        actor: &Staff,
+        origin: &ClientInfo,
     ) -> AppResult<()> {
-        self.send_access_link(practice, contact, TokenPurpose::Invitation)
-            .await
+        self.send_access_link(
+            practice,
+            contact,
+            TokenPurpose::Invitation,
+            actor.into(),
+            origin,
+        )
+        .await
     }
 
     /// A4: staff (re)send a contact their invitation.
-    pub async fn invite_contact(&self, actor: &Staff, contact: ContactId) -> AppResult<Contact> {
+    pub async fn invite_contact(
+        &self,
+        actor: &Staff,
+        contact: ContactId,
+        origin: &ClientInfo,
+    ) -> AppResult<Contact> {
         let (practice, contact) = self.staff_contact(actor, contact).await?;
         if contact.status == ContactStatus::Active {
             return Err(AppError::conflict(format!(
@@ -124,8 +149,14 @@ impl App {
                 contact.name
             )));
         }
-        self.send_access_link(&practice, &contact, TokenPurpose::Invitation)
-            .await?;
+        self.send_access_link(
+            &practice,
+            &contact,
+            TokenPurpose::Invitation,
+            actor.into(),
+            origin,
+        )
+        .await?;
         Ok(contact)
     }
 
@@ -134,10 +165,17 @@ impl App {
         &self,
         actor: &Staff,
         contact: ContactId,
+        origin: &ClientInfo,
     ) -> AppResult<Contact> {
         let (practice, contact) = self.staff_contact(actor, contact).await?;
-        self.send_access_link(&practice, &contact, TokenPurpose::Reset)
-            .await?;
+        self.send_access_link(
+            &practice,
+            &contact,
+            TokenPurpose::Reset,
+            actor.into(),
+            origin,
+        )
+        .await?;
         Ok(contact)
     }
 
@@ -170,7 +208,8 @@ impl App {
                 ContactStatus::Active => TokenPurpose::SignIn,
                 ContactStatus::Invited => TokenPurpose::Invitation,
             };
-            self.send_access_link(&practice, &contact, purpose).await?;
+            self.send_access_link(&practice, &contact, purpose, (&contact).into(), client)
+                .await?;
         }
         Ok(())
     }
@@ -182,8 +221,14 @@ impl App {
         self.throttle_link_request(&email, client).await?;
         for (contact, _) in self.store.find_contacts_anywhere(&email).await? {
             let practice = self.store.get_practice(contact.practice_id).await?;
-            self.send_access_link(&practice, &contact, TokenPurpose::Reset)
-                .await?;
+            self.send_access_link(
+                &practice,
+                &contact,
+                TokenPurpose::Reset,
+                (&contact).into(),
+                client,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -278,7 +323,7 @@ impl App {
         }
         tx.commit().await?;
         let subject = SessionSubject::Contact(holder.contact_id);
-        self.end_sessions_of(holder.practice_id, subject, None)
+        self.end_sessions_of(holder.practice_id, subject, None, None)
             .await?;
         let practice = self.store.get_practice(holder.practice_id).await?;
         self.start_session(&practice, subject, SessionStage::Active, client)
@@ -300,7 +345,9 @@ impl App {
             .await?;
         let mut matched = None;
         let mut checked = false;
-        for (contact, hash) in self.store.find_contacts_anywhere(&email).await? {
+        let found = self.store.find_contacts_anywhere(&email).await?;
+        let practices_tried: Vec<_> = found.iter().map(|(c, _)| c.practice_id).collect();
+        for (contact, hash) in found {
             if let Some(hash) = hash {
                 checked = true;
                 if password::verify_password(password_given.clone(), hash).await {
@@ -315,6 +362,17 @@ impl App {
         let Some(contact) = matched.filter(|c| c.status == ContactStatus::Active) else {
             self.record_attempt(&account_scope).await?;
             self.record_attempt(&ip_scope).await?;
+            for practice in practices_tried {
+                let entry = self
+                    .audit_entry(
+                        practice,
+                        AuditActor::Address(email.to_string()),
+                        AuditKind::SignInFailed,
+                        client,
+                    )
+                    .detail("wrong password");
+                self.store.audit(&entry).await?;
+            }
             return Err(AppError::Denied(WRONG_PASSWORD.into()));
         };
         self.store.clear_attempts(&account_scope).await?;

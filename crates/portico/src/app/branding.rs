@@ -2,6 +2,7 @@
 //! its team's pages and its e-mails. Admins change it; anyone may fetch it
 //! (a logo in an e-mail is fetched without a session).
 
+use super::sessions::ClientInfo;
 use super::{App, AppError, AppResult, policy};
 use crate::domain::{PracticeId, ValidationError};
 use crate::store::Staff;
@@ -107,31 +108,78 @@ impl App {
     }
 
     /// Sets (or, with an empty text, removes) the practice's accent colour.
-    pub async fn set_accent_colour(&self, actor: &Staff, text: &str) -> AppResult<()> {
+    pub async fn set_accent_colour(
+        &self,
+        actor: &Staff,
+        text: &str,
+        origin: &ClientInfo,
+    ) -> AppResult<()> {
         self.branding_admin(actor)?;
         let colour = match text.trim() {
             "" => None,
             other => Some(AccentColour::parse(other).map_err(AppError::Invalid)?),
         };
+        let entry = self
+            .audit_entry(
+                actor.practice_id,
+                actor,
+                crate::store::AuditKind::SettingsChanged,
+                origin,
+            )
+            .on("practice", actor.practice_id)
+            .detail("accent colour");
         Ok(self
             .store
-            .set_accent_colour(actor.practice_id, colour.as_ref().map(AccentColour::as_str))
+            .set_accent_colour(
+                actor.practice_id,
+                colour.as_ref().map(AccentColour::as_str),
+                &entry,
+            )
             .await?)
     }
 
     /// Replaces the practice's logo, once its bytes are an accepted image.
-    pub async fn set_logo(&self, actor: &Staff, bytes: &[u8]) -> AppResult<()> {
+    pub async fn set_logo(
+        &self,
+        actor: &Staff,
+        bytes: &[u8],
+        origin: &ClientInfo,
+    ) -> AppResult<()> {
         self.branding_admin(actor)?;
         let content_type = logo_type(bytes).map_err(AppError::Invalid)?;
+        let entry = self
+            .audit_entry(
+                actor.practice_id,
+                actor,
+                crate::store::AuditKind::SettingsChanged,
+                origin,
+            )
+            .on("practice", actor.practice_id)
+            .detail("logo");
         Ok(self
             .store
-            .set_logo(actor.practice_id, content_type, bytes, self.clock.now())
+            .set_logo(
+                actor.practice_id,
+                content_type,
+                bytes,
+                self.clock.now(),
+                &entry,
+            )
             .await?)
     }
 
-    pub async fn remove_logo(&self, actor: &Staff) -> AppResult<()> {
+    pub async fn remove_logo(&self, actor: &Staff, origin: &ClientInfo) -> AppResult<()> {
         self.branding_admin(actor)?;
-        Ok(self.store.remove_logo(actor.practice_id).await?)
+        let entry = self
+            .audit_entry(
+                actor.practice_id,
+                actor,
+                crate::store::AuditKind::SettingsChanged,
+                origin,
+            )
+            .on("practice", actor.practice_id)
+            .detail("logo removed");
+        Ok(self.store.remove_logo(actor.practice_id, &entry).await?)
     }
 
     /// A practice's logo, for anyone (it is on its sign-in page and in its

@@ -122,6 +122,7 @@ impl App {
         &self,
         actor: &Staff,
         input: &SettingsInput,
+        origin: &super::sessions::ClientInfo,
     ) -> AppResult<()> {
         if !policy::staff_may_manage_practice(actor, actor.practice_id) {
             return Err(AppError::Forbidden);
@@ -204,9 +205,18 @@ impl App {
             autoresponder_text: (!text.is_empty()).then(|| text.to_owned()),
             windows,
         };
+        let entry = self
+            .audit_entry(
+                actor.practice_id,
+                actor,
+                crate::store::AuditKind::SettingsChanged,
+                origin,
+            )
+            .on("practice", actor.practice_id)
+            .detail("messaging");
         Ok(self
             .store
-            .set_messaging_settings(actor.practice_id, &settings)
+            .set_messaging_settings(actor.practice_id, &settings, &entry)
             .await?)
     }
 

@@ -3,12 +3,15 @@
 //! for staff, and live events for the members.
 
 use super::questions::Actor;
+use super::sessions::ClientInfo;
 use super::{App, AppError, AppResult, policy};
 use crate::delivery::live::LiveEvent;
 use crate::domain::{ChatId, ClientId, ContactId, PracticeId, StaffId, ValidationError};
 use crate::local_time::Viewer;
 use crate::store::group_commit::NewMessage;
-use crate::store::{Chat, ChatSummary, ContactStatus, Member, MemberState, Message, Staff};
+use crate::store::{
+    AuditKind, Chat, ChatSummary, ContactStatus, Member, MemberState, Message, NewAudit, Staff,
+};
 
 /// The longest message.
 pub const MAX_MESSAGE_CHARS: usize = 5_000;
@@ -546,7 +549,7 @@ impl App {
 
 /// A CSV cell that a spreadsheet will not run as a formula: text starting
 /// with `=`, `+`, `-`, `@` or a tab gets a leading apostrophe.
-fn csv_safe(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn csv_safe(text: &str) -> std::borrow::Cow<'_, str> {
     if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         std::borrow::Cow::Owned(format!("'{text}"))
     } else {
@@ -608,6 +611,15 @@ pub enum ExportFormat {
     Xlsx,
 }
 
+impl ExportFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Xlsx => "xlsx",
+        }
+    }
+}
+
 impl App {
     /// M4–M6, M10, M12: what a member does in a chat.
     pub async fn chat_action(
@@ -615,6 +627,7 @@ impl App {
         actor: Actor<'_>,
         chat: ChatId,
         action: ChatAction,
+        client: &ClientInfo,
     ) -> AppResult<()> {
         let (practice, member, _) = who(actor);
         let chat = self.store.chat_for_member(practice, chat, member).await?;
@@ -650,12 +663,12 @@ impl App {
                 let mut tx = self.store.begin().await?;
                 tx.delete_message(practice, chat.id, *seq, member, now)
                     .await?;
-                tx.record_audit(
-                    practice,
-                    member,
-                    "message deleted",
-                    &format!("chat:{}", chat.id),
-                    now,
+                tx.audit(
+                    &NewAudit::new(practice, member.into(), AuditKind::MessageDeleted, now)
+                        .on("chat", chat.id)
+                        .client(chat.client_id)
+                        .detail(format!("message {seq}"))
+                        .from(&client.ip, &client.request_id),
                 )
                 .await?;
                 tx.commit().await?;
@@ -913,7 +926,12 @@ impl App {
     }
 
     /// M6: staff delete a chat, its messages gone for good.
-    pub async fn delete_chat(&self, actor: &Staff, chat: ChatId) -> AppResult<()> {
+    pub async fn delete_chat(
+        &self,
+        actor: &Staff,
+        chat: ChatId,
+        client: &ClientInfo,
+    ) -> AppResult<()> {
         let member = Member::Staff(actor.id);
         let chat = self
             .store
@@ -924,12 +942,16 @@ impl App {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         tx.delete_chat(actor.practice_id, chat.id, now).await?;
-        tx.record_audit(
-            actor.practice_id,
-            member,
-            "chat deleted",
-            &format!("chat:{}", chat.id),
-            now,
+        tx.audit(
+            &NewAudit::new(
+                actor.practice_id,
+                member.into(),
+                AuditKind::ChatDeleted,
+                now,
+            )
+            .on("chat", chat.id)
+            .client(chat.client_id)
+            .from(&client.ip, &client.request_id),
         )
         .await?;
         tx.commit().await?;
@@ -961,6 +983,7 @@ impl App {
         actor: Actor<'_>,
         chat: ChatId,
         format: ExportFormat,
+        client: &ClientInfo,
     ) -> AppResult<(Chat, std::fs::File)> {
         let (practice, member, _) = who(actor);
         let chat = self.store.chat_for_member(practice, chat, member).await?;
@@ -1036,12 +1059,17 @@ impl App {
             .map_err(|e| AppError::internal("could not write the export", e))?
             .map_err(|e| AppError::internal("could not write the export", e))?;
         self.store
-            .record_audit(
-                practice,
-                member,
-                "chat exported",
-                &format!("chat:{}", chat.id),
-                self.clock.now(),
+            .audit(
+                &NewAudit::new(
+                    practice,
+                    member.into(),
+                    AuditKind::ChatExported,
+                    self.clock.now(),
+                )
+                .on("chat", chat.id)
+                .client(chat.client_id)
+                .detail(format.extension())
+                .from(&client.ip, &client.request_id),
             )
             .await?;
         Ok((chat, file))

@@ -2,6 +2,7 @@
 //! happens here, once, through [`policy`]; the layers below trust it.
 
 pub mod access;
+pub mod audit;
 pub mod branding;
 pub mod chat_prefs;
 pub mod chat_room;
@@ -23,7 +24,7 @@ pub mod two_factor;
 use crate::delivery::live::Hub;
 use crate::domain::{Clock, EmailAddress, Name, Role, ValidationError};
 use crate::files::{FileError, FileStore};
-use crate::store::{NewStaff, Practice, Staff, Store, StoreError};
+use crate::store::{AuditActor, AuditKind, NewAudit, NewStaff, Practice, Staff, Store, StoreError};
 use password::PasswordError;
 use secrecy::SecretString;
 use std::sync::Arc;
@@ -190,6 +191,19 @@ impl App {
         )
     }
 
+    /// An audit entry (X2) of `kind` by `actor`, now, from the request
+    /// `client` came with.
+    pub fn audit_entry(
+        &self,
+        practice: crate::domain::PracticeId,
+        actor: impl Into<AuditActor>,
+        kind: AuditKind,
+        client: &sessions::ClientInfo,
+    ) -> NewAudit {
+        NewAudit::new(practice, actor.into(), kind, self.clock.now())
+            .from(&client.ip, &client.request_id)
+    }
+
     /// A link into Portico for an e-mail.
     pub fn link(&self, path: &str) -> String {
         format!("{}{path}", self.settings.public_url)
@@ -240,6 +254,7 @@ impl App {
         self.end_sessions_of(
             staff.practice_id,
             crate::store::SessionSubject::Staff(staff.id),
+            None,
             None,
         )
         .await?;

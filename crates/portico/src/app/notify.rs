@@ -681,6 +681,7 @@ impl App {
         &self,
         actor: &Staff,
         settings: NotifySettings,
+        origin: &super::sessions::ClientInfo,
     ) -> AppResult<()> {
         if !policy::staff_may_manage_practice(actor, actor.practice_id) {
             return Err(AppError::Forbidden);
@@ -693,9 +694,18 @@ impl App {
                 "The window is 0 seconds (at once) to a week.",
             )));
         }
+        let entry = self
+            .audit_entry(
+                actor.practice_id,
+                actor,
+                crate::store::AuditKind::SettingsChanged,
+                origin,
+            )
+            .on("practice", actor.practice_id)
+            .detail("notifications");
         Ok(self
             .store
-            .set_notify_settings(actor.practice_id, &settings)
+            .set_notify_settings(actor.practice_id, &settings, &entry)
             .await?)
     }
 

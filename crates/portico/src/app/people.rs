@@ -9,9 +9,9 @@ use crate::domain::{
     hash_secret, issue_secret,
 };
 use crate::store::{
-    Channel, Client, ClientFilter, ClientSummary, Contact, ContactStatus, NewClient, NewContact,
-    NewOutboxItem, NewStaff, PortalClient, Practice, SessionStage, SessionSubject, Staff,
-    StoreError,
+    AuditKind, Channel, Client, ClientFilter, ClientSummary, Contact, ContactStatus, NewClient,
+    NewContact, NewOutboxItem, NewStaff, PortalClient, Practice, SessionStage, SessionSubject,
+    Staff, StoreError,
 };
 use secrecy::SecretString;
 
@@ -259,6 +259,7 @@ impl App {
         name: &str,
         email: &str,
         phone: &str,
+        origin: &ClientInfo,
     ) -> AppResult<AddContact> {
         let client = self.client_for(actor, client).await?;
         let email = EmailAddress::parse(email)?;
@@ -294,11 +295,16 @@ impl App {
             }
             Err(other) => return Err(other.into()),
         };
+        let entry = self
+            .audit_entry(actor.practice_id, actor, AuditKind::AccessGiven, origin)
+            .on("contact", contact.id)
+            .client(Some(client.id));
         self.store
-            .grant_access(actor.practice_id, contact.id, client.id)
+            .grant_access_audited(actor.practice_id, contact.id, client.id, Some(&entry))
             .await?;
         let practice = self.store.get_practice(actor.practice_id).await?;
-        self.send_invitation(&practice, &contact).await?;
+        self.send_invitation(&practice, &contact, actor, origin)
+            .await?;
         Ok(AddContact::Created(contact))
     }
 
@@ -308,14 +314,19 @@ impl App {
         actor: &Staff,
         contact: ContactId,
         client: ClientId,
+        origin: &ClientInfo,
     ) -> AppResult<()> {
         if !policy::staff_may_grant_existing_contact(actor) {
             return Err(AppError::Forbidden);
         }
         let client = self.client_for(actor, client).await?;
+        let entry = self
+            .audit_entry(actor.practice_id, actor, AuditKind::AccessGiven, origin)
+            .on("contact", contact)
+            .client(Some(client.id));
         Ok(self
             .store
-            .grant_access(actor.practice_id, contact, client.id)
+            .grant_access_audited(actor.practice_id, contact, client.id, Some(&entry))
             .await?)
     }
 
@@ -325,15 +336,20 @@ impl App {
         actor: &Staff,
         contact: ContactId,
         client: ClientId,
+        origin: &ClientInfo,
     ) -> AppResult<()> {
         if !policy::staff_may_grant_existing_contact(actor) {
             return Err(AppError::Forbidden);
         }
         let client = self.client_for(actor, client).await?;
+        let entry = self
+            .audit_entry(actor.practice_id, actor, AuditKind::AccessRemoved, origin)
+            .on("contact", contact)
+            .client(Some(client.id));
         // Their sessions stay, but what they reach is read afresh on every request.
         Ok(self
             .store
-            .revoke_access(actor.practice_id, contact, client.id)
+            .revoke_access(actor.practice_id, contact, client.id, Some(&entry))
             .await?)
     }
 
@@ -416,6 +432,7 @@ impl App {
         name: &str,
         email: &str,
         role: &str,
+        origin: &ClientInfo,
     ) -> AppResult<()> {
         admin_only(actor)?;
         let new = NewStaff {
@@ -428,7 +445,10 @@ impl App {
         if let Some((existing, _)) = self.store.find_staff_for_sign_in(&new.email).await? {
             return self.invited_existing_staff(&practice, &existing).await;
         }
-        match self.create_invited_staff(&practice, &new).await {
+        match self
+            .create_invited_staff(&practice, &new, actor, origin)
+            .await
+        {
             // Added by someone else since the look-up above.
             Err(AppError::Conflict { .. }) => {
                 match self.store.find_staff_for_sign_in(&new.email).await? {
@@ -485,7 +505,13 @@ impl App {
 
     /// The new team member, their invitation token and e-mail, in one
     /// transaction.
-    async fn create_invited_staff(&self, practice: &Practice, new: &NewStaff) -> AppResult<()> {
+    async fn create_invited_staff(
+        &self,
+        practice: &Practice,
+        new: &NewStaff,
+        actor: &Staff,
+        origin: &ClientInfo,
+    ) -> AppResult<()> {
         let now = self.clock.now();
         let issued = issue_secret();
         let link = self.link(&format!("/app/welcome/{}", issued.secret));
@@ -521,6 +547,13 @@ impl App {
                 body_html: Some(mail.html),
             },
             now,
+        )
+        .await?;
+        tx.audit(
+            &self
+                .audit_entry(practice.id, actor, AuditKind::InvitationSent, origin)
+                .on("staff", staff.id)
+                .detail(format!("team invitation as {}", new.role.as_str())),
         )
         .await?;
         tx.commit().await?;
@@ -568,7 +601,13 @@ impl App {
     }
 
     /// P1: an admin changes a team member's role; the last admin stays one.
-    pub async fn set_staff_role(&self, actor: &Staff, staff: StaffId, role: &str) -> AppResult<()> {
+    pub async fn set_staff_role(
+        &self,
+        actor: &Staff,
+        staff: StaffId,
+        role: &str,
+        client: &ClientInfo,
+    ) -> AppResult<()> {
         admin_only(actor)?;
         let role = Role::parse(role)?;
         let member = self.store.get_staff(actor.practice_id, staff).await?;
@@ -581,26 +620,49 @@ impl App {
                 "A practice needs at least one admin: make someone else an admin first.",
             ));
         }
+        let entry = self
+            .audit_entry(actor.practice_id, actor, AuditKind::RoleChanged, client)
+            .on("staff", member.id)
+            .detail(format!("{} to {}", member.role.as_str(), role.as_str()));
         Ok(self
             .store
-            .set_staff_role(actor.practice_id, member.id, role)
+            .set_staff_role(actor.practice_id, member.id, role, &entry)
             .await?)
     }
 
     /// P1: an admin deactivates (or reactivates) a team member; a
     /// deactivated member is signed out everywhere and cannot sign in.
-    pub async fn set_staff_active(&self, actor: &Staff, staff: StaffId, on: bool) -> AppResult<()> {
+    pub async fn set_staff_active(
+        &self,
+        actor: &Staff,
+        staff: StaffId,
+        on: bool,
+        client: &ClientInfo,
+    ) -> AppResult<()> {
         admin_only(actor)?;
         let member = self.store.get_staff(actor.practice_id, staff).await?;
         if member.id == actor.id && !on {
             return Err(AppError::conflict("You cannot deactivate yourself."));
         }
+        let kind = if on {
+            AuditKind::Reactivated
+        } else {
+            AuditKind::Deactivated
+        };
+        let entry = self
+            .audit_entry(actor.practice_id, actor, kind, client)
+            .on("staff", member.id);
         self.store
-            .set_staff_active(actor.practice_id, member.id, on)
+            .set_staff_active(actor.practice_id, member.id, on, &entry)
             .await?;
         if !on {
-            self.end_sessions_of(actor.practice_id, SessionSubject::Staff(member.id), None)
-                .await?;
+            self.end_sessions_of(
+                actor.practice_id,
+                SessionSubject::Staff(member.id),
+                None,
+                None,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -864,6 +926,7 @@ impl App {
         actor: &Staff,
         contact: ContactId,
         client: Option<ClientId>,
+        origin: &ClientInfo,
     ) -> AppResult<PortalView> {
         active(actor)?;
         let contact = self.store.get_contact(actor.practice_id, contact).await?;
@@ -879,7 +942,13 @@ impl App {
                 contact.name
             )));
         }
-        self.portal_view(&contact, client).await
+        let view = self.portal_view(&contact, client).await?;
+        let entry = self
+            .audit_entry(actor.practice_id, actor, AuditKind::PortalPreviewed, origin)
+            .on("contact", contact.id)
+            .client(client);
+        self.store.audit(&entry).await?;
+        Ok(view)
     }
 }
 

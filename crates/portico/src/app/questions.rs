@@ -2,12 +2,13 @@
 //! staff follow up, resolve, reopen and reassign. Every step checks who is
 //! asking: staff of the practice, or a contact who may see the question (Q3).
 
+use super::sessions::ClientInfo;
 use super::{App, AppError, AppResult, policy};
 use crate::domain::{ClientId, ContactId, FileId, QuestionId, ValidationError};
 use crate::files::StoredFile;
 use crate::store::{
-    Author, Client, Contact, Entry, EntryKind, FileMeta, NewEntry, NewQuestion, Question,
-    QuestionFilter, QuestionStatus, QuestionSummary, Staff,
+    AuditKind, Author, Client, Contact, Entry, EntryKind, FileMeta, NewEntry, NewQuestion,
+    Question, QuestionFilter, QuestionStatus, QuestionSummary, Staff,
 };
 
 /// The longest question title.
@@ -316,6 +317,7 @@ impl App {
         entry: NewEntry,
         files: &[StoredFile],
         status: Option<QuestionStatus>,
+        audit: &[crate::store::NewAudit],
     ) -> AppResult<()> {
         let now = self.clock.now();
         let p = question.practice_id;
@@ -346,6 +348,9 @@ impl App {
         if let Some(status) = status {
             tx.set_question_status(p, question.id, status, now).await?;
         }
+        for entry in audit {
+            tx.audit(entry).await?;
+        }
         tx.commit().await?;
         if let Some(what) = what {
             self.after_question(question, what, &author).await;
@@ -374,9 +379,21 @@ impl App {
         id: QuestionId,
         body: &str,
         files: &[StoredFile],
+        origin: &ClientInfo,
     ) -> AppResult<()> {
         let question = self.visible_question(Actor::Contact(contact), id).await?;
         let body = Self::check_body(body, files)?;
+        // X2: the answer and each file she sent, with the entry.
+        let about = |kind| {
+            self.audit_entry(contact.practice_id, contact, kind, origin)
+                .client(Some(question.question.client_id))
+        };
+        let mut audit = vec![about(AuditKind::QuestionAnswered).on("question", id)];
+        audit.extend(
+            files
+                .iter()
+                .map(|f| about(AuditKind::FileUploaded).on("file", f.id)),
+        );
         self.add_entry(
             &question.question,
             NewEntry {
@@ -387,6 +404,7 @@ impl App {
             },
             files,
             Some(QuestionStatus::Answered),
+            &audit,
         )
         .await
     }
@@ -411,6 +429,7 @@ impl App {
             },
             files,
             Some(QuestionStatus::Open),
+            &[],
         )
         .await
     }
@@ -442,6 +461,7 @@ impl App {
             },
             &[],
             Some(status),
+            &[],
         )
         .await
     }
@@ -541,6 +561,42 @@ impl App {
         }
         let question = file.question_id.ok_or(AppError::NotFound)?;
         self.visible_question(actor, question).await?;
+        Ok(file)
+    }
+
+    /// A file downloaded (its bytes about to be sent), recorded (X2).
+    pub async fn download_file(
+        &self,
+        actor: Actor<'_>,
+        id: FileId,
+        origin: &ClientInfo,
+    ) -> AppResult<FileMeta> {
+        let file = self.file_for(actor, id).await?;
+        let (practice, who, member): (_, crate::store::AuditActor, _) = match actor {
+            Actor::Staff(s) => (s.practice_id, s.into(), crate::store::Member::Staff(s.id)),
+            Actor::Contact(c) => (c.practice_id, c.into(), crate::store::Member::Contact(c.id)),
+        };
+        let client = match (file.chat_id, file.question_id) {
+            (Some(chat), _) => {
+                self.store
+                    .chat_for_member(practice, chat, member)
+                    .await?
+                    .client_id
+            }
+            (None, Some(question)) => Some(
+                self.store
+                    .get_question(practice, question)
+                    .await?
+                    .question
+                    .client_id,
+            ),
+            (None, None) => None,
+        };
+        let entry = self
+            .audit_entry(practice, who, AuditKind::FileDownloaded, origin)
+            .on("file", file.id)
+            .client(client);
+        self.store.audit(&entry).await?;
         Ok(file)
     }
 

@@ -401,14 +401,28 @@ impl App {
     }
 
     /// X7, Q5: the practice's time zone (admins), the default for contacts.
-    pub async fn set_practice_time_zone(&self, actor: &Staff, zone_name: &str) -> AppResult<()> {
+    pub async fn set_practice_time_zone(
+        &self,
+        actor: &Staff,
+        zone_name: &str,
+        origin: &super::sessions::ClientInfo,
+    ) -> AppResult<()> {
         if !policy::staff_may_manage_practice(actor, actor.practice_id) {
             return Err(AppError::Forbidden);
         }
         let name = valid_zone(zone_name)?;
+        let entry = self
+            .audit_entry(
+                actor.practice_id,
+                actor,
+                crate::store::AuditKind::SettingsChanged,
+                origin,
+            )
+            .on("practice", actor.practice_id)
+            .detail("time zone");
         Ok(self
             .store
-            .set_practice_time_zone(actor.practice_id, &name)
+            .set_practice_time_zone(actor.practice_id, &name, &entry)
             .await?)
     }
 

@@ -4,7 +4,8 @@
 use super::{App, AppResult};
 use crate::domain::{Millis, hash_secret, issue_secret};
 use crate::store::{
-    Contact, NewSession, Practice, Session, SessionStage, SessionSubject, Staff, StoreError,
+    AuditActor, AuditKind, Contact, NewSession, Practice, Session, SessionStage, SessionSubject,
+    Staff, StoreError,
 };
 
 const HOUR: i64 = 3_600_000;
@@ -26,6 +27,8 @@ pub const SOCKET_CHECK_EVERY: std::time::Duration = std::time::Duration::from_se
 pub struct ClientInfo {
     pub ip: String,
     pub user_agent: String,
+    /// The request's id (`x-request-id`), for the audit log (X2).
+    pub request_id: String,
 }
 
 /// The person behind a session.
@@ -113,13 +116,29 @@ impl App {
             .await?;
         match subject {
             SessionSubject::Staff(id) if stage == SessionStage::Active => {
+                let entry = self
+                    .audit_entry(
+                        practice.id,
+                        AuditActor::Staff(id),
+                        AuditKind::SignedIn,
+                        client,
+                    )
+                    .on("staff", id);
                 self.store
-                    .record_staff_sign_in(practice.id, id, now)
+                    .record_staff_sign_in(practice.id, id, now, &entry)
                     .await?;
             }
             SessionSubject::Contact(id) => {
+                let entry = self
+                    .audit_entry(
+                        practice.id,
+                        AuditActor::Contact(id),
+                        AuditKind::SignedIn,
+                        client,
+                    )
+                    .on("contact", id);
                 self.store
-                    .record_contact_sign_in(practice.id, id, now)
+                    .record_contact_sign_in(practice.id, id, now, &entry)
                     .await?;
             }
             SessionSubject::Staff(_) => {}
@@ -176,6 +195,26 @@ impl App {
         self.end_session(&hash_secret(secret)).await
     }
 
+    /// X2: the signed-in person signs out; recorded.
+    pub async fn sign_out_person(
+        &self,
+        identity: &Identity,
+        secret: &str,
+        client: &ClientInfo,
+    ) -> AppResult<()> {
+        let hash = hash_secret(secret);
+        let (actor, subject) = match &identity.person {
+            Person::Staff(s) => (AuditActor::Staff(s.id), ("staff", s.id.to_string())),
+            Person::Contact(c) => (AuditActor::Contact(c.id), ("contact", c.id.to_string())),
+        };
+        let entry = self
+            .audit_entry(identity.practice.id, actor, AuditKind::SignedOut, client)
+            .on(subject.0, subject.1);
+        self.store.end_session_audited(&hash, &entry).await?;
+        self.live.end_sessions(vec![hash]);
+        Ok(())
+    }
+
     /// Ends one session: its row, and its open sockets on every instance.
     async fn end_session(&self, hash: &str) -> AppResult<()> {
         self.store.delete_session(hash).await?;
@@ -190,10 +229,11 @@ impl App {
         practice: crate::domain::PracticeId,
         subject: SessionSubject,
         keep: Option<&str>,
+        entry: Option<&crate::store::NewAudit>,
     ) -> AppResult<usize> {
         let ended = self
             .store
-            .delete_sessions_of(practice, subject, keep)
+            .delete_sessions_of(practice, subject, keep, entry)
             .await?;
         let count = ended.len();
         self.live.end_sessions(ended);
@@ -241,11 +281,26 @@ impl App {
     }
 
     /// "Sign out everywhere else": every other session of this person ends.
-    pub async fn sign_out_other_sessions(&self, identity: &Identity) -> AppResult<usize> {
+    pub async fn sign_out_other_sessions(
+        &self,
+        identity: &Identity,
+        client: &ClientInfo,
+    ) -> AppResult<usize> {
+        let actor = match &identity.person {
+            Person::Staff(s) => AuditActor::Staff(s.id),
+            Person::Contact(c) => AuditActor::Contact(c.id),
+        };
+        let entry = self.audit_entry(
+            identity.practice.id,
+            actor,
+            AuditKind::OtherSessionsEnded,
+            client,
+        );
         self.end_sessions_of(
             identity.practice.id,
             identity.session.subject,
             Some(&identity.session.id_hash),
+            Some(&entry),
         )
         .await
     }

@@ -5,7 +5,7 @@ use super::throttle::{CODE_PER_ACCOUNT, SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_IP};
 use super::two_factor::{check_code, normalise_recovery_code};
 use super::{App, AppError, AppResult, password};
 use crate::domain::{EmailAddress, Millis, hash_secret, issue_secret};
-use crate::store::{SessionStage, SessionSubject};
+use crate::store::{AuditActor, AuditKind, SessionStage, SessionSubject};
 use secrecy::SecretString;
 use tokio::sync::OnceCell;
 
@@ -45,6 +45,7 @@ impl App {
             .await?;
 
         let found = self.store.find_staff_for_sign_in(&email).await?;
+        let practice_tried = found.as_ref().map(|(staff, _)| staff.practice_id);
         let staff = match found {
             Some((staff, Some(hash))) if staff.active => {
                 password::verify_password(password_given, hash)
@@ -59,6 +60,19 @@ impl App {
         let Some(staff) = staff else {
             self.record_attempt(&account_scope).await?;
             self.record_attempt(&ip_scope).await?;
+            // X2: recorded in the practice whose address was tried (an
+            // address no practice knows belongs to no practice's log).
+            if let Some(practice) = practice_tried {
+                let entry = self
+                    .audit_entry(
+                        practice,
+                        AuditActor::Address(email.to_string()),
+                        AuditKind::SignInFailed,
+                        client,
+                    )
+                    .detail("wrong password");
+                self.store.audit(&entry).await?;
+            }
             return Err(AppError::Denied(WRONG_PASSWORD.into()));
         };
         self.store.clear_attempts(&account_scope).await?;
@@ -112,15 +126,28 @@ impl App {
         if !accepted {
             self.record_attempt(&scope).await?;
             self.record_attempt(&ip_scope).await?;
+            let entry = self
+                .audit_entry(
+                    staff.practice_id,
+                    AuditActor::Address(staff.email.to_string()),
+                    AuditKind::SignInFailed,
+                    client,
+                )
+                .detail("wrong second-factor code");
+            self.store.audit(&entry).await?;
             return Err(AppError::Denied(WRONG_CODE.into()));
         }
         self.store.clear_attempts(&scope).await?;
-        self.activate_staff_session(identity).await
+        self.activate_staff_session(identity, client).await
     }
 
     /// Replaces a half-signed-in staff session by a signed-in one with a new
     /// secret.
-    pub(super) async fn activate_staff_session(&self, identity: &Identity) -> AppResult<Started> {
+    pub(super) async fn activate_staff_session(
+        &self,
+        identity: &Identity,
+        client: &ClientInfo,
+    ) -> AppResult<Started> {
         let staff = identity.staff().ok_or(AppError::Forbidden)?;
         let now = self.clock.now();
         let issued = issue_secret();
@@ -133,8 +160,12 @@ impl App {
                 Millis(now.0 + STAFF_ABSOLUTE_MS),
             )
             .await?;
+        let entry = self
+            .audit_entry(staff.practice_id, staff, AuditKind::SignedIn, client)
+            .on("staff", staff.id)
+            .detail("with a second factor");
         self.store
-            .record_staff_sign_in(staff.practice_id, staff.id, now)
+            .record_staff_sign_in(staff.practice_id, staff.id, now, &entry)
             .await?;
         Ok(Started {
             secret: issued.secret,

@@ -2,10 +2,10 @@
 //! codes, and the practice setting that makes it required.
 
 use super::policy;
-use super::sessions::{Identity, Started};
+use super::sessions::{ClientInfo, Identity, Started};
 use super::{App, AppError, AppResult};
 use crate::domain::{Millis, hash_secret};
-use crate::store::SessionStage;
+use crate::store::{AuditKind, SessionStage};
 use base64::Engine;
 use totp_rs::{Builder, Secret, Totp};
 
@@ -113,6 +113,7 @@ impl App {
         &self,
         identity: &Identity,
         code: &str,
+        client: &ClientInfo,
     ) -> AppResult<(Vec<String>, Option<Started>)> {
         let staff = identity.staff().ok_or(AppError::Forbidden)?;
         if !matches!(
@@ -134,11 +135,14 @@ impl App {
         };
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
         let hashes: Vec<String> = codes.iter().map(|c| hash_secret(c)).collect();
+        let entry = self
+            .audit_entry(staff.practice_id, staff, AuditKind::TwoFactorOn, client)
+            .on("staff", staff.id);
         self.store
-            .enable_totp(staff.practice_id, staff.id, step, &hashes)
+            .enable_totp(staff.practice_id, staff.id, step, &hashes, &entry)
             .await?;
         let started = if identity.session.stage == SessionStage::Enrol {
-            Some(self.activate_staff_session(identity).await?)
+            Some(self.activate_staff_session(identity, client).await?)
         } else {
             None
         };
@@ -146,25 +150,52 @@ impl App {
     }
 
     /// Turns two-factor sign-in off, unless the practice requires it.
-    pub async fn disable_two_factor(&self, identity: &Identity) -> AppResult<()> {
+    pub async fn disable_two_factor(
+        &self,
+        identity: &Identity,
+        client: &ClientInfo,
+    ) -> AppResult<()> {
         let staff = identity.staff().ok_or(AppError::Forbidden)?;
         if identity.practice.require_totp {
             return Err(AppError::Denied(
                 "Your practice requires two-factor sign-in, so it cannot be turned off.".into(),
             ));
         }
-        self.store.disable_totp(staff.practice_id, staff.id).await?;
+        let entry = self
+            .audit_entry(staff.practice_id, staff, AuditKind::TwoFactorOff, client)
+            .on("staff", staff.id);
+        self.store
+            .disable_totp(staff.practice_id, staff.id, &entry)
+            .await?;
         Ok(())
     }
 
     /// A5's practice setting; admins only.
-    pub async fn set_require_two_factor(&self, identity: &Identity, on: bool) -> AppResult<()> {
+    pub async fn set_require_two_factor(
+        &self,
+        identity: &Identity,
+        on: bool,
+        client: &ClientInfo,
+    ) -> AppResult<()> {
         let staff = identity.staff().ok_or(AppError::Forbidden)?;
         if !policy::staff_may_manage_practice(staff, identity.practice.id) {
             return Err(AppError::Forbidden);
         }
+        let entry = self
+            .audit_entry(
+                identity.practice.id,
+                staff,
+                AuditKind::SettingsChanged,
+                client,
+            )
+            .on("practice", identity.practice.id)
+            .detail(if on {
+                "two-factor sign-in required"
+            } else {
+                "two-factor sign-in not required"
+            });
         self.store
-            .set_require_totp(identity.practice.id, on)
+            .set_require_totp(identity.practice.id, on, &entry)
             .await?;
         Ok(())
     }

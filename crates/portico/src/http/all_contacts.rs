@@ -8,6 +8,7 @@ use super::pages::render;
 use super::session::StaffUser;
 use super::staff_pages::Done;
 use crate::app::people::ContactWithClients;
+use crate::app::sessions::ClientInfo;
 use crate::domain::{ClientId, ContactId};
 use crate::store::Client;
 use askama::Template;
@@ -58,12 +59,16 @@ fn parse<T: std::str::FromStr>(id: &str) -> Result<T, PageError> {
 pub async fn add_client_post(
     State(state): State<AppState>,
     user: StaffUser,
+    origin: ClientInfo,
     Path(contact): Path<String>,
     Form(form): Form<AddClientForm>,
 ) -> Result<Response, PageError> {
     let contact: ContactId = parse(&contact)?;
     let client: ClientId = parse(&form.client)?;
-    state.app.grant_access(&user.staff, contact, client).await?;
+    state
+        .app
+        .grant_access(&user.staff, contact, client, &origin)
+        .await?;
     Ok(Redirect::to("/app/settings/contacts?done=access-given").into_response())
 }
 
@@ -71,11 +76,12 @@ pub async fn add_client_post(
 pub async fn remove_client_post(
     State(state): State<AppState>,
     user: StaffUser,
+    origin: ClientInfo,
     Path((contact, client)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     state
         .app
-        .revoke_access(&user.staff, parse(&contact)?, parse(&client)?)
+        .revoke_access(&user.staff, parse(&contact)?, parse(&client)?, &origin)
         .await?;
     Ok(Redirect::to("/app/settings/contacts?done=access-removed").into_response())
 }

@@ -10,6 +10,7 @@ use super::pages::render;
 use super::session::StaffUser;
 use crate::app::AppError;
 use crate::app::branding::MAX_LOGO_BYTES;
+use crate::app::sessions::ClientInfo;
 use crate::domain::PracticeId;
 use askama::Template;
 use axum::Form;
@@ -97,11 +98,12 @@ pub struct ColourForm {
 pub async fn colour_post(
     State(state): State<AppState>,
     user: StaffUser,
+    origin: ClientInfo,
     Form(form): Form<ColourForm>,
 ) -> Result<Response, PageError> {
     match state
         .app
-        .set_accent_colour(&user.staff, &form.accent_colour)
+        .set_accent_colour(&user.staff, &form.accent_colour, &origin)
         .await
     {
         Ok(()) => Ok(Redirect::to("/app/settings/branding?done=colour").into_response()),
@@ -143,6 +145,7 @@ async fn logo_bytes(mut form: Multipart) -> Result<Vec<u8>, String> {
 pub async fn logo_post(
     State(state): State<AppState>,
     user: StaffUser,
+    origin: ClientInfo,
     form: Multipart,
 ) -> Result<Response, PageError> {
     if !user.staff.is_admin() {
@@ -151,7 +154,7 @@ pub async fn logo_post(
     let result = match logo_bytes(form).await {
         Ok(bytes) => state
             .app
-            .set_logo(&user.staff, &bytes)
+            .set_logo(&user.staff, &bytes, &origin)
             .await
             .map_err(|e| match e {
                 AppError::Invalid(e) => Ok(e.message),
@@ -176,8 +179,9 @@ pub async fn logo_post(
 pub async fn logo_remove_post(
     State(state): State<AppState>,
     user: StaffUser,
+    origin: ClientInfo,
 ) -> Result<Response, PageError> {
-    state.app.remove_logo(&user.staff).await?;
+    state.app.remove_logo(&user.staff, &origin).await?;
     Ok(Redirect::to("/app/settings/branding?done=logo-removed").into_response())
 }
 

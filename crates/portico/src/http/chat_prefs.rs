@@ -15,6 +15,7 @@ use crate::app::chat_prefs::{DAYS, MAX_WINDOWS, SettingsInput, WindowInput};
 use crate::app::chats::MAX_MESSAGE_CHARS;
 use crate::app::questions::Actor;
 use crate::app::scheduled::ScheduledView;
+use crate::app::sessions::ClientInfo;
 use crate::domain::{ChatId, ClientId};
 use crate::store::{MessagingPreferences, Staff};
 use askama::Template;
@@ -160,10 +161,15 @@ fn settings_input(body: &[u8]) -> SettingsInput {
 pub async fn settings_post(
     State(state): State<AppState>,
     user: StaffUser,
+    origin: ClientInfo,
     RawForm(body): RawForm,
 ) -> Result<Response, PageError> {
     let input = settings_input(&body);
-    match state.app.save_messaging_settings(&user.staff, &input).await {
+    match state
+        .app
+        .save_messaging_settings(&user.staff, &input, &origin)
+        .await
+    {
         Ok(()) => Ok(Redirect::to("/app/settings/messaging?done=saved").into_response()),
         Err(AppError::Forbidden) => Err(PageError::Forbidden(
             "Only admins change the practice's messaging settings.".into(),

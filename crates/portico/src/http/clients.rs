@@ -10,6 +10,7 @@ use super::session::StaffUser;
 use super::staff_pages::Done;
 use crate::app::AppError;
 use crate::app::people::{AddContact, ClientPage, SendChannel, SendOutcome, SendProblems};
+use crate::app::sessions::ClientInfo;
 use crate::domain::{ClientId, ContactId, StaffId};
 use crate::store::{Client, ClientFilter, ClientSummary, Contact, Staff};
 use askama::Template;
@@ -451,13 +452,21 @@ pub async fn contacts_get(
 pub async fn contacts_post(
     State(state): State<AppState>,
     user: StaffUser,
+    origin: ClientInfo,
     Path(id): Path<String>,
     Form(form): Form<ContactForm>,
 ) -> Result<Response, PageError> {
     let id: ClientId = parse(&id)?;
     let outcome = state
         .app
-        .add_contact_to_client(&user.staff, id, &form.name, &form.email, &form.phone)
+        .add_contact_to_client(
+            &user.staff,
+            id,
+            &form.name,
+            &form.email,
+            &form.phone,
+            &origin,
+        )
         .await;
     let mut view = ContactsState {
         status: StatusCode::OK,
@@ -508,11 +517,15 @@ pub async fn contacts_post(
 pub async fn grant_post(
     State(state): State<AppState>,
     user: StaffUser,
+    origin: ClientInfo,
     Path((id, contact)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let id: ClientId = parse(&id)?;
     let contact: ContactId = parse(&contact)?;
-    state.app.grant_access(&user.staff, contact, id).await?;
+    state
+        .app
+        .grant_access(&user.staff, contact, id, &origin)
+        .await?;
     Ok(Redirect::to(&format!("/app/clients/{id}/contacts?done=access-given")).into_response())
 }
 
@@ -520,11 +533,15 @@ pub async fn grant_post(
 pub async fn revoke_post(
     State(state): State<AppState>,
     user: StaffUser,
+    origin: ClientInfo,
     Path((id, contact)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let id: ClientId = parse(&id)?;
     let contact: ContactId = parse(&contact)?;
-    state.app.revoke_access(&user.staff, contact, id).await?;
+    state
+        .app
+        .revoke_access(&user.staff, contact, id, &origin)
+        .await?;
     Ok(Redirect::to(&format!("/app/clients/{id}/contacts?done=access-removed")).into_response())
 }
 

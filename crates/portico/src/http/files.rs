@@ -6,7 +6,7 @@ use super::errors::PageError;
 use super::session::MaybeIdentity;
 use crate::app::AppError;
 use crate::app::questions::Actor;
-use crate::app::sessions::Person;
+use crate::app::sessions::{ClientInfo, Person};
 use crate::domain::FileId;
 use crate::store::SessionStage;
 use axum::body::Body;
@@ -36,6 +36,7 @@ fn disposition(name: &str) -> String {
 pub async fn file_get(
     State(state): State<AppState>,
     maybe: MaybeIdentity,
+    client: ClientInfo,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let id: FileId = id.parse().map_err(|_| PageError::NotFound)?;
@@ -49,7 +50,7 @@ pub async fn file_get(
         Person::Staff(staff) => Actor::Staff(staff),
         Person::Contact(contact) => Actor::Contact(contact),
     };
-    let file = state.app.file_for(actor, id).await?;
+    let file = state.app.download_file(actor, id, &client).await?;
     let stream = state
         .app
         .files

@@ -11,7 +11,7 @@ use super::session::{ContactUser, MaybeIdentity, StaffUser};
 use crate::app::AppError;
 use crate::app::chats::{ChatAction, ChatView, ExportFormat, SendInput};
 use crate::app::questions::Actor;
-use crate::app::sessions::Person;
+use crate::app::sessions::{ClientInfo, Person};
 use crate::domain::{ChatId, ClientId, ContactId};
 use crate::store::{ChatSummary, Member, SessionStage};
 use askama::Template;
@@ -704,6 +704,7 @@ pub struct ActionForm {
 async fn act(
     state: &AppState,
     actor: Actor<'_>,
+    client: &ClientInfo,
     base: &'static str,
     chat: ChatId,
     form: ActionForm,
@@ -725,7 +726,7 @@ async fn act(
         _ => return Err(PageError::NotFound),
     };
     let leaves = matches!(action, ChatAction::MarkUnread { .. } | ChatAction::Hide);
-    match state.app.chat_action(actor, chat, action).await {
+    match state.app.chat_action(actor, chat, action, client).await {
         Ok(()) if leaves => Ok(Redirect::to(base).into_response()),
         Ok(()) => Ok(Redirect::to(&format!("{base}/{chat}")).into_response()),
         Err(AppError::Forbidden) => Err(PageError::Forbidden(
@@ -743,12 +744,14 @@ async fn act(
 pub async fn staff_action_post(
     State(state): State<AppState>,
     user: StaffUser,
+    client: ClientInfo,
     Path(chat): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Result<Response, PageError> {
     act(
         &state,
         Actor::Staff(&user.staff),
+        &client,
         "/app/messages",
         parse(&chat)?,
         form,
@@ -760,12 +763,14 @@ pub async fn staff_action_post(
 pub async fn portal_action_post(
     State(state): State<AppState>,
     user: ContactUser,
+    client: ClientInfo,
     Path(chat): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Result<Response, PageError> {
     act(
         &state,
         Actor::Contact(&user.contact),
+        &client,
         "/portal/messages",
         parse(&chat)?,
         form,
@@ -803,15 +808,20 @@ pub async fn delete_get(
 pub async fn delete_post(
     State(state): State<AppState>,
     user: StaffUser,
+    client: ClientInfo,
     Path(chat): Path<String>,
 ) -> Result<Response, PageError> {
-    state.app.delete_chat(&user.staff, parse(&chat)?).await?;
+    state
+        .app
+        .delete_chat(&user.staff, parse(&chat)?, &client)
+        .await?;
     Ok(Redirect::to("/app/messages").into_response())
 }
 
 async fn export(
     state: &AppState,
     actor: Actor<'_>,
+    client: &ClientInfo,
     chat: &str,
     format: &str,
 ) -> Result<Response, PageError> {
@@ -820,7 +830,10 @@ async fn export(
         "xlsx" => ExportFormat::Xlsx,
         _ => return Err(PageError::NotFound),
     };
-    let (chat, file) = state.app.export_chat(actor, parse(chat)?, format).await?;
+    let (chat, file) = state
+        .app
+        .export_chat(actor, parse(chat)?, format, client)
+        .await?;
     let (content_type, extension) = match format {
         ExportFormat::Csv => ("text/csv; charset=utf-8", "csv"),
         ExportFormat::Xlsx => (
@@ -850,9 +863,10 @@ async fn export(
 pub async fn staff_export_get(
     State(state): State<AppState>,
     user: StaffUser,
+    client: ClientInfo,
     Path((chat, format)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    export(&state, Actor::Staff(&user.staff), &chat, &format).await
+    export(&state, Actor::Staff(&user.staff), &client, &chat, &format).await
 }
 
 /// `GET /portal/messages/{chat}/export/{format}` (X9): a contact downloads
@@ -860,9 +874,17 @@ pub async fn staff_export_get(
 pub async fn portal_export_get(
     State(state): State<AppState>,
     user: ContactUser,
+    client: ClientInfo,
     Path((chat, format)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    export(&state, Actor::Contact(&user.contact), &chat, &format).await
+    export(
+        &state,
+        Actor::Contact(&user.contact),
+        &client,
+        &chat,
+        &format,
+    )
+    .await
 }
 
 /// `POST {base}/{chat}/files`: the chat's one form (M9), multipart: text,

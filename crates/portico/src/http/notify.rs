@@ -8,6 +8,7 @@ use super::layout::Layout;
 use super::pages::render;
 use super::session::{ContactUser, MaybeIdentity, StaffUser};
 use crate::app::AppError;
+use crate::app::sessions::ClientInfo;
 use crate::domain::{ChatId, PracticeId};
 use crate::store::{Member, NotifyChannel, NotifyPrefs, NotifySettings, StaffMode};
 use askama::Template;
@@ -376,6 +377,7 @@ pub struct SettingsForm {
 pub async fn settings_post(
     State(state): State<AppState>,
     user: StaffUser,
+    origin: ClientInfo,
     Form(form): Form<SettingsForm>,
 ) -> Result<Response, PageError> {
     let refused = |layout: Layout, message: String| {
@@ -409,7 +411,11 @@ pub async fn settings_post(
         content_to_staff: form.content_to_staff.is_some(),
         delay_secs: delay,
     };
-    match state.app.set_notify_settings(&user.staff, settings).await {
+    match state
+        .app
+        .set_notify_settings(&user.staff, settings, &origin)
+        .await
+    {
         Ok(()) => Ok(Redirect::to("/app/settings/notifications?done=saved").into_response()),
         Err(AppError::Invalid(error)) => Ok(refused(user.layout, error.to_string())),
         Err(other) => Err(other.into()),

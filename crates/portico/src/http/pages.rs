@@ -61,14 +61,19 @@ pub async fn not_found() -> Response {
 pub async fn sign_out_post(
     State(state): State<AppState>,
     maybe: MaybeIdentity,
+    origin: crate::app::sessions::ClientInfo,
 ) -> Result<Response, PageError> {
     let to = match &maybe.identity {
         Some(identity) if identity.contact().is_some() => "/portal/sign-in",
         Some(_) => "/app/sign-in",
         None => "/",
     };
-    if let Some(secret) = &maybe.secret {
-        state.app.sign_out(secret).await?;
+    match (&maybe.identity, &maybe.secret) {
+        (Some(identity), Some(secret)) => {
+            state.app.sign_out_person(identity, secret, &origin).await?;
+        }
+        (None, Some(secret)) => state.app.sign_out(secret).await?,
+        _ => {}
     }
     let jar = CookieJar::new().add(cleared_session_cookie(&state));
     Ok((jar, Redirect::to(to)).into_response())

@@ -525,10 +525,15 @@ pub async fn client_get(
 pub async fn preview_home_get(
     State(state): State<AppState>,
     user: StaffUser,
+    origin: ClientInfo,
     Path(contact): Path<String>,
 ) -> Result<Response, PageError> {
     let contact: ContactId = parse(&contact)?;
-    match state.app.preview_view(&user.staff, contact, None).await {
+    match state
+        .app
+        .preview_view(&user.staff, contact, None, &origin)
+        .await
+    {
         Ok(view) => Ok(Redirect::to(&format!(
             "/app/preview/{contact}/clients/{}",
             view.current.client.id
@@ -543,12 +548,13 @@ pub async fn preview_home_get(
 pub async fn preview_get(
     State(state): State<AppState>,
     user: StaffUser,
+    origin: ClientInfo,
     Path((contact, client)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let client: ClientId = parse(&client)?;
     let view = state
         .app
-        .preview_view(&user.staff, parse(&contact)?, Some(client))
+        .preview_view(&user.staff, parse(&contact)?, Some(client), &origin)
         .await?;
     Ok(render(
         StatusCode::OK,
@@ -639,8 +645,12 @@ pub async fn time_zone_post(
 pub async fn sign_out_others_post(
     State(state): State<AppState>,
     user: ContactUser,
+    origin: ClientInfo,
 ) -> Result<Response, PageError> {
-    state.app.sign_out_other_sessions(&user.identity).await?;
+    state
+        .app
+        .sign_out_other_sessions(&user.identity, &origin)
+        .await?;
     Ok(Redirect::to("/portal/account?done=signed-out-others").into_response())
 }
 
@@ -703,6 +713,7 @@ pub async fn question_get(
 pub async fn answer_post(
     State(state): State<AppState>,
     user: ContactUser,
+    origin: ClientInfo,
     Path(id): Path<String>,
     form: axum::extract::Multipart,
 ) -> Result<Response, PageError> {
@@ -725,7 +736,13 @@ pub async fn answer_post(
         };
     match state
         .app
-        .answer_question(&user.contact, id, upload.field("body"), &upload.files)
+        .answer_question(
+            &user.contact,
+            id,
+            upload.field("body"),
+            &upload.files,
+            &origin,
+        )
         .await
     {
         Ok(()) => {

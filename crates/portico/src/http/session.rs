@@ -90,9 +90,16 @@ impl FromRequestParts<AppState> for ClientInfo {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
+        let request_id = parts
+            .headers
+            .get(&super::REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
         Ok(ClientInfo {
             ip: forwarded.or(peer).unwrap_or_else(|| "unknown".into()),
             user_agent,
+            request_id,
         })
     }
 }

@@ -221,12 +221,17 @@ pub async fn two_factor_get(
 pub async fn two_factor_post(
     State(state): State<AppState>,
     maybe: MaybeIdentity,
+    origin: ClientInfo,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, PageError> {
     let Some(identity) = enrolling_or_active(&maybe) else {
         return Ok(Redirect::to("/app/sign-in").into_response());
     };
-    match state.app.confirm_two_factor(identity, &form.code).await {
+    match state
+        .app
+        .confirm_two_factor(identity, &form.code, &origin)
+        .await
+    {
         Ok((codes, started)) => {
             let mut layout = two_factor_layout(&maybe, identity);
             if let Some(started) = &started {
@@ -277,8 +282,9 @@ pub async fn two_factor_post(
 pub async fn two_factor_disable_post(
     State(state): State<AppState>,
     user: StaffUser,
+    origin: ClientInfo,
 ) -> Result<Response, PageError> {
-    match state.app.disable_two_factor(&user.identity).await {
+    match state.app.disable_two_factor(&user.identity, &origin).await {
         Ok(()) => Ok(Redirect::to("/app/two-factor").into_response()),
         Err(crate::app::AppError::Denied(message)) => Err(PageError::Forbidden(message)),
         Err(other) => Err(other.into()),

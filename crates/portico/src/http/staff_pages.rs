@@ -7,6 +7,7 @@ use super::layout::Layout;
 use super::pages::render;
 use super::session::StaffUser;
 use crate::app::AppError;
+use crate::app::sessions::ClientInfo;
 use crate::app::sessions::SessionView;
 use crate::delivery::worker::MAX_ATTEMPTS;
 use crate::domain::{ContactId, Millis};
@@ -191,11 +192,12 @@ fn parse_contact(id: &str) -> Result<ContactId, PageError> {
 pub async fn invite_post(
     State(state): State<AppState>,
     user: StaffUser,
+    origin: ClientInfo,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     match state
         .app
-        .invite_contact(&user.staff, parse_contact(&id)?)
+        .invite_contact(&user.staff, parse_contact(&id)?, &origin)
         .await
     {
         Ok(_) => Ok(Redirect::to("/app/contacts?done=invited").into_response()),
@@ -210,11 +212,12 @@ pub async fn invite_post(
 pub async fn password_reset_post(
     State(state): State<AppState>,
     user: StaffUser,
+    origin: ClientInfo,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     state
         .app
-        .send_contact_password_reset(&user.staff, parse_contact(&id)?)
+        .send_contact_password_reset(&user.staff, parse_contact(&id)?, &origin)
         .await?;
     Ok(Redirect::to("/app/contacts?done=reset").into_response())
 }
@@ -304,8 +307,12 @@ pub async fn account_time_zone_post(
 pub async fn sign_out_others_post(
     State(state): State<AppState>,
     user: StaffUser,
+    origin: ClientInfo,
 ) -> Result<Response, PageError> {
-    state.app.sign_out_other_sessions(&user.identity).await?;
+    state
+        .app
+        .sign_out_other_sessions(&user.identity, &origin)
+        .await?;
     Ok(Redirect::to("/app/account?done=signed-out-others").into_response())
 }
 
@@ -393,11 +400,12 @@ pub struct TimeZoneForm {
 pub async fn time_zone_post(
     State(state): State<AppState>,
     user: StaffUser,
+    origin: ClientInfo,
     Form(form): Form<TimeZoneForm>,
 ) -> Result<Response, PageError> {
     match state
         .app
-        .set_practice_time_zone(&user.staff, &form.time_zone)
+        .set_practice_time_zone(&user.staff, &form.time_zone, &origin)
         .await
     {
         Ok(()) => Ok(Redirect::to("/app/settings?done=saved").into_response()),
@@ -425,11 +433,12 @@ pub struct SecurityForm {
 pub async fn security_post(
     State(state): State<AppState>,
     user: StaffUser,
+    origin: ClientInfo,
     Form(form): Form<SecurityForm>,
 ) -> Result<Response, PageError> {
     state
         .app
-        .set_require_two_factor(&user.identity, form.require_totp.is_some())
+        .set_require_two_factor(&user.identity, form.require_totp.is_some(), &origin)
         .await?;
     Ok(Redirect::to("/app/settings?done=saved").into_response())
 }

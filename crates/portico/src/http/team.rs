@@ -97,11 +97,12 @@ pub async fn team_get(
 pub async fn team_post(
     State(state): State<AppState>,
     user: StaffUser,
+    origin: ClientInfo,
     Form(form): Form<InviteForm>,
 ) -> Result<Response, PageError> {
     match state
         .app
-        .invite_staff(&user.staff, &form.name, &form.email, &form.role)
+        .invite_staff(&user.staff, &form.name, &form.email, &form.role, &origin)
         .await
     {
         Ok(_) => Ok(Redirect::to("/app/team?done=team-invited").into_response()),
@@ -133,11 +134,16 @@ pub struct RoleForm {
 pub async fn role_post(
     State(state): State<AppState>,
     user: StaffUser,
+    origin: ClientInfo,
     Path(id): Path<String>,
     Form(form): Form<RoleForm>,
 ) -> Result<Response, PageError> {
     let id: StaffId = id.parse().map_err(|_| PageError::NotFound)?;
-    match state.app.set_staff_role(&user.staff, id, &form.role).await {
+    match state
+        .app
+        .set_staff_role(&user.staff, id, &form.role, &origin)
+        .await
+    {
         Ok(()) => Ok(Redirect::to("/app/team?done=saved").into_response()),
         Err(error) => {
             let refusal = refusal(error)?;
@@ -165,13 +171,14 @@ pub struct ActiveForm {
 pub async fn active_post(
     State(state): State<AppState>,
     user: StaffUser,
+    origin: ClientInfo,
     Path(id): Path<String>,
     Form(form): Form<ActiveForm>,
 ) -> Result<Response, PageError> {
     let id: StaffId = id.parse().map_err(|_| PageError::NotFound)?;
     match state
         .app
-        .set_staff_active(&user.staff, id, form.active == "on")
+        .set_staff_active(&user.staff, id, form.active == "on", &origin)
         .await
     {
         Ok(()) => Ok(Redirect::to("/app/team?done=saved").into_response()),

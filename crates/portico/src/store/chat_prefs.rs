@@ -159,6 +159,7 @@ impl Store {
         &self,
         practice: PracticeId,
         settings: &MessagingSettings,
+        entry: &super::NewAudit,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         let done = sqlx::query(
@@ -193,6 +194,7 @@ impl Store {
             .execute(&mut *tx.tx)
             .await?;
         }
+        tx.audit(entry).await?;
         tx.commit().await
     }
 

@@ -661,47 +661,6 @@ impl Store {
         .collect()
     }
 
-    /// Records what someone did, for the audit log (X2).
-    pub async fn record_audit(
-        &self,
-        practice: PracticeId,
-        actor: Member,
-        action: &str,
-        subject: &str,
-        now: Millis,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_events (id, practice_id, actor_kind, actor_id, action, subject, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(practice.to_string())
-        .bind(actor.kind())
-        .bind(actor.id())
-        .bind(action)
-        .bind(subject)
-        .bind(now.0)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// The audit events of a practice about one subject, oldest first.
-    pub async fn audit_events(
-        &self,
-        practice: PracticeId,
-        subject: &str,
-    ) -> StoreResult<Vec<(String, Millis)>> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT action, created_at FROM audit_events WHERE practice_id = $1 AND subject = $2 ORDER BY created_at, id",
-        )
-        .bind(practice.to_string())
-        .bind(subject)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|(a, t)| (a, Millis(t))).collect())
-    }
-
     /// M2: adds members; a direct chat given a third person becomes a group.
     pub async fn add_chat_members(
         &self,

@@ -233,13 +233,18 @@ impl Store {
         practice: PracticeId,
         id: ContactId,
         now: Millis,
+        entry: &super::NewAudit,
     ) -> StoreResult<()> {
-        sqlx::query("UPDATE contacts SET last_sign_in_at = $3 WHERE practice_id = $1 AND id = $2")
+        self.execute_audited(
+            sqlx::query(
+                "UPDATE contacts SET last_sign_in_at = $3 WHERE practice_id = $1 AND id = $2",
+            )
             .bind(practice.to_string())
             .bind(id.to_string())
-            .bind(now.0)
-            .execute(&self.pool)
-            .await?;
+            .bind(now.0),
+            entry,
+        )
+        .await?;
         Ok(())
     }
 
@@ -303,8 +308,22 @@ impl Store {
         contact: ContactId,
         client: ClientId,
     ) -> StoreResult<()> {
+        self.grant_access_audited(practice, contact, client, None)
+            .await
+    }
+
+    /// Gives a contact a client, with its audit entry (X2) in the same
+    /// transaction when there is one.
+    pub async fn grant_access_audited(
+        &self,
+        practice: PracticeId,
+        contact: ContactId,
+        client: ClientId,
+        entry: Option<&super::NewAudit>,
+    ) -> StoreResult<()> {
         self.get_contact(practice, contact).await?;
         self.get_client(practice, client).await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO contact_clients (practice_id, contact_id, client_id, created_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
@@ -313,9 +332,12 @@ impl Store {
         .bind(contact.to_string())
         .bind(client.to_string())
         .bind(Millis::now().0)
-        .execute(&self.pool)
+        .execute(&mut *tx.tx)
         .await?;
-        Ok(())
+        if let Some(entry) = entry {
+            tx.audit(entry).await?;
+        }
+        tx.commit().await
     }
 
     /// Takes a client away from a contact. Her chats about it (and, for a
@@ -329,6 +351,7 @@ impl Store {
         practice: PracticeId,
         contact: ContactId,
         client: ClientId,
+        entry: Option<&super::NewAudit>,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         sqlx::query("UPDATE contacts SET status = status WHERE practice_id = $1 AND id = $2")
@@ -345,6 +368,9 @@ impl Store {
         .execute(&mut *tx.tx)
         .await?;
         found(done.rows_affected())?;
+        if let Some(entry) = entry {
+            tx.audit(entry).await?;
+        }
         tx.commit().await
     }
 

@@ -114,31 +114,6 @@ impl StoreTx {
         .await?;
         Ok(())
     }
-
-    /// M6, M13: records who did what, in the transaction of the change.
-    pub async fn record_audit(
-        &mut self,
-        practice: PracticeId,
-        actor: Member,
-        action: &str,
-        subject: &str,
-        now: Millis,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_events (id, practice_id, actor_kind, actor_id, action, subject, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(practice.to_string())
-        .bind(actor.kind())
-        .bind(actor.id())
-        .bind(action)
-        .bind(subject)
-        .bind(now.0)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
-    }
 }
 
 impl Store {

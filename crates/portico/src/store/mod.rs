@@ -7,6 +7,7 @@
 //! [`backend`] alone. Every query on tenant data filters by practice.
 //! See `docs/decisions/0001-one-store-for-two-engines.md`.
 
+mod audit;
 mod backend;
 mod backup;
 mod chat_events;
@@ -27,6 +28,9 @@ mod staff;
 mod throttle;
 mod tokens;
 
+pub use audit::{
+    AuditActor, AuditEntry, AuditFilter, AuditKind, ChainBreak, ChainReport, GENESIS_HASH, NewAudit,
+};
 pub use backend::{Backend, listen_instances};
 pub use chat_events::ChatEvent;
 pub use chat_prefs::{
@@ -175,6 +179,21 @@ impl StoreTx {
     pub async fn commit(self) -> StoreResult<()> {
         self.tx.commit().await?;
         Ok(())
+    }
+}
+
+/// One statement as sqlx builds it.
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+impl Store {
+    /// Runs one statement and writes its audit entry (X2) in the same
+    /// transaction; returns the rows the statement touched.
+    async fn execute_audited(&self, query: AnyQuery<'_>, entry: &NewAudit) -> StoreResult<u64> {
+        let mut tx = self.begin().await?;
+        let done = query.execute(&mut *tx.tx).await?.rows_affected();
+        tx.audit(entry).await?;
+        tx.commit().await?;
+        Ok(done)
     }
 }
 

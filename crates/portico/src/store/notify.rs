@@ -624,18 +624,17 @@ impl Store {
         &self,
         practice: PracticeId,
         settings: &NotifySettings,
+        entry: &super::NewAudit,
     ) -> StoreResult<()> {
-        let done = sqlx::query(
+        let done = self.execute_audited(sqlx::query(
             "UPDATE practices SET notify_content_contacts = $2, notify_content_staff = $3, notify_delay_secs = $4 \
              WHERE id = $1",
         )
         .bind(practice.to_string())
         .bind(flag(settings.content_to_contacts))
         .bind(flag(settings.content_to_staff))
-        .bind(settings.delay_secs)
-        .execute(&self.pool)
-        .await?;
-        super::staff::found(done.rows_affected())
+        .bind(settings.delay_secs), entry).await?;
+        super::staff::found(done)
     }
 
     /// The key that signs unsubscribe links; the first caller on a new

@@ -132,25 +132,36 @@ impl Store {
         .collect()
     }
 
-    pub async fn set_require_totp(&self, id: PracticeId, on: bool) -> StoreResult<()> {
-        let done = sqlx::query("UPDATE practices SET require_totp = $2 WHERE id = $1")
-            .bind(id.to_string())
-            .bind(super::flag(on))
-            .execute(&self.pool)
+    pub async fn set_require_totp(
+        &self,
+        id: PracticeId,
+        on: bool,
+        entry: &super::NewAudit,
+    ) -> StoreResult<()> {
+        let done = self
+            .execute_audited(
+                sqlx::query("UPDATE practices SET require_totp = $2 WHERE id = $1")
+                    .bind(id.to_string())
+                    .bind(super::flag(on)),
+                entry,
+            )
             .await?;
-        super::staff::found(done.rows_affected())
+        super::staff::found(done)
     }
 
     /// X15: the accent colour (already validated), or none.
-    pub async fn set_accent_colour(&self, id: PracticeId, colour: Option<&str>) -> StoreResult<()> {
-        let done = sqlx::query(
+    pub async fn set_accent_colour(
+        &self,
+        id: PracticeId,
+        colour: Option<&str>,
+        entry: &super::NewAudit,
+    ) -> StoreResult<()> {
+        let done = self.execute_audited(sqlx::query(
             "UPDATE practices SET accent_colour = $2, brand_version = brand_version + 1 WHERE id = $1",
         )
         .bind(id.to_string())
-        .bind(colour)
-        .execute(&self.pool)
-        .await?;
-        super::staff::found(done.rows_affected())
+        .bind(colour), entry).await?;
+        super::staff::found(done)
     }
 
     /// X15: puts a logo (already checked) in place of any earlier one.
@@ -160,11 +171,12 @@ impl Store {
         content_type: &str,
         bytes: &[u8],
         now: Millis,
+        entry: &super::NewAudit,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM practice_logos WHERE practice_id = $1")
             .bind(id.to_string())
-            .execute(&mut *tx)
+            .execute(&mut *tx.tx)
             .await?;
         sqlx::query(
             "INSERT INTO practice_logos (practice_id, content_type, bytes, updated_at) \
@@ -174,28 +186,30 @@ impl Store {
         .bind(content_type)
         .bind(bytes.to_vec())
         .bind(now.0)
-        .execute(&mut *tx)
+        .execute(&mut *tx.tx)
         .await?;
         let done =
             sqlx::query("UPDATE practices SET brand_version = brand_version + 1 WHERE id = $1")
                 .bind(id.to_string())
-                .execute(&mut *tx)
+                .execute(&mut *tx.tx)
                 .await?;
         super::staff::found(done.rows_affected())?;
+        tx.audit(entry).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    pub async fn remove_logo(&self, id: PracticeId) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+    pub async fn remove_logo(&self, id: PracticeId, entry: &super::NewAudit) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM practice_logos WHERE practice_id = $1")
             .bind(id.to_string())
-            .execute(&mut *tx)
+            .execute(&mut *tx.tx)
             .await?;
         sqlx::query("UPDATE practices SET brand_version = brand_version + 1 WHERE id = $1")
             .bind(id.to_string())
-            .execute(&mut *tx)
+            .execute(&mut *tx.tx)
             .await?;
+        tx.audit(entry).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -143,13 +143,17 @@ impl Store {
         &self,
         practice: PracticeId,
         zone: &str,
+        entry: &super::NewAudit,
     ) -> StoreResult<()> {
-        let done = sqlx::query("UPDATE practices SET time_zone = $2 WHERE id = $1")
-            .bind(practice.to_string())
-            .bind(zone)
-            .execute(&self.pool)
+        let done = self
+            .execute_audited(
+                sqlx::query("UPDATE practices SET time_zone = $2 WHERE id = $1")
+                    .bind(practice.to_string())
+                    .bind(zone),
+                entry,
+            )
             .await?;
-        super::staff::found(done.rows_affected())
+        super::staff::found(done)
     }
 
     pub async fn practice_time_zone(&self, practice: PracticeId) -> StoreResult<String> {

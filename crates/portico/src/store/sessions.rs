@@ -241,6 +241,21 @@ impl Store {
         Ok(())
     }
 
+    /// X2: a person signs out: the session ends and the entry is written
+    /// together.
+    pub async fn end_session_audited(
+        &self,
+        id_hash: &str,
+        entry: &super::NewAudit,
+    ) -> StoreResult<()> {
+        self.execute_audited(
+            sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash.to_owned()),
+            entry,
+        )
+        .await?;
+        Ok(())
+    }
+
     /// One person's sessions, most recently used first.
     pub async fn list_sessions(
         &self,
@@ -270,7 +285,9 @@ impl Store {
         practice: PracticeId,
         subject: SessionSubject,
         keep: Option<&str>,
+        entry: Option<&super::NewAudit>,
     ) -> StoreResult<Vec<String>> {
+        let mut tx = self.begin().await?;
         let ended: Vec<(String,)> = sqlx::query_as(
             "DELETE FROM sessions WHERE practice_id = $1 AND subject_kind = $2 AND subject_id = $3 \
              AND ($4 IS NULL OR id_hash <> $4) RETURNING id_hash",
@@ -279,8 +296,12 @@ impl Store {
         .bind(subject.kind())
         .bind(subject.id())
         .bind(keep)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx.tx)
         .await?;
+        if let Some(entry) = entry {
+            tx.audit(entry).await?;
+        }
+        tx.commit().await?;
         Ok(ended.into_iter().map(|(hash,)| hash).collect())
     }
 

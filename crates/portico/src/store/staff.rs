@@ -178,15 +178,18 @@ impl Store {
         practice: PracticeId,
         id: StaffId,
         role: Role,
+        entry: &super::NewAudit,
     ) -> StoreResult<()> {
-        let done =
-            sqlx::query("UPDATE staff_users SET role = $3 WHERE practice_id = $1 AND id = $2")
-                .bind(practice.to_string())
-                .bind(id.to_string())
-                .bind(role.as_str())
-                .execute(&self.pool)
-                .await?;
-        found(done.rows_affected())
+        let done = self
+            .execute_audited(
+                sqlx::query("UPDATE staff_users SET role = $3 WHERE practice_id = $1 AND id = $2")
+                    .bind(practice.to_string())
+                    .bind(id.to_string())
+                    .bind(role.as_str()),
+                entry,
+            )
+            .await?;
+        found(done)
     }
 
     pub async fn set_staff_active(
@@ -194,15 +197,20 @@ impl Store {
         practice: PracticeId,
         id: StaffId,
         active: bool,
+        entry: &super::NewAudit,
     ) -> StoreResult<()> {
-        let done =
-            sqlx::query("UPDATE staff_users SET active = $3 WHERE practice_id = $1 AND id = $2")
+        let done = self
+            .execute_audited(
+                sqlx::query(
+                    "UPDATE staff_users SET active = $3 WHERE practice_id = $1 AND id = $2",
+                )
                 .bind(practice.to_string())
                 .bind(id.to_string())
-                .bind(flag(active))
-                .execute(&self.pool)
-                .await?;
-        found(done.rows_affected())
+                .bind(flag(active)),
+                entry,
+            )
+            .await?;
+        found(done)
     }
 
     /// Stores a new argon2id password hash for a staff user.
@@ -266,8 +274,9 @@ impl Store {
         id: StaffId,
         step: i64,
         code_hashes: &[String],
+        entry: &super::NewAudit,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE staff_users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL, \
              totp_last_step = $3 WHERE practice_id = $1 AND id = $2 AND totp_pending_secret IS NOT NULL",
@@ -275,13 +284,13 @@ impl Store {
         .bind(practice.to_string())
         .bind(id.to_string())
         .bind(step)
-        .execute(&mut *tx)
+        .execute(&mut *tx.tx)
         .await?;
         found(done.rows_affected())?;
         sqlx::query("DELETE FROM staff_recovery_codes WHERE practice_id = $1 AND staff_id = $2")
             .bind(practice.to_string())
             .bind(id.to_string())
-            .execute(&mut *tx)
+            .execute(&mut *tx.tx)
             .await?;
         for hash in code_hashes {
             sqlx::query(
@@ -290,29 +299,36 @@ impl Store {
             .bind(practice.to_string())
             .bind(id.to_string())
             .bind(hash)
-            .execute(&mut *tx)
+            .execute(&mut *tx.tx)
             .await?;
         }
+        tx.audit(entry).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    pub async fn disable_totp(&self, practice: PracticeId, id: StaffId) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+    pub async fn disable_totp(
+        &self,
+        practice: PracticeId,
+        id: StaffId,
+        entry: &super::NewAudit,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE staff_users SET totp_secret = NULL, totp_pending_secret = NULL, totp_last_step = 0 \
              WHERE practice_id = $1 AND id = $2",
         )
         .bind(practice.to_string())
         .bind(id.to_string())
-        .execute(&mut *tx)
+        .execute(&mut *tx.tx)
         .await?;
         found(done.rows_affected())?;
         sqlx::query("DELETE FROM staff_recovery_codes WHERE practice_id = $1 AND staff_id = $2")
             .bind(practice.to_string())
             .bind(id.to_string())
-            .execute(&mut *tx)
+            .execute(&mut *tx.tx)
             .await?;
+        tx.audit(entry).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -375,14 +391,17 @@ impl Store {
         practice: PracticeId,
         id: StaffId,
         now: Millis,
+        entry: &super::NewAudit,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE staff_users SET last_sign_in_at = $3 WHERE practice_id = $1 AND id = $2",
+        self.execute_audited(
+            sqlx::query(
+                "UPDATE staff_users SET last_sign_in_at = $3 WHERE practice_id = $1 AND id = $2",
+            )
+            .bind(practice.to_string())
+            .bind(id.to_string())
+            .bind(now.0),
+            entry,
         )
-        .bind(practice.to_string())
-        .bind(id.to_string())
-        .bind(now.0)
-        .execute(&self.pool)
         .await?;
         Ok(())
     }

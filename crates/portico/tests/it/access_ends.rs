@@ -359,7 +359,7 @@ async fn a_contact_who_reaches_no_client_leaves_its_group_chats_too() {
     let browser = signed_in(&app, &hannah.email).await;
     assert_eq!(browser.page(&portal_path).await.0, 200);
     app.app
-        .revoke_access(&admin, hannah.id, bakery.id)
+        .revoke_access(&admin, hannah.id, bakery.id, &crate::harness::origin())
         .await
         .unwrap();
     locked_out(&browser, &portal_path, None, "no client left").await;
@@ -401,7 +401,7 @@ async fn a_send_written_after_the_access_ended_is_refused_in_the_same_transactio
         .unwrap();
     assert!(before.recipients.contains(&Member::Contact(hannah.id)));
     app.store()
-        .revoke_access(practice.id, hannah.id, bakery.id)
+        .revoke_access(practice.id, hannah.id, bakery.id, None)
         .await
         .unwrap();
     let refused = app
@@ -643,8 +643,14 @@ async fn a_newer_credential_ends_the_older_links() {
         .with_contact(practice.id, "hannah@northwind.example", &[&bakery])
         .await;
     // Two invitations; she activates with the second.
-    app.app.invite_contact(&admin, hannah.id).await.unwrap();
-    app.app.invite_contact(&admin, hannah.id).await.unwrap();
+    app.app
+        .invite_contact(&admin, hannah.id, &crate::harness::origin())
+        .await
+        .unwrap();
+    app.app
+        .invite_contact(&admin, hannah.id, &crate::harness::origin())
+        .await
+        .unwrap();
     let invitations = links(&app, &hannah.email, "/portal/invitation/").await;
     assert_eq!(invitations.len(), 2);
     let browser = app.browser();

@@ -148,8 +148,14 @@ async fn an_admin_brands_the_practice_and_members_cannot() {
 async fn the_portal_and_e_mails_carry_the_practices_brand_and_name() {
     let app = TestApp::spawn().await;
     let (practice, admin) = app.with_practice("Harbour & Vale").await;
-    app.app.set_accent_colour(&admin, "#7a1f5c").await.unwrap();
-    app.app.set_logo(&admin, PNG).await.unwrap();
+    app.app
+        .set_accent_colour(&admin, "#7a1f5c", &crate::harness::origin())
+        .await
+        .unwrap();
+    app.app
+        .set_logo(&admin, PNG, &crate::harness::origin())
+        .await
+        .unwrap();
     let bakery = app.with_client(practice.id, "Northwind Bakery").await;
     let hannah = app
         .with_contact(practice.id, "hannah@northwind.example", &[&bakery])
@@ -250,7 +256,7 @@ async fn branding_and_local_times_fit_a_phone() {
     let app = TestApp::spawn().await;
     let (practice, admin) = app.with_practice("Harbour & Vale Accounting").await;
     app.app
-        .set_practice_time_zone(&admin, "Australia/Sydney")
+        .set_practice_time_zone(&admin, "Australia/Sydney", &crate::harness::origin())
         .await
         .unwrap();
     let bakery = app.with_client(practice.id, "Northwind Bakery").await;

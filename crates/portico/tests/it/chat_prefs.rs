@@ -668,7 +668,11 @@ async fn a_scheduled_message_is_sent_once_at_its_time_and_can_be_changed_or_canc
     let app = TestApp::spawn().await;
     let (practice, admin) = app.with_practice("Harbour").await;
     app.store()
-        .set_practice_time_zone(practice.id, "Australia/Sydney")
+        .set_practice_time_zone(
+            practice.id,
+            "Australia/Sydney",
+            &crate::harness::test_entry(practice.id),
+        )
         .await
         .unwrap();
     let marcus = app

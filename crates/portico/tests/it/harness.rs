@@ -493,3 +493,23 @@ pub async fn signed_in(app: &TestApp, email: &str) -> Browser {
     browser.post_form(&link, &[]).await;
     browser
 }
+
+/// Where a test's own calls to the use cases come from (their audit
+/// entries name it).
+pub fn origin() -> portico::app::sessions::ClientInfo {
+    portico::app::sessions::ClientInfo {
+        ip: "192.0.2.1".into(),
+        user_agent: "test".into(),
+        request_id: "test-request".into(),
+    }
+}
+
+/// An audit entry for a test's direct calls to the store.
+pub fn test_entry(practice: PracticeId) -> portico::store::NewAudit {
+    portico::store::NewAudit::new(
+        practice,
+        portico::store::AuditActor::System,
+        portico::store::AuditKind::SettingsChanged,
+        Millis::now(),
+    )
+}

@@ -251,7 +251,7 @@ async fn a_deletion_whose_audit_entry_fails_deletes_nothing() {
     }
     let chat = app
         .app
-        .delete_chat(&c.admin, c.chat)
+        .delete_chat(&c.admin, c.chat, &crate::harness::origin())
         .await
         .expect_err("the audit entry failed");
     assert!(matches!(chat, portico::app::AppError::Store(_)), "{chat:?}");
@@ -261,6 +261,7 @@ async fn a_deletion_whose_audit_entry_fails_deletes_nothing() {
             portico::app::questions::Actor::Staff(&c.admin),
             c.chat,
             portico::app::chats::ChatAction::DeleteMessage { seq: 2 },
+            &crate::harness::origin(),
         )
         .await;
     assert!(message.is_err());

@@ -30,7 +30,7 @@ fn move_clock_to(app: &TestApp, when: Millis) {
 async fn sydney_practice(app: &TestApp) -> (Practice, Staff, Client, Contact) {
     let (practice, admin) = app.with_practice("Harbour").await;
     app.app
-        .set_practice_time_zone(&admin, "Australia/Sydney")
+        .set_practice_time_zone(&admin, "Australia/Sydney", &crate::harness::origin())
         .await
         .unwrap();
     app.store()

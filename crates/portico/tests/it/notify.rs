@@ -445,7 +445,13 @@ async fn a_question_read_in_the_window_is_not_notified_and_an_answer_tells_the_s
         .unwrap();
     s.app
         .app
-        .answer_question(&s.hannah, asked[0].id, "Acme Flour", &[])
+        .answer_question(
+            &s.hannah,
+            asked[0].id,
+            "Acme Flour",
+            &[],
+            &crate::harness::origin(),
+        )
         .await
         .unwrap();
     s.later(121);

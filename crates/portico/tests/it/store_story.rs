@@ -165,19 +165,34 @@ async fn story(store: Store) {
     );
 
     store
-        .set_staff_role(h, marcus.id, Role::Admin)
+        .set_staff_role(h, marcus.id, Role::Admin, &crate::harness::test_entry(h))
         .await
         .unwrap();
     assert!(store.get_staff(h, marcus.id).await.unwrap().is_admin());
     assert!(is_not_found(
         store
-            .set_staff_role(rival.id, marcus.id, Role::Member)
+            .set_staff_role(
+                rival.id,
+                marcus.id,
+                Role::Member,
+                &crate::harness::test_entry(rival.id)
+            )
             .await
     ));
-    store.set_staff_active(h, marcus.id, false).await.unwrap();
+    store
+        .set_staff_active(h, marcus.id, false, &crate::harness::test_entry(h))
+        .await
+        .unwrap();
     assert!(!store.get_staff(h, marcus.id).await.unwrap().active);
     assert!(is_not_found(
-        store.set_staff_active(rival.id, marcus.id, true).await
+        store
+            .set_staff_active(
+                rival.id,
+                marcus.id,
+                true,
+                &crate::harness::test_entry(rival.id)
+            )
+            .await
     ));
     store
         .set_staff_password(h, marcus.id, "$argon2id$new")
@@ -448,14 +463,18 @@ async fn story(store: Store) {
     );
 
     store
-        .revoke_access(h, hannah.id, landscaping.id)
+        .revoke_access(h, hannah.id, landscaping.id, None)
         .await
         .unwrap();
     assert!(is_not_found(
-        store.revoke_access(h, hannah.id, landscaping.id).await
+        store
+            .revoke_access(h, hannah.id, landscaping.id, None)
+            .await
     ));
     assert!(is_not_found(
-        store.revoke_access(rival.id, hannah.id, bakery.id).await
+        store
+            .revoke_access(rival.id, hannah.id, bakery.id, None)
+            .await
     ));
     assert_eq!(store.contact_clients(h, hannah.id).await.unwrap().len(), 1);
 

@@ -540,7 +540,13 @@ async fn secrets_stored_in_clear_are_sealed_on_start() {
         .await
         .unwrap();
     app.store()
-        .enable_totp(practice.id, admin.id, 0, &[])
+        .enable_totp(
+            practice.id,
+            admin.id,
+            0,
+            &[],
+            &crate::harness::test_entry(practice.id),
+        )
         .await
         .unwrap();
     assert_eq!(app.store().stored_secrets().await.unwrap()[0].value, secret);
