@@ -95,6 +95,14 @@ pub enum AdminCommand {
     },
     /// List the practices on this server.
     ListPractices,
+    /// Verify the audit log's hash chain of every practice (or one): each
+    /// entry must name the hash of the one before it and match its own.
+    /// Reports the first break and exits with status 1 if there is one.
+    VerifyAudit {
+        /// Only this practice (its id, from list-practices).
+        #[arg(long)]
+        practice: Option<String>,
+    },
     /// Reseal every secret stored in the database (two-factor secrets)
     /// under a new secret key, in one transaction. Stop every instance
     /// first; start them again with the new key.
@@ -261,6 +269,43 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             }
         }
         AdminCommand::RotateKey { .. } => {}
+        AdminCommand::VerifyAudit { practice } => {
+            let practice = match practice {
+                Some(id) => Some(
+                    id.parse()
+                        .map_err(|_| anyhow::anyhow!("--practice {id:?} is not a practice id"))?,
+                ),
+                None => None,
+            };
+            let reports = app.verify_audit(practice).await.map_err(explain)?;
+            let mut broken = 0;
+            for report in &reports {
+                let from = if report.anchor_seq > 0 {
+                    format!(
+                        " (from entry {}, after older ones were removed)",
+                        report.anchor_seq + 1
+                    )
+                } else {
+                    String::new()
+                };
+                match &report.first_break {
+                    None => println!(
+                        "{}  intact: {} entries verified{from}",
+                        report.practice, report.entries
+                    ),
+                    Some(at) => {
+                        broken += 1;
+                        println!(
+                            "{}  BROKEN at entry {}: {} ({} entries verified before it){from}",
+                            report.practice, at.seq, at.reason, report.entries
+                        );
+                    }
+                }
+            }
+            if broken > 0 {
+                anyhow::bail!("the audit log of {broken} practice(s) has been changed");
+            }
+        }
         AdminCommand::ListPractices => {
             let practices = app.store.list_practices().await?;
             if practices.is_empty() {

@@ -214,6 +214,23 @@ impl Server {
                 }
             })
         });
+        let audit_retention = self.background_delivery.then(|| {
+            let app = self.state.app.clone();
+            tokio::spawn(async move {
+                // X2: once a day (and at start), each practice's entries
+                // past its retention go; several instances take turns on
+                // the chain's lock, the second finds nothing to remove.
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(24 * 3600));
+                loop {
+                    tick.tick().await;
+                    match app.prune_audit_logs().await {
+                        Ok(0) => {}
+                        Ok(removed) => tracing::info!(removed, "old audit entries removed"),
+                        Err(error) => tracing::error!(%error, "could not remove old audit entries"),
+                    }
+                }
+            })
+        });
         let notifications = self.background_delivery.then(|| {
             let app = self.state.app.clone();
             tokio::spawn(crate::app::notify::run_notification_job(app))
@@ -296,6 +313,7 @@ impl Server {
         for task in [
             sweeper,
             reminders,
+            audit_retention,
             notifications,
             scheduled,
             Some(sockets),

@@ -3,6 +3,7 @@
 
 mod all_contacts;
 mod assets;
+mod audit;
 mod branding;
 mod chat_prefs;
 mod clients;
@@ -64,6 +65,7 @@ const LONG_ROUTES: &[&str] = &[
     "/app/clients/{id}/questions/many",
     "/app/questions/{id}/follow-up",
     "/portal/questions/{id}/answer",
+    "/app/settings/audit/export.csv",
 ];
 
 /// A request gets 30 seconds (408 after), one of [`LONG_ROUTES`] 15 minutes.
@@ -267,6 +269,12 @@ pub fn router(state: AppState) -> Router {
             "/app/settings/contacts/{contact}/clients/{client}/remove",
             post(all_contacts::remove_client_post),
         )
+        .route("/app/settings/audit", get(audit::audit_get))
+        .route(
+            "/app/settings/audit/export.csv",
+            get(audit::audit_export_get),
+        )
+        .route("/app/settings/audit/retention", post(audit::retention_post))
         .route("/app/contacts", get(staff_pages::contacts_get))
         .route("/app/alerts/read", post(staff_pages::alerts_read_post))
         .route("/app/contacts/{id}/invite", post(staff_pages::invite_post))

@@ -1,20 +1,12 @@
 //! Access (A1–A6): staff and contact sign-in, two-factor, invitations,
 //! links and passwords, sessions, throttling and CSRF, with every "no".
 
-use crate::harness::{PASSWORD, TestApp, location};
+use crate::harness::{PASSWORD, TestApp, location, totp_key};
 use portico::app::two_factor::current_code;
 use portico::domain::Role;
 use std::time::Duration;
 
 /// The key shown under the QR code of the two-factor page.
-fn totp_key(html: &str) -> String {
-    let start = html
-        .find("Type this key instead: <code>")
-        .expect("key on page")
-        + 29;
-    html[start..].split('<').next().expect("key").to_owned()
-}
-
 #[tokio::test]
 async fn staff_sign_in_and_sign_out() {
     let app = TestApp::spawn().await;

@@ -513,3 +513,37 @@ pub fn test_entry(practice: PracticeId) -> portico::store::NewAudit {
         Millis::now(),
     )
 }
+
+/// Posts a multipart form as a page would (token in the query, Origin set).
+pub async fn post_files(
+    browser: &Browser,
+    path: &str,
+    body: &str,
+    files: Vec<(&str, Vec<u8>)>,
+) -> reqwest::Response {
+    let csrf = browser.csrf().await;
+    let mut form = reqwest::multipart::Form::new().text("body", body.to_owned());
+    for (name, bytes) in files {
+        form = form.part(
+            "files",
+            reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+        );
+    }
+    browser
+        .client
+        .post(browser.url(&format!("{path}?csrf={csrf}")))
+        .header("origin", &browser.base_url)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The authenticator key written on the two-factor set-up page.
+pub fn totp_key(html: &str) -> String {
+    let start = html
+        .find("Type this key instead: <code>")
+        .expect("key on page")
+        + 29;
+    html[start..].split('<').next().expect("key").to_owned()
+}

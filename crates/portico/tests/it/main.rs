@@ -6,6 +6,7 @@ mod harness;
 
 mod access;
 mod access_ends;
+mod audit;
 mod backups;
 mod branding;
 mod browser_stories;

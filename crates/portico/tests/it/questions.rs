@@ -1,7 +1,7 @@
 //! Questions (Q1–Q5, X6): threads, states, who sees what, files, and
 //! reminders that escalate — over HTTP, with the visibility matrix.
 
-use crate::harness::{Browser, TestApp, location};
+use crate::harness::{Browser, TestApp, location, post_files};
 use crate::smtp::SmtpServer;
 use portico::config::ConfigArgs;
 use portico::domain::{PracticeId, Role};
@@ -102,31 +102,6 @@ async fn ask(
         .unwrap()
         .question
         .id
-}
-
-/// Posts a multipart form as a page would (token in the query, Origin set).
-async fn post_files(
-    browser: &Browser,
-    path: &str,
-    body: &str,
-    files: Vec<(&str, Vec<u8>)>,
-) -> reqwest::Response {
-    let csrf = browser.csrf().await;
-    let mut form = reqwest::multipart::Form::new().text("body", body.to_owned());
-    for (name, bytes) in files {
-        form = form.part(
-            "files",
-            reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
-        );
-    }
-    browser
-        .client
-        .post(browser.url(&format!("{path}?csrf={csrf}")))
-        .header("origin", &browser.base_url)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
