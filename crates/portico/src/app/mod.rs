@@ -7,6 +7,7 @@ pub mod branding;
 pub mod chat_prefs;
 pub mod chat_room;
 pub mod chats;
+pub mod client_data;
 pub mod demo;
 pub mod notify;
 pub mod password;

@@ -6,6 +6,7 @@ mod assets;
 mod audit;
 mod branding;
 mod chat_prefs;
+mod client_data;
 mod clients;
 mod csrf;
 mod errors;
@@ -66,6 +67,7 @@ const LONG_ROUTES: &[&str] = &[
     "/app/questions/{id}/follow-up",
     "/portal/questions/{id}/answer",
     "/app/settings/audit/export.csv",
+    "/app/clients/{id}/export.zip",
 ];
 
 /// A request gets 30 seconds (408 after), one of [`LONG_ROUTES`] 15 minutes.
@@ -194,6 +196,19 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/app/clients/{id}",
             get(clients::client_get).post(clients::client_post),
+        )
+        .route("/app/clients/{id}/data", get(client_data::data_get))
+        .route(
+            "/app/clients/{id}/export.zip",
+            get(client_data::export_get),
+        )
+        .route(
+            "/app/clients/{id}/erase",
+            post(client_data::erase_client_post),
+        )
+        .route(
+            "/app/clients/{id}/contacts/{contact}/erase",
+            post(client_data::erase_contact_post),
         )
         .route("/app/clients/{id}/staff", post(clients::assign_post))
         .route(

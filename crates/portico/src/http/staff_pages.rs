@@ -45,6 +45,7 @@ impl Done {
             "reopened" => "Reopened.",
             "reassigned" => "The question was moved.",
             "answered" => "Thank you: your answer was sent.",
+            "erased" => "Erased. Their files are being removed.",
             _ => return None,
         };
         Some(text.to_owned())

@@ -661,6 +661,22 @@ impl Store {
         .collect()
     }
 
+    /// X5: the chats about a client, oldest first.
+    pub async fn client_chats(&self, practice: PracticeId, client: ClientId) -> StoreResult<Vec<Chat>> {
+        sqlx::query_as::<_, ChatRow>(concat!(
+            "SELECT ",
+            chat_columns!(),
+            " FROM chats ch WHERE ch.practice_id = $1 AND ch.client_id = $2 ORDER BY ch.created_at, ch.id"
+        ))
+        .bind(practice.to_string())
+        .bind(client.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(Chat::try_from)
+        .collect()
+    }
+
     /// M2: adds members; a direct chat given a third person becomes a group.
     pub async fn add_chat_members(
         &self,

@@ -15,6 +15,7 @@ mod chat_prefs;
 mod chats;
 mod clients;
 mod contacts;
+mod erasure;
 mod file_deletions;
 pub mod group_commit;
 mod notify;
@@ -39,6 +40,7 @@ pub use chat_prefs::{
 pub use chats::{Chat, ChatSummary, Member, MemberState, Message, Reaction, Segment};
 pub use clients::{Client, ClientFilter, ClientSummary, NewClient};
 pub use contacts::{Contact, ContactStatus, NewContact, PortalClient};
+pub use erasure::{FORMER_CLIENT, FORMER_CONTACT};
 pub use file_deletions::FileDeletion;
 pub use notify::{
     NewNotifyItem, NotifyChannel, NotifyPrefs, NotifySettings, PendingItem, PendingMessage,

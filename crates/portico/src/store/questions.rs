@@ -76,7 +76,7 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             EntryKind::Answer => "answer",
             EntryKind::FollowUp => "follow_up",
