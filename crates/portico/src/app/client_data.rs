@@ -374,11 +374,7 @@ impl App {
 
         // The audit entries about the client, and those of its contacts.
         parts.json("],\"audit\":[".into()).await?;
-        parts
-            .html(&Page::Section {
-                title: "Audit log",
-            })
-            .await?;
+        parts.html(&Page::Section { title: "Audit log" }).await?;
         let mut items = Items::new();
         let mut filters = vec![AuditFilter {
             client: Some(client.id),

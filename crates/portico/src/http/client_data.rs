@@ -83,7 +83,15 @@ pub async fn data_get(
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
-    page(&state, user, parse(&id)?, StatusCode::OK, done.notice(), None).await
+    page(
+        &state,
+        user,
+        parse(&id)?,
+        StatusCode::OK,
+        done.notice(),
+        None,
+    )
+    .await
 }
 
 /// `GET /app/clients/{id}/export.zip`: everything about the client.

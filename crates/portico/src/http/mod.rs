@@ -198,10 +198,7 @@ pub fn router(state: AppState) -> Router {
             get(clients::client_get).post(clients::client_post),
         )
         .route("/app/clients/{id}/data", get(client_data::data_get))
-        .route(
-            "/app/clients/{id}/export.zip",
-            get(client_data::export_get),
-        )
+        .route("/app/clients/{id}/export.zip", get(client_data::export_get))
         .route(
             "/app/clients/{id}/erase",
             post(client_data::erase_client_post),

@@ -662,7 +662,11 @@ impl Store {
     }
 
     /// X5: the chats about a client, oldest first.
-    pub async fn client_chats(&self, practice: PracticeId, client: ClientId) -> StoreResult<Vec<Chat>> {
+    pub async fn client_chats(
+        &self,
+        practice: PracticeId,
+        client: ClientId,
+    ) -> StoreResult<Vec<Chat>> {
         sqlx::query_as::<_, ChatRow>(concat!(
             "SELECT ",
             chat_columns!(),

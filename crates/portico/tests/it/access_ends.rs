@@ -4,15 +4,13 @@
 //! a newer credential ends the older links.
 
 use crate::harness::active;
-use crate::harness::{Browser, TestApp, location};
+use crate::harness::{
+    Browser, Socket, TestApp, closed_for_session_end, location, socket, socket_at,
+};
 use futures_util::StreamExt;
 use portico::store::{Client, Contact, Member};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// How long a test waits for what it expects before it fails.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -27,51 +25,6 @@ async fn signed_in(app: &TestApp, email: &str) -> Browser {
     let response = browser.post_form(&link, &[]).await;
     assert_eq!(response.status(), 303, "signed in with the link");
     browser
-}
-
-/// A real WebSocket to `base`'s `/ws` with the browser's session cookie.
-async fn socket_at(base: &str, browser: &Browser) -> Socket {
-    let url = base.replace("http://", "ws://") + "/ws";
-    let mut request = url.into_client_request().unwrap();
-    let cookie = format!(
-        "portico_session={}",
-        browser.cookie("portico_session").expect("signed in")
-    );
-    request
-        .headers_mut()
-        .insert("cookie", cookie.parse().unwrap());
-    request
-        .headers_mut()
-        .insert("origin", base.parse().unwrap());
-    let (socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("websocket");
-    socket
-}
-
-async fn socket(app: &TestApp, browser: &Browser) -> Socket {
-    socket_at(&app.base_url, browser).await
-}
-
-/// Waits for the server to close the socket because its session ended:
-/// a close frame with Portico's code, and no message before it.
-async fn closed_for_session_end(socket: &mut Socket, what: &str) {
-    let outcome = tokio::time::timeout(DEADLINE, async {
-        loop {
-            match socket.next().await {
-                Some(Ok(WsMessage::Close(Some(frame)))) => return Ok(u16::from(frame.code)),
-                Some(Ok(WsMessage::Close(None))) => return Err("a close frame without a code"),
-                Some(Ok(WsMessage::Text(text))) => {
-                    panic!("{what}: a message after the session ended: {text}")
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(_)) | None => return Err("the connection dropped without a close frame"),
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("{what}: the socket stayed open"));
-    assert_eq!(outcome, Ok(4001), "{what}");
 }
 
 /// The next message event's body, skipping other events.

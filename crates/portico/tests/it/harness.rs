@@ -5,6 +5,7 @@
 //! `PORTICO_TEST_BACKEND=postgres`, a fresh schema in the PostgreSQL
 //! database named by `PORTICO_TEST_POSTGRES_URL`.
 
+use futures_util::StreamExt;
 use portico::app::App;
 use portico::config::{Config, ConfigArgs};
 use portico::delivery::worker::OutboxWorker;
@@ -17,6 +18,8 @@ use secrecy::SecretString;
 use std::path::PathBuf;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// The password every staff user made by the builders has.
 pub const PASSWORD: &str = "a long test password";
@@ -546,4 +549,78 @@ pub fn totp_key(html: &str) -> String {
         .expect("key on page")
         + 29;
     html[start..].split('<').next().expect("key").to_owned()
+}
+
+/// An open WebSocket of a test.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// How long a test waits for a socket to close.
+const SOCKET_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// A real WebSocket to `base`'s `/ws` with the browser's session cookie.
+pub async fn socket_at(base: &str, browser: &Browser) -> Socket {
+    let url = base.replace("http://", "ws://") + "/ws";
+    let mut request = url.into_client_request().unwrap();
+    let cookie = format!(
+        "portico_session={}",
+        browser.cookie("portico_session").expect("signed in")
+    );
+    request
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
+    request
+        .headers_mut()
+        .insert("origin", base.parse().unwrap());
+    let (socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket");
+    socket
+}
+
+pub async fn socket(app: &TestApp, browser: &Browser) -> Socket {
+    socket_at(&app.base_url, browser).await
+}
+
+/// Waits for the server to close the socket because its session ended:
+/// a close frame with Portico's code, and no message before it.
+pub async fn closed_for_session_end(socket: &mut Socket, what: &str) {
+    let outcome = tokio::time::timeout(SOCKET_DEADLINE, async {
+        loop {
+            match socket.next().await {
+                Some(Ok(WsMessage::Close(Some(frame)))) => return Ok(u16::from(frame.code)),
+                Some(Ok(WsMessage::Close(None))) => return Err("a close frame without a code"),
+                Some(Ok(WsMessage::Text(text))) => {
+                    panic!("{what}: a message after the session ended: {text}")
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Err("the connection dropped without a close frame"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{what}: the socket stayed open"));
+    assert_eq!(outcome, Ok(4001), "{what}");
+}
+
+/// Sends a PDF named `name` into the chat at `path` (staff or portal).
+pub async fn send_chat_file(app: &TestApp, browser: &Browser, path: &str, key: &str, name: &str) {
+    let csrf = browser.csrf().await;
+    let form = reqwest::multipart::Form::new()
+        .text("body", format!("Here is {name}"))
+        .text("key", key.to_owned())
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n".to_vec())
+                .file_name(name.to_owned()),
+        );
+    let response = browser
+        .client
+        .post(browser.url(&format!("{path}/files?csrf={csrf}")))
+        .header("origin", &app.base_url)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&response), path, "{name} sent");
 }

@@ -4,7 +4,7 @@
 //! with the one stored message.
 
 use crate::harness::active;
-use crate::harness::{Browser, TestApp, location};
+use crate::harness::{Browser, TestApp, location, send_chat_file};
 use portico::domain::ChatId;
 use portico::store::{Contact, FileMeta, Staff};
 use std::path::PathBuf;
@@ -47,8 +47,8 @@ async fn chatting_with_files(app: &TestApp) -> Chatting {
     let staff_path = location(&response);
     let portal_path = staff_path.replace("/app/", "/portal/");
     let contact = contact_browser(app, &hannah.email).await;
-    send_file(app, &contact, &portal_path, "hannah-1", "statement.pdf").await;
-    send_file(app, &staff, &staff_path, "staff-1", "receipt.pdf").await;
+    send_chat_file(app, &contact, &portal_path, "hannah-1", "statement.pdf").await;
+    send_chat_file(app, &staff, &staff_path, "staff-1", "receipt.pdf").await;
     let chat = staff_path
         .trim_start_matches("/app/messages/")
         .parse()
@@ -61,26 +61,6 @@ async fn chatting_with_files(app: &TestApp) -> Chatting {
         portal_path,
         chat,
     }
-}
-
-async fn send_file(app: &TestApp, browser: &Browser, path: &str, key: &str, name: &str) {
-    let csrf = browser.csrf().await;
-    let form = reqwest::multipart::Form::new()
-        .text("body", format!("Here is {name}"))
-        .text("key", key.to_owned())
-        .part(
-            "files",
-            reqwest::multipart::Part::bytes(PDF.to_vec()).file_name(name.to_owned()),
-        );
-    let response = browser
-        .client
-        .post(browser.url(&format!("{path}/files?csrf={csrf}")))
-        .header("origin", &app.base_url)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(location(&response), path, "{name} sent");
 }
 
 async fn files_of(app: &TestApp, c: &Chatting) -> Vec<FileMeta> {
