@@ -585,7 +585,7 @@ pub enum ChatAction {
 
 /// A spreadsheet's date cell: the local date and time of `at` for `time`'s
 /// zone (a cell has no zone of its own).
-fn excel_date_time(
+pub(crate) fn excel_date_time(
     time: &Viewer,
     at: crate::domain::Millis,
 ) -> Result<rust_xlsxwriter::ExcelDateTime, rust_xlsxwriter::XlsxError> {
@@ -994,7 +994,8 @@ impl App {
             self.clock.now(),
         );
         let (rows, receiver) = tokio::sync::mpsc::channel::<Vec<ExportRow>>(2);
-        let writer = tokio::task::spawn_blocking(move || write_export(format, receiver));
+        let writer =
+            tokio::task::spawn_blocking(move || write_export(format, &EXPORT_HEADER, receiver));
         let mut after = 0;
         loop {
             let batch = self
@@ -1028,7 +1029,7 @@ impl App {
                 let date_cell = excel_date_time(&time, m.created_at).ok();
                 lines.push((
                     date_cell,
-                    [
+                    vec![
                         time.rfc3339(m.created_at),
                         m.sender_name.clone(),
                         if m.deleted {
@@ -1076,10 +1077,83 @@ impl App {
     }
 }
 
+impl App {
+    /// X9: a contact's own answers to questions, in the clients she still
+    /// reaches, as CSV or XLSX (the same writer as the chat export, batch
+    /// by batch in constant memory); recorded.
+    pub async fn export_my_answers(
+        &self,
+        contact: &crate::store::Contact,
+        format: ExportFormat,
+        client: &ClientInfo,
+    ) -> AppResult<std::fs::File> {
+        let practice = contact.practice_id;
+        let reachable: Vec<ClientId> = self
+            .store
+            .portal_clients(practice, contact.id)
+            .await?
+            .into_iter()
+            .map(|c| c.client.id)
+            .collect();
+        let time = Viewer::for_person(
+            contact.time_zone.as_deref(),
+            &self.store.practice_time_zone(practice).await?,
+            self.clock.now(),
+        );
+        let (rows, receiver) = tokio::sync::mpsc::channel::<Vec<ExportRow>>(2);
+        let writer =
+            tokio::task::spawn_blocking(move || write_export(format, &ANSWERS_HEADER, receiver));
+        let mut after = (i64::MIN, String::new());
+        loop {
+            let batch = self
+                .store
+                .contact_answers(practice, contact.id, (after.0, &after.1), 1000)
+                .await?;
+            let Some(last) = batch.last() else { break };
+            after = (last.at.0, last.id.clone());
+            let lines = batch
+                .iter()
+                .filter(|a| reachable.contains(&a.client_id))
+                .map(|a| {
+                    (
+                        excel_date_time(&time, a.at).ok(),
+                        vec![
+                            time.rfc3339(a.at),
+                            a.client_name.clone(),
+                            a.question.clone(),
+                            a.body.clone(),
+                            a.files.join(", "),
+                        ],
+                    )
+                })
+                .collect();
+            if rows.send(lines).await.is_err() {
+                break;
+            }
+        }
+        drop(rows);
+        let file = writer
+            .await
+            .map_err(|e| AppError::internal("could not write the export", e))?
+            .map_err(|e| AppError::internal("could not write the export", e))?;
+        self.store
+            .audit(
+                &self
+                    .audit_entry(practice, contact, AuditKind::AnswersExported, client)
+                    .on("contact", contact.id)
+                    .detail(format.extension()),
+            )
+            .await?;
+        Ok(file)
+    }
+}
+
+const ANSWERS_HEADER: [&str; 5] = ["Date", "Client", "Question", "Answer", "Attachments"];
+
 /// One exported line: date, sender, text, reply-to, attachments, reactions.
 /// One message of an export: its time as a date cell (XLSX), and its
 /// fields as text (the time in ISO 8601 with its offset first).
-type ExportRow = (Option<rust_xlsxwriter::ExcelDateTime>, [String; 6]);
+pub(crate) type ExportRow = (Option<rust_xlsxwriter::ExcelDateTime>, Vec<String>);
 
 const EXPORT_HEADER: [&str; 6] = [
     "Date",
@@ -1092,8 +1166,9 @@ const EXPORT_HEADER: [&str; 6] = [
 
 /// Writes the lines it receives into a temporary file, on a blocking
 /// thread; returns an open handle on the finished file, already unlinked.
-fn write_export(
+pub(crate) fn write_export(
     format: ExportFormat,
+    header: &[&str],
     mut lines: tokio::sync::mpsc::Receiver<Vec<ExportRow>>,
 ) -> Result<std::fs::File, String> {
     let text = |e: &dyn std::fmt::Display| e.to_string();
@@ -1103,7 +1178,7 @@ fn write_export(
             let mut w = csv::Writer::from_writer(std::io::BufWriter::new(
                 file.reopen().map_err(|e| text(&e))?,
             ));
-            w.write_record(EXPORT_HEADER).map_err(|e| text(&e))?;
+            w.write_record(header).map_err(|e| text(&e))?;
             while let Some(batch) = lines.blocking_recv() {
                 for (_, fields) in batch {
                     w.write_record(fields.iter().map(|f| csv_safe(f).into_owned()))
@@ -1117,7 +1192,7 @@ fn write_export(
             let sheet = workbook
                 .add_worksheet_with_constant_memory()
                 .map_err(|e| text(&e))?;
-            for (col, title) in EXPORT_HEADER.iter().enumerate() {
+            for (col, title) in header.iter().enumerate() {
                 sheet
                     .write_string(0, u16::try_from(col).unwrap_or(0), *title)
                     .map_err(|e| text(&e))?;

@@ -869,6 +869,43 @@ pub async fn staff_export_get(
     export(&state, Actor::Staff(&user.staff), &client, &chat, &format).await
 }
 
+/// `GET /portal/answers/export/{format}` (X9): a contact downloads her own
+/// answers to questions; recorded.
+pub async fn portal_answers_export_get(
+    State(state): State<AppState>,
+    user: ContactUser,
+    client: ClientInfo,
+    Path(format): Path<String>,
+) -> Result<Response, PageError> {
+    let format = match format.as_str() {
+        "csv" => ExportFormat::Csv,
+        "xlsx" => ExportFormat::Xlsx,
+        _ => return Err(PageError::NotFound),
+    };
+    let file = state
+        .app
+        .export_my_answers(&user.contact, format, &client)
+        .await?;
+    let content_type = match format {
+        ExportFormat::Csv => "text/csv; charset=utf-8",
+        ExportFormat::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    };
+    let handle = tokio::fs::File::from_std(file);
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(handle));
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"my-answers.{}\"", format.extension()),
+            ),
+            (header::CACHE_CONTROL, "private, no-store".to_owned()),
+        ],
+        body,
+    )
+        .into_response())
+}
+
 /// `GET /portal/messages/{chat}/export/{format}` (X9): a contact downloads
 /// a chat she is in, the same spreadsheet as the practice's; recorded.
 pub async fn portal_export_get(

@@ -68,6 +68,7 @@ const LONG_ROUTES: &[&str] = &[
     "/portal/questions/{id}/answer",
     "/app/settings/audit/export.csv",
     "/app/clients/{id}/export.zip",
+    "/portal/answers/export/{format}",
 ];
 
 /// A request gets 30 seconds (408 after), one of [`LONG_ROUTES`] 15 minutes.
@@ -151,6 +152,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/portal/messages/{chat}/export/{format}",
             get(messages::portal_export_get),
+        )
+        .route(
+            "/portal/answers/export/{format}",
+            get(messages::portal_answers_export_get),
         )
         .route("/app/clients/{id}/chat", post(messages::start_chat_post))
         .route("/portal/messages", get(messages::portal_list_get))

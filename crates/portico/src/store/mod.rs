@@ -49,8 +49,8 @@ pub use notify::{
 pub use outbox::{Channel, NewOutboxItem, OutboxItem, OutboxStatus};
 pub use practices::Practice;
 pub use questions::{
-    Author, Entry, EntryKind, FileMeta, NewEntry, NewQuestion, Question, QuestionFilter,
-    QuestionStatus, QuestionSummary,
+    Author, ContactAnswer, Entry, EntryKind, FileMeta, NewEntry, NewQuestion, Question,
+    QuestionFilter, QuestionStatus, QuestionSummary,
 };
 pub use reminders::{Alert, ReminderRun, ReminderSchedule};
 pub use secret_keys::{SecretColumn, StoredSecret};

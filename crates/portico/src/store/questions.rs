@@ -105,6 +105,18 @@ pub enum Author {
     Contact(ContactId),
 }
 
+/// X9: one of a contact's answers, for her export.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContactAnswer {
+    pub at: Millis,
+    pub id: String,
+    pub client_id: ClientId,
+    pub client_name: String,
+    pub question: String,
+    pub body: String,
+    pub files: Vec<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub id: EntryId,
@@ -572,6 +584,65 @@ impl Store {
                     kind: EntryKind::parse(&r.kind)?,
                     body: r.body,
                     created_at: Millis(r.created_at),
+                })
+            })
+            .collect()
+    }
+
+    /// X9: a contact's own answers, oldest first, after `(created_at, id)`:
+    /// time, entry id, client id, client name, question title, text and
+    /// the names of its files.
+    pub async fn contact_answers(
+        &self,
+        practice: PracticeId,
+        contact: ContactId,
+        after: (i64, &str),
+        limit: i64,
+    ) -> StoreResult<Vec<ContactAnswer>> {
+        let rows: Vec<(i64, String, String, String, String, String)> = sqlx::query_as(
+            "SELECT e.created_at, e.id, q.client_id, c.name, q.title, e.body FROM question_entries e \
+             JOIN questions q ON q.practice_id = e.practice_id AND q.id = e.question_id \
+             JOIN clients c ON c.practice_id = q.practice_id AND c.id = q.client_id \
+             WHERE e.practice_id = $1 AND e.author_kind = 'contact' AND e.author_id = $2 AND e.kind = 'answer' \
+             AND (e.created_at > $3 OR (e.created_at = $3 AND e.id > $4)) \
+             ORDER BY e.created_at, e.id LIMIT $5",
+        )
+        .bind(practice.to_string())
+        .bind(contact.to_string())
+        .bind(after.0)
+        .bind(after.1)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+            return Ok(Vec::new());
+        };
+        let files: Vec<(String, String)> = sqlx::query_as(
+            "SELECT f.entry_id, f.name FROM files f \
+             JOIN question_entries e ON e.practice_id = f.practice_id AND e.id = f.entry_id \
+             WHERE f.practice_id = $1 AND e.author_kind = 'contact' AND e.author_id = $2 \
+             AND e.created_at >= $3 AND e.created_at <= $4 ORDER BY f.created_at, f.id",
+        )
+        .bind(practice.to_string())
+        .bind(contact.to_string())
+        .bind(first.0)
+        .bind(last.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(at, id, client, client_name, title, body)| {
+                Ok(ContactAnswer {
+                    files: files
+                        .iter()
+                        .filter(|(entry, _)| *entry == id)
+                        .map(|(_, name)| name.clone())
+                        .collect(),
+                    at: Millis(at),
+                    id,
+                    client_id: parse_id(&client)?,
+                    client_name,
+                    question: title,
+                    body,
                 })
             })
             .collect()

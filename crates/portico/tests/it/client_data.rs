@@ -473,3 +473,60 @@ async fn erasing_a_client_takes_its_contacts_words_and_leaves_other_clients_alon
         "olly"
     );
 }
+
+#[tokio::test]
+async fn a_contact_exports_her_own_answers_and_nobody_elses() {
+    // X9: from My account, as CSV or Excel, recorded.
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let (_, account) = w.hannah_browser.page("/portal/account").await;
+    assert!(account.contains("/portal/answers/export/csv"));
+    let response = w.hannah_browser.get("/portal/answers/export/csv").await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    let csv = response.text().await.unwrap();
+    assert!(
+        csv.starts_with("Date,Client,Question,Answer,Attachments\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("Northwind Bakery"));
+    assert!(csv.contains("Where is the March bank statement?"));
+    assert!(csv.contains("Hannah's answer: attached, account 4417"));
+    assert!(csv.contains("march-statement.pdf"));
+    assert!(!csv.contains("Olly") && !csv.contains("Bluegum"), "{csv}");
+    let xlsx = w.hannah_browser.get("/portal/answers/export/xlsx").await;
+    assert_eq!(xlsx.status(), 200);
+    assert!(xlsx.bytes().await.unwrap().starts_with(b"PK"));
+    assert_eq!(
+        w.staff.get("/portal/answers/export/csv").await.status(),
+        403,
+        "the portal's address is for contacts"
+    );
+    assert_eq!(
+        w.hannah_browser
+            .get("/portal/answers/export/pdf")
+            .await
+            .status(),
+        404
+    );
+    let exported = app
+        .store()
+        .audit_entries(
+            w.practice,
+            &AuditFilter {
+                action: Some(AuditKind::AnswersExported),
+                ..Default::default()
+            },
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(exported.len(), 2);
+    assert!(exported.iter().all(|e| e.actor_name == "hannah"));
+}
