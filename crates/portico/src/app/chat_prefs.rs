@@ -490,6 +490,7 @@ impl App {
                 files: Vec::new(),
                 status_of: None,
                 automatic: true,
+                audit: Vec::new(),
             })
             .await?;
         let message = appended.message;

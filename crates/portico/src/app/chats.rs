@@ -410,6 +410,18 @@ impl App {
         chat: ChatId,
         input: &SendInput,
     ) -> AppResult<Message> {
+        self.send_message_from(actor, chat, input, None).await
+    }
+
+    /// A send from a request: a contact's files are recorded (X2) in the
+    /// send's own transaction.
+    pub async fn send_message_from(
+        &self,
+        actor: Actor<'_>,
+        chat: ChatId,
+        input: &SendInput,
+        origin: Option<&ClientInfo>,
+    ) -> AppResult<Message> {
         let (practice, member, name) = who(actor);
         // Who is in the chat: the check that the sender is, and whom the
         // message goes to live, in one read.
@@ -473,6 +485,26 @@ impl App {
         };
         let now = self.clock.now();
         self.send_limiter.allow(member, now)?;
+        let audit = match (member, origin) {
+            (Member::Contact(_), Some(origin)) if !input.files.is_empty() => {
+                let client = self
+                    .store
+                    .chat_for_member(practice, chat, member)
+                    .await?
+                    .client_id;
+                input
+                    .files
+                    .iter()
+                    .map(|f| {
+                        self.audit_entry(practice, member, AuditKind::FileUploaded, origin)
+                            .on("file", f.id)
+                            .client(client)
+                            .detail(format!("in chat {chat}"))
+                    })
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
         let appended = self
             .sends
             .append(NewMessage {
@@ -495,6 +527,7 @@ impl App {
                 // M16: the message becomes the client's current status.
                 status_of,
                 automatic: false,
+                audit,
             })
             .await?;
         let message = appended.message;

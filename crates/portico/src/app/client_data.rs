@@ -45,6 +45,10 @@ enum Part {
     Chunk(Bytes),
 }
 
+/// A line of a thread or a chat: when, who, the text, and its files as
+/// `(path in the archive, name)`.
+type Line = (String, String, String, Vec<(String, String)>);
+
 /// The pieces of `index.html`, each rendered as it comes.
 enum Page<'a> {
     Head {
@@ -58,7 +62,7 @@ enum Page<'a> {
         details: &'a str,
         status: &'a str,
         asked: String,
-        entries: Vec<(String, String, String, Vec<(String, String)>)>,
+        entries: Vec<Line>,
     },
     Section {
         title: &'a str,
@@ -67,7 +71,7 @@ enum Page<'a> {
         title: &'a str,
     },
     Messages {
-        lines: Vec<(String, String, String, Vec<(String, String)>)>,
+        lines: Vec<Line>,
     },
     Audit {
         entries: Vec<(String, String, String, String)>,

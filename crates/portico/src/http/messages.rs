@@ -935,6 +935,7 @@ async fn send_files(
     base: &'static str,
     chat: ChatId,
     headers: &HeaderMap,
+    origin: &ClientInfo,
     form: axum::extract::Multipart,
 ) -> Result<Response, PageError> {
     let (practice, member) = match actor {
@@ -974,7 +975,11 @@ async fn send_files(
         files: upload.files.clone(),
         set_status: matches!(actor, Actor::Staff(_)) && upload.field("status") == "on",
     };
-    match state.app.send_message(actor, chat, &input).await {
+    match state
+        .app
+        .send_message_from(actor, chat, &input, Some(origin))
+        .await
+    {
         Ok(message) if json => Ok(Json(json!({
             "seq": message.seq,
             "sender_name": message.sender_name,
@@ -1005,6 +1010,7 @@ async fn send_files(
 pub async fn staff_files_post(
     State(state): State<AppState>,
     user: StaffUser,
+    origin: ClientInfo,
     Path(chat): Path<String>,
     headers: HeaderMap,
     form: axum::extract::Multipart,
@@ -1016,6 +1022,7 @@ pub async fn staff_files_post(
         "/app/messages",
         parse(&chat)?,
         &headers,
+        &origin,
         form,
     )
     .await
@@ -1025,6 +1032,7 @@ pub async fn staff_files_post(
 pub async fn portal_files_post(
     State(state): State<AppState>,
     user: ContactUser,
+    origin: ClientInfo,
     Path(chat): Path<String>,
     headers: HeaderMap,
     form: axum::extract::Multipart,
@@ -1036,6 +1044,7 @@ pub async fn portal_files_post(
         "/portal/messages",
         parse(&chat)?,
         &headers,
+        &origin,
         form,
     )
     .await

@@ -48,6 +48,8 @@ pub struct NewMessage {
     pub status_of: Option<ClientId>,
     /// S7: an automatic answer; it marks nothing read for its sender.
     pub automatic: bool,
+    /// X2: audit entries written with the message (a contact's uploads).
+    pub audit: Vec<super::NewAudit>,
 }
 
 /// What became of a send.
@@ -468,6 +470,9 @@ async fn write_once(
         if let Some(client) = m.status_of {
             tx.set_client_status(m.practice, client, &m.body, &m.sender_name, m.now)
                 .await?;
+        }
+        for entry in &m.audit {
+            tx.audit(entry).await?;
         }
     }
     // 6. Who hears them: read here, so that a contact whose client was

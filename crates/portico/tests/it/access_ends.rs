@@ -345,6 +345,7 @@ async fn a_send_written_after_the_access_ended_is_refused_in_the_same_transactio
         files: Vec::new(),
         status_of: None,
         automatic: false,
+        audit: Vec::new(),
     };
     let before = app
         .app

@@ -19,7 +19,7 @@ async fn entries(app: &TestApp, practice: PracticeId) -> Vec<AuditEntry> {
         .unwrap()
 }
 
-fn find<'a>(entries: &'a [AuditEntry], kind: AuditKind) -> &'a AuditEntry {
+fn find(entries: &[AuditEntry], kind: AuditKind) -> &AuditEntry {
     entries
         .iter()
         .find(|e| e.action == kind.code())

@@ -248,6 +248,24 @@ async fn an_admin_exports_everything_about_a_client_as_one_zip() {
         .unwrap();
     assert_eq!(exported.len(), 1);
     assert_eq!(exported[0].subject, format!("client:{}", w.bakery.id));
+    // Her uploads were recorded with their sends: the answer's and the chat's.
+    let uploads = app
+        .store()
+        .audit_entries(
+            w.practice,
+            &AuditFilter {
+                action: Some(AuditKind::FileUploaded),
+                client: Some(w.bakery.id),
+                ..Default::default()
+            },
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(uploads.len(), 2, "{uploads:#?}");
+    assert!(uploads.iter().all(|e| e.actor_name == "hannah"));
+    assert!(uploads.iter().any(|e| e.detail.starts_with("in chat ")));
     app.with_staff(w.practice, "tom@harbour.example", Role::Member)
         .await;
     let tom = app.staff_browser("tom@harbour.example").await;
