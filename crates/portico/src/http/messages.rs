@@ -928,14 +928,14 @@ pub async fn portal_export_get(
 /// a reply, files, photos and voice notes. Asked for JSON (the page's
 /// script), it answers with the message or the refusal; otherwise it
 /// goes back to the chat, or shows the refusal there, the draft kept.
+/// The headers say whether JSON is wanted; the origin goes to the audit log.
 async fn send_files(
     state: &AppState,
     actor: Actor<'_>,
     layout: Layout,
     base: &'static str,
     chat: ChatId,
-    headers: &HeaderMap,
-    origin: &ClientInfo,
+    (headers, origin): (&HeaderMap, &ClientInfo),
     form: axum::extract::Multipart,
 ) -> Result<Response, PageError> {
     let (practice, member) = match actor {
@@ -1021,8 +1021,7 @@ pub async fn staff_files_post(
         user.layout.clone(),
         "/app/messages",
         parse(&chat)?,
-        &headers,
-        &origin,
+        (&headers, &origin),
         form,
     )
     .await
@@ -1043,8 +1042,7 @@ pub async fn portal_files_post(
         user.layout.clone(),
         "/portal/messages",
         parse(&chat)?,
-        &headers,
-        &origin,
+        (&headers, &origin),
         form,
     )
     .await
