@@ -461,3 +461,75 @@ async fn the_audit_log_is_for_the_practices_admins_with_filters_and_csv() {
             .all(|e| e.client_id.is_none())
     );
 }
+
+#[tokio::test]
+async fn entries_written_before_the_chain_join_it_at_start_up() {
+    let app = TestApp::spawn().await;
+    let (practice, _) = app.with_practice("Harbour").await;
+    app.store().audit(&test_entry(practice.id)).await.unwrap();
+    // An entry as an earlier version wrote it: no number, no hash.
+    app.execute_sql(
+        "INSERT INTO audit_events (id, practice_id, actor_kind, actor_id, action, subject, created_at) \
+         SELECT 'earlier-1', id, 'system', '', 'chat deleted', 'chat:x', 1 FROM practices",
+    )
+    .await;
+    assert_eq!(
+        entries(&app, practice.id).await.len(),
+        1,
+        "not in the log yet"
+    );
+    // Another instance starts: the entry is chained after the others.
+    app.another_instance().await;
+    let log = entries(&app, practice.id).await;
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].action, "chat deleted");
+    let report = app.store().verify_audit_chain(practice.id).await.unwrap();
+    assert_eq!((report.entries, report.first_break), (2, None));
+}
+
+/// X2, X5 at a phone's width: the audit log and a client's Data tab fit
+/// the screen. Leaves pictures in `target/screenshots/`.
+#[tokio::test]
+async fn the_audit_log_and_a_clients_data_fit_a_phone() {
+    use crate::browser::{PHONE, run_story};
+    let app = TestApp::spawn().await;
+    let (practice, admin) = app.with_practice("Harbour & Vale Accounting").await;
+    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
+    active(
+        &app,
+        practice.id,
+        "hannah.brooks-with-a-long-address@northwind-bakery.example",
+        &[&bakery],
+    )
+    .await;
+    let width = "arguments[0](document.documentElement.scrollWidth);";
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    let app = &app;
+    run_story(
+        "the_audit_log_and_a_clients_data_fit_a_phone",
+        &app.base_url,
+        |browser| async move {
+            browser.phone().await;
+            browser.goto("/app/sign-in").await;
+            browser.fill("#email", &admin.email).await;
+            browser.fill("#password", crate::harness::PASSWORD).await;
+            browser.press("Sign in").await;
+            browser.wait_for_path("/app").await;
+            browser.goto("/app/settings/audit").await;
+            browser.wait_for_text("table.audit", "signed in").await;
+            let scroll = browser.run_async_script(width, vec![]).await;
+            assert!(scroll.as_u64().unwrap() <= u64::from(PHONE.0), "{scroll}");
+            browser.screenshot(&shots.join("audit-log-phone.png")).await;
+            browser
+                .goto(&format!("/app/clients/{}/data", bakery.id))
+                .await;
+            browser.wait_for_text("h2", "Download everything").await;
+            let scroll = browser.run_async_script(width, vec![]).await;
+            assert!(scroll.as_u64().unwrap() <= u64::from(PHONE.0), "{scroll}");
+            browser
+                .screenshot(&shots.join("client-data-phone.png"))
+                .await;
+        },
+    )
+    .await;
+}
