@@ -309,6 +309,10 @@ pub fn router(state: AppState) -> Router {
             get(chat_prefs::staff_preferences_get).post(chat_prefs::staff_preferences_post),
         )
         .route(
+            "/app/account/messaging/away",
+            post(chat_prefs::staff_away_post),
+        )
+        .route(
             "/portal/account/messaging",
             get(chat_prefs::portal_preferences_get).post(chat_prefs::portal_preferences_post),
         )

@@ -31,6 +31,7 @@ pub use backend::{Backend, listen_instances};
 pub use chat_events::ChatEvent;
 pub use chat_prefs::{
     MessagingPreferences, MessagingSettings, NewScheduled, Scheduled, ScheduledState,
+    StaffAutoresponder,
 };
 pub use chats::{Chat, ChatSummary, Member, MemberState, Message, Reaction, Segment};
 pub use clients::{Client, ClientFilter, ClientSummary, NewClient};

@@ -586,6 +586,164 @@ async fn the_autoresponder_answers_in_its_windows_once_per_half_hour_and_never_s
     assert_eq!(bodies(&app, practice.id, chat).await.len(), 9);
 }
 
+/// The staff page of a new direct chat of `browser`'s team member with a
+/// contact of a client.
+async fn start_chat(
+    browser: &crate::harness::Browser,
+    client: portico::domain::ClientId,
+    contact: portico::domain::ContactId,
+) -> String {
+    location(
+        &browser
+            .post_form(
+                &format!("/app/clients/{client}/chat"),
+                &[("contact", &contact.to_string())],
+            )
+            .await,
+    )
+}
+
+#[tokio::test]
+async fn a_team_member_has_an_automatic_answer_of_their_own_in_their_own_time_zone() {
+    let app = TestApp::spawn().await;
+    let (practice, admin) = app.with_practice("Harbour").await;
+    let marcus = app
+        .with_staff(practice.id, "marcus@harbour.example", Role::Member)
+        .await;
+    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
+    let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
+    let marcus_browser = app.staff_browser(&marcus.email).await;
+    let olivia = app.staff_browser(&admin.email).await;
+    let marcus_chat = start_chat(&marcus_browser, bakery.id, hannah.id).await;
+    let olivia_chat = start_chat(&olivia, bakery.id, hannah.id).await;
+    assert_ne!(marcus_chat, olivia_chat);
+
+    // Marcus works from Tokyo; his own answer runs Monday 09:00–12:00 there.
+    marcus_browser
+        .post_form("/app/account/time-zone", &[("time_zone", "Asia/Tokyo")])
+        .await;
+    let text = "Marcus is on a course on Monday mornings and answers after lunch.";
+    // A text without a window is refused, the text kept.
+    let response = marcus_browser
+        .post_form(
+            "/app/account/messaging/away",
+            &[("autoresponder_text", text)],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("add at least one window") && html.contains(text));
+    let saved = marcus_browser
+        .post_form(
+            "/app/account/messaging/away",
+            &[
+                ("autoresponder_text", text),
+                ("from_day", "mon"),
+                ("from_time", "09:00"),
+                ("to_day", "mon"),
+                ("to_time", "12:00"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&saved), "/app/account/messaging?done=saved");
+    let (_, html) = marcus_browser.page("/app/account/messaging").await;
+    assert!(html.contains(text) && html.contains(r#"value="09:00""#));
+    // Each person sees only their own.
+    let (_, html) = olivia.page("/app/account/messaging").await;
+    assert!(!html.contains(text));
+
+    // Monday 01:00 UTC is 10:00 in Tokyo: Marcus's chat is answered, as
+    // him, marked automatic; Olivia's chat is not.
+    advance_to(&app, jiff::civil::Weekday::Monday, 1);
+    let hannah_browser = signed_in(&app, &hannah.email).await;
+    let to_marcus = marcus_chat.replace("/app/", "/portal/");
+    let to_olivia = olivia_chat.replace("/app/", "/portal/");
+    hannah_browser
+        .post_form(&to_marcus, &[("body", "Quick question"), ("key", "m1")])
+        .await;
+    hannah_browser
+        .post_form(&to_olivia, &[("body", "Another one"), ("key", "o1")])
+        .await;
+    let messages = app
+        .store()
+        .chat_messages(practice.id, chat_id(&marcus_chat), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[1].body, text);
+    assert!(messages[1].automatic);
+    assert_eq!(messages[1].sender, Member::Staff(marcus.id));
+    assert_eq!(
+        bodies(&app, practice.id, chat_id(&olivia_chat)).await.len(),
+        1,
+        "Olivia has no automatic answer"
+    );
+    // Ten minutes later: not again.
+    app.clock.advance(Duration::from_secs(10 * 60));
+    hannah_browser
+        .post_form(&to_marcus, &[("body", "And another"), ("key", "m2")])
+        .await;
+    assert_eq!(
+        bodies(&app, practice.id, chat_id(&marcus_chat)).await.len(),
+        3
+    );
+
+    // The practice's answer, when it applies, comes instead of his.
+    let practice_text = "The office is closed today.";
+    // Days have passed: Olivia signs in again.
+    let olivia = app.staff_browser(&admin.email).await;
+    let saved = olivia
+        .post_form(
+            "/app/settings/messaging",
+            &settings(&[
+                ("autoresponder_text", practice_text),
+                ("from_day", "sun"),
+                ("from_time", "12:00"),
+                ("to_day", "mon"),
+                ("to_time", "23:00"),
+            ]),
+        )
+        .await;
+    assert_eq!(location(&saved), "/app/settings/messaging?done=saved");
+    app.clock.advance(Duration::from_secs(31 * 60));
+    hannah_browser
+        .post_form(&to_marcus, &[("body", "Still there?"), ("key", "m3")])
+        .await;
+    let after = bodies(&app, practice.id, chat_id(&marcus_chat)).await;
+    assert_eq!(after.len(), 5);
+    assert_eq!(after[4], (practice_text.to_owned(), true));
+    olivia
+        .post_form("/app/settings/messaging", &settings(&[]))
+        .await;
+
+    // Monday 05:00 UTC is 14:00 in Tokyo: no answer.
+    app.clock.advance(Duration::from_secs(3 * 60 * 60));
+    let hannah_browser = signed_in(&app, &hannah.email).await;
+    hannah_browser
+        .post_form(&to_marcus, &[("body", "Afternoon"), ("key", "m4")])
+        .await;
+    assert_eq!(
+        bodies(&app, practice.id, chat_id(&marcus_chat)).await.len(),
+        6
+    );
+
+    // Turned off: an empty text, nothing in the window either.
+    let marcus_browser = app.staff_browser(&marcus.email).await;
+    let saved = marcus_browser
+        .post_form("/app/account/messaging/away", &[("autoresponder_text", "")])
+        .await;
+    assert_eq!(location(&saved), "/app/account/messaging?done=saved");
+    advance_to(&app, jiff::civil::Weekday::Monday, 1);
+    let hannah_browser = signed_in(&app, &hannah.email).await;
+    hannah_browser
+        .post_form(&to_marcus, &[("body", "Next week"), ("key", "m5")])
+        .await;
+    assert_eq!(
+        bodies(&app, practice.id, chat_id(&marcus_chat)).await.len(),
+        7
+    );
+}
+
 #[tokio::test]
 async fn without_sharing_nothing_offers_it_and_the_server_refuses_it() {
     let app = TestApp::spawn().await;
