@@ -110,12 +110,15 @@ fn invalid(text: impl Into<String>) -> AppError {
     AppError::Invalid(ValidationError::new(text.into()))
 }
 
+/// S7: a weekly window, minutes of the week from Monday 00:00.
+type Window = (i64, i64);
+
 /// S7: an automatic answer and its windows as a form gave them, checked:
 /// the text (`None` when empty) and the windows in minutes of the week.
 fn autoresponse(
     text: &str,
     windows_in: &[WindowInput],
-) -> AppResult<(Option<String>, Vec<(i64, i64)>)> {
+) -> AppResult<(Option<String>, Vec<Window>)> {
     let text = text.trim();
     if text.chars().count() > MAX_AUTORESPONSE_CHARS || text.contains('\0') {
         return Err(invalid(format!(
