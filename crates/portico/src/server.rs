@@ -224,6 +224,9 @@ impl Server {
                     if let Err(error) = app.run_scheduled_sends().await {
                         tracing::error!(%error, "could not send scheduled messages");
                     }
+                    if let Err(error) = app.run_scheduled_questions().await {
+                        tracing::error!(%error, "could not ask scheduled questions");
+                    }
                 }
             })
         });

@@ -60,7 +60,7 @@ pub enum ScheduledState {
 }
 
 impl ScheduledState {
-    fn parse(text: &str) -> StoreResult<Self> {
+    pub(super) fn parse(text: &str) -> StoreResult<Self> {
         Ok(match text {
             "scheduled" => Self::Scheduled,
             "sending" => Self::Sending,

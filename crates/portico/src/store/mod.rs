@@ -21,6 +21,7 @@ mod outbox;
 mod practices;
 mod questions;
 mod reminders;
+mod scheduled_questions;
 mod secret_keys;
 mod sessions;
 mod staff;
@@ -48,6 +49,7 @@ pub use questions::{
     QuestionStatus, QuestionSummary,
 };
 pub use reminders::{Alert, ReminderRun, ReminderSchedule};
+pub use scheduled_questions::{NewScheduledQuestion, ScheduledQuestion};
 pub use secret_keys::{SecretColumn, StoredSecret};
 pub use sessions::{NewSession, Session, SessionStage, SessionSubject};
 pub use staff::{NewStaff, Staff, StaffTotp};

@@ -1,5 +1,6 @@
 //! Messaging preferences (S1–S3, S6–S8), clients starting conversations,
-//! and scheduled sends (X10), each with the server's refusals.
+//! and scheduled messages and questions (X10), each with the server's
+//! refusals.
 
 use crate::harness::{TestApp, location};
 use crate::harness::{active, signed_in};
@@ -1004,6 +1005,147 @@ async fn a_scheduled_message_is_sent_once_at_its_time_and_can_be_changed_or_canc
     let response = olivia
         .post_form(&format!("/app/messages/scheduled/{first}/cancel"), &[])
         .await;
+    assert_eq!(response.status(), 403);
+}
+
+#[tokio::test]
+async fn a_scheduled_question_is_asked_once_at_its_time_and_can_be_changed_or_cancelled() {
+    let app = TestApp::spawn().await;
+    let (practice, admin) = app.with_practice("Harbour").await;
+    app.store()
+        .set_practice_time_zone(practice.id, "Australia/Sydney")
+        .await
+        .unwrap();
+    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
+    let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
+    let olivia = app.staff_browser(&admin.email).await;
+    let questions = format!("/app/clients/{}/questions", bakery.id);
+
+    let sydney = jiff::tz::TimeZone::get("Australia/Sydney").unwrap();
+    let local_now = app
+        .clock
+        .now()
+        .to_timestamp()
+        .to_zoned_datetime(sydney.clone());
+    let tomorrow = local_now.date().tomorrow().unwrap();
+    let at = format!("{tomorrow}T09:00");
+    let due = tomorrow
+        .at(9, 30, 0, 0)
+        .to_zoned_datetime(sydney)
+        .unwrap()
+        .timestamp()
+        .as_millisecond();
+
+    // A past time is refused at its field, the question kept.
+    let past = format!("{}T09:00", local_now.date().yesterday().unwrap());
+    let response = olivia
+        .post_form(
+            &questions,
+            &[("title", "Too late?"), ("details", ""), ("send_at", &past)],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("still to come") && html.contains("send_at-error"));
+    assert!(html.contains(r#"value="Too late?""#));
+
+    let response = olivia
+        .post_form(
+            &questions,
+            &[
+                ("title", "Please send the November bank statement"),
+                ("details", "The PDF from your bank is fine."),
+                ("send_at", &at),
+            ],
+        )
+        .await;
+    assert_eq!(location(&response), format!("{questions}?done=scheduled"));
+    olivia
+        .post_form(
+            &questions,
+            &[("title", "A question never asked"), ("send_at", &at)],
+        )
+        .await;
+    let (_, html) = olivia.page(&questions).await;
+    assert!(html.contains("Scheduled by you") && html.contains("November bank statement"));
+    assert!(html.contains(&format!("{tomorrow} 09:00")), "in her zone");
+    // Nobody else sees it, nor can change it; the client is not asked yet.
+    let marcus = app
+        .with_staff(practice.id, "marcus@harbour.example", Role::Admin)
+        .await;
+    let marcus = app.staff_browser(&marcus.email).await;
+    let (_, html) = marcus.page(&questions).await;
+    assert!(!html.contains("November bank statement"));
+    let items = app
+        .store()
+        .scheduled_questions_for(practice.id, bakery.id, admin.id)
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 2);
+    let (first, second) = (items[0].id, items[1].id);
+    let edit = format!("/app/questions/scheduled/{first}");
+    assert_eq!(marcus.page(&edit).await.0, 404);
+    assert_eq!(
+        marcus
+            .post_form(&format!("{edit}/cancel"), &[])
+            .await
+            .status(),
+        404
+    );
+    let hannah_browser = signed_in(&app, &hannah.email).await;
+    let (_, portal) = hannah_browser.page("/portal").await;
+    assert!(!portal.contains("November bank statement"));
+
+    // Moved to 09:30 with new words; the other cancelled.
+    let (status, html) = olivia.page(&edit).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&at));
+    let later = format!("{tomorrow}T09:30");
+    let response = olivia
+        .post_form(
+            &edit,
+            &[
+                ("title", "Please send the November and December statements"),
+                ("details", "PDFs are fine."),
+                ("send_at", &later),
+            ],
+        )
+        .await;
+    assert_eq!(
+        location(&response),
+        format!("{questions}?done=saved#scheduled")
+    );
+    let response = olivia
+        .post_form(&format!("/app/questions/scheduled/{second}/cancel"), &[])
+        .await;
+    assert_eq!(response.status(), 303);
+
+    // Not before its time; then once, across two instances.
+    assert_eq!(app.app.run_scheduled_questions().await.unwrap(), 0);
+    app.clock.advance(Duration::from_millis(
+        u64::try_from(due - app.clock.now().0).unwrap(),
+    ));
+    let other = app.another_instance().await;
+    let (a, b) = tokio::join!(
+        app.app.run_scheduled_questions(),
+        other.run_scheduled_questions()
+    );
+    assert_eq!(a.unwrap() + b.unwrap(), 1);
+    assert_eq!(app.app.run_scheduled_questions().await.unwrap(), 0);
+    let asked = app.app.contact_questions(&hannah, bakery.id).await.unwrap();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        asked[0].question.title,
+        "Please send the November and December statements"
+    );
+    assert_eq!(asked[0].question.asked_at, Millis(app.clock.now().0));
+    assert_eq!(asked[0].question.asked_by, admin.id);
+
+    // Asked: no longer listed, too late to change or cancel.
+    let olivia = app.staff_browser(&admin.email).await;
+    let (_, html) = olivia.page(&questions).await;
+    assert!(!html.contains("Scheduled by you"));
+    let response = olivia.post_form(&format!("{edit}/cancel"), &[]).await;
     assert_eq!(response.status(), 403);
 }
 
