@@ -369,9 +369,32 @@
 
     // The chat list follows the messages: the latest chat first (after the
     // starred ones), its preview, its unread count.
+    // A chat the list does not show yet (someone just started it): the
+    // list is read again from the server, as the page would show it.
+    var listing = false;
+    function reloadList() {
+      var ul = document.querySelector(".chat-list ul");
+      if (!ul || listing) { return; }
+      listing = true;
+      var unread = /[?&]filter=unread/.test(location.search);
+      fetch(base + (unread ? "?filter=unread" : "?filter=all"), { headers: { Accept: "text/html" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (!html) { return; }
+          var fresh = new DOMParser().parseFromString(html, "text/html").querySelector(".chat-list ul");
+          if (!fresh) { return; }
+          var current = openChat && fresh.querySelector('[data-chat-item="' + openChat + '"]');
+          fresh.querySelectorAll('[aria-current]').forEach(function (li) { li.removeAttribute("aria-current"); });
+          if (current) { current.setAttribute("aria-current", "true"); }
+          ul.replaceWith(document.importNode(fresh, true));
+        })
+        .catch(function () {})
+        .then(function () { listing = false; });
+    }
+
     function listMessage(event) {
       var item = document.querySelector('[data-chat-item="' + event.chat + '"]');
-      if (!item) { return; }
+      if (!item) { reloadList(); return; }
       var preview = item.querySelector("[data-preview]");
       if (preview && event.body) {
         preview.textContent = (event.sender_name ? event.sender_name + ": " : "") + event.body;

@@ -1523,3 +1523,61 @@ async fn enter_follows_each_persons_choice_a_send_without_network_is_retried_onc
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_contact_on_her_phone_starts_a_chat_with_the_practice_and_staff_see_it_live() {
+    let app = TestApp::spawn().await;
+    let Firm { olivia, hannah, .. } = firm(&app).await;
+    let app = &app;
+    run_story(
+        "a_contact_on_her_phone_starts_a_chat_with_the_practice_and_staff_see_it_live",
+        &app.base_url,
+        |staff| async move {
+            sign_in_as_staff(&staff, &olivia.email).await;
+            staff.goto("/app/messages").await;
+            staff.wait_for(".chat-list").await;
+            staff.run_async_script(MARK_PAGE, vec![]).await;
+
+            // Hannah has no chat yet: her Messages offers to write to the
+            // practice, and the composer is in view on her phone.
+            let phone = staff.another().await;
+            phone.phone().await;
+            sign_in_as_contact(&phone, app, &hannah.email).await;
+            phone.click("nav a[href='/portal/messages']").await;
+            phone.wait_for_path("/portal/messages").await;
+            phone.press("Message the practice").await;
+            phone.wait_for("form.composer #body").await;
+            let chat = phone.current_path().await;
+            assert!(chat.starts_with("/portal/messages/"), "{chat}");
+            let title = phone.text_of(".chat h2").await;
+            assert!(
+                !title.contains("Hannah Brooks"),
+                "her own name is not the title: {title}"
+            );
+            let first = "Hello, I have a question about my BAS.";
+            phone.fill("#body", first).await;
+            phone.press("Send").await;
+            phone.wait_for_text("#m1", first).await;
+
+            // Olivia, who looks after the bakery, sees the new chat arrive
+            // in her list without a reload, and opens it.
+            let id = chat.rsplit('/').next().unwrap().to_owned();
+            staff
+                .wait_for_text(&format!("li[data-chat-item='{id}'] [data-preview]"), first)
+                .await;
+            assert!(still_the_same_page(&staff).await, "no reload");
+            staff
+                .click(&format!(".chat-list a[href='/app/messages/{id}']"))
+                .await;
+            staff.wait_for_text("#m1", first).await;
+            let title = staff.text_of(".chat h2").await;
+            assert!(title.contains("Hannah Brooks"), "{title}");
+
+            // Doing it again reopens the same chat.
+            phone.goto("/portal/messages").await;
+            phone.press("Message the practice").await;
+            phone.wait_for_path(&chat).await;
+        },
+    )
+    .await;
+}
