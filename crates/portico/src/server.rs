@@ -76,7 +76,7 @@ impl Server {
 
     /// As [`Server::build`], with a clock of the caller's (tests move it).
     pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
-        let store = open_store(&config).await?;
+        let store = open_store(&config).await?.with_clock(clock.clone());
         Self::with_store(config, store, clock).await
     }
 
