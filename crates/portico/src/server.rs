@@ -76,7 +76,7 @@ impl Server {
 
     /// As [`Server::build`], with a clock of the caller's (tests move it).
     pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
-        let store = open_store(&config).await?;
+        let store = open_store(&config).await?.with_clock(clock.clone());
         Self::with_store(config, store, clock).await
     }
 
@@ -245,6 +245,9 @@ impl Server {
                     tick.tick().await;
                     if let Err(error) = app.run_scheduled_sends().await {
                         tracing::error!(%error, "could not send scheduled messages");
+                    }
+                    if let Err(error) = app.run_scheduled_questions().await {
+                        tracing::error!(%error, "could not ask scheduled questions");
                     }
                 }
             })

@@ -369,9 +369,32 @@
 
     // The chat list follows the messages: the latest chat first (after the
     // starred ones), its preview, its unread count.
+    // A chat the list does not show yet (someone just started it): the
+    // list is read again from the server, as the page would show it.
+    var listing = false;
+    function reloadList() {
+      var ul = document.querySelector(".chat-list ul");
+      if (!ul || listing) { return; }
+      listing = true;
+      var unread = /[?&]filter=unread/.test(location.search);
+      fetch(base + (unread ? "?filter=unread" : "?filter=all"), { headers: { Accept: "text/html" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (!html) { return; }
+          var fresh = new DOMParser().parseFromString(html, "text/html").querySelector(".chat-list ul");
+          if (!fresh) { return; }
+          var current = openChat && fresh.querySelector('[data-chat-item="' + openChat + '"]');
+          fresh.querySelectorAll('[aria-current]').forEach(function (li) { li.removeAttribute("aria-current"); });
+          if (current) { current.setAttribute("aria-current", "true"); }
+          ul.replaceWith(document.importNode(fresh, true));
+        })
+        .catch(function () {})
+        .then(function () { listing = false; });
+    }
+
     function listMessage(event) {
       var item = document.querySelector('[data-chat-item="' + event.chat + '"]');
-      if (!item) { return; }
+      if (!item) { reloadList(); return; }
       var preview = item.querySelector("[data-preview]");
       if (preview && event.body) {
         preview.textContent = (event.sender_name ? event.sender_name + ": " : "") + event.body;
@@ -445,8 +468,10 @@
     });
 
     var pressTimer = null;
+    var pressOpened = false;
     if (list) {
       list.addEventListener("touchstart", function (e) {
+        pressOpened = false;
         var li = e.target.closest("li.msg");
         if (!li || e.target.closest("a, button, audio, summary")) { return; }
         pressTimer = setTimeout(function () {
@@ -454,14 +479,24 @@
           var menu = li.querySelector("details.msg-menu");
           if (menu) {
             menu.open = true;
+            pressOpened = true;
             if (navigator.vibrate) { navigator.vibrate(10); }
           }
         }, 450);
       }, { passive: true });
-      ["touchend", "touchmove", "touchcancel"].forEach(function (name) {
+      ["touchmove", "touchcancel"].forEach(function (name) {
         list.addEventListener(name, function () {
           if (pressTimer) { clearTimeout(pressTimer); pressTimer = null; }
         }, { passive: true });
+      });
+      // The finger lifted after a long press: no click follows, which
+      // would close the menu it just opened.
+      list.addEventListener("touchend", function (e) {
+        if (pressTimer) { clearTimeout(pressTimer); pressTimer = null; }
+        if (pressOpened) {
+          pressOpened = false;
+          e.preventDefault();
+        }
       });
       list.addEventListener("contextmenu", function (e) {
         var li = e.target.closest("li.msg");
@@ -601,7 +636,7 @@
       return li;
     }
 
-    function post(request, pending) {
+    function post(request, pending, onSent) {
       pending.classList.remove("failed");
       pending.querySelector(".when").textContent = "Sending…";
       var old = pending.querySelector(".retry");
@@ -621,6 +656,7 @@
             }
             pending.remove();
             append(answer, true);
+            if (onSent) { onSent(); }
             keyInput.value = answer.next_key;
             more();
             countUnread();
@@ -632,7 +668,10 @@
         retry.type = "button";
         retry.className = "link-button retry";
         retry.textContent = "Retry";
-        retry.addEventListener("click", function () { post(request, pending); });
+        retry.addEventListener("click", function () {
+          pending.setAttribute("data-retried", "");
+          post(request, pending, onSent);
+        });
         pending.querySelector(".meta").appendChild(document.createTextNode(" "));
         pending.querySelector(".meta").appendChild(retry);
       });
@@ -671,7 +710,15 @@
       var status = form.querySelector('[name="status"]');
       if (status) { status.checked = false; }
       if (location.search) { history.replaceState(null, "", chatUrl); }
-      post(request, pending).then(function () {
+      // Sent after a retry: the draft kept in the box goes, unless it was
+      // changed meanwhile.
+      var onSent = function () {
+        if (pending.hasAttribute("data-retried") && textarea.value === text) {
+          textarea.value = "";
+          textarea.dispatchEvent(new Event("input"));
+        }
+      };
+      post(request, pending, onSent).then(function () {
         if (pending.classList.contains("failed") && !textarea.value) {
           // The draft stays where it was written too.
           textarea.value = text;

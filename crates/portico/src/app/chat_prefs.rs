@@ -110,6 +110,49 @@ fn invalid(text: impl Into<String>) -> AppError {
     AppError::Invalid(ValidationError::new(text.into()))
 }
 
+/// S7: a weekly window, minutes of the week from Monday 00:00.
+type Window = (i64, i64);
+
+/// S7: an automatic answer and its windows as a form gave them, checked:
+/// the text (`None` when empty) and the windows in minutes of the week.
+fn autoresponse(
+    text: &str,
+    windows_in: &[WindowInput],
+) -> AppResult<(Option<String>, Vec<Window>)> {
+    let text = text.trim();
+    if text.chars().count() > MAX_AUTORESPONSE_CHARS || text.contains('\0') {
+        return Err(invalid(format!(
+            "The automatic answer can be at most {MAX_AUTORESPONSE_CHARS} characters."
+        )));
+    }
+    let mut windows = Vec::new();
+    for w in windows_in.iter().filter(|w| !w.is_blank()) {
+        let (Some(start), Some(end)) = (
+            minute_of_week(&w.from_day, &w.from_time),
+            minute_of_week(&w.to_day, &w.to_time),
+        ) else {
+            return Err(invalid(
+                "Give each window a day and a time (HH:MM) to start and to end.",
+            ));
+        };
+        if start == end {
+            return Err(invalid("A window must end at another time than it starts."));
+        }
+        windows.push((start, end));
+    }
+    if windows.len() > MAX_WINDOWS {
+        return Err(invalid(format!(
+            "The autoresponder has at most {MAX_WINDOWS} windows."
+        )));
+    }
+    if !text.is_empty() && windows.is_empty() {
+        return Err(invalid(
+            "Say when the automatic answer is sent: add at least one window.",
+        ));
+    }
+    Ok(((!text.is_empty()).then(|| text.to_owned()), windows))
+}
+
 impl App {
     /// The practice's messaging settings (any team member may read them:
     /// pages follow them).
@@ -158,37 +201,8 @@ impl App {
                 Some(staff.id)
             }
         };
-        let text = input.autoresponder_text.trim();
-        if text.chars().count() > MAX_AUTORESPONSE_CHARS || text.contains('\0') {
-            return Err(invalid(format!(
-                "The automatic answer can be at most {MAX_AUTORESPONSE_CHARS} characters."
-            )));
-        }
-        let mut windows = Vec::new();
-        for w in input.windows.iter().filter(|w| !w.is_blank()) {
-            let (Some(start), Some(end)) = (
-                minute_of_week(&w.from_day, &w.from_time),
-                minute_of_week(&w.to_day, &w.to_time),
-            ) else {
-                return Err(invalid(
-                    "Give each window a day and a time (HH:MM) to start and to end.",
-                ));
-            };
-            if start == end {
-                return Err(invalid("A window must end at another time than it starts."));
-            }
-            windows.push((start, end));
-        }
-        if windows.len() > MAX_WINDOWS {
-            return Err(invalid(format!(
-                "The autoresponder has at most {MAX_WINDOWS} windows."
-            )));
-        }
-        if !text.is_empty() && windows.is_empty() {
-            return Err(invalid(
-                "Say when the automatic answer is sent: add at least one window.",
-            ));
-        }
+        let (autoresponder_text, windows) =
+            autoresponse(&input.autoresponder_text, &input.windows)?;
         // S3 applies to clients created after the change: the time it was
         // turned off is kept while it stays off.
         let client_chats_off_since =
@@ -202,7 +216,7 @@ impl App {
             client_chats_off_since,
             client_max_message_chars,
             default_staff,
-            autoresponder_text: (!text.is_empty()).then(|| text.to_owned()),
+            autoresponder_text,
             windows,
         };
         let entry = self
@@ -217,6 +231,39 @@ impl App {
         Ok(self
             .store
             .set_messaging_settings(actor.practice_id, &settings, &entry)
+            .await?)
+    }
+
+    /// S7, per person: the signed-in team member's own automatic answer
+    /// (an empty text and no windows when they have none).
+    pub async fn my_autoresponder(&self, actor: &Staff) -> AppResult<(String, Vec<WindowInput>)> {
+        Ok(self
+            .store
+            .staff_autoresponder(actor.practice_id, actor.id)
+            .await?
+            .map(|a| {
+                (
+                    a.text,
+                    a.windows.into_iter().map(WindowInput::of_minutes).collect(),
+                )
+            })
+            .unwrap_or_default())
+    }
+
+    /// S7, per person: saves the signed-in team member's own automatic
+    /// answer; an empty text turns it off. Each person changes only their
+    /// own.
+    pub async fn save_my_autoresponder(
+        &self,
+        actor: &Staff,
+        text: &str,
+        windows: &[WindowInput],
+    ) -> AppResult<()> {
+        let (text, windows) = autoresponse(text, windows)?;
+        let answer = text.as_deref().map(|t| (t, windows.as_slice()));
+        Ok(self
+            .store
+            .set_staff_autoresponder(actor.practice_id, actor.id, answer)
             .await?)
     }
 
@@ -420,8 +467,8 @@ impl App {
         Ok(out)
     }
 
-    /// S7: after a contact's message, the practice's automatic answer when
-    /// it is inside one of the windows, at most once per chat in 30
+    /// S7: after a contact's message, the practice's automatic answer (or a
+    /// team member's own) when it is inside one of its windows, at most once per chat in 30
     /// minutes. Only contacts' messages reach here, so staff-only chats
     /// and automatic answers never get one. A failure is logged: the
     /// contact's message is stored whatever happens here.
@@ -447,9 +494,6 @@ impl App {
         members: &[MemberState],
         settings: &MessagingSettings,
     ) -> AppResult<()> {
-        let Some(text) = &settings.autoresponder_text else {
-            return Ok(());
-        };
         if !members
             .iter()
             .any(|m| matches!(m.member, Member::Contact(_)))
@@ -457,12 +501,14 @@ impl App {
             return Ok(());
         }
         let now = self.clock.now();
-        let zone =
+        let practice_zone =
             TimeZone::get(&self.store.practice_time_zone(practice).await?).unwrap_or(TimeZone::UTC);
-        let minute = week_minute(now, &zone);
-        if !settings.windows.iter().any(|w| in_window(minute, *w)) {
+        let Some((sender, sender_name, text)) = self
+            .autoresponse_now(practice, members, settings, now, &practice_zone)
+            .await?
+        else {
             return Ok(());
-        }
+        };
         if !self
             .store
             .claim_autoreply(practice, chat, now, Millis(now.0 - AUTORESPONSE_EVERY_MS))
@@ -470,20 +516,14 @@ impl App {
         {
             return Ok(());
         }
-        let name = self.store.get_practice(practice).await?.name;
-        // The practice answers, not a person: its id stands for the sender.
-        let sender: StaffId = practice
-            .to_string()
-            .parse()
-            .map_err(|_| invalid("practice id"))?;
         let appended = self
             .sends
             .append(NewMessage {
                 practice,
                 chat,
                 sender: Member::Staff(sender),
-                sender_name: name,
-                body: text.clone(),
+                sender_name,
+                body: text,
                 reply_to: None,
                 key: format!("auto:{chat}:{}", now.0),
                 now,
@@ -508,6 +548,58 @@ impl App {
             });
         }
         Ok(())
+    }
+
+    /// S7: which automatic answer applies now, if any: the practice's in
+    /// its windows (in the practice's time zone), else the own answer of a
+    /// team member in the chat in one of their windows (in their own time
+    /// zone), sent as them. Returns the sender, its name and the text.
+    async fn autoresponse_now(
+        &self,
+        practice: PracticeId,
+        members: &[MemberState],
+        settings: &MessagingSettings,
+        now: Millis,
+        practice_zone: &TimeZone,
+    ) -> AppResult<Option<(StaffId, String, String)>> {
+        if let Some(text) = &settings.autoresponder_text {
+            let minute = week_minute(now, practice_zone);
+            if settings.windows.iter().any(|w| in_window(minute, *w)) {
+                let name = self.store.get_practice(practice).await?.name;
+                // The practice answers, not a person: its id stands for the sender.
+                let sender: StaffId = practice
+                    .to_string()
+                    .parse()
+                    .map_err(|_| invalid("practice id"))?;
+                return Ok(Some((sender, name, text.clone())));
+            }
+        }
+        let staff_in_chat: Vec<StaffId> = members
+            .iter()
+            .filter_map(|m| match m.member {
+                Member::Staff(id) => Some(id),
+                Member::Contact(_) => None,
+            })
+            .collect();
+        if staff_in_chat.is_empty() {
+            return Ok(None);
+        }
+        let answer = self
+            .store
+            .staff_autoresponders(practice)
+            .await?
+            .into_iter()
+            .filter(|a| staff_in_chat.contains(&a.staff))
+            .find(|a| {
+                let zone = a
+                    .time_zone
+                    .as_deref()
+                    .and_then(|z| TimeZone::get(z).ok())
+                    .unwrap_or_else(|| practice_zone.clone());
+                let minute = week_minute(now, &zone);
+                a.windows.iter().any(|w| in_window(minute, *w))
+            });
+        Ok(answer.map(|a| (a.staff, a.name, a.text)))
     }
 }
 

@@ -90,7 +90,7 @@ pub fn questions_from_text(text: &str) -> AppResult<Vec<String>> {
 }
 
 impl App {
-    async fn staff_client(&self, actor: &Staff, client: ClientId) -> AppResult<Client> {
+    pub(super) async fn staff_client(&self, actor: &Staff, client: ClientId) -> AppResult<Client> {
         let client = self.store.get_client(actor.practice_id, client).await?;
         if !policy::staff_may_open_client(actor, &client) {
             return Err(AppError::NotFound);
@@ -123,7 +123,15 @@ impl App {
         client: ClientId,
         inputs: &[QuestionInput],
     ) -> AppResult<Vec<Question>> {
-        let client = self.staff_client(actor, client).await?;
+        self.ask(actor, client, inputs, None).await
+    }
+
+    /// Q1: what is asked, checked before it is asked or scheduled (X10).
+    pub(super) async fn check_questions(
+        &self,
+        client: &Client,
+        inputs: &[QuestionInput],
+    ) -> AppResult<()> {
         if inputs.is_empty() {
             return Err(invalid("Write a question."));
         }
@@ -149,9 +157,24 @@ impl App {
                 .at("details"));
             }
             if let Some(contact) = input.assignee {
-                self.check_assignee(&client, contact).await?;
+                self.check_assignee(client, contact).await?;
             }
         }
+        Ok(())
+    }
+
+    /// Asks `inputs`; with `scheduled`, as that scheduled question (X10),
+    /// marked asked in the same transaction: when another instance already
+    /// asked it, nothing is asked and the list is empty.
+    pub(super) async fn ask(
+        &self,
+        actor: &Staff,
+        client: ClientId,
+        inputs: &[QuestionInput],
+        scheduled: Option<uuid::Uuid>,
+    ) -> AppResult<Vec<Question>> {
+        let client = self.staff_client(actor, client).await?;
+        self.check_questions(&client, inputs).await?;
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let mut asked = Vec::with_capacity(inputs.len());
@@ -175,6 +198,14 @@ impl App {
             tx.insert_notify_items(actor.practice_id, &items, now)
                 .await?;
             asked.push(question);
+        }
+        if let (Some(id), Some(first)) = (scheduled, asked.first())
+            && !tx
+                .mark_scheduled_question_asked(actor.practice_id, id, first.id)
+                .await?
+        {
+            // Another instance asked it: this transaction rolls back.
+            return Ok(Vec::new());
         }
         tx.commit().await?;
         for question in &asked {

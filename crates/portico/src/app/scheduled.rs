@@ -3,12 +3,16 @@
 //! instance's timer finds it first (claimed like the outbox, and sent under
 //! a key of its own so a claim taken again never makes a second message).
 //! Until then its author alone sees it, and may change or cancel it.
+//! Questions are scheduled the same way, and asked and marked asked in one
+//! transaction.
 
 use super::chats::{MAX_MESSAGE_CHARS, SendInput};
-use super::questions::Actor;
+use super::questions::{Actor, QuestionInput};
 use super::{App, AppError, AppResult};
-use crate::domain::{ChatId, Millis, ValidationError};
-use crate::store::{Member, NewScheduled, Scheduled, Staff};
+use crate::domain::{ChatId, ClientId, Millis, ValidationError};
+use crate::store::{
+    Member, NewScheduled, NewScheduledQuestion, Scheduled, ScheduledQuestion, Staff,
+};
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 
@@ -246,5 +250,191 @@ impl App {
             )
             .await?;
         Ok(message.seq)
+    }
+}
+
+/// A scheduled question as its author's page shows it (X10).
+#[derive(Clone, Debug)]
+pub struct ScheduledQuestionView {
+    pub item: ScheduledQuestion,
+    /// When it is asked, in the author's zone ("2026-12-03 09:00").
+    pub local: String,
+    /// The same for a `datetime-local` field ("2026-12-03T09:00").
+    pub input: String,
+}
+
+impl App {
+    fn question_view(item: ScheduledQuestion, zone: &TimeZone) -> ScheduledQuestionView {
+        let local = item.send_at.to_timestamp().to_zoned_datetime(zone.clone());
+        ScheduledQuestionView {
+            local: local.strftime("%Y-%m-%d %H:%M").to_string(),
+            input: local.strftime("%Y-%m-%dT%H:%M").to_string(),
+            item,
+        }
+    }
+
+    /// What a scheduled question will ask, checked now as asking checks it.
+    async fn new_scheduled_question(
+        &self,
+        actor: &Staff,
+        client: ClientId,
+        input: &QuestionInput,
+        send_at: &str,
+    ) -> AppResult<NewScheduledQuestion> {
+        let client = self.staff_client(actor, client).await?;
+        self.check_questions(&client, std::slice::from_ref(input))
+            .await?;
+        let zone = self.staff_zone(actor).await?;
+        let send_at = self
+            .when(send_at, &zone)
+            .map_err(|error| error.at("send_at"))?;
+        Ok(NewScheduledQuestion {
+            practice: actor.practice_id,
+            client: client.id,
+            author: actor.id,
+            title: input.title.trim().to_owned(),
+            details: input.details.trim().to_owned(),
+            assignee: input.assignee,
+            send_at,
+            now: self.clock.now(),
+        })
+    }
+
+    /// X10: schedules a question of a client the staff member may open.
+    pub async fn schedule_question(
+        &self,
+        actor: &Staff,
+        client: ClientId,
+        input: &QuestionInput,
+        send_at: &str,
+    ) -> AppResult<ScheduledQuestion> {
+        let new = self
+            .new_scheduled_question(actor, client, input, send_at)
+            .await?;
+        Ok(self.store.schedule_question(&new).await?)
+    }
+
+    /// The staff member's own questions waiting for a client (nobody
+    /// else's).
+    pub async fn scheduled_questions(
+        &self,
+        actor: &Staff,
+        client: ClientId,
+    ) -> AppResult<Vec<ScheduledQuestionView>> {
+        let zone = self.staff_zone(actor).await?;
+        Ok(self
+            .store
+            .scheduled_questions_for(actor.practice_id, client, actor.id)
+            .await?
+            .into_iter()
+            .map(|item| Self::question_view(item, &zone))
+            .collect())
+    }
+
+    /// One of the author's scheduled questions.
+    pub async fn scheduled_question(
+        &self,
+        actor: &Staff,
+        id: uuid::Uuid,
+    ) -> AppResult<ScheduledQuestionView> {
+        let item = self
+            .store
+            .get_scheduled_question(actor.practice_id, id)
+            .await?;
+        if item.author != actor.id {
+            return Err(AppError::NotFound);
+        }
+        let zone = self.staff_zone(actor).await?;
+        Ok(Self::question_view(item, &zone))
+    }
+
+    /// Changes a question not yet asked.
+    pub async fn edit_scheduled_question(
+        &self,
+        actor: &Staff,
+        id: uuid::Uuid,
+        input: &QuestionInput,
+        send_at: &str,
+    ) -> AppResult<ClientId> {
+        let item = self.scheduled_question(actor, id).await?.item;
+        let new = self
+            .new_scheduled_question(actor, item.client_id, input, send_at)
+            .await?;
+        if !self.store.update_scheduled_question(id, &new).await? {
+            return Err(AppError::conflict(
+                "This question is being asked or has been asked: it can no longer be changed.",
+            ));
+        }
+        Ok(item.client_id)
+    }
+
+    /// Cancels a question not yet asked.
+    pub async fn cancel_scheduled_question(
+        &self,
+        actor: &Staff,
+        id: uuid::Uuid,
+    ) -> AppResult<ClientId> {
+        let item = self.scheduled_question(actor, id).await?.item;
+        if !self
+            .store
+            .cancel_scheduled_question(actor.practice_id, id, actor.id)
+            .await?
+        {
+            return Err(AppError::conflict(
+                "This question is being asked or has been asked: it can no longer be cancelled.",
+            ));
+        }
+        Ok(item.client_id)
+    }
+
+    /// Asks the scheduled questions that are due; what the server's timer
+    /// runs every few seconds. Returns how many were asked.
+    pub async fn run_scheduled_questions(&self) -> AppResult<usize> {
+        let now = self.clock.now();
+        let due = self
+            .store
+            .claim_due_scheduled_questions(now, Millis(now.0 + LEASE_MS), CLAIM_AT_ONCE)
+            .await?;
+        let mut asked = 0;
+        for item in due {
+            match self.ask_scheduled(&item).await {
+                Ok(n) => asked += n,
+                // The database failed: the claim runs out and another round
+                // tries again (asking and marking it asked are one
+                // transaction).
+                Err(error @ (AppError::Store(_) | AppError::Throttled(_))) => {
+                    tracing::warn!(%error, scheduled = %item.id, "a scheduled question was not asked yet");
+                }
+                Err(other) => {
+                    let why = match other {
+                        AppError::NotFound => {
+                            "The author is no longer on the team or cannot open this client."
+                                .to_owned()
+                        }
+                        other => other.to_string(),
+                    };
+                    self.store
+                        .fail_scheduled_question(item.practice_id, item.id, &why)
+                        .await?;
+                }
+            }
+        }
+        Ok(asked)
+    }
+
+    async fn ask_scheduled(&self, item: &ScheduledQuestion) -> AppResult<usize> {
+        let author = self.store.get_staff(item.practice_id, item.author).await?;
+        if !author.active {
+            return Err(AppError::NotFound);
+        }
+        let input = QuestionInput {
+            title: item.title.clone(),
+            details: item.details.clone(),
+            assignee: item.assignee,
+        };
+        let asked = self
+            .ask(&author, item.client_id, &[input], Some(item.id))
+            .await?;
+        Ok(asked.len())
     }
 }

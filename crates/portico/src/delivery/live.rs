@@ -315,11 +315,6 @@ impl Hub {
         }
     }
 
-    /// Delivers an event to this process's sockets only.
-    pub fn deliver_here(&self, event: LiveEvent) {
-        self.deliver(&event);
-    }
-
     /// Nobody listening is fine: pages read the store when they load.
     fn deliver(&self, event: &LiveEvent) {
         let Ok(text) = serde_json::to_string(event) else {

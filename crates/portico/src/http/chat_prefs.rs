@@ -126,19 +126,16 @@ pub async fn settings_get(
     settings_page(&state, user, StatusCode::OK, done.notice(), None).await
 }
 
-/// The form's fields; the windows are repeated fields read in order.
-fn settings_input(body: &[u8]) -> SettingsInput {
-    let mut input = SettingsInput::default();
+/// S7: an automatic answer's text and weekly windows from a form, the
+/// windows as repeated fields read in order.
+fn autoresponder_input(body: &[u8]) -> (String, Vec<WindowInput>) {
+    let mut text = String::new();
     let (mut from_days, mut from_times, mut to_days, mut to_times) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (key, value) in form_urlencoded::parse(body) {
         let value = value.into_owned();
         match key.as_ref() {
-            "allow_sharing" => input.allow_sharing = true,
-            "new_clients_may_chat" => input.new_clients_may_chat = true,
-            "client_max_chars" => input.client_max_chars = value,
-            "default_staff" => input.default_staff = value,
-            "autoresponder_text" => input.autoresponder_text = value,
+            "autoresponder_text" => text = value,
             "from_day" => from_days.push(value),
             "from_time" => from_times.push(value),
             "to_day" => to_days.push(value),
@@ -146,13 +143,36 @@ fn settings_input(body: &[u8]) -> SettingsInput {
             _ => {}
         }
     }
-    for (i, from_time) in from_times.into_iter().enumerate() {
-        input.windows.push(WindowInput {
+    let windows = from_times
+        .into_iter()
+        .enumerate()
+        .map(|(i, from_time)| WindowInput {
             from_day: from_days.get(i).cloned().unwrap_or_default(),
             from_time,
             to_day: to_days.get(i).cloned().unwrap_or_default(),
             to_time: to_times.get(i).cloned().unwrap_or_default(),
-        });
+        })
+        .collect();
+    (text, windows)
+}
+
+/// The form's fields.
+fn settings_input(body: &[u8]) -> SettingsInput {
+    let (autoresponder_text, windows) = autoresponder_input(body);
+    let mut input = SettingsInput {
+        autoresponder_text,
+        windows,
+        ..SettingsInput::default()
+    };
+    for (key, value) in form_urlencoded::parse(body) {
+        let value = value.into_owned();
+        match key.as_ref() {
+            "allow_sharing" => input.allow_sharing = true,
+            "new_clients_may_chat" => input.new_clients_may_chat = true,
+            "client_max_chars" => input.client_max_chars = value,
+            "default_staff" => input.default_staff = value,
+            _ => {}
+        }
     }
     input
 }
@@ -189,6 +209,16 @@ struct PreferencesPage {
     back: &'static str,
     prefs: MessagingPreferences,
     notice: Option<String>,
+    /// S7: staff only, their own automatic answer.
+    away: Option<AwayForm>,
+}
+
+/// S7: a team member's own automatic answer as the form shows it.
+struct AwayForm {
+    text: String,
+    windows: Vec<WindowInput>,
+    days: &'static [(&'static str, &'static str)],
+    error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -207,26 +237,49 @@ impl PreferencesForm {
     }
 }
 
+async fn staff_preferences_page(
+    state: &AppState,
+    user: StaffUser,
+    status: StatusCode,
+    notice: Option<String>,
+    typed: Option<(String, Vec<WindowInput>, String)>,
+) -> Result<Response, PageError> {
+    let prefs = state
+        .app
+        .my_messaging_preferences(Actor::Staff(&user.staff))
+        .await?;
+    let (text, windows, error) = match typed {
+        Some((text, windows, error)) => (text, windows, Some(error)),
+        None => {
+            let (text, windows) = state.app.my_autoresponder(&user.staff).await?;
+            (text, windows, None)
+        }
+    };
+    Ok(render(
+        status,
+        &PreferencesPage {
+            layout: user.layout,
+            action: "/app/account/messaging",
+            back: "/app/account",
+            prefs,
+            notice,
+            away: Some(AwayForm {
+                text,
+                windows: with_blank_rows(windows),
+                days: &DAYS,
+                error,
+            }),
+        },
+    ))
+}
+
 /// `GET /app/account/messaging`
 pub async fn staff_preferences_get(
     State(state): State<AppState>,
     user: StaffUser,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
-    let prefs = state
-        .app
-        .my_messaging_preferences(Actor::Staff(&user.staff))
-        .await?;
-    Ok(render(
-        StatusCode::OK,
-        &PreferencesPage {
-            layout: user.layout,
-            action: "/app/account/messaging",
-            back: "/app/account",
-            prefs,
-            notice: done.notice(),
-        },
-    ))
+    staff_preferences_page(&state, user, StatusCode::OK, done.notice(), None).await
 }
 
 /// `POST /app/account/messaging`
@@ -240,6 +293,27 @@ pub async fn staff_preferences_post(
         .set_my_messaging_preferences(Actor::Staff(&user.staff), form.prefs())
         .await?;
     Ok(Redirect::to("/app/account/messaging?done=saved").into_response())
+}
+
+/// `POST /app/account/messaging/away` (S7: the team member's own
+/// automatic answer)
+pub async fn staff_away_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    RawForm(body): RawForm,
+) -> Result<Response, PageError> {
+    let (text, windows) = autoresponder_input(&body);
+    match state
+        .app
+        .save_my_autoresponder(&user.staff, &text, &windows)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/app/account/messaging?done=saved").into_response()),
+        Err(error) => {
+            let (status, message) = form_refusal(error)?;
+            staff_preferences_page(&state, user, status, None, Some((text, windows, message))).await
+        }
+    }
 }
 
 /// `GET /portal/account/messaging`
@@ -260,6 +334,7 @@ pub async fn portal_preferences_get(
             back: "/portal/account",
             prefs,
             notice: done.notice(),
+            away: None,
         },
     ))
 }

@@ -248,13 +248,14 @@ async fn messages_page(
 }
 
 /// S2: the most recent chat to open instead of the list, when the person
-/// asked for it.
+/// asked for it and the list was not asked for by name (`?filter=all`, as
+/// the page's script reads the list).
 async fn latest_chat(
     state: &AppState,
     actor: Actor<'_>,
-    filter: ListFilter,
+    query: &ListQuery,
 ) -> Result<Option<ChatId>, PageError> {
-    if filter != ListFilter::All || !state.app.my_messaging_preferences(actor).await?.open_latest {
+    if !query.filter.is_empty() || !state.app.my_messaging_preferences(actor).await?.open_latest {
         return Ok(None);
     }
     Ok(state
@@ -273,7 +274,7 @@ pub async fn staff_list_get(
     user: StaffUser,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
-    if let Some(chat) = latest_chat(&state, Actor::Staff(&user.staff), query.filter()).await? {
+    if let Some(chat) = latest_chat(&state, Actor::Staff(&user.staff), &query).await? {
         return Ok(Redirect::to(&format!("/app/messages/{chat}")).into_response());
     }
     let show = Show::list(query.filter());
@@ -314,7 +315,7 @@ pub async fn portal_list_get(
     user: ContactUser,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
-    if let Some(chat) = latest_chat(&state, Actor::Contact(&user.contact), query.filter()).await? {
+    if let Some(chat) = latest_chat(&state, Actor::Contact(&user.contact), &query).await? {
         return Ok(Redirect::to(&format!("/portal/messages/{chat}")).into_response());
     }
     let show = Show::list(query.filter());

@@ -334,6 +334,18 @@ pub fn router(state: AppState) -> Router {
             get(chat_prefs::staff_preferences_get).post(chat_prefs::staff_preferences_post),
         )
         .route(
+            "/app/questions/scheduled/{id}",
+            get(questions::scheduled_question_get).post(questions::scheduled_question_post),
+        )
+        .route(
+            "/app/questions/scheduled/{id}/cancel",
+            post(questions::scheduled_question_cancel_post),
+        )
+        .route(
+            "/app/account/messaging/away",
+            post(chat_prefs::staff_away_post),
+        )
+        .route(
             "/portal/account/messaging",
             get(chat_prefs::portal_preferences_get).post(chat_prefs::portal_preferences_post),
         )

@@ -12,6 +12,7 @@ use super::uploads;
 use crate::app::AppError;
 use crate::app::questions::{Actor, QuestionInput, Thread, questions_from_text};
 use crate::app::reminders::ReminderStatus;
+use crate::app::scheduled::ScheduledQuestionView;
 use crate::domain::{
     ClientId, ContactId, QuestionId, ValidationError, bounded_integer, time_of_day,
 };
@@ -58,12 +59,15 @@ struct AskForm {
     details: String,
     assignee: String,
     list: String,
+    /// X10: empty to ask now.
+    send_at: String,
 }
 
 #[derive(Default)]
 struct AskErrors {
     title: Option<String>,
     assignee: Option<String>,
+    send_at: Option<String>,
     list: Option<String>,
     reminders: Option<String>,
 }
@@ -85,6 +89,8 @@ struct ClientQuestionsPage {
     schedule: ReminderSchedule,
     reminder_time: String,
     reminders: Vec<ReminderStatus>,
+    /// X10: the signed-in member's own questions waiting to be asked.
+    scheduled: Vec<ScheduledQuestionView>,
     notice: Option<String>,
 }
 
@@ -123,6 +129,7 @@ async fn client_questions_page(
         .collect();
     let contacts = state.app.client_contacts(&user.staff, client).await?;
     let (schedule, reminders) = state.app.reminder_status(&user.staff, client).await?;
+    let scheduled = state.app.scheduled_questions(&user.staff, client).await?;
     Ok(render(
         status,
         &ClientQuestionsPage {
@@ -144,6 +151,7 @@ async fn client_questions_page(
             ),
             schedule,
             reminders,
+            scheduled,
             notice: query.notice(),
         },
     ))
@@ -176,9 +184,12 @@ pub struct AskOneForm {
     details: String,
     #[serde(default)]
     assignee: String,
+    /// X10: a date and time to ask it later; empty to ask now.
+    #[serde(default)]
+    send_at: String,
 }
 
-/// `POST /app/clients/{id}/questions`: ask one question.
+/// `POST /app/clients/{id}/questions`: ask one question, now or later (X10).
 pub async fn ask_post(
     State(state): State<AppState>,
     user: StaffUser,
@@ -195,9 +206,23 @@ pub async fn ask_post(
         details: form.details.clone(),
         assignee,
     };
-    match state.app.ask_questions(&user.staff, client, &[input]).await {
-        Ok(_) => Ok(
-            Redirect::to(&format!("/app/clients/{client}/questions?done=asked")).into_response(),
+    let later = !form.send_at.trim().is_empty();
+    let result = if later {
+        state
+            .app
+            .schedule_question(&user.staff, client, &input, &form.send_at)
+            .await
+            .map(|_| "scheduled")
+    } else {
+        state
+            .app
+            .ask_questions(&user.staff, client, &[input])
+            .await
+            .map(|_| "asked")
+    };
+    match result {
+        Ok(done) => Ok(
+            Redirect::to(&format!("/app/clients/{client}/questions?done={done}")).into_response(),
         ),
         Err(error) => {
             let refusal = refusal(error)?;
@@ -205,6 +230,7 @@ pub async fn ask_post(
             let mut errors = AskErrors::default();
             match refusal.field {
                 Some("assignee") => errors.assignee = Some(refusal.message),
+                Some("send_at") => errors.send_at = Some(refusal.message),
                 // The title, the details, or the form as a whole: shown
                 // under the title, the first field.
                 _ => errors.title = Some(refusal.message),
@@ -214,6 +240,7 @@ pub async fn ask_post(
                 details: form.details,
                 assignee: form.assignee,
                 list: String::new(),
+                send_at: form.send_at,
             };
             client_questions_page(
                 &state,
@@ -584,6 +611,127 @@ pub async fn reassign_post(
             let (status, message) = form_refusal(error)?;
             question_page(&state, user, id, status, String::new(), None, Some(message)).await
         }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "question_scheduled_edit.html")]
+struct ScheduledQuestionPage {
+    layout: Layout,
+    id: uuid::Uuid,
+    client: ClientId,
+    contacts: Vec<Contact>,
+    assignable: bool,
+    form: AskForm,
+    error: Option<String>,
+}
+
+async fn scheduled_question_page(
+    state: &AppState,
+    user: StaffUser,
+    status: StatusCode,
+    view: ScheduledQuestionView,
+    form: Option<AskForm>,
+    error: Option<String>,
+) -> Result<Response, PageError> {
+    let item = view.item;
+    let page = state.app.client_page(&user.staff, item.client_id).await?;
+    let contacts = state
+        .app
+        .client_contacts(&user.staff, item.client_id)
+        .await?;
+    let form = form.unwrap_or(AskForm {
+        title: item.title,
+        details: item.details,
+        assignee: item.assignee.map(|c| c.to_string()).unwrap_or_default(),
+        list: String::new(),
+        send_at: view.input,
+    });
+    Ok(render(
+        status,
+        &ScheduledQuestionPage {
+            layout: user.layout,
+            id: item.id,
+            client: item.client_id,
+            contacts,
+            assignable: page.client.assignable_questions,
+            form,
+            error,
+        },
+    ))
+}
+
+/// `GET /app/questions/scheduled/{id}` (X10: its author only)
+pub async fn scheduled_question_get(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let view = state
+        .app
+        .scheduled_question(&user.staff, parse(&id)?)
+        .await?;
+    scheduled_question_page(&state, user, StatusCode::OK, view, None, None).await
+}
+
+/// `POST /app/questions/scheduled/{id}`: change it before it is asked.
+pub async fn scheduled_question_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(id): Path<String>,
+    Form(form): Form<AskOneForm>,
+) -> Result<Response, PageError> {
+    let id: uuid::Uuid = parse(&id)?;
+    let assignee = match form.assignee.trim() {
+        "" => None,
+        text => Some(parse::<ContactId>(text)?),
+    };
+    let input = QuestionInput {
+        title: form.title.clone(),
+        details: form.details.clone(),
+        assignee,
+    };
+    match state
+        .app
+        .edit_scheduled_question(&user.staff, id, &input, &form.send_at)
+        .await
+    {
+        Ok(client) => Ok(Redirect::to(&format!(
+            "/app/clients/{client}/questions?done=saved#scheduled"
+        ))
+        .into_response()),
+        Err(error) => {
+            let view = state.app.scheduled_question(&user.staff, id).await?;
+            let (status, message) = form_refusal(error)?;
+            let kept = AskForm {
+                title: form.title,
+                details: form.details,
+                assignee: form.assignee,
+                list: String::new(),
+                send_at: form.send_at,
+            };
+            scheduled_question_page(&state, user, status, view, Some(kept), Some(message)).await
+        }
+    }
+}
+
+/// `POST /app/questions/scheduled/{id}/cancel`
+pub async fn scheduled_question_cancel_post(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    match state
+        .app
+        .cancel_scheduled_question(&user.staff, parse(&id)?)
+        .await
+    {
+        Ok(client) => Ok(Redirect::to(&format!(
+            "/app/clients/{client}/questions?done=scheduled-cancelled#scheduled"
+        ))
+        .into_response()),
+        Err(AppError::Conflict { message, .. }) => Err(PageError::Forbidden(message)),
         Err(other) => Err(other.into()),
     }
 }

@@ -40,6 +40,8 @@ impl Done {
             "team-invited" => "The invitation is on its way.",
             "asked" => "The question was asked.",
             "asked-many" => "The questions were asked.",
+            "scheduled" => "The question will be asked at the time you chose.",
+            "scheduled-cancelled" => "The scheduled question was cancelled.",
             "followed-up" => "Your follow-up was added; the question is open again.",
             "resolved" => "Marked as resolved.",
             "reopened" => "Reopened.",

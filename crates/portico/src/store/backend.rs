@@ -94,6 +94,26 @@ impl Backend {
         }
     }
 
+    /// Claims due scheduled questions (`$1` now, `$2` lease end, `$3`
+    /// limit), as [`Backend::claim_scheduled_sql`] claims messages.
+    pub(super) fn claim_scheduled_questions_sql(self) -> &'static str {
+        match self {
+            Backend::Sqlite => concat!(
+                "UPDATE scheduled_questions SET state = 'sending', claimed_until = $2 WHERE id IN \
+                 (SELECT id FROM scheduled_questions WHERE state IN ('scheduled', 'sending') \
+                 AND send_at <= $1 AND claimed_until <= $1 ORDER BY send_at, id LIMIT $3) RETURNING ",
+                super::scheduled_questions::scheduled_question_columns!()
+            ),
+            Backend::Postgres => concat!(
+                "UPDATE scheduled_questions SET state = 'sending', claimed_until = $2 WHERE id IN \
+                 (SELECT id FROM scheduled_questions WHERE state IN ('scheduled', 'sending') \
+                 AND send_at <= $1 AND claimed_until <= $1 ORDER BY send_at, id LIMIT $3 \
+                 FOR UPDATE SKIP LOCKED) RETURNING ",
+                super::scheduled_questions::scheduled_question_columns!()
+            ),
+        }
+    }
+
     /// Claims due file removals (`$1` now, `$2` lease end, `$3` limit),
     /// as [`Backend::claim_outbox_sql`] claims messages.
     pub(super) fn claim_file_deletions_sql(self) -> &'static str {

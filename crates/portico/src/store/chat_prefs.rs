@@ -3,6 +3,19 @@
 use super::{Member, Store, StoreError, StoreResult, flag, parse_id};
 use crate::domain::{ChatId, ClientId, Millis, PracticeId, StaffId};
 
+/// S7: a team member's own automatic answer, as My account → Messaging
+/// saves it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaffAutoresponder {
+    pub staff: StaffId,
+    pub name: String,
+    /// Their own time zone (`None`: the practice's).
+    pub time_zone: Option<String>,
+    pub text: String,
+    /// Weekly windows, minutes of the week from Monday 00:00.
+    pub windows: Vec<(i64, i64)>,
+}
+
 /// The practice's messaging settings (Settings → Messaging).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MessagingSettings {
@@ -47,7 +60,7 @@ pub enum ScheduledState {
 }
 
 impl ScheduledState {
-    fn parse(text: &str) -> StoreResult<Self> {
+    pub(super) fn parse(text: &str) -> StoreResult<Self> {
         Ok(match text {
             "scheduled" => Self::Scheduled,
             "sending" => Self::Sending,
@@ -273,6 +286,95 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// S7: a team member's own automatic answer (`None`: off).
+    pub async fn staff_autoresponder(
+        &self,
+        practice: PracticeId,
+        staff: StaffId,
+    ) -> StoreResult<Option<StaffAutoresponder>> {
+        Ok(self
+            .staff_autoresponders(practice)
+            .await?
+            .into_iter()
+            .find(|a| a.staff == staff))
+    }
+
+    /// S7: every own automatic answer in the practice (one per team member
+    /// at most), with names and time zones, in one read.
+    pub async fn staff_autoresponders(
+        &self,
+        practice: PracticeId,
+    ) -> StoreResult<Vec<StaffAutoresponder>> {
+        let rows: Vec<(String, String, String, Option<String>, i64, i64)> = sqlx::query_as(
+            "SELECT a.staff_id, a.text, s.name, s.time_zone, w.start_minute, w.end_minute \
+             FROM staff_autoresponders a \
+             JOIN staff_users s ON s.practice_id = a.practice_id AND s.id = a.staff_id \
+             JOIN staff_autoresponder_windows w \
+               ON w.practice_id = a.practice_id AND w.staff_id = a.staff_id \
+             WHERE a.practice_id = $1 AND s.active = 1 \
+             ORDER BY s.name, a.staff_id, w.position",
+        )
+        .bind(practice.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<StaffAutoresponder> = Vec::new();
+        for (id, text, name, zone, start, end) in rows {
+            let id: StaffId = parse_id(&id)?;
+            match out.last_mut() {
+                Some(last) if last.staff == id => last.windows.push((start, end)),
+                _ => out.push(StaffAutoresponder {
+                    staff: id,
+                    name,
+                    time_zone: zone,
+                    text,
+                    windows: vec![(start, end)],
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    /// S7: saves (or, with `None`, removes) a team member's own automatic
+    /// answer and its windows at once.
+    pub async fn set_staff_autoresponder(
+        &self,
+        practice: PracticeId,
+        staff: StaffId,
+        answer: Option<(&str, &[(i64, i64)])>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM staff_autoresponders WHERE practice_id = $1 AND staff_id = $2")
+            .bind(practice.to_string())
+            .bind(staff.to_string())
+            .execute(&mut *tx.tx)
+            .await?;
+        if let Some((text, windows)) = answer {
+            sqlx::query(
+                "INSERT INTO staff_autoresponders (practice_id, staff_id, text) VALUES ($1, $2, $3)",
+            )
+            .bind(practice.to_string())
+            .bind(staff.to_string())
+            .bind(text)
+            .execute(&mut *tx.tx)
+            .await?;
+            for (position, (start, end)) in windows.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO staff_autoresponder_windows \
+                     (practice_id, staff_id, position, start_minute, end_minute) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(practice.to_string())
+                .bind(staff.to_string())
+                .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                .bind(*start)
+                .bind(*end)
+                .execute(&mut *tx.tx)
+                .await?;
+            }
+        }
+        tx.commit().await
     }
 
     /// S7: takes the chat's turn for an automatic answer, if it had none

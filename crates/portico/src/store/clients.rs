@@ -86,7 +86,7 @@ impl Store {
             kind: new.kind,
             primary_client_id: None,
             assignable_questions: false,
-            created_at: Millis::now(),
+            created_at: self.clock.now(),
         };
         sqlx::query(
             "INSERT INTO clients (id, practice_id, name, kind, assignable_questions, created_at) \

@@ -112,7 +112,7 @@ impl Store {
             status: ContactStatus::Invited,
             activated_at: None,
             last_sign_in_at: None,
-            created_at: Millis::now(),
+            created_at: self.clock.now(),
             time_zone: None,
         };
         sqlx::query(
@@ -331,7 +331,7 @@ impl Store {
         .bind(practice.to_string())
         .bind(contact.to_string())
         .bind(client.to_string())
-        .bind(Millis::now().0)
+        .bind(self.clock.now().0)
         .execute(&mut *tx.tx)
         .await?;
         if let Some(entry) = entry {

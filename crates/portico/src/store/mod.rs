@@ -23,6 +23,7 @@ mod outbox;
 mod practices;
 mod questions;
 mod reminders;
+mod scheduled_questions;
 mod secret_keys;
 mod sessions;
 mod staff;
@@ -36,6 +37,7 @@ pub use backend::{Backend, listen_instances};
 pub use chat_events::ChatEvent;
 pub use chat_prefs::{
     MessagingPreferences, MessagingSettings, NewScheduled, Scheduled, ScheduledState,
+    StaffAutoresponder,
 };
 pub use chats::{Chat, ChatSummary, Member, MemberState, Message, Reaction, Segment};
 pub use clients::{Client, ClientFilter, ClientSummary, NewClient};
@@ -53,11 +55,13 @@ pub use questions::{
     QuestionFilter, QuestionStatus, QuestionSummary,
 };
 pub use reminders::{Alert, ReminderRun, ReminderSchedule};
+pub use scheduled_questions::{NewScheduledQuestion, ScheduledQuestion};
 pub use secret_keys::{SecretColumn, StoredSecret};
 pub use sessions::{NewSession, Session, SessionStage, SessionSubject};
 pub use staff::{NewStaff, Staff, StaffTotp};
 pub use tokens::{TokenHolder, TokenPurpose};
 
+use crate::domain::Clock;
 use sqlx::AnyPool;
 use std::str::FromStr;
 use std::time::Duration;
@@ -124,15 +128,29 @@ impl Default for StoreOptions {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The time rows are stamped with: the server's clock (a test's manual
+    /// clock in tests), never the wall clock read here.
+    clock: Clock,
 }
 
 impl Store {
+    /// The same database, stamping rows with `clock`'s time.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Opens the database named by `url` (`sqlite://…` or `postgres://…`).
     /// Any other scheme is refused. Does not run migrations.
     pub async fn connect(url: &str, options: &StoreOptions) -> StoreResult<Self> {
         let backend = Backend::from_url(url).map_err(StoreError::UnsupportedUrl)?;
         let pool = backend.connect(url, options).await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            clock: Clock::system(),
+        })
     }
 
     /// Brings the schema up to date; safe to run on every start.

@@ -74,7 +74,7 @@ impl TryFrom<PracticeRow> for Practice {
 
 impl Store {
     pub async fn create_practice(&self, name: &Name) -> StoreResult<Practice> {
-        let practice = Practice::new(name, Millis::now());
+        let practice = Practice::new(name, self.clock.now());
         sqlx::query("INSERT INTO practices (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(practice.id.to_string())
             .bind(&practice.name)
@@ -90,7 +90,7 @@ impl Store {
         name: &Name,
         admin: &NewStaff,
     ) -> StoreResult<(Practice, Staff)> {
-        let now = Millis::now();
+        let now = self.clock.now();
         let practice = Practice::new(name, now);
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO practices (id, name, created_at) VALUES ($1, $2, $3)")

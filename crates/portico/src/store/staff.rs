@@ -89,7 +89,7 @@ impl Store {
     /// whole server, since it is what they sign in with.
     pub async fn create_staff(&self, practice: PracticeId, new: &NewStaff) -> StoreResult<Staff> {
         let mut conn = self.pool.acquire().await?;
-        insert_staff(&mut conn, practice, new, Millis::now()).await
+        insert_staff(&mut conn, practice, new, self.clock.now()).await
     }
 
     pub async fn get_staff(&self, practice: PracticeId, id: StaffId) -> StoreResult<Staff> {

@@ -356,6 +356,42 @@ impl RealBrowser {
             .unwrap_or_else(|e| panic!("type into {css}: {e}"));
     }
 
+    /// Types `keys` into the field `css` after what it holds. WebDriver's
+    /// key codes work too: `\u{E007}` is Enter; `\u{E008}` (Shift) and
+    /// `\u{E009}` (Control) stay held until `\u{E000}` lets them go.
+    pub async fn type_keys(&self, css: &str, keys: &str) {
+        self.wait_for(css)
+            .await
+            .send_keys(keys)
+            .await
+            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+    }
+
+    /// Holds a finger on the element `css` for `hold` and lifts it, as a
+    /// long press on a phone's touch screen.
+    pub async fn long_press(&self, css: &str, hold: Duration) {
+        use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, PointerAction, TouchActions};
+        let element = self.wait_for(css).await;
+        let finger = TouchActions::new("finger".to_owned())
+            .then(PointerAction::MoveToElement {
+                element,
+                duration: None,
+                x: 0.0,
+                y: 0.0,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Pause { duration: hold })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        self.client
+            .perform_actions(finger)
+            .await
+            .unwrap_or_else(|e| panic!("long-press {css}: {e}"));
+    }
+
     /// Clicks the element `css`. A live list may redraw between finding an
     /// element and clicking it: then it is found again and clicked, as a
     /// person would click again.

@@ -1346,3 +1346,238 @@ async fn staff_answer_from_the_docked_chat_window_on_another_page_and_minimise_i
     )
     .await;
 }
+
+/// Run in the page: the chats of the list, top first.
+const CHAT_ORDER: &str = r##"
+const [done] = arguments;
+done([...document.querySelectorAll(".chat-list li[data-chat-item]")]
+  .map((li) => li.getAttribute("data-chat-item")));
+"##;
+
+/// Run in the page: the next form the page posts fails as it does with no
+/// network; everything after it goes through.
+const NETWORK_DOWN_ONCE: &str = r##"
+const [done] = arguments;
+const real = window.fetch;
+window.fetch = function (url, options) {
+  if (options && options.method === "POST") {
+    window.fetch = real;
+    return Promise.reject(new TypeError("Failed to fetch"));
+  }
+  return real.apply(this, arguments);
+};
+done(true);
+"##;
+
+/// Waits until the chat list reads `order`, top first.
+async fn wait_for_order(browser: &RealBrowser, order: &[&str]) {
+    let want: Vec<serde_json::Value> = order.iter().map(|c| (*c).into()).collect();
+    for _ in 0..100 {
+        if browser.run_async_script(CHAT_ORDER, vec![]).await
+            == serde_json::Value::Array(want.clone())
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the chat list never read {order:?}: {}",
+        browser.run_async_script(CHAT_ORDER, vec![]).await
+    );
+}
+
+#[tokio::test]
+async fn enter_follows_each_persons_choice_a_send_without_network_is_retried_once_and_the_list_resorts_live()
+ {
+    let app = TestApp::spawn().await;
+    let Firm {
+        practice,
+        olivia,
+        bakery,
+        hannah,
+        ..
+    } = firm(&app).await;
+    let app = &app;
+    run_story(
+        "enter_follows_each_persons_choice_a_send_without_network_is_retried_once_and_the_list_resorts_live",
+        &app.base_url,
+        |staff| async move {
+            sign_in_as_staff(&staff, &olivia.email).await;
+            let tab = format!("/app/clients/{}/contacts", bakery.id);
+            staff.goto(&tab).await;
+            staff.press("Chat with Hannah Brooks").await;
+            staff
+                .wait_for_text(".chat h2", "Hannah Brooks — Northwind Bakery Ltd")
+                .await;
+            let hannah_chat = staff.current_path().await;
+            let with_hannah = hannah_chat.rsplit('/').next().unwrap().to_owned();
+
+            // S1: by default Enter sends and Shift+Enter starts a new line.
+            staff.fill("#body", "Enter sends this").await;
+            staff.type_keys("#body", "\u{E007}").await;
+            staff.wait_for_text("#messages", "Enter sends this").await;
+            assert_eq!(staff.value_of("#body").await, "", "the box is emptied");
+            staff
+                .type_keys("#body", "first line\u{E008}\u{E007}\u{E000}second line")
+                .await;
+            assert_eq!(staff.value_of("#body").await, "first line\nsecond line");
+            assert_eq!(staff.count("#messages li.msg").await, 1, "not sent");
+            staff.fill("#body", "").await;
+
+            // Olivia chooses: Enter is a new line, Ctrl+Enter sends.
+            staff.goto("/app/account/messaging").await;
+            staff.click("input[name='enter'][value='newline']").await;
+            staff.press("Save").await;
+            staff.wait_for_text(".notice", "Saved").await;
+            staff.goto(&hannah_chat).await;
+            staff.type_keys("#body", "one\u{E007}two").await;
+            assert_eq!(staff.value_of("#body").await, "one\ntwo");
+            assert_eq!(staff.count("#messages li.msg").await, 1, "not sent");
+            staff.type_keys("#body", "\u{E009}\u{E007}\u{E000}").await;
+            staff.wait_for("#m2").await;
+            assert!(staff.text_of("#m2").await.contains("one"));
+            assert_eq!(staff.value_of("#body").await, "");
+
+            // The network drops as she sends: "Not sent", Retry, the draft
+            // kept; Retry sends it once, under the same key.
+            let offline = "Sent while the network was down";
+            staff.run_async_script(NETWORK_DOWN_ONCE, vec![]).await;
+            staff.fill("#body", offline).await;
+            staff.press("Send").await;
+            staff.wait_for_text("#messages li.pending.failed", "Not sent").await;
+            assert_eq!(staff.value_of("#body").await, offline, "the draft stays");
+            staff.press("Retry").await;
+            staff.wait_for_text("#m3", offline).await;
+            assert_eq!(staff.count("#messages li.pending").await, 0);
+            assert_eq!(staff.value_of("#body").await, "", "sent: the draft goes");
+            let stored = app
+                .store()
+                .chat_messages(practice.id, with_hannah.parse().unwrap(), None, 10)
+                .await
+                .unwrap();
+            assert_eq!(
+                stored.iter().filter(|m| m.body == offline).count(),
+                1,
+                "stored once"
+            );
+
+            // A second chat, with the household's Ngozi, goes to the top.
+            let tab = format!(
+                "/app/clients/{}/contacts",
+                app.store()
+                    .list_clients(practice.id, &Default::default())
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .find(|c| c.client.name == "Okafor Household")
+                    .unwrap()
+                    .client
+                    .id
+            );
+            staff.goto(&tab).await;
+            staff.press("Chat with Ngozi Okafor").await;
+            staff.wait_for_text(".chat h2", "Ngozi Okafor").await;
+            let with_ngozi = staff
+                .current_path()
+                .await
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned();
+            staff.fill("#body", "Hello Ngozi").await;
+            staff.press("Send").await;
+            staff.wait_for_text("#messages", "Hello Ngozi").await;
+            staff.goto("/app/messages").await;
+            wait_for_order(&staff, &[&with_ngozi, &with_hannah]).await;
+            staff.run_async_script(MARK_PAGE, vec![]).await;
+
+            // Hannah, on her phone, long-presses Olivia's message: its menu
+            // opens. She answers; Olivia's list re-sorts without a reload.
+            let phone = staff.another().await;
+            phone.phone().await;
+            sign_in_as_contact(&phone, app, &hannah.email).await;
+            phone.goto(&format!("/portal/messages/{with_hannah}")).await;
+            phone.wait_for("#m1 .bubble").await;
+            assert_eq!(phone.count("#m1 details.msg-menu[open]").await, 0);
+            phone
+                .long_press("#m1 .bubble", std::time::Duration::from_millis(800))
+                .await;
+            phone.wait_for("#m1 details.msg-menu[open]").await;
+            phone.click("#m1 details.msg-menu summary").await;
+            phone.fill("#body", "Got it, thanks").await;
+            phone.press("Send").await;
+            phone.wait_for_text("#messages", "Got it, thanks").await;
+
+            wait_for_order(&staff, &[&with_hannah, &with_ngozi]).await;
+            staff
+                .wait_for_text(
+                    &format!("li[data-chat-item='{with_hannah}'] [data-preview]"),
+                    "Got it, thanks",
+                )
+                .await;
+            assert!(
+                still_the_same_page(&staff).await,
+                "the list re-sorted without a reload"
+            );
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_contact_on_her_phone_starts_a_chat_with_the_practice_and_staff_see_it_live() {
+    let app = TestApp::spawn().await;
+    let Firm { olivia, hannah, .. } = firm(&app).await;
+    let app = &app;
+    run_story(
+        "a_contact_on_her_phone_starts_a_chat_with_the_practice_and_staff_see_it_live",
+        &app.base_url,
+        |staff| async move {
+            sign_in_as_staff(&staff, &olivia.email).await;
+            staff.goto("/app/messages").await;
+            staff.wait_for(".chat-list").await;
+            staff.run_async_script(MARK_PAGE, vec![]).await;
+
+            // Hannah has no chat yet: her Messages offers to write to the
+            // practice, and the composer is in view on her phone.
+            let phone = staff.another().await;
+            phone.phone().await;
+            sign_in_as_contact(&phone, app, &hannah.email).await;
+            phone.click("nav a[href='/portal/messages']").await;
+            phone.wait_for_path("/portal/messages").await;
+            phone.press("Message the practice").await;
+            phone.wait_for("form.composer #body").await;
+            let chat = phone.current_path().await;
+            assert!(chat.starts_with("/portal/messages/"), "{chat}");
+            let title = phone.text_of(".chat h2").await;
+            assert!(
+                !title.contains("Hannah Brooks"),
+                "her own name is not the title: {title}"
+            );
+            let first = "Hello, I have a question about my BAS.";
+            phone.fill("#body", first).await;
+            phone.press("Send").await;
+            phone.wait_for_text("#m1", first).await;
+
+            // Olivia, who looks after the bakery, sees the new chat arrive
+            // in her list without a reload, and opens it.
+            let id = chat.rsplit('/').next().unwrap().to_owned();
+            staff
+                .wait_for_text(&format!("li[data-chat-item='{id}'] [data-preview]"), first)
+                .await;
+            assert!(still_the_same_page(&staff).await, "no reload");
+            staff
+                .click(&format!(".chat-list a[href='/app/messages/{id}']"))
+                .await;
+            staff.wait_for_text("#m1", first).await;
+            let title = staff.text_of(".chat h2").await;
+            assert!(title.contains("Hannah Brooks"), "{title}");
+
+            // Doing it again reopens the same chat.
+            phone.goto("/portal/messages").await;
+            phone.press("Message the practice").await;
+            phone.wait_for_path(&chat).await;
+        },
+    )
+    .await;
+}

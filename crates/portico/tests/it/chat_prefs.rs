@@ -1,5 +1,6 @@
 //! Messaging preferences (S1–S3, S6–S8), clients starting conversations,
-//! and scheduled sends (X10), each with the server's refusals.
+//! and scheduled messages and questions (X10), each with the server's
+//! refusals.
 
 use crate::harness::{TestApp, location};
 use crate::harness::{active, signed_in};
@@ -586,6 +587,164 @@ async fn the_autoresponder_answers_in_its_windows_once_per_half_hour_and_never_s
     assert_eq!(bodies(&app, practice.id, chat).await.len(), 9);
 }
 
+/// The staff page of a new direct chat of `browser`'s team member with a
+/// contact of a client.
+async fn start_chat(
+    browser: &crate::harness::Browser,
+    client: portico::domain::ClientId,
+    contact: portico::domain::ContactId,
+) -> String {
+    location(
+        &browser
+            .post_form(
+                &format!("/app/clients/{client}/chat"),
+                &[("contact", &contact.to_string())],
+            )
+            .await,
+    )
+}
+
+#[tokio::test]
+async fn a_team_member_has_an_automatic_answer_of_their_own_in_their_own_time_zone() {
+    let app = TestApp::spawn().await;
+    let (practice, admin) = app.with_practice("Harbour").await;
+    let marcus = app
+        .with_staff(practice.id, "marcus@harbour.example", Role::Member)
+        .await;
+    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
+    let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
+    let marcus_browser = app.staff_browser(&marcus.email).await;
+    let olivia = app.staff_browser(&admin.email).await;
+    let marcus_chat = start_chat(&marcus_browser, bakery.id, hannah.id).await;
+    let olivia_chat = start_chat(&olivia, bakery.id, hannah.id).await;
+    assert_ne!(marcus_chat, olivia_chat);
+
+    // Marcus works from Tokyo; his own answer runs Monday 09:00–12:00 there.
+    marcus_browser
+        .post_form("/app/account/time-zone", &[("time_zone", "Asia/Tokyo")])
+        .await;
+    let text = "Marcus is on a course on Monday mornings and answers after lunch.";
+    // A text without a window is refused, the text kept.
+    let response = marcus_browser
+        .post_form(
+            "/app/account/messaging/away",
+            &[("autoresponder_text", text)],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("add at least one window") && html.contains(text));
+    let saved = marcus_browser
+        .post_form(
+            "/app/account/messaging/away",
+            &[
+                ("autoresponder_text", text),
+                ("from_day", "mon"),
+                ("from_time", "09:00"),
+                ("to_day", "mon"),
+                ("to_time", "12:00"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&saved), "/app/account/messaging?done=saved");
+    let (_, html) = marcus_browser.page("/app/account/messaging").await;
+    assert!(html.contains(text) && html.contains(r#"value="09:00""#));
+    // Each person sees only their own.
+    let (_, html) = olivia.page("/app/account/messaging").await;
+    assert!(!html.contains(text));
+
+    // Monday 01:00 UTC is 10:00 in Tokyo: Marcus's chat is answered, as
+    // him, marked automatic; Olivia's chat is not.
+    advance_to(&app, jiff::civil::Weekday::Monday, 1);
+    let hannah_browser = signed_in(&app, &hannah.email).await;
+    let to_marcus = marcus_chat.replace("/app/", "/portal/");
+    let to_olivia = olivia_chat.replace("/app/", "/portal/");
+    hannah_browser
+        .post_form(&to_marcus, &[("body", "Quick question"), ("key", "m1")])
+        .await;
+    hannah_browser
+        .post_form(&to_olivia, &[("body", "Another one"), ("key", "o1")])
+        .await;
+    let messages = app
+        .store()
+        .chat_messages(practice.id, chat_id(&marcus_chat), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[1].body, text);
+    assert!(messages[1].automatic);
+    assert_eq!(messages[1].sender, Member::Staff(marcus.id));
+    assert_eq!(
+        bodies(&app, practice.id, chat_id(&olivia_chat)).await.len(),
+        1,
+        "Olivia has no automatic answer"
+    );
+    // Ten minutes later: not again.
+    app.clock.advance(Duration::from_secs(10 * 60));
+    hannah_browser
+        .post_form(&to_marcus, &[("body", "And another"), ("key", "m2")])
+        .await;
+    assert_eq!(
+        bodies(&app, practice.id, chat_id(&marcus_chat)).await.len(),
+        3
+    );
+
+    // The practice's answer, when it applies, comes instead of his.
+    let practice_text = "The office is closed today.";
+    // Days have passed: Olivia signs in again.
+    let olivia = app.staff_browser(&admin.email).await;
+    let saved = olivia
+        .post_form(
+            "/app/settings/messaging",
+            &settings(&[
+                ("autoresponder_text", practice_text),
+                ("from_day", "sun"),
+                ("from_time", "12:00"),
+                ("to_day", "mon"),
+                ("to_time", "23:00"),
+            ]),
+        )
+        .await;
+    assert_eq!(location(&saved), "/app/settings/messaging?done=saved");
+    app.clock.advance(Duration::from_secs(31 * 60));
+    hannah_browser
+        .post_form(&to_marcus, &[("body", "Still there?"), ("key", "m3")])
+        .await;
+    let after = bodies(&app, practice.id, chat_id(&marcus_chat)).await;
+    assert_eq!(after.len(), 5);
+    assert_eq!(after[4], (practice_text.to_owned(), true));
+    olivia
+        .post_form("/app/settings/messaging", &settings(&[]))
+        .await;
+
+    // Monday 05:00 UTC is 14:00 in Tokyo: no answer.
+    app.clock.advance(Duration::from_secs(3 * 60 * 60));
+    let hannah_browser = signed_in(&app, &hannah.email).await;
+    hannah_browser
+        .post_form(&to_marcus, &[("body", "Afternoon"), ("key", "m4")])
+        .await;
+    assert_eq!(
+        bodies(&app, practice.id, chat_id(&marcus_chat)).await.len(),
+        6
+    );
+
+    // Turned off: an empty text, nothing in the window either.
+    let marcus_browser = app.staff_browser(&marcus.email).await;
+    let saved = marcus_browser
+        .post_form("/app/account/messaging/away", &[("autoresponder_text", "")])
+        .await;
+    assert_eq!(location(&saved), "/app/account/messaging?done=saved");
+    advance_to(&app, jiff::civil::Weekday::Monday, 1);
+    let hannah_browser = signed_in(&app, &hannah.email).await;
+    hannah_browser
+        .post_form(&to_marcus, &[("body", "Next week"), ("key", "m5")])
+        .await;
+    assert_eq!(
+        bodies(&app, practice.id, chat_id(&marcus_chat)).await.len(),
+        7
+    );
+}
+
 #[tokio::test]
 async fn without_sharing_nothing_offers_it_and_the_server_refuses_it() {
     let app = TestApp::spawn().await;
@@ -850,6 +1009,151 @@ async fn a_scheduled_message_is_sent_once_at_its_time_and_can_be_changed_or_canc
     let response = olivia
         .post_form(&format!("/app/messages/scheduled/{first}/cancel"), &[])
         .await;
+    assert_eq!(response.status(), 403);
+}
+
+#[tokio::test]
+async fn a_scheduled_question_is_asked_once_at_its_time_and_can_be_changed_or_cancelled() {
+    let app = TestApp::spawn().await;
+    let (practice, admin) = app.with_practice("Harbour").await;
+    app.store()
+        .set_practice_time_zone(
+            practice.id,
+            "Australia/Sydney",
+            &crate::harness::test_entry(practice.id),
+        )
+        .await
+        .unwrap();
+    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
+    let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
+    let olivia = app.staff_browser(&admin.email).await;
+    let questions = format!("/app/clients/{}/questions", bakery.id);
+
+    let sydney = jiff::tz::TimeZone::get("Australia/Sydney").unwrap();
+    let local_now = app
+        .clock
+        .now()
+        .to_timestamp()
+        .to_zoned_datetime(sydney.clone());
+    let tomorrow = local_now.date().tomorrow().unwrap();
+    let at = format!("{tomorrow}T09:00");
+    let due = tomorrow
+        .at(9, 30, 0, 0)
+        .to_zoned_datetime(sydney)
+        .unwrap()
+        .timestamp()
+        .as_millisecond();
+
+    // A past time is refused at its field, the question kept.
+    let past = format!("{}T09:00", local_now.date().yesterday().unwrap());
+    let response = olivia
+        .post_form(
+            &questions,
+            &[("title", "Too late?"), ("details", ""), ("send_at", &past)],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("still to come") && html.contains("send_at-error"));
+    assert!(html.contains(r#"value="Too late?""#));
+
+    let response = olivia
+        .post_form(
+            &questions,
+            &[
+                ("title", "Please send the November bank statement"),
+                ("details", "The PDF from your bank is fine."),
+                ("send_at", &at),
+            ],
+        )
+        .await;
+    assert_eq!(location(&response), format!("{questions}?done=scheduled"));
+    olivia
+        .post_form(
+            &questions,
+            &[("title", "A question never asked"), ("send_at", &at)],
+        )
+        .await;
+    let (_, html) = olivia.page(&questions).await;
+    assert!(html.contains("Scheduled by you") && html.contains("November bank statement"));
+    assert!(html.contains(&format!("{tomorrow} 09:00")), "in her zone");
+    // Nobody else sees it, nor can change it; the client is not asked yet.
+    let marcus = app
+        .with_staff(practice.id, "marcus@harbour.example", Role::Admin)
+        .await;
+    let marcus = app.staff_browser(&marcus.email).await;
+    let (_, html) = marcus.page(&questions).await;
+    assert!(!html.contains("November bank statement"));
+    let items = app
+        .store()
+        .scheduled_questions_for(practice.id, bakery.id, admin.id)
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 2);
+    let (first, second) = (items[0].id, items[1].id);
+    let edit = format!("/app/questions/scheduled/{first}");
+    assert_eq!(marcus.page(&edit).await.0, 404);
+    assert_eq!(
+        marcus
+            .post_form(&format!("{edit}/cancel"), &[])
+            .await
+            .status(),
+        404
+    );
+    let hannah_browser = signed_in(&app, &hannah.email).await;
+    let (_, portal) = hannah_browser.page("/portal").await;
+    assert!(!portal.contains("November bank statement"));
+
+    // Moved to 09:30 with new words; the other cancelled.
+    let (status, html) = olivia.page(&edit).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&at));
+    let later = format!("{tomorrow}T09:30");
+    let response = olivia
+        .post_form(
+            &edit,
+            &[
+                ("title", "Please send the November and December statements"),
+                ("details", "PDFs are fine."),
+                ("send_at", &later),
+            ],
+        )
+        .await;
+    assert_eq!(
+        location(&response),
+        format!("{questions}?done=saved#scheduled")
+    );
+    let response = olivia
+        .post_form(&format!("/app/questions/scheduled/{second}/cancel"), &[])
+        .await;
+    assert_eq!(response.status(), 303);
+
+    // Not before its time; then once, across two instances.
+    assert_eq!(app.app.run_scheduled_questions().await.unwrap(), 0);
+    app.clock.advance(Duration::from_millis(
+        u64::try_from(due - app.clock.now().0).unwrap(),
+    ));
+    let other = app.another_instance().await;
+    let (a, b) = tokio::join!(
+        app.app.run_scheduled_questions(),
+        other.run_scheduled_questions()
+    );
+    assert_eq!(a.unwrap() + b.unwrap(), 1);
+    assert_eq!(app.app.run_scheduled_questions().await.unwrap(), 0);
+    let asked = app.app.contact_questions(&hannah, bakery.id).await.unwrap();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        asked[0].question.title,
+        "Please send the November and December statements"
+    );
+    assert_eq!(asked[0].question.asked_at, Millis(app.clock.now().0));
+    assert_eq!(asked[0].question.asked_by, admin.id);
+
+    // Asked: no longer listed, too late to change or cancel.
+    let olivia = app.staff_browser(&admin.email).await;
+    let (_, html) = olivia.page(&questions).await;
+    assert!(!html.contains("Scheduled by you"));
+    let response = olivia.post_form(&format!("{edit}/cancel"), &[]).await;
     assert_eq!(response.status(), 403);
 }
 

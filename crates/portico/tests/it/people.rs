@@ -867,3 +867,23 @@ async fn send_to_emails_or_texts_chosen_contacts() {
     assert!(text.starts_with("To: +61412345678\n"));
     assert!(text.contains("Your return is ready to sign.\n— Harbour Admin, Harbour"));
 }
+
+#[tokio::test]
+async fn records_are_stamped_with_the_servers_clock_not_the_wall_clock() {
+    let app = TestApp::spawn().await;
+    app.clock
+        .advance(std::time::Duration::from_secs(400 * 24 * 60 * 60));
+    let now = app.clock.now();
+    let (practice, admin) = app.with_practice("Harbour Vale").await;
+    let marcus = app
+        .with_staff(practice.id, "marcus@harbour.example", Role::Member)
+        .await;
+    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
+    let hannah =
+        crate::harness::active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
+    assert_eq!(practice.created_at, now);
+    assert_eq!(admin.created_at, now);
+    assert_eq!(marcus.created_at, now);
+    assert_eq!(bakery.created_at, now);
+    assert_eq!(hannah.created_at, now);
+}
