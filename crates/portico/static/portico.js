@@ -668,8 +668,10 @@
       chosen.hidden = true;
       chosen.textContent = "";
       setReply(null);
-      var status = form.querySelector('[name="status"]');
-      if (status) { status.checked = false; }
+      ["status", "urgent"].forEach(function (name) {
+        var box = form.querySelector('[name="' + name + '"]');
+        if (box) { box.checked = false; }
+      });
       if (location.search) { history.replaceState(null, "", chatUrl); }
       post(request, pending).then(function () {
         if (pending.classList.contains("failed") && !textarea.value) {

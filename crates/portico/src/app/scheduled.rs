@@ -242,6 +242,7 @@ impl App {
                     key: format!("scheduled:{}", item.id),
                     files: Vec::new(),
                     set_status: false,
+                    urgent: false,
                 },
             )
             .await?;

@@ -394,7 +394,6 @@ pub fn router(state: AppState) -> Router {
             "/app/alerts/chat/{chat}",
             get(notify::alert_chat_get).post(notify::alert_chat_post),
         )
-        .route("/portal/messages/unread", get(notify::portal_unread_get))
         .fallback(pages::not_found);
 
     routes

@@ -58,6 +58,8 @@ struct AskForm {
     details: String,
     assignee: String,
     list: String,
+    /// X7: the contact is told even in her quiet hours.
+    urgent: bool,
 }
 
 #[derive(Default)]
@@ -176,6 +178,7 @@ pub struct AskOneForm {
     details: String,
     #[serde(default)]
     assignee: String,
+    urgent: Option<String>,
 }
 
 /// `POST /app/clients/{id}/questions`: ask one question.
@@ -194,6 +197,7 @@ pub async fn ask_post(
         title: form.title.clone(),
         details: form.details.clone(),
         assignee,
+        urgent: form.urgent.is_some(),
     };
     match state.app.ask_questions(&user.staff, client, &[input]).await {
         Ok(_) => Ok(
@@ -214,6 +218,7 @@ pub async fn ask_post(
                 details: form.details,
                 assignee: form.assignee,
                 list: String::new(),
+                urgent: form.urgent.is_some(),
             };
             client_questions_page(
                 &state,
@@ -506,7 +511,13 @@ pub async fn follow_up_post(
         };
     match state
         .app
-        .follow_up_question(&user.staff, id, upload.field("body"), &upload.files)
+        .follow_up_question(
+            &user.staff,
+            id,
+            upload.field("body"),
+            &upload.files,
+            upload.field("urgent") == "on",
+        )
         .await
     {
         Ok(()) => {

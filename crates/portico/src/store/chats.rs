@@ -71,6 +71,8 @@ pub struct Message {
     pub created_at: Millis,
     /// S7: an automatic answer of the practice, not written by a person.
     pub automatic: bool,
+    /// X7: marked urgent by its sender: it breaks through quiet hours.
+    pub urgent: bool,
 }
 
 /// A piece of a message's text: plain, or a web address to link.
@@ -191,6 +193,7 @@ pub(super) struct MessageRow {
     deleted_at: Option<i64>,
     created_at: i64,
     automatic: i64,
+    urgent: i64,
 }
 
 impl TryFrom<MessageRow> for Message {
@@ -208,6 +211,7 @@ impl TryFrom<MessageRow> for Message {
             deleted: row.deleted_at.is_some(),
             created_at: Millis(row.created_at),
             automatic: row.automatic != 0,
+            urgent: row.urgent != 0,
         })
     }
 }
@@ -220,7 +224,7 @@ macro_rules! chat_columns {
 
 macro_rules! message_columns {
     () => {
-        "id, chat_id, seq, sender_kind, sender_id, sender_name, body, reply_to_seq, pinned_at, deleted_at, created_at, automatic"
+        "id, chat_id, seq, sender_kind, sender_id, sender_name, body, reply_to_seq, pinned_at, deleted_at, created_at, automatic, urgent"
     };
 }
 pub(super) use message_columns;

@@ -391,6 +391,7 @@ async fn an_assigned_question_is_notified_to_its_assignee_only() {
                 title: "Send the March bank statement".into(),
                 details: "The PDF from your bank.".into(),
                 assignee: Some(tom.id),
+                ..Default::default()
             }],
         )
         .await
@@ -433,6 +434,7 @@ async fn a_question_read_in_the_window_is_not_notified_and_an_answer_tells_the_s
                 title: "Who is your new supplier?".into(),
                 details: String::new(),
                 assignee: None,
+                ..Default::default()
             }],
         )
         .await
