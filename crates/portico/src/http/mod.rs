@@ -339,6 +339,7 @@ pub fn router(state: AppState) -> Router {
         )
         // Contacts: /portal
         .route("/portal", get(portal::home_get))
+        .route("/portal/overview", get(portal::overview_get))
         .route("/portal/clients/{id}", get(portal::client_get))
         .route("/portal/questions/{id}", get(portal::question_get))
         .route(

@@ -645,6 +645,30 @@ impl Store {
         })
     }
 
+    /// M16: the current status of every client a contact reaches (hers,
+    /// and the sub-records of a family primary she reaches), in one query.
+    pub async fn contact_client_statuses(
+        &self,
+        practice: PracticeId,
+        contact: crate::domain::ContactId,
+    ) -> StoreResult<Vec<(ClientId, String, String, Millis)>> {
+        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT c.id, c.status_text, c.status_by, c.status_at FROM clients c \
+             WHERE c.practice_id = $1 AND c.status_text IS NOT NULL AND c.status_by IS NOT NULL \
+             AND c.status_at IS NOT NULL \
+             AND (c.id IN (SELECT client_id FROM contact_clients WHERE practice_id = $1 AND contact_id = $2) \
+                  OR c.primary_client_id IN (SELECT client_id FROM contact_clients \
+                                             WHERE practice_id = $1 AND contact_id = $2))",
+        )
+        .bind(practice.to_string())
+        .bind(contact.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, text, by, at)| Ok((parse_id(&id)?, text, by, Millis(at))))
+            .collect()
+    }
+
     /// The pinned messages of a chat, newest pin first (M10).
     pub async fn pinned_messages(
         &self,
