@@ -504,8 +504,18 @@ async fn a_contact_signs_in_by_link_on_a_phone_and_switches_between_her_clients(
             phone.phone().await;
             sign_in_as_contact(&phone, app, &hannah.email).await;
 
-            // Her clients come in name order: the café first.
+            // Nothing waits for her: she lands on all her clients, and
+            // opens the café from there.
+            phone.wait_for_path("/portal/overview").await;
+            assert_eq!(phone.text_of("main h1").await, "All my accounts");
+            assert!(
+                phone
+                    .text_of("main")
+                    .await
+                    .contains("Nothing needs you right now.")
+            );
             let first = format!("/portal/clients/{}", cafe.id);
+            phone.click(&format!("main a[href='{first}']")).await;
             phone.wait_for_path(&first).await;
             assert_eq!(phone.text_of("main h1").await, "Copperleaf Café");
 
