@@ -10,8 +10,7 @@ use crate::domain::{
 };
 use crate::store::{
     Channel, Client, ClientFilter, ClientSummary, Contact, ContactStatus, NewClient, NewContact,
-    NewOutboxItem, NewStaff, Practice, SessionStage, SessionSubject, Staff,
-    StoreError,
+    NewOutboxItem, NewStaff, Practice, SessionStage, SessionSubject, Staff, StoreError,
 };
 use secrecy::SecretString;
 

@@ -6,9 +6,7 @@
 use super::questions::Actor;
 use super::{App, AppError, AppResult, policy};
 use crate::domain::{ClientId, ContactId, Millis};
-use crate::store::{
-    ChatSummary, Client, Contact, PortalClient, Practice, QuestionSummary, Staff,
-};
+use crate::store::{ChatSummary, Client, Contact, PortalClient, Practice, QuestionSummary, Staff};
 
 /// What waits for a contact in one client she reaches.
 #[derive(Clone, Debug)]

@@ -172,7 +172,14 @@ impl App {
                 )
                 .await?;
             let items = self
-                .question_items(&question, "asked", &actor.name, &question.details, urgent, 0)
+                .question_items(
+                    &question,
+                    "asked",
+                    &actor.name,
+                    &question.details,
+                    urgent,
+                    0,
+                )
                 .await?;
             tx.insert_notify_items(actor.practice_id, &items, now)
                 .await?;
@@ -489,7 +496,14 @@ impl App {
             ..question.question.clone()
         };
         let items: Vec<_> = self
-            .question_items(&moved, "reassigned", &actor.name, follow_up.trim(), false, 0)
+            .question_items(
+                &moved,
+                "reassigned",
+                &actor.name,
+                follow_up.trim(),
+                false,
+                0,
+            )
             .await?
             .into_iter()
             .filter(|item| item.recipient == crate::store::Member::Contact(to))

@@ -764,7 +764,8 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         let defaults = NotifyPrefs::default();
-        let Some((messages, questions, mode, digest, start, end, zone, alerts, sound, content)) = row
+        let Some((messages, questions, mode, digest, start, end, zone, alerts, sound, content)) =
+            row
         else {
             return Ok(defaults);
         };

@@ -1018,7 +1018,10 @@ async fn an_urgent_question_or_follow_up_reaches_the_contact_in_her_quiet_hours(
     let mails = s.hannahs_mail().await;
     assert_eq!(mails.len(), 1);
     let body = text(&mails[0]);
-    assert!(body.contains("URGENT: Northwind Bakery - Plain question"), "{body}");
+    assert!(
+        body.contains("URGENT: Northwind Bakery - Plain question"),
+        "{body}"
+    );
     // Everything waiting went in that one e-mail: nothing later.
     s.later(65 * 60);
     assert_eq!(s.notify().await, 0);
@@ -1116,7 +1119,11 @@ async fn staff_who_look_after_the_client_but_are_not_in_the_chat_are_emailed_as_
     s.hannah_says("One more thing.").await;
     s.later(121);
     s.notify().await;
-    assert_eq!(s.mail_of(&carol.email).await.len(), 1, "not before the digest");
+    assert_eq!(
+        s.mail_of(&carol.email).await.len(),
+        1,
+        "not before the digest"
+    );
     s.later(30 * 60);
     s.notify().await;
     let mails = s.mail_of(&carol.email).await;
@@ -1158,7 +1165,11 @@ async fn a_status_update_is_told_to_the_contacts_who_are_not_in_the_chat() {
     })
     .await;
     s.later(121);
-    assert_eq!(s.notify().await, 2, "Hannah of the message, Tom of the status");
+    assert_eq!(
+        s.notify().await,
+        2,
+        "Hannah of the message, Tom of the status"
+    );
     let hannahs = s.hannahs_mail().await;
     assert_eq!(hannahs.len(), 1);
     assert_eq!(
@@ -1266,7 +1277,11 @@ async fn a_follow_up_and_a_reassignment_are_told_to_the_contact_who_has_the_ques
     assert_eq!(s.notify().await, 1);
     let hannahs = s.hannahs_mail().await;
     assert_eq!(hannahs.len(), 2);
-    assert!(text(&hannahs[1]).contains("Harbour Admin followed up"), "{}", text(&hannahs[1]));
+    assert!(
+        text(&hannahs[1]).contains("Harbour Admin followed up"),
+        "{}",
+        text(&hannahs[1])
+    );
 
     s.app
         .app
@@ -1367,7 +1382,11 @@ async fn each_person_chooses_the_text_in_their_emails_over_the_practice_default(
     let response = hannah
         .post_form(
             "/portal/account/notifications",
-            &[("messages", "both"), ("questions", "both"), ("content", "all")],
+            &[
+                ("messages", "both"),
+                ("questions", "both"),
+                ("content", "all"),
+            ],
         )
         .await;
     assert_eq!(response.status(), 422);

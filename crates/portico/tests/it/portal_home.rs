@@ -12,7 +12,13 @@ async fn the_home_lists_what_waits_in_every_client_and_lands_where_she_is_needed
     let (practice, admin) = app.with_practice("Harbour").await;
     let bakery = app.with_client(practice.id, "Northwind Bakery").await;
     let cafe = app.with_client(practice.id, "Copperleaf Cafe").await;
-    let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery, &cafe]).await;
+    let hannah = active(
+        &app,
+        practice.id,
+        "hannah@northwind.example",
+        &[&bakery, &cafe],
+    )
+    .await;
     let tom = active(&app, practice.id, "tom@northwind.example", &[&bakery]).await;
     app.store()
         .set_assignable_questions(practice.id, bakery.id, true)
@@ -111,7 +117,10 @@ async fn the_home_lists_what_waits_in_every_client_and_lands_where_she_is_needed
         .and_then(|rest| rest.split("</summary>").next())
         .unwrap();
     assert!(summary.contains("1 other account needs you"), "{summary}");
-    assert!(html.contains("href=\"/portal/overview\""), "All my accounts");
+    assert!(
+        html.contains("href=\"/portal/overview\""),
+        "All my accounts"
+    );
 
     // Read, the messages no longer wait.
     browser.page(&format!("/portal/messages/{}", chat.id)).await;
@@ -121,7 +130,10 @@ async fn the_home_lists_what_waits_in_every_client_and_lands_where_she_is_needed
     // Tom has one client: he lands on it, and sees his own question.
     let tom_browser = signed_in(&app, &tom.email).await;
     let response = tom_browser.get("/portal").await;
-    assert_eq!(location(&response), format!("/portal/clients/{}", bakery.id));
+    assert_eq!(
+        location(&response),
+        format!("/portal/clients/{}", bakery.id)
+    );
     let (_, html) = tom_browser
         .page(&format!("/portal/clients/{}", bakery.id))
         .await;
