@@ -113,6 +113,15 @@ impl PortalView {
             .map_or_else(|| headline(0, 0), Waiting::headline)
     }
 
+    /// The current client's questions that do not wait for her (answered
+    /// or resolved); the open ones are in what waits.
+    pub fn settled_questions(&self) -> Vec<&QuestionSummary> {
+        self.questions
+            .iter()
+            .filter(|q| q.question.status != crate::store::QuestionStatus::Open)
+            .collect()
+    }
+
     /// How many of her other clients have something waiting (shown on the
     /// switcher without opening it).
     pub fn others_needing(&self) -> usize {

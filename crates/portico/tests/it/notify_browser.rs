@@ -101,7 +101,6 @@ async fn the_portal_count_and_the_staff_alert_bar_update_live_and_the_bar_opens_
             portal
                 .wait_for_text("[data-messages-link] .badge", "2")
                 .await;
-            portal.doc_screenshot("portal-home-waiting").await;
             assert_eq!(
                 portal
                     .count(&format!("#waiting a[href='/portal/messages/{}']", chat.id))
