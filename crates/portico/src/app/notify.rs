@@ -1131,6 +1131,20 @@ mod tests {
     }
 
     #[test]
+    fn subjects_and_summaries_read_as_sentences() {
+        assert_eq!(sentence(&[]), "");
+        assert_eq!(sentence(&["a".into()]), "a");
+        assert_eq!(sentence(&["a".into(), "b".into()]), "a and b");
+        assert_eq!(
+            sentence(&["a".into(), "b".into(), "c".into()]),
+            "a, b and c"
+        );
+        assert_eq!(with_files(0), "");
+        assert_eq!(with_files(1), ", with 1 file");
+        assert_eq!(with_files(3), ", with 3 files");
+    }
+
+    #[test]
     fn excerpts_are_one_short_line() {
         assert_eq!(excerpt("a\n b", 10), "a b");
         assert_eq!(excerpt("abcdef", 3), "abc…");
