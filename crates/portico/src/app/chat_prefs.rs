@@ -519,6 +519,7 @@ impl App {
                 now,
                 files: Vec::new(),
                 status_of: None,
+                urgent: false,
                 automatic: true,
             })
             .await?;

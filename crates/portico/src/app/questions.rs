@@ -23,6 +23,8 @@ pub struct QuestionInput {
     pub title: String,
     pub details: String,
     pub assignee: Option<ContactId>,
+    /// X7: the contact is told even in her quiet hours.
+    pub urgent: bool,
 }
 
 /// A thread and what the page around it needs.
@@ -178,6 +180,7 @@ impl App {
         let mut tx = self.store.begin().await?;
         let mut asked = Vec::with_capacity(inputs.len());
         for input in inputs {
+            let urgent = input.urgent;
             let question = tx
                 .insert_question(
                     actor.practice_id,
@@ -192,7 +195,14 @@ impl App {
                 )
                 .await?;
             let items = self
-                .question_items(&question, "asked", &actor.name, &question.details)
+                .question_items(
+                    &question,
+                    "asked",
+                    &actor.name,
+                    &question.details,
+                    urgent,
+                    0,
+                )
                 .await?;
             tx.insert_notify_items(actor.practice_id, &items, now)
                 .await?;
@@ -347,6 +357,7 @@ impl App {
         entry: NewEntry,
         files: &[StoredFile],
         status: Option<QuestionStatus>,
+        urgent: bool,
     ) -> AppResult<()> {
         let now = self.clock.now();
         let p = question.practice_id;
@@ -357,8 +368,15 @@ impl App {
         };
         let items = match what {
             Some(what) => {
-                self.question_items(question, what, &entry.author_name, &entry.body)
-                    .await?
+                self.question_items(
+                    question,
+                    what,
+                    &entry.author_name,
+                    &entry.body,
+                    urgent,
+                    files.len(),
+                )
+                .await?
             }
             None => Vec::new(),
         };
@@ -418,17 +436,20 @@ impl App {
             },
             files,
             Some(QuestionStatus::Answered),
+            false,
         )
         .await
     }
 
     /// Q1: staff follow up in the same thread; the question is open again.
+    /// An `urgent` follow-up reaches contacts in their quiet hours (X7).
     pub async fn follow_up_question(
         &self,
         actor: &Staff,
         id: QuestionId,
         body: &str,
         files: &[StoredFile],
+        urgent: bool,
     ) -> AppResult<()> {
         let question = self.visible_question(Actor::Staff(actor), id).await?;
         let body = Self::check_body(body, files)?;
@@ -442,6 +463,7 @@ impl App {
             },
             files,
             Some(QuestionStatus::Open),
+            urgent,
         )
         .await
     }
@@ -473,6 +495,7 @@ impl App {
             },
             &[],
             Some(status),
+            false,
         )
         .await
     }
@@ -504,7 +527,14 @@ impl App {
             ..question.question.clone()
         };
         let items: Vec<_> = self
-            .question_items(&moved, "reassigned", &actor.name, follow_up.trim())
+            .question_items(
+                &moved,
+                "reassigned",
+                &actor.name,
+                follow_up.trim(),
+                false,
+                0,
+            )
             .await?
             .into_iter()
             .filter(|item| item.recipient == crate::store::Member::Contact(to))

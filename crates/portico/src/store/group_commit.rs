@@ -48,6 +48,8 @@ pub struct NewMessage {
     pub status_of: Option<ClientId>,
     /// S7: an automatic answer; it marks nothing read for its sender.
     pub automatic: bool,
+    /// X7: the sender marked it urgent (it breaks through quiet hours).
+    pub urgent: bool,
 }
 
 /// What became of a send.
@@ -408,13 +410,14 @@ async fn write_once(
             deleted: false,
             created_at: m.now,
             automatic: m.automatic,
+            urgent: m.urgent,
         };
         *seq += 1;
         rows.push(json!({
             "id": message.id.to_string(), "p": m.practice.to_string(), "c": m.chat.to_string(),
             "seq": message.seq, "k": m.sender.kind(), "s": m.sender.id(), "name": m.sender_name,
             "body": m.body, "key": m.key, "reply": m.reply_to, "at": m.now.0,
-            "auto": i64::from(m.automatic),
+            "auto": i64::from(m.automatic), "urgent": i64::from(m.urgent),
         }));
         let reader = (m.practice, m.chat, m.sender);
         if !m.automatic {
@@ -468,6 +471,18 @@ async fn write_once(
         if let Some(client) = m.status_of {
             tx.set_client_status(m.practice, client, &m.body, &m.sender_name, m.now)
                 .await?;
+            // N2: the client's other contacts are told of the new status.
+            tx.insert_status_items(
+                m.practice,
+                client,
+                m.chat,
+                &message.id.to_string(),
+                &m.sender_name,
+                &m.body,
+                m.urgent,
+                m.now,
+            )
+            .await?;
         }
     }
     // 6. Who hears them: read here, so that a contact whose client was

@@ -39,8 +39,8 @@ pub use clients::{Client, ClientFilter, ClientSummary, NewClient};
 pub use contacts::{Contact, ContactStatus, NewContact, PortalClient};
 pub use file_deletions::FileDeletion;
 pub use notify::{
-    NewNotifyItem, NotifyChannel, NotifyPrefs, NotifySettings, PendingItem, PendingMessage,
-    Recipient, StaffMode,
+    BrandParts, ContentChoice, NewNotifyItem, NotifyChannel, NotifyPrefs, NotifySettings,
+    PendingItem, PendingMessage, Recipient, StaffMode,
 };
 pub use outbox::{Channel, NewOutboxItem, OutboxItem, OutboxStatus};
 pub use practices::Practice;

@@ -392,6 +392,7 @@ async fn a_send_written_after_the_access_ended_is_refused_in_the_same_transactio
         files: Vec::new(),
         status_of: None,
         automatic: false,
+        urgent: false,
     };
     let before = app
         .app
