@@ -707,8 +707,10 @@
       chosen.hidden = true;
       chosen.textContent = "";
       setReply(null);
-      var status = form.querySelector('[name="status"]');
-      if (status) { status.checked = false; }
+      ["status", "urgent"].forEach(function (name) {
+        var box = form.querySelector('[name="' + name + '"]');
+        if (box) { box.checked = false; }
+      });
       if (location.search) { history.replaceState(null, "", chatUrl); }
       // Sent after a retry: the draft kept in the box goes, unless it was
       // changed meanwhile.
@@ -1006,16 +1008,17 @@
 }());
 
 // ---------------------------------------------------------------------
-// Notifications (N1, S4): the staff "Portal chat" alert bar and the count
-// in the top bar; the portal's unread count on its Messages link. Events
-// come from the page's own socket (passed on as "portico:live" above) or,
-// on a page without one, from a socket this part opens.
+// Notifications (N1, N2, S4): the staff "Portal chat" alert bar and the
+// count in the top bar; on the portal's home, what waits for the contact
+// (its counts and lists), redrawn live. Events come from the page's own
+// socket (passed on as "portico:live" above) or, on a page without one,
+// from a socket this part opens.
 (function () {
   "use strict";
   var bar = document.querySelector("[data-alert-bar]");
   var count = document.querySelector("[data-alert-count]");
-  var portal = document.querySelector("[data-portal-unread]");
-  if (!bar && !portal) { return; }
+  var home = document.querySelector("[data-portal-home]");
+  if (!bar && !home) { return; }
   var pageSocket = document.querySelector("[data-live]") || document.querySelector("[data-dock]") || document.querySelector("[data-messages-link]");
 
   function listen(handler) {
@@ -1044,17 +1047,37 @@
     badge.textContent = String(n);
   }
 
-  if (portal) {
-    var loadPortal = function () {
-      fetch("/portal/messages/unread", { headers: { Accept: "application/json" } })
-        .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (data) { if (data) { showCount(portal, data.count); } })
-        .catch(function () {});
+  if (home) {
+    // The page as the server renders it now: its live parts (the list of
+    // what waits, the switcher's counts) take the place of the old ones.
+    var redrawing = false;
+    var redrawAgain = false;
+    var redraw = function () {
+      if (redrawing) { redrawAgain = true; return; }
+      redrawing = true;
+      fetch(location.href, { headers: { Accept: "text/html" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (!html) { return; }
+          var page = new DOMParser().parseFromString(html, "text/html");
+          document.querySelectorAll("[data-live-part]").forEach(function (part) {
+            var fresh = part.id ? page.getElementById(part.id) : null;
+            // An open switcher stays open while its counts change.
+            var open = part.querySelector("details[open]");
+            if (fresh) {
+              if (open && fresh.querySelector("details")) { fresh.querySelector("details").open = true; }
+              part.replaceWith(fresh);
+            }
+          });
+        })
+        .catch(function () {})
+        .then(function () {
+          redrawing = false;
+          if (redrawAgain) { redrawAgain = false; setTimeout(redraw, 200); }
+        });
     };
-    loadPortal();
     listen(function (event) {
-      // The chat page marks what it shows read first; read the count after.
-      if (event.kind === "message") { setTimeout(loadPortal, 300); }
+      if (event.kind === "message" || event.kind === "deleted") { redraw(); }
     });
     return;
   }

@@ -9,6 +9,7 @@ CREATE TABLE scheduled_questions (
     title          TEXT NOT NULL,
     details        TEXT NOT NULL,
     assignee_id    TEXT,
+    urgent         BIGINT NOT NULL DEFAULT 0,
     send_at        BIGINT NOT NULL,
     state          TEXT NOT NULL CHECK (state IN ('scheduled', 'sending', 'sent', 'failed')),
     claimed_until  BIGINT NOT NULL DEFAULT 0,

@@ -529,6 +529,7 @@ impl App {
                 now,
                 files: Vec::new(),
                 status_of: None,
+                urgent: false,
                 automatic: true,
                 audit: Vec::new(),
             })

@@ -28,6 +28,8 @@ pub struct SendInput {
     pub files: Vec<crate::files::StoredFile>,
     /// M16 (staff): make this message the client's current status.
     pub set_status: bool,
+    /// X7 (staff): urgent: it reaches people in their quiet hours.
+    pub urgent: bool,
 }
 
 /// A chat as its page shows it.
@@ -472,7 +474,7 @@ impl App {
             // M11: a reply quotes a message of the same chat.
             self.store.get_message(practice, chat, seq).await?;
         }
-        if input.set_status && !matches!(member, Member::Staff(_)) {
+        if (input.set_status || input.urgent) && !matches!(member, Member::Staff(_)) {
             return Err(AppError::Forbidden);
         }
         let status_of = if input.set_status {
@@ -528,6 +530,7 @@ impl App {
                 status_of,
                 automatic: false,
                 audit,
+                urgent: input.urgent,
             })
             .await?;
         let message = appended.message;

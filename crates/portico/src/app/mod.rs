@@ -13,6 +13,7 @@ pub mod notify;
 pub mod password;
 pub mod people;
 pub mod policy;
+pub mod portal;
 pub mod questions;
 pub mod reminders;
 pub mod scheduled;

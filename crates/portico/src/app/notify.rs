@@ -8,6 +8,7 @@
 //! from the members' read state.
 
 use super::{App, AppError, AppResult, policy};
+use crate::delivery::email::EmailBrand;
 use crate::delivery::live::LiveEvent;
 use crate::delivery::notify_email::{NotifyGroup, notification_email};
 use crate::domain::{ChatId, ClientId, Millis, PhoneNumber, PracticeId, issue_secret};
@@ -84,6 +85,11 @@ struct Batch {
 }
 
 impl Batch {
+    /// X7: something in it breaks through quiet hours.
+    fn urgent(&self) -> bool {
+        self.messages.iter().any(|m| m.urgent) || self.items.iter().any(|i| i.urgent)
+    }
+
     fn oldest(&self) -> Option<Millis> {
         self.messages
             .iter()
@@ -99,7 +105,37 @@ struct ChatGroup {
     title: String,
     client: Option<String>,
     up_to: i64,
+    /// A staff user who looks after the client without being in the chat.
+    watching: bool,
     messages: Vec<PendingMessage>,
+}
+
+/// Which of a person's choices governs an event: a status update is told
+/// of as messages are (it is one, M16); the rest are question events.
+fn kind_of(item: &PendingItem) -> NotifyKind {
+    if item.what == "status" {
+        NotifyKind::Messages
+    } else {
+        NotifyKind::Questions
+    }
+}
+
+/// ", with 2 files" when files came along (N2: uploaded documents).
+fn with_files(files: i64) -> String {
+    match files {
+        0 => String::new(),
+        1 => ", with 1 file".to_owned(),
+        n => format!(", with {n} files"),
+    }
+}
+
+/// "A", "A and B", "A, B and C".
+fn sentence(parts: &[String]) -> String {
+    match parts {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 type Key = (PracticeId, String, String);
@@ -221,8 +257,10 @@ impl App {
             return Ok(false);
         };
         let (date, minute) = local(now, &r.time_zone);
-        // X7: what falls in quiet hours waits for their end, untouched.
-        if in_quiet_hours(r.prefs.quiet, minute) {
+        // X7: what falls in quiet hours waits for their end, untouched,
+        // unless something in it was marked urgent: then everything
+        // waiting goes now, in one e-mail.
+        if in_quiet_hours(r.prefs.quiet, minute) && !batch.urgent() {
             return Ok(false);
         }
         let staff = matches!(r.member, Member::Staff(_));
@@ -263,16 +301,24 @@ impl App {
                     title: message.chat_title.clone(),
                     client: message.client_name.clone(),
                     up_to: message.seq,
+                    watching: message.watching,
                     messages: vec![message],
                 }),
             }
         }
         let mut kept_chats = Vec::new();
         for group in chats {
-            if tx
-                .mark_chat_notified(r.practice_id, group.chat, r.member, group.up_to)
-                .await?
-            {
+            let marked = match (group.watching, r.member) {
+                (true, Member::Staff(staff)) => {
+                    tx.mark_watch_notified(r.practice_id, group.chat, staff, group.up_to)
+                        .await?
+                }
+                _ => {
+                    tx.mark_chat_notified(r.practice_id, group.chat, r.member, group.up_to)
+                        .await?
+                }
+            };
+            if marked {
                 kept_chats.push(group);
             }
         }
@@ -285,20 +331,21 @@ impl App {
         if mail_off {
             return Ok(false);
         }
-        let (messages_to, questions_to) = (r.prefs.messages, r.prefs.questions);
+        let messages_to = r.prefs.messages;
+        let wants = |item: &PendingItem| match kind_of(item) {
+            NotifyKind::Messages => r.prefs.messages,
+            NotifyKind::Questions => r.prefs.questions,
+        };
         let email_chats: Vec<&ChatGroup> = if messages_to.email() {
             kept_chats.iter().collect()
         } else {
             Vec::new()
         };
-        let email_items: Vec<&PendingItem> = if questions_to.email() {
-            kept_items.iter().collect()
-        } else {
-            Vec::new()
-        };
+        let email_items: Vec<&PendingItem> =
+            kept_items.iter().filter(|i| wants(i).email()).collect();
         let sms_wanted = !staff
             && ((messages_to.sms() && !kept_chats.is_empty())
-                || (questions_to.sms() && !kept_items.is_empty()));
+                || kept_items.iter().any(|i| wants(i).sms()));
         let phone = r
             .phone
             .as_deref()
@@ -317,9 +364,14 @@ impl App {
             let count =
                 kept_chats.iter().map(|c| c.messages.len()).sum::<usize>() + kept_items.len();
             // A text says only that something waits, never what.
+            let urgent = kept_chats
+                .iter()
+                .any(|c| c.messages.iter().any(|m| m.urgent))
+                || kept_items.iter().any(|i| i.urgent);
             let body = format!(
-                "{}: {} waiting for you in your client portal. {}",
+                "{}: {}{} waiting for you in your client portal. {}",
                 r.practice_name,
+                if urgent { "urgent: " } else { "" },
                 plural(count, "new item is", "new items are"),
                 self.link("/portal")
             );
@@ -380,11 +432,12 @@ impl App {
         now: Millis,
     ) -> AppResult<()> {
         let staff = matches!(r.member, Member::Staff(_));
-        let content = if staff {
+        // S5: the practice's default, unless the person chose otherwise.
+        let content = r.prefs.content.includes(if staff {
             r.settings.content_to_staff
         } else {
             r.settings.content_to_contacts
-        };
+        });
         let (chat_base, question_base) = if staff {
             ("/app/messages/", "/app/questions/")
         } else {
@@ -398,9 +451,10 @@ impl App {
                 continue;
             }
             let summary = format!(
-                "{} from {}",
+                "{} from {}{}",
                 plural(chat.messages.len(), "new message", "new messages"),
-                authors(chat.messages.iter().map(|m| m.sender_name.as_str()))
+                authors(chat.messages.iter().map(|m| m.sender_name.as_str())),
+                with_files(chat.messages.iter().map(|m| m.files).sum())
             );
             let lines = if content {
                 chat.messages
@@ -413,23 +467,28 @@ impl App {
             } else {
                 Vec::new()
             };
+            // A staff user not in the chat opens it from their alert (and
+            // joins it there, S8).
+            let path = if chat.watching {
+                format!("/app/alerts/chat/{}", chat.chat)
+            } else {
+                format!("{chat_base}{}", chat.chat)
+            };
             groups.push(NotifyGroup {
                 client: chat.client.clone().unwrap_or_else(|| "Your team".into()),
                 title: chat.title.clone(),
                 summary,
                 lines,
-                link: self
-                    .landing(tx, r, &format!("{chat_base}{}", chat.chat), now)
-                    .await?,
+                link: self.landing(tx, r, &path, now).await?,
+                urgent: chat.messages.iter().any(|m| m.urgent),
             });
         }
-        // One group per question, in order.
+        // One group per question (and one per client's status), in order.
         let mut questions: Vec<(&PendingItem, Vec<&PendingItem>)> = Vec::new();
         for item in items {
-            match questions
-                .iter_mut()
-                .find(|(first, _)| first.question_id == item.question_id)
-            {
+            match questions.iter_mut().find(|(first, _)| {
+                first.question_id == item.question_id && first.client_id == item.client_id
+            }) {
                 Some((_, all)) => all.push(item),
                 None => questions.push((item, vec![item])),
             }
@@ -441,12 +500,16 @@ impl App {
             }
             let summary = all
                 .iter()
-                .map(|i| match i.what.as_str() {
-                    "asked" => format!("{} asked a new question", i.author_name),
-                    "follow_up" => format!("{} followed up", i.author_name),
-                    "reassigned" => format!("{} passed the question to you", i.author_name),
-                    "answer" => format!("{} answered", i.author_name),
-                    _ => format!("{} updated the question", i.author_name),
+                .map(|i| {
+                    let what = match i.what.as_str() {
+                        "asked" => format!("{} asked a new question", i.author_name),
+                        "follow_up" => format!("{} followed up", i.author_name),
+                        "reassigned" => format!("{} passed the question to you", i.author_name),
+                        "answer" => format!("{} answered", i.author_name),
+                        "status" => format!("{} updated the status", i.author_name),
+                        _ => format!("{} updated the question", i.author_name),
+                    };
+                    format!("{what}{}", with_files(i.files))
                 })
                 .collect::<Vec<_>>()
                 .join("; ");
@@ -459,38 +522,46 @@ impl App {
             } else {
                 Vec::new()
             };
+            // A status update lands on the client's page, where it shows.
+            let path = match first.question_id {
+                Some(question) => format!("{question_base}{question}"),
+                None if staff => format!("/app/clients/{}", first.client_id),
+                None => format!("/portal/clients/{}", first.client_id),
+            };
             groups.push(NotifyGroup {
                 client: first.client_name.clone(),
                 title: first.title.clone(),
                 summary,
                 lines,
-                link: self
-                    .landing(tx, r, &format!("{question_base}{}", first.question_id), now)
-                    .await?,
+                link: self.landing(tx, r, &path, now).await?,
+                urgent: all.iter().any(|i| i.urgent),
             });
         }
         groups.sort_by(|a, b| a.client.cmp(&b.client));
         let message_count: usize = chats.iter().map(|c| c.messages.len()).sum();
-        let question_count = items.len();
-        let subject = match (message_count, question_count) {
-            (0, q) => format!(
-                "{}: {} on your questions",
-                r.practice_name,
-                plural(q, "update", "updates")
-            ),
-            (m, 0) => format!(
-                "{}: {}",
-                r.practice_name,
-                plural(m, "new message", "new messages")
-            ),
-            (m, q) => format!(
-                "{}: {} and {} on your questions",
-                r.practice_name,
-                plural(m, "new message", "new messages"),
-                plural(q, "update", "updates")
-            ),
-        };
-        let kind = if message_count > 0 {
+        let status_count = items.iter().filter(|i| i.what == "status").count();
+        let question_count = items.len() - status_count;
+        let mut parts = Vec::new();
+        if message_count > 0 {
+            parts.push(plural(message_count, "new message", "new messages"));
+        }
+        if status_count > 0 {
+            parts.push(plural(status_count, "status update", "status updates"));
+        }
+        if question_count > 0 {
+            parts.push(format!(
+                "{} on your questions",
+                plural(question_count, "update", "updates")
+            ));
+        }
+        let urgent = groups.iter().any(|g| g.urgent);
+        let subject = format!(
+            "{}: {}{}",
+            r.practice_name,
+            if urgent { "urgent: " } else { "" },
+            sentence(&parts)
+        );
+        let kind = if message_count + status_count > 0 {
             NotifyKind::Messages
         } else {
             NotifyKind::Questions
@@ -509,7 +580,14 @@ impl App {
         } else {
             self.landing(tx, r, "/portal", now).await?
         };
+        let brand = EmailBrand::from_parts(
+            r.practice_id,
+            &r.practice_name,
+            &r.brand,
+            &self.settings.public_url,
+        );
         let mail = notification_email(
+            &brand,
             &subject,
             &r.name,
             &r.practice_name,
@@ -672,6 +750,21 @@ impl App {
         Ok(self.store.set_notify_prefs(practice, me, &prefs).await?)
     }
 
+    /// S5: the practice's name and whether it puts the text in the
+    /// e-mails of a person like `me` (its default, under their choice).
+    pub async fn notify_content_default(
+        &self,
+        practice: PracticeId,
+        me: Member,
+    ) -> AppResult<(String, bool)> {
+        let settings = self.store.notify_settings(practice).await?;
+        let name = self.store.get_practice(practice).await?.name;
+        Ok(match me {
+            Member::Staff(_) => (name, settings.content_to_staff),
+            Member::Contact(_) => (name, settings.content_to_contacts),
+        })
+    }
+
     /// S5 and the window: the practice's settings (admins change them).
     pub async fn notify_settings(&self, actor: &Staff) -> AppResult<NotifySettings> {
         Ok(self.store.notify_settings(actor.practice_id).await?)
@@ -764,7 +857,7 @@ impl App {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         for id in &staff {
-            tx.raise_chat_alert(practice, *id, client_id, chat, &text, now)
+            tx.raise_chat_alert(practice, *id, client_id, chat, &text, seq, now)
                 .await?;
         }
         tx.commit().await?;
@@ -854,12 +947,15 @@ impl App {
     }
 
     /// The question events to queue with a change, one per recipient.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn question_items(
         &self,
         question: &Question,
         what: &'static str,
         author_name: &str,
         body: &str,
+        urgent: bool,
+        files: usize,
     ) -> AppResult<Vec<NewNotifyItem>> {
         let by_contact = what == "answer";
         Ok(self
@@ -874,6 +970,8 @@ impl App {
                 author_name: author_name.to_owned(),
                 title: question.title.clone(),
                 body: body.to_owned(),
+                urgent,
+                files: i64::try_from(files).unwrap_or(i64::MAX),
             })
             .collect())
     }
@@ -931,14 +1029,6 @@ impl App {
         Ok(self
             .store
             .staff_unread_count(actor.practice_id, actor.id)
-            .await?)
-    }
-
-    /// The count on the portal's Messages link.
-    pub async fn contact_unread_count(&self, contact: &crate::store::Contact) -> AppResult<i64> {
-        Ok(self
-            .store
-            .contact_unread_messages(contact.practice_id, contact.id)
             .await?)
     }
 
@@ -1048,6 +1138,20 @@ mod tests {
         assert_eq!(authors(["Sam", "Sam"].into_iter()), "Sam");
         assert_eq!(authors(["Sam", "Alex", "Sam"].into_iter()), "Sam and Alex");
         assert_eq!(authors(["A", "B", "C"].into_iter()), "A and 2 others");
+    }
+
+    #[test]
+    fn subjects_and_summaries_read_as_sentences() {
+        assert_eq!(sentence(&[]), "");
+        assert_eq!(sentence(&["a".into()]), "a");
+        assert_eq!(sentence(&["a".into(), "b".into()]), "a and b");
+        assert_eq!(
+            sentence(&["a".into(), "b".into(), "c".into()]),
+            "a, b and c"
+        );
+        assert_eq!(with_files(0), "");
+        assert_eq!(with_files(1), ", with 1 file");
+        assert_eq!(with_files(3), ", with 3 files");
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub struct QuestionInput {
     pub title: String,
     pub details: String,
     pub assignee: Option<ContactId>,
+    /// X7: the contact is told even in her quiet hours.
+    pub urgent: bool,
 }
 
 /// A thread and what the page around it needs.
@@ -179,6 +181,7 @@ impl App {
         let mut tx = self.store.begin().await?;
         let mut asked = Vec::with_capacity(inputs.len());
         for input in inputs {
+            let urgent = input.urgent;
             let question = tx
                 .insert_question(
                     actor.practice_id,
@@ -193,7 +196,14 @@ impl App {
                 )
                 .await?;
             let items = self
-                .question_items(&question, "asked", &actor.name, &question.details)
+                .question_items(
+                    &question,
+                    "asked",
+                    &actor.name,
+                    &question.details,
+                    urgent,
+                    0,
+                )
                 .await?;
             tx.insert_notify_items(actor.practice_id, &items, now)
                 .await?;
@@ -349,6 +359,7 @@ impl App {
         files: &[StoredFile],
         status: Option<QuestionStatus>,
         audit: &[crate::store::NewAudit],
+        urgent: bool,
     ) -> AppResult<()> {
         let now = self.clock.now();
         let p = question.practice_id;
@@ -359,8 +370,15 @@ impl App {
         };
         let items = match what {
             Some(what) => {
-                self.question_items(question, what, &entry.author_name, &entry.body)
-                    .await?
+                self.question_items(
+                    question,
+                    what,
+                    &entry.author_name,
+                    &entry.body,
+                    urgent,
+                    files.len(),
+                )
+                .await?
             }
             None => Vec::new(),
         };
@@ -436,17 +454,20 @@ impl App {
             files,
             Some(QuestionStatus::Answered),
             &audit,
+            false,
         )
         .await
     }
 
     /// Q1: staff follow up in the same thread; the question is open again.
+    /// An `urgent` follow-up reaches contacts in their quiet hours (X7).
     pub async fn follow_up_question(
         &self,
         actor: &Staff,
         id: QuestionId,
         body: &str,
         files: &[StoredFile],
+        urgent: bool,
     ) -> AppResult<()> {
         let question = self.visible_question(Actor::Staff(actor), id).await?;
         let body = Self::check_body(body, files)?;
@@ -461,6 +482,7 @@ impl App {
             files,
             Some(QuestionStatus::Open),
             &[],
+            urgent,
         )
         .await
     }
@@ -493,6 +515,7 @@ impl App {
             &[],
             Some(status),
             &[],
+            false,
         )
         .await
     }
@@ -524,7 +547,14 @@ impl App {
             ..question.question.clone()
         };
         let items: Vec<_> = self
-            .question_items(&moved, "reassigned", &actor.name, follow_up.trim())
+            .question_items(
+                &moved,
+                "reassigned",
+                &actor.name,
+                follow_up.trim(),
+                false,
+                0,
+            )
             .await?
             .into_iter()
             .filter(|item| item.recipient == crate::store::Member::Contact(to))

@@ -246,6 +246,7 @@ impl App {
                     key: format!("scheduled:{}", item.id),
                     files: Vec::new(),
                     set_status: false,
+                    urgent: false,
                 },
             )
             .await?;
@@ -295,6 +296,7 @@ impl App {
             title: input.title.trim().to_owned(),
             details: input.details.trim().to_owned(),
             assignee: input.assignee,
+            urgent: input.urgent,
             send_at,
             now: self.clock.now(),
         })
@@ -431,6 +433,7 @@ impl App {
             title: item.title.clone(),
             details: item.details.clone(),
             assignee: item.assignee,
+            urgent: item.urgent,
         };
         let asked = self
             .ask(&author, item.client_id, &[input], Some(item.id))

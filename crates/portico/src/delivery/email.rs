@@ -15,20 +15,40 @@ pub struct EmailBrand {
 
 impl EmailBrand {
     pub fn of(practice: &crate::store::Practice, public_url: &str) -> Self {
-        let accent = practice
+        Self::from_parts(
+            practice.id,
+            &practice.name,
+            &crate::store::BrandParts {
+                accent_colour: practice.accent_colour.clone(),
+                has_logo: practice.has_logo,
+                brand_version: practice.brand_version,
+            },
+            public_url,
+        )
+    }
+
+    /// The brand from what a query read of the practice (the notification
+    /// job reads it with each recipient, not practice by practice).
+    pub fn from_parts(
+        id: crate::domain::PracticeId,
+        name: &str,
+        parts: &crate::store::BrandParts,
+        public_url: &str,
+    ) -> Self {
+        let accent = parts
             .accent_colour
             .as_deref()
             .and_then(|c| crate::app::branding::AccentColour::parse(c).ok())
             .map_or_else(|| "#1f5f8b".to_owned(), |c| c.as_str().to_owned());
         EmailBrand {
-            name: practice.name.clone(),
+            name: name.to_owned(),
             accent,
-            logo_url: practice.has_logo.then(|| {
+            logo_url: parts.has_logo.then(|| {
                 format!(
                     "{}/brand/{}/logo?v={}",
                     public_url.trim_end_matches('/'),
-                    practice.id,
-                    practice.brand_version
+                    id,
+                    parts.brand_version
                 )
             }),
         }

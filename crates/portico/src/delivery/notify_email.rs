@@ -13,9 +13,12 @@ pub struct NotifyGroup {
     pub title: String,
     /// "2 new messages from Sam".
     pub summary: String,
-    /// The text itself, only when the practice includes it (S5).
+    /// The text itself, only when the practice (or the person) includes
+    /// it (S5).
     pub lines: Vec<String>,
     pub link: String,
+    /// X7: something in it was marked urgent.
+    pub urgent: bool,
 }
 
 #[derive(Template)]
@@ -48,9 +51,11 @@ struct NotificationHtml<'a> {
     signs_in: bool,
 }
 
-/// N2: one notification listing `groups` (and `more` not shown).
+/// N2: one notification listing `groups` (and `more` not shown), in the
+/// practice's look (X15).
 #[allow(clippy::too_many_arguments)]
 pub fn notification_email(
+    brand: &EmailBrand,
     subject: &str,
     recipient_name: &str,
     practice_name: &str,
@@ -74,11 +79,8 @@ pub fn notification_email(
         signs_in,
     }
     .render()?;
-    // The practice's name in Portico's own colours (X15's logo and accent
-    // are not looked up per recipient by the set-based notification job).
-    let brand = EmailBrand::plain(practice_name);
     let html = NotificationHtml {
-        brand: &brand,
+        brand,
         subject,
         recipient_name,
         practice_name,

@@ -360,6 +360,8 @@ pub struct SendForm {
     reply_to: String,
     /// M16: "make this the client's status" (staff).
     status: Option<String>,
+    /// X7: "urgent" (staff).
+    urgent: Option<String>,
 }
 
 fn wants_json(headers: &HeaderMap) -> bool {
@@ -389,6 +391,7 @@ async fn send(
                 key: form.key.clone(),
                 files: Vec::new(),
                 set_status: form.status.is_some(),
+                urgent: form.urgent.is_some(),
             },
         )
         .await
@@ -975,6 +978,7 @@ async fn send_files(
         key: upload.field("key").to_owned(),
         files: upload.files.clone(),
         set_status: matches!(actor, Actor::Staff(_)) && upload.field("status") == "on",
+        urgent: matches!(actor, Actor::Staff(_)) && upload.field("urgent") == "on",
     };
     match state
         .app

@@ -376,6 +376,7 @@ pub fn router(state: AppState) -> Router {
         )
         // Contacts: /portal
         .route("/portal", get(portal::home_get))
+        .route("/portal/overview", get(portal::overview_get))
         .route("/portal/clients/{id}", get(portal::client_get))
         .route("/portal/questions/{id}", get(portal::question_get))
         .route(
@@ -431,7 +432,6 @@ pub fn router(state: AppState) -> Router {
             "/app/alerts/chat/{chat}",
             get(notify::alert_chat_get).post(notify::alert_chat_post),
         )
-        .route("/portal/messages/unread", get(notify::portal_unread_get))
         .fallback(pages::not_found);
 
     routes

@@ -10,7 +10,7 @@ use super::session::{ContactUser, MaybeIdentity, StaffUser};
 use crate::app::AppError;
 use crate::app::sessions::ClientInfo;
 use crate::domain::{ChatId, PracticeId};
-use crate::store::{Member, NotifyChannel, NotifyPrefs, NotifySettings, StaffMode};
+use crate::store::{ContentChoice, Member, NotifyChannel, NotifyPrefs, NotifySettings, StaffMode};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -45,12 +45,16 @@ struct PrefsPage {
     time_zone: String,
     in_app_alerts: bool,
     alert_sound: bool,
+    /// S5: the person's own choice, and the practice's default under it.
+    content: &'static str,
+    practice_default: bool,
+    practice_name: String,
     notice: Option<String>,
     error: Option<String>,
 }
 
 impl PrefsPage {
-    fn new(layout: Layout, staff: bool, prefs: &NotifyPrefs) -> Self {
+    fn new(layout: Layout, staff: bool, prefs: &NotifyPrefs, practice: &PracticeDefault) -> Self {
         Self {
             layout,
             staff,
@@ -68,6 +72,9 @@ impl PrefsPage {
             time_zone: prefs.time_zone.clone().unwrap_or_default(),
             in_app_alerts: prefs.in_app_alerts,
             alert_sound: prefs.alert_sound,
+            content: prefs.content.as_str(),
+            practice_default: practice.content,
+            practice_name: practice.name.clone(),
             notice: None,
             error: None,
         }
@@ -106,6 +113,8 @@ pub struct PrefsForm {
     time_zone: String,
     in_app_alerts: Option<String>,
     alert_sound: Option<String>,
+    #[serde(default)]
+    content: String,
 }
 
 impl PrefsForm {
@@ -147,6 +156,12 @@ impl PrefsForm {
             } else {
                 current.alert_sound
             },
+            content: match self.content.as_str() {
+                // A form from before the choice existed keeps what was set.
+                "" => current.content,
+                text => ContentChoice::parse(text)
+                    .ok_or("Choose whether your e-mails include the text.")?,
+            },
         })
     }
 }
@@ -154,6 +169,22 @@ impl PrefsForm {
 #[derive(Deserialize, Default)]
 pub struct Saved {
     done: Option<String>,
+}
+
+/// What a person's preferences page says of their practice (S5).
+struct PracticeDefault {
+    name: String,
+    /// Whether the practice puts the text in this person's e-mails.
+    content: bool,
+}
+
+async fn practice_default(
+    state: &AppState,
+    practice: PracticeId,
+    me: Member,
+) -> Result<PracticeDefault, PageError> {
+    let (name, content) = state.app.notify_content_default(practice, me).await?;
+    Ok(PracticeDefault { name, content })
 }
 
 async fn prefs_get(
@@ -164,7 +195,8 @@ async fn prefs_get(
     saved: &Saved,
 ) -> Result<Response, PageError> {
     let prefs = state.app.my_notify_prefs(practice, me).await?;
-    let mut page = PrefsPage::new(layout, matches!(me, Member::Staff(_)), &prefs);
+    let defaults = practice_default(state, practice, me).await?;
+    let mut page = PrefsPage::new(layout, matches!(me, Member::Staff(_)), &prefs, &defaults);
     page.notice = saved.done.as_deref().map(|done| match done {
         "unsubscribed" => "You will no longer get those e-mails.".to_owned(),
         _ => "Saved.".to_owned(),
@@ -181,8 +213,9 @@ async fn prefs_post(
 ) -> Result<Response, PageError> {
     let staff = matches!(me, Member::Staff(_));
     let current = state.app.my_notify_prefs(practice, me).await?;
+    let defaults = practice_default(state, practice, me).await?;
     let refused = |message: String| {
-        let mut page = PrefsPage::new(layout.clone(), staff, &current);
+        let mut page = PrefsPage::new(layout.clone(), staff, &current, &defaults);
         page.error = Some(message);
         render(StatusCode::UNPROCESSABLE_ENTITY, &page)
     };
@@ -438,15 +471,6 @@ pub async fn alert_count_get(
         "sound": prefs.alert_sound,
     }))
     .into_response())
-}
-
-/// `GET /portal/messages/unread`: the count on the portal's Messages link.
-pub async fn portal_unread_get(
-    State(state): State<AppState>,
-    user: ContactUser,
-) -> Result<Response, PageError> {
-    let count = state.app.contact_unread_count(&user.contact).await?;
-    Ok(Json(serde_json::json!({ "count": count })).into_response())
 }
 
 #[derive(Template)]

@@ -10,7 +10,7 @@ use super::session::{ContactUser, MaybeIdentity, StaffUser, session_cookie};
 use super::staff_pages::{AccountPage, Done};
 use crate::app::AppError;
 use crate::app::password::MIN_PASSWORD_CHARS;
-use crate::app::people::PortalView;
+use crate::app::portal::{PortalOverview, PortalView};
 use crate::app::questions::Actor;
 use crate::app::sessions::ClientInfo;
 use crate::domain::{ClientId, ContactId};
@@ -483,19 +483,55 @@ fn parse<T: std::str::FromStr>(id: &str) -> Result<T, PageError> {
     id.parse().map_err(|_| PageError::NotFound)
 }
 
-/// `GET /portal`: the contact's first client.
+/// `GET /portal`: where what waits for her is (N2): her only client, the
+/// one client that needs her, or the overview of all of them.
 pub async fn home_get(
     State(state): State<AppState>,
     user: ContactUser,
 ) -> Result<Response, PageError> {
-    match state.app.portal_view(&user.contact, None).await {
-        Ok(view) => Ok(
-            Redirect::to(&format!("/portal/clients/{}", view.current.client.id)).into_response(),
-        ),
-        Err(AppError::NotFound) => Err(PageError::Forbidden(format!(
-            "{} has not shared any account with you yet. Ask your adviser to give you access.",
-            user.identity.practice.name
-        ))),
+    match state.app.portal_overview(&user.contact).await {
+        Ok(overview) => Ok(match overview.landing() {
+            Some(client) => Redirect::to(&format!("/portal/clients/{client}")),
+            None => Redirect::to("/portal/overview"),
+        }
+        .into_response()),
+        Err(AppError::NotFound) => Err(not_shared(&user)),
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn not_shared(user: &ContactUser) -> PageError {
+    PageError::Forbidden(format!(
+        "{} has not shared any account with you yet. Ask your adviser to give you access.",
+        user.identity.practice.name
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "portal_overview.html")]
+struct OverviewPage {
+    layout: Layout,
+    view: PortalOverview,
+}
+
+/// `GET /portal/overview`: what waits for her in every client she reaches.
+pub async fn overview_get(
+    State(state): State<AppState>,
+    user: ContactUser,
+) -> Result<Response, PageError> {
+    match state.app.portal_overview(&user.contact).await {
+        Ok(view) => {
+            // Every client's latest status is on the page: seen.
+            state.app.status_seen(&user.contact, None).await;
+            Ok(render(
+                StatusCode::OK,
+                &OverviewPage {
+                    layout: user.layout,
+                    view,
+                },
+            ))
+        }
+        Err(AppError::NotFound) => Err(not_shared(&user)),
         Err(other) => Err(other.into()),
     }
 }
@@ -510,6 +546,11 @@ pub async fn client_get(
         .app
         .portal_view(&user.contact, Some(parse(&id)?))
         .await?;
+    // Its status is on the page: seen (N2).
+    state
+        .app
+        .status_seen(&user.contact, Some(view.current.client.id))
+        .await;
     Ok(render(
         StatusCode::OK,
         &ClientPage {

@@ -61,6 +61,8 @@ struct AskForm {
     list: String,
     /// X10: empty to ask now.
     send_at: String,
+    /// X7: the contact is told even in her quiet hours.
+    urgent: bool,
 }
 
 #[derive(Default)]
@@ -187,6 +189,7 @@ pub struct AskOneForm {
     /// X10: a date and time to ask it later; empty to ask now.
     #[serde(default)]
     send_at: String,
+    urgent: Option<String>,
 }
 
 /// `POST /app/clients/{id}/questions`: ask one question, now or later (X10).
@@ -205,6 +208,7 @@ pub async fn ask_post(
         title: form.title.clone(),
         details: form.details.clone(),
         assignee,
+        urgent: form.urgent.is_some(),
     };
     let later = !form.send_at.trim().is_empty();
     let result = if later {
@@ -241,6 +245,7 @@ pub async fn ask_post(
                 assignee: form.assignee,
                 list: String::new(),
                 send_at: form.send_at,
+                urgent: form.urgent.is_some(),
             };
             client_questions_page(
                 &state,
@@ -533,7 +538,13 @@ pub async fn follow_up_post(
         };
     match state
         .app
-        .follow_up_question(&user.staff, id, upload.field("body"), &upload.files)
+        .follow_up_question(
+            &user.staff,
+            id,
+            upload.field("body"),
+            &upload.files,
+            upload.field("urgent") == "on",
+        )
         .await
     {
         Ok(()) => {
@@ -647,6 +658,7 @@ async fn scheduled_question_page(
         assignee: item.assignee.map(|c| c.to_string()).unwrap_or_default(),
         list: String::new(),
         send_at: view.input,
+        urgent: item.urgent,
     });
     Ok(render(
         status,
@@ -691,6 +703,7 @@ pub async fn scheduled_question_post(
         title: form.title.clone(),
         details: form.details.clone(),
         assignee,
+        urgent: form.urgent.is_some(),
     };
     match state
         .app
@@ -710,6 +723,7 @@ pub async fn scheduled_question_post(
                 assignee: form.assignee,
                 list: String::new(),
                 send_at: form.send_at,
+                urgent: form.urgent.is_some(),
             };
             scheduled_question_page(&state, user, status, view, Some(kept), Some(message)).await
         }

@@ -171,25 +171,26 @@ impl Backend {
     }
 
     /// Inserts messages; `$1` a JSON array of `{id, p, c, seq, k, s, name,
-    /// body, key, reply, at}`. A message whose sender's idempotency key is
+    /// body, key, reply, at, auto, urgent}`. A message whose sender's idempotency key is
     /// already taken (by another instance's batch that committed first) is
     /// skipped; the ids returned are those inserted.
     pub(super) fn insert_messages_sql(self) -> &'static str {
         match self {
             Backend::Sqlite => {
                 "INSERT INTO messages (id, practice_id, chat_id, seq, sender_kind, sender_id, sender_name, body, \
-                 idempotency_key, reply_to_seq, created_at, automatic) \
+                 idempotency_key, reply_to_seq, created_at, automatic, urgent) \
                  SELECT value ->> 'id', value ->> 'p', value ->> 'c', value ->> 'seq', value ->> 'k', value ->> 's', \
-                 value ->> 'name', value ->> 'body', value ->> 'key', value ->> 'reply', value ->> 'at', value ->> 'auto' \
+                 value ->> 'name', value ->> 'body', value ->> 'key', value ->> 'reply', value ->> 'at', value ->> 'auto', \
+                 value ->> 'urgent' \
                  FROM json_each($1) \
                  WHERE true ON CONFLICT (practice_id, sender_kind, sender_id, idempotency_key) DO NOTHING RETURNING id"
             }
             Backend::Postgres => {
                 "INSERT INTO messages (id, practice_id, chat_id, seq, sender_kind, sender_id, sender_name, body, \
-                 idempotency_key, reply_to_seq, created_at, automatic) \
-                 SELECT id, p, c, seq, k, s, name, body, key, reply, at, auto FROM json_to_recordset($1::json) \
+                 idempotency_key, reply_to_seq, created_at, automatic, urgent) \
+                 SELECT id, p, c, seq, k, s, name, body, key, reply, at, auto, urgent FROM json_to_recordset($1::json) \
                  AS j(id text, p text, c text, seq bigint, k text, s text, name text, body text, key text, \
-                      reply bigint, at bigint, auto bigint) \
+                      reply bigint, at bigint, auto bigint, urgent bigint) \
                  ON CONFLICT (practice_id, sender_kind, sender_id, idempotency_key) DO NOTHING RETURNING id"
             }
         }

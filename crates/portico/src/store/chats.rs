@@ -71,6 +71,8 @@ pub struct Message {
     pub created_at: Millis,
     /// S7: an automatic answer of the practice, not written by a person.
     pub automatic: bool,
+    /// X7: marked urgent by its sender: it breaks through quiet hours.
+    pub urgent: bool,
 }
 
 /// A piece of a message's text: plain, or a web address to link.
@@ -191,6 +193,7 @@ pub(super) struct MessageRow {
     deleted_at: Option<i64>,
     created_at: i64,
     automatic: i64,
+    urgent: i64,
 }
 
 impl TryFrom<MessageRow> for Message {
@@ -208,6 +211,7 @@ impl TryFrom<MessageRow> for Message {
             deleted: row.deleted_at.is_some(),
             created_at: Millis(row.created_at),
             automatic: row.automatic != 0,
+            urgent: row.urgent != 0,
         })
     }
 }
@@ -220,7 +224,7 @@ macro_rules! chat_columns {
 
 macro_rules! message_columns {
     () => {
-        "id, chat_id, seq, sender_kind, sender_id, sender_name, body, reply_to_seq, pinned_at, deleted_at, created_at, automatic"
+        "id, chat_id, seq, sender_kind, sender_id, sender_name, body, reply_to_seq, pinned_at, deleted_at, created_at, automatic, urgent"
     };
 }
 pub(super) use message_columns;
@@ -639,6 +643,30 @@ impl Store {
             Some((Some(text), Some(by), Some(at))) => Some((text, by, Millis(at))),
             _ => None,
         })
+    }
+
+    /// M16: the current status of every client a contact reaches (hers,
+    /// and the sub-records of a family primary she reaches), in one query.
+    pub async fn contact_client_statuses(
+        &self,
+        practice: PracticeId,
+        contact: crate::domain::ContactId,
+    ) -> StoreResult<Vec<(ClientId, String, String, Millis)>> {
+        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT c.id, c.status_text, c.status_by, c.status_at FROM clients c \
+             WHERE c.practice_id = $1 AND c.status_text IS NOT NULL AND c.status_by IS NOT NULL \
+             AND c.status_at IS NOT NULL \
+             AND (c.id IN (SELECT client_id FROM contact_clients WHERE practice_id = $1 AND contact_id = $2) \
+                  OR c.primary_client_id IN (SELECT client_id FROM contact_clients \
+                                             WHERE practice_id = $1 AND contact_id = $2))",
+        )
+        .bind(practice.to_string())
+        .bind(contact.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, text, by, at)| Ok((parse_id(&id)?, text, by, Millis(at))))
+            .collect()
     }
 
     /// The pinned messages of a chat, newest pin first (M10).

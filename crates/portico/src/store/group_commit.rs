@@ -50,6 +50,8 @@ pub struct NewMessage {
     pub automatic: bool,
     /// X2: audit entries written with the message (a contact's uploads).
     pub audit: Vec<super::NewAudit>,
+    /// X7: the sender marked it urgent (it breaks through quiet hours).
+    pub urgent: bool,
 }
 
 /// What became of a send.
@@ -410,13 +412,14 @@ async fn write_once(
             deleted: false,
             created_at: m.now,
             automatic: m.automatic,
+            urgent: m.urgent,
         };
         *seq += 1;
         rows.push(json!({
             "id": message.id.to_string(), "p": m.practice.to_string(), "c": m.chat.to_string(),
             "seq": message.seq, "k": m.sender.kind(), "s": m.sender.id(), "name": m.sender_name,
             "body": m.body, "key": m.key, "reply": m.reply_to, "at": m.now.0,
-            "auto": i64::from(m.automatic),
+            "auto": i64::from(m.automatic), "urgent": i64::from(m.urgent),
         }));
         let reader = (m.practice, m.chat, m.sender);
         if !m.automatic {
@@ -470,6 +473,18 @@ async fn write_once(
         if let Some(client) = m.status_of {
             tx.set_client_status(m.practice, client, &m.body, &m.sender_name, m.now)
                 .await?;
+            // N2: the client's other contacts are told of the new status.
+            tx.insert_status_items(
+                m.practice,
+                client,
+                m.chat,
+                &message.id.to_string(),
+                &m.sender_name,
+                &m.body,
+                m.urgent,
+                m.now,
+            )
+            .await?;
         }
         for entry in &m.audit {
             tx.audit(entry).await?;

@@ -45,8 +45,8 @@ pub use contacts::{Contact, ContactStatus, NewContact, PortalClient};
 pub use erasure::{FORMER_CLIENT, FORMER_CONTACT};
 pub use file_deletions::FileDeletion;
 pub use notify::{
-    NewNotifyItem, NotifyChannel, NotifyPrefs, NotifySettings, PendingItem, PendingMessage,
-    Recipient, StaffMode,
+    BrandParts, ContentChoice, NewNotifyItem, NotifyChannel, NotifyPrefs, NotifySettings,
+    PendingItem, PendingMessage, Recipient, StaffMode,
 };
 pub use outbox::{Channel, NewOutboxItem, OutboxItem, OutboxStatus};
 pub use practices::Practice;

@@ -81,6 +81,43 @@ impl StaffMode {
     }
 }
 
+/// S5: whether a person's e-mails carry the text, over the practice's default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContentChoice {
+    /// As the practice decides (the default).
+    Practice,
+    Include,
+    Exclude,
+}
+
+impl ContentChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContentChoice::Practice => "practice",
+            ContentChoice::Include => "include",
+            ContentChoice::Exclude => "exclude",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "practice" => ContentChoice::Practice,
+            "include" => ContentChoice::Include,
+            "exclude" => ContentChoice::Exclude,
+            _ => return None,
+        })
+    }
+
+    /// Whether the text goes in, given the practice's default.
+    pub fn includes(self, practice_default: bool) -> bool {
+        match self {
+            ContentChoice::Practice => practice_default,
+            ContentChoice::Include => true,
+            ContentChoice::Exclude => false,
+        }
+    }
+}
+
 /// One person's notification choices.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NotifyPrefs {
@@ -96,6 +133,8 @@ pub struct NotifyPrefs {
     /// S4: the alert bar, and its sound.
     pub in_app_alerts: bool,
     pub alert_sound: bool,
+    /// S5: the text in their e-mails, over the practice's default.
+    pub content: ContentChoice,
 }
 
 impl Default for NotifyPrefs {
@@ -109,6 +148,7 @@ impl Default for NotifyPrefs {
             time_zone: None,
             in_app_alerts: true,
             alert_sound: false,
+            content: ContentChoice::Practice,
         }
     }
 }
@@ -137,6 +177,16 @@ pub struct Recipient {
     pub time_zone: String,
     pub prefs: NotifyPrefs,
     pub settings: NotifySettings,
+    /// X15: the practice's look in its e-mails.
+    pub brand: BrandParts,
+}
+
+/// X15: what an e-mail needs of a practice's branding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrandParts {
+    pub accent_colour: Option<String>,
+    pub has_logo: bool,
+    pub brand_version: i64,
 }
 
 /// An unread message of a chat a member has not been told of.
@@ -151,22 +201,35 @@ pub struct PendingMessage {
     pub sender_name: String,
     pub body: String,
     pub created_at: Millis,
+    /// X7: it breaks through quiet hours.
+    pub urgent: bool,
+    /// Files shared with the message.
+    pub files: i64,
+    /// A staff user who looks after the chat's client without being in
+    /// the chat (told from their chat alert, not from a membership).
+    pub watching: bool,
 }
 
-/// A question event a person has not read nor been told of.
+/// A question event (or a status update) a person has not read nor been
+/// told of.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingItem {
     pub recipient: Recipient,
     pub id: String,
     pub client_id: ClientId,
     pub client_name: String,
-    pub question_id: QuestionId,
-    /// `asked`, `follow_up`, `reassigned` or `answer`.
+    /// `None` for a status update.
+    pub question_id: Option<QuestionId>,
+    /// `asked`, `follow_up`, `reassigned`, `answer` or `status`.
     pub what: String,
     pub author_name: String,
     pub title: String,
     pub body: String,
     pub created_at: Millis,
+    /// X7: it breaks through quiet hours.
+    pub urgent: bool,
+    /// Files shared with it.
+    pub files: i64,
 }
 
 /// A question event to queue for one recipient.
@@ -179,6 +242,10 @@ pub struct NewNotifyItem {
     pub author_name: String,
     pub title: String,
     pub body: String,
+    /// X7: marked urgent by staff.
+    pub urgent: bool,
+    /// Files shared with it.
+    pub files: i64,
 }
 
 /// The columns describing the recipient `x` (with `x.practice_id`,
@@ -193,7 +260,9 @@ macro_rules! recipient_columns {
          k.time_zone AS contact_zone, np.messages AS messages, np.questions AS questions, \
          np.staff_mode AS staff_mode, np.digest_minute AS digest_minute, np.quiet_start AS quiet_start, \
          np.quiet_end AS quiet_end, np.time_zone AS own_zone, np.in_app_alerts AS in_app_alerts, \
-         np.alert_sound AS alert_sound"
+         np.alert_sound AS alert_sound, np.content AS content, p.accent_colour AS accent_colour, \
+         p.brand_version AS brand_version, \
+         CAST(CASE WHEN pl.practice_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_logo"
     };
 }
 
@@ -203,7 +272,8 @@ macro_rules! recipient_joins {
          LEFT JOIN contacts k ON x.kind = 'contact' AND k.practice_id = x.practice_id AND k.id = x.member_id \
          LEFT JOIN staff_users s ON x.kind = 'staff' AND s.practice_id = x.practice_id AND s.id = x.member_id \
          LEFT JOIN notify_prefs np ON np.practice_id = x.practice_id AND np.member_kind = x.kind \
-         AND np.member_id = x.member_id "
+         AND np.member_id = x.member_id \
+         LEFT JOIN practice_logos pl ON pl.practice_id = x.practice_id "
     };
 }
 
@@ -231,6 +301,10 @@ struct RecipientRow {
     own_zone: Option<String>,
     in_app_alerts: Option<i64>,
     alert_sound: Option<i64>,
+    content: Option<String>,
+    accent_colour: Option<String>,
+    brand_version: i64,
+    has_logo: i64,
 }
 
 fn member_of(kind: &str, id: &str) -> StoreResult<Member> {
@@ -264,6 +338,11 @@ fn prefs_of(row: &RecipientRow) -> NotifyPrefs {
         time_zone: row.own_zone.clone(),
         in_app_alerts: row.in_app_alerts.is_none_or(|v| v != 0),
         alert_sound: row.alert_sound.is_some_and(|v| v != 0),
+        content: row
+            .content
+            .as_deref()
+            .and_then(ContentChoice::parse)
+            .unwrap_or(defaults.content),
     }
 }
 
@@ -290,6 +369,11 @@ impl TryFrom<RecipientRow> for Recipient {
                 content_to_staff: row.content_staff != 0,
                 delay_secs: row.delay_secs,
             },
+            brand: BrandParts {
+                accent_colour: row.accent_colour,
+                has_logo: row.has_logo != 0,
+                brand_version: row.brand_version,
+            },
         })
     }
 }
@@ -306,6 +390,9 @@ struct PendingMessageRow {
     sender_name: String,
     body: String,
     created_at: i64,
+    urgent: i64,
+    files: i64,
+    watching: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -315,12 +402,14 @@ struct PendingItemRow {
     id: String,
     client_id: String,
     client_name: String,
-    question_id: String,
+    question_id: Option<String>,
     what: String,
     author_name: String,
     title: String,
     body: String,
     created_at: i64,
+    urgent: i64,
+    files: i64,
 }
 
 /// A `notify_prefs` row as read back.
@@ -334,6 +423,7 @@ type PrefsRow = (
     Option<String>,
     i64,
     i64,
+    String,
 );
 
 /// At most this many unread rows are read in one run; the rest wait for
@@ -342,22 +432,42 @@ const PENDING_LIMIT: i64 = 20_000;
 
 impl StoreTx {
     /// Every unread message, sent since `horizon`, that its chat's members
-    /// were not yet told of, by recipient, chat and order. Read inside the
+    /// were not yet told of, by recipient, chat and order; and the client
+    /// messages of the chats whose client a staff user looks after without
+    /// being in the chat, while their chat alert is unread. Read inside the
     /// deciding transaction.
     pub async fn pending_messages(&mut self, horizon: Millis) -> StoreResult<Vec<PendingMessage>> {
         let rows = sqlx::query_as::<_, PendingMessageRow>(concat!(
             "SELECT x.practice_id, x.kind, x.member_id, ",
             recipient_columns!(),
             ", x.chat_id, x.chat_title, x.client_id, cl.name AS client_name, x.seq, x.sender_name, x.body, \
-             x.created_at FROM (SELECT m.practice_id, m.member_kind AS kind, m.member_id, m.chat_id, \
-             c.title AS chat_title, c.client_id, msg.seq, msg.sender_name, msg.body, msg.created_at \
+             x.created_at, x.urgent, x.watching, \
+             CAST((SELECT COUNT(*) FROM files f WHERE f.practice_id = x.practice_id AND f.chat_id = x.chat_id \
+                   AND f.message_seq = x.seq) AS BIGINT) AS files \
+             FROM (SELECT m.practice_id, m.member_kind AS kind, m.member_id, m.chat_id, \
+             c.title AS chat_title, c.client_id, msg.seq, msg.sender_name, msg.body, msg.created_at, msg.urgent, \
+             CAST(0 AS BIGINT) AS watching \
              FROM chats c \
              JOIN chat_members m ON m.practice_id = c.practice_id AND m.chat_id = c.id \
              JOIN messages msg ON msg.practice_id = c.practice_id AND msg.chat_id = c.id \
              WHERE c.last_message_at > $1 AND c.last_seq > m.last_read_seq AND c.last_seq > m.notified_seq \
              AND msg.seq > m.last_read_seq AND msg.seq > m.notified_seq AND msg.created_at >= m.joined_at \
              AND msg.deleted_at IS NULL \
-             AND NOT (msg.sender_kind = m.member_kind AND msg.sender_id = m.member_id)) x",
+             AND NOT (msg.sender_kind = m.member_kind AND msg.sender_id = m.member_id) \
+             UNION ALL \
+             SELECT a.practice_id, 'staff' AS kind, a.staff_id AS member_id, c.id AS chat_id, \
+             c.title AS chat_title, c.client_id, msg.seq, msg.sender_name, msg.body, msg.created_at, msg.urgent, \
+             CAST(1 AS BIGINT) AS watching \
+             FROM alerts a \
+             JOIN chats c ON c.practice_id = a.practice_id AND c.id = a.chat_id \
+             JOIN client_staff cs ON cs.practice_id = a.practice_id AND cs.client_id = c.client_id \
+             AND cs.staff_id = a.staff_id \
+             JOIN messages msg ON msg.practice_id = c.practice_id AND msg.chat_id = c.id \
+             WHERE a.read_at IS NULL AND a.chat_id IS NOT NULL AND a.created_at > $1 \
+             AND c.last_seq > a.notified_seq AND msg.seq >= a.since_seq AND msg.seq > a.notified_seq \
+             AND msg.created_at > $1 AND msg.sender_kind = 'contact' AND msg.deleted_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM chat_members w WHERE w.practice_id = a.practice_id \
+                             AND w.chat_id = a.chat_id AND w.member_kind = 'staff' AND w.member_id = a.staff_id)) x",
             recipient_joins!(),
             " LEFT JOIN clients cl ON cl.practice_id = x.practice_id AND cl.id = x.client_id \
              ORDER BY x.practice_id, x.kind, x.member_id, x.chat_id, x.seq LIMIT $2"
@@ -377,21 +487,25 @@ impl StoreTx {
                     sender_name: row.sender_name,
                     body: row.body,
                     created_at: Millis(row.created_at),
+                    urgent: row.urgent != 0,
+                    files: row.files,
+                    watching: row.watching != 0,
                     recipient: Recipient::try_from(row.recipient)?,
                 })
             })
             .collect()
     }
 
-    /// Every question event since `horizon` not read nor told of.
+    /// Every question event (and status update) since `horizon` not read
+    /// nor told of.
     pub async fn pending_items(&mut self, horizon: Millis) -> StoreResult<Vec<PendingItem>> {
         let rows = sqlx::query_as::<_, PendingItemRow>(concat!(
             "SELECT x.practice_id, x.kind, x.member_id, ",
             recipient_columns!(),
             ", x.id, x.client_id, cl.name AS client_name, x.question_id, x.what, x.author_name, x.title, \
-             x.body, x.created_at FROM (SELECT i.practice_id, i.recipient_kind AS kind, \
+             x.body, x.created_at, x.urgent, x.files FROM (SELECT i.practice_id, i.recipient_kind AS kind, \
              i.recipient_id AS member_id, i.id, i.client_id, i.question_id, i.what, i.author_name, i.title, \
-             i.body, i.created_at FROM notify_items i \
+             i.body, i.created_at, i.urgent, i.files FROM notify_items i \
              WHERE i.notified_at IS NULL AND i.read_at IS NULL AND i.created_at > $1) x",
             recipient_joins!(),
             " JOIN clients cl ON cl.practice_id = x.practice_id AND cl.id = x.client_id \
@@ -407,12 +521,14 @@ impl StoreTx {
                     id: row.id,
                     client_id: parse_id(&row.client_id)?,
                     client_name: row.client_name,
-                    question_id: parse_id(&row.question_id)?,
+                    question_id: row.question_id.as_deref().map(parse_id).transpose()?,
                     what: row.what,
                     author_name: row.author_name,
                     title: row.title,
                     body: row.body,
                     created_at: Millis(row.created_at),
+                    urgent: row.urgent != 0,
+                    files: row.files,
                     recipient: Recipient::try_from(row.recipient)?,
                 })
             })
@@ -469,6 +585,29 @@ impl StoreTx {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Records that a staff user who looks after a chat's client without
+    /// being in it was told of it up to `seq` (their chat alert): false
+    /// when someone else already did.
+    pub async fn mark_watch_notified(
+        &mut self,
+        practice: PracticeId,
+        chat: ChatId,
+        staff: crate::domain::StaffId,
+        seq: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE alerts SET notified_seq = $4 WHERE practice_id = $1 AND staff_id = $2 AND dedupe_key = $3 \
+             AND notified_seq < $4",
+        )
+        .bind(practice.to_string())
+        .bind(staff.to_string())
+        .bind(format!("chat:{chat}"))
+        .bind(seq)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Records that a question event was told of: false when someone else did.
     pub async fn mark_item_notified(
         &mut self,
@@ -498,7 +637,8 @@ impl StoreTx {
         for item in items {
             sqlx::query(
                 "INSERT INTO notify_items (id, practice_id, recipient_kind, recipient_id, client_id, question_id, \
-                 what, author_name, title, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 what, author_name, title, body, created_at, urgent, files) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(uuid::Uuid::now_v7().to_string())
             .bind(practice.to_string())
@@ -511,9 +651,51 @@ impl StoreTx {
             .bind(&item.title)
             .bind(&item.body)
             .bind(now.0)
+            .bind(flag(item.urgent))
+            .bind(item.files)
             .execute(&mut *self.tx)
             .await?;
         }
+        Ok(())
+    }
+
+    /// N2: a client's status changed (M16) through a message of `chat`:
+    /// the active contacts who reach the client and are not in that chat
+    /// (those in it hear of the message itself) are told, in the
+    /// transaction that stored it. One statement, however many contacts.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_status_items(
+        &mut self,
+        practice: PracticeId,
+        client: ClientId,
+        chat: ChatId,
+        message: &str,
+        author_name: &str,
+        text: &str,
+        urgent: bool,
+        now: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO notify_items (id, practice_id, recipient_kind, recipient_id, client_id, question_id, \
+             what, author_name, title, body, created_at, urgent, files) \
+             SELECT $4 || ':' || k.id, $1, 'contact', k.id, $2, NULL, 'status', $5, 'Status update', $6, $7, $8, 0 \
+             FROM contacts k WHERE k.practice_id = $1 AND k.status = 'active' \
+             AND EXISTS (SELECT 1 FROM contact_clients cc WHERE cc.practice_id = $1 AND cc.contact_id = k.id \
+                         AND (cc.client_id = $2 OR cc.client_id IN \
+                              (SELECT f.primary_client_id FROM clients f WHERE f.practice_id = $1 AND f.id = $2))) \
+             AND NOT EXISTS (SELECT 1 FROM chat_members m WHERE m.practice_id = $1 AND m.chat_id = $3 \
+                             AND m.member_kind = 'contact' AND m.member_id = k.id)",
+        )
+        .bind(practice.to_string())
+        .bind(client.to_string())
+        .bind(chat.to_string())
+        .bind(format!("status:{message}"))
+        .bind(author_name)
+        .bind(text)
+        .bind(now.0)
+        .bind(flag(urgent))
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 }
@@ -541,6 +723,29 @@ impl Store {
         Ok(())
     }
 
+    /// A contact saw the status of `client` (or, with `None`, of every
+    /// client, on her overview): its updates are not told of.
+    pub async fn mark_status_items_read(
+        &self,
+        practice: PracticeId,
+        contact: crate::domain::ContactId,
+        client: Option<ClientId>,
+        now: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE notify_items SET read_at = $4 WHERE practice_id = $1 AND recipient_kind = 'contact' \
+             AND recipient_id = $2 AND what = 'status' AND read_at IS NULL \
+             AND ($3 = '' OR client_id = $3)",
+        )
+        .bind(practice.to_string())
+        .bind(contact.to_string())
+        .bind(client.map(|c| c.to_string()).unwrap_or_default())
+        .bind(now.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// A person's choices (the defaults when they made none).
     pub async fn notify_prefs(
         &self,
@@ -550,7 +755,7 @@ impl Store {
         let row: Option<PrefsRow> =
             sqlx::query_as(
                 "SELECT messages, questions, staff_mode, digest_minute, quiet_start, quiet_end, time_zone, \
-                 in_app_alerts, alert_sound FROM notify_prefs \
+                 in_app_alerts, alert_sound, content FROM notify_prefs \
                  WHERE practice_id = $1 AND member_kind = $2 AND member_id = $3",
             )
             .bind(practice.to_string())
@@ -559,7 +764,9 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         let defaults = NotifyPrefs::default();
-        let Some((messages, questions, mode, digest, start, end, zone, alerts, sound)) = row else {
+        let Some((messages, questions, mode, digest, start, end, zone, alerts, sound, content)) =
+            row
+        else {
             return Ok(defaults);
         };
         Ok(NotifyPrefs {
@@ -571,6 +778,7 @@ impl Store {
             time_zone: zone,
             in_app_alerts: alerts != 0,
             alert_sound: sound != 0,
+            content: ContentChoice::parse(&content).unwrap_or(defaults.content),
         })
     }
 
@@ -582,11 +790,11 @@ impl Store {
     ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO notify_prefs (practice_id, member_kind, member_id, messages, questions, staff_mode, \
-             digest_minute, quiet_start, quiet_end, time_zone, in_app_alerts, alert_sound) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             digest_minute, quiet_start, quiet_end, time_zone, in_app_alerts, alert_sound, content) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT (practice_id, member_kind, member_id) DO UPDATE SET messages = $4, questions = $5, \
              staff_mode = $6, digest_minute = $7, quiet_start = $8, quiet_end = $9, time_zone = $10, \
-             in_app_alerts = $11, alert_sound = $12",
+             in_app_alerts = $11, alert_sound = $12, content = $13",
         )
         .bind(practice.to_string())
         .bind(member.kind())
@@ -600,6 +808,7 @@ impl Store {
         .bind(prefs.time_zone.as_deref())
         .bind(flag(prefs.in_app_alerts))
         .bind(flag(prefs.alert_sound))
+        .bind(prefs.content.as_str())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -669,30 +878,13 @@ impl Store {
         .await?;
         Ok(count)
     }
-
-    /// What waits for a contact: unread messages in her chats.
-    pub async fn contact_unread_messages(
-        &self,
-        practice: PracticeId,
-        contact: crate::domain::ContactId,
-    ) -> StoreResult<i64> {
-        let (count,): (i64,) = sqlx::query_as(
-            "SELECT CAST(COALESCE(SUM(c.last_seq - m.last_read_seq), 0) AS BIGINT) FROM chat_members m \
-             JOIN chats c ON c.practice_id = m.practice_id AND c.id = m.chat_id \
-             WHERE m.practice_id = $1 AND m.member_kind = 'contact' AND m.member_id = $2 \
-             AND c.last_seq > m.last_read_seq",
-        )
-        .bind(practice.to_string())
-        .bind(contact.to_string())
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(count)
-    }
 }
 
 impl StoreTx {
     /// N1: a staff user's alert about a chat, raised again (unread) by each
-    /// new client message.
+    /// new client message; it stands for the messages from `seq` on (from
+    /// the first one since it was last read).
+    #[allow(clippy::too_many_arguments)]
     pub async fn raise_chat_alert(
         &mut self,
         practice: PracticeId,
@@ -700,12 +892,15 @@ impl StoreTx {
         client: ClientId,
         chat: ChatId,
         text: &str,
+        seq: i64,
         now: Millis,
     ) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO alerts (id, practice_id, staff_id, client_id, dedupe_key, text, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (practice_id, staff_id, dedupe_key) \
-             DO UPDATE SET text = $6, created_at = $7, read_at = NULL",
+            "INSERT INTO alerts (id, practice_id, staff_id, client_id, dedupe_key, text, created_at, chat_id, \
+             since_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (practice_id, staff_id, dedupe_key) \
+             DO UPDATE SET text = $6, created_at = $7, read_at = NULL, chat_id = $8, \
+             since_seq = CASE WHEN alerts.read_at IS NULL THEN alerts.since_seq ELSE $9 END",
         )
         .bind(uuid::Uuid::now_v7().to_string())
         .bind(practice.to_string())
@@ -714,6 +909,8 @@ impl StoreTx {
         .bind(format!("chat:{chat}"))
         .bind(text)
         .bind(now.0)
+        .bind(chat.to_string())
+        .bind(seq)
         .execute(&mut *self.tx)
         .await?;
         Ok(())

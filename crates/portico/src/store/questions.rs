@@ -490,30 +490,30 @@ impl Store {
         .collect()
     }
 
-    /// How many open questions a contact sees (Q3) in each client they
-    /// reach (P6), in one query. Clients with none are left out.
-    pub async fn contact_open_question_counts(
+    /// The open questions a contact sees (Q3) in every client she reaches
+    /// (P6: her overview and the switcher's counts), in one query, newest
+    /// first.
+    pub async fn contact_open_questions(
         &self,
         practice: PracticeId,
         contact: ContactId,
-    ) -> StoreResult<Vec<(ClientId, usize)>> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT q.client_id, COUNT(*) FROM questions q \
-             JOIN clients c ON c.practice_id = q.practice_id AND c.id = q.client_id \
-             WHERE q.practice_id = $1 AND q.status = 'open' \
+    ) -> StoreResult<Vec<QuestionSummary>> {
+        sqlx::query_as::<_, SummaryRow>(concat!(
+            summary_select!(),
+            "WHERE q.practice_id = $1 AND q.status = 'open' \
              AND (c.id IN (SELECT client_id FROM contact_clients WHERE practice_id = $1 AND contact_id = $2) \
                   OR c.primary_client_id IN (SELECT client_id FROM contact_clients \
                                              WHERE practice_id = $1 AND contact_id = $2)) \
              AND (c.assignable_questions = 0 OR q.assignee_contact_id IS NULL OR q.assignee_contact_id = $2) \
-             GROUP BY q.client_id",
-        )
+             ORDER BY q.updated_at DESC, q.id"
+        ))
         .bind(practice.to_string())
         .bind(contact.to_string())
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|(client, count)| Ok((parse_id(client)?, usize::try_from(*count).unwrap_or(0))))
-            .collect()
+        .await?
+        .into_iter()
+        .map(QuestionSummary::try_from)
+        .collect()
     }
 
     /// Counts by state for each client of the practice (Q2).

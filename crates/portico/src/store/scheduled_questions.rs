@@ -3,7 +3,7 @@
 //! one asked inside the transaction that asks it.
 
 use super::chat_prefs::ScheduledState;
-use super::{Store, StoreError, StoreResult, StoreTx, parse_id};
+use super::{Store, StoreError, StoreResult, StoreTx, flag, parse_id};
 use crate::domain::{ClientId, ContactId, Millis, PracticeId, QuestionId, StaffId};
 
 /// A question waiting to be asked.
@@ -16,6 +16,8 @@ pub struct ScheduledQuestion {
     pub title: String,
     pub details: String,
     pub assignee: Option<ContactId>,
+    /// X7: asked as urgent.
+    pub urgent: bool,
     pub send_at: Millis,
     pub state: ScheduledState,
     pub question: Option<QuestionId>,
@@ -31,14 +33,15 @@ pub struct NewScheduledQuestion {
     pub title: String,
     pub details: String,
     pub assignee: Option<ContactId>,
+    pub urgent: bool,
     pub send_at: Millis,
     pub now: Millis,
 }
 
 macro_rules! scheduled_question_columns {
     () => {
-        "id, practice_id, client_id, author_id, title, details, assignee_id, send_at, state, \
-         question_id, failure"
+        "id, practice_id, client_id, author_id, title, details, assignee_id, urgent, send_at, \
+         state, question_id, failure"
     };
 }
 pub(super) use scheduled_question_columns;
@@ -52,6 +55,7 @@ pub(super) struct ScheduledQuestionRow {
     title: String,
     details: String,
     assignee_id: Option<String>,
+    urgent: i64,
     send_at: i64,
     state: String,
     question_id: Option<String>,
@@ -69,6 +73,7 @@ impl TryFrom<ScheduledQuestionRow> for ScheduledQuestion {
             title: row.title,
             details: row.details,
             assignee: row.assignee_id.as_deref().map(parse_id).transpose()?,
+            urgent: row.urgent != 0,
             send_at: Millis(row.send_at),
             state: ScheduledState::parse(&row.state)?,
             question: row.question_id.as_deref().map(parse_id).transpose()?,
@@ -85,8 +90,8 @@ impl Store {
         let id = uuid::Uuid::now_v7();
         sqlx::query(
             "INSERT INTO scheduled_questions (id, practice_id, client_id, author_id, title, details, \
-             assignee_id, send_at, state, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'scheduled', $9)",
+             assignee_id, urgent, send_at, state, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'scheduled', $10)",
         )
         .bind(id.to_string())
         .bind(new.practice.to_string())
@@ -95,6 +100,7 @@ impl Store {
         .bind(&new.title)
         .bind(&new.details)
         .bind(new.assignee.map(|c| c.to_string()))
+        .bind(flag(new.urgent))
         .bind(new.send_at.0)
         .bind(new.now.0)
         .execute(&self.pool)
@@ -152,7 +158,7 @@ impl Store {
     ) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE scheduled_questions SET title = $4, details = $5, assignee_id = $6, send_at = $7, \
-             state = 'scheduled', failure = NULL \
+             urgent = $8, state = 'scheduled', failure = NULL \
              WHERE practice_id = $1 AND id = $2 AND author_id = $3 AND state IN ('scheduled', 'failed')",
         )
         .bind(new.practice.to_string())
@@ -162,6 +168,7 @@ impl Store {
         .bind(&new.details)
         .bind(new.assignee.map(|c| c.to_string()))
         .bind(new.send_at.0)
+        .bind(flag(new.urgent))
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)

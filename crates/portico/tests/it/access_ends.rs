@@ -346,6 +346,7 @@ async fn a_send_written_after_the_access_ended_is_refused_in_the_same_transactio
         status_of: None,
         automatic: false,
         audit: Vec::new(),
+        urgent: false,
     };
     let before = app
         .app

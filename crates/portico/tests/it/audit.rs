@@ -113,6 +113,7 @@ async fn each_audited_action_is_recorded_with_who_what_where_and_the_request() {
                 title: "Where is the March bank statement?".into(),
                 details: String::new(),
                 assignee: None,
+                urgent: false,
             }],
         )
         .await

@@ -288,6 +288,23 @@ impl RealBrowser {
         format!("{}{path}", self.base_url)
     }
 
+    /// Asserts that the page is no wider than the window (nothing to
+    /// scroll sideways), as on a phone it must not be.
+    pub async fn assert_no_sideways_scroll(&self) {
+        let widths = self
+            .run_async_script(
+                "arguments[0]([document.documentElement.scrollWidth, window.innerWidth]);",
+                vec![],
+            )
+            .await;
+        let page = widths[0].as_u64().expect("a width");
+        let window = widths[1].as_u64().expect("a width");
+        assert!(
+            page <= window,
+            "the page is {page} px wide in a {window} px window"
+        );
+    }
+
     /// Opens `path` of the site and waits for it to load.
     pub async fn goto(&self, path: &str) {
         self.client

@@ -487,6 +487,7 @@ async fn a_contact_signs_in_by_link_on_a_phone_and_switches_between_her_clients(
     let app = TestApp::spawn().await;
     let Firm {
         practice,
+        olivia,
         bakery,
         cafe,
         hannah,
@@ -496,6 +497,29 @@ async fn a_contact_signs_in_by_link_on_a_phone_and_switches_between_her_clients(
         .grant_access(practice.id, hannah.id, cafe.id)
         .await
         .expect("grant access");
+    // A question waits for her in each of her clients.
+    for (client, title) in [
+        (
+            &bakery,
+            "Please send the signed engagement letter for the 2025–2026 financial year",
+        ),
+        (
+            &cafe,
+            "What was the payment of £1,240.00 on 3 October to Copperleaf Supplies for?",
+        ),
+    ] {
+        app.app
+            .ask_questions(
+                &olivia,
+                client.id,
+                &[portico::app::questions::QuestionInput {
+                    title: title.into(),
+                    ..Default::default()
+                }],
+            )
+            .await
+            .expect("ask");
+    }
     let app = &app;
     run_story(
         "a_contact_signs_in_by_link_on_a_phone_and_switches_between_her_clients",
@@ -504,10 +528,29 @@ async fn a_contact_signs_in_by_link_on_a_phone_and_switches_between_her_clients(
             phone.phone().await;
             sign_in_as_contact(&phone, app, &hannah.email).await;
 
-            // Her clients come in name order: the café first.
+            // Both clients need her: she lands on all of them, and opens
+            // the café from there.
+            phone.wait_for_path("/portal/overview").await;
+            assert_eq!(phone.text_of("main h1").await, "All my accounts");
+            assert_eq!(
+                phone.text_of("[data-headline]").await,
+                "2 questions need you"
+            );
+            phone.assert_no_sideways_scroll().await;
+            phone.doc_screenshot("portal-overview-phone").await;
             let first = format!("/portal/clients/{}", cafe.id);
+            phone.click(&format!("main h2 a[href='{first}']")).await;
             phone.wait_for_path(&first).await;
             assert_eq!(phone.text_of("main h1").await, "Copperleaf Café");
+            assert_eq!(phone.text_of("#waiting h2").await, "1 question needs you");
+            // Closed, the switcher already says the bakery needs her.
+            assert!(
+                phone
+                    .text_of("nav.switcher summary")
+                    .await
+                    .contains("1 other account needs you")
+            );
+            phone.assert_no_sideways_scroll().await;
 
             // The switcher opens on a list of her other clients only.
             phone.click("nav.switcher summary").await;
@@ -1496,6 +1539,7 @@ async fn enter_follows_each_persons_choice_a_send_without_network_is_retried_onc
             let phone = staff.another().await;
             phone.phone().await;
             sign_in_as_contact(&phone, app, &hannah.email).await;
+            phone.wait_for("nav a[href='/portal/messages']").await;
             phone.goto(&format!("/portal/messages/{with_hannah}")).await;
             phone.wait_for("#m1 .bubble").await;
             assert_eq!(phone.count("#m1 details.msg-menu[open]").await, 0);

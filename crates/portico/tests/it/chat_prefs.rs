@@ -113,6 +113,8 @@ async fn direct_chats_for_new_clients_can_be_turned_off_with_a_per_client_overri
     let hannah = active(&app, practice.id, "hannah@old.example", &[&old]).await;
     let olivia = app.staff_browser(&admin.email).await;
     let hannah_browser = signed_in(&app, &hannah.email).await;
+    // A minute later, a new client.
+    app.clock.advance(Duration::from_secs(60));
     let new = app.with_client(practice.id, "New Client").await;
     app.store()
         .assign_staff(practice.id, new.id, marcus.id)

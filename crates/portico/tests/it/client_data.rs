@@ -36,6 +36,7 @@ async fn ask(app: &TestApp, admin: &Staff, client: &Client, title: &str) -> Ques
                 title: title.into(),
                 details: String::new(),
                 assignee: None,
+                urgent: false,
             }],
         )
         .await

@@ -41,6 +41,7 @@ async fn world(app: &TestApp) -> World {
                 title: "Bank statements for March".into(),
                 details: String::new(),
                 assignee: None,
+                ..Default::default()
             }],
         )
         .await

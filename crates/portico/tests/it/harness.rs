@@ -234,7 +234,9 @@ impl TestApp {
     /// whose path starts with `prefix`.
     pub async fn latest_link(&self, to: &str, prefix: &str) -> String {
         let items = self.store().outbox_for(to).await.expect("outbox");
-        let marker = format!("{}{prefix}", self.base_url);
+        // Links are written with the public address when one is configured.
+        let base = self.config.public_url.as_deref().unwrap_or(&self.base_url);
+        let marker = format!("{base}{prefix}");
         items
             .iter()
             .rev()
@@ -242,7 +244,7 @@ impl TestApp {
                 item.body_text
                     .split_whitespace()
                     .find(|w| w.starts_with(&marker))
-                    .map(|w| w.trim_start_matches(&self.base_url).to_owned())
+                    .map(|w| w.trim_start_matches(base).to_owned())
             })
             .unwrap_or_else(|| panic!("no {prefix} link e-mailed to {to}"))
     }

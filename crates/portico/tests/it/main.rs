@@ -24,6 +24,7 @@ mod notify;
 mod notify_browser;
 mod password_memory;
 mod people;
+mod portal_home;
 mod questions;
 mod s3;
 mod scale_out;

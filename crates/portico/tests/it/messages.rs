@@ -785,7 +785,7 @@ async fn files_and_voice_notes_in_a_chat_and_the_clients_status() {
         )
         .await;
     let (_, html) = hannah.follow("/portal").await;
-    assert!(html.contains("<h2 id=\"status-heading\">Status</h2>"));
+    assert!(html.contains("<h2 id=\"status-heading\">Latest status</h2>"));
     assert!(html.contains("Your 2026 return was lodged."));
     // A contact cannot set the status.
     let response = hannah

@@ -2,7 +2,7 @@
 //! manual clock, on SQLite and (with `PORTICO_TEST_BACKEND=postgres`)
 //! PostgreSQL.
 
-use crate::harness::{Browser, TestApp, location};
+use crate::harness::{TestApp, location, signed_in};
 use crate::smtp::{ReceivedMail, SmtpServer};
 use futures_util::StreamExt;
 use portico::app::chats::SendInput;
@@ -352,27 +352,6 @@ async fn wait_until_read(s: &Story, seq: i64) {
     }
 }
 
-async fn signed_in(app: &TestApp, email: &str) -> Browser {
-    let browser = app.browser();
-    browser
-        .post_form("/portal/sign-in/link", &[("email", email)])
-        .await;
-    let items = app.store().outbox_for(email).await.unwrap();
-    let marker = format!("{PUBLIC}/portal/link/");
-    let link = items
-        .iter()
-        .rev()
-        .find_map(|item| {
-            item.body_text
-                .split_whitespace()
-                .find(|w| w.starts_with(&marker))
-                .map(|w| w.trim_start_matches(PUBLIC).to_owned())
-        })
-        .expect("a sign-in link");
-    browser.post_form(&link, &[]).await;
-    browser
-}
-
 #[tokio::test]
 async fn an_assigned_question_is_notified_to_its_assignee_only() {
     let s = story().await;
@@ -391,6 +370,7 @@ async fn an_assigned_question_is_notified_to_its_assignee_only() {
                 title: "Send the March bank statement".into(),
                 details: "The PDF from your bank.".into(),
                 assignee: Some(tom.id),
+                ..Default::default()
             }],
         )
         .await
@@ -433,6 +413,7 @@ async fn a_question_read_in_the_window_is_not_notified_and_an_answer_tells_the_s
                 title: "Who is your new supplier?".into(),
                 details: String::new(),
                 assignee: None,
+                ..Default::default()
             }],
         )
         .await
@@ -896,3 +877,587 @@ async fn people_change_only_their_own_preferences_and_bad_values_are_refused() {
     let (status, _) = s.app.browser().page("/portal/account/notifications").await;
     assert_eq!(status, 303);
 }
+
+/// Minutes after midnight (UTC) on the test's clock.
+fn utc_minute(app: &TestApp) -> i64 {
+    let at = app
+        .clock
+        .now()
+        .to_timestamp()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC);
+    i64::from(at.hour()) * 60 + i64::from(at.minute())
+}
+
+/// Quiet hours (UTC) from ten minutes ago to an hour from now.
+async fn quiet_now(app: &TestApp, practice: PracticeId, member: Member) {
+    let minute = utc_minute(app);
+    app.app
+        .set_my_notify_prefs(
+            practice,
+            member,
+            NotifyPrefs {
+                quiet: Some(((minute + 1440 - 10) % 1440, (minute + 60) % 1440)),
+                time_zone: Some("UTC".into()),
+                ..NotifyPrefs::default()
+            },
+        )
+        .await
+        .unwrap();
+}
+
+impl Story {
+    async fn staff_sends(&self, input: SendInput) {
+        self.app
+            .app
+            .send_message(Actor::Staff(&self.admin), self.chat.id, &input)
+            .await
+            .unwrap();
+    }
+
+    /// The notification e-mails `email` got over SMTP.
+    async fn mail_of(&self, email: &str) -> Vec<ReceivedMail> {
+        self.app.deliver_mail().await;
+        self.smtp
+            .messages()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|to| to == email))
+            .filter(|m| m.header("List-Unsubscribe").is_some())
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn an_urgent_message_goes_out_in_quiet_hours_and_a_plain_one_waits_for_their_end() {
+    let s = story().await;
+    quiet_now(&s.app, s.practice, Member::Contact(s.hannah.id)).await;
+
+    // Urgent: sent once the window has passed, quiet hours or not.
+    s.staff_sends(SendInput {
+        body: "The tax office called: please ring us today.".into(),
+        key: uuid::Uuid::now_v7().to_string(),
+        urgent: true,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(s.notify().await, 0, "not before the window");
+    s.later(121);
+    assert_eq!(s.notify().await, 1, "urgent breaks through quiet hours");
+    let mails = s.hannahs_mail().await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(
+        mails[0].header("Subject").as_deref(),
+        Some("Harbour: urgent: 1 new message")
+    );
+    assert!(text(&mails[0]).contains("URGENT: Northwind Bakery"));
+
+    // A plain message in the same quiet hours waits for their end, once.
+    s.staff_says("Your invoice is in the portal.").await;
+    s.later(121);
+    assert_eq!(s.notify().await, 0, "quiet");
+    s.later(30 * 60);
+    assert_eq!(s.notify().await, 0, "still quiet");
+    s.later(35 * 60);
+    assert_eq!(s.notify().await, 1, "sent when the quiet hours end");
+    s.later(121);
+    assert_eq!(s.notify().await, 0, "once");
+    let mails = s.hannahs_mail().await;
+    assert_eq!(mails.len(), 2);
+    assert_eq!(
+        mails[1].header("Subject").as_deref(),
+        Some("Harbour: 1 new message")
+    );
+
+    // The chat shows the mark; only staff may set it.
+    let admin = s.app.staff_browser(&s.admin.email).await;
+    let (_, page) = admin.page(&format!("/app/messages/{}", s.chat.id)).await;
+    assert_eq!(page.matches("data-urgent").count(), 1, "one urgent message");
+    assert!(page.contains("name=\"urgent\""), "the composer offers it");
+    let refused = s
+        .app
+        .app
+        .send_message(
+            Actor::Contact(&s.hannah),
+            s.chat.id,
+            &SendInput {
+                body: "Me too".into(),
+                key: uuid::Uuid::now_v7().to_string(),
+                urgent: true,
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(matches!(refused, Err(portico::app::AppError::Forbidden)));
+    let hannah = signed_in(&s.app, &s.hannah.email).await;
+    let (_, page) = hannah
+        .page(&format!("/portal/messages/{}", s.chat.id))
+        .await;
+    assert!(page.contains("data-urgent"), "the contact sees the mark");
+    assert!(!page.contains("name=\"urgent\""), "but cannot set it");
+}
+
+#[tokio::test]
+async fn an_urgent_question_or_follow_up_reaches_the_contact_in_her_quiet_hours() {
+    let s = story().await;
+    quiet_now(&s.app, s.practice, Member::Contact(s.hannah.id)).await;
+    let asked = s
+        .app
+        .app
+        .ask_questions(
+            &s.admin,
+            s.client.id,
+            &[QuestionInput {
+                title: "Plain question".into(),
+                ..Default::default()
+            }],
+        )
+        .await
+        .unwrap();
+    s.later(121);
+    assert_eq!(s.notify().await, 0, "a plain question waits");
+    s.app
+        .app
+        .follow_up_question(&s.admin, asked[0].id, "We need it today.", &[], true)
+        .await
+        .unwrap();
+    s.later(121);
+    assert_eq!(s.notify().await, 1, "the urgent follow-up goes now");
+    let mails = s.hannahs_mail().await;
+    assert_eq!(mails.len(), 1);
+    let body = text(&mails[0]);
+    assert!(
+        body.contains("URGENT: Northwind Bakery - Plain question"),
+        "{body}"
+    );
+    // Everything waiting went in that one e-mail: nothing later.
+    s.later(65 * 60);
+    assert_eq!(s.notify().await, 0);
+
+    // Through the page: the ask form's box.
+    let admin = s.app.staff_browser(&s.admin.email).await;
+    let response = admin
+        .post_form(
+            &format!("/app/clients/{}/questions", s.client.id),
+            &[("title", "Sign the return tonight"), ("urgent", "on")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    quiet_now(&s.app, s.practice, Member::Contact(s.hannah.id)).await;
+    s.later(121);
+    assert_eq!(s.notify().await, 1);
+    let mails = s.hannahs_mail().await;
+    assert_eq!(
+        mails[1].header("Subject").as_deref(),
+        Some("Harbour: urgent: 1 update on your questions")
+    );
+}
+
+#[tokio::test]
+async fn staff_who_look_after_the_client_but_are_not_in_the_chat_are_emailed_as_they_chose() {
+    let s = story().await;
+    let carol = s
+        .app
+        .with_staff(s.practice, "carol@harbour.example", Role::Member)
+        .await;
+    s.app
+        .store()
+        .assign_staff(s.practice, s.client.id, carol.id)
+        .await
+        .unwrap();
+    // Dave works at the practice but does not look after the client.
+    let dave = s
+        .app
+        .with_staff(s.practice, "dave@harbour.example", Role::Member)
+        .await;
+
+    // Each time (the default): one e-mail after the window, with a link
+    // that opens the chat from her alert.
+    s.hannah_says("Can someone call me?").await;
+    s.hannah_says("It is about the VAT return.").await;
+    s.later(121);
+    assert_eq!(s.notify().await, 2, "the admin in the chat, and Carol");
+    let mails = s.mail_of(&carol.email).await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(
+        mails[0].header("Subject").as_deref(),
+        Some("Harbour: 2 new messages")
+    );
+    let body = text(&mails[0]);
+    assert!(body.contains("2 new messages from hannah"), "{body}");
+    let link = format!("{PUBLIC}/app/alerts/chat/{}", s.chat.id);
+    assert!(body.contains(&link), "{body}");
+    assert!(!body.contains("VAT"), "no text without S5");
+    assert!(s.mail_of(&dave.email).await.is_empty(), "not Dave's client");
+    let browser = s.app.staff_browser(&carol.email).await;
+    let (status, page) = browser.page(link.trim_start_matches(PUBLIC)).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Join the chat"));
+    s.later(600);
+    assert_eq!(s.notify().await, 0, "told once");
+
+    // Read in the app within the window: not e-mailed.
+    s.hannah_says("Are you there?").await;
+    browser.post_form("/app/alerts/read", &[]).await;
+    s.later(121);
+    s.notify().await;
+    assert_eq!(s.mail_of(&carol.email).await.len(), 1);
+
+    // A daily digest at the time she chose, in her time zone.
+    let mut minute = utc_minute(&s.app);
+    if minute > 22 * 60 {
+        // Keep the digest time on the same day as the message.
+        s.later(u64::try_from(1440 - minute + 60).unwrap() * 60);
+        minute = utc_minute(&s.app);
+    }
+    s.app
+        .app
+        .set_my_notify_prefs(
+            s.practice,
+            Member::Staff(carol.id),
+            NotifyPrefs {
+                staff_mode: portico::store::StaffMode::Daily,
+                digest_minute: minute + 30,
+                time_zone: Some("UTC".into()),
+                ..NotifyPrefs::default()
+            },
+        )
+        .await
+        .unwrap();
+    s.hannah_says("One more thing.").await;
+    s.later(121);
+    s.notify().await;
+    assert_eq!(
+        s.mail_of(&carol.email).await.len(),
+        1,
+        "not before the digest"
+    );
+    s.later(30 * 60);
+    s.notify().await;
+    let mails = s.mail_of(&carol.email).await;
+    assert_eq!(mails.len(), 2, "the digest");
+    assert!(text(&mails[1]).contains("1 new message from hannah"));
+
+    // Never: nothing more by e-mail, the alert stays in the app.
+    s.app
+        .app
+        .set_my_notify_prefs(
+            s.practice,
+            Member::Staff(carol.id),
+            NotifyPrefs {
+                staff_mode: portico::store::StaffMode::Never,
+                ..NotifyPrefs::default()
+            },
+        )
+        .await
+        .unwrap();
+    s.hannah_says("Last one.").await;
+    s.later(24 * 3600);
+    s.notify().await;
+    assert_eq!(s.mail_of(&carol.email).await.len(), 2);
+    assert_eq!(s.app.app.staff_alert_count(&carol).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_status_update_is_told_to_the_contacts_who_are_not_in_the_chat() {
+    let s = story().await;
+    let tom = contact(&s.app, s.practice, "tom@northwind.example", None, &s.client).await;
+    // A contact of another client hears nothing of it.
+    let other = s.app.with_client(s.practice, "Bluegum Landscaping").await;
+    let zoe = contact(&s.app, s.practice, "zoe@bluegum.example", None, &other).await;
+    s.staff_sends(SendInput {
+        body: "Your accounts are filed.".into(),
+        key: uuid::Uuid::now_v7().to_string(),
+        set_status: true,
+        ..Default::default()
+    })
+    .await;
+    s.later(121);
+    assert_eq!(
+        s.notify().await,
+        2,
+        "Hannah of the message, Tom of the status"
+    );
+    let hannahs = s.hannahs_mail().await;
+    assert_eq!(hannahs.len(), 1);
+    assert_eq!(
+        hannahs[0].header("Subject").as_deref(),
+        Some("Harbour: 1 new message")
+    );
+    let toms = s.mail_of(&tom.email).await;
+    assert_eq!(toms.len(), 1);
+    assert_eq!(
+        toms[0].header("Subject").as_deref(),
+        Some("Harbour: 1 status update")
+    );
+    let body = text(&toms[0]);
+    assert!(body.contains("Harbour Admin updated the status"), "{body}");
+    assert!(
+        body.contains(&format!("?next=/portal/clients/{}", s.client.id)),
+        "{body}"
+    );
+    assert!(!body.contains("filed"), "no text without S5");
+    assert!(s.mail_of(&zoe.email).await.is_empty());
+
+    // Seen on the portal within the window: not told.
+    s.staff_sends(SendInput {
+        body: "Your refund is on its way.".into(),
+        key: uuid::Uuid::now_v7().to_string(),
+        set_status: true,
+        ..Default::default()
+    })
+    .await;
+    let browser = signed_in(&s.app, &tom.email).await;
+    let (status, page) = browser
+        .page(&format!("/portal/clients/{}", s.client.id))
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Your refund is on its way."));
+    s.later(121);
+    s.notify().await;
+    assert_eq!(s.mail_of(&tom.email).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_file_shared_in_a_chat_or_a_follow_up_is_named_in_the_email() {
+    let s = story().await;
+    let admin = s.app.staff_browser(&s.admin.email).await;
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", admin.csrf().await)
+        .text("key", "file-1")
+        .text("body", "")
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(b"%PDF-1.7\n%%EOF\n".to_vec())
+                .file_name("engagement-letter.pdf"),
+        );
+    let response = admin
+        .client
+        .post(admin.url(&format!("/app/messages/{}/files", s.chat.id)))
+        .header("origin", &admin.origin)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    s.later(121);
+    assert_eq!(s.notify().await, 1);
+    let body = text(&s.hannahs_mail().await[0]);
+    assert!(
+        body.contains("1 new message from Harbour Admin, with 1 file"),
+        "{body}"
+    );
+    assert!(!body.contains("engagement-letter"), "no names without S5");
+}
+
+#[tokio::test]
+async fn a_follow_up_and_a_reassignment_are_told_to_the_contact_who_has_the_question() {
+    let s = story().await;
+    let tom = contact(&s.app, s.practice, "tom@northwind.example", None, &s.client).await;
+    s.app
+        .store()
+        .set_assignable_questions(s.practice, s.client.id, true)
+        .await
+        .unwrap();
+    let asked = s
+        .app
+        .app
+        .ask_questions(
+            &s.admin,
+            s.client.id,
+            &[QuestionInput {
+                title: "Which bank do you use?".into(),
+                assignee: Some(s.hannah.id),
+                ..Default::default()
+            }],
+        )
+        .await
+        .unwrap();
+    s.later(121);
+    assert_eq!(s.notify().await, 1);
+    assert_eq!(s.hannahs_mail().await.len(), 1, "the question");
+    s.app
+        .app
+        .follow_up_question(&s.admin, asked[0].id, "And the account number?", &[], false)
+        .await
+        .unwrap();
+    s.later(121);
+    assert_eq!(s.notify().await, 1);
+    let hannahs = s.hannahs_mail().await;
+    assert_eq!(hannahs.len(), 2);
+    assert!(
+        text(&hannahs[1]).contains("Harbour Admin followed up"),
+        "{}",
+        text(&hannahs[1])
+    );
+
+    s.app
+        .app
+        .reassign_question(&s.admin, asked[0].id, tom.id, "Tom knows this one.")
+        .await
+        .unwrap();
+    s.later(121);
+    assert_eq!(s.notify().await, 1, "only the new assignee");
+    let toms = s.mail_of(&tom.email).await;
+    assert_eq!(toms.len(), 1);
+    let body = text(&toms[0]);
+    assert!(
+        body.contains("Harbour Admin passed the question to you"),
+        "{body}"
+    );
+    assert!(body.contains("Which bank do you use?"), "{body}");
+    assert_eq!(s.hannahs_mail().await.len(), 2, "nothing more for Hannah");
+}
+
+#[tokio::test]
+async fn each_person_chooses_the_text_in_their_emails_over_the_practice_default() {
+    let s = story().await;
+    let tom = contact(&s.app, s.practice, "tom@northwind.example", None, &s.client).await;
+    let tom_chat = s
+        .app
+        .app
+        .open_direct_chat(&s.admin, s.client.id, tom.id)
+        .await
+        .unwrap();
+    let to_tom = |body: &'static str| {
+        let app = s.app.app.clone();
+        let admin = s.admin.clone();
+        async move {
+            app.send_message(
+                Actor::Staff(&admin),
+                tom_chat.id,
+                &SendInput {
+                    body: body.into(),
+                    key: uuid::Uuid::now_v7().to_string(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        }
+    };
+
+    // Hannah asks for the text although the practice leaves it out.
+    let hannah = signed_in(&s.app, &s.hannah.email).await;
+    let (status, page) = hannah.page("/portal/account/notifications").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("E-mail is not a secure channel"), "{page}");
+    assert!(page.contains("As Harbour decides (now: the text is not included)"));
+    let response = hannah
+        .post_form(
+            "/portal/account/notifications",
+            &[
+                ("messages", "both"),
+                ("questions", "both"),
+                ("content", "include"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    s.staff_says("Balance due: 4321").await;
+    to_tom("Balance due: 8765").await;
+    s.later(121);
+    assert_eq!(s.notify().await, 2);
+    assert!(text(&s.hannahs_mail().await[0]).contains("Balance due: 4321"));
+    assert!(!text(&s.mail_of(&tom.email).await[0]).contains("8765"));
+
+    // The practice includes it; Hannah now declines it, Tom keeps the default.
+    let admin = s.app.staff_browser(&s.admin.email).await;
+    admin
+        .post_form(
+            "/app/settings/notifications",
+            &[("content_to_contacts", "on")],
+        )
+        .await;
+    hannah
+        .post_form(
+            "/portal/account/notifications",
+            &[
+                ("messages", "both"),
+                ("questions", "both"),
+                ("content", "exclude"),
+            ],
+        )
+        .await;
+    s.staff_says("Balance due: 1111").await;
+    to_tom("Balance due: 2222").await;
+    s.later(121);
+    assert_eq!(s.notify().await, 2);
+    assert!(!text(&s.hannahs_mail().await[1]).contains("1111"));
+    assert!(text(&s.mail_of(&tom.email).await[1]).contains("2222"));
+
+    // A bad choice is refused with the form kept; staff have the choice too.
+    let response = hannah
+        .post_form(
+            "/portal/account/notifications",
+            &[
+                ("messages", "both"),
+                ("questions", "both"),
+                ("content", "all"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let (status, page) = admin.page("/app/account/notifications").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("E-mail is not a secure channel"));
+    assert!(page.contains("name=\"content\" value=\"include\""));
+}
+
+#[tokio::test]
+async fn notification_emails_carry_their_practices_logo_and_colour() {
+    let s = story().await;
+    s.app
+        .app
+        .set_accent_colour(&s.admin, "#7a1f5c", &crate::harness::origin())
+        .await
+        .unwrap();
+    s.app
+        .app
+        .set_logo(&s.admin, PNG, &crate::harness::origin())
+        .await
+        .unwrap();
+    // Another practice, unbranded, told in the same run.
+    let (other, other_admin) = s.app.with_practice("Bluegum").await;
+    let client = s.app.with_client(other.id, "Okafor Household").await;
+    let chidi = contact(&s.app, other.id, "chidi@okafor.example", None, &client).await;
+    let chat = s
+        .app
+        .app
+        .open_direct_chat(&other_admin, client.id, chidi.id)
+        .await
+        .unwrap();
+    s.app
+        .app
+        .send_message(
+            Actor::Staff(&other_admin),
+            chat.id,
+            &SendInput {
+                body: "Hello".into(),
+                key: uuid::Uuid::now_v7().to_string(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    s.staff_says("Hello").await;
+    s.later(121);
+    assert_eq!(s.notify().await, 2);
+    let branded = text(&s.hannahs_mail().await[0]);
+    assert!(
+        branded.contains(&format!("{PUBLIC}/brand/{}/logo?v=", s.practice)),
+        "{branded}"
+    );
+    assert!(branded.contains("background:#7a1f5c"), "{branded}");
+    let plain = text(&s.mail_of(&chidi.email).await[0]);
+    assert!(!plain.contains("/logo?v="), "{plain}");
+    assert!(!plain.contains("#7a1f5c"));
+    assert!(plain.contains("background:#1f5f8b"), "{plain}");
+}
+
+/// The smallest PNG: one transparent pixel.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
+    0x42, 0x60, 0x82,
+];

@@ -68,10 +68,13 @@ async fn the_portal_count_and_the_staff_alert_bar_update_live_and_the_bar_opens_
             let link = app.latest_link(&hannah.email, "/portal/link/").await;
             portal.goto(&link).await;
             portal.press("Sign me in").await;
-            portal.wait_for("[data-messages-link]").await;
-            // A page without the chat open: the message stays unread there.
-            portal.goto("/portal/account").await;
-            portal.wait_for("[data-messages-link]").await;
+            // Her portal home: nothing waits for her yet.
+            portal
+                .wait_for_path(&format!("/portal/clients/{}", client.id))
+                .await;
+            portal
+                .wait_for_text("#waiting", "Nothing needs you right now.")
+                .await;
 
             // Her page's socket is open; staff write: her Messages link counts it, live.
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -86,6 +89,24 @@ async fn the_portal_count_and_the_staff_alert_bar_update_live_and_the_bar_opens_
             portal
                 .wait_for_text("[data-messages-link] .badge", "1")
                 .await;
+            // The home says what waits, and leads to it (the chat is not
+            // open there, so the message stays unread).
+            portal
+                .wait_for_text("#waiting", "1 new message needs you")
+                .await;
+            send(Actor::Staff(&admin), "Sign it by Friday, please.").await;
+            portal
+                .wait_for_text("#waiting", "2 new messages need you")
+                .await;
+            portal
+                .wait_for_text("[data-messages-link] .badge", "2")
+                .await;
+            assert_eq!(
+                portal
+                    .count(&format!("#waiting a[href='/portal/messages/{}']", chat.id))
+                    .await,
+                1
+            );
 
             // Carol looks after the client but is not in the chat.
             let staff = portal.another().await;

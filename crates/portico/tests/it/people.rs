@@ -608,13 +608,16 @@ async fn a_contact_switches_between_their_clients_and_reaches_no_other() {
     .await;
     let hannah = contact_browser(&app, "hannah@northwind.example").await;
 
+    // Nothing waits for her anywhere: she lands on all her clients.
     let (status, html) = hannah.follow("/portal").await;
     assert_eq!(status, 200);
-    assert!(html.contains("<nav class=\"switcher\""));
+    assert!(html.contains("<h1>All my accounts</h1>"), "{html}");
     assert!(html.contains(&format!("href=\"/portal/clients/{}\"", bakery.id)));
+    assert!(html.contains(&format!("href=\"/portal/clients/{}\"", landscaping.id)));
     assert!(!html.contains("Someone Else Ltd"));
     let (status, html) = hannah.page(&format!("/portal/clients/{}", bakery.id)).await;
     assert_eq!(status, 200);
+    assert!(html.contains("<nav class=\"switcher\""));
     assert!(html.contains("<h1>Northwind Bakery</h1>"));
     assert!(html.contains(&format!("href=\"/portal/clients/{}\"", landscaping.id)));
 
