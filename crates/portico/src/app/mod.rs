@@ -7,6 +7,7 @@ pub mod chat_prefs;
 pub mod chat_room;
 pub mod chats;
 pub mod demo;
+pub mod home;
 pub mod notify;
 pub mod password;
 pub mod people;

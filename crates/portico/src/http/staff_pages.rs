@@ -57,64 +57,28 @@ struct HomePage {
     staff_name: String,
     practice_name: String,
     totp_enabled: bool,
-    contact_count: usize,
-    not_activated: usize,
-    client_count: usize,
-    my_client_count: usize,
-    alerts: Vec<crate::store::Alert>,
-    answered_mine: usize,
+    waiting: crate::app::home::Waiting,
+    nudge_days: i64,
+    now: Millis,
 }
 
-/// `GET /app`
+/// `GET /app`: what waits for the signed-in team member.
 pub async fn home_get(
     State(state): State<AppState>,
     user: StaffUser,
 ) -> Result<Response, PageError> {
-    let contacts = state.app.contacts_for_staff(&user.staff).await?;
-    let clients = state
-        .app
-        .list_clients(&user.staff, &crate::store::ClientFilter::default())
-        .await?;
-    let my_client_count = state
-        .app
-        .list_clients(
-            &user.staff,
-            &crate::store::ClientFilter {
-                search: None,
-                assigned_to: Some(user.staff.id),
-            },
-        )
-        .await?
-        .len();
-    let alerts = state.app.alerts(&user.staff).await?;
-    let answered_mine = state
-        .app
-        .staff_questions(
-            &user.staff,
-            &crate::store::QuestionFilter {
-                client: None,
-                status: Some(crate::store::QuestionStatus::Answered),
-                assigned_to: Some(user.staff.id),
-            },
-        )
-        .await?
-        .len();
+    let waiting = state.app.staff_waiting(&user.staff).await?;
+    let now = state.app.clock.now();
     Ok(render(
         StatusCode::OK,
         &HomePage {
-            alerts,
-            answered_mine,
-            client_count: clients.len(),
-            my_client_count,
+            waiting,
+            nudge_days: crate::app::home::INVITATION_NUDGE_DAYS,
+            now,
             staff_name: user.staff.name.clone(),
             practice_name: user.identity.practice.name.clone(),
             totp_enabled: user.staff.totp_enabled,
-            contact_count: contacts.len(),
-            not_activated: contacts
-                .iter()
-                .filter(|c| c.status == ContactStatus::Invited)
-                .count(),
-            layout: user.layout,
+            layout: user.layout.seen_at(now),
         },
     ))
 }

@@ -50,7 +50,7 @@ pub use reminders::{Alert, ReminderRun, ReminderSchedule};
 pub use secret_keys::{SecretColumn, StoredSecret};
 pub use sessions::{NewSession, Session, SessionStage, SessionSubject};
 pub use staff::{NewStaff, Staff, StaffTotp};
-pub use tokens::{TokenHolder, TokenPurpose};
+pub use tokens::{InvitationSent, TokenHolder, TokenPurpose};
 
 use sqlx::AnyPool;
 use std::str::FromStr;

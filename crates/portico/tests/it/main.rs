@@ -28,5 +28,6 @@ mod scale_out;
 mod schema;
 mod server;
 mod smtp;
+mod staff_home;
 mod store_story;
 mod websec;

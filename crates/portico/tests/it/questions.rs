@@ -706,7 +706,7 @@ async fn reminders_escalate_stop_when_answered_and_go_once_per_slot() {
     app.run_reminders_now().await;
     let staff = app.staff_browser(&w.admin_email).await;
     let (_, html) = staff.page("/app").await;
-    assert!(html.contains("Portal alerts"));
+    assert!(html.contains("Reminders that ran out"));
     assert_eq!(
         html.matches("has not answered 1 question about Northwind Bakery after 2 reminders")
             .count(),
