@@ -857,6 +857,27 @@ impl App {
         })
     }
 
+    /// P7: the contact a team member previews: one of their practice.
+    pub async fn preview_contact(&self, actor: &Staff, contact: ContactId) -> AppResult<Contact> {
+        active(actor)?;
+        Ok(self.store.get_contact(actor.practice_id, contact).await?)
+    }
+
+    /// P7: a question as the previewed contact sees it (read-only): only
+    /// one she may see, and nothing is marked seen.
+    pub async fn preview_thread(
+        &self,
+        actor: &Staff,
+        contact: ContactId,
+        question: crate::domain::QuestionId,
+    ) -> AppResult<(Contact, super::questions::Thread)> {
+        let contact = self.preview_contact(actor, contact).await?;
+        let thread = self
+            .thread_unseen(super::questions::Actor::Contact(&contact), question)
+            .await?;
+        Ok((contact, thread))
+    }
+
     /// P7: staff see the portal exactly as one contact of their practice
     /// sees it.
     pub async fn preview_view(

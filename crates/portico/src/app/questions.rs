@@ -276,6 +276,13 @@ impl App {
             Actor::Contact(c) => crate::store::Member::Contact(c.id),
         };
         self.question_seen(p, id, me).await;
+        self.thread_unseen(actor, id).await
+    }
+
+    /// A thread as `actor` sees it, without marking anything seen (P7).
+    pub async fn thread_unseen(&self, actor: Actor<'_>, id: QuestionId) -> AppResult<Thread> {
+        let question = self.visible_question(actor, id).await?;
+        let p = question.question.practice_id;
         let entries = self.store.question_entries(p, id).await?;
         let assignable_to = match actor {
             Actor::Staff(_) if question.client_assignable => {
@@ -446,41 +453,73 @@ impl App {
         .await
     }
 
-    /// Q4: staff move a question to another contact, optionally with a
-    /// follow-up in the same step.
+    /// Q4: staff move a question to another contact (`Some`), or back to
+    /// every contact of the client (`None`), optionally with a follow-up in
+    /// the same step. Moving it to whoever has it already is refused.
     pub async fn reassign_question(
         &self,
         actor: &Staff,
         id: QuestionId,
-        to: ContactId,
+        to: Option<ContactId>,
         follow_up: &str,
     ) -> AppResult<()> {
         let question = self.visible_question(Actor::Staff(actor), id).await?;
         let client = self
             .staff_client(actor, question.question.client_id)
             .await?;
-        self.check_assignee(&client, to).await?;
-        let contact = self.store.get_contact(actor.practice_id, to).await?;
+        let follow_up = follow_up.trim();
+        if follow_up.chars().count() > MAX_BODY_CHARS {
+            return Err(invalid(format!(
+                "A follow-up can be at most {MAX_BODY_CHARS} characters."
+            ))
+            .at("follow_up"));
+        }
+        if to == question.question.assignee {
+            let message = match &question.assignee_name {
+                Some(name) => format!(
+                    "The question is already with {name}: choose someone else to move it to."
+                ),
+                None => {
+                    "The question is already for every contact: choose one contact to move it to."
+                        .to_owned()
+                }
+            };
+            return Err(AppError::conflict(message).at("to"));
+        }
+        let to_name = match to {
+            Some(to) => {
+                self.check_assignee(&client, to)
+                    .await
+                    .map_err(|e| e.at("to"))?;
+                self.store.get_contact(actor.practice_id, to).await?.name
+            }
+            None => format!("every contact of {}", client.name),
+        };
         let now = self.clock.now();
         let p = actor.practice_id;
         let from = question
             .assignee_name
             .clone()
             .unwrap_or_else(|| "everyone".into());
-        // The new assignee is told (N2), with the follow-up if there is one.
+        // Those who see it now and did not before are told (N2), with the
+        // follow-up if there is one.
         let moved = Question {
-            assignee: Some(to),
+            assignee: to,
             ..question.question.clone()
         };
+        let before = question
+            .question
+            .assignee
+            .map(crate::store::Member::Contact);
         let items: Vec<_> = self
-            .question_items(&moved, "reassigned", &actor.name, follow_up.trim())
+            .question_items(&moved, "reassigned", &actor.name, follow_up)
             .await?
             .into_iter()
-            .filter(|item| item.recipient == crate::store::Member::Contact(to))
+            .filter(|item| Some(item.recipient) != before)
             .collect();
         let mut tx = self.store.begin().await?;
         tx.insert_notify_items(p, &items, now).await?;
-        tx.set_question_assignee(p, id, Some(to), now).await?;
+        tx.set_question_assignee(p, id, to, now).await?;
         tx.insert_entry(
             p,
             id,
@@ -488,18 +527,12 @@ impl App {
                 author: Author::Staff(actor.id),
                 author_name: actor.name.clone(),
                 kind: EntryKind::Reassigned,
-                body: format!("Moved from {from} to {}.", contact.name),
+                body: format!("Moved from {from} to {to_name}."),
             },
             now,
         )
         .await?;
-        let follow_up = follow_up.trim();
         if !follow_up.is_empty() {
-            if follow_up.chars().count() > MAX_BODY_CHARS {
-                return Err(invalid(format!(
-                    "A reply can be at most {MAX_BODY_CHARS} characters."
-                )));
-            }
             tx.insert_entry(
                 p,
                 id,
@@ -518,6 +551,32 @@ impl App {
         tx.commit().await?;
         self.after_question(&moved, "reassigned", &actor.name).await;
         Ok(())
+    }
+
+    /// A question a contact no longer sees because it was moved to another
+    /// contact of a client she still reaches: that client, so her portal
+    /// can say so. `None` for any other question (it stays "not found").
+    pub async fn moved_away_from(
+        &self,
+        contact: &Contact,
+        id: QuestionId,
+    ) -> AppResult<Option<ClientId>> {
+        let question = match self.store.get_question(contact.practice_id, id).await {
+            Ok(question) => question,
+            Err(crate::store::StoreError::NotFound) => return Ok(None),
+            Err(other) => return Err(other.into()),
+        };
+        let reachable = self
+            .store
+            .portal_clients(contact.practice_id, contact.id)
+            .await?;
+        let moved = question.client_assignable
+            && question
+                .question
+                .assignee
+                .is_some_and(|other| other != contact.id)
+            && policy::contact_may_open_client(&reachable, question.question.client_id);
+        Ok(moved.then_some(question.question.client_id))
     }
 
     /// A file the actor may download: one of a question they may see.

@@ -248,6 +248,18 @@ pub fn router(state: AppState) -> Router {
             "/app/preview/{contact}/clients/{client}",
             get(portal::preview_get).post(portal::preview_post),
         )
+        .route(
+            "/app/preview/{contact}/questions/{id}",
+            get(portal::preview_question_get).post(portal::preview_post),
+        )
+        .route(
+            "/app/preview/{contact}/messages",
+            get(messages::preview_list_get).post(portal::preview_post),
+        )
+        .route(
+            "/app/preview/{contact}/messages/{chat}",
+            get(messages::preview_chat_get).post(portal::preview_post),
+        )
         .route("/app/team", get(team::team_get).post(team::team_post))
         .route("/app/team/{id}/role", post(team::role_post))
         .route("/app/team/{id}/active", post(team::active_post))

@@ -477,6 +477,9 @@ struct ClientPage {
     view: PortalView,
     preview_of: Option<String>,
     exit_preview: String,
+    /// Where this portal's pages are: `/portal`, or a preview's own.
+    base: String,
+    notice: Option<String>,
 }
 
 fn parse<T: std::str::FromStr>(id: &str) -> Result<T, PageError> {
@@ -505,6 +508,7 @@ pub async fn client_get(
     State(state): State<AppState>,
     user: ContactUser,
     Path(id): Path<String>,
+    Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
     let view = state
         .app
@@ -517,6 +521,8 @@ pub async fn client_get(
             view,
             preview_of: None,
             exit_preview: String::new(),
+            base: "/portal".into(),
+            notice: done.notice(),
         },
     ))
 }
@@ -557,7 +563,36 @@ pub async fn preview_get(
                 .seen_at(state.app.clock.now()),
             preview_of: Some(view.contact.name.clone()),
             exit_preview: format!("/app/clients/{client}/contacts"),
+            base: format!("/app/preview/{}", view.contact.id),
+            notice: None,
             view,
+        },
+    ))
+}
+
+/// `GET /app/preview/{contact}/questions/{id}` (P7): a question as the
+/// contact sees it, read-only.
+pub async fn preview_question_get(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path((contact, id)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let (contact, thread) = state
+        .app
+        .preview_thread(&user.staff, parse(&contact)?, parse(&id)?)
+        .await?;
+    Ok(render(
+        StatusCode::OK,
+        &QuestionPage {
+            layout: Layout::preview(&user.layout.csrf, &contact, &user.identity.practice)
+                .seen_at(state.app.clock.now()),
+            practice_name: user.identity.practice.name.clone(),
+            base: format!("/app/preview/{}", contact.id),
+            thread,
+            body: String::new(),
+            max_mb: 0,
+            notice: None,
+            error: None,
         },
     ))
 }
@@ -649,6 +684,8 @@ pub async fn sign_out_others_post(
 struct QuestionPage {
     layout: Layout,
     practice_name: String,
+    /// Where this portal's pages are: `/portal`, or a preview's own.
+    base: String,
     thread: crate::app::questions::Thread,
     body: String,
     max_mb: u64,
@@ -670,6 +707,7 @@ async fn question_page(
         status,
         &QuestionPage {
             practice_name: user.identity.practice.name.clone(),
+            base: "/portal".into(),
             layout: user.layout,
             thread,
             body,
@@ -687,10 +725,18 @@ pub async fn question_get(
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
+    let id = parse(&id)?;
+    // Q4: a question moved to someone else lands her on her portal with a
+    // sentence, not on "not found".
+    if let Some(client) = state.app.moved_away_from(&user.contact, id).await? {
+        return Ok(
+            Redirect::to(&format!("/portal/clients/{client}?done=question-moved")).into_response(),
+        );
+    }
     question_page(
         &state,
         user,
-        parse(&id)?,
+        id,
         StatusCode::OK,
         String::new(),
         done.notice(),

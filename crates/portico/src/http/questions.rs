@@ -438,6 +438,15 @@ struct QuestionPage {
     max_mb: u64,
     notice: Option<String>,
     error: Option<String>,
+    /// Q4: the reassign form as typed, and why it was refused.
+    reassign: ReassignKept,
+}
+
+#[derive(Default)]
+struct ReassignKept {
+    to: String,
+    follow_up: String,
+    error: Option<String>,
 }
 
 async fn question_page(
@@ -449,6 +458,30 @@ async fn question_page(
     notice: Option<String>,
     error: Option<String>,
 ) -> Result<Response, PageError> {
+    question_page_with(
+        state,
+        user,
+        id,
+        status,
+        body,
+        notice,
+        error,
+        ReassignKept::default(),
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn question_page_with(
+    state: &AppState,
+    user: StaffUser,
+    id: QuestionId,
+    status: StatusCode,
+    body: String,
+    notice: Option<String>,
+    error: Option<String>,
+    reassign: ReassignKept,
+) -> Result<Response, PageError> {
     let thread = state.app.thread(Actor::Staff(&user.staff), id).await?;
     Ok(render(
         status,
@@ -459,6 +492,7 @@ async fn question_page(
             max_mb: state.app.files.max_bytes() / (1024 * 1024),
             notice,
             error,
+            reassign,
         },
     ))
 }
@@ -565,7 +599,8 @@ pub struct ReassignForm {
     follow_up: String,
 }
 
-/// `POST /app/questions/{id}/reassign` (Q4)
+/// `POST /app/questions/{id}/reassign` (Q4): to one contact, or back to
+/// every contact (`to=everyone`).
 pub async fn reassign_post(
     State(state): State<AppState>,
     user: StaffUser,
@@ -573,16 +608,36 @@ pub async fn reassign_post(
     Form(form): Form<ReassignForm>,
 ) -> Result<Response, PageError> {
     let id: QuestionId = parse(&id)?;
-    let to: ContactId = parse(&form.to)?;
-    match state
-        .app
-        .reassign_question(&user.staff, id, to, &form.follow_up)
-        .await
-    {
+    let outcome = match form.to.trim() {
+        "" => Err(AppError::Invalid(
+            ValidationError::new("Choose who the question moves to.").at("to"),
+        )),
+        "everyone" => Ok(None),
+        text => text.parse::<ContactId>().map(Some).map_err(|_| {
+            AppError::Invalid(
+                ValidationError::new("Choose a contact who can open this client.").at("to"),
+            )
+        }),
+    };
+    let outcome = match outcome {
+        Ok(to) => {
+            state
+                .app
+                .reassign_question(&user.staff, id, to, &form.follow_up)
+                .await
+        }
+        Err(error) => Err(error),
+    };
+    match outcome {
         Ok(()) => Ok(Redirect::to(&format!("/app/questions/{id}?done=reassigned")).into_response()),
         Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
             let (status, message) = form_refusal(error)?;
-            question_page(&state, user, id, status, String::new(), None, Some(message)).await
+            let kept = ReassignKept {
+                to: form.to,
+                follow_up: form.follow_up,
+                error: Some(message),
+            };
+            question_page_with(&state, user, id, status, String::new(), None, None, kept).await
         }
         Err(other) => Err(other.into()),
     }

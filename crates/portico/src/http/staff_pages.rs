@@ -44,6 +44,9 @@ impl Done {
             "reopened" => "Reopened.",
             "reassigned" => "The question was moved.",
             "answered" => "Thank you: your answer was sent.",
+            "question-moved" => {
+                "That question is with someone else now, so it does not wait for you. What waits for you is below."
+            }
             _ => return None,
         };
         Some(text.to_owned())

@@ -23,6 +23,7 @@ mod notify_browser;
 mod password_memory;
 mod people;
 mod questions;
+mod reassign_preview;
 mod s3;
 mod scale_out;
 mod schema;

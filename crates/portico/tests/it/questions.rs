@@ -416,32 +416,22 @@ async fn who_sees_which_question_with_assignable_questions_on_and_off() {
                 );
                 assert!(page.contains("Everyone: is the van leased?"), "{who}: list");
             }
-            let expected = |sees: bool| if sees { 200 } else { 404 };
-            assert_eq!(
-                browser.page(&format!("/portal/questions/{hers}")).await.0,
-                expected(sees_hers),
-                "{who}: URL"
-            );
-            assert_eq!(
-                browser
-                    .page(&format!("/portal/questions/{answered}"))
-                    .await
-                    .0,
-                expected(sees_hers),
-                "{who}: URL"
-            );
-            assert_eq!(
-                browser
-                    .page(&format!("/portal/questions/{everyone}"))
-                    .await
-                    .0,
-                expected(sees_everyone),
-                "{who}: URL"
-            );
+            // Seen: the page (200). Not seen: "not found", or, for someone
+            // else's question of a client she reaches, her portal saying so
+            // (a redirect); never the question.
+            for (id, sees) in [
+                (hers, sees_hers),
+                (answered, sees_hers),
+                (everyone, sees_everyone),
+            ] {
+                let status = browser.page(&format!("/portal/questions/{id}")).await.0;
+                assert_eq!(status == 200, sees, "{who}: URL");
+                assert!(matches!(status, 200 | 303 | 404), "{who}: {status}");
+            }
             let download = browser.get(&format!("/files/{}", file.id)).await;
             assert_eq!(
                 download.status().as_u16(),
-                expected(sees_hers),
+                if sees_hers { 200 } else { 404 },
                 "{who}: file"
             );
             if sees_hers {
@@ -524,7 +514,11 @@ async fn reassigning_moves_a_question_from_one_portal_to_another() {
     let hannah = signed_in(&app, &w.hannah.email).await;
     let tom = signed_in(&app, &w.tom.email).await;
     assert_eq!(hannah.page(&format!("/portal/questions/{id}")).await.0, 200);
-    assert_eq!(tom.page(&format!("/portal/questions/{id}")).await.0, 404);
+    assert_eq!(
+        location(&tom.get(&format!("/portal/questions/{id}")).await),
+        format!("/portal/clients/{}?done=question-moved", w.northwind.id),
+        "someone else's question: her portal says so"
+    );
 
     let response = w
         .staff
@@ -540,11 +534,20 @@ async fn reassigning_moves_a_question_from_one_portal_to_another() {
         location(&response),
         format!("/app/questions/{id}?done=reassigned")
     );
+    // Gone from Hannah's portal: her old link lands on her portal with a
+    // sentence, not on "not found".
+    let response = hannah.get(&format!("/portal/questions/{id}")).await;
     assert_eq!(
-        hannah.page(&format!("/portal/questions/{id}")).await.0,
-        404,
-        "gone from Hannah's portal"
+        location(&response),
+        format!("/portal/clients/{}?done=question-moved", w.northwind.id)
     );
+    let (status, html) = hannah.follow(&format!("/portal/questions/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("That question is with someone else now"));
+    assert!(!html.contains("Who signed the lease?"));
+    // Someone who never reached its client still finds nothing there.
+    let olly = signed_in(&app, &w.olly.email).await;
+    assert_eq!(olly.page(&format!("/portal/questions/{id}")).await.0, 404);
     let (status, html) = tom.page(&format!("/portal/questions/{id}")).await;
     assert_eq!(status, 200);
     assert!(html.contains("Tom, you signed it, I think?"));
