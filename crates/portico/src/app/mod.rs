@@ -40,6 +40,10 @@ use tokio::sync::Notify;
 pub enum AppError {
     #[error("{0}")]
     Invalid(#[from] ValidationError),
+    /// Several fields of one form refused at once, each with its sentence
+    /// (never empty): a form shows every error together.
+    #[error("{}", .0.first().map_or("", |e| e.message.as_str()))]
+    Fields(Vec<ValidationError>),
     #[error("{0}")]
     Password(#[from] PasswordError),
     #[error("not found")]
@@ -103,9 +107,49 @@ impl AppError {
     pub fn field(&self) -> Option<&'static str> {
         match self {
             AppError::Invalid(e) => e.field,
+            AppError::Fields(all) => all.first().and_then(|e| e.field),
             AppError::Conflict { field, .. } => *field,
             AppError::Password(_) => Some("password"),
             _ => None,
+        }
+    }
+}
+
+/// Checks every field of a form before refusing, so that a person sees
+/// all that is wrong at once.
+#[derive(Debug, Default)]
+pub struct FieldCheck {
+    errors: Vec<ValidationError>,
+}
+
+impl FieldCheck {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The value, or `None` with its refusal kept.
+    pub fn take<T>(&mut self, result: Result<T, ValidationError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.errors.push(error);
+                None
+            }
+        }
+    }
+
+    /// Keeps a refusal of the check's own.
+    pub fn refuse(&mut self, error: ValidationError) {
+        self.errors.push(error);
+    }
+
+    /// Every refusal together, or nothing wrong.
+    pub fn finish(self) -> AppResult<()> {
+        let mut errors = self.errors;
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(AppError::Invalid(errors.remove(0))),
+            _ => Err(AppError::Fields(errors)),
         }
     }
 }

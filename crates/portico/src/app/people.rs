@@ -113,8 +113,16 @@ impl App {
     /// P2: a new client, looked after by the staff user who made it.
     pub async fn create_client(&self, actor: &Staff, name: &str, kind: &str) -> AppResult<Client> {
         active(actor)?;
-        let name = Name::parse(name)?;
-        let kind = ClientKind::parse(kind)?;
+        let mut check = super::FieldCheck::new();
+        let name = check.take(Name::parse(name));
+        let kind = check.take(ClientKind::parse(kind));
+        check.finish()?;
+        let (Some(name), Some(kind)) = (name, kind) else {
+            return Err(AppError::internal(
+                "could not add a client",
+                "a field was lost",
+            ));
+        };
         let client = self
             .store
             .create_client(actor.practice_id, &NewClient { name, kind })
@@ -261,11 +269,13 @@ impl App {
         phone: &str,
     ) -> AppResult<AddContact> {
         let client = self.client_for(actor, client).await?;
-        let email = EmailAddress::parse(email)?;
-        if let Some(contact) = self
-            .store
-            .find_contact_by_email(actor.practice_id, &email)
-            .await?
+        let mut check = super::FieldCheck::new();
+        let email = check.take(EmailAddress::parse(email));
+        if let Some(email) = &email
+            && let Some(contact) = self
+                .store
+                .find_contact_by_email(actor.practice_id, email)
+                .await?
         {
             let has_access = self
                 .store
@@ -278,10 +288,17 @@ impl App {
                 has_access,
             });
         }
-        let name = Name::parse(name)?;
+        let name = check.take(Name::parse(name));
         let phone = match phone.trim() {
             "" => None,
-            text => Some(PhoneNumber::parse(text)?),
+            text => check.take(PhoneNumber::parse(text)),
+        };
+        check.finish()?;
+        let (Some(email), Some(name)) = (email, name) else {
+            return Err(AppError::internal(
+                "could not add a contact",
+                "a field was lost",
+            ));
         };
         let contact = match self
             .store
@@ -418,10 +435,20 @@ impl App {
         role: &str,
     ) -> AppResult<()> {
         admin_only(actor)?;
+        let mut check = super::FieldCheck::new();
+        let fields = (
+            check.take(EmailAddress::parse(email)),
+            check.take(Name::parse(name)),
+            check.take(Role::parse(role)),
+        );
+        check.finish()?;
+        let (Some(email), Some(name), Some(role)) = fields else {
+            return Err(AppError::internal("could not invite", "a field was lost"));
+        };
         let new = NewStaff {
-            email: EmailAddress::parse(email)?,
-            name: Name::parse(name)?,
-            role: Role::parse(role)?,
+            email,
+            name,
+            role,
             password_hash: None,
         };
         let practice = self.store.get_practice(actor.practice_id).await?;

@@ -61,7 +61,14 @@ struct ClientsPage {
     assigned: String,
     new_name: String,
     new_kind: String,
-    name_error: Option<String>,
+    errors: NewClientErrors,
+}
+
+/// Why a new client was refused, by field.
+#[derive(Default)]
+struct NewClientErrors {
+    name: Option<String>,
+    kind: Option<String>,
 }
 
 async fn clients_page(
@@ -71,7 +78,7 @@ async fn clients_page(
     status: StatusCode,
     new_name: String,
     new_kind: String,
-    name_error: Option<String>,
+    errors: NewClientErrors,
 ) -> Result<Response, PageError> {
     let filter = ClientFilter {
         search: Some(query.q.clone()),
@@ -103,7 +110,7 @@ async fn clients_page(
             assigned: query.assigned,
             new_name,
             new_kind,
-            name_error,
+            errors,
         },
     ))
 }
@@ -121,7 +128,7 @@ pub async fn clients_get(
         StatusCode::OK,
         String::new(),
         "business".into(),
-        None,
+        NewClientErrors::default(),
     )
     .await
 }
@@ -149,15 +156,21 @@ pub async fn clients_post(
             Ok(Redirect::to(&format!("/app/clients/{}/contacts", client.id)).into_response())
         }
         Err(error) => {
-            let (status, message) = form_refusal(error)?;
+            let refusal = refusal(error)?;
+            let errors = NewClientErrors {
+                name: refusal
+                    .for_field("name")
+                    .or_else(|| (!refusal.about_any(&["kind"])).then(|| refusal.message.clone())),
+                kind: refusal.for_field("kind"),
+            };
             clients_page(
                 &state,
                 user,
                 ListQuery::default(),
-                status,
+                refusal.status,
                 form.name,
                 form.kind,
-                Some(message),
+                errors,
             )
             .await
         }
@@ -483,20 +496,14 @@ pub async fn contacts_post(
         Err(error) => {
             let refusal = refusal(error)?;
             view.status = refusal.status;
-            view.errors = match refusal.field {
-                Some("email") => ContactErrors {
-                    email: Some(refusal.message),
-                    ..ContactErrors::default()
-                },
-                Some("phone") => ContactErrors {
-                    phone: Some(refusal.message),
-                    ..ContactErrors::default()
-                },
-                // The name, or the form as a whole: shown first.
-                _ => ContactErrors {
-                    name: Some(refusal.message),
-                    ..ContactErrors::default()
-                },
+            // Every field's refusal by its field; one about the form as a
+            // whole shows under the name, the first field.
+            view.errors = ContactErrors {
+                name: refusal.for_field("name").or_else(|| {
+                    (!refusal.about_any(&["email", "phone"])).then(|| refusal.message.clone())
+                }),
+                email: refusal.for_field("email"),
+                phone: refusal.for_field("phone"),
             };
             view.form = form;
         }

@@ -71,7 +71,7 @@ pub fn refusal_status(error: &AppError) -> Option<(StatusCode, String)> {
     use crate::files::FileError;
     use crate::store::StoreError;
     let status = match error {
-        AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::Invalid(_) | AppError::Fields(_) => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::Password(PasswordError::TooShort | PasswordError::TooLong) => {
             StatusCode::UNPROCESSABLE_ENTITY
         }

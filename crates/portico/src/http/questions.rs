@@ -37,9 +37,28 @@ pub struct StatusQuery {
     mine: String,
     #[serde(default)]
     done: Option<String>,
+    /// Rows of a bank export left out: `4-in.6-date` (line and why).
+    #[serde(default)]
+    skipped: String,
 }
 
 impl StatusQuery {
+    /// "Skipped line 4 (money in, not a payment), line 6 (no date)."
+    fn skipped(&self) -> Option<String> {
+        let lines: Vec<String> = self
+            .skipped
+            .split('.')
+            .filter_map(|item| {
+                let (line, code) = item.split_once('-')?;
+                let line: usize = line.parse().ok()?;
+                let skip = crate::app::questions::Skip::from_code(code)?;
+                Some(format!("line {line} ({})", skip.reason()))
+            })
+            .take(50)
+            .collect();
+        (!lines.is_empty()).then(|| format!("Left out of the bank export: {}.", lines.join(", ")))
+    }
+
     fn status(&self) -> QuestionStatus {
         QuestionStatus::parse(&self.status).unwrap_or(QuestionStatus::Open)
     }
@@ -63,6 +82,7 @@ struct AskForm {
 #[derive(Default)]
 struct AskErrors {
     title: Option<String>,
+    details: Option<String>,
     assignee: Option<String>,
     list: Option<String>,
     reminders: Option<String>,
@@ -86,6 +106,8 @@ struct ClientQuestionsPage {
     reminder_time: String,
     reminders: Vec<ReminderStatus>,
     notice: Option<String>,
+    /// Rows of a bank export that were not made questions, and why.
+    skipped: Option<String>,
 }
 
 async fn client_questions_page(
@@ -145,6 +167,7 @@ async fn client_questions_page(
             schedule,
             reminders,
             notice: query.notice(),
+            skipped: query.skipped(),
         },
     ))
 }
@@ -202,13 +225,16 @@ pub async fn ask_post(
         Err(error) => {
             let refusal = refusal(error)?;
             let status = refusal.status;
-            let mut errors = AskErrors::default();
-            match refusal.field {
-                Some("assignee") => errors.assignee = Some(refusal.message),
-                // The title, the details, or the form as a whole: shown
-                // under the title, the first field.
-                _ => errors.title = Some(refusal.message),
-            }
+            // Every field's refusal by its field; one about the form as a
+            // whole shows under the title, the first field.
+            let errors = AskErrors {
+                title: refusal.for_field("title").or_else(|| {
+                    (!refusal.about_any(&["details", "assignee"])).then(|| refusal.message.clone())
+                }),
+                details: refusal.for_field("details"),
+                assignee: refusal.for_field("assignee"),
+                ..AskErrors::default()
+            };
             let kept = AskForm {
                 title: form.title,
                 details: form.details,
@@ -267,28 +293,45 @@ pub async fn ask_many_post(
         None => upload.field("list").to_owned(),
     };
     let result = match questions_from_text(&text) {
-        Ok(titles) => {
-            let inputs: Vec<QuestionInput> = titles
+        Ok(read) => {
+            let inputs: Vec<QuestionInput> = read
+                .titles
                 .into_iter()
                 .map(|title| QuestionInput {
                     title,
                     ..Default::default()
                 })
                 .collect();
-            state.app.ask_questions(&user.staff, client, &inputs).await
+            state
+                .app
+                .ask_questions(&user.staff, client, &inputs)
+                .await
+                .map(|asked| (asked, read.skipped))
         }
         Err(error) => Err(error),
     };
     match result {
-        Ok(asked) => Ok(Redirect::to(&format!(
-            "/app/clients/{client}/questions?done={}",
-            if asked.len() == 1 {
-                "asked"
+        Ok((asked, skipped)) => {
+            // The rows of a bank export that were not payments, said on the page.
+            let skipped: Vec<String> = skipped
+                .iter()
+                .map(|(line, skip)| format!("{line}-{}", skip.code()))
+                .collect();
+            let skipped = if skipped.is_empty() {
+                String::new()
             } else {
-                "asked-many"
-            }
-        ))
-        .into_response()),
+                format!("&skipped={}", skipped.join("."))
+            };
+            Ok(Redirect::to(&format!(
+                "/app/clients/{client}/questions?done={}{skipped}",
+                if asked.len() == 1 {
+                    "asked"
+                } else {
+                    "asked-many"
+                }
+            ))
+            .into_response())
+        }
         Err(error) => {
             let (status, message) = form_refusal(error)?;
             let kept = AskForm {

@@ -14,6 +14,7 @@ mod chat_room;
 mod cli;
 mod durability;
 mod errors;
+mod field_errors;
 mod lifecycle;
 mod local_time;
 mod mail;

@@ -244,7 +244,9 @@ async fn many_questions_are_asked_from_a_list_or_a_bank_export() {
     let w = world(&app).await;
     let path = format!("/app/clients/{}/questions/many", w.northwind.id);
     let csrf = w.staff.csrf().await;
-    let csv = "Date,Amount,Description\n2026-10-03,$412.00,ACME SUPPLIES\n2026-10-05,$88.10,Corner Cafe\n";
+    // Payments are the negative amounts; a deposit and a balance line are
+    // not payments.
+    let csv = "Date,Amount,Description\n2026-10-03,-412,ACME SUPPLIES\n2026-10-04,\"1,500.00\",Client payment\n2026-10-05,-88.1,Corner Cafe\n,-23.00,Closing balance\n";
     let form = reqwest::multipart::Form::new().text("list", "").part(
         "csv",
         reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("october.csv"),
@@ -258,10 +260,19 @@ async fn many_questions_are_asked_from_a_list_or_a_bank_export() {
         .send()
         .await
         .unwrap();
+    let landed = location(&response);
     assert_eq!(
-        location(&response),
-        format!("/app/clients/{}/questions?done=asked-many", w.northwind.id)
+        landed,
+        format!(
+            "/app/clients/{}/questions?done=asked-many&skipped=3-in.5-date",
+            w.northwind.id
+        )
     );
+    let (_, html) = w.staff.page(&landed).await;
+    assert!(html.contains(
+        "Left out of the bank export: line 3 (money in, not a payment), line 5 (no date)."
+    ));
+    assert!(html.contains("What was the payment of $88.10 on 2026-10-05"));
     let form = reqwest::multipart::Form::new()
         .text("list", "Is the van leased?\nWho is the new supplier?\n");
     w.staff
