@@ -254,8 +254,12 @@ impl App {
         client: &ClientInfo,
     ) -> AppResult<Started> {
         // Check the link before spending time on the hash.
-        self.peek_access_link(TokenPurpose::Reset, secret).await?;
-        let hash = password::hash_password(new_password).await?;
+        let (practice, contact) = self.peek_access_link(TokenPurpose::Reset, secret).await?;
+        let hash = password::hash_new_password(
+            new_password,
+            &[&contact.name, &contact.email, &practice.name],
+        )
+        .await?;
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let holder = tx

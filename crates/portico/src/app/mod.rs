@@ -251,7 +251,11 @@ impl App {
         let practice_name = Name::parse(practice_name)?;
         let admin_name = Name::parse(admin_name)?;
         let email = EmailAddress::parse(admin_email)?;
-        let password_hash = password::hash_password(password).await?;
+        let password_hash = password::hash_new_password(
+            password,
+            &[practice_name.as_str(), admin_name.as_str(), email.as_str()],
+        )
+        .await?;
         let admin = NewStaff {
             email,
             name: admin_name,
@@ -276,7 +280,7 @@ impl App {
             .find_staff_for_sign_in(&email)
             .await?
             .ok_or(AppError::NotFound)?;
-        let hash = password::hash_password(password).await?;
+        let hash = password::hash_new_password(password, &[&staff.name, &staff.email]).await?;
         self.store
             .set_staff_password(staff.practice_id, staff.id, &hash)
             .await?;

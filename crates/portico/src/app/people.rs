@@ -92,6 +92,13 @@ fn active(actor: &Staff) -> AppResult<()> {
 }
 
 impl App {
+    /// The country whose national phone numbers the actor's practice types
+    /// (from its time zone), if Portico knows it.
+    pub async fn phone_country(&self, actor: &Staff) -> AppResult<Option<&'static str>> {
+        let zone = self.store.practice_time_zone(actor.practice_id).await?;
+        Ok(crate::domain::country_of_time_zone(&zone))
+    }
+
     /// A client of the actor's practice, or "not found" for any other.
     async fn client_for(&self, actor: &Staff, id: ClientId) -> AppResult<Client> {
         let client = self.store.get_client(actor.practice_id, id).await?;
@@ -289,9 +296,10 @@ impl App {
             });
         }
         let name = check.take(Name::parse(name));
+        let country = self.phone_country(actor).await?;
         let phone = match phone.trim() {
             "" => None,
-            text => check.take(PhoneNumber::parse(text)),
+            text => check.take(PhoneNumber::parse_in(text, country)),
         };
         check.finish()?;
         let (Some(email), Some(name)) = (email, name) else {
@@ -364,9 +372,10 @@ impl App {
     ) -> AppResult<()> {
         active(actor)?;
         let name = Name::parse(name)?;
+        let country = self.phone_country(actor).await?;
         let phone = match phone.trim() {
             "" => None,
-            text => Some(PhoneNumber::parse(text)?),
+            text => Some(PhoneNumber::parse_in(text, country)?),
         };
         Ok(self
             .store
@@ -578,7 +587,9 @@ impl App {
         if !staff.active {
             return Err(AppError::Denied(super::access::LINK_NO_GOOD.into()));
         }
-        let hash = password::hash_password(new_password).await?;
+        let hash =
+            password::hash_new_password(new_password, &[&staff.name, &staff.email, &practice.name])
+                .await?;
         let mut tx = self.store.begin().await?;
         tx.consume_staff_token(&hash_secret(secret), self.clock.now())
             .await?

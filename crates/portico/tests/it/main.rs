@@ -32,4 +32,5 @@ mod server;
 mod smtp;
 mod staff_home;
 mod store_story;
+mod strength_phone;
 mod websec;
