@@ -8,6 +8,7 @@ mod access;
 mod access_ends;
 mod backups;
 mod branding;
+mod browser_layout;
 mod browser_stories;
 mod chat_prefs;
 mod chat_room;
