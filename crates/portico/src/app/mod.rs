@@ -6,6 +6,7 @@ pub mod branding;
 pub mod chat_prefs;
 pub mod chat_room;
 pub mod chats;
+pub mod contact_edit;
 pub mod demo;
 pub mod home;
 pub mod notify;

@@ -699,7 +699,7 @@ impl App {
                 .collect();
             if !without.is_empty() {
                 problems.recipients = Some(format!(
-                    "No valid mobile number for {}. Add one in international format (e.g. +61 412 345 678) first.",
+                    "No valid mobile number for {}. Add one first (below), then send again.",
                     without.join(", ")
                 ));
             }

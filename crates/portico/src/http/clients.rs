@@ -404,6 +404,18 @@ struct ContactsPage {
     form: ContactForm,
     errors: ContactErrors,
     notice: Option<String>,
+    /// A4: each contact's latest invitation.
+    invitations: Vec<crate::store::InvitationSent>,
+}
+
+impl ContactsPage {
+    fn invitation_of(&self, contact: &Contact) -> Option<&crate::store::InvitationSent> {
+        self.invitations.iter().find(|i| i.contact_id == contact.id)
+    }
+
+    fn expired(&self, invitation: &crate::store::InvitationSent) -> bool {
+        invitation.expires_at <= self.layout.time.now()
+    }
 }
 
 struct ContactsState {
@@ -422,6 +434,7 @@ async fn contacts_tab(
 ) -> Result<Response, PageError> {
     let page = state.app.client_page(&user.staff, id).await?;
     let contacts = state.app.client_contacts(&user.staff, id).await?;
+    let invitations = state.app.invitations_sent(&user.staff).await?;
     let (existing, existing_has_access) = match view.existing {
         Some((contact, has_access)) => (Some(contact), has_access),
         None => (None, false),
@@ -439,6 +452,7 @@ async fn contacts_tab(
             form: view.form,
             errors: view.errors,
             notice: view.notice,
+            invitations,
         },
     ))
 }

@@ -6,6 +6,7 @@ mod assets;
 mod branding;
 mod chat_prefs;
 mod clients;
+mod contact_edit;
 mod csrf;
 mod errors;
 mod files;
@@ -282,6 +283,14 @@ pub fn router(state: AppState) -> Router {
         .route("/app/contacts", get(staff_pages::contacts_get))
         .route("/app/alerts/read", post(staff_pages::alerts_read_post))
         .route("/app/contacts/{id}/invite", post(staff_pages::invite_post))
+        .route(
+            "/app/contacts/{id}/edit",
+            get(contact_edit::edit_get).post(contact_edit::edit_post),
+        )
+        .route(
+            "/app/contacts/{id}/delete",
+            get(contact_edit::delete_get).post(contact_edit::delete_post),
+        )
         .route(
             "/app/contacts/{id}/password-reset",
             post(staff_pages::password_reset_post),

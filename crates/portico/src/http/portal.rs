@@ -241,21 +241,35 @@ async fn confirm_get(
                 error: None,
             },
         )),
-        Err(AppError::Denied(message)) => Ok(render(
-            StatusCode::GONE,
-            &ConfirmPage {
-                layout,
-                heading,
-                contact_name: String::new(),
-                explanation: String::new(),
-                button,
-                action: String::new(),
-                error: Some(message),
-            },
-        )),
+        Err(AppError::Denied(message)) => {
+            // An invitation already used by a contact who is active: she
+            // signs in, her invitation did not "expire".
+            let message = if purpose == TokenPurpose::Invitation
+                && state.app.invitation_already_used(token).await?
+            {
+                ALREADY_ACTIVE.to_owned()
+            } else {
+                message
+            };
+            Ok(render(
+                StatusCode::GONE,
+                &ConfirmPage {
+                    layout,
+                    heading,
+                    contact_name: String::new(),
+                    explanation: String::new(),
+                    button,
+                    action: String::new(),
+                    error: Some(message),
+                },
+            ))
+        }
         Err(other) => Err(other.into()),
     }
 }
+
+/// What an active contact reads when she follows her used invitation.
+const ALREADY_ACTIVE: &str = "You have already activated your account with this invitation. Sign in below: we e-mail you a link, or use your password if you set one.";
 
 async fn confirm_post(
     state: &AppState,
@@ -274,6 +288,13 @@ async fn confirm_post(
             Ok((jar, Redirect::to(next.unwrap_or("/portal"))).into_response())
         }
         Err(AppError::Denied(message)) => {
+            let message = if purpose == TokenPurpose::Invitation
+                && state.app.invitation_already_used(token).await?
+            {
+                ALREADY_ACTIVE.to_owned()
+            } else {
+                message
+            };
             let (heading, _, button) = confirm_words(purpose);
             Ok(render(
                 StatusCode::GONE,

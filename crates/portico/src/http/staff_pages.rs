@@ -36,6 +36,10 @@ impl Done {
             "access-given" => "Access given.",
             "access-removed" => "Access removed.",
             "sent" => "Your message is on its way.",
+            "contact-saved" => "The contact's details were saved.",
+            "contact-deleted" => {
+                "The contact was deleted: her access and sessions have ended; what she wrote stays."
+            }
             "team-invited" => "The invitation is on its way.",
             "asked" => "The question was asked.",
             "asked-many" => "The questions were asked.",
@@ -159,13 +163,18 @@ pub async fn invite_post(
     State(state): State<AppState>,
     user: StaffUser,
     Path(id): Path<String>,
+    Query(back): Query<super::contact_edit::Back>,
 ) -> Result<Response, PageError> {
     match state
         .app
         .invite_contact(&user.staff, parse_contact(&id)?)
         .await
     {
-        Ok(_) => Ok(Redirect::to("/app/contacts?done=invited").into_response()),
+        Ok(_) => Ok(Redirect::to(&format!(
+            "{}?done=invited",
+            back.path().unwrap_or("/app/contacts")
+        ))
+        .into_response()),
         Err(AppError::Conflict { message, .. }) => {
             contacts_page(&state, user, None, Some((StatusCode::CONFLICT, message))).await
         }
@@ -178,12 +187,17 @@ pub async fn password_reset_post(
     State(state): State<AppState>,
     user: StaffUser,
     Path(id): Path<String>,
+    Query(back): Query<super::contact_edit::Back>,
 ) -> Result<Response, PageError> {
     state
         .app
         .send_contact_password_reset(&user.staff, parse_contact(&id)?)
         .await?;
-    Ok(Redirect::to("/app/contacts?done=reset").into_response())
+    Ok(Redirect::to(&format!(
+        "{}?done=reset",
+        back.path().unwrap_or("/app/contacts")
+    ))
+    .into_response())
 }
 
 #[derive(Template)]

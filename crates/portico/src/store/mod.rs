@@ -34,7 +34,7 @@ pub use chat_prefs::{
 };
 pub use chats::{Chat, ChatSummary, Member, MemberState, Message, Reaction, Segment};
 pub use clients::{Client, ClientFilter, ClientSummary, NewClient};
-pub use contacts::{Contact, ContactStatus, NewContact, PortalClient};
+pub use contacts::{Contact, ContactFootprint, ContactStatus, NewContact, PortalClient};
 pub use file_deletions::FileDeletion;
 pub use notify::{
     NewNotifyItem, NotifyChannel, NotifyPrefs, NotifySettings, PendingItem, PendingMessage,

@@ -115,6 +115,29 @@ pub struct InvitationSent {
 }
 
 impl super::Store {
+    /// Whose a token is, used or not, expired or not (to tell a person who
+    /// follows an old invitation that she is already in).
+    pub async fn token_holder_any(
+        &self,
+        hash: &str,
+        purpose: TokenPurpose,
+    ) -> StoreResult<Option<TokenHolder>> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT practice_id, contact_id FROM tokens WHERE token_hash = $1 AND purpose = $2",
+        )
+        .bind(hash)
+        .bind(purpose.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(practice, contact)| {
+            Ok(TokenHolder {
+                practice_id: parse_id(&practice)?,
+                contact_id: parse_id(&contact)?,
+            })
+        })
+        .transpose()
+    }
+
     /// Each contact's latest invitation, for every contact of the practice
     /// who was ever sent one.
     pub async fn latest_invitations(

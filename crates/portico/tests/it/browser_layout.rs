@@ -134,6 +134,9 @@ async fn long_unbroken_text_fits_a_phone_tables_become_cards_and_the_dock_covers
         format!("/app/preview/{}/messages", hannah.id),
         "/app/contacts".to_owned(),
         "/app/settings/contacts".to_owned(),
+        format!("/app/contacts/{}/edit", hannah.id),
+        format!("/app/contacts/{}/delete", hannah.id),
+        format!("/app/clients/{}/send", bakery.id),
     ];
     let base_url = app.base_url.clone();
     run_story(

@@ -13,6 +13,7 @@ mod browser_stories;
 mod chat_prefs;
 mod chat_room;
 mod cli;
+mod contacts_edit;
 mod durability;
 mod errors;
 mod field_errors;
