@@ -158,7 +158,7 @@ fn format_money(symbol: char, cents: i64) -> String {
     let whole = (cents / 100).to_string();
     let mut grouped = String::new();
     for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(digit);
@@ -186,7 +186,8 @@ pub fn questions_from_text(text: &str) -> AppResult<ReadQuestions> {
         (column("date"), column("amount"), column("description"))
     {
         // (line, date, amount, description) of every row with something in it.
-        let mut rows: Vec<(usize, String, Option<(Option<char>, i64)>, String)> = Vec::new();
+        type Row = (usize, String, Option<(Option<char>, i64)>, String);
+        let mut rows: Vec<Row> = Vec::new();
         for (index, record) in reader.records().enumerate() {
             let line = index + 2;
             let record = record
