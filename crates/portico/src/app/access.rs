@@ -233,6 +233,38 @@ impl App {
         Ok(())
     }
 
+    /// A4: whether an invitation that no longer works belongs to a contact
+    /// who is active already: she is told to sign in, not that it expired.
+    pub async fn invitation_already_used(&self, secret: &str) -> AppResult<bool> {
+        let Some(holder) = self
+            .store
+            .token_holder_any(&hash_secret(secret), TokenPurpose::Invitation)
+            .await?
+        else {
+            return Ok(false);
+        };
+        match self
+            .store
+            .get_contact(holder.practice_id, holder.contact_id)
+            .await
+        {
+            Ok(contact) => Ok(contact.status == ContactStatus::Active),
+            Err(crate::store::StoreError::NotFound) => Ok(false),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// The latest invitation of each contact of the actor's practice (A4).
+    pub async fn invitations_sent(
+        &self,
+        actor: &Staff,
+    ) -> AppResult<Vec<crate::store::InvitationSent>> {
+        if !actor.active {
+            return Err(AppError::Forbidden);
+        }
+        Ok(self.store.latest_invitations(actor.practice_id).await?)
+    }
+
     /// Whose a link is, without using it (for the page that asks to confirm).
     pub async fn peek_access_link(
         &self,
@@ -299,8 +331,12 @@ impl App {
         client: &ClientInfo,
     ) -> AppResult<Started> {
         // Check the link before spending time on the hash.
-        self.peek_access_link(TokenPurpose::Reset, secret).await?;
-        let hash = password::hash_password(new_password).await?;
+        let (practice, contact) = self.peek_access_link(TokenPurpose::Reset, secret).await?;
+        let hash = password::hash_new_password(
+            new_password,
+            &[&contact.name, &contact.email, &practice.name],
+        )
+        .await?;
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let holder = tx

@@ -218,6 +218,27 @@ impl App {
         chat: ChatId,
         before: Option<i64>,
     ) -> AppResult<ChatView> {
+        self.chat_view_reading(actor, chat, before, true).await
+    }
+
+    /// P7: a chat as `actor` sees it, for staff previewing a contact's
+    /// portal: nothing is marked read, no receipt or alert changes.
+    pub async fn chat_view_unread(
+        &self,
+        actor: Actor<'_>,
+        chat: ChatId,
+        before: Option<i64>,
+    ) -> AppResult<ChatView> {
+        self.chat_view_reading(actor, chat, before, false).await
+    }
+
+    async fn chat_view_reading(
+        &self,
+        actor: Actor<'_>,
+        chat: ChatId,
+        before: Option<i64>,
+        reads: bool,
+    ) -> AppResult<ChatView> {
         let (practice, member, name) = who(actor);
         let chat = self.store.chat_for_member(practice, chat, member).await?;
         let messages = match before {
@@ -234,9 +255,11 @@ impl App {
             }
         };
         let members = self.store.chat_members(practice, chat.id).await?;
-        self.mark_read(practice, &chat, member, name, chat.last_seq, &members)
-            .await?;
-        self.chat_alert_seen(practice, member, chat.id).await;
+        if reads {
+            self.mark_read(practice, &chat, member, name, chat.last_seq, &members)
+                .await?;
+            self.chat_alert_seen(practice, member, chat.id).await;
+        }
         let mut view = self
             .view_of(practice, chat, member, messages, members)
             .await?;

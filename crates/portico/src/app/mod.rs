@@ -8,7 +8,9 @@ pub mod chat_prefs;
 pub mod chat_room;
 pub mod chats;
 pub mod client_data;
+pub mod contact_edit;
 pub mod demo;
+pub mod home;
 pub mod notify;
 pub mod password;
 pub mod people;
@@ -42,6 +44,10 @@ use tokio::sync::Notify;
 pub enum AppError {
     #[error("{0}")]
     Invalid(#[from] ValidationError),
+    /// Several fields of one form refused at once, each with its sentence
+    /// (never empty): a form shows every error together.
+    #[error("{}", .0.first().map_or("", |e| e.message.as_str()))]
+    Fields(Vec<ValidationError>),
     #[error("{0}")]
     Password(#[from] PasswordError),
     #[error("not found")]
@@ -105,9 +111,49 @@ impl AppError {
     pub fn field(&self) -> Option<&'static str> {
         match self {
             AppError::Invalid(e) => e.field,
+            AppError::Fields(all) => all.first().and_then(|e| e.field),
             AppError::Conflict { field, .. } => *field,
             AppError::Password(_) => Some("password"),
             _ => None,
+        }
+    }
+}
+
+/// Checks every field of a form before refusing, so that a person sees
+/// all that is wrong at once.
+#[derive(Debug, Default)]
+pub struct FieldCheck {
+    errors: Vec<ValidationError>,
+}
+
+impl FieldCheck {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The value, or `None` with its refusal kept.
+    pub fn take<T>(&mut self, result: Result<T, ValidationError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.errors.push(error);
+                None
+            }
+        }
+    }
+
+    /// Keeps a refusal of the check's own.
+    pub fn refuse(&mut self, error: ValidationError) {
+        self.errors.push(error);
+    }
+
+    /// Every refusal together, or nothing wrong.
+    pub fn finish(self) -> AppResult<()> {
+        let mut errors = self.errors;
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(AppError::Invalid(errors.remove(0))),
+            _ => Err(AppError::Fields(errors)),
         }
     }
 }
@@ -222,7 +268,11 @@ impl App {
         let practice_name = Name::parse(practice_name)?;
         let admin_name = Name::parse(admin_name)?;
         let email = EmailAddress::parse(admin_email)?;
-        let password_hash = password::hash_password(password).await?;
+        let password_hash = password::hash_new_password(
+            password,
+            &[practice_name.as_str(), admin_name.as_str(), email.as_str()],
+        )
+        .await?;
         let admin = NewStaff {
             email,
             name: admin_name,
@@ -247,7 +297,7 @@ impl App {
             .find_staff_for_sign_in(&email)
             .await?
             .ok_or(AppError::NotFound)?;
-        let hash = password::hash_password(password).await?;
+        let hash = password::hash_new_password(password, &[&staff.name, &staff.email]).await?;
         self.store
             .set_staff_password(staff.practice_id, staff.id, &hash)
             .await?;

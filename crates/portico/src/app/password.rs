@@ -30,8 +30,68 @@ pub enum PasswordError {
     TooShort,
     #[error("A password can be at most 1024 characters.")]
     TooLong,
+    /// Too easy to guess (zxcvbn's score below [`MIN_STRENGTH`]), with
+    /// what would make it stronger.
+    #[error("{0}")]
+    Weak(String),
     #[error("could not hash the password: {0}")]
     Hash(String),
+}
+
+/// The least zxcvbn score (0 to 4) a new password needs: 3, "safely
+/// unguessable" (about 10^10 guesses), what offline attacks on a stolen
+/// hash take too long for.
+pub const MIN_STRENGTH: u8 = 3;
+
+/// Checks that a new password is hard to guess, given what a guesser knows
+/// of its owner (`about`: their name, address, practice). The refusal says
+/// why and what would help, in zxcvbn's words.
+pub fn check_strength(password: &SecretString, about: &[&str]) -> Result<(), PasswordError> {
+    let password = password.expose_secret();
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(PasswordError::TooShort);
+    }
+    if chars > 1024 {
+        return Err(PasswordError::TooLong);
+    }
+    // Names and addresses split in words, as a guesser would try them.
+    let lower: Vec<String> = about.iter().map(|text| text.to_lowercase()).collect();
+    let words: Vec<&str> = lower
+        .iter()
+        .flat_map(|text| text.split(|c: char| !c.is_alphanumeric()))
+        .filter(|w| w.chars().count() >= 3)
+        .chain(lower.iter().map(String::as_str))
+        .collect();
+    let estimate = zxcvbn::zxcvbn(password, &words);
+    if u8::from(estimate.score()) >= MIN_STRENGTH {
+        return Ok(());
+    }
+    let mut sentence = String::from("This password is too easy to guess.");
+    if let Some(feedback) = estimate.feedback() {
+        if let Some(warning) = feedback.warning() {
+            sentence.push(' ');
+            sentence.push_str(&warning.to_string());
+        }
+        for suggestion in feedback.suggestions() {
+            sentence.push(' ');
+            sentence.push_str(&suggestion.to_string());
+        }
+    }
+    if !sentence.contains("Add") {
+        sentence.push_str(" Add another word or two that are not about you.");
+    }
+    Err(PasswordError::Weak(sentence))
+}
+
+/// A password a person chose: checked for strength against what is known
+/// about them ([`check_strength`]), then hashed.
+pub async fn hash_new_password(
+    password: SecretString,
+    about: &[&str],
+) -> Result<String, PasswordError> {
+    check_strength(&password, about)?;
+    hash_password(password).await
 }
 
 /// Checks a new password's length, then hashes it (argon2id, random salt).
@@ -271,6 +331,46 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn weak_passwords_are_refused_with_what_would_help() {
+        let weak = |p: &str, about: &[&str]| check_strength(&SecretString::from(p), about);
+        for p in ["password123", "qwertyuiop", "1234567890", "aaaaaaaaaaaa"] {
+            match weak(p, &[]) {
+                Err(PasswordError::Weak(sentence)) => {
+                    assert!(
+                        sentence.starts_with("This password is too easy to guess."),
+                        "{p}: {sentence}"
+                    );
+                    assert!(sentence.len() > 40, "{p}: says what would help: {sentence}");
+                }
+                other => panic!("{p}: {other:?}"),
+            }
+        }
+        // What is known of the person counts against them.
+        assert!(matches!(
+            weak(
+                "Hannah Brooks1",
+                &["Hannah Brooks", "hannah@northwind.example"]
+            ),
+            Err(PasswordError::Weak(_))
+        ));
+        assert!(matches!(weak("short", &[]), Err(PasswordError::TooShort)));
+        // Passphrases of unrelated words pass.
+        for p in [
+            "a long test password",
+            "a good long passphrase",
+            "my new passphrase",
+            "a brand new password",
+            "priya's long password",
+            "correct horse battery staple",
+        ] {
+            assert!(
+                weak(p, &["Hannah Brooks", "hannah@northwind.example"]).is_ok(),
+                "{p}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -91,6 +91,13 @@ fn active(actor: &Staff) -> AppResult<()> {
 }
 
 impl App {
+    /// The country whose national phone numbers the actor's practice types
+    /// (from its time zone), if Portico knows it.
+    pub async fn phone_country(&self, actor: &Staff) -> AppResult<Option<&'static str>> {
+        let zone = self.store.practice_time_zone(actor.practice_id).await?;
+        Ok(crate::domain::country_of_time_zone(&zone))
+    }
+
     /// A client of the actor's practice, or "not found" for any other.
     async fn client_for(&self, actor: &Staff, id: ClientId) -> AppResult<Client> {
         let client = self.store.get_client(actor.practice_id, id).await?;
@@ -112,8 +119,16 @@ impl App {
     /// P2: a new client, looked after by the staff user who made it.
     pub async fn create_client(&self, actor: &Staff, name: &str, kind: &str) -> AppResult<Client> {
         active(actor)?;
-        let name = Name::parse(name)?;
-        let kind = ClientKind::parse(kind)?;
+        let mut check = super::FieldCheck::new();
+        let name = check.take(Name::parse(name));
+        let kind = check.take(ClientKind::parse(kind));
+        check.finish()?;
+        let (Some(name), Some(kind)) = (name, kind) else {
+            return Err(AppError::internal(
+                "could not add a client",
+                "a field was lost",
+            ));
+        };
         let client = self
             .store
             .create_client(actor.practice_id, &NewClient { name, kind })
@@ -261,11 +276,13 @@ impl App {
         origin: &ClientInfo,
     ) -> AppResult<AddContact> {
         let client = self.client_for(actor, client).await?;
-        let email = EmailAddress::parse(email)?;
-        if let Some(contact) = self
-            .store
-            .find_contact_by_email(actor.practice_id, &email)
-            .await?
+        let mut check = super::FieldCheck::new();
+        let email = check.take(EmailAddress::parse(email));
+        if let Some(email) = &email
+            && let Some(contact) = self
+                .store
+                .find_contact_by_email(actor.practice_id, email)
+                .await?
         {
             let has_access = self
                 .store
@@ -278,10 +295,18 @@ impl App {
                 has_access,
             });
         }
-        let name = Name::parse(name)?;
+        let name = check.take(Name::parse(name));
+        let country = self.phone_country(actor).await?;
         let phone = match phone.trim() {
             "" => None,
-            text => Some(PhoneNumber::parse(text)?),
+            text => check.take(PhoneNumber::parse_in(text, country)),
+        };
+        check.finish()?;
+        let (Some(email), Some(name)) = (email, name) else {
+            return Err(AppError::internal(
+                "could not add a contact",
+                "a field was lost",
+            ));
         };
         let contact = match self
             .store
@@ -362,9 +387,10 @@ impl App {
     ) -> AppResult<()> {
         active(actor)?;
         let name = Name::parse(name)?;
+        let country = self.phone_country(actor).await?;
         let phone = match phone.trim() {
             "" => None,
-            text => Some(PhoneNumber::parse(text)?),
+            text => Some(PhoneNumber::parse_in(text, country)?),
         };
         Ok(self
             .store
@@ -434,10 +460,20 @@ impl App {
         origin: &ClientInfo,
     ) -> AppResult<()> {
         admin_only(actor)?;
+        let mut check = super::FieldCheck::new();
+        let fields = (
+            check.take(EmailAddress::parse(email)),
+            check.take(Name::parse(name)),
+            check.take(Role::parse(role)),
+        );
+        check.finish()?;
+        let (Some(email), Some(name), Some(role)) = fields else {
+            return Err(AppError::internal("could not invite", "a field was lost"));
+        };
         let new = NewStaff {
-            email: EmailAddress::parse(email)?,
-            name: Name::parse(name)?,
-            role: Role::parse(role)?,
+            email,
+            name,
+            role,
             password_hash: None,
         };
         let practice = self.store.get_practice(actor.practice_id).await?;
@@ -583,7 +619,9 @@ impl App {
         if !staff.active {
             return Err(AppError::Denied(super::access::LINK_NO_GOOD.into()));
         }
-        let hash = password::hash_password(new_password).await?;
+        let hash =
+            password::hash_new_password(new_password, &[&staff.name, &staff.email, &practice.name])
+                .await?;
         let mut tx = self.store.begin().await?;
         tx.consume_staff_token(&hash_secret(secret), self.clock.now())
             .await?
@@ -722,7 +760,7 @@ impl App {
                 .collect();
             if !without.is_empty() {
                 problems.recipients = Some(format!(
-                    "No valid mobile number for {}. Add one in international format (e.g. +61 412 345 678) first.",
+                    "No valid mobile number for {}. Add one first (below), then send again.",
                     without.join(", ")
                 ));
             }
@@ -796,6 +834,29 @@ impl App {
             .map_err(|e| SendOutcome::Failed(e.into()))?;
         self.outbox_wake.notify_one();
         Ok(chosen.len())
+    }
+}
+
+impl App {
+    /// P7: the contact a team member previews: one of their practice.
+    pub async fn preview_contact(&self, actor: &Staff, contact: ContactId) -> AppResult<Contact> {
+        active(actor)?;
+        Ok(self.store.get_contact(actor.practice_id, contact).await?)
+    }
+
+    /// P7: a question as the previewed contact sees it (read-only): only
+    /// one she may see, and nothing is marked seen.
+    pub async fn preview_thread(
+        &self,
+        actor: &Staff,
+        contact: ContactId,
+        question: crate::domain::QuestionId,
+    ) -> AppResult<(Contact, super::questions::Thread)> {
+        let contact = self.preview_contact(actor, contact).await?;
+        let thread = self
+            .thread_unseen(super::questions::Actor::Contact(&contact), question)
+            .await?;
+        Ok((contact, thread))
     }
 }
 

@@ -48,10 +48,133 @@ fn invalid(message: impl Into<String>) -> AppError {
     AppError::Invalid(ValidationError::new(message.into()))
 }
 
+/// Why a row of a bank export was not made a question.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// Money coming in (a positive amount where payments are negative).
+    MoneyIn,
+    /// No amount, or one that is not a sum of money.
+    NoAmount,
+    /// An amount of nothing.
+    Zero,
+    /// No date (a balance or total line).
+    NoDate,
+}
+
+impl Skip {
+    /// A short code for an address (`?skipped=4-in`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Skip::MoneyIn => "in",
+            Skip::NoAmount => "amount",
+            Skip::Zero => "zero",
+            Skip::NoDate => "date",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        [Skip::MoneyIn, Skip::NoAmount, Skip::Zero, Skip::NoDate]
+            .into_iter()
+            .find(|s| s.code() == code)
+    }
+
+    /// Why, in words.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Skip::MoneyIn => "money in, not a payment",
+            Skip::NoAmount => "no amount",
+            Skip::Zero => "an amount of nothing",
+            Skip::NoDate => "no date",
+        }
+    }
+}
+
+/// The questions read from pasted lines or a CSV, and the rows of a bank
+/// export left out (by their line number in the file).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadQuestions {
+    pub titles: Vec<String>,
+    pub skipped: Vec<(usize, Skip)>,
+}
+
+/// An amount of money as a bank export writes it (`$1,200.50`, `-412`,
+/// `(412.00)`, `412.00 DR`): its currency symbol, if any, and cents
+/// (negative for money out when the file says so).
+fn parse_money(text: &str) -> Option<(Option<char>, i64)> {
+    let mut text = text.trim().to_owned();
+    let mut negative = false;
+    if let Some(inner) = text.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
+        negative = true;
+        text = inner.trim().to_owned();
+    }
+    for (suffix, out) in [(" DR", true), (" CR", false), ("DR", true), ("CR", false)] {
+        if let Some(rest) = text.strip_suffix(suffix) {
+            negative |= out;
+            text = rest.trim().to_owned();
+            break;
+        }
+    }
+    if let Some(rest) = text.strip_prefix('-') {
+        negative = !negative;
+        text = rest.trim().to_owned();
+    } else if let Some(rest) = text.strip_prefix('+') {
+        text = rest.trim().to_owned();
+    }
+    let symbol = text.chars().next().filter(|c| "$£€¥".contains(*c));
+    if let Some(c) = symbol {
+        text = text[c.len_utf8()..].trim().to_owned();
+    }
+    if let Some(rest) = text.strip_prefix('-') {
+        negative = !negative;
+        text = rest.trim().to_owned();
+    }
+    let digits: String = text.chars().filter(|c| *c != ',').collect();
+    let (whole, fraction) = match digits.split_once('.') {
+        Some((whole, fraction)) => (whole, fraction),
+        None => (digits.as_str(), ""),
+    };
+    if (whole.is_empty() && fraction.is_empty())
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+        || fraction.len() > 2
+        || whole.len() > 13
+    {
+        return None;
+    }
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let cents: i64 = match fraction.len() {
+        0 => 0,
+        1 => fraction.parse::<i64>().ok()? * 10,
+        _ => fraction.parse().ok()?,
+    };
+    let amount = whole.checked_mul(100)?.checked_add(cents)?;
+    Some((symbol, if negative { -amount } else { amount }))
+}
+
+/// Cents as money: `$1,200.50`.
+fn format_money(symbol: char, cents: i64) -> String {
+    let cents = cents.unsigned_abs();
+    let whole = (cents / 100).to_string();
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("{symbol}{grouped}.{:02}", cents % 100)
+}
+
 /// Lines pasted or a CSV file, one question each. A CSV whose header names
 /// `date`, `amount` and `description` columns (a bank export) becomes
-/// "What was this payment?" questions.
-pub fn questions_from_text(text: &str) -> AppResult<Vec<String>> {
+/// "What was the payment of $412.00 …?" questions, one per payment: rows
+/// with no date or amount, and money coming in (positive amounts in a file
+/// whose payments are negative), are skipped and said so.
+pub fn questions_from_text(text: &str) -> AppResult<ReadQuestions> {
     let text = text.trim_start_matches('\u{feff}');
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -65,30 +188,69 @@ pub fn questions_from_text(text: &str) -> AppResult<Vec<String>> {
     if let (Some(date), Some(amount), Some(description)) =
         (column("date"), column("amount"), column("description"))
     {
-        let mut titles = Vec::new();
-        for (line, record) in reader.records().enumerate() {
-            let record = record.map_err(|e| {
-                invalid(format!("Line {} of the CSV cannot be read: {e}", line + 2))
-            })?;
-            let field = |i: usize| record.get(i).map(str::trim).unwrap_or("");
-            if field(description).is_empty() && field(amount).is_empty() {
+        // (line, date, amount, description) of every row with something in it.
+        type Row = (usize, String, Option<(Option<char>, i64)>, String);
+        let mut rows: Vec<Row> = Vec::new();
+        for (index, record) in reader.records().enumerate() {
+            let line = index + 2;
+            let record = record
+                .map_err(|e| invalid(format!("Line {line} of the CSV cannot be read: {e}")))?;
+            let field = |i: usize| record.get(i).map(str::trim).unwrap_or("").to_owned();
+            if record.iter().all(|f| f.trim().is_empty()) {
                 continue;
             }
-            titles.push(format!(
-                "What was the payment of {} on {} to \"{}\" for?",
-                field(amount),
+            rows.push((
+                line,
                 field(date),
-                field(description)
+                parse_money(&field(amount)),
+                field(description),
             ));
         }
-        return Ok(titles);
+        // Payments are the negative amounts when the file has any; a file
+        // of positive amounts only lists payments as positive.
+        let out_is_negative = rows
+            .iter()
+            .any(|(_, _, money, _)| money.is_some_and(|(_, cents)| cents < 0));
+        let mut read = ReadQuestions::default();
+        for (line, date, money, description) in rows {
+            let skip = match money {
+                _ if date.is_empty() => Some(Skip::NoDate),
+                None => Some(Skip::NoAmount),
+                Some((_, 0)) => Some(Skip::Zero),
+                Some((_, cents)) if out_is_negative && cents > 0 => Some(Skip::MoneyIn),
+                Some(_) => None,
+            };
+            if let Some(skip) = skip {
+                read.skipped.push((line, skip));
+                continue;
+            }
+            let (symbol, cents) = money.unwrap_or((None, 0));
+            let to = if description.is_empty() {
+                String::new()
+            } else {
+                format!(" to \"{description}\"")
+            };
+            read.titles.push(format!(
+                "What was the payment of {} on {date}{to} for?",
+                format_money(symbol.unwrap_or('$'), cents)
+            ));
+        }
+        if read.titles.is_empty() {
+            return Err(invalid(
+                "No payment found in this bank export: every row was money in, a balance, or had no amount.",
+            ));
+        }
+        return Ok(read);
     }
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect())
+    Ok(ReadQuestions {
+        titles: text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        skipped: Vec::new(),
+    })
 }
 
 impl App {
@@ -143,24 +305,33 @@ impl App {
             )));
         }
         for input in inputs {
+            // Every field of the question is checked before refusing.
+            let mut check = super::FieldCheck::new();
             let title = input.title.trim();
             if title.is_empty() {
-                return Err(invalid("Write a question."));
+                check.refuse(ValidationError::new("Write a question.").at("title"));
             }
             if title.chars().count() > MAX_TITLE_CHARS {
-                return Err(invalid(format!(
+                check.refuse(ValidationError::new(format!(
                     "A question can be at most {MAX_TITLE_CHARS} characters; put the rest in its details."
-                )));
+                )).at("title"));
             }
             if input.details.chars().count() > MAX_BODY_CHARS {
-                return Err(invalid(format!(
-                    "Details can be at most {MAX_BODY_CHARS} characters."
-                ))
-                .at("details"));
+                check.refuse(
+                    ValidationError::new(format!(
+                        "Details can be at most {MAX_BODY_CHARS} characters."
+                    ))
+                    .at("details"),
+                );
             }
             if let Some(contact) = input.assignee {
-                self.check_assignee(client, contact).await?;
+                match self.check_assignee(client, contact).await {
+                    Ok(()) => {}
+                    Err(AppError::Invalid(error)) => check.refuse(error),
+                    Err(other) => return Err(other),
+                }
             }
+            check.finish()?;
         }
         Ok(())
     }
@@ -318,6 +489,13 @@ impl App {
             Actor::Contact(c) => crate::store::Member::Contact(c.id),
         };
         self.question_seen(p, id, me).await;
+        self.thread_unseen(actor, id).await
+    }
+
+    /// A thread as `actor` sees it, without marking anything seen (P7).
+    pub async fn thread_unseen(&self, actor: Actor<'_>, id: QuestionId) -> AppResult<Thread> {
+        let question = self.visible_question(actor, id).await?;
+        let p = question.question.practice_id;
         let entries = self.store.question_entries(p, id).await?;
         let assignable_to = match actor {
             Actor::Staff(_) if question.client_assignable => {
@@ -520,32 +698,64 @@ impl App {
         .await
     }
 
-    /// Q4: staff move a question to another contact, optionally with a
-    /// follow-up in the same step.
+    /// Q4: staff move a question to another contact (`Some`), or back to
+    /// every contact of the client (`None`), optionally with a follow-up in
+    /// the same step. Moving it to whoever has it already is refused.
     pub async fn reassign_question(
         &self,
         actor: &Staff,
         id: QuestionId,
-        to: ContactId,
+        to: Option<ContactId>,
         follow_up: &str,
     ) -> AppResult<()> {
         let question = self.visible_question(Actor::Staff(actor), id).await?;
         let client = self
             .staff_client(actor, question.question.client_id)
             .await?;
-        self.check_assignee(&client, to).await?;
-        let contact = self.store.get_contact(actor.practice_id, to).await?;
+        let follow_up = follow_up.trim();
+        if follow_up.chars().count() > MAX_BODY_CHARS {
+            return Err(invalid(format!(
+                "A follow-up can be at most {MAX_BODY_CHARS} characters."
+            ))
+            .at("follow_up"));
+        }
+        if to == question.question.assignee {
+            let message = match &question.assignee_name {
+                Some(name) => format!(
+                    "The question is already with {name}: choose someone else to move it to."
+                ),
+                None => {
+                    "The question is already for every contact: choose one contact to move it to."
+                        .to_owned()
+                }
+            };
+            return Err(AppError::conflict(message).at("to"));
+        }
+        let to_name = match to {
+            Some(to) => {
+                self.check_assignee(&client, to)
+                    .await
+                    .map_err(|e| e.at("to"))?;
+                self.store.get_contact(actor.practice_id, to).await?.name
+            }
+            None => format!("every contact of {}", client.name),
+        };
         let now = self.clock.now();
         let p = actor.practice_id;
         let from = question
             .assignee_name
             .clone()
             .unwrap_or_else(|| "everyone".into());
-        // The new assignee is told (N2), with the follow-up if there is one.
+        // Those who see it now and did not before are told (N2), with the
+        // follow-up if there is one.
         let moved = Question {
-            assignee: Some(to),
+            assignee: to,
             ..question.question.clone()
         };
+        let before = question
+            .question
+            .assignee
+            .map(crate::store::Member::Contact);
         let items: Vec<_> = self
             .question_items(
                 &moved,
@@ -557,11 +767,11 @@ impl App {
             )
             .await?
             .into_iter()
-            .filter(|item| item.recipient == crate::store::Member::Contact(to))
+            .filter(|item| Some(item.recipient) != before)
             .collect();
         let mut tx = self.store.begin().await?;
         tx.insert_notify_items(p, &items, now).await?;
-        tx.set_question_assignee(p, id, Some(to), now).await?;
+        tx.set_question_assignee(p, id, to, now).await?;
         tx.insert_entry(
             p,
             id,
@@ -569,18 +779,12 @@ impl App {
                 author: Author::Staff(actor.id),
                 author_name: actor.name.clone(),
                 kind: EntryKind::Reassigned,
-                body: format!("Moved from {from} to {}.", contact.name),
+                body: format!("Moved from {from} to {to_name}."),
             },
             now,
         )
         .await?;
-        let follow_up = follow_up.trim();
         if !follow_up.is_empty() {
-            if follow_up.chars().count() > MAX_BODY_CHARS {
-                return Err(invalid(format!(
-                    "A reply can be at most {MAX_BODY_CHARS} characters."
-                )));
-            }
             tx.insert_entry(
                 p,
                 id,
@@ -599,6 +803,32 @@ impl App {
         tx.commit().await?;
         self.after_question(&moved, "reassigned", &actor.name).await;
         Ok(())
+    }
+
+    /// A question a contact no longer sees because it was moved to another
+    /// contact of a client she still reaches: that client, so her portal
+    /// can say so. `None` for any other question (it stays "not found").
+    pub async fn moved_away_from(
+        &self,
+        contact: &Contact,
+        id: QuestionId,
+    ) -> AppResult<Option<ClientId>> {
+        let question = match self.store.get_question(contact.practice_id, id).await {
+            Ok(question) => question,
+            Err(crate::store::StoreError::NotFound) => return Ok(None),
+            Err(other) => return Err(other.into()),
+        };
+        let reachable = self
+            .store
+            .portal_clients(contact.practice_id, contact.id)
+            .await?;
+        let moved = question.client_assignable
+            && question
+                .question
+                .assignee
+                .is_some_and(|other| other != contact.id)
+            && policy::contact_may_open_client(&reachable, question.question.client_id);
+        Ok(moved.then_some(question.question.client_id))
     }
 
     /// A file the actor may download: one of a question they may see.
@@ -677,20 +907,70 @@ mod tests {
 
     #[test]
     fn pasted_lines_become_questions() {
-        let titles = questions_from_text("What is this?\n\n  And this?  \n").unwrap();
-        assert_eq!(titles, vec!["What is this?", "And this?"]);
+        let read = questions_from_text("What is this?\n\n  And this?  \n").unwrap();
+        assert_eq!(read.titles, vec!["What is this?", "And this?"]);
+        assert!(read.skipped.is_empty());
     }
 
     #[test]
-    fn a_bank_export_becomes_payment_questions() {
-        let csv = "Date,Amount,Description\n2026-10-03,$412.00,ACME SUPPLIES\n2026-10-05,\"$1,200.50\",\"Smith, J\"\n";
-        let titles = questions_from_text(csv).unwrap();
+    fn a_bank_export_becomes_payment_questions_with_money_amounts() {
+        let csv = "Date,Amount,Description\n2026-10-03,412,ACME SUPPLIES\n2026-10-05,\"$1,200.5\",\"Smith, J\"\n";
+        let read = questions_from_text(csv).unwrap();
         assert_eq!(
-            titles,
+            read.titles,
             vec![
                 "What was the payment of $412.00 on 2026-10-03 to \"ACME SUPPLIES\" for?",
                 "What was the payment of $1,200.50 on 2026-10-05 to \"Smith, J\" for?",
             ]
         );
+        assert!(read.skipped.is_empty());
+    }
+
+    #[test]
+    fn rows_that_are_not_payments_are_skipped_and_named() {
+        let csv = "Date,Description,Amount\n\
+            2026-10-01,Opening balance,\n\
+            2026-10-03,ACME SUPPLIES,-412.00\n\
+            2026-10-04,Client payment,\"1,500.00\"\n\
+            2026-10-05,Fee reversal,0.00\n\
+            ,Closing balance,-88.00\n\
+            2026-10-06,Stationery,(£19.9)\n\
+            2026-10-07,Pending,n/a\n";
+        let read = questions_from_text(csv).unwrap();
+        assert_eq!(
+            read.titles,
+            vec![
+                "What was the payment of $412.00 on 2026-10-03 to \"ACME SUPPLIES\" for?",
+                "What was the payment of £19.90 on 2026-10-06 to \"Stationery\" for?",
+            ]
+        );
+        assert_eq!(
+            read.skipped,
+            vec![
+                (2, Skip::NoAmount),
+                (4, Skip::MoneyIn),
+                (5, Skip::Zero),
+                (6, Skip::NoDate),
+                (8, Skip::NoAmount),
+            ]
+        );
+        let only_deposits = "Date,Amount,Description\n2026-10-04,-0,x\n";
+        assert!(questions_from_text(only_deposits).is_err());
+    }
+
+    #[test]
+    fn money_reads_as_banks_write_it() {
+        assert_eq!(parse_money("$1,200.50"), Some((Some('$'), 120_050)));
+        assert_eq!(parse_money("-$412"), Some((Some('$'), -41_200)));
+        assert_eq!(parse_money("$-412.5"), Some((Some('$'), -41_250)));
+        assert_eq!(parse_money("(19.99)"), Some((None, -1_999)));
+        assert_eq!(parse_money("19.99 DR"), Some((None, -1_999)));
+        assert_eq!(parse_money(".5"), Some((None, 50)));
+        for bad in ["", "n/a", "1.234", "12a", "$", "1e5", "99999999999999999"] {
+            assert_eq!(parse_money(bad), None, "{bad:?}");
+        }
+        assert_eq!(format_money('$', 41_200), "$412.00");
+        assert_eq!(format_money('$', -123_456_789), "$1,234,567.89");
+        assert_eq!(format_money('€', 5), "€0.05");
     }
 }

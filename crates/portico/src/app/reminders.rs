@@ -69,7 +69,7 @@ pub fn due_slot(
 }
 
 /// A time zone name from the tz database (`Europe/London`), or why not.
-fn valid_zone(name: &str) -> AppResult<String> {
+pub(super) fn valid_zone(name: &str) -> AppResult<String> {
     let name = name.trim();
     if name.is_empty() || TimeZone::get(name).is_err() {
         return Err(AppError::Invalid(crate::domain::ValidationError::new(

@@ -10,7 +10,7 @@ pub use ids::{
 pub use secret::{Clock, IssuedSecret, hash_secret, issue_secret};
 pub use values::{
     ClientKind, EmailAddress, Name, PhoneNumber, Role, ValidationError, bounded_integer,
-    time_of_day,
+    country_name, country_of_time_zone, time_of_day,
 };
 
 /// Milliseconds since the Unix epoch, the one timestamp representation the

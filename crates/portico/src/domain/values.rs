@@ -91,33 +91,98 @@ impl fmt::Display for EmailAddress {
 }
 
 /// A mobile number in E.164 form (`+61412345678`): what SMS providers take.
-/// People may type spaces, dashes, dots and brackets; they are dropped.
+/// People type it as they would dial it: in international form (`+61 412
+/// 345 678`), or, where the practice's country is known, in its national
+/// form (`0412 345 678`). Read and checked with libphonenumber's data.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PhoneNumber(String);
 
 impl PhoneNumber {
+    /// A number in international form only.
     pub fn parse(input: &str) -> Result<Self, ValidationError> {
-        let compact: String = input
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
-            .collect();
-        let digits = compact.strip_prefix('+').unwrap_or("");
-        let valid = !digits.is_empty()
-            && digits.chars().all(|c| c.is_ascii_digit())
-            && (8..=15).contains(&digits.len())
-            && !digits.starts_with('0');
-        if valid {
-            Ok(Self(compact))
-        } else {
-            Err(ValidationError::new(
-                "Enter a mobile number in international format, starting with + and the country code, e.g. +61 412 345 678.",
-            ).at("phone"))
+        Self::parse_in(input, None)
+    }
+
+    /// A number in international form, or in the national form of
+    /// `country` (an ISO 3166 code such as `AU`).
+    pub fn parse_in(input: &str, country: Option<&str>) -> Result<Self, ValidationError> {
+        let region = country.and_then(|c| c.parse::<phonenumber::country::Id>().ok());
+        let refuse = || {
+            let how = match country_name(country) {
+                Some(name) => format!(
+                    "Enter a mobile number as it is dialled in {name}, or in international format, starting with + and the country code (e.g. +61 412 345 678)."
+                ),
+                None => "Enter a mobile number in international format, starting with + and the country code, e.g. +61 412 345 678.".to_owned(),
+            };
+            ValidationError::new(how).at("phone")
+        };
+        let text = input.trim();
+        if text.is_empty() || text.chars().count() > 40 || text.chars().any(char::is_alphabetic) {
+            return Err(refuse());
         }
+        let number = phonenumber::parse(region, text).map_err(|_| refuse())?;
+        if !phonenumber::is_valid(&number) {
+            return Err(refuse());
+        }
+        Ok(Self(
+            number.format().mode(phonenumber::Mode::E164).to_string(),
+        ))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Countries whose national phone numbers Portico reads, by the time zones
+/// it offers: a practice's country follows from its time zone.
+const ZONE_COUNTRIES: &[(&str, &str, &str)] = &[
+    ("Australia/", "AU", "Australia"),
+    ("Pacific/Auckland", "NZ", "New Zealand"),
+    ("Pacific/Chatham", "NZ", "New Zealand"),
+    ("Europe/London", "GB", "the United Kingdom"),
+    ("Europe/Dublin", "IE", "Ireland"),
+    ("Europe/Paris", "FR", "France"),
+    ("Europe/Berlin", "DE", "Germany"),
+    ("America/New_York", "US", "the United States"),
+    ("America/Chicago", "US", "the United States"),
+    ("America/Denver", "US", "the United States"),
+    ("America/Phoenix", "US", "the United States"),
+    ("America/Los_Angeles", "US", "the United States"),
+    ("America/Anchorage", "US", "the United States"),
+    ("Pacific/Honolulu", "US", "the United States"),
+    ("America/Toronto", "CA", "Canada"),
+    ("America/Vancouver", "CA", "Canada"),
+    ("America/Edmonton", "CA", "Canada"),
+    ("America/Winnipeg", "CA", "Canada"),
+    ("America/Halifax", "CA", "Canada"),
+    ("Asia/Singapore", "SG", "Singapore"),
+    ("Asia/Kolkata", "IN", "India"),
+];
+
+/// The country (ISO 3166 code) whose national phone numbers a practice in
+/// time zone `zone` types, when Portico knows it; else numbers must be
+/// international.
+pub fn country_of_time_zone(zone: &str) -> Option<&'static str> {
+    ZONE_COUNTRIES
+        .iter()
+        .find(|(z, _, _)| {
+            if z.ends_with('/') {
+                zone.starts_with(z)
+            } else {
+                zone == *z
+            }
+        })
+        .map(|(_, code, _)| *code)
+}
+
+/// A country's name, for sentences ("as it is dialled in Australia").
+pub fn country_name(code: Option<&str>) -> Option<&'static str> {
+    let code = code?;
+    ZONE_COUNTRIES
+        .iter()
+        .find(|(_, c, _)| *c == code)
+        .map(|(_, _, name)| *name)
 }
 
 impl fmt::Display for PhoneNumber {
@@ -304,8 +369,8 @@ mod tests {
             "+61412345678"
         );
         assert_eq!(
-            PhoneNumber::parse("+1 (555) 010-9999").unwrap().as_str(),
-            "+15550109999"
+            PhoneNumber::parse("+1 (415) 555-2671").unwrap().as_str(),
+            "+14155552671"
         );
         for bad in [
             "0412 345 678",
@@ -314,10 +379,50 @@ mod tests {
             "+61 412 abc 678",
             "",
             "+1234567890123456",
+            "+61 412 345",
         ] {
             let err = PhoneNumber::parse(bad).unwrap_err();
             assert!(err.message.contains("international format"), "{bad}");
+            assert_eq!(err.field, Some("phone"));
         }
+    }
+
+    #[test]
+    fn national_numbers_are_read_with_the_practices_country() {
+        let au = Some("AU");
+        assert_eq!(
+            PhoneNumber::parse_in("0412 345 678", au).unwrap().as_str(),
+            "+61412345678"
+        );
+        assert_eq!(
+            PhoneNumber::parse_in("(04) 1234-5678", au)
+                .unwrap()
+                .as_str(),
+            "+61412345678"
+        );
+        // International form still works, for any country.
+        assert_eq!(
+            PhoneNumber::parse_in("+44 7400 123456", au)
+                .unwrap()
+                .as_str(),
+            "+447400123456"
+        );
+        assert_eq!(
+            PhoneNumber::parse_in("07400 123456", Some("GB"))
+                .unwrap()
+                .as_str(),
+            "+447400123456"
+        );
+        let err = PhoneNumber::parse_in("0412 345", au).unwrap_err();
+        assert!(
+            err.message.contains("as it is dialled in Australia"),
+            "{err}"
+        );
+        assert!(PhoneNumber::parse_in("0412 345 678", None).is_err());
+        assert_eq!(country_of_time_zone("Australia/Sydney"), Some("AU"));
+        assert_eq!(country_of_time_zone("Europe/London"), Some("GB"));
+        assert_eq!(country_of_time_zone("UTC"), None);
+        assert_eq!(country_of_time_zone("Asia/Tokyo"), None);
     }
 
     #[test]

@@ -6,7 +6,6 @@ use super::errors::PageError;
 use super::layout::Layout;
 use super::pages::render;
 use super::session::StaffUser;
-use super::staff_pages::Done;
 use crate::app::people::ContactWithClients;
 use crate::app::sessions::ClientInfo;
 use crate::domain::{ClientId, ContactId};
@@ -25,24 +24,81 @@ struct AllContactsPage {
     rows: Vec<ContactWithClients>,
     clients: Vec<Client>,
     notice: Option<String>,
+    error: Option<(ContactId, String)>,
+}
+
+impl AllContactsPage {
+    /// The clients a contact cannot open yet: what "Give access to" offers.
+    fn lacking(&self, row: &ContactWithClients) -> Vec<&Client> {
+        self.clients
+            .iter()
+            .filter(|c| !row.clients.iter().any(|has| has.id == c.id))
+            .collect()
+    }
+
+    fn error_for(&self, row: &ContactWithClients) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|(id, _)| *id == row.contact.id)
+            .map(|(_, message)| message.as_str())
+    }
+}
+
+/// After a change: who got or lost which client (`?given=` or `?removed=`
+/// with `contact:client`).
+#[derive(Deserialize, Default)]
+pub struct Changed {
+    #[serde(default)]
+    given: String,
+    #[serde(default)]
+    removed: String,
+}
+
+fn names(rows: &[ContactWithClients], clients: &[Client], pair: &str) -> Option<(String, String)> {
+    let (contact, client) = pair.split_once(':')?;
+    let contact: ContactId = contact.parse().ok()?;
+    let client: ClientId = client.parse().ok()?;
+    let who = rows.iter().find(|r| r.contact.id == contact)?;
+    let what = clients.iter().find(|c| c.id == client)?;
+    Some((who.contact.name.clone(), what.name.clone()))
+}
+
+async fn page(
+    state: &AppState,
+    user: StaffUser,
+    status: StatusCode,
+    changed: &Changed,
+    error: Option<(ContactId, String)>,
+) -> Result<Response, PageError> {
+    let (rows, clients) = state.app.all_contacts(&user.staff).await?;
+    let notice = if let Some((who, what)) = names(&rows, &clients, &changed.given) {
+        Some(format!(
+            "{who} can now open {what}: its questions for her and the chats she is added to."
+        ))
+    } else {
+        names(&rows, &clients, &changed.removed).map(|(who, what)| {
+            format!("{who} can no longer open {what}: its questions and chats are closed to her.")
+        })
+    };
+    Ok(render(
+        status,
+        &AllContactsPage {
+            layout: user.layout,
+            rows,
+            clients,
+            notice,
+            error,
+        },
+    ))
 }
 
 /// `GET /app/settings/contacts`
 pub async fn all_contacts_get(
     State(state): State<AppState>,
     user: StaffUser,
-    Query(done): Query<Done>,
+    Query(changed): Query<Changed>,
 ) -> Result<Response, PageError> {
-    let (rows, clients) = state.app.all_contacts(&user.staff).await?;
-    Ok(render(
-        StatusCode::OK,
-        &AllContactsPage {
-            layout: user.layout,
-            rows,
-            clients,
-            notice: done.notice(),
-        },
-    ))
+    page(&state, user, StatusCode::OK, &changed, None).await
 }
 
 #[derive(Deserialize)]
@@ -64,12 +120,23 @@ pub async fn add_client_post(
     Form(form): Form<AddClientForm>,
 ) -> Result<Response, PageError> {
     let contact: ContactId = parse(&contact)?;
+    if form.client.trim().is_empty() {
+        let message = "Choose a client to give access to.".to_owned();
+        return page(
+            &state,
+            user,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &Changed::default(),
+            Some((contact, message)),
+        )
+        .await;
+    }
     let client: ClientId = parse(&form.client)?;
     state
         .app
         .grant_access(&user.staff, contact, client, &origin)
         .await?;
-    Ok(Redirect::to("/app/settings/contacts?done=access-given").into_response())
+    Ok(Redirect::to(&format!("/app/settings/contacts?given={contact}:{client}")).into_response())
 }
 
 /// `POST /app/settings/contacts/{contact}/clients/{client}/remove`
@@ -79,9 +146,14 @@ pub async fn remove_client_post(
     origin: ClientInfo,
     Path((contact, client)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
+    let contact: ContactId = parse(&contact)?;
+    let client: ClientId = parse(&client)?;
     state
         .app
-        .revoke_access(&user.staff, parse(&contact)?, parse(&client)?, &origin)
+        .revoke_access(&user.staff, contact, client, &origin)
         .await?;
-    Ok(Redirect::to("/app/settings/contacts?done=access-removed").into_response())
+    Ok(Redirect::to(&format!(
+        "/app/settings/contacts?removed={contact}:{client}"
+    ))
+    .into_response())
 }

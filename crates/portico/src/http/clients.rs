@@ -62,7 +62,14 @@ struct ClientsPage {
     assigned: String,
     new_name: String,
     new_kind: String,
-    name_error: Option<String>,
+    errors: NewClientErrors,
+}
+
+/// Why a new client was refused, by field.
+#[derive(Default)]
+struct NewClientErrors {
+    name: Option<String>,
+    kind: Option<String>,
 }
 
 async fn clients_page(
@@ -72,7 +79,7 @@ async fn clients_page(
     status: StatusCode,
     new_name: String,
     new_kind: String,
-    name_error: Option<String>,
+    errors: NewClientErrors,
 ) -> Result<Response, PageError> {
     let filter = ClientFilter {
         search: Some(query.q.clone()),
@@ -104,7 +111,7 @@ async fn clients_page(
             assigned: query.assigned,
             new_name,
             new_kind,
-            name_error,
+            errors,
         },
     ))
 }
@@ -122,7 +129,7 @@ pub async fn clients_get(
         StatusCode::OK,
         String::new(),
         "business".into(),
-        None,
+        NewClientErrors::default(),
     )
     .await
 }
@@ -150,15 +157,21 @@ pub async fn clients_post(
             Ok(Redirect::to(&format!("/app/clients/{}/contacts", client.id)).into_response())
         }
         Err(error) => {
-            let (status, message) = form_refusal(error)?;
+            let refusal = refusal(error)?;
+            let errors = NewClientErrors {
+                name: refusal
+                    .for_field("name")
+                    .or_else(|| (!refusal.about_any(&["kind"])).then(|| refusal.message.clone())),
+                kind: refusal.for_field("kind"),
+            };
             clients_page(
                 &state,
                 user,
                 ListQuery::default(),
-                status,
+                refusal.status,
                 form.name,
                 form.kind,
-                Some(message),
+                errors,
             )
             .await
         }
@@ -392,6 +405,18 @@ struct ContactsPage {
     form: ContactForm,
     errors: ContactErrors,
     notice: Option<String>,
+    /// A4: each contact's latest invitation.
+    invitations: Vec<crate::store::InvitationSent>,
+}
+
+impl ContactsPage {
+    fn invitation_of(&self, contact: &Contact) -> Option<&crate::store::InvitationSent> {
+        self.invitations.iter().find(|i| i.contact_id == contact.id)
+    }
+
+    fn expired(&self, invitation: &crate::store::InvitationSent) -> bool {
+        invitation.expires_at <= self.layout.time.now()
+    }
 }
 
 struct ContactsState {
@@ -410,6 +435,7 @@ async fn contacts_tab(
 ) -> Result<Response, PageError> {
     let page = state.app.client_page(&user.staff, id).await?;
     let contacts = state.app.client_contacts(&user.staff, id).await?;
+    let invitations = state.app.invitations_sent(&user.staff).await?;
     let (existing, existing_has_access) = match view.existing {
         Some((contact, has_access)) => (Some(contact), has_access),
         None => (None, false),
@@ -427,6 +453,7 @@ async fn contacts_tab(
             form: view.form,
             errors: view.errors,
             notice: view.notice,
+            invitations,
         },
     ))
 }
@@ -492,20 +519,14 @@ pub async fn contacts_post(
         Err(error) => {
             let refusal = refusal(error)?;
             view.status = refusal.status;
-            view.errors = match refusal.field {
-                Some("email") => ContactErrors {
-                    email: Some(refusal.message),
-                    ..ContactErrors::default()
-                },
-                Some("phone") => ContactErrors {
-                    phone: Some(refusal.message),
-                    ..ContactErrors::default()
-                },
-                // The name, or the form as a whole: shown first.
-                _ => ContactErrors {
-                    name: Some(refusal.message),
-                    ..ContactErrors::default()
-                },
+            // Every field's refusal by its field; one about the form as a
+            // whole shows under the name, the first field.
+            view.errors = ContactErrors {
+                name: refusal.for_field("name").or_else(|| {
+                    (!refusal.about_any(&["email", "phone"])).then(|| refusal.message.clone())
+                }),
+                email: refusal.for_field("email"),
+                phone: refusal.for_field("phone"),
             };
             view.form = form;
         }

@@ -71,10 +71,10 @@ pub fn refusal_status(error: &AppError) -> Option<(StatusCode, String)> {
     use crate::files::FileError;
     use crate::store::StoreError;
     let status = match error {
-        AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        AppError::Password(PasswordError::TooShort | PasswordError::TooLong) => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
+        AppError::Invalid(_) | AppError::Fields(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::Password(
+            PasswordError::TooShort | PasswordError::TooLong | PasswordError::Weak(_),
+        ) => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::NotFound => StatusCode::NOT_FOUND,
         AppError::Forbidden => StatusCode::FORBIDDEN,
         AppError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,

@@ -13,12 +13,26 @@ pub struct Refusal {
     pub message: String,
     /// The form field (input name) it is about; `None`: the form as a whole.
     pub field: Option<&'static str>,
+    /// Every field refused at once (the first is `field` and `message`).
+    pub fields: Vec<(&'static str, String)>,
 }
 
 impl Refusal {
     /// The sentence, if the refusal is about `field`.
     pub fn for_field(&self, field: &str) -> Option<String> {
-        (self.field == Some(field)).then(|| self.message.clone())
+        if self.field == Some(field) {
+            return Some(self.message.clone());
+        }
+        self.fields
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, message)| message.clone())
+    }
+
+    /// Whether the refusal is about one of `fields` (else it is shown
+    /// above the form).
+    pub fn about_any(&self, fields: &[&str]) -> bool {
+        self.field.is_some_and(|f| fields.contains(&f))
     }
 }
 
@@ -26,6 +40,13 @@ impl Refusal {
 /// anything else.
 pub fn refusal(error: AppError) -> Result<Refusal, PageError> {
     let field = error.field();
+    let fields = match &error {
+        AppError::Fields(all) => all
+            .iter()
+            .filter_map(|e| Some((e.field?, e.message.clone())))
+            .collect(),
+        _ => Vec::new(),
+    };
     match error {
         // Pages of their own, whatever the form.
         AppError::NotFound | AppError::Forbidden => Err(error.into()),
@@ -34,6 +55,7 @@ pub fn refusal(error: AppError) -> Result<Refusal, PageError> {
                 status,
                 message,
                 field,
+                fields,
             }),
             None => Err(other.into()),
         },

@@ -16,6 +16,8 @@ pub struct Layout {
     pub practice_name: Option<String>,
     /// P7: staff looking at a contact's portal; nothing in it may change.
     pub preview: bool,
+    /// P7: where the previewed portal's pages are (`/app/preview/<contact>`).
+    pub preview_base: Option<String>,
     /// X15: the viewer's time zone and "now", for every time on the page.
     pub time: Viewer,
     /// X15: the practice's brand, when someone of a practice is looking.
@@ -94,6 +96,7 @@ impl Layout {
             is_admin,
             practice_name: Some(identity.practice.name.clone()),
             preview: false,
+            preview_base: None,
             time: Viewer::for_person(own_zone, &identity.practice.time_zone, Millis::now()),
             brand: Brand::of(&identity.practice),
         }
@@ -109,6 +112,7 @@ impl Layout {
             is_admin: false,
             practice_name: Some(practice.name.clone()),
             preview: true,
+            preview_base: Some(format!("/app/preview/{}", contact.id)),
             time: Viewer::for_person(
                 contact.time_zone.as_deref(),
                 &practice.time_zone,
@@ -132,6 +136,11 @@ impl Layout {
     /// A duration up to now on the page ("3 days ago").
     pub fn ago(&self, at: impl Instant) -> LocalTime {
         self.time.ago(at.millis())
+    }
+
+    /// The portal's home: the contact's own, or the previewed one.
+    pub fn portal_home(&self) -> &str {
+        self.preview_base.as_deref().unwrap_or("/portal")
     }
 
     pub fn is_staff(&self) -> bool {

@@ -32,7 +32,7 @@ fn parse<T: std::str::FromStr>(id: &str) -> Result<T, PageError> {
 #[template(path = "messages.html")]
 struct MessagesPage {
     layout: Layout,
-    base: &'static str,
+    base: String,
     unread_only: bool,
     chats: Vec<ChatSummary>,
     view: Option<ChatView>,
@@ -126,6 +126,8 @@ struct Show {
     error: Option<String>,
     reply_to: Option<i64>,
     before: Option<i64>,
+    /// P7: staff preview a contact's chats; reading marks nothing read.
+    preview: bool,
 }
 
 impl Show {
@@ -138,6 +140,7 @@ impl Show {
             error: None,
             reply_to: None,
             before: None,
+            preview: false,
         }
     }
 
@@ -154,7 +157,7 @@ async fn messages_page(
     state: &AppState,
     actor: Actor<'_>,
     layout: Layout,
-    base: &'static str,
+    base: &str,
     show: Show,
 ) -> Result<Response, PageError> {
     let Show {
@@ -165,8 +168,10 @@ async fn messages_page(
         error,
         reply_to,
         before,
+        preview,
     } = show;
     let view = match chat {
+        Some(chat) if preview => Some(state.app.chat_view_unread(actor, chat, before).await?),
         Some(chat) => Some(state.app.chat_view(actor, chat, before).await?),
         None => None,
     };
@@ -227,7 +232,7 @@ async fn messages_page(
         status,
         &MessagesPage {
             layout,
-            base,
+            base: base.to_owned(),
             unread_only,
             chats,
             view,
@@ -348,6 +353,56 @@ pub async fn portal_chat_get(
         show,
     )
     .await
+}
+
+/// `GET /app/preview/{contact}/messages` (P7): the contact's chats as she
+/// sees them, read-only.
+pub async fn preview_list_get(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(contact): Path<String>,
+) -> Result<Response, PageError> {
+    let (contact, layout) = preview_of(&state, &user, &contact).await?;
+    let show = Show {
+        preview: true,
+        ..Show::list(ListFilter::All)
+    };
+    let base = format!("/app/preview/{}/messages", contact.id);
+    messages_page(&state, Actor::Contact(&contact), layout, &base, show).await
+}
+
+/// `GET /app/preview/{contact}/messages/{chat}` (P7): one of her chats,
+/// read-only; nothing is marked read and no receipt goes.
+pub async fn preview_chat_get(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path((contact, chat)): Path<(String, String)>,
+    Query(query): Query<ChatQuery>,
+) -> Result<Response, PageError> {
+    let (contact, layout) = preview_of(&state, &user, &contact).await?;
+    let show = Show {
+        before: query.before.parse().ok(),
+        preview: true,
+        ..Show::chat(parse(&chat)?, None)
+    };
+    let base = format!("/app/preview/{}/messages", contact.id);
+    messages_page(&state, Actor::Contact(&contact), layout, &base, show).await
+}
+
+/// The contact a preview is of, and the frame of her portal.
+async fn preview_of(
+    state: &AppState,
+    user: &StaffUser,
+    contact: &str,
+) -> Result<(crate::store::Contact, Layout), PageError> {
+    let contact = state
+        .app
+        .preview_contact(&user.staff, parse(contact)?)
+        .await?;
+    let practice = &user.identity.practice;
+    let layout =
+        Layout::preview(&user.layout.csrf, &contact, practice).seen_at(state.app.clock.now());
+    Ok((contact, layout))
 }
 
 #[derive(Deserialize)]

@@ -8,6 +8,7 @@ mod branding;
 mod chat_prefs;
 mod client_data;
 mod clients;
+mod contact_edit;
 mod csrf;
 mod errors;
 mod files;
@@ -267,6 +268,18 @@ pub fn router(state: AppState) -> Router {
             "/app/preview/{contact}/clients/{client}",
             get(portal::preview_get).post(portal::preview_post),
         )
+        .route(
+            "/app/preview/{contact}/questions/{id}",
+            get(portal::preview_question_get).post(portal::preview_post),
+        )
+        .route(
+            "/app/preview/{contact}/messages",
+            get(messages::preview_list_get).post(portal::preview_post),
+        )
+        .route(
+            "/app/preview/{contact}/messages/{chat}",
+            get(messages::preview_chat_get).post(portal::preview_post),
+        )
         .route("/app/team", get(team::team_get).post(team::team_post))
         .route("/app/team/{id}/role", post(team::role_post))
         .route("/app/team/{id}/active", post(team::active_post))
@@ -295,6 +308,14 @@ pub fn router(state: AppState) -> Router {
         .route("/app/contacts", get(staff_pages::contacts_get))
         .route("/app/alerts/read", post(staff_pages::alerts_read_post))
         .route("/app/contacts/{id}/invite", post(staff_pages::invite_post))
+        .route(
+            "/app/contacts/{id}/edit",
+            get(contact_edit::edit_get).post(contact_edit::edit_post),
+        )
+        .route(
+            "/app/contacts/{id}/delete",
+            get(contact_edit::delete_get).post(contact_edit::delete_post),
+        )
         .route(
             "/app/contacts/{id}/password-reset",
             post(staff_pages::password_reset_post),

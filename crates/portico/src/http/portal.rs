@@ -241,21 +241,35 @@ async fn confirm_get(
                 error: None,
             },
         )),
-        Err(AppError::Denied(message)) => Ok(render(
-            StatusCode::GONE,
-            &ConfirmPage {
-                layout,
-                heading,
-                contact_name: String::new(),
-                explanation: String::new(),
-                button,
-                action: String::new(),
-                error: Some(message),
-            },
-        )),
+        Err(AppError::Denied(message)) => {
+            // An invitation already used by a contact who is active: she
+            // signs in, her invitation did not "expire".
+            let message = if purpose == TokenPurpose::Invitation
+                && state.app.invitation_already_used(token).await?
+            {
+                ALREADY_ACTIVE.to_owned()
+            } else {
+                message
+            };
+            Ok(render(
+                StatusCode::GONE,
+                &ConfirmPage {
+                    layout,
+                    heading,
+                    contact_name: String::new(),
+                    explanation: String::new(),
+                    button,
+                    action: String::new(),
+                    error: Some(message),
+                },
+            ))
+        }
         Err(other) => Err(other.into()),
     }
 }
+
+/// What an active contact reads when she follows her used invitation.
+const ALREADY_ACTIVE: &str = "You have already activated your account with this invitation. Sign in below: we e-mail you a link, or use your password if you set one.";
 
 async fn confirm_post(
     state: &AppState,
@@ -274,6 +288,13 @@ async fn confirm_post(
             Ok((jar, Redirect::to(next.unwrap_or("/portal"))).into_response())
         }
         Err(AppError::Denied(message)) => {
+            let message = if purpose == TokenPurpose::Invitation
+                && state.app.invitation_already_used(token).await?
+            {
+                ALREADY_ACTIVE.to_owned()
+            } else {
+                message
+            };
             let (heading, _, button) = confirm_words(purpose);
             Ok(render(
                 StatusCode::GONE,
@@ -477,6 +498,9 @@ struct ClientPage {
     view: PortalView,
     preview_of: Option<String>,
     exit_preview: String,
+    /// Where this portal's pages are: `/portal`, or a preview's own.
+    base: String,
+    notice: Option<String>,
 }
 
 fn parse<T: std::str::FromStr>(id: &str) -> Result<T, PageError> {
@@ -541,6 +565,7 @@ pub async fn client_get(
     State(state): State<AppState>,
     user: ContactUser,
     Path(id): Path<String>,
+    Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
     let view = state
         .app
@@ -558,6 +583,8 @@ pub async fn client_get(
             view,
             preview_of: None,
             exit_preview: String::new(),
+            base: "/portal".into(),
+            notice: done.notice(),
         },
     ))
 }
@@ -604,7 +631,36 @@ pub async fn preview_get(
                 .seen_at(state.app.clock.now()),
             preview_of: Some(view.contact.name.clone()),
             exit_preview: format!("/app/clients/{client}/contacts"),
+            base: format!("/app/preview/{}", view.contact.id),
+            notice: None,
             view,
+        },
+    ))
+}
+
+/// `GET /app/preview/{contact}/questions/{id}` (P7): a question as the
+/// contact sees it, read-only.
+pub async fn preview_question_get(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path((contact, id)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let (contact, thread) = state
+        .app
+        .preview_thread(&user.staff, parse(&contact)?, parse(&id)?)
+        .await?;
+    Ok(render(
+        StatusCode::OK,
+        &QuestionPage {
+            layout: Layout::preview(&user.layout.csrf, &contact, &user.identity.practice)
+                .seen_at(state.app.clock.now()),
+            practice_name: user.identity.practice.name.clone(),
+            base: format!("/app/preview/{}", contact.id),
+            thread,
+            body: String::new(),
+            max_mb: 0,
+            notice: None,
+            error: None,
         },
     ))
 }
@@ -700,6 +756,8 @@ pub async fn sign_out_others_post(
 struct QuestionPage {
     layout: Layout,
     practice_name: String,
+    /// Where this portal's pages are: `/portal`, or a preview's own.
+    base: String,
     thread: crate::app::questions::Thread,
     body: String,
     max_mb: u64,
@@ -721,6 +779,7 @@ async fn question_page(
         status,
         &QuestionPage {
             practice_name: user.identity.practice.name.clone(),
+            base: "/portal".into(),
             layout: user.layout,
             thread,
             body,
@@ -738,10 +797,18 @@ pub async fn question_get(
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
+    let id = parse(&id)?;
+    // Q4: a question moved to someone else lands her on her portal with a
+    // sentence, not on "not found".
+    if let Some(client) = state.app.moved_away_from(&user.contact, id).await? {
+        return Ok(
+            Redirect::to(&format!("/portal/clients/{client}?done=question-moved")).into_response(),
+        );
+    }
     question_page(
         &state,
         user,
-        parse(&id)?,
+        id,
         StatusCode::OK,
         String::new(),
         done.notice(),

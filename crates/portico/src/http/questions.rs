@@ -38,9 +38,28 @@ pub struct StatusQuery {
     mine: String,
     #[serde(default)]
     done: Option<String>,
+    /// Rows of a bank export left out: `4-in.6-date` (line and why).
+    #[serde(default)]
+    skipped: String,
 }
 
 impl StatusQuery {
+    /// "Skipped line 4 (money in, not a payment), line 6 (no date)."
+    fn skipped(&self) -> Option<String> {
+        let lines: Vec<String> = self
+            .skipped
+            .split('.')
+            .filter_map(|item| {
+                let (line, code) = item.split_once('-')?;
+                let line: usize = line.parse().ok()?;
+                let skip = crate::app::questions::Skip::from_code(code)?;
+                Some(format!("line {line} ({})", skip.reason()))
+            })
+            .take(50)
+            .collect();
+        (!lines.is_empty()).then(|| format!("Left out of the bank export: {}.", lines.join(", ")))
+    }
+
     fn status(&self) -> QuestionStatus {
         QuestionStatus::parse(&self.status).unwrap_or(QuestionStatus::Open)
     }
@@ -68,6 +87,7 @@ struct AskForm {
 #[derive(Default)]
 struct AskErrors {
     title: Option<String>,
+    details: Option<String>,
     assignee: Option<String>,
     send_at: Option<String>,
     list: Option<String>,
@@ -94,6 +114,8 @@ struct ClientQuestionsPage {
     /// X10: the signed-in member's own questions waiting to be asked.
     scheduled: Vec<ScheduledQuestionView>,
     notice: Option<String>,
+    /// Rows of a bank export that were not made questions, and why.
+    skipped: Option<String>,
 }
 
 async fn client_questions_page(
@@ -155,6 +177,7 @@ async fn client_questions_page(
             reminders,
             scheduled,
             notice: query.notice(),
+            skipped: query.skipped(),
         },
     ))
 }
@@ -231,14 +254,18 @@ pub async fn ask_post(
         Err(error) => {
             let refusal = refusal(error)?;
             let status = refusal.status;
-            let mut errors = AskErrors::default();
-            match refusal.field {
-                Some("assignee") => errors.assignee = Some(refusal.message),
-                Some("send_at") => errors.send_at = Some(refusal.message),
-                // The title, the details, or the form as a whole: shown
-                // under the title, the first field.
-                _ => errors.title = Some(refusal.message),
-            }
+            // Every field's refusal by its field; one about the form as a
+            // whole shows under the title, the first field.
+            let errors = AskErrors {
+                title: refusal.for_field("title").or_else(|| {
+                    (!refusal.about_any(&["details", "assignee", "send_at"]))
+                        .then(|| refusal.message.clone())
+                }),
+                details: refusal.for_field("details"),
+                assignee: refusal.for_field("assignee"),
+                send_at: refusal.for_field("send_at"),
+                ..AskErrors::default()
+            };
             let kept = AskForm {
                 title: form.title,
                 details: form.details,
@@ -299,28 +326,45 @@ pub async fn ask_many_post(
         None => upload.field("list").to_owned(),
     };
     let result = match questions_from_text(&text) {
-        Ok(titles) => {
-            let inputs: Vec<QuestionInput> = titles
+        Ok(read) => {
+            let inputs: Vec<QuestionInput> = read
+                .titles
                 .into_iter()
                 .map(|title| QuestionInput {
                     title,
                     ..Default::default()
                 })
                 .collect();
-            state.app.ask_questions(&user.staff, client, &inputs).await
+            state
+                .app
+                .ask_questions(&user.staff, client, &inputs)
+                .await
+                .map(|asked| (asked, read.skipped))
         }
         Err(error) => Err(error),
     };
     match result {
-        Ok(asked) => Ok(Redirect::to(&format!(
-            "/app/clients/{client}/questions?done={}",
-            if asked.len() == 1 {
-                "asked"
+        Ok((asked, skipped)) => {
+            // The rows of a bank export that were not payments, said on the page.
+            let skipped: Vec<String> = skipped
+                .iter()
+                .map(|(line, skip)| format!("{line}-{}", skip.code()))
+                .collect();
+            let skipped = if skipped.is_empty() {
+                String::new()
             } else {
-                "asked-many"
-            }
-        ))
-        .into_response()),
+                format!("&skipped={}", skipped.join("."))
+            };
+            Ok(Redirect::to(&format!(
+                "/app/clients/{client}/questions?done={}{skipped}",
+                if asked.len() == 1 {
+                    "asked"
+                } else {
+                    "asked-many"
+                }
+            ))
+            .into_response())
+        }
         Err(error) => {
             let (status, message) = form_refusal(error)?;
             let kept = AskForm {
@@ -470,6 +514,15 @@ struct QuestionPage {
     max_mb: u64,
     notice: Option<String>,
     error: Option<String>,
+    /// Q4: the reassign form as typed, and why it was refused.
+    reassign: ReassignKept,
+}
+
+#[derive(Default)]
+struct ReassignKept {
+    to: String,
+    follow_up: String,
+    error: Option<String>,
 }
 
 async fn question_page(
@@ -481,6 +534,30 @@ async fn question_page(
     notice: Option<String>,
     error: Option<String>,
 ) -> Result<Response, PageError> {
+    question_page_with(
+        state,
+        user,
+        id,
+        status,
+        body,
+        notice,
+        error,
+        ReassignKept::default(),
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn question_page_with(
+    state: &AppState,
+    user: StaffUser,
+    id: QuestionId,
+    status: StatusCode,
+    body: String,
+    notice: Option<String>,
+    error: Option<String>,
+    reassign: ReassignKept,
+) -> Result<Response, PageError> {
     let thread = state.app.thread(Actor::Staff(&user.staff), id).await?;
     Ok(render(
         status,
@@ -491,6 +568,7 @@ async fn question_page(
             max_mb: state.app.files.max_bytes() / (1024 * 1024),
             notice,
             error,
+            reassign,
         },
     ))
 }
@@ -603,7 +681,8 @@ pub struct ReassignForm {
     follow_up: String,
 }
 
-/// `POST /app/questions/{id}/reassign` (Q4)
+/// `POST /app/questions/{id}/reassign` (Q4): to one contact, or back to
+/// every contact (`to=everyone`).
 pub async fn reassign_post(
     State(state): State<AppState>,
     user: StaffUser,
@@ -611,16 +690,36 @@ pub async fn reassign_post(
     Form(form): Form<ReassignForm>,
 ) -> Result<Response, PageError> {
     let id: QuestionId = parse(&id)?;
-    let to: ContactId = parse(&form.to)?;
-    match state
-        .app
-        .reassign_question(&user.staff, id, to, &form.follow_up)
-        .await
-    {
+    let outcome = match form.to.trim() {
+        "" => Err(AppError::Invalid(
+            ValidationError::new("Choose who the question moves to.").at("to"),
+        )),
+        "everyone" => Ok(None),
+        text => text.parse::<ContactId>().map(Some).map_err(|_| {
+            AppError::Invalid(
+                ValidationError::new("Choose a contact who can open this client.").at("to"),
+            )
+        }),
+    };
+    let outcome = match outcome {
+        Ok(to) => {
+            state
+                .app
+                .reassign_question(&user.staff, id, to, &form.follow_up)
+                .await
+        }
+        Err(error) => Err(error),
+    };
+    match outcome {
         Ok(()) => Ok(Redirect::to(&format!("/app/questions/{id}?done=reassigned")).into_response()),
         Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
             let (status, message) = form_refusal(error)?;
-            question_page(&state, user, id, status, String::new(), None, Some(message)).await
+            let kept = ReassignKept {
+                to: form.to,
+                follow_up: form.follow_up,
+                error: Some(message),
+            };
+            question_page_with(&state, user, id, status, String::new(), None, None, kept).await
         }
         Err(other) => Err(other.into()),
     }

@@ -37,6 +37,10 @@ impl Done {
             "access-given" => "Access given.",
             "access-removed" => "Access removed.",
             "sent" => "Your message is on its way.",
+            "contact-saved" => "The contact's details were saved.",
+            "contact-deleted" => {
+                "The contact was deleted: her access and sessions have ended; what she wrote stays."
+            }
             "team-invited" => "The invitation is on its way.",
             "asked" => "The question was asked.",
             "asked-many" => "The questions were asked.",
@@ -48,6 +52,9 @@ impl Done {
             "reassigned" => "The question was moved.",
             "answered" => "Thank you: your answer was sent.",
             "erased" => "Erased. Their files are being removed.",
+            "question-moved" => {
+                "That question is with someone else now, so it does not wait for you. What waits for you is below."
+            }
             _ => return None,
         };
         Some(text.to_owned())
@@ -61,64 +68,28 @@ struct HomePage {
     staff_name: String,
     practice_name: String,
     totp_enabled: bool,
-    contact_count: usize,
-    not_activated: usize,
-    client_count: usize,
-    my_client_count: usize,
-    alerts: Vec<crate::store::Alert>,
-    answered_mine: usize,
+    waiting: crate::app::home::Waiting,
+    nudge_days: i64,
+    now: Millis,
 }
 
-/// `GET /app`
+/// `GET /app`: what waits for the signed-in team member.
 pub async fn home_get(
     State(state): State<AppState>,
     user: StaffUser,
 ) -> Result<Response, PageError> {
-    let contacts = state.app.contacts_for_staff(&user.staff).await?;
-    let clients = state
-        .app
-        .list_clients(&user.staff, &crate::store::ClientFilter::default())
-        .await?;
-    let my_client_count = state
-        .app
-        .list_clients(
-            &user.staff,
-            &crate::store::ClientFilter {
-                search: None,
-                assigned_to: Some(user.staff.id),
-            },
-        )
-        .await?
-        .len();
-    let alerts = state.app.alerts(&user.staff).await?;
-    let answered_mine = state
-        .app
-        .staff_questions(
-            &user.staff,
-            &crate::store::QuestionFilter {
-                client: None,
-                status: Some(crate::store::QuestionStatus::Answered),
-                assigned_to: Some(user.staff.id),
-            },
-        )
-        .await?
-        .len();
+    let waiting = state.app.staff_waiting(&user.staff).await?;
+    let now = state.app.clock.now();
     Ok(render(
         StatusCode::OK,
         &HomePage {
-            alerts,
-            answered_mine,
-            client_count: clients.len(),
-            my_client_count,
+            waiting,
+            nudge_days: crate::app::home::INVITATION_NUDGE_DAYS,
+            now,
             staff_name: user.staff.name.clone(),
             practice_name: user.identity.practice.name.clone(),
             totp_enabled: user.staff.totp_enabled,
-            contact_count: contacts.len(),
-            not_activated: contacts
-                .iter()
-                .filter(|c| c.status == ContactStatus::Invited)
-                .count(),
-            layout: user.layout,
+            layout: user.layout.seen_at(now),
         },
     ))
 }
@@ -197,13 +168,18 @@ pub async fn invite_post(
     user: StaffUser,
     origin: ClientInfo,
     Path(id): Path<String>,
+    Query(back): Query<super::contact_edit::Back>,
 ) -> Result<Response, PageError> {
     match state
         .app
         .invite_contact(&user.staff, parse_contact(&id)?, &origin)
         .await
     {
-        Ok(_) => Ok(Redirect::to("/app/contacts?done=invited").into_response()),
+        Ok(_) => Ok(Redirect::to(&format!(
+            "{}?done=invited",
+            back.path().unwrap_or("/app/contacts")
+        ))
+        .into_response()),
         Err(AppError::Conflict { message, .. }) => {
             contacts_page(&state, user, None, Some((StatusCode::CONFLICT, message))).await
         }
@@ -217,12 +193,17 @@ pub async fn password_reset_post(
     user: StaffUser,
     origin: ClientInfo,
     Path(id): Path<String>,
+    Query(back): Query<super::contact_edit::Back>,
 ) -> Result<Response, PageError> {
     state
         .app
         .send_contact_password_reset(&user.staff, parse_contact(&id)?, &origin)
         .await?;
-    Ok(Redirect::to("/app/contacts?done=reset").into_response())
+    Ok(Redirect::to(&format!(
+        "{}?done=reset",
+        back.path().unwrap_or("/app/contacts")
+    ))
+    .into_response())
 }
 
 #[derive(Template)]

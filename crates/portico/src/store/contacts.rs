@@ -476,3 +476,124 @@ impl super::StoreTx {
         found(done.rows_affected())
     }
 }
+
+/// What a contact leaves behind if she is deleted (said before confirming).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ContactFootprint {
+    /// Chats she is in.
+    pub chats: i64,
+    /// Answers she gave to questions.
+    pub answers: i64,
+    /// Questions given to her alone.
+    pub assigned: i64,
+}
+
+impl Store {
+    /// Changes a contact's name, address, mobile number and time zone. An
+    /// address another contact of the practice has is a conflict.
+    pub async fn edit_contact(
+        &self,
+        practice: PracticeId,
+        id: ContactId,
+        name: &Name,
+        email: &EmailAddress,
+        phone: Option<&PhoneNumber>,
+        time_zone: Option<&str>,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE contacts SET name = $3, email = $4, phone = $5, time_zone = $6 \
+             WHERE practice_id = $1 AND id = $2",
+        )
+        .bind(practice.to_string())
+        .bind(id.to_string())
+        .bind(name.as_str())
+        .bind(email.as_str())
+        .bind(phone.map(PhoneNumber::as_str))
+        .bind(time_zone)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            StoreError::conflict_on_unique(
+                e,
+                "Another contact of your practice has this e-mail address.",
+            )
+        })?;
+        found(done.rows_affected())
+    }
+
+    /// How many chats, answers and assigned questions a contact has.
+    pub async fn contact_footprint(
+        &self,
+        practice: PracticeId,
+        id: ContactId,
+    ) -> StoreResult<ContactFootprint> {
+        let (chats, answers, assigned): (i64, i64, i64) = sqlx::query_as(
+            "SELECT \
+               (SELECT COUNT(*) FROM chat_members WHERE practice_id = $1 AND member_kind = 'contact' AND member_id = $2), \
+               (SELECT COUNT(*) FROM question_entries WHERE practice_id = $1 AND author_kind = 'contact' \
+                  AND author_id = $2 AND kind = 'answer'), \
+               (SELECT COUNT(*) FROM questions WHERE practice_id = $1 AND assignee_contact_id = $2)",
+        )
+        .bind(practice.to_string())
+        .bind(id.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(ContactFootprint {
+            chats,
+            answers,
+            assigned,
+        })
+    }
+
+    /// Deletes a contact, in one transaction: her sessions, links, access
+    /// to clients, chat memberships, waiting notifications and preferences
+    /// go; questions given to her alone go back to every contact of their
+    /// client; her messages and answers stay, under her name. Returns the
+    /// hashes of the sessions that ended (their sockets are closed by the
+    /// caller after commit).
+    pub async fn delete_contact(
+        &self,
+        practice: PracticeId,
+        id: ContactId,
+    ) -> StoreResult<Vec<String>> {
+        let p = practice.to_string();
+        let c = id.to_string();
+        let mut tx = self.begin().await?;
+        // Her row first, as for a revoked access: a batch of messages being
+        // written to her chats finishes before, or starts after.
+        let locked =
+            sqlx::query("UPDATE contacts SET status = status WHERE practice_id = $1 AND id = $2")
+                .bind(&p)
+                .bind(&c)
+                .execute(&mut *tx.tx)
+                .await?;
+        found(locked.rows_affected())?;
+        let ended: Vec<(String,)> = sqlx::query_as(
+            "DELETE FROM sessions WHERE practice_id = $1 AND subject_kind = 'contact' AND subject_id = $2 \
+             RETURNING id_hash",
+        )
+        .bind(&p)
+        .bind(&c)
+        .fetch_all(&mut *tx.tx)
+        .await?;
+        for sql in [
+            "DELETE FROM tokens WHERE practice_id = $1 AND contact_id = $2",
+            "DELETE FROM contact_clients WHERE practice_id = $1 AND contact_id = $2",
+            "DELETE FROM chat_members WHERE practice_id = $1 AND member_kind = 'contact' AND member_id = $2",
+            "DELETE FROM notify_items WHERE practice_id = $1 AND recipient_kind = 'contact' AND recipient_id = $2",
+            "DELETE FROM notify_prefs WHERE practice_id = $1 AND member_kind = 'contact' AND member_id = $2",
+            "DELETE FROM notify_runs WHERE practice_id = $1 AND member_kind = 'contact' AND member_id = $2",
+            "DELETE FROM messaging_preferences WHERE practice_id = $1 AND member_kind = 'contact' AND member_id = $2",
+            "UPDATE questions SET assignee_contact_id = NULL WHERE practice_id = $1 AND assignee_contact_id = $2",
+            "DELETE FROM contacts WHERE practice_id = $1 AND id = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(&p)
+                .bind(&c)
+                .execute(&mut *tx.tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(ended.into_iter().map(|(hash,)| hash).collect())
+    }
+}

@@ -41,7 +41,7 @@ pub use chat_prefs::{
 };
 pub use chats::{Chat, ChatSummary, Member, MemberState, Message, Reaction, Segment};
 pub use clients::{Client, ClientFilter, ClientSummary, NewClient};
-pub use contacts::{Contact, ContactStatus, NewContact, PortalClient};
+pub use contacts::{Contact, ContactFootprint, ContactStatus, NewContact, PortalClient};
 pub use erasure::{FORMER_CLIENT, FORMER_CONTACT};
 pub use file_deletions::FileDeletion;
 pub use notify::{
@@ -59,7 +59,7 @@ pub use scheduled_questions::{NewScheduledQuestion, ScheduledQuestion};
 pub use secret_keys::{SecretColumn, StoredSecret};
 pub use sessions::{NewSession, Session, SessionStage, SessionSubject};
 pub use staff::{NewStaff, Staff, StaffTotp};
-pub use tokens::{TokenHolder, TokenPurpose};
+pub use tokens::{InvitationSent, TokenHolder, TokenPurpose};
 
 use crate::domain::Clock;
 use sqlx::AnyPool;

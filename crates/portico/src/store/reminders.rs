@@ -41,6 +41,21 @@ pub struct Alert {
     pub text: String,
     pub created_at: Millis,
     pub read: bool,
+    /// What the alert is about: `chat:<id>`, `answer:<question>:<at>` or
+    /// `reminders-exhausted:<client>:<contact>:<at>`.
+    pub key: String,
+}
+
+impl Alert {
+    /// The chat a client's message raised this alert in (N1).
+    pub fn chat(&self) -> Option<crate::domain::ChatId> {
+        self.key.strip_prefix("chat:")?.parse().ok()
+    }
+
+    /// Whether it says a contact's reminders ran out unanswered (X6).
+    pub fn reminders_ran_out(&self) -> bool {
+        self.key.starts_with("reminders-exhausted:")
+    }
 }
 
 impl Store {
@@ -237,8 +252,8 @@ impl Store {
         staff: StaffId,
         limit: i64,
     ) -> StoreResult<Vec<Alert>> {
-        let rows: Vec<(String, String, String, i64, Option<i64>)> = sqlx::query_as(
-            "SELECT id, client_id, text, created_at, read_at FROM alerts WHERE practice_id = $1 AND staff_id = $2 \
+        let rows: Vec<(String, String, String, i64, Option<i64>, String)> = sqlx::query_as(
+            "SELECT id, client_id, text, created_at, read_at, dedupe_key FROM alerts WHERE practice_id = $1 AND staff_id = $2 \
              ORDER BY CASE WHEN read_at IS NULL THEN 0 ELSE 1 END, created_at DESC LIMIT $3",
         )
         .bind(practice.to_string())
@@ -247,13 +262,14 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|(id, client, text, created_at, read_at)| {
+            .map(|(id, client, text, created_at, read_at, key)| {
                 Ok(Alert {
                     id,
                     client_id: parse_id(&client)?,
                     text,
                     created_at: Millis(created_at),
                     read: read_at.is_some(),
+                    key,
                 })
             })
             .collect()

@@ -106,7 +106,62 @@ impl StoreTx {
     }
 }
 
+/// A4: the latest invitation sent to a contact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvitationSent {
+    pub contact_id: ContactId,
+    pub sent_at: Millis,
+    pub expires_at: Millis,
+}
+
 impl super::Store {
+    /// Whose a token is, used or not, expired or not (to tell a person who
+    /// follows an old invitation that she is already in).
+    pub async fn token_holder_any(
+        &self,
+        hash: &str,
+        purpose: TokenPurpose,
+    ) -> StoreResult<Option<TokenHolder>> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT practice_id, contact_id FROM tokens WHERE token_hash = $1 AND purpose = $2",
+        )
+        .bind(hash)
+        .bind(purpose.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(practice, contact)| {
+            Ok(TokenHolder {
+                practice_id: parse_id(&practice)?,
+                contact_id: parse_id(&contact)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Each contact's latest invitation, for every contact of the practice
+    /// who was ever sent one.
+    pub async fn latest_invitations(
+        &self,
+        practice: PracticeId,
+    ) -> StoreResult<Vec<InvitationSent>> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT contact_id, MAX(created_at), MAX(expires_at) FROM tokens \
+             WHERE practice_id = $1 AND purpose = 'invitation' GROUP BY contact_id",
+        )
+        .bind(practice.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(contact, sent_at, expires_at)| {
+                Ok(InvitationSent {
+                    contact_id: parse_id(&contact)?,
+                    sent_at: Millis(sent_at),
+                    expires_at: Millis(expires_at),
+                })
+            })
+            .collect()
+    }
+
     /// Whether a token would be accepted now, without using it (for the page
     /// that asks the person to confirm).
     pub async fn peek_token(

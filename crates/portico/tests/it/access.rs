@@ -420,11 +420,11 @@ async fn a_contact_is_invited_activates_and_signs_in() {
     assert_eq!(status, 200);
     assert!(html.contains("Northwind Bakery"));
 
-    // Used once, it is used up.
+    // Used once, it is used up: followed again, it says to sign in.
     let other = app.browser();
     let (status, html) = other.page(&link).await;
     assert_eq!(status, 410);
-    assert!(html.contains("expired or has already been used"));
+    assert!(html.contains("You have already activated your account"));
     let response = other.post_form(&link, &[]).await;
     assert_eq!(response.status(), 410);
 

@@ -61,6 +61,54 @@ const STORY: Duration = Duration::from_secs(60);
 /// How often a wait looks again.
 const POLL: Duration = Duration::from_millis(25);
 
+/// axe-core's script, as `scripts/test` installs it (`npm install --prefix
+/// target/axe axe-core@4`), or from `PORTICO_AXE_JS`.
+fn axe_source() -> &'static str {
+    static AXE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    AXE.get_or_init(|| {
+        let path = std::env::var_os("PORTICO_AXE_JS").map_or_else(
+            || workspace_root().join("target/axe/node_modules/axe-core/axe.min.js"),
+            PathBuf::from,
+        );
+        std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "read axe-core at {}: {e}. The browser stories check every page with axe-core: \
+                 install it with `npm install --prefix target/axe --no-save axe-core@4` \
+                 (scripts/test does), or name the file in PORTICO_AXE_JS.",
+                path.display()
+            )
+        })
+    })
+}
+
+/// Runs axe-core on the page (after its script, which sets `axe`) and
+/// measures its width: serious and critical violations, and what sticks
+/// out when the page is wider than the viewport. Marks the page audited.
+const AUDIT_SCRIPT: &str = r#"
+const done = arguments[arguments.length - 1];
+axe.run(document, {
+  runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+  resultTypes: ['violations'],
+}).then((result) => {
+  const bad = result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.help}\n` + v.nodes.slice(0, 5)
+      .map((n) => `    ${n.target.join(' ')} — ${(n.failureSummary || '').replace(/\s+/g, ' ')}`).join('\n'));
+  const width = window.innerWidth;
+  const scroll = document.documentElement.scrollWidth;
+  const wide = scroll > width
+    ? [`the page is ${scroll}px wide in a ${width}px viewport; sticking out:`].concat(
+        [...document.querySelectorAll('body *')]
+          .filter((e) => e.getBoundingClientRect().right > width + 1
+            && ![...e.children].some((c) => c.getBoundingClientRect().right > width + 1))
+          .slice(0, 8)
+          .map((e) => `    <${e.tagName.toLowerCase()} class="${e.className}"> ${(e.textContent || '').trim().slice(0, 40)}`))
+    : [];
+  window.__porticoAudited = location.href;
+  done({ path: location.pathname + location.search, bad: bad, wide: wide });
+}).catch((e) => done({ error: String(e) }));
+"#;
+
 /// The workspace's root folder.
 fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -247,6 +295,11 @@ impl RealBrowser {
                 .unwrap_or_else(|e| panic!("resize the window to {outer_w}×{outer_h}: {e}"));
             let (inner_w, inner_h) = self.viewport().await;
             if (inner_w, inner_h) == (width, height) {
+                // A new size: the page is checked again at it.
+                let _ = self
+                    .client
+                    .execute("window.__porticoAudited = null;", vec![])
+                    .await;
                 return;
             }
             outer_w = (outer_w + width).saturating_sub(inner_w);
@@ -311,6 +364,7 @@ impl RealBrowser {
             .goto(&self.url(path))
             .await
             .unwrap_or_else(|e| panic!("open {path}: {e}"));
+        self.audit().await;
     }
 
     /// The path of the page shown, e.g. `/app/sign-in`.
@@ -328,6 +382,7 @@ impl RealBrowser {
         loop {
             let now = self.current_path().await;
             if now == path {
+                self.audit().await;
                 return;
             }
             assert!(
@@ -343,7 +398,73 @@ impl RealBrowser {
         self.wait_for_locator(Locator::Css(css), css).await
     }
 
+    /// Checks the page shown with axe-core and for width, once per page
+    /// (address and load): fails on any serious or critical accessibility
+    /// violation, and on a page wider than its viewport. Every step of a
+    /// story calls it first, so every page a story visits is checked.
+    pub async fn audit(&self) {
+        let state = self
+            .client
+            .execute(
+                "return [document.readyState, window.__porticoAudited === location.href];",
+                vec![],
+            )
+            .await;
+        let Ok(state) = state else {
+            return; // between two pages: the next step looks again
+        };
+        if state[1] == true {
+            return;
+        }
+        if state[0] != "complete" {
+            // Loading: wait for it, as the step will.
+            let deadline = Instant::now() + WAIT;
+            loop {
+                sleep(POLL).await;
+                match self
+                    .client
+                    .execute("return document.readyState;", vec![])
+                    .await
+                {
+                    Ok(ready) if ready == "complete" => break,
+                    Ok(_) if Instant::now() < deadline => continue,
+                    _ => return,
+                }
+            }
+        }
+        let script = format!("{}\n{AUDIT_SCRIPT}", axe_source());
+        let report = match self.client.execute_async(&script, vec![]).await {
+            Ok(report) => report,
+            Err(e) => {
+                if std::env::var_os("PORTICO_AXE_DEBUG").is_some() {
+                    eprintln!("axe: not run: {e}");
+                }
+                return; // the page went away while it was checked
+            }
+        };
+        if std::env::var_os("PORTICO_AXE_DEBUG").is_some() {
+            eprintln!("axe: {report}");
+        }
+        if report.get("error").is_some() {
+            return;
+        }
+        let mut problems: Vec<String> = Vec::new();
+        for list in ["bad", "wide"] {
+            if let Some(items) = report[list].as_array() {
+                problems.extend(items.iter().filter_map(|v| v.as_str().map(str::to_owned)));
+            }
+        }
+        assert!(
+            problems.is_empty(),
+            "{} at {:?}:\n{}",
+            report["path"].as_str().unwrap_or("?"),
+            self.viewport().await,
+            problems.join("\n")
+        );
+    }
+
     async fn wait_for_locator(&self, locator: Locator<'_>, what: &str) -> Element {
+        self.audit().await;
         match self
             .client
             .wait()
@@ -628,9 +749,18 @@ where
     first.story = Arc::downgrade(&opened);
     lock(&opened).push(first.clone());
 
+    let last = opened.clone();
     let outcome = timeout(
         STORY,
-        AssertUnwindSafe(async move { story(first).await }).catch_unwind(),
+        AssertUnwindSafe(async move {
+            story(first).await;
+            // The pages the story ended on are checked too.
+            let browsers: Vec<RealBrowser> = lock(&last).clone();
+            for browser in browsers {
+                browser.audit().await;
+            }
+        })
+        .catch_unwind(),
     )
     .await;
     let failure: Option<Box<dyn Any + Send>> = match outcome {

@@ -441,7 +441,7 @@ async fn all_contacts_is_for_admins_and_edits_access_in_one_place() {
         .await;
     assert_eq!(
         location(&response),
-        "/app/settings/contacts?done=access-given"
+        format!("/app/settings/contacts?given={}:{}", hannah.id, cafe.id)
     );
     let response = admin_browser
         .post_form(&add, &[("client", &theirs.id.to_string())])

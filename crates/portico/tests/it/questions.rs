@@ -219,7 +219,9 @@ async fn many_questions_are_asked_from_a_list_or_a_bank_export() {
     let w = world(&app).await;
     let path = format!("/app/clients/{}/questions/many", w.northwind.id);
     let csrf = w.staff.csrf().await;
-    let csv = "Date,Amount,Description\n2026-10-03,$412.00,ACME SUPPLIES\n2026-10-05,$88.10,Corner Cafe\n";
+    // Payments are the negative amounts; a deposit and a balance line are
+    // not payments.
+    let csv = "Date,Amount,Description\n2026-10-03,-412,ACME SUPPLIES\n2026-10-04,\"1,500.00\",Client payment\n2026-10-05,-88.1,Corner Cafe\n,-23.00,Closing balance\n";
     let form = reqwest::multipart::Form::new().text("list", "").part(
         "csv",
         reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("october.csv"),
@@ -233,10 +235,19 @@ async fn many_questions_are_asked_from_a_list_or_a_bank_export() {
         .send()
         .await
         .unwrap();
+    let landed = location(&response);
     assert_eq!(
-        location(&response),
-        format!("/app/clients/{}/questions?done=asked-many", w.northwind.id)
+        landed,
+        format!(
+            "/app/clients/{}/questions?done=asked-many&skipped=3-in.5-date",
+            w.northwind.id
+        )
     );
+    let (_, html) = w.staff.page(&landed).await;
+    assert!(html.contains(
+        "Left out of the bank export: line 3 (money in, not a payment), line 5 (no date)."
+    ));
+    assert!(html.contains("What was the payment of $88.10 on 2026-10-05"));
     let form = reqwest::multipart::Form::new()
         .text("list", "Is the van leased?\nWho is the new supplier?\n");
     w.staff
@@ -391,32 +402,22 @@ async fn who_sees_which_question_with_assignable_questions_on_and_off() {
                 );
                 assert!(page.contains("Everyone: is the van leased?"), "{who}: list");
             }
-            let expected = |sees: bool| if sees { 200 } else { 404 };
-            assert_eq!(
-                browser.page(&format!("/portal/questions/{hers}")).await.0,
-                expected(sees_hers),
-                "{who}: URL"
-            );
-            assert_eq!(
-                browser
-                    .page(&format!("/portal/questions/{answered}"))
-                    .await
-                    .0,
-                expected(sees_hers),
-                "{who}: URL"
-            );
-            assert_eq!(
-                browser
-                    .page(&format!("/portal/questions/{everyone}"))
-                    .await
-                    .0,
-                expected(sees_everyone),
-                "{who}: URL"
-            );
+            // Seen: the page (200). Not seen: "not found", or, for someone
+            // else's question of a client she reaches, her portal saying so
+            // (a redirect); never the question.
+            for (id, sees) in [
+                (hers, sees_hers),
+                (answered, sees_hers),
+                (everyone, sees_everyone),
+            ] {
+                let status = browser.page(&format!("/portal/questions/{id}")).await.0;
+                assert_eq!(status == 200, sees, "{who}: URL");
+                assert!(matches!(status, 200 | 303 | 404), "{who}: {status}");
+            }
             let download = browser.get(&format!("/files/{}", file.id)).await;
             assert_eq!(
                 download.status().as_u16(),
-                expected(sees_hers),
+                if sees_hers { 200 } else { 404 },
                 "{who}: file"
             );
             if sees_hers {
@@ -499,7 +500,11 @@ async fn reassigning_moves_a_question_from_one_portal_to_another() {
     let hannah = signed_in(&app, &w.hannah.email).await;
     let tom = signed_in(&app, &w.tom.email).await;
     assert_eq!(hannah.page(&format!("/portal/questions/{id}")).await.0, 200);
-    assert_eq!(tom.page(&format!("/portal/questions/{id}")).await.0, 404);
+    assert_eq!(
+        location(&tom.get(&format!("/portal/questions/{id}")).await),
+        format!("/portal/clients/{}?done=question-moved", w.northwind.id),
+        "someone else's question: her portal says so"
+    );
 
     let response = w
         .staff
@@ -515,11 +520,20 @@ async fn reassigning_moves_a_question_from_one_portal_to_another() {
         location(&response),
         format!("/app/questions/{id}?done=reassigned")
     );
+    // Gone from Hannah's portal: her old link lands on her portal with a
+    // sentence, not on "not found".
+    let response = hannah.get(&format!("/portal/questions/{id}")).await;
     assert_eq!(
-        hannah.page(&format!("/portal/questions/{id}")).await.0,
-        404,
-        "gone from Hannah's portal"
+        location(&response),
+        format!("/portal/clients/{}?done=question-moved", w.northwind.id)
     );
+    let (status, html) = hannah.follow(&format!("/portal/questions/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("That question is with someone else now"));
+    assert!(!html.contains("Who signed the lease?"));
+    // Someone who never reached its client still finds nothing there.
+    let olly = signed_in(&app, &w.olly.email).await;
+    assert_eq!(olly.page(&format!("/portal/questions/{id}")).await.0, 404);
     let (status, html) = tom.page(&format!("/portal/questions/{id}")).await;
     assert_eq!(status, 200);
     assert!(html.contains("Tom, you signed it, I think?"));
@@ -681,7 +695,7 @@ async fn reminders_escalate_stop_when_answered_and_go_once_per_slot() {
     app.run_reminders_now().await;
     let staff = app.staff_browser(&w.admin_email).await;
     let (_, html) = staff.page("/app").await;
-    assert!(html.contains("Portal alerts"));
+    assert!(html.contains("Reminders that ran out"));
     assert_eq!(
         html.matches("has not answered 1 question about Northwind Bakery after 2 reminders")
             .count(),
