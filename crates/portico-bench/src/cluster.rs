@@ -290,10 +290,14 @@ async fn ceiling(
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ClusterReport {
-    /// Sends through the load balancer, round robin over both instances.
+    /// Sends through the load balancer to instance a alone.
+    pub one: Vec<Level>,
+    pub one_runs: Vec<Vec<Level>>,
+    /// Sends through the load balancer, round robin over both instances
+    /// (in runs alternating with the former).
     pub send: Vec<Level>,
     pub send_runs: Vec<Vec<Level>>,
-    /// Responses each instance gave during the sends.
+    /// Responses each instance gave during the round-robin sends.
     pub answered: BTreeMap<String, u64>,
     /// Sockets on instance a, sends through instance a (both through
     /// HAProxy).
@@ -350,21 +354,39 @@ async fn measure(inputs: &Inputs<'_>, haproxy: &Haproxy) -> anyhow::Result<Clust
         ..target.clone()
     };
     let round_robin: Vec<Target> = inputs.targets.iter().map(|t| through(t, None)).collect();
-    eprintln!("     sends through HAProxy, round robin over two instances");
-    let before = haproxy.answered().await?;
-    let (levels, runs) = crate::run::levels(settings, &round_robin, Some(inputs.probe)).await?;
-    report.send = levels;
-    report.send_runs = runs;
-    let after = haproxy.answered().await?;
-    report.answered = after
+    let pinned: Vec<Target> = inputs.targets.iter().map(|t| through(t, Some(A))).collect();
+    // One instance and two, in alternate runs: the machine's other load
+    // changes from minute to minute, and both see the same.
+    eprintln!("     sends through HAProxy: to instance a alone, then round robin over both");
+    let levels = &settings.concurrency;
+    let mut one_runs: Vec<Vec<Level>> = vec![Vec::new(); levels.len()];
+    let mut two_runs: Vec<Vec<Level>> = vec![Vec::new(); levels.len()];
+    for _ in 0..settings.runs {
+        for (i, &concurrency) in levels.iter().enumerate() {
+            one_runs[i]
+                .push(crate::run::level(settings, &pinned, concurrency, Some(inputs.probe)).await?);
+            let before = haproxy.answered().await?;
+            two_runs[i].push(
+                crate::run::level(settings, &round_robin, concurrency, Some(inputs.probe)).await?,
+            );
+            for (name, n) in haproxy.answered().await? {
+                let earlier = before.get(&name).copied().unwrap_or(0);
+                *report.answered.entry(name).or_default() += n.saturating_sub(earlier);
+            }
+        }
+    }
+    report.one = levels
         .iter()
-        .map(|(name, n)| {
-            (
-                name.clone(),
-                n.saturating_sub(before.get(name).copied().unwrap_or(0)),
-            )
-        })
+        .zip(&one_runs)
+        .map(|(c, runs)| Level::median(*c, runs))
         .collect();
+    report.send = levels
+        .iter()
+        .zip(&two_runs)
+        .map(|(c, runs)| Level::median(*c, runs))
+        .collect();
+    report.one_runs = one_runs;
+    report.send_runs = two_runs;
 
     let duration = Duration::from_secs_f64(settings.duration_seconds);
     for _ in 0..settings.runs {

@@ -39,7 +39,8 @@ pub struct DbLoad {
     pub rows_written_per_s: f64,
     pub transactions_per_send: f64,
     pub rows_written_per_send: f64,
-    /// The most connections seen at once, by `application_name`.
+    /// The most connections seen at once, by `application_name` (client
+    /// connections only: a query's parallel workers carry its name too).
     pub connections: BTreeMap<String, i64>,
 }
 
@@ -109,7 +110,8 @@ impl PgProbe {
             loop {
                 let rows: Vec<(String, i64)> = sqlx::query_as(
                     "SELECT COALESCE(application_name, ''), count(*) FROM pg_stat_activity \
-                     WHERE datname = current_database() GROUP BY 1",
+                     WHERE datname = current_database() AND backend_type = 'client backend' \
+                     GROUP BY 1",
                 )
                 .fetch_all(&mut conn)
                 .await

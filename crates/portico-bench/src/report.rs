@@ -315,30 +315,37 @@ impl Report {
 
     fn cluster_rows(&self, md: &mut String, b: &BackendReport, c: &ClusterReport) {
         for level in &c.send {
-            let one = b
+            let Some(one) = c.one.iter().find(|l| l.concurrency == level.concurrency) else {
+                continue;
+            };
+            let direct = b
                 .send
                 .iter()
                 .find(|l| l.concurrency == level.concurrency)
-                .filter(|l| l.per_second > 0.0);
-            let beside = one.map_or(String::new(), |one| {
-                format!(
-                    " ({:.0}% of one instance's {} /s)",
-                    100.0 * level.per_second / one.per_second,
-                    thousands(one.per_second)
-                )
-            });
+                .map_or(String::new(), |d| {
+                    format!(
+                        "; one instance without HAProxy (send ×{}, earlier): {} /s",
+                        d.concurrency,
+                        thousands(d.per_second)
+                    )
+                });
+            let refusals = |l: &Level| l.throttled + l.refused + l.server_errors + l.errors;
             let _ = writeln!(
                 md,
-                "| cluster send ×{} | two instances behind HAProxy, round robin: acknowledged sends/s; latency p50 / p95 / p99 | {} /s{beside}; {:.1} / {:.1} / {:.1} ms{} |",
+                "| cluster send ×{} | through HAProxy, in alternate runs: instance a alone → round robin over a and b: acknowledged sends/s; latency p50, p99 | {} → {} /s (×{:.2}); p50 {:.1} → {:.1} ms, p99 {:.1} → {:.1} ms{direct}{} |",
                 level.concurrency,
+                thousands(one.per_second),
                 thousands(level.per_second),
+                level.per_second / one.per_second.max(f64::MIN_POSITIVE),
+                one.latency.p50_ms,
                 level.latency.p50_ms,
-                level.latency.p95_ms,
+                one.latency.p99_ms,
                 level.latency.p99_ms,
-                if level.throttled + level.refused + level.server_errors + level.errors > 0 {
+                if refusals(one) + refusals(level) > 0 {
                     format!(
-                        "; not sent: {} throttled (429), {} server errors (5xx), {} other refusals, {} connection errors",
-                        level.throttled, level.server_errors, level.refused, level.errors
+                        "; not sent (one → two): {} → {} (429, 5xx, other refusals and connection errors)",
+                        refusals(one),
+                        refusals(level)
                     )
                 } else {
                     String::new()
@@ -362,7 +369,7 @@ impl Report {
                 .collect();
             let _ = writeln!(
                 md,
-                "| cluster split | responses each instance gave through HAProxy during the cluster sends | {} |",
+                "| cluster split | responses each instance gave through HAProxy during the round-robin sends | {} |",
                 split.join(", ")
             );
         }

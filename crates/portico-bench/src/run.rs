@@ -549,57 +549,67 @@ pub(crate) async fn levels(
     targets: &[Target],
     probe: Option<&PgProbe>,
 ) -> anyhow::Result<(Vec<Level>, Vec<Vec<Level>>)> {
-    let warmup = Duration::from_secs_f64(settings.warmup_seconds);
-    let duration = Duration::from_secs_f64(settings.duration_seconds);
     let mut medians = Vec::new();
     let mut all = Vec::new();
     for &concurrency in &settings.concurrency {
         let mut runs = Vec::new();
         for _ in 0..settings.runs {
-            let before = match probe {
-                Some(probe) => Some(probe.counters().await?),
-                None => None,
-            };
-            let (stop, stopped) = tokio::sync::watch::channel(false);
-            let connections = probe.map(|probe| probe.watch_connections(stopped));
-            let started = std::time::Instant::now();
-            let mut level = load::closed_loop(targets, concurrency, warmup, duration).await?;
-            let seconds = started.elapsed().as_secs_f64();
-            stop.send(true).ok();
-            if let (Some(probe), Some(before), Some(connections)) = (probe, before, connections) {
-                let connections = connections.await.context("the connection watcher")??;
-                tokio::time::sleep(STATS_SETTLE).await;
-                let db = probe
-                    .load_since(before, seconds, level.acked_total, connections)
-                    .await?;
-                eprintln!(
-                    "     database: {:.0} transactions/s, {:.0} rows written/s ({:.1} and {:.1} per send); connections {}",
-                    db.transactions_per_s,
-                    db.rows_written_per_s,
-                    db.transactions_per_send,
-                    db.rows_written_per_send,
-                    db.connections_text()
-                );
-                level.db = Some(db);
-            }
-            eprintln!(
-                "     ×{concurrency}: {:.0} /s, p50 {:.2} ms, p99 {:.2} ms{}",
-                level.per_second,
-                level.latency.p50_ms,
-                level.latency.p99_ms,
-                if level.throttled + level.refused + level.server_errors + level.errors > 0 {
-                    format!(
-                        " ({} throttled, {} 5xx, {} refused, {} errors)",
-                        level.throttled, level.server_errors, level.refused, level.errors
-                    )
-                } else {
-                    String::new()
-                }
-            );
-            runs.push(level);
+            runs.push(level(settings, targets, concurrency, probe).await?);
         }
         medians.push(Level::median(concurrency, &runs));
         all.push(runs);
     }
     Ok((medians, all))
+}
+
+/// One run at one concurrency (see [`levels`]).
+pub(crate) async fn level(
+    settings: &Settings,
+    targets: &[Target],
+    concurrency: usize,
+    probe: Option<&PgProbe>,
+) -> anyhow::Result<Level> {
+    let warmup = Duration::from_secs_f64(settings.warmup_seconds);
+    let duration = Duration::from_secs_f64(settings.duration_seconds);
+    let before = match probe {
+        Some(probe) => Some(probe.counters().await?),
+        None => None,
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let connections = probe.map(|probe| probe.watch_connections(stopped));
+    let started = std::time::Instant::now();
+    let mut level = load::closed_loop(targets, concurrency, warmup, duration).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    stop.send(true).ok();
+    if let (Some(probe), Some(before), Some(connections)) = (probe, before, connections) {
+        let connections = connections.await.context("the connection watcher")??;
+        tokio::time::sleep(STATS_SETTLE).await;
+        let db = probe
+            .load_since(before, seconds, level.acked_total, connections)
+            .await?;
+        eprintln!(
+            "     database: {:.0} transactions/s, {:.0} rows written/s ({:.1} and {:.1} per send); connections {}",
+            db.transactions_per_s,
+            db.rows_written_per_s,
+            db.transactions_per_send,
+            db.rows_written_per_send,
+            db.connections_text()
+        );
+        level.db = Some(db);
+    }
+    eprintln!(
+        "     ×{concurrency}: {:.0} /s, p50 {:.2} ms, p99 {:.2} ms{}",
+        level.per_second,
+        level.latency.p50_ms,
+        level.latency.p99_ms,
+        if level.throttled + level.refused + level.server_errors + level.errors > 0 {
+            format!(
+                " ({} throttled, {} 5xx, {} refused, {} errors)",
+                level.throttled, level.server_errors, level.refused, level.errors
+            )
+        } else {
+            String::new()
+        }
+    );
+    Ok(level)
 }
