@@ -122,16 +122,17 @@ fn portico_command(data_dir: &Path, log: &Path) -> anyhow::Result<Command> {
 pub async fn create_practice(
     data_dir: &Path,
     database_url: Option<&str>,
+    name: &str,
     admin_email: &str,
     password: &str,
 ) -> anyhow::Result<()> {
-    let log = data_dir.join("create-practice.log");
+    let log = data_dir.join(format!("create-practice-{admin_email}.log"));
     let mut command = portico_command(data_dir, &log)?;
     if let Some(url) = database_url {
         command.arg("--database-url").arg(url);
     }
     command
-        .args(["admin", "create-practice", "--name", "Bench Practice"])
+        .args(["admin", "create-practice", "--name", name])
         .args(["--admin-name", "Bench Admin", "--admin-email", admin_email])
         .arg("--password-stdin")
         .stdin(Stdio::piped());

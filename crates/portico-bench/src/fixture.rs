@@ -560,6 +560,9 @@ async fn ask_many(browser: &Browser, client: &str, list: &str) -> anyhow::Result
 /// in one statement, and moves the chat's counters to match.
 async fn fill_chat(db: &Db, chat: &str, sender: &str, count: i64) -> anyhow::Result<()> {
     use sqlx::Connection;
+    if count == 0 {
+        return Ok(());
+    }
     // Message ids are UUIDs: a random prefix and the number.
     let prefix: String = uuid::Uuid::now_v7().to_string().chars().take(23).collect();
     let now = jiff::Timestamp::now().as_millisecond();

@@ -24,6 +24,9 @@ pub struct Target {
     pub chat: String,
     /// Index of the person in the fixture.
     pub person: usize,
+    /// Behind the load balancer: the instance this sender's requests are
+    /// pinned to (the `x-bench-via` header); `None`: round robin.
+    pub via: Option<String>,
 }
 
 /// What came of one send.
@@ -67,7 +70,11 @@ impl Conn {
         if self.sender.ready().await.is_err() {
             self.sender = handshake(self.target.addr).await?;
         }
-        let request = hyper::Request::post(self.target.path.as_str())
+        let mut request = hyper::Request::post(self.target.path.as_str());
+        if let Some(via) = &self.target.via {
+            request = request.header(VIA_HEADER, via);
+        }
+        let request = request
             .header("host", self.target.addr.to_string())
             .header("origin", &self.target.origin)
             .header("cookie", &self.target.cookie)
@@ -94,6 +101,10 @@ impl Conn {
         }
     }
 }
+
+/// The header that pins a request to one instance behind the benchmark's
+/// HAProxy.
+pub const VIA_HEADER: &str = "x-bench-via";
 
 async fn handshake(addr: SocketAddr) -> anyhow::Result<SendRequest<Full<Bytes>>> {
     let stream = tokio::net::TcpStream::connect(addr)
@@ -122,6 +133,10 @@ pub struct Level {
     /// Answered with a 5xx status.
     pub server_errors: u64,
     pub errors: u64,
+    /// Every acknowledged send of the run, warm-up included.
+    pub acked_total: u64,
+    /// What the database did meanwhile (PostgreSQL).
+    pub db: Option<crate::pgprobe::DbLoad>,
 }
 
 impl Level {
@@ -134,6 +149,8 @@ impl Level {
             throttled: runs.iter().map(|r| r.throttled).sum(),
             server_errors: runs.iter().map(|r| r.server_errors).sum(),
             errors: runs.iter().map(|r| r.errors).sum(),
+            acked_total: stats::median(runs.iter().map(|r| r.acked_total as f64)) as u64,
+            db: crate::pgprobe::DbLoad::median(runs.iter().filter_map(|r| r.db.as_ref())),
         }
     }
 }
@@ -159,6 +176,7 @@ pub async fn closed_loop(
         tasks.push(tokio::spawn(async move {
             let mut h = stats::histogram()?;
             let (mut refused, mut throttled, mut failed, mut errors) = (0u64, 0u64, 0u64, 0u64);
+            let mut acked = 0u64;
             let mut n = 0u64;
             while Instant::now() < end {
                 n += 1;
@@ -167,6 +185,9 @@ pub async fn closed_loop(
                 let outcome = conn.send(&body).await;
                 let done = Instant::now();
                 let counted = began >= measure_from && done <= end;
+                if let Ok(Outcome::Ack { .. }) = outcome {
+                    acked += 1;
+                }
                 match outcome {
                     Ok(Outcome::Ack { .. }) if counted => {
                         stats::record(&mut h, (done - began).as_micros() as u64);
@@ -191,7 +212,7 @@ pub async fn closed_loop(
                     }
                 }
             }
-            Ok::<_, anyhow::Error>((h, refused, throttled, failed, errors))
+            Ok::<_, anyhow::Error>((h, refused, throttled, failed, errors, acked))
         }));
     }
     let mut all = stats::histogram()?;
@@ -200,7 +221,9 @@ pub async fn closed_loop(
         ..Level::default()
     };
     for task in tasks {
-        let (h, refused, throttled, failed, errors) = task.await.context("a sender task")??;
+        let (h, refused, throttled, failed, errors, acked) =
+            task.await.context("a sender task")??;
+        level.acked_total += acked;
         all.add(&h).map_err(|e| anyhow::anyhow!("histogram: {e}"))?;
         level.refused += refused;
         level.throttled += throttled;

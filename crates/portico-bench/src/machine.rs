@@ -82,3 +82,17 @@ fn commit() -> String {
         _ => head,
     }
 }
+
+/// The load average over 1, 5 and 15 minutes (`/proc/loadavg`), e.g.
+/// "2.16 1.35 0.60": the machine is shared, so each figure says what else
+/// was running.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|_| "unknown".to_owned())
+}

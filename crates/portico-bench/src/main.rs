@@ -3,10 +3,13 @@
 //! live delivery, idle sockets, pages and an export. See docs/BENCHMARKS.md.
 
 mod children;
+mod cluster;
 mod fixture;
 mod load;
 mod machine;
 mod pages;
+mod pgprobe;
+mod practices;
 mod report;
 mod run;
 mod sockets;
@@ -42,6 +45,21 @@ pub struct Cli {
     /// Scenarios to run (repeatable or comma separated). [default: all]
     #[arg(long, value_enum, value_delimiter = ',')]
     pub scenario: Vec<Scenario>,
+
+    /// Messages per second asked for in delivery (and cluster's deliveries).
+    /// [default: 2000, or 500 with --quick]
+    #[arg(long)]
+    pub delivery_rate: Option<f64>,
+
+    /// Sockets open during delivery (and cluster's deliveries).
+    /// [default: 1000, or 200 with --quick]
+    #[arg(long)]
+    pub delivery_sockets: Option<usize>,
+
+    /// Practices made and used in the practices scenario.
+    /// [default: 100, or 10 with --quick]
+    #[arg(long)]
+    pub practices: Option<usize>,
 
     /// How many times each scenario is run; the report gives medians.
     #[arg(long, default_value_t = 3)]
@@ -101,16 +119,21 @@ pub enum Scenario {
     Idle,
     Pages,
     Export,
+    /// Two instances behind HAProxy (PostgreSQL only).
+    Cluster,
+    Practices,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::Send,
         Scenario::Bare,
         Scenario::Delivery,
         Scenario::Idle,
         Scenario::Pages,
         Scenario::Export,
+        Scenario::Cluster,
+        Scenario::Practices,
     ];
 }
 

@@ -2,10 +2,13 @@
 //! and the raw figures as JSON beside it.
 
 use crate::Scenario;
+use crate::cluster::ClusterReport;
 use crate::fixture::Sizes;
 use crate::load::Level;
 use crate::machine::Header;
 use crate::pages::{Export, PageTime};
+use crate::pgprobe::{DbLoad, Storage};
+use crate::practices::PracticesMemory;
 use crate::sockets::{Delivery, Idle};
 use anyhow::Context;
 use serde::Serialize;
@@ -22,6 +25,7 @@ pub struct Settings {
     pub delivery_rate: f64,
     pub idle_sockets: usize,
     pub page_requests: usize,
+    pub practices: usize,
     pub scenarios: Vec<Scenario>,
     pub sizes: Sizes,
 }
@@ -41,6 +45,12 @@ pub struct BackendReport {
     pub page_runs: Vec<(PageTime, PageTime)>,
     pub export: Option<Export>,
     pub export_runs: Vec<Export>,
+    pub cluster: Option<ClusterReport>,
+    pub practices: Option<PracticesMemory>,
+    /// What the database holds after the fixture (PostgreSQL).
+    pub storage: Option<Storage>,
+    /// The load average as each scenario began, and at the end.
+    pub loads: Vec<(String, String)>,
     /// Scenarios that failed, and why.
     pub problems: Vec<String>,
 }
@@ -99,18 +109,28 @@ impl Report {
             s.page_requests
         );
         let z = &s.sizes;
+        let large = if z.export_chat_messages > 0 {
+            format!(
+                "chats of {} and {} messages",
+                thousands(z.page_chat_messages as f64),
+                thousands(z.export_chat_messages as f64)
+            )
+        } else {
+            format!(
+                "a chat of {} messages (the export's chat left empty)",
+                thousands(z.page_chat_messages as f64)
+            )
+        };
         let _ = writeln!(
             md,
             "- Fixture: {} team members and an admin, {} clients with 2 contacts each, {} direct chats, {} team chats, \
-             {} group chats, {} questions on one client, chats of {} and {} messages",
+             {} group chats, {} questions on one client, {large}",
             z.staff,
             z.clients,
             z.clients,
             z.staff / 2,
             z.group_chats,
             z.questions,
-            thousands(z.page_chat_messages as f64),
-            thousands(z.export_chat_messages as f64)
         );
         for backend in &self.backends {
             let _ = writeln!(md);
@@ -123,6 +143,18 @@ impl Report {
             let _ = writeln!(md, "| scenario | measure | result |");
             let _ = writeln!(md, "| --- | --- | --- |");
             self.rows(&mut md, backend);
+            if !backend.loads.is_empty() {
+                let loads: Vec<String> = backend
+                    .loads
+                    .iter()
+                    .map(|(scenario, load)| format!("{scenario} {load}"))
+                    .collect();
+                let _ = writeln!(
+                    md,
+                    "\nLoad average (1, 5, 15 min) as each scenario began: {}",
+                    loads.join("; ")
+                );
+            }
             for problem in &backend.problems {
                 let _ = writeln!(md, "\n**Problem:** {problem}");
             }
@@ -172,27 +204,19 @@ impl Report {
                 refusals
             );
         }
+        for level in &b.send {
+            if let Some(db) = &level.db {
+                db_row(md, &format!("database, send ×{}", level.concurrency), db);
+            }
+        }
         for level in &self.bare {
             bare_row(md, level);
         }
         if let Some(d) = &b.delivery {
-            let _ = writeln!(
-                md,
-                "| delivery | {} sockets, {} msg/s asked for {} s: sent/s; send→socket latency p50 / p95 / p99; missed | {} /s ({} sent, {} failed, {} not sent in time); {:.1} / {:.1} / {:.1} ms; {} of {} deliveries missed, {} sockets closed by the server |",
-                d.sockets,
-                thousands(d.target_rate),
-                self.settings.duration_seconds,
-                thousands(d.achieved_rate),
-                thousands(d.sent as f64),
-                d.send_failures,
-                d.skipped,
-                d.latency.p50_ms,
-                d.latency.p95_ms,
-                d.latency.p99_ms,
-                thousands(d.missed as f64),
-                thousands(d.expected as f64),
-                d.closed_by_server
-            );
+            self.delivery_row(md, "delivery", "", d);
+        }
+        if let Some(c) = &b.cluster {
+            self.cluster_rows(md, b, c);
         }
         if let Some(i) = &b.idle {
             let _ = writeln!(
@@ -233,6 +257,28 @@ impl Report {
                 );
             }
         }
+        if let Some(p) = &b.practices {
+            let _ = writeln!(
+                md,
+                "| practices | server RSS with {} more practices in the database: at start; 2 in use → all in use; per practice in use (its admin signed in, 4 pages seen, 1 socket) | {}; {} → {}; {:.1} KiB per practice (made in {:.0} s) |",
+                p.practices,
+                mib(p.rss_start_kib),
+                mib(p.rss_two_kib),
+                mib(p.rss_all_kib),
+                p.per_practice_kib,
+                p.made_seconds
+            );
+        }
+        if let Some(st) = &b.storage {
+            let _ = writeln!(
+                md,
+                "| storage | messages stored; the messages table with its indexes and TOAST, per message; every table of the schema | {}; {} ({:.0} bytes per message); {} |",
+                thousands(st.messages as f64),
+                mib((st.message_bytes / 1024) as u64),
+                st.message_bytes as f64 / st.messages.max(1) as f64,
+                mib((st.schema_bytes / 1024) as u64)
+            );
+        }
         if let Some(e) = &b.export {
             let _ = writeln!(
                 md,
@@ -243,6 +289,128 @@ impl Report {
                 e.status,
                 mib(e.rss_peak_kib),
                 mib(e.rss_growth_kib)
+            );
+        }
+    }
+
+    fn delivery_row(&self, md: &mut String, name: &str, how: &str, d: &Delivery) {
+        let _ = writeln!(
+            md,
+            "| {name} | {how}{} sockets, {} msg/s asked for {} s: sent/s; send→socket latency p50 / p95 / p99; missed | {} /s ({} sent, {} failed, {} not sent in time); {:.1} / {:.1} / {:.1} ms; {} of {} deliveries missed, {} sockets closed by the server |",
+            d.sockets,
+            thousands(d.target_rate),
+            self.settings.duration_seconds,
+            thousands(d.achieved_rate),
+            thousands(d.sent as f64),
+            d.send_failures,
+            d.skipped,
+            d.latency.p50_ms,
+            d.latency.p95_ms,
+            d.latency.p99_ms,
+            thousands(d.missed as f64),
+            thousands(d.expected as f64),
+            d.closed_by_server
+        );
+    }
+
+    fn cluster_rows(&self, md: &mut String, b: &BackendReport, c: &ClusterReport) {
+        for level in &c.send {
+            let Some(one) = c.one.iter().find(|l| l.concurrency == level.concurrency) else {
+                continue;
+            };
+            let direct = b
+                .send
+                .iter()
+                .find(|l| l.concurrency == level.concurrency)
+                .map_or(String::new(), |d| {
+                    format!(
+                        "; one instance without HAProxy (send ×{}, earlier): {} /s",
+                        d.concurrency,
+                        thousands(d.per_second)
+                    )
+                });
+            let refusals = |l: &Level| l.throttled + l.refused + l.server_errors + l.errors;
+            let _ = writeln!(
+                md,
+                "| cluster send ×{} | through HAProxy, in alternate runs: instance a alone → round robin over a and b: acknowledged sends/s; latency p50, p99 | {} → {} /s (×{:.2}); p50 {:.1} → {:.1} ms, p99 {:.1} → {:.1} ms{direct}{} |",
+                level.concurrency,
+                thousands(one.per_second),
+                thousands(level.per_second),
+                level.per_second / one.per_second.max(f64::MIN_POSITIVE),
+                one.latency.p50_ms,
+                level.latency.p50_ms,
+                one.latency.p99_ms,
+                level.latency.p99_ms,
+                if refusals(one) + refusals(level) > 0 {
+                    format!(
+                        "; not sent (one → two): {} → {} (429, 5xx, other refusals and connection errors)",
+                        refusals(one),
+                        refusals(level)
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+        for level in &c.send {
+            if let Some(db) = &level.db {
+                db_row(
+                    md,
+                    &format!("database, cluster send ×{}", level.concurrency),
+                    db,
+                );
+            }
+        }
+        if !c.answered.is_empty() {
+            let split: Vec<String> = c
+                .answered
+                .iter()
+                .map(|(name, n)| format!("{name} {}", thousands(*n as f64)))
+                .collect();
+            let _ = writeln!(
+                md,
+                "| cluster split | responses each instance gave through HAProxy during the round-robin sends | {} |",
+                split.join(", ")
+            );
+        }
+        if let Some(d) = &c.same {
+            self.delivery_row(
+                md,
+                "cluster delivery, one instance",
+                "through HAProxy, sockets on instance a, sends through a: ",
+                d,
+            );
+        }
+        if let Some(d) = &c.across {
+            self.delivery_row(
+                md,
+                "cluster delivery, across instances",
+                "through HAProxy, sockets on instance a, sends through b: ",
+                d,
+            );
+        }
+        if let Some(r) = &c.relay {
+            let _ = writeln!(
+                md,
+                "| relay | LISTEN/NOTIFY during delivery across instances: NOTIFYs/s; events/s; events per NOTIFY; payload average / largest | {:.0} /s; {:.0} /s; {:.1}; {:.0} / {} bytes |",
+                r.notifications_per_s,
+                r.events_per_s,
+                r.events as f64 / r.notifications.max(1) as f64,
+                r.bytes as f64 / r.notifications.max(1) as f64,
+                r.largest_bytes
+            );
+        }
+        for ceiling in &c.ceiling {
+            let _ = writeln!(
+                md,
+                "| NOTIFY ceiling | `SELECT pg_notify(…)` from {} connections, payloads of {} bytes, for {:.0} s: NOTIFYs/s; MB/s; received by a listener | {} /s; {:.1} MB/s; {} of {} |",
+                ceiling.connections,
+                thousands(ceiling.payload_bytes as f64),
+                ceiling.seconds,
+                thousands(ceiling.sent_per_s),
+                ceiling.megabytes_per_s,
+                thousands(ceiling.received as f64),
+                thousands(ceiling.sent as f64)
             );
         }
     }
@@ -272,5 +440,17 @@ fn bare_row(md: &mut String, level: &Level) {
         level.latency.p50_ms,
         level.latency.p95_ms,
         level.latency.p99_ms
+    );
+}
+
+fn db_row(md: &mut String, name: &str, db: &DbLoad) {
+    let _ = writeln!(
+        md,
+        "| {name} | PostgreSQL: transactions/s (reads included); rows written/s; per acknowledged send; most connections at once per instance | {} /s; {} /s; {:.1} and {:.1} per send; {} |",
+        thousands(db.transactions_per_s),
+        thousands(db.rows_written_per_s),
+        db.transactions_per_send,
+        db.rows_written_per_send,
+        db.connections_text()
     );
 }

@@ -4,10 +4,11 @@
 use crate::children::{self, ServerProcess};
 use crate::fixture::{self, Db, Fixture, Sizes};
 use crate::load::{self, Level, Target};
-use crate::machine::Header;
+use crate::machine::{Header, load_average};
+use crate::pgprobe::{PgProbe, STATS_SETTLE};
 use crate::report::{BackendReport, Report, Settings};
 use crate::sockets;
-use crate::{BackendChoice, Cli, Scenario, pages};
+use crate::{BackendChoice, Cli, Scenario, cluster, pages, practices};
 use anyhow::Context;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -36,19 +37,29 @@ fn settings(cli: &Cli) -> Settings {
         warmup_seconds: if quick { 0.5 } else { 1.0 },
         duration_seconds: cli.duration.unwrap_or(if quick { 1.0 } else { 5.0 }),
         concurrency: CONCURRENCY.to_vec(),
-        delivery_sockets: if quick { 200 } else { 1_000 },
-        delivery_rate: if quick { 500.0 } else { 2_000.0 },
+        delivery_sockets: cli
+            .delivery_sockets
+            .unwrap_or(if quick { 200 } else { 1_000 }),
+        delivery_rate: cli
+            .delivery_rate
+            .unwrap_or(if quick { 500.0 } else { 2_000.0 }),
         idle_sockets: if quick { 200 } else { 10_000 },
         page_requests: if quick { 10 } else { 50 },
-        scenarios,
+        practices: cli.practices.unwrap_or(if quick { 10 } else { 100 }),
         sizes: Sizes {
             staff: if quick { 8 } else { 32 },
             clients: if quick { 8 } else { 32 },
             group_chats: if quick { 2 } else { 8 },
             questions: 500,
             page_chat_messages: if quick { 1_000 } else { 100_000 },
-            export_chat_messages: if quick { 1_000 } else { 1_000_000 },
+            // The export's chat is filled only when the export is measured.
+            export_chat_messages: match (scenarios.contains(&Scenario::Export), quick) {
+                (false, _) => 0,
+                (true, true) => 1_000,
+                (true, false) => 1_000_000,
+            },
         },
+        scenarios,
     }
 }
 
@@ -86,9 +97,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 csrf: "bare".to_owned(),
                 chat: format!("chat{}", i % 32),
                 person: i,
+                via: None,
             })
             .collect();
-        let (levels, runs) = levels(&settings, &targets).await?;
+        let (levels, runs) = levels(&settings, &targets, None).await?;
         report.bare = levels;
         report.bare_runs = runs;
         bare.stop().await?;
@@ -104,7 +116,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         std::fs::create_dir_all(&dir).context("a data folder")?;
         let result = if name == "SQLite" {
             let db = Db::Sqlite(dir.join("data").join("portico.db"));
-            backend(name, &settings, &dir, None, &db).await
+            backend(name, &settings, &dir, None, &db, None).await
         } else {
             postgres(name, &settings, &dir, &cli.postgres_url).await
         };
@@ -150,7 +162,19 @@ async fn postgres(
         .context("create a schema")?;
     let sep = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-    let result = backend(name, settings, dir, Some(&url), &Db::Postgres(url.clone())).await;
+    // Each instance names itself to PostgreSQL, so that its connections
+    // can be counted.
+    let instance = |name: &str| format!("{url}&application_name=portico-{name}");
+    let probe = PgProbe { url: url.clone() };
+    let result = backend(
+        name,
+        settings,
+        dir,
+        Some(&instance(cluster::A)),
+        &Db::Postgres(url.clone()),
+        Some((&probe, &instance(cluster::B))),
+    )
+    .await;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
         .execute(&mut conn)
         .await
@@ -158,24 +182,38 @@ async fn postgres(
     result
 }
 
+/// PostgreSQL's window for the benchmark, and the second instance's URL.
+type Postgres<'a> = Option<(&'a PgProbe, &'a str)>;
+
 async fn backend(
     name: &str,
     settings: &Settings,
     dir: &std::path::Path,
     database_url: Option<&str>,
     db: &Db,
+    postgres: Postgres<'_>,
 ) -> anyhow::Result<BackendReport> {
     let data_dir = dir.join("data");
     std::fs::create_dir_all(&data_dir).context("a data folder")?;
     children::create_practice(
         &data_dir,
         database_url,
+        "Bench Practice",
         fixture::ADMIN_EMAIL,
         fixture::PASSWORD,
     )
     .await?;
     let server = children::start_portico(&data_dir, database_url, "server.log").await?;
-    let result = scenarios(name, settings, &server, &data_dir, database_url, db).await;
+    let result = scenarios(
+        name,
+        settings,
+        &server,
+        &data_dir,
+        database_url,
+        db,
+        postgres,
+    )
+    .await;
     let log = data_dir.join("server.log");
     server.stop().await?;
     let mut report = result?;
@@ -198,7 +236,9 @@ async fn scenarios(
     data_dir: &std::path::Path,
     database_url: Option<&str>,
     db: &Db,
+    postgres: Postgres<'_>,
 ) -> anyhow::Result<BackendReport> {
+    let probe = postgres.map(|(probe, _)| probe);
     let base = server.base_url();
     eprintln!("   making the fixture through the HTTP API");
     let fixture = fixture::build(&base, data_dir, db, &settings.sizes).await?;
@@ -213,11 +253,18 @@ async fn scenarios(
         fixture_seconds: fixture.seconds,
         ..BackendReport::default()
     };
+    if let Some(probe) = probe {
+        match probe.storage().await {
+            Ok(storage) => report.storage = Some(storage),
+            Err(error) => note(&mut report.problems, "storage", Err(error)),
+        }
+    }
     let targets = targets(server, &fixture)?;
     let runs = settings.runs;
     let has = |s: Scenario| settings.scenarios.contains(&s);
 
     if has(Scenario::Idle) {
+        report.loads.push(("idle".into(), load_average()));
         eprintln!("   idle: {} sockets", settings.idle_sockets);
         let cookies: Vec<String> = fixture
             .people
@@ -247,6 +294,7 @@ async fn scenarios(
         }
     }
     if has(Scenario::Pages) {
+        report.loads.push(("pages".into(), load_average()));
         eprintln!("   pages");
         let staff = &fixture.people[fixture.page_person].browser;
         let contact = &fixture.people[fixture.portal_person].browser;
@@ -274,8 +322,9 @@ async fn scenarios(
         }
     }
     if has(Scenario::Send) {
+        report.loads.push(("send".into(), load_average()));
         eprintln!("   send");
-        match levels(settings, &targets).await {
+        match levels(settings, &targets, probe).await {
             Ok((levels, runs)) => {
                 report.send = levels;
                 report.send_runs = runs;
@@ -284,6 +333,7 @@ async fn scenarios(
         }
     }
     if has(Scenario::Delivery) {
+        report.loads.push(("delivery".into(), load_average()));
         eprintln!(
             "   delivery: {} sockets at {} msg/s",
             settings.delivery_sockets, settings.delivery_rate
@@ -294,6 +344,7 @@ async fn scenarios(
             for _ in 0..runs {
                 let d = sockets::delivery(
                     server.addr,
+                    None,
                     &writers,
                     &watchers,
                     &fixture.members,
@@ -316,7 +367,39 @@ async fn scenarios(
             report.delivery = Some(sockets::Delivery::median(&report.delivery_runs));
         }
     }
+    if has(Scenario::Cluster) {
+        match postgres {
+            None => report
+                .problems
+                .push("cluster: not measured on SQLite, which is one server's database".to_owned()),
+            Some((probe, second_url)) => {
+                report.loads.push(("cluster".into(), load_average()));
+                eprintln!(
+                    "   cluster: two instances behind HAProxy ({} sockets at {} msg/s)",
+                    settings.delivery_sockets, settings.delivery_rate
+                );
+                let writers: Vec<Target> = targets.iter().take(64).cloned().collect();
+                let watchers = watchers(&fixture, &writers)?;
+                match cluster::run(cluster::Inputs {
+                    settings,
+                    first: server,
+                    data_dir,
+                    second_url,
+                    probe,
+                    targets: &targets,
+                    watchers: &watchers,
+                    members: &fixture.members,
+                })
+                .await
+                {
+                    Ok(c) => report.cluster = Some(c),
+                    Err(error) => note(&mut report.problems, "cluster", Err(error)),
+                }
+            }
+        }
+    }
     if has(Scenario::Export) {
+        report.loads.push(("export".into(), load_average()));
         eprintln!(
             "   export: {} messages to XLSX",
             settings.sizes.export_chat_messages
@@ -364,6 +447,21 @@ async fn scenarios(
             report.export = Some(pages::Export::median(&good));
         }
     }
+    if has(Scenario::Practices) {
+        report.loads.push(("practices".into(), load_average()));
+        eprintln!("   practices: {} more, each in use", settings.practices);
+        match practices::run(data_dir, database_url, settings.practices).await {
+            Ok(p) => {
+                eprintln!(
+                    "     {:.1} KiB per practice in use ({} → {} KiB)",
+                    p.per_practice_kib, p.rss_two_kib, p.rss_all_kib
+                );
+                report.practices = Some(p);
+            }
+            Err(error) => note(&mut report.problems, "practices", Err(error)),
+        }
+    }
+    report.loads.push(("end".into(), load_average()));
     Ok(report)
 }
 
@@ -410,6 +508,7 @@ fn targets(server: &ServerProcess, fixture: &Fixture) -> anyhow::Result<Vec<Targ
                     .context("a sender without an anti-forgery cookie")?,
                 chat: s.chat.clone(),
                 person: s.person,
+                via: None,
             })
         })
         .collect()
@@ -443,36 +542,74 @@ fn watchers(fixture: &Fixture, writers: &[Target]) -> anyhow::Result<Vec<(String
 }
 
 /// Every concurrency level `runs` times; the medians and the raw runs.
-async fn levels(
+/// With a probe, what PostgreSQL did in each run is read as well (after
+/// [`STATS_SETTLE`]).
+pub(crate) async fn levels(
     settings: &Settings,
     targets: &[Target],
+    probe: Option<&PgProbe>,
 ) -> anyhow::Result<(Vec<Level>, Vec<Vec<Level>>)> {
-    let warmup = Duration::from_secs_f64(settings.warmup_seconds);
-    let duration = Duration::from_secs_f64(settings.duration_seconds);
     let mut medians = Vec::new();
     let mut all = Vec::new();
     for &concurrency in &settings.concurrency {
         let mut runs = Vec::new();
         for _ in 0..settings.runs {
-            let level = load::closed_loop(targets, concurrency, warmup, duration).await?;
-            eprintln!(
-                "     ×{concurrency}: {:.0} /s, p50 {:.2} ms, p99 {:.2} ms{}",
-                level.per_second,
-                level.latency.p50_ms,
-                level.latency.p99_ms,
-                if level.throttled + level.refused + level.server_errors + level.errors > 0 {
-                    format!(
-                        " ({} throttled, {} 5xx, {} refused, {} errors)",
-                        level.throttled, level.server_errors, level.refused, level.errors
-                    )
-                } else {
-                    String::new()
-                }
-            );
-            runs.push(level);
+            runs.push(level(settings, targets, concurrency, probe).await?);
         }
         medians.push(Level::median(concurrency, &runs));
         all.push(runs);
     }
     Ok((medians, all))
+}
+
+/// One run at one concurrency (see [`levels`]).
+pub(crate) async fn level(
+    settings: &Settings,
+    targets: &[Target],
+    concurrency: usize,
+    probe: Option<&PgProbe>,
+) -> anyhow::Result<Level> {
+    let warmup = Duration::from_secs_f64(settings.warmup_seconds);
+    let duration = Duration::from_secs_f64(settings.duration_seconds);
+    let before = match probe {
+        Some(probe) => Some(probe.counters().await?),
+        None => None,
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let connections = probe.map(|probe| probe.watch_connections(stopped));
+    let started = std::time::Instant::now();
+    let mut level = load::closed_loop(targets, concurrency, warmup, duration).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    stop.send(true).ok();
+    if let (Some(probe), Some(before), Some(connections)) = (probe, before, connections) {
+        let connections = connections.await.context("the connection watcher")??;
+        tokio::time::sleep(STATS_SETTLE).await;
+        let db = probe
+            .load_since(before, seconds, level.acked_total, connections)
+            .await?;
+        eprintln!(
+            "     database: {:.0} transactions/s, {:.0} rows written/s ({:.1} and {:.1} per send); connections {}",
+            db.transactions_per_s,
+            db.rows_written_per_s,
+            db.transactions_per_send,
+            db.rows_written_per_send,
+            db.connections_text()
+        );
+        level.db = Some(db);
+    }
+    eprintln!(
+        "     ×{concurrency}: {:.0} /s, p50 {:.2} ms, p99 {:.2} ms{}",
+        level.per_second,
+        level.latency.p50_ms,
+        level.latency.p99_ms,
+        if level.throttled + level.refused + level.server_errors + level.errors > 0 {
+            format!(
+                " ({} throttled, {} 5xx, {} refused, {} errors)",
+                level.throttled, level.server_errors, level.refused, level.errors
+            )
+        } else {
+            String::new()
+        }
+    );
+    Ok(level)
 }

@@ -14,11 +14,20 @@ use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-type Socket =
+pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Opens `/ws` with a person's cookies and this site as the Origin.
 pub async fn connect(addr: SocketAddr, cookie: &str) -> anyhow::Result<Socket> {
+    connect_via(addr, cookie, None).await
+}
+
+/// As [`connect`]; behind the load balancer, pinned to the instance `via`.
+pub async fn connect_via(
+    addr: SocketAddr,
+    cookie: &str,
+    via: Option<&str>,
+) -> anyhow::Result<Socket> {
     let mut request = format!("ws://{addr}/ws")
         .into_client_request()
         .context("websocket request")?;
@@ -28,6 +37,9 @@ pub async fn connect(addr: SocketAddr, cookie: &str) -> anyhow::Result<Socket> {
         "origin",
         format!("http://{addr}").parse().context("origin header")?,
     );
+    if let Some(via) = via {
+        headers.insert(crate::load::VIA_HEADER, via.parse().context("via header")?);
+    }
     let (socket, _) = tokio_tungstenite::connect_async(request)
         .await
         .context("websocket handshake")?;
@@ -37,6 +49,7 @@ pub async fn connect(addr: SocketAddr, cookie: &str) -> anyhow::Result<Socket> {
 /// Opens `count` sockets, spread over `cookies` round robin, `parallel` at a time.
 async fn open_many(
     addr: SocketAddr,
+    via: Option<&str>,
     cookies: &[String],
     count: usize,
     parallel: usize,
@@ -45,7 +58,7 @@ async fn open_many(
         .map(|i| {
             let owner = i % cookies.len();
             let cookie = cookies[owner].clone();
-            async move { Ok::<_, anyhow::Error>((owner, connect(addr, &cookie).await?)) }
+            async move { Ok::<_, anyhow::Error>((owner, connect_via(addr, &cookie, via).await?)) }
         })
         .buffer_unordered(parallel)
         .try_collect()
@@ -98,8 +111,10 @@ type Seen = Vec<(String, i64, Instant)>;
 /// `rate` per second for `duration` over the senders' connections; the
 /// latency of each delivery is from the start of its send request to its
 /// arrival on a socket of another member of the chat.
+#[allow(clippy::too_many_arguments)]
 pub async fn delivery(
     addr: SocketAddr,
+    socket_via: Option<&str>,
     targets: &[Target],
     watchers: &[(String, String)],
     members: &HashMap<String, Vec<String>>,
@@ -109,7 +124,7 @@ pub async fn delivery(
 ) -> anyhow::Result<Delivery> {
     // watchers: (member key `kind:id`, cookie header)
     let cookies: Vec<String> = watchers.iter().map(|(_, c)| c.clone()).collect();
-    let opened = open_many(addr, &cookies, sockets, 64).await?;
+    let opened = open_many(addr, socket_via, &cookies, sockets, 64).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut readers = Vec::new();
     for (owner, mut socket) in opened {
@@ -304,7 +319,7 @@ pub async fn idle(
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = server.rss_kib()?;
     let started = Instant::now();
-    let sockets = open_many(server.addr, cookies, count, 128).await?;
+    let sockets = open_many(server.addr, None, cookies, count, 128).await?;
     let connect_seconds = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let open = server.rss_kib()?;

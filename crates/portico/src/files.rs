@@ -154,6 +154,13 @@ impl StoredFile {
     }
 }
 
+/// The prefix of `s3://bucket/prefix` (empty when there is none).
+fn s3_prefix(url: &str) -> &str {
+    url.strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .map_or("", |(_, prefix)| prefix.trim_matches('/'))
+}
+
 #[derive(Clone, Debug)]
 pub struct FileStore {
     inner: Arc<dyn ObjectStore>,
@@ -196,10 +203,15 @@ impl FileStore {
         let store = builder
             .build()
             .map_err(|e| format!("files_url (PORTICO_FILES_URL) is not usable: {e}"))?;
-        Ok(Self {
-            inner: Arc::new(store),
-            max_bytes,
-        })
+        // The bucket is all the S3 builder takes from the URL: the files go
+        // under the prefix that follows it, when there is one.
+        let prefix = s3_prefix(url);
+        let inner: Arc<dyn ObjectStore> = if prefix.is_empty() {
+            Arc::new(store)
+        } else {
+            Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+        };
+        Ok(Self { inner, max_bytes })
     }
 
     /// In memory, for tests.
@@ -382,6 +394,14 @@ mod tests {
         assert!(check_type("run.exe", b"MZ\x90\x00").is_err());
         assert!(check_type("notes.txt", PDF).is_err(), "a PDF named .txt");
         assert!(check_type("noextension", PDF).is_err());
+    }
+
+    #[test]
+    fn an_s3_url_names_the_bucket_and_perhaps_a_prefix() {
+        assert_eq!(s3_prefix("s3://bucket"), "");
+        assert_eq!(s3_prefix("s3://bucket/"), "");
+        assert_eq!(s3_prefix("s3://bucket/portico"), "portico");
+        assert_eq!(s3_prefix("s3://bucket/firm/portico/"), "firm/portico");
     }
 
     #[test]

@@ -152,6 +152,23 @@ impl Backend {
         }
     }
 
+    /// Locks a batch's chats (`$1` as for [`Backend::take_seqs_sql`]) one
+    /// after another in a fixed order, before their numbers are taken: two
+    /// instances' batches that share chats then wait for each other instead
+    /// of each locking a chat the other needs next (a deadlock, which fails
+    /// one of the batches). SQLite has one writer at a time.
+    pub(super) fn lock_chats_sql(self) -> Option<&'static str> {
+        match self {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(
+                "SELECT chats.id FROM chats \
+                 JOIN json_to_recordset($1::json) AS j(p text, c text) \
+                 ON chats.practice_id = j.p AND chats.id = j.c \
+                 ORDER BY chats.practice_id, chats.id FOR UPDATE OF chats",
+            ),
+        }
+    }
+
     /// Takes `n` sequence numbers in each chat; `$1` a JSON array of
     /// `{p, c, n, at}`. Returns each chat's id and its new last number.
     pub(super) fn take_seqs_sql(self) -> &'static str {

@@ -377,8 +377,15 @@ async fn write_once(
             .iter()
             .map(|((p, c), n, at)| json!({"p": p.to_string(), "c": c.to_string(), "n": n, "at": at.0}))
             .collect();
+        let wanted = serde_json::to_string(&wanted).map_err(json_error)?;
+        if let Some(lock) = backend.lock_chats_sql() {
+            sqlx::query(lock)
+                .bind(&wanted)
+                .fetch_all(&mut *tx.tx)
+                .await?;
+        }
         let taken: Vec<(String, i64)> = sqlx::query_as(backend.take_seqs_sql())
-            .bind(serde_json::to_string(&wanted).map_err(json_error)?)
+            .bind(&wanted)
             .fetch_all(&mut *tx.tx)
             .await?;
         for (chat, last) in taken {

@@ -1,16 +1,24 @@
 //! Scale-out (X4) as people run it: three `portico serve` processes on one
 //! PostgreSQL database behind HAProxy (Debian's package), round robin, no
-//! sticky sessions, WebSockets passed through. Two people on different
-//! instances chat live; signing out on one instance closes the sockets on
-//! the others; and a rolling restart — each instance in turn gets SIGTERM
-//! and comes back — while messages flow loses nothing and doubles nothing.
+//! sticky sessions, WebSockets passed through, files in one S3 bucket
+//! (`s3s-fs` on 127.0.0.1, see `s3.rs`), e-mail to one SMTP server. A
+//! reminder and a notification go out once though every instance looks for
+//! them; two people on different instances chat live; a file sent through
+//! one instance downloads through another; signing out on one instance
+//! closes the sockets on the others; and a rolling restart — each instance
+//! in turn gets SIGTERM and comes back — while messages flow loses nothing
+//! and doubles nothing.
 //!
 //! Runs in the PostgreSQL pass (`PORTICO_TEST_BACKEND=postgres`): SQLite is
 //! one server's database.
 
 use crate::durability::{Serving, practice_of_senders, signed_in};
 use crate::harness::{Browser, TestDb, location};
+use crate::s3::{BUCKET, S3Server, file_links, files_under, send_file};
+use crate::smtp::{ReceivedMail, SmtpServer};
 use futures_util::StreamExt;
+use portico::domain::{ClientKind, ContactId, EmailAddress, Millis, Name, PracticeId};
+use portico::store::{ContactStatus, NewClient, NewContact, NewQuestion, ReminderSchedule};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::process::Stdio;
@@ -23,6 +31,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const PATIENCE: Duration = Duration::from_secs(60);
 const INSTANCES: [&str; 3] = ["app1", "app2", "app3"];
+/// A client's contact with a question waiting for her answer.
+const HANNAH: &str = "hannah@northwind.example";
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -171,7 +181,13 @@ async fn three_instances_behind_haproxy_chat_sign_out_and_restart_in_turn() {
         return;
     }
     let db = TestDb::from_env().await;
-    let (_, emails) = practice_of_senders(&db).await;
+    let (practice, emails) = practice_of_senders(&db).await;
+    let store = db.store().await;
+    let (client, hannah) = contact_with_a_reminder_due(&store, practice, &emails[0]).await;
+    let smtp = SmtpServer::start().await;
+    let s3_root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(s3_root.path().join(BUCKET)).unwrap();
+    let s3 = S3Server::start(s3_root.path(), 0).await;
     let lb_port = free_port();
     let lb = format!("http://127.0.0.1:{lb_port}");
     let ports: Vec<u16> = INSTANCES.iter().map(|_| free_port()).collect();
@@ -179,27 +195,69 @@ async fn three_instances_behind_haproxy_chat_sign_out_and_restart_in_turn() {
     let _haproxy = Haproxy::start(db.dir.path(), lb_port, &backends).await;
     let start = |port: u16, run: String| {
         let db = &db;
+        let s3 = &s3;
         let lb = lb.clone();
+        let smtp = smtp.url();
         async move {
             Serving::start_on(db, &run, &format!("127.0.0.1:{port}"), |command| {
                 command
                     .args(["--public-url", &lb])
-                    .args(["--shutdown-grace-secs", "1"]);
+                    .args(["--shutdown-grace-secs", "1"])
+                    .args(["--smtp-url", &smtp])
+                    // An unread message is notified after a second.
+                    .args(["--notify-delay-secs", "1"]);
+                s3.configure(command);
             })
             .await
         }
     };
-    let mut instances: BTreeMap<&str, Serving> = BTreeMap::new();
-    for (name, port) in &backends {
-        instances.insert(name, start(*port, format!("{name}-0")).await);
-    }
+    // Started together: each looks for due reminders as it starts.
+    let started = futures_util::future::join_all(
+        backends
+            .iter()
+            .map(|(name, port)| start(*port, format!("{name}-0"))),
+    )
+    .await;
+    let mut instances: BTreeMap<&str, Serving> = INSTANCES.into_iter().zip(started).collect();
     wait_for(&lb, "/readyz").await;
 
-    // Olivia and Sam sign in through the load balancer, and chat.
+    // Hannah's reminder goes out, once however many instances looked.
+    let reminder = |mail: &ReceivedMail| {
+        mail.to.iter().any(|to| to == HANNAH)
+            && mail
+                .header("Subject")
+                .is_some_and(|s| s == "Harbour is waiting for 1 answer from you")
+    };
+    wait_for_mail(&smtp, "Hannah's reminder", reminder).await;
+
+    // Olivia writes to Hannah, who does not read it: every instance's
+    // notification job sees it unread, and one e-mail tells her.
     let olivia = signed_in(&lb, &emails[0]).await;
+    let response = olivia
+        .post_form(
+            &format!("/app/clients/{client}/chat"),
+            &[("contact", &hannah.to_string())],
+        )
+        .await;
+    assert_eq!(response.status(), 303, "a chat with Hannah");
+    let with_hannah = location(&response);
+    send(
+        &olivia,
+        &with_hannah,
+        "to-hannah",
+        "Your October statement is ready.",
+    )
+    .await;
+    let notification = |mail: &ReceivedMail| {
+        mail.to.iter().any(|to| to == HANNAH)
+            && mail
+                .header("Subject")
+                .is_some_and(|s| s == "Harbour: 1 new message")
+    };
+    wait_for_mail(&smtp, "Hannah's notification", notification).await;
+
+    // Olivia and Sam, signed in through the load balancer, chat.
     let sam = signed_in(&lb, &emails[1]).await;
-    let store = db.store().await;
-    let practice = store.list_practices().await.unwrap()[0].id;
     let sam_id = store
         .list_staff(practice)
         .await
@@ -231,6 +289,41 @@ async fn three_instances_behind_haproxy_chat_sign_out_and_restart_in_turn() {
             }
         }
     }
+
+    // A file sent through one instance downloads through another: the
+    // bytes are in the one bucket. Not for a member outside the chat.
+    let pdf = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n% the signed accounts\n".to_vec();
+    let response = send_file(
+        &olivia,
+        &format!("{chat}?via=app1"),
+        "file-1",
+        "accounts.pdf",
+        pdf.clone(),
+    )
+    .await;
+    assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
+    for (name, socket) in &mut sams {
+        match hear(socket).await {
+            Heard::Event(event) => assert_eq!(event["kind"], "message", "on {name}: {event}"),
+            Heard::Closed(code) => panic!("Sam's socket on {name} closed: {code:?}"),
+        }
+    }
+    assert!(
+        files_under(&s3_root.path().join(BUCKET))
+            .iter()
+            .any(|path| std::fs::read(path).ok().as_deref() == Some(&pdf[..])),
+        "the file is in the bucket"
+    );
+    let (status, html) = sam.page(&format!("{chat}?via=app2")).await;
+    assert_eq!(status, 200);
+    let links = file_links(&html);
+    assert_eq!(links.len(), 1, "one file in the chat");
+    let download = sam.get(&format!("{}?via=app2", links[0])).await;
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.bytes().await.unwrap().to_vec(), pdf);
+    let outsider = signed_in(&lb, &emails[5]).await;
+    let refused = outsider.get(&format!("{}?via=app3", links[0])).await;
+    assert_eq!(refused.status(), 404, "not in the chat");
 
     // Sam signs out (on whichever instance): every socket of his session
     // closes, on every instance.
@@ -381,7 +474,114 @@ async fn three_instances_behind_haproxy_chat_sign_out_and_restart_in_turn() {
         told_to_reconnect > 0,
         "a draining instance told Sam's page to reconnect elsewhere"
     );
+
+    // Six instances have started by now, each looking for due reminders
+    // and unread messages as it started: Hannah was told once of each.
+    let mails = smtp.messages();
+    assert_eq!(
+        mails.iter().filter(|m| reminder(m)).count(),
+        1,
+        "one reminder"
+    );
+    assert_eq!(
+        mails.iter().filter(|m| notification(m)).count(),
+        1,
+        "one notification"
+    );
     drop(instances);
+    s3.stop().await;
+}
+
+/// A client of the practice whose contact Hannah has had a question open
+/// for three days, with daily reminders at a time of day twelve hours from
+/// now (so that the slot due now stays the one due while the test runs).
+async fn contact_with_a_reminder_due(
+    store: &portico::store::Store,
+    practice: PracticeId,
+    admin_email: &str,
+) -> (portico::domain::ClientId, ContactId) {
+    let client = store
+        .create_client(
+            practice,
+            &NewClient {
+                name: Name::parse("Northwind Bakery").unwrap(),
+                kind: ClientKind::Business,
+            },
+        )
+        .await
+        .unwrap();
+    let hannah = store
+        .create_contact(
+            practice,
+            &NewContact {
+                email: EmailAddress::parse(HANNAH).unwrap(),
+                name: Name::parse("Hannah").unwrap(),
+                phone: None,
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .grant_access(practice, hannah.id, client.id)
+        .await
+        .unwrap();
+    store
+        .set_contact_status(practice, hannah.id, ContactStatus::Active)
+        .await
+        .unwrap();
+    let admin = staff_id(store, practice, admin_email)
+        .await
+        .parse()
+        .unwrap();
+    let three_days_ago = Millis(Millis::now().0 - 3 * 24 * 3_600_000);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_question(
+        practice,
+        &NewQuestion {
+            client_id: client.id,
+            assignee: None,
+            title: "Please send the October bank statement".into(),
+            details: String::new(),
+            asked_by: admin,
+        },
+        three_days_ago,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let zone = store.contact_time_zone(practice, hannah.id).await.unwrap();
+    let now = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::get(&zone).unwrap());
+    let minute_now = i64::from(now.hour()) * 60 + i64::from(now.minute());
+    store
+        .set_reminder_schedule(
+            practice,
+            client.id,
+            &ReminderSchedule {
+                every_days: 1,
+                minute_of_day: (minute_now + 12 * 60) % (24 * 60),
+                max: 5,
+                sms_from_step: 21,
+            },
+        )
+        .await
+        .unwrap();
+    (client.id, hannah.id)
+}
+
+/// Waits until the SMTP server has received an e-mail that `is` it.
+async fn wait_for_mail(smtp: &SmtpServer, what: &str, is: impl Fn(&ReceivedMail) -> bool) {
+    let until = tokio::time::Instant::now() + PATIENCE;
+    while !smtp.messages().iter().any(&is) {
+        assert!(
+            tokio::time::Instant::now() < until,
+            "{what} never arrived: {:?}",
+            smtp.messages()
+                .iter()
+                .map(|m| (m.to.clone(), m.header("Subject")))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Every message of a chat as stored: (seq, body).
