@@ -143,6 +143,24 @@ async fn long_unbroken_text_fits_a_phone_tables_become_cards_and_the_dock_covers
         format!("/app/contacts/{}/edit", hannah.id),
         format!("/app/contacts/{}/delete", hannah.id),
         format!("/app/clients/{}/send", bakery.id),
+        // Every settings and account page, and the other lists.
+        "/app/questions".to_owned(),
+        "/app/messages".to_owned(),
+        "/app/messages/new".to_owned(),
+        "/app/team".to_owned(),
+        "/app/settings".to_owned(),
+        "/app/settings/audit".to_owned(),
+        "/app/settings/branding".to_owned(),
+        "/app/settings/messaging".to_owned(),
+        "/app/settings/notifications".to_owned(),
+        "/app/settings/outbox".to_owned(),
+        "/app/settings/security".to_owned(),
+        "/app/settings/time-zone".to_owned(),
+        "/app/account".to_owned(),
+        "/app/account/messaging".to_owned(),
+        "/app/account/messaging/away".to_owned(),
+        "/app/account/notifications".to_owned(),
+        "/app/two-factor".to_owned(),
     ];
     let base_url = app.base_url.clone();
     run_story(
@@ -157,7 +175,6 @@ async fn long_unbroken_text_fits_a_phone_tables_become_cards_and_the_dock_covers
             staff
                 .wait_for_text("#waiting-messages-section", "1 new")
                 .await;
-            staff.doc_screenshot("staff-home").await;
             // Every page at both sizes: axe-core and the width check run on
             // each (the long title, name, answer and address wrap).
             for size in [DESKTOP, PHONE] {
@@ -206,6 +223,10 @@ async fn long_unbroken_text_fits_a_phone_tables_become_cards_and_the_dock_covers
                 "/portal/messages".to_owned(),
                 chat_path.replace("/app/", "/portal/"),
                 "/portal/account".to_owned(),
+                "/portal/account/messaging".to_owned(),
+                "/portal/account/notifications".to_owned(),
+                "/portal/overview".to_owned(),
+                "/portal/help".to_owned(),
             ] {
                 phone.goto(&page).await;
             }

@@ -6,6 +6,7 @@
 
 use crate::browser::{RealBrowser, run_story};
 use crate::harness::{PASSWORD, TestApp};
+use portico::app::questions::QuestionInput;
 use portico::domain::{ClientKind, EmailAddress, Name, PhoneNumber, PracticeId, Role};
 use portico::store::{
     Client, Contact, ContactStatus, NewClient, NewContact, NewStaff, Practice, Staff,
@@ -239,6 +240,51 @@ async fn firm(app: &TestApp) -> Firm {
 async fn staff_sign_in_form_keeps_the_address_after_a_wrong_password_then_welcomes() {
     let app = TestApp::spawn().await;
     let firm = firm(&app).await;
+    // What waits for Olivia when she signs in: Hannah answered a question
+    // and wrote in their chat.
+    let asked = app
+        .app
+        .ask_questions(
+            &firm.olivia,
+            firm.bakery.id,
+            &[QuestionInput {
+                title: "Is the delivery van leased or owned?".into(),
+                ..Default::default()
+            }],
+        )
+        .await
+        .expect("ask");
+    app.app
+        .answer_question(
+            &firm.hannah,
+            asked[0].id,
+            "Leased, until March 2028. The agreement is in the shared folder.",
+            &[],
+            &crate::harness::origin(),
+        )
+        .await
+        .expect("answer");
+    let olivia_api = app.staff_browser(&firm.olivia.email).await;
+    let response = olivia_api
+        .post_form(
+            &format!("/app/clients/{}/chat", firm.bakery.id),
+            &[("contact", &firm.hannah.id.to_string())],
+        )
+        .await;
+    let chat_path = crate::harness::location(&response);
+    let hannah_api = crate::harness::signed_in(&app, &firm.hannah.email).await;
+    hannah_api
+        .post_form(
+            &chat_path.replace("/app/", "/portal/"),
+            &[
+                (
+                    "body",
+                    "I've uploaded the March bank statements. Anything else?",
+                ),
+                ("key", "hannah-1"),
+            ],
+        )
+        .await;
     let admin = firm.olivia;
     run_story(
         "staff_sign_in_form_keeps_the_address_after_a_wrong_password_then_welcomes",
@@ -274,6 +320,12 @@ async fn staff_sign_in_form_keeps_the_address_after_a_wrong_password_then_welcom
             browser.press("Sign in").await;
             browser.wait_for_path("/app").await;
             assert_eq!(browser.text_of("h1").await, "Welcome, Olivia Hart");
+            browser
+                .wait_for_text("#waiting-answers-section", "Is the delivery van leased")
+                .await;
+            browser
+                .wait_for_text("#waiting-messages-section", "1 new")
+                .await;
             browser.doc_screenshot("staff-home").await;
         },
     )
