@@ -56,8 +56,9 @@ pub const PHONE: (u32, u32) = (390, 844);
 const START: Duration = Duration::from_secs(20);
 /// How long a page may take to show what a step waits for.
 const WAIT: Duration = Duration::from_secs(5);
-/// How long a whole story may take.
-const STORY: Duration = Duration::from_secs(60);
+/// How long a whole story may take: a guard against a hang, generous for a
+/// busy two-core machine where every page also runs axe-core twice.
+const STORY: Duration = Duration::from_secs(180);
 /// How often a wait looks again.
 const POLL: Duration = Duration::from_millis(25);
 
@@ -288,12 +289,23 @@ impl RealBrowser {
     /// pixels (headless Chromium still keeps room for a toolbar).
     pub async fn set_viewport(&self, (width, height): (u32, u32)) {
         let (mut outer_w, mut outer_h) = (width, height);
-        for _ in 0..3 {
+        for _ in 0..6 {
             self.client
                 .set_window_size(outer_w, outer_h)
                 .await
                 .unwrap_or_else(|e| panic!("resize the window to {outer_w}×{outer_h}: {e}"));
-            let (inner_w, inner_h) = self.viewport().await;
+            // On a busy machine the page may see the new size a moment
+            // later: read until two readings agree.
+            let mut seen = self.viewport().await;
+            for _ in 0..20 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let now = self.viewport().await;
+                if now == seen {
+                    break;
+                }
+                seen = now;
+            }
+            let (inner_w, inner_h) = seen;
             if (inner_w, inner_h) == (width, height) {
                 // A new size: the page is checked again at it.
                 let _ = self
