@@ -1677,7 +1677,9 @@ async fn staff_search_from_the_top_bar_on_a_phone_and_land_on_an_old_message() {
         |staff| async move {
             staff.phone().await;
             sign_in_as_staff(&staff, &olivia.email).await;
-            staff.type_keys("#top-search", "Quince invoice\u{E007}").await;
+            staff
+                .type_keys("#top-search", "Quince invoice\u{E007}")
+                .await;
             staff.wait_for_path("/app/search").await;
             staff.assert_no_sideways_scroll().await;
             let found = staff
