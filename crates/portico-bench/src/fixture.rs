@@ -643,6 +643,34 @@ async fn fill_chat(db: &Db, chat: &str, sender: &str, count: i64) -> anyhow::Res
     Ok(())
 }
 
+/// X1: drops the messages' search index (SQLite's triggers and FTS table,
+/// PostgreSQL's generated column and its GIN index), so sends can be
+/// measured without it on the same database.
+pub async fn drop_search_index(db: &Db) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    match db {
+        Db::Sqlite(path) => {
+            let mut conn =
+                sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await?;
+            sqlx::raw_sql(
+                "DROP TRIGGER messages_fts_ai; DROP TRIGGER messages_fts_ad; \
+                 DROP TRIGGER messages_fts_au; DROP TABLE messages_fts;",
+            )
+            .execute(&mut conn)
+            .await
+            .context("dropping the search index (SQLite)")?;
+        }
+        Db::Postgres(url) => {
+            let mut conn = sqlx::PgConnection::connect(url).await?;
+            sqlx::raw_sql("ALTER TABLE messages DROP COLUMN search_vector")
+                .execute(&mut conn)
+                .await
+                .context("dropping the search index (PostgreSQL)")?;
+        }
+    }
+    Ok(())
+}
+
 /// Who is in each chat, from the database (`kind:id`).
 async fn chat_members(db: &Db) -> anyhow::Result<HashMap<String, Vec<String>>> {
     use sqlx::Connection;

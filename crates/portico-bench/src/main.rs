@@ -70,6 +70,11 @@ pub struct Cli {
     #[arg(long)]
     pub duration: Option<f64>,
 
+    /// Messages in the large chat (the export's and search's).
+    /// [default: 1,000,000, or 1,000 with --quick]
+    #[arg(long)]
+    pub large_chat: Option<i64>,
+
     /// Small sizes for a smoke run: 1,000-message chats, 200 sockets, 1 s.
     #[arg(long)]
     pub quick: bool,
@@ -122,10 +127,13 @@ pub enum Scenario {
     /// Two instances behind HAProxy (PostgreSQL only).
     Cluster,
     Practices,
+    /// X1: staff search over the large chat, and sends with the search
+    /// index and without it.
+    Search,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::Send,
         Scenario::Bare,
         Scenario::Delivery,
@@ -134,6 +142,7 @@ impl Scenario {
         Scenario::Export,
         Scenario::Cluster,
         Scenario::Practices,
+        Scenario::Search,
     ];
 }
 

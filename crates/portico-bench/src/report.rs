@@ -47,6 +47,11 @@ pub struct BackendReport {
     pub export_runs: Vec<Export>,
     pub cluster: Option<ClusterReport>,
     pub practices: Option<PracticesMemory>,
+    /// X1: each query, what it matches, and its server time.
+    pub search: Vec<(String, String, PageTime)>,
+    /// X1: sends with the search index, and without it (dropped).
+    pub send_indexed: Vec<Level>,
+    pub send_unindexed: Vec<Level>,
     /// What the database holds after the fixture (PostgreSQL).
     pub storage: Option<Storage>,
     /// The load average as each scenario began, and at the end.
@@ -277,6 +282,30 @@ impl Report {
                 mib((st.message_bytes / 1024) as u64),
                 st.message_bytes as f64 / st.messages.max(1) as f64,
                 mib((st.schema_bytes / 1024) as u64)
+            );
+        }
+        for (q, what, p) in &b.search {
+            let _ = writeln!(
+                md,
+                "| search | `{q}` in a {}-message chat ({what}): {} time median / p95 | {:.1} / {:.1} ms (client median {:.1} ms) |",
+                thousands(self.settings.sizes.export_chat_messages as f64),
+                p.source,
+                p.median_ms,
+                p.p95_ms,
+                p.client_median_ms
+            );
+        }
+        for (with, without) in b.send_indexed.iter().zip(&b.send_unindexed) {
+            let change =
+                (with.per_second / without.per_second.max(f64::MIN_POSITIVE) - 1.0) * 100.0;
+            let _ = writeln!(
+                md,
+                "| search | sends/s at concurrency {} with the search index → without it; p50 latency | {:.0} → {:.0} /s ({change:+.1} % with the index); {:.1} → {:.1} ms |",
+                with.concurrency,
+                with.per_second,
+                without.per_second,
+                with.latency.p50_ms,
+                without.latency.p50_ms
             );
         }
         if let Some(e) = &b.export {

@@ -53,8 +53,12 @@ fn settings(cli: &Cli) -> Settings {
             questions: 500,
             page_chat_messages: if quick { 1_000 } else { 100_000 },
             // The export's chat is filled only when the export is measured.
-            export_chat_messages: match (scenarios.contains(&Scenario::Export), quick) {
+            export_chat_messages: match (
+                scenarios.contains(&Scenario::Export) || scenarios.contains(&Scenario::Search),
+                quick,
+            ) {
                 (false, _) => 0,
+                (true, _) if cli.large_chat.is_some() => cli.large_chat.unwrap_or(0).max(0),
                 (true, true) => 1_000,
                 (true, false) => 1_000_000,
             },
@@ -459,8 +463,72 @@ async fn scenarios(
             Err(error) => note(&mut report.problems, "practices", Err(error)),
         }
     }
+    if has(Scenario::Search) {
+        report.loads.push(("search".into(), load_average()));
+        let large = settings.sizes.export_chat_messages;
+        eprintln!("   search: a {large}-message chat");
+        let result = search(settings, &fixture, db, &targets, probe, &mut report).await;
+        note(&mut report.problems, "search", result);
+    }
     report.loads.push(("end".into(), load_average()));
     Ok(report)
+}
+
+/// X1: the admin's searches (server time, from `Server-Timing`), then
+/// sends with the search index and, the index dropped, without it.
+async fn search(
+    settings: &Settings,
+    fixture: &Fixture,
+    db: &Db,
+    targets: &[Target],
+    probe: Option<&PgProbe>,
+    report: &mut crate::report::BackendReport,
+) -> anyhow::Result<()> {
+    let large = settings.sizes.export_chat_messages;
+    let admin = &fixture.people[fixture.admin].browser;
+    // The large chat's messages read "Message <i>: the figures for this
+    // quarter are attached, …": a number is in one message (and those it
+    // begins), "quarter" in every one.
+    let one = (large / 2).max(1);
+    let queries = [
+        (
+            format!("{one}"),
+            "a number: one message and those it begins",
+        ),
+        (
+            format!("message {one}"),
+            "two words, the phrase in one message",
+        ),
+        (
+            "Müller invoice".to_owned(),
+            "words in no message (nothing found)",
+        ),
+        ("quarter".to_owned(), "a word in every message"),
+    ];
+    for (q, what) in queries {
+        let path = format!(
+            "/app/search?q={}",
+            form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+        );
+        let mut runs = Vec::new();
+        for _ in 0..settings.runs {
+            let time = pages::page_time(admin, &path, settings.page_requests).await?;
+            eprintln!(
+                "     {q:?}: {:.1} ms median, {:.1} ms p95 ({})",
+                time.median_ms, time.p95_ms, time.source
+            );
+            runs.push(time);
+        }
+        report
+            .search
+            .push((q.clone(), what.to_owned(), pages::PageTime::median(&runs)));
+    }
+    eprintln!("   search: sends with the index");
+    report.send_indexed = levels(settings, targets, probe).await?.0;
+    fixture::drop_search_index(db).await?;
+    eprintln!("   search: sends without it");
+    report.send_unindexed = levels(settings, targets, probe).await?.0;
+    Ok(())
 }
 
 /// A log line without its colours, cut short.

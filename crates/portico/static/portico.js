@@ -142,6 +142,13 @@
 
     function toBottom() { window.scrollTo(0, document.documentElement.scrollHeight); }
 
+    // X1: a link to one message (`#m<seq>`, from search) lands on it, not
+    // at the newest message.
+    function toStart() {
+      var target = /^#m[0-9]+$/.test(location.hash) ? document.getElementById(location.hash.slice(1)) : null;
+      if (target) { target.scrollIntoView({ block: "center" }); } else { toBottom(); }
+    }
+
     function dayKey(ms) {
       var d = new Date(ms);
       return d.getFullYear() + "-" + d.getMonth() + "-" + d.getDate();
@@ -534,7 +541,7 @@
     // ---- The composer: one form for text, replies, files, voice notes ----
 
     var form = document.querySelector("form[data-send]");
-    if (!form) { toBottom(); regroup(); return; }
+    if (!form) { regroup(); toStart(); return; }
     var textarea = form.querySelector("textarea");
     var keyInput = form.querySelector('[name="key"]');
     var replying = form.querySelector("[data-replying]");
@@ -789,9 +796,10 @@
     }
 
     regroup();
-    toBottom();
-    // Images load after the first layout: the newest message stays in view.
-    window.addEventListener("load", function () { toBottom(); });
+    toStart();
+    // Images load after the first layout: the newest message (or the one
+    // linked to) stays in view.
+    window.addEventListener("load", function () { toStart(); });
   }
 
   // ---- The docked messenger on every other staff page (M14) -------------

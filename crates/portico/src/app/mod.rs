@@ -19,6 +19,7 @@ pub mod portal;
 pub mod questions;
 pub mod reminders;
 pub mod scheduled;
+pub mod search;
 pub mod secrets;
 pub mod sessions;
 pub mod sign_in;

@@ -1,12 +1,14 @@
 //! Plain domain types: validated once at the edge, trusted after. No I/O here.
 
 mod ids;
+pub mod search;
 mod secret;
 mod values;
 
 pub use ids::{
     ChatId, ClientId, ContactId, EntryId, FileId, MessageId, PracticeId, QuestionId, StaffId,
 };
+pub use search::SearchQuery;
 pub use secret::{Clock, IssuedSecret, hash_secret, issue_secret};
 pub use values::{
     ClientKind, EmailAddress, Name, PhoneNumber, Role, ValidationError, bounded_integer,

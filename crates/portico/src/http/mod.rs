@@ -21,6 +21,7 @@ pub(crate) mod notify;
 mod pages;
 mod portal;
 mod questions;
+mod search;
 mod security;
 mod session;
 mod staff_auth;
@@ -247,6 +248,8 @@ pub fn router(state: AppState) -> Router {
             "/app/clients/{id}/reminders",
             post(questions::reminders_post),
         )
+        .route("/app/search", get(search::staff_search_get))
+        .route("/portal/search", get(search::portal_search_get))
         .route("/app/questions", get(questions::questions_get))
         .route("/app/questions/{id}", get(questions::question_get))
         .route(

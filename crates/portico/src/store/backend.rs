@@ -22,6 +22,89 @@ macro_rules! alive_session_filter {
     };
 }
 
+// X1: the parts of a search that are the same on both engines (see
+// `Backend::search_sql`); who may see what is in `store/search.rs`.
+macro_rules! search_message_columns {
+    () => {
+        "SELECT msg.chat_id, ch.title, msg.seq, msg.sender_name, msg.body, msg.created_at, ch.last_seq"
+    };
+}
+
+macro_rules! search_message_joins {
+    () => {
+        "JOIN chats ch ON ch.practice_id = msg.practice_id AND ch.id = msg.chat_id"
+    };
+}
+
+macro_rules! search_message_filter {
+    () => {
+        concat!(
+            "msg.practice_id = $4 AND msg.deleted_at IS NULL AND ",
+            super::search::chat_visible!()
+        )
+    };
+}
+
+macro_rules! search_question_columns {
+    () => {
+        "SELECT q.id, q.title, q.details, q.status, q.updated_at, cl.name"
+    };
+}
+
+macro_rules! search_question_joins {
+    () => {
+        "JOIN clients cl ON cl.practice_id = q.practice_id AND cl.id = q.client_id"
+    };
+}
+
+macro_rules! search_question_filter {
+    () => {
+        concat!(
+            "q.practice_id = $4 AND ",
+            super::search::question_visible!()
+        )
+    };
+}
+
+macro_rules! search_answer_columns {
+    () => {
+        "SELECT q.id, q.title, e.author_name, e.body, e.created_at"
+    };
+}
+
+macro_rules! search_answer_joins {
+    () => {
+        "JOIN questions q ON q.practice_id = e.practice_id AND q.id = e.question_id"
+    };
+}
+
+macro_rules! search_file_columns {
+    () => {
+        "SELECT fi.id, fi.name, fi.created_at, q.id, q.title, ch.id, ch.title, fi.message_seq, ch.last_seq"
+    };
+}
+
+macro_rules! search_file_joins {
+    () => {
+        "LEFT JOIN questions q ON q.practice_id = fi.practice_id AND q.id = fi.question_id \
+         LEFT JOIN chats ch ON ch.practice_id = fi.practice_id AND ch.id = fi.chat_id"
+    };
+}
+
+macro_rules! search_file_filter {
+    () => {
+        concat!(
+            "fi.practice_id = $4 AND ((q.id IS NOT NULL AND ",
+            super::search::question_visible!(),
+            ") OR (ch.id IS NOT NULL AND ",
+            super::search::file_message_standing!(),
+            " AND ",
+            super::search::chat_visible!(),
+            "))"
+        )
+    };
+}
+
 /// The database engine behind a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -314,6 +397,115 @@ impl Backend {
                 " WHERE s.id_hash IN (SELECT json_array_elements_text($1::json)) AND ",
                 alive_session_filter!()
             ),
+        }
+    }
+
+    /// X1: the search of one kind. Parameters: `$1` every word as a prefix
+    /// and `$2` the exact phrase (in the engine's query syntax, see
+    /// [`crate::domain::SearchQuery`]), `$3` the limit, `$4` the practice,
+    /// `$5`/`$6` the searcher's kind and id. The exact phrase ranks first,
+    /// then FTS5's bm25 or PostgreSQL's `ts_rank`, then the newest.
+    pub(super) fn search_sql(self, kind: super::search::SearchKind) -> &'static str {
+        use super::search::SearchKind as K;
+        match (self, kind) {
+            (Backend::Sqlite, K::Messages) => concat!(
+                search_message_columns!(),
+                " FROM messages_fts f JOIN messages msg ON msg.rowid = f.rowid ",
+                search_message_joins!(),
+                " WHERE messages_fts MATCH $1 AND ",
+                search_message_filter!(),
+                " ORDER BY msg.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH $2) DESC, \
+                 f.rank, msg.created_at DESC LIMIT $3"
+            ),
+            (Backend::Postgres, K::Messages) => concat!(
+                search_message_columns!(),
+                " FROM messages msg ",
+                search_message_joins!(),
+                " WHERE msg.search_vector @@ to_tsquery('simple', portico_fold($1)) AND ",
+                search_message_filter!(),
+                " ORDER BY msg.search_vector @@ phraseto_tsquery('simple', portico_words($2)) DESC, \
+                 ts_rank(msg.search_vector, to_tsquery('simple', portico_fold($1))) DESC, msg.created_at DESC LIMIT $3"
+            ),
+            (Backend::Sqlite, K::Questions) => concat!(
+                search_question_columns!(),
+                " FROM questions_fts f JOIN questions q ON q.rowid = f.rowid ",
+                search_question_joins!(),
+                " WHERE questions_fts MATCH $1 AND ",
+                search_question_filter!(),
+                " ORDER BY q.rowid IN (SELECT rowid FROM questions_fts WHERE questions_fts MATCH $2) DESC, \
+                 f.rank, q.updated_at DESC LIMIT $3"
+            ),
+            (Backend::Postgres, K::Questions) => concat!(
+                search_question_columns!(),
+                " FROM questions q ",
+                search_question_joins!(),
+                " WHERE q.search_vector @@ to_tsquery('simple', portico_fold($1)) AND ",
+                search_question_filter!(),
+                " ORDER BY q.search_vector @@ phraseto_tsquery('simple', portico_words($2)) DESC, \
+                 ts_rank(q.search_vector, to_tsquery('simple', portico_fold($1))) DESC, q.updated_at DESC LIMIT $3"
+            ),
+            (Backend::Sqlite, K::Answers) => concat!(
+                search_answer_columns!(),
+                " FROM question_entries_fts f JOIN question_entries e ON e.rowid = f.rowid ",
+                search_answer_joins!(),
+                " WHERE question_entries_fts MATCH $1 AND ",
+                search_question_filter!(),
+                " ORDER BY e.rowid IN (SELECT rowid FROM question_entries_fts WHERE question_entries_fts MATCH $2) DESC, \
+                 f.rank, e.created_at DESC LIMIT $3"
+            ),
+            (Backend::Postgres, K::Answers) => concat!(
+                search_answer_columns!(),
+                " FROM question_entries e ",
+                search_answer_joins!(),
+                " WHERE e.search_vector @@ to_tsquery('simple', portico_fold($1)) AND ",
+                search_question_filter!(),
+                " ORDER BY e.search_vector @@ phraseto_tsquery('simple', portico_words($2)) DESC, \
+                 ts_rank(e.search_vector, to_tsquery('simple', portico_fold($1))) DESC, e.created_at DESC LIMIT $3"
+            ),
+            (Backend::Sqlite, K::Files) => concat!(
+                search_file_columns!(),
+                " FROM files_fts f JOIN files fi ON fi.rowid = f.rowid ",
+                search_file_joins!(),
+                " WHERE files_fts MATCH $1 AND ",
+                search_file_filter!(),
+                " ORDER BY fi.rowid IN (SELECT rowid FROM files_fts WHERE files_fts MATCH $2) DESC, \
+                 f.rank, fi.created_at DESC LIMIT $3"
+            ),
+            (Backend::Postgres, K::Files) => concat!(
+                search_file_columns!(),
+                " FROM files fi ",
+                search_file_joins!(),
+                " WHERE fi.search_vector @@ to_tsquery('simple', portico_fold($1)) AND ",
+                search_file_filter!(),
+                " ORDER BY fi.search_vector @@ phraseto_tsquery('simple', portico_words($2)) DESC, \
+                 ts_rank(fi.search_vector, to_tsquery('simple', portico_fold($1))) DESC, fi.created_at DESC LIMIT $3"
+            ),
+            (Backend::Sqlite, K::Clients) => {
+                "SELECT c.id, c.name, c.kind FROM clients_fts f JOIN clients c ON c.rowid = f.rowid \
+                 WHERE clients_fts MATCH $1 AND c.practice_id = $4 AND $5 = 'staff' AND $6 <> '' \
+                 ORDER BY c.rowid IN (SELECT rowid FROM clients_fts WHERE clients_fts MATCH $2) DESC, \
+                 f.rank, LOWER(c.name) LIMIT $3"
+            }
+            (Backend::Postgres, K::Clients) => {
+                "SELECT c.id, c.name, c.kind FROM clients c \
+                 WHERE c.search_vector @@ to_tsquery('simple', portico_fold($1)) \
+                 AND c.practice_id = $4 AND $5 = 'staff' AND $6 <> '' \
+                 ORDER BY c.search_vector @@ phraseto_tsquery('simple', portico_words($2)) DESC, \
+                 ts_rank(c.search_vector, to_tsquery('simple', portico_fold($1))) DESC, LOWER(c.name) LIMIT $3"
+            }
+            (Backend::Sqlite, K::Contacts) => {
+                "SELECT k.id, k.name, k.email FROM contacts_fts f JOIN contacts k ON k.rowid = f.rowid \
+                 WHERE contacts_fts MATCH $1 AND k.practice_id = $4 AND $5 = 'staff' AND $6 <> '' \
+                 ORDER BY k.rowid IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH $2) DESC, \
+                 f.rank, LOWER(k.name) LIMIT $3"
+            }
+            (Backend::Postgres, K::Contacts) => {
+                "SELECT k.id, k.name, k.email FROM contacts k \
+                 WHERE k.search_vector @@ to_tsquery('simple', portico_fold($1)) \
+                 AND k.practice_id = $4 AND $5 = 'staff' AND $6 <> '' \
+                 ORDER BY k.search_vector @@ phraseto_tsquery('simple', portico_words($2)) DESC, \
+                 ts_rank(k.search_vector, to_tsquery('simple', portico_fold($1))) DESC, LOWER(k.name) LIMIT $3"
+            }
         }
     }
 

@@ -24,6 +24,7 @@ mod practices;
 mod questions;
 mod reminders;
 mod scheduled_questions;
+mod search;
 mod secret_keys;
 mod sessions;
 mod staff;
@@ -56,6 +57,9 @@ pub use questions::{
 };
 pub use reminders::{Alert, ReminderRun, ReminderSchedule};
 pub use scheduled_questions::{NewScheduledQuestion, ScheduledQuestion};
+pub use search::{
+    AnswerHit, ClientHit, ContactHit, FileHit, MessageHit, QuestionHit, SearchKind, Searcher,
+};
 pub use secret_keys::{SecretColumn, StoredSecret};
 pub use sessions::{NewSession, Session, SessionStage, SessionSubject};
 pub use staff::{NewStaff, Staff, StaffTotp};

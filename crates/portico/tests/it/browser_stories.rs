@@ -1679,3 +1679,88 @@ async fn a_contact_on_her_phone_starts_a_chat_with_the_practice_and_staff_see_it
     )
     .await;
 }
+
+/// X1: on her phone, Olivia searches from the top bar for a message sent
+/// long ago (older than the chat's first page) and lands on it.
+#[tokio::test]
+async fn staff_search_from_the_top_bar_on_a_phone_and_land_on_an_old_message() {
+    let app = TestApp::spawn().await;
+    let (practice, olivia) = harbour_and_vale(&app).await;
+    let bakery = client(
+        &app,
+        practice.id,
+        "Northwind Bakery Ltd",
+        ClientKind::Business,
+    )
+    .await;
+    let hannah = contact(
+        &app,
+        practice.id,
+        ("Hannah Brooks", "hannah@northwind.example", None),
+        &[&bakery],
+        true,
+    )
+    .await;
+    // The chat, with the message sought and sixty after it.
+    let api = app.staff_browser(&olivia.email).await;
+    let response = api
+        .post_form(
+            &format!("/app/clients/{}/chat", bakery.id),
+            &[("contact", &hannah.id.to_string())],
+        )
+        .await;
+    let chat = crate::harness::location(&response);
+    let sends = std::iter::once("The quince jelly invoice is in the shared folder".to_owned())
+        .chain((0..60).map(|i| format!("Note {i} about the ledger")));
+    for (i, body) in sends.enumerate() {
+        if i % 20 == 0 {
+            app.clock.advance(std::time::Duration::from_secs(61));
+        }
+        let key = format!("k{i}");
+        let sent = api
+            .post_form(&chat, &[("body", body.as_str()), ("key", key.as_str())])
+            .await;
+        assert_eq!(sent.status(), 303);
+    }
+    let app = &app;
+    run_story(
+        "staff_search_from_the_top_bar_on_a_phone_and_land_on_an_old_message",
+        &app.base_url,
+        |staff| async move {
+            staff.phone().await;
+            sign_in_as_staff(&staff, &olivia.email).await;
+            staff
+                .type_keys("#top-search", "Quince invoice\u{E007}")
+                .await;
+            staff.wait_for_path("/app/search").await;
+            staff.assert_no_sideways_scroll().await;
+            let found = staff
+                .wait_for_text("[data-search-group='messages']", "quince")
+                .await;
+            assert!(found.contains("The quince jelly invoice"), "{found}");
+            assert_eq!(staff.count("[data-search-group='messages'] mark").await, 2);
+            staff.click("[data-search-group='messages'] a").await;
+            staff.wait_for_path(&chat).await;
+            // The message is the page's target, on screen.
+            let shown = staff
+                .run_async_script(
+                    "var m = document.querySelector(':target'); \
+                     var r = m ? m.getBoundingClientRect() : null; \
+                     arguments[0]([m ? m.id : '', m ? m.textContent : '', \
+                                   !!r && r.bottom > 0 && r.top < window.innerHeight]);",
+                    vec![],
+                )
+                .await;
+            assert_eq!(shown[0], "m1", "{shown:?}");
+            assert!(
+                shown[1]
+                    .as_str()
+                    .is_some_and(|t| t.contains("quince jelly invoice")),
+                "{shown:?}"
+            );
+            assert_eq!(shown[2], true, "the message is in view: {shown:?}");
+            staff.assert_no_sideways_scroll().await;
+        },
+    )
+    .await;
+}

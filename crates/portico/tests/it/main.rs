@@ -33,6 +33,7 @@ mod reassign_preview;
 mod s3;
 mod scale_out;
 mod schema;
+mod search;
 mod server;
 mod smtp;
 mod staff_home;
