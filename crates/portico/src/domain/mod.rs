@@ -6,6 +6,7 @@ mod values;
 
 pub use ids::{
     ChatId, ClientId, ContactId, EntryId, FileId, MessageId, PracticeId, QuestionId, StaffId,
+    WebhookId,
 };
 pub use secret::{Clock, IssuedSecret, hash_secret, issue_secret};
 pub use values::{
