@@ -200,6 +200,9 @@ impl Server {
         let sweeper = self
             .background_delivery
             .then(|| tokio::spawn(self.state.app.file_sweeper().run()));
+        let webhooks = self
+            .background_delivery
+            .then(|| tokio::spawn(self.state.app.webhook_worker().run()));
         let reminders = self.background_delivery.then(|| {
             let app = self.state.app.clone();
             tokio::spawn(async move {
@@ -315,6 +318,7 @@ impl Server {
         }
         for task in [
             sweeper,
+            webhooks,
             reminders,
             audit_retention,
             notifications,

@@ -303,8 +303,17 @@ impl App {
             .ok_or_else(|| AppError::Denied(LINK_NO_GOOD.into()))?;
         // An invitation activates; a sign-in link is only ever sent to an
         // active contact, and following it proves the address too.
-        tx.activate_contact(holder.practice_id, holder.contact_id, now)
+        if tx
+            .activate_contact(holder.practice_id, holder.contact_id, now)
+            .await?
+        {
+            tx.queue_webhook(&super::webhook_events::contact_activated(
+                holder.practice_id,
+                holder.contact_id,
+                now,
+            ))
             .await?;
+        }
         // She is in: her other invitations and sign-in links end with this
         // one (a link that lies in a mailbox must not sign anyone in later).
         for older in [TokenPurpose::Invitation, TokenPurpose::SignIn] {
@@ -312,6 +321,7 @@ impl App {
                 .await?;
         }
         tx.commit().await?;
+        self.webhook_wake.notify_one();
         let practice = self.store.get_practice(holder.practice_id).await?;
         self.start_session(
             &practice,
@@ -345,8 +355,17 @@ impl App {
             .ok_or_else(|| AppError::Denied(LINK_NO_GOOD.into()))?;
         tx.set_contact_password(holder.practice_id, holder.contact_id, &hash)
             .await?;
-        tx.activate_contact(holder.practice_id, holder.contact_id, now)
+        if tx
+            .activate_contact(holder.practice_id, holder.contact_id, now)
+            .await?
+        {
+            tx.queue_webhook(&super::webhook_events::contact_activated(
+                holder.practice_id,
+                holder.contact_id,
+                now,
+            ))
             .await?;
+        }
         // A new password ends every older link: reset links, invitations
         // and sign-in links alike.
         for older in [
@@ -358,6 +377,7 @@ impl App {
                 .await?;
         }
         tx.commit().await?;
+        self.webhook_wake.notify_one();
         let subject = SessionSubject::Contact(holder.contact_id);
         self.end_sessions_of(holder.practice_id, subject, None, None)
             .await?;

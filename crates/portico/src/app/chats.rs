@@ -558,6 +558,7 @@ impl App {
             .await?;
         let message = appended.message;
         if appended.new {
+            self.webhook_wake.notify_one();
             let audience = appended.recipients.clone();
             // Those who reach the chat as the message was stored hear it.
             self.live.publish(LiveEvent {

@@ -25,6 +25,8 @@ pub mod sessions;
 pub mod sign_in;
 pub mod throttle;
 pub mod two_factor;
+mod webhook_events;
+pub mod webhooks;
 
 use crate::delivery::live::Hub;
 use crate::domain::{Clock, EmailAddress, Name, Role, ValidationError};
@@ -195,6 +197,8 @@ pub struct App {
     pub notify_wake: Arc<Notify>,
     /// Woken after a deletion queued files' bytes for removal.
     pub file_sweep_wake: Arc<Notify>,
+    /// Woken after a change queued webhook deliveries (X3).
+    pub webhook_wake: Arc<Notify>,
     pub files: FileStore,
     /// Live events for open pages (M14).
     pub live: Hub,
@@ -224,6 +228,7 @@ impl App {
             outbox_wake: Arc::new(Notify::new()),
             notify_wake: Arc::new(Notify::new()),
             file_sweep_wake: Arc::new(Notify::new()),
+            webhook_wake: Arc::new(Notify::new()),
             files,
             live: Hub::new(),
         }

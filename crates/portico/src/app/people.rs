@@ -131,11 +131,14 @@ impl App {
         };
         let client = self
             .store
-            .create_client(actor.practice_id, &NewClient { name, kind })
+            .create_client_with(actor.practice_id, &NewClient { name, kind }, |client| {
+                super::webhook_events::client_created(client, actor.id)
+            })
             .await?;
         self.store
             .assign_staff(actor.practice_id, client.id, actor.id)
             .await?;
+        self.webhook_wake.notify_one();
         Ok(client)
     }
 

@@ -378,6 +378,8 @@ impl App {
                 .await?;
             tx.insert_notify_items(actor.practice_id, &items, now)
                 .await?;
+            tx.queue_webhook(&super::webhook_events::question_asked(&question, now))
+                .await?;
             asked.push(question);
         }
         if let (Some(id), Some(first)) = (scheduled, asked.first())
@@ -389,6 +391,7 @@ impl App {
             return Ok(Vec::new());
         }
         tx.commit().await?;
+        self.webhook_wake.notify_one();
         for question in &asked {
             self.after_question(question, "asked", &actor.name).await;
         }
@@ -564,21 +567,38 @@ impl App {
         let mut tx = self.store.begin().await?;
         tx.insert_notify_items(p, &items, now).await?;
         let entry_id = tx.insert_entry(p, question.id, &entry, now).await?;
+        let mut posts = Vec::new();
         for file in files {
-            tx.insert_file(&FileMeta {
+            let meta = FileMeta {
                 question_id: Some(question.id),
                 entry_id: Some(entry_id),
                 ..file.meta(p, now)
-            })
-            .await?;
+            };
+            tx.insert_file(&meta).await?;
+            posts.push(super::webhook_events::file_uploaded(&meta, entry.author));
         }
         if let Some(status) = status {
             tx.set_question_status(p, question.id, status, now).await?;
         }
+        // X3: answers and resolutions, and the files sent with them.
+        if entry.kind == EntryKind::Answer {
+            posts.push(super::webhook_events::question_answered(
+                question, entry_id, &entry, now,
+            ));
+        }
+        if status == Some(QuestionStatus::Resolved) {
+            posts.push(super::webhook_events::question_resolved(
+                question,
+                entry.author,
+                now,
+            ));
+        }
+        tx.queue_webhooks(&posts).await?;
         for entry in audit {
             tx.audit(entry).await?;
         }
         tx.commit().await?;
+        self.webhook_wake.notify_one();
         if let Some(what) = what {
             self.after_question(question, what, &author).await;
         }

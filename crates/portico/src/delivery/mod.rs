@@ -6,6 +6,7 @@ pub mod email;
 pub mod live;
 pub mod notify_email;
 pub mod sms;
+pub mod webhooks;
 pub mod worker;
 
 use crate::store::OutboxItem;

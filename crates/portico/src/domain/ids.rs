@@ -63,6 +63,8 @@ id_type!(
     ChatId,
     /// One message of a chat.
     MessageId,
+    /// An address a practice's events are posted to (X3).
+    WebhookId,
 );
 
 #[cfg(test)]

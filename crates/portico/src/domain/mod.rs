@@ -7,6 +7,7 @@ mod values;
 
 pub use ids::{
     ChatId, ClientId, ContactId, EntryId, FileId, MessageId, PracticeId, QuestionId, StaffId,
+    WebhookId,
 };
 pub use search::SearchQuery;
 pub use secret::{Clock, IssuedSecret, hash_secret, issue_secret};

@@ -28,6 +28,7 @@ mod staff_auth;
 mod staff_pages;
 mod team;
 mod uploads;
+mod webhooks;
 
 pub use metrics::Metrics;
 
@@ -333,6 +334,34 @@ pub fn router(state: AppState) -> Router {
             post(staff_pages::sign_out_others_post),
         )
         .route("/app/settings", get(staff_pages::settings_get))
+        .route(
+            "/app/settings/integrations",
+            get(webhooks::integrations_get).post(webhooks::create_post),
+        )
+        .route(
+            "/app/settings/integrations/content",
+            post(webhooks::content_post),
+        )
+        .route(
+            "/app/settings/integrations/{id}",
+            get(webhooks::endpoint_get).post(webhooks::update_post),
+        )
+        .route(
+            "/app/settings/integrations/{id}/enabled",
+            post(webhooks::enabled_post),
+        )
+        .route(
+            "/app/settings/integrations/{id}/rotate",
+            post(webhooks::rotate_post),
+        )
+        .route(
+            "/app/settings/integrations/{id}/test",
+            post(webhooks::test_post),
+        )
+        .route(
+            "/app/settings/integrations/{id}/delete",
+            post(webhooks::delete_post),
+        )
         .route("/app/settings/branding", get(branding::branding_get))
         .route("/app/settings/branding/colour", post(branding::colour_post))
         .route("/app/settings/branding/logo", post(branding::logo_post))

@@ -105,10 +105,14 @@ pub enum AuditKind {
     ContactErased,
     AuditExported,
     AuditPruned,
+    WebhookCreated,
+    WebhookChanged,
+    WebhookDeleted,
+    WebhookSecretRotated,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 27] = [
+    pub const ALL: [AuditKind; 31] = [
         AuditKind::SignedIn,
         AuditKind::SignInFailed,
         AuditKind::TwoFactorOn,
@@ -136,6 +140,10 @@ impl AuditKind {
         AuditKind::ContactErased,
         AuditKind::AuditExported,
         AuditKind::AuditPruned,
+        AuditKind::WebhookCreated,
+        AuditKind::WebhookChanged,
+        AuditKind::WebhookDeleted,
+        AuditKind::WebhookSecretRotated,
     ];
 
     pub fn code(self) -> &'static str {
@@ -167,6 +175,10 @@ impl AuditKind {
             AuditKind::ContactErased => "contact erased",
             AuditKind::AuditExported => "audit log exported",
             AuditKind::AuditPruned => "old entries removed",
+            AuditKind::WebhookCreated => "webhook endpoint added",
+            AuditKind::WebhookChanged => "webhook endpoint changed",
+            AuditKind::WebhookDeleted => "webhook endpoint removed",
+            AuditKind::WebhookSecretRotated => "webhook secret rotated",
         }
     }
 

@@ -197,6 +197,34 @@ impl Backend {
         }
     }
 
+    /// Claims due webhook deliveries (X3; `$1` now, `$2` lease end, `$3`
+    /// limit): only the oldest delivery waiting for each enabled endpoint,
+    /// so each endpoint hears of its events in order. On PostgreSQL a
+    /// delivery another instance is claiming is skipped, and the one after
+    /// it still waits behind it.
+    pub(super) fn claim_webhooks_sql(self) -> &'static str {
+        match self {
+            Backend::Sqlite => concat!(
+                "UPDATE webhook_deliveries SET claimed_until = $2 WHERE id IN (SELECT d.id FROM webhook_deliveries d \
+                 JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+                 WHERE d.status = 'pending' AND e.enabled = 1 AND d.next_attempt_at <= $1 AND d.claimed_until <= $1 \
+                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.endpoint_id = d.endpoint_id \
+                 AND o.status = 'pending' AND (o.created_at < d.created_at OR (o.created_at = d.created_at AND o.id < d.id))) \
+                 ORDER BY d.next_attempt_at, d.id LIMIT $3) RETURNING ",
+                super::webhooks::delivery_columns!()
+            ),
+            Backend::Postgres => concat!(
+                "UPDATE webhook_deliveries SET claimed_until = $2 WHERE id IN (SELECT d.id FROM webhook_deliveries d \
+                 JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+                 WHERE d.status = 'pending' AND e.enabled = 1 AND d.next_attempt_at <= $1 AND d.claimed_until <= $1 \
+                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.endpoint_id = d.endpoint_id \
+                 AND o.status = 'pending' AND (o.created_at < d.created_at OR (o.created_at = d.created_at AND o.id < d.id))) \
+                 ORDER BY d.next_attempt_at, d.id LIMIT $3 FOR UPDATE OF d SKIP LOCKED) RETURNING ",
+                super::webhooks::delivery_columns!()
+            ),
+        }
+    }
+
     /// Claims due file removals (`$1` now, `$2` lease end, `$3` limit),
     /// as [`Backend::claim_outbox_sql`] claims messages.
     pub(super) fn claim_file_deletions_sql(self) -> &'static str {

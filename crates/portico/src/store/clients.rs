@@ -79,6 +79,35 @@ impl Store {
         practice: PracticeId,
         new: &NewClient,
     ) -> StoreResult<Client> {
+        let mut tx = self.begin().await?;
+        let client = tx.insert_client(practice, new, self.clock.now()).await?;
+        tx.commit().await?;
+        Ok(client)
+    }
+
+    /// A new client, and the webhook event `event` makes of it (X3) in the
+    /// same transaction.
+    pub async fn create_client_with(
+        &self,
+        practice: PracticeId,
+        new: &NewClient,
+        event: impl FnOnce(&Client) -> super::WebhookPost,
+    ) -> StoreResult<Client> {
+        let mut tx = self.begin().await?;
+        let client = tx.insert_client(practice, new, self.clock.now()).await?;
+        tx.queue_webhook(&event(&client)).await?;
+        tx.commit().await?;
+        Ok(client)
+    }
+}
+
+impl super::StoreTx {
+    async fn insert_client(
+        &mut self,
+        practice: PracticeId,
+        new: &NewClient,
+        now: Millis,
+    ) -> StoreResult<Client> {
         let client = Client {
             id: ClientId::new(),
             practice_id: practice,
@@ -86,7 +115,7 @@ impl Store {
             kind: new.kind,
             primary_client_id: None,
             assignable_questions: false,
-            created_at: self.clock.now(),
+            created_at: now,
         };
         sqlx::query(
             "INSERT INTO clients (id, practice_id, name, kind, assignable_questions, created_at) \
@@ -97,11 +126,13 @@ impl Store {
         .bind(&client.name)
         .bind(client.kind.as_str())
         .bind(client.created_at.0)
-        .execute(&self.pool)
+        .execute(&mut *self.tx)
         .await?;
         Ok(client)
     }
+}
 
+impl Store {
     pub async fn get_client(&self, practice: PracticeId, id: ClientId) -> StoreResult<Client> {
         sqlx::query_as::<_, ClientRow>(concat!(
             "SELECT ",

@@ -440,13 +440,20 @@ impl Store {
 }
 
 impl super::StoreTx {
-    /// A4: an invited contact becomes active (no change if already).
+    /// A4: an invited contact becomes active (no change if already);
+    /// true when she was not active before.
     pub async fn activate_contact(
         &mut self,
         practice: PracticeId,
         id: ContactId,
         now: Millis,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
+        let before: Option<(String,)> =
+            sqlx::query_as("SELECT status FROM contacts WHERE practice_id = $1 AND id = $2")
+                .bind(practice.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&mut *self.tx)
+                .await?;
         sqlx::query(
             "UPDATE contacts SET status = 'active', activated_at = COALESCE(activated_at, $3) \
              WHERE practice_id = $1 AND id = $2",
@@ -456,7 +463,7 @@ impl super::StoreTx {
         .bind(now.0)
         .execute(&mut *self.tx)
         .await?;
-        Ok(())
+        Ok(before.is_some_and(|(status,)| status != "active"))
     }
 
     pub async fn set_contact_password(

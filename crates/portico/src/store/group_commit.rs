@@ -17,7 +17,9 @@
 //! again, its look-up now finding the stored message for that sender.
 
 use super::chats::MessageRow;
-use super::{FileMeta, Member, Message, Store, StoreError, StoreResult, parse_id};
+use super::{
+    FileMeta, Member, Message, Store, StoreError, StoreResult, WebhookEvent, WebhookPost, parse_id,
+};
 use crate::domain::{ChatId, ClientId, MessageId, Millis, PracticeId};
 use serde_json::json;
 use std::collections::HashMap;
@@ -497,6 +499,10 @@ async fn write_once(
             tx.audit(entry).await?;
         }
     }
+    // X3: the practices' webhooks hear of the messages and their files.
+    if !written.is_empty() {
+        tx.queue_webhooks(&webhook_posts(batch, &written)).await?;
+    }
     // 6. Who hears them: read here, so that a contact whose client was
     // taken away before this commit hears nothing of it.
     let mut recipients: HashMap<ChatId, Vec<Member>> = HashMap::new();
@@ -544,6 +550,42 @@ async fn write_once(
             .map(|r| r.unwrap_or(Err(StoreError::NotFound)))
             .collect(),
     ))
+}
+
+/// `message.created` for each message written, `file.uploaded` for each
+/// file sent with one; the text only where the practice allows it.
+fn webhook_posts(batch: &[Pending], written: &[(usize, Message)]) -> Vec<WebhookPost> {
+    let mut posts = Vec::new();
+    for (i, message) in written {
+        let m = &batch[*i].message;
+        posts.push(
+            WebhookPost::new(m.practice, WebhookEvent::MessageCreated, m.now)
+                .with("message_id", message.id.to_string())
+                .with("chat_id", m.chat.to_string())
+                .with("seq", message.seq)
+                .with("sender_kind", m.sender.kind())
+                .with("sender_id", m.sender.id())
+                .with("reply_to_seq", m.reply_to)
+                .with("files", m.files.len())
+                .with("urgent", m.urgent)
+                .with("automatic", m.automatic)
+                .with_content("text", m.body.clone()),
+        );
+        for file in &m.files {
+            posts.push(
+                WebhookPost::new(m.practice, WebhookEvent::FileUploaded, m.now)
+                    .with("file_id", file.id.to_string())
+                    .with("chat_id", m.chat.to_string())
+                    .with("message_id", message.id.to_string())
+                    .with("uploaded_by_kind", m.sender.kind())
+                    .with("uploaded_by_id", m.sender.id())
+                    .with("content_type", file.content_type.clone())
+                    .with("size", file.size)
+                    .with_content("name", file.name.clone()),
+            );
+        }
+    }
+    posts
 }
 
 fn json_error(error: serde_json::Error) -> StoreError {

@@ -30,6 +30,7 @@ mod sessions;
 mod staff;
 mod throttle;
 mod tokens;
+mod webhooks;
 
 pub use audit::{
     AuditActor, AuditEntry, AuditFilter, AuditKind, ChainBreak, ChainReport, GENESIS_HASH, NewAudit,
@@ -64,6 +65,9 @@ pub use secret_keys::{SecretColumn, StoredSecret};
 pub use sessions::{NewSession, Session, SessionStage, SessionSubject};
 pub use staff::{NewStaff, Staff, StaffTotp};
 pub use tokens::{InvitationSent, TokenHolder, TokenPurpose};
+pub use webhooks::{
+    DeliveryStatus, EndpointFields, WebhookDelivery, WebhookEndpoint, WebhookEvent, WebhookPost,
+};
 
 use crate::domain::Clock;
 use sqlx::AnyPool;

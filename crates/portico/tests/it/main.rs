@@ -39,4 +39,5 @@ mod smtp;
 mod staff_home;
 mod store_story;
 mod strength_phone;
+mod webhooks;
 mod websec;
