@@ -105,10 +105,12 @@ pub enum AuditKind {
     ContactErased,
     AuditExported,
     AuditPruned,
+    ApiTokenCreated,
+    ApiTokenRevoked,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 27] = [
+    pub const ALL: [AuditKind; 29] = [
         AuditKind::SignedIn,
         AuditKind::SignInFailed,
         AuditKind::TwoFactorOn,
@@ -136,6 +138,8 @@ impl AuditKind {
         AuditKind::ContactErased,
         AuditKind::AuditExported,
         AuditKind::AuditPruned,
+        AuditKind::ApiTokenCreated,
+        AuditKind::ApiTokenRevoked,
     ];
 
     pub fn code(self) -> &'static str {
@@ -167,6 +171,8 @@ impl AuditKind {
             AuditKind::ContactErased => "contact erased",
             AuditKind::AuditExported => "audit log exported",
             AuditKind::AuditPruned => "old entries removed",
+            AuditKind::ApiTokenCreated => "API token made",
+            AuditKind::ApiTokenRevoked => "API token revoked",
         }
     }
 
