@@ -96,10 +96,7 @@ pub fn all_scopes() -> Vec<String> {
 /// Whether `scopes` (space separated, as stored) allow `access` to `area`;
 /// write includes read.
 pub fn scopes_allow(scopes: &str, area: Area, access: Access) -> bool {
-    let wanted = [
-        scope_code(area, access),
-        scope_code(area, Access::Write),
-    ];
+    let wanted = [scope_code(area, access), scope_code(area, Access::Write)];
     scopes
         .split_whitespace()
         .any(|s| s == wanted[0] || (access == Access::Read && s == wanted[1]))
@@ -192,9 +189,7 @@ impl App {
         let mut check = FieldCheck::new();
         let name = input.name.trim();
         if name.is_empty() {
-            check.refuse(
-                ValidationError::new("Name the token after what will use it.").at("name"),
-            );
+            check.refuse(ValidationError::new("Name the token after what will use it.").at("name"));
         } else if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
             check.refuse(
                 ValidationError::new(format!(
@@ -207,7 +202,9 @@ impl App {
         let mut scopes: Vec<String> = Vec::new();
         for scope in &input.scopes {
             if !known.contains(scope) {
-                check.refuse(ValidationError::new(format!("{scope:?} is not a scope.")).at("scopes"));
+                check.refuse(
+                    ValidationError::new(format!("{scope:?} is not a scope.")).at("scopes"),
+                );
             } else if !scopes.contains(scope) {
                 scopes.push(scope.clone());
             }
@@ -313,7 +310,11 @@ impl App {
         if token.revoked_at.is_some() || token.expires_at <= now {
             return Ok(None);
         }
-        let staff = match self.store.get_staff(token.practice_id, token.staff_id).await {
+        let staff = match self
+            .store
+            .get_staff(token.practice_id, token.staff_id)
+            .await
+        {
             Ok(staff) => staff,
             Err(crate::store::StoreError::NotFound) => return Ok(None),
             Err(other) => return Err(other.into()),

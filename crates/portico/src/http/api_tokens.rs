@@ -63,7 +63,10 @@ struct TokensPage {
 
 impl TokensPage {
     fn checked(&self, area: &str, access: &str) -> bool {
-        self.form.scopes.iter().any(|s| *s == format!("{area}:{access}"))
+        self.form
+            .scopes
+            .iter()
+            .any(|s| *s == format!("{area}:{access}"))
     }
 }
 
@@ -127,7 +130,10 @@ pub async fn tokens_get(
         .then_some("The token was revoked: it no longer works.");
     let form = FormState {
         expires_in_days: "90".into(),
-        scopes: vec![crate::app::api_tokens::scope_code(Area::Clients, Access::Read)],
+        scopes: vec![crate::app::api_tokens::scope_code(
+            Area::Clients,
+            Access::Read,
+        )],
         ..FormState::default()
     };
     page(&state, user, StatusCode::OK, form, None, notice).await
@@ -178,11 +184,27 @@ pub async fn tokens_post(
         }
         Err(AppError::Invalid(e)) => {
             form.errors.push((e.field, e.message));
-            page(&state, user, StatusCode::UNPROCESSABLE_ENTITY, form, None, None).await
+            page(
+                &state,
+                user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                form,
+                None,
+                None,
+            )
+            .await
         }
         Err(AppError::Fields(all)) => {
             form.errors = all.into_iter().map(|e| (e.field, e.message)).collect();
-            page(&state, user, StatusCode::UNPROCESSABLE_ENTITY, form, None, None).await
+            page(
+                &state,
+                user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                form,
+                None,
+                None,
+            )
+            .await
         }
         Err(other) => Err(other.into()),
     }
@@ -196,10 +218,7 @@ pub async fn revoke_post(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let id: uuid::Uuid = id.parse().map_err(|_| PageError::NotFound)?;
-    state
-        .app
-        .revoke_api_token(&user.staff, id, &origin)
-        .await?;
+    state.app.revoke_api_token(&user.staff, id, &origin).await?;
     Ok(Redirect::to("/app/account/api-tokens?done=revoked").into_response())
 }
 

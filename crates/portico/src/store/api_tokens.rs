@@ -102,22 +102,34 @@ impl Store {
 
     /// The token whose hash this is, in whichever practice.
     pub async fn find_api_token(&self, hash: &str) -> StoreResult<Option<ApiToken>> {
-        sqlx::query_as::<_, ApiTokenRow>(concat!("SELECT ", columns!(), " FROM api_tokens WHERE token_hash = $1"))
-            .bind(hash)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(ApiToken::try_from)
-            .transpose()
+        sqlx::query_as::<_, ApiTokenRow>(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM api_tokens WHERE token_hash = $1"
+        ))
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(ApiToken::try_from)
+        .transpose()
     }
 
-    pub async fn get_api_token(&self, practice: PracticeId, id: uuid::Uuid) -> StoreResult<ApiToken> {
-        sqlx::query_as::<_, ApiTokenRow>(concat!("SELECT ", columns!(), " FROM api_tokens WHERE practice_id = $1 AND id = $2"))
-            .bind(practice.to_string())
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?
-            .try_into()
+    pub async fn get_api_token(
+        &self,
+        practice: PracticeId,
+        id: uuid::Uuid,
+    ) -> StoreResult<ApiToken> {
+        sqlx::query_as::<_, ApiTokenRow>(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM api_tokens WHERE practice_id = $1 AND id = $2"
+        ))
+        .bind(practice.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?
+        .try_into()
     }
 
     /// The tokens a member made or that act as them, newest first.
@@ -126,21 +138,29 @@ impl Store {
         practice: PracticeId,
         staff: StaffId,
     ) -> StoreResult<Vec<ApiToken>> {
-        all(sqlx::query_as::<_, ApiTokenRow>(concat!("SELECT ", columns!(), " FROM api_tokens WHERE practice_id = $1 \
-             AND (staff_id = $2 OR created_by = $2) ORDER BY created_at DESC, id DESC"))
-            .bind(practice.to_string())
-            .bind(staff.to_string())
-            .fetch_all(&self.pool)
-            .await?)
+        all(sqlx::query_as::<_, ApiTokenRow>(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM api_tokens WHERE practice_id = $1 \
+             AND (staff_id = $2 OR created_by = $2) ORDER BY created_at DESC, id DESC"
+        ))
+        .bind(practice.to_string())
+        .bind(staff.to_string())
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Every token of the practice, newest first.
     pub async fn practice_api_tokens(&self, practice: PracticeId) -> StoreResult<Vec<ApiToken>> {
-        all(sqlx::query_as::<_, ApiTokenRow>(concat!("SELECT ", columns!(), " FROM api_tokens WHERE practice_id = $1 \
-             ORDER BY created_at DESC, id DESC"))
-            .bind(practice.to_string())
-            .fetch_all(&self.pool)
-            .await?)
+        all(sqlx::query_as::<_, ApiTokenRow>(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM api_tokens WHERE practice_id = $1 \
+             ORDER BY created_at DESC, id DESC"
+        ))
+        .bind(practice.to_string())
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Revokes a token (once; a revoked token stays revoked as it was),

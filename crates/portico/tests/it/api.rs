@@ -121,8 +121,15 @@ async fn read(response: reqwest::Response) -> (u16, Value) {
     if status >= 400 {
         assert_eq!(content_type, "application/problem+json", "{status} {body}");
         assert_eq!(body["status"], status, "{body}");
-        assert!(body["type"].as_str().is_some_and(|t| t.starts_with("urn:portico:problem:")));
-        assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
+        assert!(
+            body["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("urn:portico:problem:"))
+        );
+        assert!(
+            body["title"].is_string() && body["detail"].is_string(),
+            "{body}"
+        );
     }
     (status, body)
 }
@@ -147,7 +154,10 @@ async fn x3_clients_yes_and_no() {
     let api = Api::new(&app, &token_as(&app, &admin, &["clients:write"], 30).await);
 
     let (status, made) = api
-        .post("/clients", json!({"name": "Northwind Bakery", "kind": "business"}))
+        .post(
+            "/clients",
+            json!({"name": "Northwind Bakery", "kind": "business"}),
+        )
         .await;
     assert_eq!(status, 201, "{made}");
     let id = made["id"].as_str().unwrap();
@@ -171,7 +181,9 @@ async fn x3_clients_yes_and_no() {
     assert_eq!(status, 422);
     assert_eq!(problem["type"], "urn:portico:problem:validation");
     assert_eq!(fields(&problem), vec!["name", "kind"]);
-    let (status, _) = api.post("/clients", json!({"name": "A", "colour": 1})).await;
+    let (status, _) = api
+        .post("/clients", json!({"name": "A", "colour": 1}))
+        .await;
     assert_eq!(status, 400);
     let (status, _) = api
         .post("/clients", json!({"name": "Nul\u{0}", "kind": "business"}))
@@ -185,7 +197,12 @@ async fn x3_clients_yes_and_no() {
         .post("/clients", json!({"name": "Nope", "kind": "business"}))
         .await;
     assert_eq!(status, 403);
-    assert!(problem["detail"].as_str().unwrap().contains("clients:write"));
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("clients:write")
+    );
     let team_only = Api::new(&app, &token_as(&app, &admin, &["team:read"], 30).await);
     assert_eq!(team_only.get("/clients").await.0, 403);
     assert_eq!(team_only.get(&format!("/clients/{id}")).await.0, 403);
@@ -218,7 +235,8 @@ async fn x3_tokens_stop_when_expired_revoked_or_their_member_leaves() {
     // Expired.
     let week = Api::new(&app, &token_as(&app, &admin, &["clients:read"], 7).await);
     assert_eq!(week.get("/clients").await.0, 200);
-    app.clock.advance(std::time::Duration::from_secs(7 * 24 * 3600));
+    app.clock
+        .advance(std::time::Duration::from_secs(7 * 24 * 3600));
     assert_eq!(week.get("/clients").await.0, 401);
 
     // Revoked: at once, and recorded.
@@ -262,7 +280,14 @@ async fn x3_tokens_stop_when_expired_revoked_or_their_member_leaves() {
     // stops when the member is deactivated.
     let for_tom = Api::new(
         &app,
-        &made_by(&app, &admin, Some(tom.id), &["clients:read", "team:read"], 30).await,
+        &made_by(
+            &app,
+            &admin,
+            Some(tom.id),
+            &["clients:read", "team:read"],
+            30,
+        )
+        .await,
     );
     let (status, me) = for_tom.get("/me").await;
     assert_eq!(status, 200);
@@ -315,13 +340,19 @@ async fn x3_contacts_and_their_access() {
 
     let path = format!("/clients/{}/contacts", bakery.id);
     let (status, added) = api
-        .post(&path, json!({"name": "Hannah Lee", "email": "hannah@bakery.example"}))
+        .post(
+            &path,
+            json!({"name": "Hannah Lee", "email": "hannah@bakery.example"}),
+        )
         .await;
     assert_eq!(status, 201, "{added}");
     assert_eq!(added["created"], true);
     let hannah = added["contact"]["id"].as_str().unwrap().to_owned();
     let (status, again) = api
-        .post(&path, json!({"name": "Hannah Lee", "email": "hannah@bakery.example"}))
+        .post(
+            &path,
+            json!({"name": "Hannah Lee", "email": "hannah@bakery.example"}),
+        )
         .await;
     assert_eq!((status, &again["created"]), (200, &json!(false)));
     let (status, problem) = api.post(&path, json!({"name": "", "email": "nope"})).await;
@@ -340,16 +371,39 @@ async fn x3_contacts_and_their_access() {
     // practice's contact is not found.
     let access = format!("/clients/{}/contacts/{hannah}/access", cafe.id);
     let member = Api::new(&app, &token_as(&app, &tom, &["contacts:write"], 30).await);
-    assert_eq!(member.send(reqwest::Method::PUT, &access, json!({})).await.0, 403);
-    assert_eq!(api.send(reqwest::Method::PUT, &access, json!({})).await.0, 204);
+    assert_eq!(
+        member
+            .send(reqwest::Method::PUT, &access, json!({}))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        api.send(reqwest::Method::PUT, &access, json!({})).await.0,
+        204
+    );
     let (_, one) = api.get(&format!("/contacts/{hannah}")).await;
     assert_eq!(one["client_ids"].as_array().unwrap().len(), 2);
-    assert_eq!(api.send(reqwest::Method::DELETE, &access, json!({})).await.0, 204);
+    assert_eq!(
+        api.send(reqwest::Method::DELETE, &access, json!({}))
+            .await
+            .0,
+        204
+    );
     let theirs = format!("/clients/{}/contacts/{}/access", cafe.id, stranger.id);
-    assert_eq!(api.send(reqwest::Method::PUT, &theirs, json!({})).await.0, 404);
+    assert_eq!(
+        api.send(reqwest::Method::PUT, &theirs, json!({})).await.0,
+        404
+    );
 
     let reader = Api::new(&app, &token_as(&app, &admin, &["contacts:read"], 30).await);
-    assert_eq!(reader.send(reqwest::Method::PUT, &access, json!({})).await.0, 403);
+    assert_eq!(
+        reader
+            .send(reqwest::Method::PUT, &access, json!({}))
+            .await
+            .0,
+        403
+    );
 }
 
 #[tokio::test]
@@ -359,11 +413,17 @@ async fn x3_questions_asked_listed_followed_up_and_resolved() {
     let (other, other_admin) = app.with_practice("Elsewhere").await;
     let bakery = app.with_client(admin.practice_id, "Northwind Bakery").await;
     let theirs = app.with_client(other.id, "Their Client").await;
-    let api = Api::new(&app, &token_as(&app, &admin, &["questions:write"], 30).await);
+    let api = Api::new(
+        &app,
+        &token_as(&app, &admin, &["questions:write"], 30).await,
+    );
 
     let ask = format!("/clients/{}/questions", bakery.id);
     let (status, asked) = api
-        .post(&ask, json!({"title": "Send the March bank statement", "details": "PDF is fine"}))
+        .post(
+            &ask,
+            json!({"title": "Send the March bank statement", "details": "PDF is fine"}),
+        )
         .await;
     assert_eq!(status, 201, "{asked}");
     assert_eq!(asked["state"], "open");
@@ -372,9 +432,12 @@ async fn x3_questions_asked_listed_followed_up_and_resolved() {
     assert_eq!(status, 422);
     assert_eq!(fields(&problem), vec!["title"]);
     assert_eq!(
-        api.post(&format!("/clients/{}/questions", theirs.id), json!({"title": "Hi"}))
-            .await
-            .0,
+        api.post(
+            &format!("/clients/{}/questions", theirs.id),
+            json!({"title": "Hi"})
+        )
+        .await
+        .0,
         404
     );
 
@@ -383,11 +446,16 @@ async fn x3_questions_asked_listed_followed_up_and_resolved() {
     assert_eq!(api.get("/questions?state=sideways").await.0, 422);
 
     let (status, thread) = api
-        .post(&format!("/questions/{id}/follow-ups"), json!({"body": "And April, please."}))
+        .post(
+            &format!("/questions/{id}/follow-ups"),
+            json!({"body": "And April, please."}),
+        )
         .await;
     assert_eq!(status, 201);
     assert_eq!(thread["entries"][0]["kind"], "follow_up");
-    let (status, thread) = api.post(&format!("/questions/{id}/resolve"), json!({})).await;
+    let (status, thread) = api
+        .post(&format!("/questions/{id}/resolve"), json!({}))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(thread["question"]["state"], "resolved");
     let (_, resolved) = api.get("/questions?state=resolved").await;
@@ -399,15 +467,24 @@ async fn x3_questions_asked_listed_followed_up_and_resolved() {
     assert_eq!(thread["entries"].as_array().unwrap().len(), 2);
 
     // Another practice's token sees none of it.
-    let outsider = Api::new(&app, &token_as(&app, &other_admin, &["questions:write"], 30).await);
+    let outsider = Api::new(
+        &app,
+        &token_as(&app, &other_admin, &["questions:write"], 30).await,
+    );
     assert_eq!(outsider.get(&format!("/questions/{id}")).await.0, 404);
     assert_eq!(
-        outsider.post(&format!("/questions/{id}/resolve"), json!({})).await.0,
+        outsider
+            .post(&format!("/questions/{id}/resolve"), json!({}))
+            .await
+            .0,
         404
     );
     let reader = Api::new(&app, &token_as(&app, &admin, &["questions:read"], 30).await);
     assert_eq!(
-        reader.post(&format!("/questions/{id}/reopen"), json!({})).await.0,
+        reader
+            .post(&format!("/questions/{id}/reopen"), json!({}))
+            .await
+            .0,
         403
     );
 }
@@ -431,13 +508,19 @@ async fn x3_messages_sent_once_per_key_and_files_checked() {
     assert_eq!(chats["items"][0]["id"], chat.id.to_string());
 
     let send = format!("/chats/{}/messages", chat.id);
-    let (status, first) = api.post_keyed(&send, "order-1", json!({"body": "Hello"})).await;
+    let (status, first) = api
+        .post_keyed(&send, "order-1", json!({"body": "Hello"}))
+        .await;
     assert_eq!(status, 201, "{first}");
-    let (status, again) = api.post_keyed(&send, "order-1", json!({"body": "Hello"})).await;
+    let (status, again) = api
+        .post_keyed(&send, "order-1", json!({"body": "Hello"}))
+        .await;
     assert_eq!(status, 201);
     assert_eq!(first["id"], again["id"]);
     assert_eq!(first["seq"], again["seq"]);
-    let (_, second) = api.post_keyed(&send, "order-2", json!({"body": "Second"})).await;
+    let (_, second) = api
+        .post_keyed(&send, "order-2", json!({"body": "Second"}))
+        .await;
     let (status, problem) = api.post(&send, json!({"body": "No key"})).await;
     assert_eq!(status, 422);
     assert_eq!(fields(&problem), vec!["Idempotency-Key"]);
@@ -460,10 +543,12 @@ async fn x3_messages_sent_once_per_key_and_files_checked() {
 
     // Files: through the file store's checks.
     let upload = |name: &'static str, bytes: &'static [u8], key: &'static str| {
-        let form = reqwest::multipart::Form::new().text("body", "The file").part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes).file_name(name),
-        );
+        let form = reqwest::multipart::Form::new()
+            .text("body", "The file")
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name(name),
+            );
         reqwest::Client::new()
             .post(app.url(&format!("/api/v1/chats/{}/files", chat.id)))
             .bearer_auth(&api.token)
@@ -474,19 +559,44 @@ async fn x3_messages_sent_once_per_key_and_files_checked() {
     let (status, sent) = read(upload("statement.pdf", PDF, "file-1").await.unwrap()).await;
     assert_eq!(status, 201, "{sent}");
     assert_eq!(sent["files"][0]["name"], "statement.pdf");
-    let (status, problem) = read(upload("page.html", b"<html><script>", "file-2").await.unwrap()).await;
+    let (status, problem) = read(
+        upload("page.html", b"<html><script>", "file-2")
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 422);
-    assert!(problem["detail"].as_str().unwrap().contains("not a kind of file"));
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not a kind of file")
+    );
 
     // Another practice, or a token that may only read, sends nothing.
-    let outsider = Api::new(&app, &token_as(&app, &other_admin, &["messages:write"], 30).await);
-    assert_eq!(outsider.post_keyed(&send, "x", json!({"body": "Hi"})).await.0, 404);
+    let outsider = Api::new(
+        &app,
+        &token_as(&app, &other_admin, &["messages:write"], 30).await,
+    );
     assert_eq!(
-        outsider.get(&format!("/chats/{}/messages", chat.id)).await.0,
+        outsider
+            .post_keyed(&send, "x", json!({"body": "Hi"}))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        outsider
+            .get(&format!("/chats/{}/messages", chat.id))
+            .await
+            .0,
         404
     );
     let reader = Api::new(&app, &token_as(&app, &admin, &["messages:read"], 30).await);
-    assert_eq!(reader.post_keyed(&send, "y", json!({"body": "Hi"})).await.0, 403);
+    assert_eq!(
+        reader.post_keyed(&send, "y", json!({"body": "Hi"})).await.0,
+        403
+    );
 }
 
 #[tokio::test]
@@ -502,7 +612,10 @@ async fn x3_lists_page_with_an_opaque_cursor() {
     let tom = app
         .with_staff(admin.practice_id, "tom@harbour.example", Role::Member)
         .await;
-    let api = Api::new(&app, &token_as(&app, &admin, &["clients:read", "team:read"], 30).await);
+    let api = Api::new(
+        &app,
+        &token_as(&app, &admin, &["clients:read", "team:read"], 30).await,
+    );
     let mut seen = Vec::new();
     let mut path = "/clients?limit=2".to_owned();
     let mut pages = 0;
@@ -519,7 +632,10 @@ async fn x3_lists_page_with_an_opaque_cursor() {
         }
     }
     assert_eq!(pages, 3);
-    assert_eq!(seen, (0..5).map(|n| format!("Client {n}")).collect::<Vec<_>>());
+    assert_eq!(
+        seen,
+        (0..5).map(|n| format!("Client {n}")).collect::<Vec<_>>()
+    );
 
     let (status, problem) = api.get("/clients?limit=500&cursor=zzz").await;
     assert_eq!(status, 422);
@@ -566,7 +682,10 @@ async fn x3_rate_limit_headers_and_429() {
     let refused = get().await.unwrap();
     assert_eq!(refused.status(), 429);
     assert_eq!(refused.headers()["retry-after"], "60");
-    assert_eq!(read(refused).await.1["type"], "urn:portico:problem:rate-limited");
+    assert_eq!(
+        read(refused).await.1["type"],
+        "urn:portico:problem:rate-limited"
+    );
     // Another token has its own allowance; the next minute starts afresh.
     let other = token_as(&app, &admin, &["team:read"], 30).await;
     assert_eq!(Api::new(&app, &other).get("/team").await.0, 200);
@@ -594,8 +713,14 @@ async fn x3_the_openapi_document_is_valid_and_complete() {
         ("get", "/api/v1/clients/{client_id}/contacts"),
         ("post", "/api/v1/clients/{client_id}/contacts"),
         ("get", "/api/v1/contacts/{contact_id}"),
-        ("put", "/api/v1/clients/{client_id}/contacts/{contact_id}/access"),
-        ("delete", "/api/v1/clients/{client_id}/contacts/{contact_id}/access"),
+        (
+            "put",
+            "/api/v1/clients/{client_id}/contacts/{contact_id}/access",
+        ),
+        (
+            "delete",
+            "/api/v1/clients/{client_id}/contacts/{contact_id}/access",
+        ),
         ("get", "/api/v1/questions"),
         ("post", "/api/v1/clients/{client_id}/questions"),
         ("get", "/api/v1/questions/{question_id}"),
@@ -632,7 +757,13 @@ async fn x3_the_openapi_document_is_valid_and_complete() {
     for (path, item) in &paths {
         let concrete = path
             .split('/')
-            .map(|part| if part.starts_with('{') { fake.as_str() } else { part })
+            .map(|part| {
+                if part.starts_with('{') {
+                    fake.as_str()
+                } else {
+                    part
+                }
+            })
             .collect::<Vec<_>>()
             .join("/");
         let methods: Vec<String> = item

@@ -88,7 +88,11 @@ impl From<&Message> for MessageOut {
             sender_kind: sender_kind.to_owned(),
             sender_id: m.sender.id(),
             sender_name: m.sender_name.clone(),
-            body: if m.deleted { String::new() } else { m.body.clone() },
+            body: if m.deleted {
+                String::new()
+            } else {
+                m.body.clone()
+            },
             reply_to_seq: m.reply_to_seq,
             deleted: m.deleted,
             urgent: m.urgent,
@@ -306,7 +310,9 @@ pub async fn upload_files(
     let upload = super::super::uploads::read(&state.app, staff.practice_id, form, &["file"], &[])
         .await
         .map_err(|error| match error {
-            super::super::uploads::UploadError::File(e) => ApiError::from(crate::app::AppError::File(e)),
+            super::super::uploads::UploadError::File(e) => {
+                ApiError::from(crate::app::AppError::File(e))
+            }
             other => ApiError::validation(vec![FieldProblem::new("file", other.to_string())]),
         })?;
     if upload.files.is_empty() {

@@ -268,10 +268,7 @@ impl Quota {
     /// (draft-ietf-httpapi-ratelimit-headers), and `Retry-After` when refused.
     fn write(&self, headers: &mut HeaderMap) {
         let policy = format!("\"per-token\";q={};w=60", self.limit);
-        let now = format!(
-            "\"per-token\";r={};t={}",
-            self.remaining, self.reset_secs
-        );
+        let now = format!("\"per-token\";r={};t={}", self.remaining, self.reset_secs);
         if let Ok(value) = HeaderValue::from_str(&policy) {
             headers.insert("ratelimit-policy", value);
         }
@@ -387,7 +384,10 @@ impl FromRequestParts<AppState> for Params {
         let map: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
             .into_owned()
             .collect();
-        if map.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
+        if map
+            .iter()
+            .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
             return Err(ApiError::bad_request(
                 "Text cannot contain a NUL character.".into(),
             ));
@@ -398,7 +398,10 @@ impl FromRequestParts<AppState> for Params {
 
 impl Params {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// `limit` (1 to [`MAX_LIMIT`], default [`DEFAULT_LIMIT`]) and the
@@ -460,7 +463,11 @@ fn decode_cursor(cursor: &str) -> Option<String> {
 impl PageRequest {
     /// One page of `items`, ordered by `key` (ids that sort by time, or
     /// zero-padded numbers), with the cursor of the next page if there is one.
-    pub fn apply<T>(&self, mut items: Vec<T>, key: impl Fn(&T) -> String) -> (Vec<T>, Option<String>) {
+    pub fn apply<T>(
+        &self,
+        mut items: Vec<T>,
+        key: impl Fn(&T) -> String,
+    ) -> (Vec<T>, Option<String>) {
         items.sort_by_key(|item| key(item));
         let mut rest: Vec<T> = match &self.after {
             Some(after) => items.into_iter().filter(|i| key(i) > *after).collect(),
@@ -510,11 +517,27 @@ mod tests {
         let limiter = Limiter::new(2);
         let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
         let t = Millis(1_000_000);
-        assert!(limiter.take(a, t).is_some_and(|q| q.allowed && q.remaining == 1));
-        assert!(limiter.take(a, t).is_some_and(|q| q.allowed && q.remaining == 0));
-        assert!(limiter.take(a, t).is_some_and(|q| !q.allowed && q.reset_secs == 60));
+        assert!(
+            limiter
+                .take(a, t)
+                .is_some_and(|q| q.allowed && q.remaining == 1)
+        );
+        assert!(
+            limiter
+                .take(a, t)
+                .is_some_and(|q| q.allowed && q.remaining == 0)
+        );
+        assert!(
+            limiter
+                .take(a, t)
+                .is_some_and(|q| !q.allowed && q.reset_secs == 60)
+        );
         assert!(limiter.take(b, t).is_some_and(|q| q.allowed));
-        assert!(limiter.take(a, Millis(t.0 + WINDOW_MS)).is_some_and(|q| q.allowed));
+        assert!(
+            limiter
+                .take(a, Millis(t.0 + WINDOW_MS))
+                .is_some_and(|q| q.allowed)
+        );
         assert!(Limiter::new(0).take(a, t).is_none());
     }
 
@@ -532,7 +555,10 @@ mod tests {
         ] {
             let plain = source.matches(concat!(".route", "(")).count();
             let allowed = usize::from(name == "mod.rs");
-            assert_eq!(plain, allowed, "{name} registers a route without its documentation");
+            assert_eq!(
+                plain, allowed,
+                "{name} registers a route without its documentation"
+            );
         }
     }
 }

@@ -90,13 +90,19 @@ impl ApiError {
     }
 
     pub fn bad_request(detail: String) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Bad request",
+            detail,
+        )
     }
 
     pub fn validation(errors: Vec<FieldProblem>) -> Self {
-        let detail = errors
-            .first()
-            .map_or_else(|| "The request was refused.".to_owned(), |e| e.detail.clone());
+        let detail = errors.first().map_or_else(
+            || "The request was refused.".to_owned(),
+            |e| e.detail.clone(),
+        );
         Self {
             errors,
             ..Self::new(
@@ -116,25 +122,23 @@ impl ApiError {
             format!("This token made too many requests; try again in {retry_after_secs} seconds."),
         )
     }
-
 }
 
 impl From<AppError> for ApiError {
     fn from(error: AppError) -> Self {
         match error {
-            AppError::Invalid(e) => Self::validation(vec![FieldProblem::new(
-                e.field.unwrap_or(""),
-                e.message,
-            )]),
+            AppError::Invalid(e) => {
+                Self::validation(vec![FieldProblem::new(e.field.unwrap_or(""), e.message)])
+            }
             AppError::Fields(all) => Self::validation(
                 all.into_iter()
                     .map(|e| FieldProblem::new(e.field.unwrap_or(""), e.message))
                     .collect(),
             ),
             AppError::NotFound => Self::not_found(),
-            AppError::Forbidden => Self::forbidden(
-                "The token's team member is not allowed to do this.".into(),
-            ),
+            AppError::Forbidden => {
+                Self::forbidden("The token's team member is not allowed to do this.".into())
+            }
             AppError::Conflict { message, field } => Self {
                 errors: field
                     .map(|f| vec![FieldProblem::new(f, message.clone())])

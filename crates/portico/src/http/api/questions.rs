@@ -291,7 +291,10 @@ pub async fn follow_up(
         .app
         .follow_up_question(staff, question, &input.body, &[], input.urgent)
         .await?;
-    Ok((StatusCode::CREATED, thread_of(&state, staff, question).await?))
+    Ok((
+        StatusCode::CREATED,
+        thread_of(&state, staff, question).await?,
+    ))
 }
 
 /// Resolves a question.
