@@ -853,3 +853,43 @@ async fn x3_tokens_are_made_under_my_account_and_shown_once() {
     assert_eq!(response.status(), 303);
     assert_eq!(Api::new(&app, &secret).get("/me").await.0, 401);
 }
+
+/// X3 at a phone's width: an admin makes a token for an integration user
+/// on the API tokens page (axe-checked, nothing to scroll sideways), sees
+/// it once, and revokes it.
+#[tokio::test]
+async fn x3_the_api_tokens_page_fits_a_phone() {
+    use crate::browser::run_story;
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.with_practice("Harbour & Vale Accounting").await;
+    app.with_staff(admin.practice_id, "integration@harbour.example", Role::Member)
+        .await;
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    let app = &app;
+    run_story(
+        "x3_the_api_tokens_page_fits_a_phone",
+        &app.base_url,
+        |browser| async move {
+            browser.phone().await;
+            browser.goto("/app/sign-in").await;
+            browser.fill("#email", &admin.email).await;
+            browser.fill("#password", crate::harness::PASSWORD).await;
+            browser.press("Sign in").await;
+            browser.wait_for_path("/app").await;
+            browser.goto("/app/account/api-tokens").await;
+            browser.fill("#name", "Practice management sync").await;
+            browser.choose("#acts_as", "integration").await;
+            browser.press("Make token").await;
+            browser.wait_for("#new-token").await;
+            browser.audit().await;
+            browser.assert_no_sideways_scroll().await;
+            browser
+                .screenshot(&shots.join("api-tokens-phone.png"))
+                .await;
+            browser.press("Revoke Practice management sync").await;
+            browser.wait_for_text(".notice", "revoked").await;
+            browser.assert_no_sideways_scroll().await;
+        },
+    )
+    .await;
+}
