@@ -109,6 +109,16 @@ pub struct ConfigArgs {
     )]
     pub send_limit_per_minute: Option<u32>,
 
+    /// X3: the most requests one API token may make in a minute; 0 turns
+    /// the limit off. Counted by each instance. [default: 600]
+    #[arg(
+        long,
+        env = "PORTICO_API_LIMIT_PER_MINUTE",
+        global = true,
+        value_name = "COUNT"
+    )]
+    pub api_limit_per_minute: Option<u32>,
+
     /// How long a new message or question may wait unread before its
     /// recipient is told by e-mail or text; 0 tells at once. [default: 120]
     #[arg(
@@ -195,6 +205,7 @@ struct FileConfig {
     s3_endpoint: Option<String>,
     max_upload_mb: Option<u64>,
     send_limit_per_minute: Option<u32>,
+    api_limit_per_minute: Option<u32>,
     shutdown_grace_secs: Option<u64>,
     notify_delay_secs: Option<u64>,
     trust_forwarded_for: Option<bool>,
@@ -232,6 +243,8 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// 0: no limit.
     pub send_limit_per_minute: u32,
+    /// X3: requests per API token per minute; 0: no limit.
+    pub api_limit_per_minute: u32,
     /// How long a stopping instance goes on serving while not ready.
     pub shutdown_grace: std::time::Duration,
     /// N2: seconds an item waits unread before it is notified.
@@ -376,6 +389,15 @@ impl Config {
                 "send_limit_per_minute (PORTICO_SEND_LIMIT_PER_MINUTE): {send_limit_per_minute} is out of range; expected 0 (no limit) to 1000000"
             )));
         }
+        let api_limit_per_minute = args
+            .api_limit_per_minute
+            .or(file.api_limit_per_minute)
+            .unwrap_or(600);
+        if api_limit_per_minute > 1_000_000 {
+            return Err(ConfigError(format!(
+                "api_limit_per_minute (PORTICO_API_LIMIT_PER_MINUTE): {api_limit_per_minute} is out of range; expected 0 (no limit) to 1000000"
+            )));
+        }
         let shutdown_grace_secs = args
             .shutdown_grace_secs
             .or(file.shutdown_grace_secs)
@@ -445,6 +467,7 @@ impl Config {
             s3_endpoint: args.s3_endpoint.clone().or(file.s3_endpoint),
             max_upload_bytes: max_upload_mb * 1024 * 1024,
             send_limit_per_minute,
+            api_limit_per_minute,
             shutdown_grace: std::time::Duration::from_secs(shutdown_grace_secs),
             notify_delay_secs,
             trust_forwarded_for,

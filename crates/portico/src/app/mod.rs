@@ -2,6 +2,7 @@
 //! happens here, once, through [`policy`]; the layers below trust it.
 
 pub mod access;
+pub mod api_tokens;
 pub mod audit;
 pub mod branding;
 pub mod chat_prefs;

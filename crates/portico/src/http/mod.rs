@@ -2,6 +2,8 @@
 //! a use case in [`crate::app`] and render its answer; they never touch SQL.
 
 mod all_contacts;
+mod api;
+mod api_tokens;
 mod assets;
 mod audit;
 mod branding;
@@ -326,6 +328,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/app/account", get(staff_pages::account_get))
         .route(
+            "/app/account/api-tokens",
+            get(api_tokens::tokens_get).post(api_tokens::tokens_post),
+        )
+        .route(
+            "/app/account/api-tokens/{id}/revoke",
+            post(api_tokens::revoke_post),
+        )
+        .route(
             "/app/account/time-zone",
             post(staff_pages::account_time_zone_post),
         )
@@ -487,6 +497,10 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(pages::not_found);
 
+    // X3: the API takes bearer tokens only, never cookies, so the pages'
+    // anti-forgery check and error pages are not its; it answers in
+    // problem details.
+    let (api, _) = api::router(&state);
     routes
         .layer(axum::middleware::from_fn(time_limit))
         .layer(axum::middleware::from_fn(forms::refuse_unstorable))
@@ -495,6 +509,7 @@ pub fn router(state: AppState) -> Router {
             csrf::protect,
         ))
         .layer(axum::middleware::from_fn(errors::error_pages))
+        .merge(api.layer(axum::middleware::from_fn(time_limit)))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

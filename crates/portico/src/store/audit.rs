@@ -109,10 +109,12 @@ pub enum AuditKind {
     WebhookChanged,
     WebhookDeleted,
     WebhookSecretRotated,
+    ApiTokenCreated,
+    ApiTokenRevoked,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 31] = [
+    pub const ALL: [AuditKind; 33] = [
         AuditKind::SignedIn,
         AuditKind::SignInFailed,
         AuditKind::TwoFactorOn,
@@ -144,6 +146,8 @@ impl AuditKind {
         AuditKind::WebhookChanged,
         AuditKind::WebhookDeleted,
         AuditKind::WebhookSecretRotated,
+        AuditKind::ApiTokenCreated,
+        AuditKind::ApiTokenRevoked,
     ];
 
     pub fn code(self) -> &'static str {
@@ -179,6 +183,8 @@ impl AuditKind {
             AuditKind::WebhookChanged => "webhook endpoint changed",
             AuditKind::WebhookDeleted => "webhook endpoint removed",
             AuditKind::WebhookSecretRotated => "webhook secret rotated",
+            AuditKind::ApiTokenCreated => "API token made",
+            AuditKind::ApiTokenRevoked => "API token revoked",
         }
     }
 

@@ -7,6 +7,7 @@
 //! [`backend`] alone. Every query on tenant data filters by practice.
 //! See `docs/decisions/0001-one-store-for-two-engines.md`.
 
+mod api_tokens;
 mod audit;
 mod backend;
 mod backup;
@@ -32,6 +33,7 @@ mod throttle;
 mod tokens;
 mod webhooks;
 
+pub use api_tokens::ApiToken;
 pub use audit::{
     AuditActor, AuditEntry, AuditFilter, AuditKind, ChainBreak, ChainReport, GENESIS_HASH, NewAudit,
 };

@@ -6,6 +6,7 @@ mod harness;
 
 mod access;
 mod access_ends;
+mod api;
 mod audit;
 mod backups;
 mod branding;
