@@ -22,6 +22,7 @@ pub mod scheduled;
 pub mod secrets;
 pub mod sessions;
 pub mod sign_in;
+pub mod sso;
 pub mod throttle;
 pub mod two_factor;
 

@@ -105,10 +105,12 @@ pub enum AuditKind {
     ContactErased,
     AuditExported,
     AuditPruned,
+    /// X13: an admin's password sign-in while single sign-on is required.
+    BreakGlass,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 27] = [
+    pub const ALL: [AuditKind; 28] = [
         AuditKind::SignedIn,
         AuditKind::SignInFailed,
         AuditKind::TwoFactorOn,
@@ -136,6 +138,7 @@ impl AuditKind {
         AuditKind::ContactErased,
         AuditKind::AuditExported,
         AuditKind::AuditPruned,
+        AuditKind::BreakGlass,
     ];
 
     pub fn code(self) -> &'static str {
@@ -167,6 +170,7 @@ impl AuditKind {
             AuditKind::ContactErased => "contact erased",
             AuditKind::AuditExported => "audit log exported",
             AuditKind::AuditPruned => "old entries removed",
+            AuditKind::BreakGlass => "break-glass sign-in",
         }
     }
 

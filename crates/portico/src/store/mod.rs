@@ -26,6 +26,7 @@ mod reminders;
 mod scheduled_questions;
 mod secret_keys;
 mod sessions;
+mod sso;
 mod staff;
 mod throttle;
 mod tokens;
@@ -58,6 +59,7 @@ pub use reminders::{Alert, ReminderRun, ReminderSchedule};
 pub use scheduled_questions::{NewScheduledQuestion, ScheduledQuestion};
 pub use secret_keys::{SecretColumn, StoredSecret};
 pub use sessions::{NewSession, Session, SessionStage, SessionSubject};
+pub use sso::{PendingSsoLogin, SsoSettings};
 pub use staff::{NewStaff, Staff, StaffTotp};
 pub use tokens::{InvitationSent, TokenHolder, TokenPurpose};
 
