@@ -228,7 +228,7 @@ impl App {
         Ok(())
     }
 
-    fn sso_context(practice: PracticeId) -> String {
+    pub(super) fn sso_context(practice: PracticeId) -> String {
         format!("sso-client-secret:{practice}")
     }
 

@@ -105,18 +105,6 @@ impl Store {
         Ok(())
     }
 
-    /// Every practice's sealed client secret (for sealing anew under a
-    /// rotated key).
-    pub async fn sso_client_secrets(&self) -> StoreResult<Vec<(PracticeId, String)>> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT practice_id, client_secret FROM practice_sso")
-                .fetch_all(&self.pool)
-                .await?;
-        rows.into_iter()
-            .map(|(practice, secret)| Ok((parse_id(&practice)?, secret)))
-            .collect()
-    }
-
     /// Records a sign-in sent to the provider; expired ones are dropped.
     pub async fn add_sso_login(
         &self,

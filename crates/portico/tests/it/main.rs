@@ -35,6 +35,7 @@ mod scale_out;
 mod schema;
 mod server;
 mod smtp;
+mod sso;
 mod staff_home;
 mod store_story;
 mod strength_phone;
