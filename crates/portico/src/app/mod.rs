@@ -24,6 +24,7 @@ pub mod search;
 pub mod secrets;
 pub mod sessions;
 pub mod sign_in;
+pub mod sso;
 pub mod throttle;
 pub mod two_factor;
 mod webhook_events;

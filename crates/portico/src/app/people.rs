@@ -622,6 +622,14 @@ impl App {
         if !staff.active {
             return Err(AppError::Denied(super::access::LINK_NO_GOOD.into()));
         }
+        // X13: where single sign-on is required, nobody sets a password.
+        if let Some(sso) = self.sso_of(practice.id).await?
+            && sso.require_sso
+        {
+            return Err(AppError::Denied(super::sign_in::sso_required(
+                &sso.display_name,
+            )));
+        }
         let hash =
             password::hash_new_password(new_password, &[&staff.name, &staff.email, &practice.name])
                 .await?;

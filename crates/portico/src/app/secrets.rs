@@ -106,16 +106,28 @@ impl App {
         let new_id = new.id();
         let resealed = self
             .store
-            .reseal_secrets(&[&old_id, &new_id], &new_id, self.clock.now(), |secret| {
-                let context = totp_context(secret.practice_id, secret.staff_id);
-                let clear = if Keyring::is_sealed(&secret.value) {
-                    ring.open(&secret.value, &context)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?
-                } else {
-                    secret.value.clone()
-                };
-                Ok(ring.seal(&clear, &context))
-            })
+            .reseal_secrets(
+                &[&old_id, &new_id],
+                &new_id,
+                self.clock.now(),
+                |secret| {
+                    let context = totp_context(secret.practice_id, secret.staff_id);
+                    let clear = if Keyring::is_sealed(&secret.value) {
+                        ring.open(&secret.value, &context)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                    } else {
+                        secret.value.clone()
+                    };
+                    Ok(ring.seal(&clear, &context))
+                },
+                |practice, sealed| {
+                    let context = Self::sso_context(practice);
+                    let clear = ring
+                        .open(sealed, &context)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    Ok(ring.seal(&clear, &context))
+                },
+            )
             .await?;
         Ok(resealed)
     }

@@ -95,6 +95,20 @@ impl App {
         stage: SessionStage,
         client: &ClientInfo,
     ) -> AppResult<Started> {
+        self.start_session_with(practice, subject, stage, client, "")
+            .await
+    }
+
+    /// [`Self::start_session`], with a word for the "signed in" entry of
+    /// the audit log (how the person signed in).
+    pub(super) async fn start_session_with(
+        &self,
+        practice: &Practice,
+        subject: SessionSubject,
+        stage: SessionStage,
+        client: &ClientInfo,
+        detail: &str,
+    ) -> AppResult<Started> {
         let now = self.clock.now();
         let lifetime = match (stage, subject) {
             (SessionStage::Totp | SessionStage::Enrol, _) => PENDING_MS,
@@ -123,7 +137,8 @@ impl App {
                         AuditKind::SignedIn,
                         client,
                     )
-                    .on("staff", id);
+                    .on("staff", id)
+                    .detail(detail);
                 self.store
                     .record_staff_sign_in(practice.id, id, now, &entry)
                     .await?;

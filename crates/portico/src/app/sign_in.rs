@@ -4,13 +4,20 @@ use super::sessions::{ClientInfo, Identity, STAFF_ABSOLUTE_MS, Started};
 use super::throttle::{CODE_PER_ACCOUNT, SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_IP};
 use super::two_factor::{check_code, normalise_recovery_code};
 use super::{App, AppError, AppResult, password};
-use crate::domain::{EmailAddress, Millis, hash_secret, issue_secret};
+use crate::domain::{EmailAddress, Millis, Role, hash_secret, issue_secret};
 use crate::store::{AuditActor, AuditKind, SessionStage, SessionSubject};
 use secrecy::SecretString;
 use tokio::sync::OnceCell;
 
 pub const WRONG_PASSWORD: &str =
     "That e-mail address and password do not match. Check them and try again.";
+/// The refusal of a password where single sign-on is required.
+pub fn sso_required(provider: &str) -> String {
+    format!(
+        "Your practice signs in with {provider}: use “Sign in with {provider}” on the sign-in page instead of a password."
+    )
+}
+
 pub const WRONG_CODE: &str = "That code is not right. Check your authenticator app and try again.";
 
 /// A real argon2id hash of nothing in particular, so that an unknown
@@ -77,6 +84,28 @@ impl App {
         };
         self.store.clear_attempts(&account_scope).await?;
         let practice = self.store.get_practice(staff.practice_id).await?;
+        // X13: a practice that requires single sign-on refuses passwords,
+        // except an admin's with their second factor (break-glass).
+        if let Some(sso) = self.sso_of(practice.id).await?
+            && sso.require_sso
+        {
+            let entry = self.audit_entry(
+                practice.id,
+                AuditActor::Address(email.to_string()),
+                AuditKind::SignInFailed,
+                client,
+            );
+            if staff.role != Role::Admin || !staff.totp_enabled {
+                let entry = entry.detail("password refused: the practice requires single sign-on");
+                self.store.audit(&entry).await?;
+                return Err(AppError::Denied(sso_required(&sso.display_name)));
+            }
+            let entry = self
+                .audit_entry(practice.id, &staff, AuditKind::BreakGlass, client)
+                .on("staff", staff.id)
+                .detail("password accepted while single sign-on is required; second factor next");
+            self.store.audit(&entry).await?;
+        }
         let stage = if staff.totp_enabled {
             SessionStage::Totp
         } else if practice.require_totp {

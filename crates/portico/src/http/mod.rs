@@ -26,6 +26,7 @@ mod questions;
 mod search;
 mod security;
 mod session;
+mod sso;
 mod staff_auth;
 mod staff_pages;
 mod team;
@@ -191,6 +192,13 @@ pub fn router(state: AppState) -> Router {
             "/app/sign-in/code",
             get(staff_auth::code_get).post(staff_auth::code_post),
         )
+        .route("/app/sso/start", post(sso::start_post))
+        .route("/app/sso/callback", get(sso::callback_get))
+        .route(
+            "/app/settings/sso",
+            get(sso::settings_get).post(sso::settings_post),
+        )
+        .route("/app/settings/sso/remove", post(sso::remove_post))
         .route(
             "/app/two-factor",
             get(staff_auth::two_factor_get).post(staff_auth::two_factor_post),

@@ -20,10 +20,15 @@ use serde::Deserialize;
 
 #[derive(Template)]
 #[template(path = "staff_sign_in.html")]
-struct SignInPage {
-    layout: Layout,
-    email: String,
-    error: Option<String>,
+pub(super) struct SignInPage {
+    pub layout: Layout,
+    pub email: String,
+    pub error: Option<String>,
+    /// X13: the address typed in the single sign-on form, and its refusal.
+    pub sso_email: String,
+    pub sso_error: Option<String>,
+    /// X13: the provider of the practice of the address typed, if it has one.
+    pub sso_name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -35,7 +40,7 @@ pub struct SignInForm {
 }
 
 /// Where a staff session goes next, by its stage.
-fn next_for(stage: SessionStage) -> &'static str {
+pub(super) fn next_for(stage: SessionStage) -> &'static str {
     match stage {
         SessionStage::Active => "/app",
         SessionStage::Totp => "/app/sign-in/code",
@@ -59,6 +64,9 @@ pub async fn sign_in_get(maybe: MaybeIdentity) -> Response {
             layout: Layout::public(&maybe.csrf),
             email: String::new(),
             error: None,
+            sso_email: String::new(),
+            sso_error: None,
+            sso_name: None,
         },
     )
 }
@@ -84,12 +92,17 @@ pub async fn sign_in_post(
         }
         Err(error) => {
             let (status, message) = form_refusal(error)?;
+            // X13: the way to the provider, where the address has one.
+            let sso_name = state.app.sso_name_for(&form.email).await?;
             Ok(render(
                 status,
                 &SignInPage {
                     layout: Layout::public(&maybe.csrf),
+                    sso_email: form.email.clone(),
                     email: form.email,
                     error: Some(message),
+                    sso_error: None,
+                    sso_name,
                 },
             ))
         }

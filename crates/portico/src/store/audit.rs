@@ -111,10 +111,12 @@ pub enum AuditKind {
     WebhookSecretRotated,
     ApiTokenCreated,
     ApiTokenRevoked,
+    /// X13: an admin's password sign-in while single sign-on is required.
+    BreakGlass,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 33] = [
+    pub const ALL: [AuditKind; 34] = [
         AuditKind::SignedIn,
         AuditKind::SignInFailed,
         AuditKind::TwoFactorOn,
@@ -148,6 +150,7 @@ impl AuditKind {
         AuditKind::WebhookSecretRotated,
         AuditKind::ApiTokenCreated,
         AuditKind::ApiTokenRevoked,
+        AuditKind::BreakGlass,
     ];
 
     pub fn code(self) -> &'static str {
@@ -185,6 +188,7 @@ impl AuditKind {
             AuditKind::WebhookSecretRotated => "webhook secret rotated",
             AuditKind::ApiTokenCreated => "API token made",
             AuditKind::ApiTokenRevoked => "API token revoked",
+            AuditKind::BreakGlass => "break-glass sign-in",
         }
     }
 

@@ -28,6 +28,7 @@ mod scheduled_questions;
 mod search;
 mod secret_keys;
 mod sessions;
+mod sso;
 mod staff;
 mod throttle;
 mod tokens;
@@ -65,6 +66,7 @@ pub use search::{
 };
 pub use secret_keys::{SecretColumn, StoredSecret};
 pub use sessions::{NewSession, Session, SessionStage, SessionSubject};
+pub use sso::{PendingSsoLogin, SsoSettings};
 pub use staff::{NewStaff, Staff, StaffTotp};
 pub use tokens::{InvitationSent, TokenHolder, TokenPurpose};
 pub use webhooks::{

@@ -117,6 +117,7 @@ impl Store {
         new_key_id: &str,
         now: Millis,
         reseal: impl Fn(&StoredSecret) -> StoreResult<String>,
+        reseal_sso: impl Fn(PracticeId, &str) -> StoreResult<String>,
     ) -> StoreResult<usize> {
         let mut tx = self.begin().await?;
         let recorded: Option<(String,)> =
@@ -142,6 +143,19 @@ impl Store {
                 .execute(&mut *tx.tx)
                 .await?;
         }
+        // X13: the practices' single sign-on client secrets.
+        let sso: Vec<(String, String)> =
+            sqlx::query_as("SELECT practice_id, client_secret FROM practice_sso")
+                .fetch_all(&mut *tx.tx)
+                .await?;
+        for (practice, value) in &sso {
+            let resealed = reseal_sso(parse_id(practice)?, value)?;
+            sqlx::query("UPDATE practice_sso SET client_secret = $2 WHERE practice_id = $1")
+                .bind(practice)
+                .bind(resealed)
+                .execute(&mut *tx.tx)
+                .await?;
+        }
         sqlx::query(
             "INSERT INTO secret_keys (slot, key_id, created_at) VALUES (1, $1, $2) \
              ON CONFLICT (slot) DO UPDATE SET key_id = excluded.key_id, created_at = excluded.created_at",
@@ -151,6 +165,6 @@ impl Store {
         .execute(&mut *tx.tx)
         .await?;
         tx.commit().await?;
-        Ok(secrets.len())
+        Ok(secrets.len() + sso.len())
     }
 }

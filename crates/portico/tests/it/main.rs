@@ -37,6 +37,7 @@ mod schema;
 mod search;
 mod server;
 mod smtp;
+mod sso;
 mod staff_home;
 mod store_story;
 mod strength_phone;
