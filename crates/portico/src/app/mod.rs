@@ -11,6 +11,7 @@ pub mod client_data;
 pub mod contact_edit;
 pub mod demo;
 pub mod home;
+pub mod inbound;
 pub mod notify;
 pub mod password;
 pub mod people;
@@ -18,10 +19,12 @@ pub mod policy;
 pub mod portal;
 pub mod questions;
 pub mod reminders;
+pub mod reply_text;
 pub mod scheduled;
 pub mod secrets;
 pub mod sessions;
 pub mod sign_in;
+pub mod sms_inbound;
 pub mod throttle;
 pub mod two_factor;
 
@@ -203,6 +206,8 @@ pub struct App {
     pub send_limiter: Arc<throttle::SendLimiter>,
     /// Seals secrets at rest and signs anti-forgery tokens.
     pub keys: Arc<crate::keys::Keyring>,
+    /// X11: replies by e-mail and text.
+    pub channels: Arc<inbound::ChannelSettings>,
 }
 
 impl App {
@@ -225,7 +230,14 @@ impl App {
             file_sweep_wake: Arc::new(Notify::new()),
             files,
             live: Hub::new(),
+            channels: Arc::default(),
         }
+    }
+
+    /// X11: with the deployment's settings for replies.
+    pub fn with_channels(mut self, channels: inbound::ChannelSettings) -> Self {
+        self.channels = Arc::new(channels);
+        self
     }
 
     /// The worker that removes deleted files' bytes (the server runs one;
