@@ -344,8 +344,8 @@ impl App {
                 self.store
                     .chat_for_member(p, chat, member)
                     .await
-                    .map(|_| ())?;
-                Ok(())
+                    .map(|_| ())
+                    .map_err(AppError::from)
             }
             Conversation::Question(id) => {
                 self.visible_question(person.actor(), id).await.map(|_| ())

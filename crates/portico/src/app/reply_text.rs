@@ -22,7 +22,7 @@ pub fn strip_reply(text: &str) -> String {
     // A phone's "Sent from my iPhone" at the end is not part of the reply.
     while let Some(last) = kept.last() {
         let t = last.trim();
-        if t.is_empty() || t.to_ascii_lowercase().starts_with("sent from my ") {
+        if t.is_empty() || is_device_footer(t) {
             kept.pop();
         } else {
             break;
@@ -32,6 +32,25 @@ pub fn strip_reply(text: &str) -> String {
         kept.remove(0);
     }
     kept.join("\n")
+}
+
+/// "Sent from my iPhone", "Sent from my Galaxy" and the like.
+fn is_device_footer(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    lower.starts_with("sent from my ")
+        && lower.split_whitespace().count() <= 6
+        && [
+            "iphone",
+            "ipad",
+            "android",
+            "samsung",
+            "galaxy",
+            "phone",
+            "mobile",
+            "blackberry",
+        ]
+        .iter()
+        .any(|d| lower.contains(d))
 }
 
 /// The first line of a quoted history: "On … wrote:" (on one or two
@@ -118,6 +137,10 @@ mod tests {
         assert_eq!(strip_reply(outlook), "Done.");
         let inline = "Hi\n> quoted\nmine\n\nSent from my iPhone";
         assert_eq!(strip_reply(inline), "Hi\nmine");
+        assert_eq!(
+            strip_reply("Sent from my other account."),
+            "Sent from my other account."
+        );
         assert_eq!(
             strip_reply("-----Original Message-----\nold"),
             "",
