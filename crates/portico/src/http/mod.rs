@@ -395,7 +395,7 @@ pub fn router(state: AppState) -> Router {
         // X11: replies by e-mail and text.
         .route(
             "/inbound/email",
-            post(inbound::email_post).layer(upload_limit.clone()),
+            post(inbound::email_post).layer(upload_limit),
         )
         .route("/inbound/sms", post(inbound::sms_post))
         .route("/app/settings/held-emails", get(inbound::held_get))

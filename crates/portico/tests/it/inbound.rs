@@ -239,8 +239,10 @@ async fn a_reply_by_smtp_is_posted_once_without_its_quotes_and_the_full_email_is
     assert_eq!(mine.len(), 1, "{mine:?}");
     assert_eq!(mine[0].body, "Here are the papers you asked for.\n\nHannah");
 
-    // Staff see the whole e-mail behind the message.
+    // Staff see the whole e-mail behind the message, from the chat.
     let admin = s.app.staff_browser(&s.admin.email).await;
+    let (_, chat_page) = admin.page(&format!("/app/messages/{}", s.chat.id)).await;
+    assert!(chat_page.contains("Show the full e-mail"), "{chat_page}");
     let (status, page) = admin
         .page(&format!(
             "/app/messages/{}/email/{}",
@@ -252,6 +254,11 @@ async fn a_reply_by_smtp_is_posted_once_without_its_quotes_and_the_full_email_is
     assert!(page.contains("wrote:"), "{page}");
     // A contact has no such page.
     let portal = signed_in(&s.app, HANNAH).await;
+    let (_, her_page) = portal
+        .page(&format!("/portal/messages/{}", s.chat.id))
+        .await;
+    assert!(her_page.contains("Here are the papers"), "{her_page}");
+    assert!(!her_page.contains("Show the full e-mail"));
     let response = portal
         .get(&format!(
             "/app/messages/{}/email/{}",
