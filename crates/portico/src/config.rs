@@ -185,6 +185,49 @@ pub struct ConfigArgs {
         hide_env_values = true
     )]
     pub metrics_token: Option<String>,
+
+    /// X11: the domain of the reply addresses of notification e-mails
+    /// (`reply+…@DOMAIN`); its mail must reach Portico. [default: none:
+    /// notifications carry no Reply-To]
+    #[arg(
+        long,
+        env = "PORTICO_REPLY_DOMAIN",
+        global = true,
+        value_name = "DOMAIN"
+    )]
+    pub reply_domain: Option<String>,
+
+    /// X11: an address where Portico takes replies by SMTP (e.g.
+    /// 0.0.0.0:2525). [default: none]
+    #[arg(
+        long,
+        env = "PORTICO_INBOUND_SMTP_LISTEN",
+        global = true,
+        value_name = "ADDR"
+    )]
+    pub inbound_smtp_listen: Option<String>,
+
+    /// X11: the secret a mail provider gives to POST /inbound/email.
+    /// [default: none: the endpoint is off]
+    #[arg(
+        long,
+        env = "PORTICO_INBOUND_EMAIL_SECRET",
+        global = true,
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub inbound_email_secret: Option<String>,
+
+    /// X11: the secret that signs the SMS provider's inbound texts to
+    /// POST /inbound/sms. [default: none: the endpoint is off]
+    #[arg(
+        long,
+        env = "PORTICO_SMS_INBOUND_SECRET",
+        global = true,
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub sms_inbound_secret: Option<String>,
 }
 
 /// The file layer. Every key is optional; unknown keys are an error.
@@ -213,6 +256,10 @@ struct FileConfig {
     secret_key: Option<String>,
     metrics_listen: Option<String>,
     metrics_token: Option<String>,
+    reply_domain: Option<String>,
+    inbound_smtp_listen: Option<String>,
+    inbound_email_secret: Option<String>,
+    sms_inbound_secret: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -257,6 +304,14 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// `None`: `/metrics` is not served on the public address.
     pub metrics_token: Option<SecretString>,
+    /// X11: `None`: notifications carry no Reply-To.
+    pub reply_domain: Option<String>,
+    /// X11: `None`: no SMTP listener.
+    pub inbound_smtp_listen: Option<SocketAddr>,
+    /// X11: `None`: `POST /inbound/email` is off.
+    pub inbound_email_secret: Option<SecretString>,
+    /// X11: `None`: `POST /inbound/sms` is off.
+    pub sms_inbound_secret: Option<SecretString>,
 }
 
 /// An SMS provider's HTTP API.
@@ -454,7 +509,71 @@ impl Config {
                 "metrics_token (PORTICO_METRICS_TOKEN): expected at least 16 printable characters without spaces (e.g. from `openssl rand -hex 32`)".into(),
             ));
         }
+        let reply_domain = args
+            .reply_domain
+            .clone()
+            .or(file.reply_domain)
+            .map(|d| d.trim().to_ascii_lowercase())
+            .map(|d| {
+                let valid = d.contains('.')
+                    && d.len() <= 200
+                    && d.split('.').all(|label| {
+                        !label.is_empty()
+                            && label
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    });
+                if valid {
+                    Ok(d)
+                } else {
+                    Err(ConfigError(format!(
+                        "reply_domain (PORTICO_REPLY_DOMAIN): {d:?} is not a domain; expected a name such as reply.example.com"
+                    )))
+                }
+            })
+            .transpose()?;
+        let inbound_smtp_listen = args
+            .inbound_smtp_listen
+            .clone()
+            .or(file.inbound_smtp_listen)
+            .map(|text| {
+                text.parse::<SocketAddr>().map_err(|_| {
+                    ConfigError(format!(
+                        "inbound_smtp_listen (PORTICO_INBOUND_SMTP_LISTEN): {text:?} is not an address; expected IP:PORT such as 0.0.0.0:2525"
+                    ))
+                })
+            })
+            .transpose()?;
+        if inbound_smtp_listen.is_some() && reply_domain.is_none() {
+            return Err(ConfigError(
+                "inbound_smtp_listen (PORTICO_INBOUND_SMTP_LISTEN) needs reply_domain (PORTICO_REPLY_DOMAIN): the listener takes mail for that domain only".into(),
+            ));
+        }
+        let secret = |value: Option<String>, name: &str, env: &str| match value {
+            Some(v) if v.len() < 16 || !v.bytes().all(|b| b.is_ascii_graphic()) => {
+                Err(ConfigError(format!(
+                    "{name} ({env}): expected at least 16 printable characters without spaces (e.g. from `openssl rand -hex 32`)"
+                )))
+            }
+            other => Ok(other.map(SecretString::from)),
+        };
+        let inbound_email_secret = secret(
+            args.inbound_email_secret
+                .clone()
+                .or(file.inbound_email_secret),
+            "inbound_email_secret",
+            "PORTICO_INBOUND_EMAIL_SECRET",
+        )?;
+        let sms_inbound_secret = secret(
+            args.sms_inbound_secret.clone().or(file.sms_inbound_secret),
+            "sms_inbound_secret",
+            "PORTICO_SMS_INBOUND_SECRET",
+        )?;
         Ok(Config {
+            reply_domain,
+            inbound_smtp_listen,
+            inbound_email_secret,
+            sms_inbound_secret,
             data_dir,
             database_url: SecretString::from(database_url),
             embedded_database,

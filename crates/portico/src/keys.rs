@@ -7,6 +7,8 @@
 //!   label [`SEAL_LABEL`];
 //! - the anti-forgery tokens of signed-in sessions, an HMAC-SHA256 of the
 //!   session id under a key derived with the label [`CSRF_LABEL`];
+//! - the reply addresses of notification e-mails (X11), whose local part
+//!   carries an HMAC-SHA256 under a key derived with [`REPLY_LABEL`];
 //! - the key id written next to every sealed value, so that a value sealed
 //!   under another key is recognised as such (label [`ID_LABEL`]).
 //!
@@ -24,6 +26,7 @@ use std::path::{Path, PathBuf};
 const SEAL_LABEL: &[u8] = b"portico secrets at rest v1";
 const CSRF_LABEL: &[u8] = b"portico csrf v1";
 const ID_LABEL: &[u8] = b"portico key id v1";
+const REPLY_LABEL: &[u8] = b"portico reply address v1";
 /// What a sealed value starts with; clear two-factor secrets (base32)
 /// never contain a colon.
 const SEALED_PREFIX: &str = "enc1:";
@@ -225,6 +228,7 @@ pub struct Keyring {
     current: XChaCha20Poly1305,
     previous: Option<(String, XChaCha20Poly1305)>,
     csrf: [u8; 32],
+    reply: [u8; 32],
 }
 
 impl std::fmt::Debug for Keyring {
@@ -247,6 +251,7 @@ impl Keyring {
             current: cipher_of(key),
             previous: None,
             csrf: key.derive(CSRF_LABEL),
+            reply: key.derive(REPLY_LABEL),
         }
     }
 
@@ -352,6 +357,23 @@ impl Keyring {
         mac.update(b"session:");
         mac.update(session_id.as_bytes());
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+}
+
+impl Keyring {
+    /// X11: the signature of a reply address's id (HMAC-SHA256, cut to
+    /// `N` bytes: the address must fit in an e-mail's local part).
+    pub fn reply_tag<const N: usize>(&self, id: &[u8]) -> [u8; N] {
+        let mut out = [0u8; N];
+        let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.reply) else {
+            return out;
+        };
+        mac.update(b"reply:");
+        mac.update(id);
+        let full = mac.finalize().into_bytes();
+        let n = N.min(full.len());
+        out[..n].copy_from_slice(&full[..n]);
+        out
     }
 }
 

@@ -14,6 +14,7 @@ pub mod domain;
 pub mod file_sweeper;
 pub mod files;
 pub mod http;
+pub mod inbound_smtp;
 pub mod keys;
 pub mod local_time;
 pub mod server;

@@ -20,6 +20,8 @@ use tokio::net::TcpListener;
 /// A server that is bound and migrated, ready to run.
 pub struct Server {
     listener: TcpListener,
+    /// X11: `inbound_smtp_listen`: replies to notifications by SMTP.
+    inbound_smtp: Option<TcpListener>,
     /// `metrics_listen`: `/metrics` alone, off the public address.
     metrics_listener: Option<TcpListener>,
     state: AppState,
@@ -106,6 +108,12 @@ impl Server {
                 config.listen
             )
         })?;
+        let inbound_smtp = match config.inbound_smtp_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| {
+                format!("could not listen for e-mail on {addr} (inbound_smtp_listen, PORTICO_INBOUND_SMTP_LISTEN)")
+            })?),
+            None => None,
+        };
         let metrics_listener = match config.metrics_listen {
             Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| {
                 format!("could not listen for metrics on {addr} (metrics_listen, PORTICO_METRICS_LISTEN)")
@@ -127,7 +135,11 @@ impl Server {
             clock.clone(),
             config.file_store()?,
             keyring_of(&config)?,
-        );
+        )
+        .with_channels(crate::app::inbound::ChannelSettings {
+            reply_domain: config.reply_domain.clone(),
+            sms_replies: config.sms_inbound_secret.is_some(),
+        });
         app.prepare_secrets()
             .await
             .map_err(|e| anyhow::anyhow!("could not prepare the secrets at rest: {e}"))?;
@@ -146,6 +158,7 @@ impl Server {
         };
         Ok(Self {
             listener,
+            inbound_smtp,
             metrics_listener,
             state,
             worker,
@@ -158,6 +171,11 @@ impl Server {
     }
 
     /// The separate address serving `/metrics`, when `metrics_listen` is set.
+    /// The address of the SMTP listener for replies (X11), when set.
+    pub fn inbound_smtp_addr(&self) -> Option<SocketAddr> {
+        self.inbound_smtp.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_listener
             .as_ref()
@@ -270,6 +288,16 @@ impl Server {
                 }
             })
         };
+        let inbound_smtp = self.inbound_smtp.map(|listener| {
+            let app = self.state.app.clone();
+            let domain = self.state.config.reply_domain.clone().unwrap_or_default();
+            // A message with its attachments, encoded: a third more than
+            // the largest file, and some room.
+            let max = usize::try_from(self.state.config.max_upload_bytes.saturating_mul(2))
+                .unwrap_or(usize::MAX)
+                .max(1024 * 1024);
+            tokio::spawn(crate::inbound_smtp::serve(listener, app, domain, max))
+        });
         let metrics = self.metrics_listener.map(|listener| {
             let router = metrics_router(self.state.clone());
             tokio::spawn(async move {
@@ -325,6 +353,7 @@ impl Server {
             scheduled,
             Some(sockets),
             metrics,
+            inbound_smtp,
         ]
         .into_iter()
         .flatten()

@@ -58,6 +58,9 @@ pub struct ChatView {
     pub all_files: Vec<crate::store::FileMeta>,
     /// The chat's title as the reader sees it.
     pub title: String,
+    /// X11: messages that came as replies by e-mail (staff only: they may
+    /// read the whole e-mail).
+    pub by_email: Vec<i64>,
 }
 
 impl ChatView {
@@ -92,6 +95,11 @@ impl ChatView {
             .iter()
             .filter(|f| f.message_seq == Some(*seq))
             .collect()
+    }
+
+    /// X11: whether a message came by e-mail (its whole e-mail is offered).
+    pub fn came_by_email(&self, seq: &i64) -> bool {
+        self.by_email.contains(seq)
     }
 
     pub fn is_mine(&self, message: &Message) -> bool {
@@ -394,6 +402,10 @@ impl App {
             }
         };
         let title = super::chat_room::reader_title(&chat, member, &names);
+        let by_email = match member {
+            Member::Staff(_) => self.store.emailed_messages(practice, chat.id).await?,
+            Member::Contact(_) => Vec::new(),
+        };
         Ok(ChatView {
             chat,
             messages,
@@ -409,6 +421,7 @@ impl App {
             events,
             all_files: Vec::new(),
             title,
+            by_email,
         })
     }
 

@@ -12,6 +12,7 @@ pub mod client_data;
 pub mod contact_edit;
 pub mod demo;
 pub mod home;
+pub mod inbound;
 pub mod notify;
 pub mod password;
 pub mod people;
@@ -19,12 +20,14 @@ pub mod policy;
 pub mod portal;
 pub mod questions;
 pub mod reminders;
+pub mod reply_text;
 pub mod scheduled;
 pub mod search;
 pub mod secrets;
 pub mod sessions;
 pub mod sign_in;
 pub mod sso;
+pub mod sms_inbound;
 pub mod throttle;
 pub mod two_factor;
 mod webhook_events;
@@ -210,6 +213,8 @@ pub struct App {
     pub send_limiter: Arc<throttle::SendLimiter>,
     /// Seals secrets at rest and signs anti-forgery tokens.
     pub keys: Arc<crate::keys::Keyring>,
+    /// X11: replies by e-mail and text.
+    pub channels: Arc<inbound::ChannelSettings>,
 }
 
 impl App {
@@ -233,7 +238,14 @@ impl App {
             webhook_wake: Arc::new(Notify::new()),
             files,
             live: Hub::new(),
+            channels: Arc::default(),
         }
+    }
+
+    /// X11: with the deployment's settings for replies.
+    pub fn with_channels(mut self, channels: inbound::ChannelSettings) -> Self {
+        self.channels = Arc::new(channels);
+        self
     }
 
     /// The worker that removes deleted files' bytes (the server runs one;

@@ -13,8 +13,9 @@ use crate::delivery::live::LiveEvent;
 use crate::delivery::notify_email::{NotifyGroup, notification_email};
 use crate::domain::{ChatId, ClientId, Millis, PhoneNumber, PracticeId, issue_secret};
 use crate::store::{
-    Channel, ContactStatus, Member, NewNotifyItem, NewOutboxItem, NotifyPrefs, NotifySettings,
-    PendingItem, PendingMessage, Question, Recipient, Staff, StaffMode, TokenPurpose,
+    Channel, ContactStatus, Conversation, Member, NewNotifyItem, NewOutboxItem, NotifyPrefs,
+    NotifySettings, PendingItem, PendingMessage, Question, Recipient, Staff, StaffMode,
+    TokenPurpose,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -368,12 +369,18 @@ impl App {
                 .iter()
                 .any(|c| c.messages.iter().any(|m| m.urgent))
                 || kept_items.iter().any(|i| i.urgent);
+            // X11: a reply to the text lands in her latest chat.
             let body = format!(
-                "{}: {}{} waiting for you in your client portal. {}",
+                "{}: {}{} waiting for you in your client portal. {}{}",
                 r.practice_name,
                 if urgent { "urgent: " } else { "" },
                 plural(count, "new item is", "new items are"),
-                self.link("/portal")
+                self.link("/portal"),
+                if self.channels.sms_replies {
+                    " Reply to this text to answer, STOP to end texts."
+                } else {
+                    ""
+                }
             );
             tx.enqueue(
                 &NewOutboxItem {
@@ -474,6 +481,20 @@ impl App {
             } else {
                 format!("{chat_base}{}", chat.chat)
             };
+            // One who only watches the chat is not in it to answer.
+            let reply = if chat.watching {
+                None
+            } else {
+                super::inbound::reply_address_in(
+                    self,
+                    tx,
+                    r.practice_id,
+                    r.member,
+                    Conversation::Chat(chat.chat),
+                    now,
+                )
+                .await?
+            };
             groups.push(NotifyGroup {
                 client: chat.client.clone().unwrap_or_else(|| "Your team".into()),
                 title: chat.title.clone(),
@@ -481,6 +502,7 @@ impl App {
                 lines,
                 link: self.landing(tx, r, &path, now).await?,
                 urgent: chat.messages.iter().any(|m| m.urgent),
+                reply: reply.unwrap_or_default(),
             });
         }
         // One group per question (and one per client's status), in order.
@@ -528,6 +550,20 @@ impl App {
                 None if staff => format!("/app/clients/{}", first.client_id),
                 None => format!("/portal/clients/{}", first.client_id),
             };
+            // A status update is no conversation: it takes no reply.
+            let reply = match first.question_id {
+                Some(question) => super::inbound::reply_address_in(
+                    self,
+                    tx,
+                    r.practice_id,
+                    r.member,
+                    Conversation::Question(question),
+                    now,
+                )
+                .await?
+                .unwrap_or_default(),
+                None => String::new(),
+            };
             groups.push(NotifyGroup {
                 client: first.client_name.clone(),
                 title: first.title.clone(),
@@ -535,6 +571,7 @@ impl App {
                 lines,
                 link: self.landing(tx, r, &path, now).await?,
                 urgent: all.iter().any(|i| i.urgent),
+                reply,
             });
         }
         groups.sort_by(|a, b| a.client.cmp(&b.client));
@@ -600,7 +637,13 @@ impl App {
             !staff,
         )
         .map_err(|e| AppError::internal("could not write the notification", e))?;
-        tx.enqueue_with_unsubscribe(
+        // X11: an e-mail about one conversation is answered by replying;
+        // one about several names each one's address in its text.
+        let reply_to = match (groups.as_slice(), more) {
+            ([one], 0) if !one.reply.is_empty() => Some(one.reply.as_str()),
+            _ => None,
+        };
+        tx.enqueue_notification(
             &NewOutboxItem {
                 practice_id: Some(r.practice_id),
                 channel: Channel::Email,
@@ -611,6 +654,7 @@ impl App {
                 body_html: Some(mail.html),
             },
             Some(&unsubscribe),
+            reply_to,
             now,
         )
         .await?;

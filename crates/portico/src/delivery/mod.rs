@@ -192,6 +192,17 @@ fn build_message(from: &Mailbox, item: &OutboxItem) -> Result<Message, DeliveryE
             .header(ListUnsubscribePost),
         None => builder,
     };
+    // X11: a reply goes to the person's address for the conversation.
+    let builder = match item.reply_to.as_deref().map(str::parse::<Mailbox>) {
+        Some(Ok(reply_to)) => builder.reply_to(reply_to),
+        Some(Err(e)) => {
+            return Err(DeliveryError::Permanent(format!(
+                "the reply address {:?} is not valid: {e}",
+                item.reply_to
+            )));
+        }
+        None => builder,
+    };
     let text = SinglePart::builder()
         .header(header::ContentType::TEXT_PLAIN)
         .body(readable_body(&item.body_text));
@@ -231,6 +242,7 @@ mod tests {
             created_at: Millis(1_700_000_000_000),
             sent_at: None,
             list_unsubscribe: None,
+            reply_to: None,
         }
     }
 

@@ -19,6 +19,8 @@ pub struct NotifyGroup {
     pub link: String,
     /// X7: something in it was marked urgent.
     pub urgent: bool,
+    /// X11: the address a reply about it goes to (empty: none).
+    pub reply: String,
 }
 
 #[derive(Template)]

@@ -155,10 +155,12 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
 
     // RFC 8058: a mail program's one-click unsubscribe POST carries no
     // token; its signed link is the proof, and it can only turn e-mail off.
+    // X11: a mail or SMS provider's webhook carries a secret of its own.
     let one_click = request
         .uri()
         .path()
-        .starts_with("/notifications/unsubscribe/");
+        .starts_with("/notifications/unsubscribe/")
+        || request.uri().path().starts_with("/inbound/");
     let unsafe_method = !one_click
         && !matches!(
             *request.method(),

@@ -16,6 +16,7 @@ mod errors;
 mod files;
 mod forms;
 mod health;
+mod inbound;
 mod layout;
 mod messages;
 mod metrics;
@@ -441,6 +442,26 @@ pub fn router(state: AppState) -> Router {
             post(chat_prefs::scheduled_cancel_post),
         )
         .route("/app/settings/outbox", get(staff_pages::outbox_get))
+        // X11: replies by e-mail and text.
+        .route(
+            "/inbound/email",
+            post(inbound::email_post).layer(upload_limit),
+        )
+        .route("/inbound/sms", post(inbound::sms_post))
+        .route("/app/settings/held-emails", get(inbound::held_get))
+        .route(
+            "/app/settings/held-emails/{id}/approve",
+            post(inbound::approve_post),
+        )
+        .route(
+            "/app/settings/held-emails/{id}/discard",
+            post(inbound::discard_post),
+        )
+        .route("/app/inbound-emails/{id}", get(inbound::email_get))
+        .route(
+            "/app/messages/{chat}/email/{seq}",
+            get(inbound::message_email_get),
+        )
         .route(
             "/app/settings/outbox/{id}/retry",
             post(staff_pages::outbox_retry_post),

@@ -124,7 +124,22 @@ impl StoreTx {
             .bind(&email)
             .execute(&mut *self.tx)
             .await?;
+        // X11: the e-mails she sent as replies (held ones' raw text too)
+        // and her reply addresses go.
+        sqlx::query(
+            "INSERT INTO file_deletions (id, practice_id, storage_key, attempts, next_attempt_at, claimed_until, created_at) \
+             SELECT i.id, i.practice_id, i.raw_key, 0, $3, 0, $3 FROM inbound_mail i \
+             WHERE i.practice_id = $1 AND i.member_kind = 'contact' AND i.member_id = $2 AND i.raw_key IS NOT NULL \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&p)
+        .bind(&k)
+        .bind(now.0)
+        .execute(&mut *self.tx)
+        .await?;
         for sql in [
+            "DELETE FROM inbound_mail WHERE practice_id = $1 AND member_kind = 'contact' AND member_id = $2",
+            "DELETE FROM reply_addresses WHERE practice_id = $1 AND member_kind = 'contact' AND member_id = $2",
             "DELETE FROM notify_items WHERE practice_id = $1 AND recipient_kind = 'contact' AND recipient_id = $2",
             "DELETE FROM notify_prefs WHERE practice_id = $1 AND member_kind = 'contact' AND member_id = $2",
             "DELETE FROM messaging_preferences WHERE practice_id = $1 AND member_kind = 'contact' AND member_id = $2",

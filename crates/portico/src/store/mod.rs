@@ -19,6 +19,7 @@ mod contacts;
 mod erasure;
 mod file_deletions;
 pub mod group_commit;
+mod inbound;
 mod notify;
 mod outbox;
 mod practices;
@@ -49,6 +50,7 @@ pub use clients::{Client, ClientFilter, ClientSummary, NewClient};
 pub use contacts::{Contact, ContactFootprint, ContactStatus, NewContact, PortalClient};
 pub use erasure::{FORMER_CLIENT, FORMER_CONTACT};
 pub use file_deletions::FileDeletion;
+pub use inbound::{Conversation, InboundMail, InboundStatus, ReplyAddress};
 pub use notify::{
     BrandParts, ContentChoice, NewNotifyItem, NotifyChannel, NotifyPrefs, NotifySettings,
     PendingItem, PendingMessage, Recipient, StaffMode,

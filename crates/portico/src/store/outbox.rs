@@ -68,6 +68,8 @@ pub struct OutboxItem {
     pub sent_at: Option<Millis>,
     /// RFC 8058: the one-click unsubscribe address of a notification.
     pub list_unsubscribe: Option<String>,
+    /// X11: the address a reply goes to (one per person and conversation).
+    pub reply_to: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -87,12 +89,14 @@ struct OutboxRow {
     created_at: i64,
     sent_at: Option<i64>,
     list_unsubscribe: Option<String>,
+    reply_to: Option<String>,
 }
 
 macro_rules! outbox_columns {
     () => {
         "id, practice_id, channel, idempotency_key, recipient, subject, body_text, body_html, \
-         status, attempts, next_attempt_at, last_error, created_at, sent_at, list_unsubscribe"
+         status, attempts, next_attempt_at, last_error, created_at, sent_at, list_unsubscribe, \
+         reply_to"
     };
 }
 pub(super) use outbox_columns;
@@ -125,6 +129,7 @@ impl TryFrom<OutboxRow> for OutboxItem {
             created_at: Millis(row.created_at),
             sent_at: row.sent_at.map(Millis),
             list_unsubscribe: row.list_unsubscribe,
+            reply_to: row.reply_to,
         })
     }
 }
@@ -143,10 +148,24 @@ impl StoreTx {
         list_unsubscribe: Option<&str>,
         now: Millis,
     ) -> StoreResult<()> {
+        self.enqueue_notification(item, list_unsubscribe, None, now)
+            .await
+    }
+
+    /// Queues a notification with its unsubscribe and reply addresses
+    /// (X11). A text to a number that said STOP is not queued.
+    pub async fn enqueue_notification(
+        &mut self,
+        item: &NewOutboxItem,
+        list_unsubscribe: Option<&str>,
+        reply_to: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO outbox (id, practice_id, channel, idempotency_key, recipient, subject, body_text, \
-             body_html, status, attempts, next_attempt_at, claimed_until, created_at, list_unsubscribe) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, 0, $9, $10) \
+             body_html, status, attempts, next_attempt_at, claimed_until, created_at, list_unsubscribe, reply_to) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, 0, $9, $10, $11 \
+             WHERE NOT ($3 = 'sms' AND EXISTS (SELECT 1 FROM sms_opt_outs WHERE phone = $5)) \
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(uuid::Uuid::now_v7().to_string())
@@ -159,6 +178,7 @@ impl StoreTx {
         .bind(item.body_html.as_deref())
         .bind(now.0)
         .bind(list_unsubscribe)
+        .bind(reply_to)
         .execute(&mut *self.tx)
         .await?;
         Ok(())

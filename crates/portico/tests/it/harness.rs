@@ -84,6 +84,8 @@ pub struct TestApp {
     /// Moves only when the test says so.
     pub clock: Clock,
     pub worker: OutboxWorker,
+    /// X11: the SMTP listener for replies, when `inbound_smtp_listen` is set.
+    pub inbound_smtp: Option<std::net::SocketAddr>,
     config: Config,
     shutdown: Option<oneshot::Sender<()>>,
     stopped: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -122,6 +124,7 @@ impl TestApp {
         let addr = server.local_addr().expect("bound address");
         let app = server.app().clone();
         let worker = server.outbox_worker();
+        let inbound_smtp = server.inbound_smtp_addr();
         let (tx, rx) = oneshot::channel::<()>();
         let stopped = tokio::spawn(server.run_until_stopped(async move {
             let _ = rx.await;
@@ -138,6 +141,7 @@ impl TestApp {
             data_dir,
             clock,
             worker,
+            inbound_smtp,
             config,
             shutdown: Some(tx),
             stopped: Some(stopped),

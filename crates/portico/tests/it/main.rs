@@ -20,6 +20,7 @@ mod contacts_edit;
 mod durability;
 mod errors;
 mod field_errors;
+mod inbound;
 mod lifecycle;
 mod local_time;
 mod mail;
