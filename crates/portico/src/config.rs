@@ -175,6 +175,29 @@ pub struct ConfigArgs {
         hide_env_values = true
     )]
     pub metrics_token: Option<String>,
+
+    /// X12: the VAPID key (a P-256 private key: 32 bytes in base64) that
+    /// signs Web Push requests; every instance on one database needs the
+    /// same. [default: generated into <data-dir>/vapid.key]
+    #[arg(
+        long,
+        env = "PORTICO_VAPID_PRIVATE_KEY",
+        global = true,
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub vapid_private_key: Option<String>,
+
+    /// X12: the push services devices may subscribe with, as host names or
+    /// their endings, separated by commas. [default: the services of
+    /// Chrome, Firefox, Safari and Edge]
+    #[arg(
+        long,
+        env = "PORTICO_PUSH_SERVICE_HOSTS",
+        global = true,
+        value_name = "HOSTS"
+    )]
+    pub push_service_hosts: Option<String>,
 }
 
 /// The file layer. Every key is optional; unknown keys are an error.
@@ -202,7 +225,19 @@ struct FileConfig {
     secret_key: Option<String>,
     metrics_listen: Option<String>,
     metrics_token: Option<String>,
+    vapid_private_key: Option<String>,
+    push_service_hosts: Option<String>,
 }
+
+/// X12: where browsers' push subscriptions may point (Chrome's FCM,
+/// Mozilla's autopush, Apple's and Microsoft's services).
+pub const DEFAULT_PUSH_SERVICE_HOSTS: &[&str] = &[
+    "fcm.googleapis.com",
+    "updates.push.services.mozilla.com",
+    "push.services.mozilla.com",
+    "web.push.apple.com",
+    "notify.windows.com",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
@@ -244,6 +279,11 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// `None`: `/metrics` is not served on the public address.
     pub metrics_token: Option<SecretString>,
+    /// X12: `None`: the key in `<data_dir>/vapid.key`, generated on first
+    /// start.
+    pub vapid_private_key: Option<SecretString>,
+    /// X12: host names (or their endings) push subscriptions may point to.
+    pub push_service_hosts: Vec<String>,
 }
 
 /// An SMS provider's HTTP API.
@@ -432,6 +472,36 @@ impl Config {
                 "metrics_token (PORTICO_METRICS_TOKEN): expected at least 16 printable characters without spaces (e.g. from `openssl rand -hex 32`)".into(),
             ));
         }
+        let vapid_private_key = args.vapid_private_key.clone().or(file.vapid_private_key);
+        if let Some(key) = &vapid_private_key {
+            crate::keys::SecretKey::parse(key).map_err(|e| {
+                ConfigError(format!(
+                    "vapid_private_key (PORTICO_VAPID_PRIVATE_KEY): {e}"
+                ))
+            })?;
+        }
+        let push_service_hosts = match args.push_service_hosts.clone().or(file.push_service_hosts) {
+            None => DEFAULT_PUSH_SERVICE_HOSTS
+                .iter()
+                .map(|h| (*h).to_owned())
+                .collect(),
+            Some(text) => {
+                let hosts: Vec<String> = text
+                    .split(',')
+                    .map(|h| h.trim().to_ascii_lowercase())
+                    .filter(|h| !h.is_empty())
+                    .collect();
+                if hosts.iter().any(|h| {
+                    !h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+                }) {
+                    return Err(ConfigError(format!(
+                        "push_service_hosts (PORTICO_PUSH_SERVICE_HOSTS): {text:?} is not a list of host names; expected e.g. fcm.googleapis.com,push.services.mozilla.com"
+                    )));
+                }
+                hosts
+            }
+        };
         Ok(Config {
             data_dir,
             database_url: SecretString::from(database_url),
@@ -452,6 +522,8 @@ impl Config {
             secret_key: secret_key.map(SecretString::from),
             metrics_listen,
             metrics_token: metrics_token.map(SecretString::from),
+            vapid_private_key: vapid_private_key.map(SecretString::from),
+            push_service_hosts,
         })
     }
 

@@ -16,6 +16,7 @@ pub mod password;
 pub mod people;
 pub mod policy;
 pub mod portal;
+pub mod push;
 pub mod questions;
 pub mod reminders;
 pub mod scheduled;
@@ -203,6 +204,8 @@ pub struct App {
     pub send_limiter: Arc<throttle::SendLimiter>,
     /// Seals secrets at rest and signs anti-forgery tokens.
     pub keys: Arc<crate::keys::Keyring>,
+    /// X12: Web Push, when the server set it up.
+    pub push: Option<Arc<push::PushSetup>>,
 }
 
 impl App {
@@ -225,6 +228,7 @@ impl App {
             file_sweep_wake: Arc::new(Notify::new()),
             files,
             live: Hub::new(),
+            push: None,
         }
     }
 

@@ -21,6 +21,7 @@ pub mod group_commit;
 mod notify;
 mod outbox;
 mod practices;
+mod push;
 mod questions;
 mod reminders;
 mod scheduled_questions;
@@ -50,6 +51,7 @@ pub use notify::{
 };
 pub use outbox::{Channel, NewOutboxItem, OutboxItem, OutboxStatus};
 pub use practices::Practice;
+pub use push::{NewPushNotice, NewPushSubscription, PushState, PushSubscription};
 pub use questions::{
     Author, ContactAnswer, Entry, EntryKind, FileMeta, NewEntry, NewQuestion, Question,
     QuestionFilter, QuestionStatus, QuestionSummary,
