@@ -620,3 +620,66 @@ async fn x12_the_service_worker_handles_push_and_clicks_only() {
     assert!(!script.contains("\"fetch\""), "no fetch handler, no cache");
     assert!(!script.contains("caches."), "no cache");
 }
+
+/// A browser story: the button appears only with script, on a phone-wide
+/// page that passes axe; a click (never the page load) asks for permission;
+/// refused, the page says how to allow it; allowed, the service worker is
+/// registered. Headless Chromium has no push service to subscribe with, so
+/// the story ends there.
+#[tokio::test]
+async fn x12_the_button_asks_on_a_click_and_registers_the_service_worker() {
+    let s = story().await;
+    let app = &s.app;
+    let email = s.hannah.email.as_str().to_owned();
+    crate::browser::run_story("x12_the_push_button", &app.base_url, |portal| async move {
+        portal.goto("/portal/sign-in").await;
+        portal.fill("#link-email", &email).await;
+        portal.press("Send me a link").await;
+        portal.wait_for_text("h1", "Check your e-mail").await;
+        let link = app.latest_link(&email, "/portal/link/").await;
+        portal.goto(&link).await;
+        portal.press("Sign me in").await;
+        portal.phone().await;
+        portal.goto("/portal/account/notifications").await;
+        portal.wait_for("button[data-push-key]:not([hidden])").await;
+        portal.assert_no_sideways_scroll().await;
+        portal.audit().await;
+        // Nothing was asked on load.
+        let asked = portal
+            .run_async_script(
+                "const done = arguments[arguments.length - 1]; done(Notification.permission);",
+                vec![],
+            )
+            .await;
+        assert_eq!(asked, serde_json::json!("default"), "not asked on load");
+        // She refuses when the browser asks: the page says how to allow it.
+        portal.set_permission("notifications", "denied").await;
+        portal.press("Notify me on this device").await;
+        portal.wait_for_text("#push-status", "blocked").await;
+        // She allows it: the service worker is registered for the whole
+        // site. (Headless Chromium reaches no push service, so the
+        // subscription itself does not complete here; the tests above
+        // stand in for the browser's side of it.)
+        portal.set_permission("notifications", "granted").await;
+        portal.press("Notify me on this device").await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let script = portal
+                .run_async_script(
+                    "const done = arguments[arguments.length - 1]; \
+                     navigator.serviceWorker.getRegistration('/').then(r => \
+                     done(r && r.active ? r.active.scriptURL : null));",
+                    vec![],
+                )
+                .await;
+            if let Some(url) = script.as_str() {
+                assert!(url.ends_with("/sw.js"), "{url}");
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "no service worker");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        portal.audit().await;
+    })
+    .await;
+}
