@@ -228,6 +228,28 @@ pub struct ConfigArgs {
         hide_env_values = true
     )]
     pub sms_inbound_secret: Option<String>,
+    /// X12: the VAPID key (a P-256 private key: 32 bytes in base64) that
+    /// signs Web Push requests; every instance on one database needs the
+    /// same. [default: generated into <data-dir>/vapid.key]
+    #[arg(
+        long,
+        env = "PORTICO_VAPID_PRIVATE_KEY",
+        global = true,
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub vapid_private_key: Option<String>,
+
+    /// X12: the push services devices may subscribe with, as host names or
+    /// their endings, separated by commas. [default: the services of
+    /// Chrome, Firefox, Safari and Edge]
+    #[arg(
+        long,
+        env = "PORTICO_PUSH_SERVICE_HOSTS",
+        global = true,
+        value_name = "HOSTS"
+    )]
+    pub push_service_hosts: Option<String>,
 }
 
 /// The file layer. Every key is optional; unknown keys are an error.
@@ -260,7 +282,19 @@ struct FileConfig {
     inbound_smtp_listen: Option<String>,
     inbound_email_secret: Option<String>,
     sms_inbound_secret: Option<String>,
+    vapid_private_key: Option<String>,
+    push_service_hosts: Option<String>,
 }
+
+/// X12: where browsers' push subscriptions may point (Chrome's FCM,
+/// Mozilla's autopush, Apple's and Microsoft's services).
+pub const DEFAULT_PUSH_SERVICE_HOSTS: &[&str] = &[
+    "fcm.googleapis.com",
+    "updates.push.services.mozilla.com",
+    "push.services.mozilla.com",
+    "web.push.apple.com",
+    "notify.windows.com",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
@@ -312,6 +346,11 @@ pub struct Config {
     pub inbound_email_secret: Option<SecretString>,
     /// X11: `None`: `POST /inbound/sms` is off.
     pub sms_inbound_secret: Option<SecretString>,
+    /// X12: `None`: the key in `<data_dir>/vapid.key`, generated on first
+    /// start.
+    pub vapid_private_key: Option<SecretString>,
+    /// X12: host names (or their endings) push subscriptions may point to.
+    pub push_service_hosts: Vec<String>,
 }
 
 /// An SMS provider's HTTP API.
@@ -569,6 +608,36 @@ impl Config {
             "sms_inbound_secret",
             "PORTICO_SMS_INBOUND_SECRET",
         )?;
+        let vapid_private_key = args.vapid_private_key.clone().or(file.vapid_private_key);
+        if let Some(key) = &vapid_private_key {
+            crate::keys::SecretKey::parse(key).map_err(|e| {
+                ConfigError(format!(
+                    "vapid_private_key (PORTICO_VAPID_PRIVATE_KEY): {e}"
+                ))
+            })?;
+        }
+        let push_service_hosts = match args.push_service_hosts.clone().or(file.push_service_hosts) {
+            None => DEFAULT_PUSH_SERVICE_HOSTS
+                .iter()
+                .map(|h| (*h).to_owned())
+                .collect(),
+            Some(text) => {
+                let hosts: Vec<String> = text
+                    .split(',')
+                    .map(|h| h.trim().to_ascii_lowercase())
+                    .filter(|h| !h.is_empty())
+                    .collect();
+                if hosts.iter().any(|h| {
+                    !h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+                }) {
+                    return Err(ConfigError(format!(
+                        "push_service_hosts (PORTICO_PUSH_SERVICE_HOSTS): {text:?} is not a list of host names; expected e.g. fcm.googleapis.com,push.services.mozilla.com"
+                    )));
+                }
+                hosts
+            }
+        };
         Ok(Config {
             reply_domain,
             inbound_smtp_listen,
@@ -594,6 +663,8 @@ impl Config {
             secret_key: secret_key.map(SecretString::from),
             metrics_listen,
             metrics_token: metrics_token.map(SecretString::from),
+            vapid_private_key: vapid_private_key.map(SecretString::from),
+            push_service_hosts,
         })
     }
 

@@ -125,7 +125,7 @@ impl Server {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{bound}"));
-        let app = App::new(
+        let mut app = App::new(
             store.clone(),
             Settings {
                 public_url: public_url.clone(),
@@ -140,6 +140,20 @@ impl Server {
             reply_domain: config.reply_domain.clone(),
             sms_replies: config.sms_inbound_secret.is_some(),
         });
+        // X12: the VAPID key, configured or generated into the data folder.
+        let vapid = Arc::new(
+            crate::delivery::push::VapidKey::load_or_create(
+                config.vapid_private_key.as_ref(),
+                &config.data_dir,
+            )
+            .map_err(|e| anyhow::anyhow!("vapid_private_key (PORTICO_VAPID_PRIVATE_KEY): {e}"))?,
+        );
+        app.push = Some(Arc::new(crate::app::push::PushSetup {
+            key: vapid.clone(),
+            hosts: config.push_service_hosts.clone(),
+        }));
+        let push = crate::delivery::push::PushSender::new(vapid, &config.mail_from)
+            .map_err(anyhow::Error::msg)?;
         app.prepare_secrets()
             .await
             .map_err(|e| anyhow::anyhow!("could not prepare the secrets at rest: {e}"))?;
@@ -148,7 +162,8 @@ impl Server {
             .chain_earlier_audit_events()
             .await
             .map_err(|e| anyhow::anyhow!("could not chain the earlier audit entries: {e}"))?;
-        let worker = OutboxWorker::new(store, mailer, sms, from, clock, app.outbox_wake.clone());
+        let worker = OutboxWorker::new(store, mailer, sms, from, clock, app.outbox_wake.clone())
+            .with_push(push);
         let state = AppState {
             public_url: Arc::from(public_url),
             app,

@@ -1183,3 +1183,73 @@
     count();
   }
 }());
+
+// X12: "Notify me on this device". Only on a click: the browser is asked
+// for permission, the service worker registered, and the device subscribed
+// with the server's VAPID key; the subscription goes to the server with
+// the page's anti-forgery token. Nothing is asked when the page loads.
+(function () {
+  "use strict";
+  var button = document.querySelector("button[data-push-key]");
+  if (!button) { return; }
+  var status = document.getElementById("push-status");
+  var say = function (text) { if (status) { status.textContent = text; } };
+  var supported = "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
+  if (!supported) {
+    say("This browser cannot show notifications from the portal. On an iPhone or iPad, add the portal to your Home Screen first (Share, then Add to Home Screen) and open it from there.");
+    return;
+  }
+  button.hidden = false;
+  var keyBytes = function (text) {
+    var base = text.replace(/-/g, "+").replace(/_/g, "/");
+    while (base.length % 4) { base += "="; }
+    var raw = atob(base);
+    var bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) { bytes[i] = raw.charCodeAt(i); }
+    return bytes;
+  };
+  var token = document.querySelector('input[name="csrf"]');
+  button.addEventListener("click", function () {
+    button.disabled = true;
+    say("Asking your browser…");
+    Notification.requestPermission().then(function (permission) {
+      if (permission !== "granted") {
+        throw new Error("Notifications are blocked for this site. Allow them in your browser's settings, then try again.");
+      }
+      return navigator.serviceWorker.register("/sw.js").then(function () {
+        return navigator.serviceWorker.ready;
+      });
+    }).then(function (registration) {
+      return registration.pushManager.getSubscription().then(function (existing) {
+        return existing || registration.pushManager.subscribe({
+          userVisibleOnly: true,
+          applicationServerKey: keyBytes(button.getAttribute("data-push-key"))
+        });
+      });
+    }).then(function (subscription) {
+      var json = subscription.toJSON();
+      var data = new URLSearchParams();
+      data.set("csrf", token ? token.value : "");
+      data.set("endpoint", json.endpoint || "");
+      data.set("p256dh", (json.keys && json.keys.p256dh) || "");
+      data.set("auth", (json.keys && json.keys.auth) || "");
+      return fetch(button.getAttribute("data-push-action"), {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: data.toString()
+      });
+    }).then(function (response) {
+      if (response.ok) {
+        location.assign(button.getAttribute("data-push-done"));
+        return null;
+      }
+      return response.text().then(function (text) {
+        throw new Error(response.status === 422 ? text : "That did not work. Please try again.");
+      });
+    }).catch(function (error) {
+      button.disabled = false;
+      say(error && error.message ? error.message : "That did not work. Please try again.");
+    });
+  });
+}());

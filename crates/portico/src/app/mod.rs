@@ -18,6 +18,7 @@ pub mod password;
 pub mod people;
 pub mod policy;
 pub mod portal;
+pub mod push;
 pub mod questions;
 pub mod reminders;
 pub mod reply_text;
@@ -215,6 +216,8 @@ pub struct App {
     pub keys: Arc<crate::keys::Keyring>,
     /// X11: replies by e-mail and text.
     pub channels: Arc<inbound::ChannelSettings>,
+    /// X12: Web Push, when the server set it up.
+    pub push: Option<Arc<push::PushSetup>>,
 }
 
 impl App {
@@ -239,6 +242,7 @@ impl App {
             files,
             live: Hub::new(),
             channels: Arc::default(),
+            push: None,
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod email;
 pub mod live;
 pub mod notify_email;
+pub mod push;
 pub mod sms;
 pub mod webhooks;
 pub mod worker;

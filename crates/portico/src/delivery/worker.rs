@@ -2,6 +2,7 @@
 //! outcome, and retries failures with back-off until a message is declared
 //! dead (then an admin can see and retry it).
 
+use super::push::PushSender;
 use super::sms::SmsSender;
 use super::{DeliveryError, Mailer};
 use crate::domain::{Clock, Millis};
@@ -37,6 +38,8 @@ pub struct OutboxWorker {
     from: Mailbox,
     clock: Clock,
     wake: Arc<Notify>,
+    /// X12: `None` only where no server runs (then pushes wait).
+    push: Option<PushSender>,
 }
 
 impl OutboxWorker {
@@ -55,7 +58,14 @@ impl OutboxWorker {
             from,
             clock,
             wake,
+            push: None,
         }
+    }
+
+    /// Sends Web Push (X12) with `push`.
+    pub fn with_push(mut self, push: PushSender) -> Self {
+        self.push = Some(push);
+        self
     }
 
     /// X15: a practice's e-mail comes from its name, at `mail_from`'s
@@ -87,6 +97,10 @@ impl OutboxWorker {
                         self.mailer.send(&from, &item).await
                     }
                     Channel::Sms => self.sms.send(&item).await,
+                    Channel::Push => match &self.push {
+                        Some(push) => push.send(&self.store, &self.clock, &item).await,
+                        None => Err(DeliveryError::Transient("push is not set up here".into())),
+                    },
                 };
                 match outcome {
                     Ok(()) => {

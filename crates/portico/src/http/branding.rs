@@ -277,8 +277,9 @@ pub async fn icon_512_get() -> impl IntoResponse {
 }
 
 /// `GET /manifest.webmanifest`: the portal as an app on a phone's home
-/// screen. There is no service worker: nothing private is kept on the
-/// device; the app opens the portal as the browser would.
+/// screen. Its service worker (`/sw.js`, X12) shows push notifications
+/// only and caches nothing: nothing private is kept on the device; the app
+/// opens the portal as the browser would.
 pub async fn manifest_get() -> impl IntoResponse {
     let manifest = serde_json::json!({
         "name": "Client portal",

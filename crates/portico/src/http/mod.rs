@@ -23,6 +23,7 @@ mod metrics;
 pub(crate) mod notify;
 mod pages;
 mod portal;
+mod push;
 mod questions;
 mod search;
 mod security;
@@ -519,6 +520,22 @@ pub fn router(state: AppState) -> Router {
             "/app/settings/notifications",
             get(notify::settings_get).post(notify::settings_post),
         )
+        // Web Push (X12)
+        .route("/sw.js", get(push::service_worker_get))
+        .route("/app/account/push-devices", post(push::staff_device_post))
+        .route(
+            "/app/account/push-devices/{id}/remove",
+            post(push::staff_device_remove_post),
+        )
+        .route(
+            "/portal/account/push-devices",
+            post(push::contact_device_post),
+        )
+        .route(
+            "/portal/account/push-devices/{id}/remove",
+            post(push::contact_device_remove_post),
+        )
+        .route("/push/open/{token}", get(push::open_get))
         .route("/app/alerts/count", get(notify::alert_count_get))
         .route(
             "/app/alerts/chat/{chat}",

@@ -51,6 +51,18 @@ struct PrefsPage {
     practice_name: String,
     notice: Option<String>,
     error: Option<String>,
+    /// X12: the VAPID public key (`None`: no push on this server) and the
+    /// person's devices.
+    push_key: Option<String>,
+    devices: Vec<DeviceRow>,
+    devices_action: &'static str,
+}
+
+/// A device in the list under the preferences.
+struct DeviceRow {
+    id: String,
+    label: String,
+    added: String,
 }
 
 impl PrefsPage {
@@ -77,7 +89,40 @@ impl PrefsPage {
             practice_name: practice.name.clone(),
             notice: None,
             error: None,
+            push_key: None,
+            devices: Vec::new(),
+            devices_action: if staff {
+                "/app/account/push-devices"
+            } else {
+                "/portal/account/push-devices"
+            },
         }
+    }
+
+    /// X12: the push button's key and the person's devices.
+    async fn with_devices(
+        mut self,
+        state: &AppState,
+        practice: PracticeId,
+        me: Member,
+    ) -> Result<Self, PageError> {
+        self.push_key = state.app.push_public_key().map(str::to_owned);
+        self.devices = state
+            .app
+            .my_push_devices(practice, me)
+            .await?
+            .into_iter()
+            .map(|d| DeviceRow {
+                id: d.id,
+                label: d.label,
+                added: d
+                    .created_at
+                    .to_timestamp()
+                    .strftime("%-d %b %Y")
+                    .to_string(),
+            })
+            .collect();
+        Ok(self)
     }
 
     /// The choices offered for each kind, with their labels.
@@ -196,9 +241,13 @@ async fn prefs_get(
 ) -> Result<Response, PageError> {
     let prefs = state.app.my_notify_prefs(practice, me).await?;
     let defaults = practice_default(state, practice, me).await?;
-    let mut page = PrefsPage::new(layout, matches!(me, Member::Staff(_)), &prefs, &defaults);
+    let mut page = PrefsPage::new(layout, matches!(me, Member::Staff(_)), &prefs, &defaults)
+        .with_devices(state, practice, me)
+        .await?;
     page.notice = saved.done.as_deref().map(|done| match done {
         "unsubscribed" => "You will no longer get those e-mails.".to_owned(),
+        "device" => "This device will be notified.".to_owned(),
+        "device-removed" => "The device was removed; it will not be notified.".to_owned(),
         _ => "Saved.".to_owned(),
     });
     Ok(render(StatusCode::OK, &page))

@@ -23,6 +23,7 @@ mod inbound;
 mod notify;
 mod outbox;
 mod practices;
+mod push;
 mod questions;
 mod reminders;
 mod scheduled_questions;
@@ -57,6 +58,7 @@ pub use notify::{
 };
 pub use outbox::{Channel, NewOutboxItem, OutboxItem, OutboxStatus};
 pub use practices::Practice;
+pub use push::{NewPushNotice, NewPushSubscription, PushState, PushSubscription};
 pub use questions::{
     Author, ContactAnswer, Entry, EntryKind, FileMeta, NewEntry, NewQuestion, Question,
     QuestionFilter, QuestionStatus, QuestionSummary,

@@ -8,6 +8,9 @@ use crate::domain::{Millis, PracticeId};
 pub enum Channel {
     Email,
     Sms,
+    /// X12: a Web Push to one device; `recipient` is the subscription's id
+    /// and `subject` the push notice's.
+    Push,
 }
 
 impl Channel {
@@ -15,6 +18,7 @@ impl Channel {
         match self {
             Channel::Email => "email",
             Channel::Sms => "sms",
+            Channel::Push => "push",
         }
     }
 }
@@ -110,6 +114,7 @@ impl TryFrom<OutboxRow> for OutboxItem {
             channel: match row.channel.as_str() {
                 "email" => Channel::Email,
                 "sms" => Channel::Sms,
+                "push" => Channel::Push,
                 other => return Err(StoreError::Corrupt(format!("outbox channel {other:?}"))),
             },
             idempotency_key: row.idempotency_key,

@@ -671,6 +671,15 @@ impl RealBrowser {
         }
     }
 
+    /// Sets a permission of the site, as a person answering the
+    /// browser's prompt would (W3C Permissions, through chromedriver).
+    pub async fn set_permission(&self, name: &'static str, state: &'static str) {
+        self.client
+            .issue_cmd(SetPermission { name, state })
+            .await
+            .unwrap_or_else(|e| panic!("set the permission {name} to {state}: {e}"));
+    }
+
     /// The page's HTML as it stands.
     pub async fn html(&self) -> String {
         self.client
@@ -810,5 +819,30 @@ where
     }
     if let Some(panic) = failure {
         std::panic::resume_unwind(panic);
+    }
+}
+
+/// WebDriver's Set Permission command.
+#[derive(Debug)]
+struct SetPermission {
+    name: &'static str,
+    state: &'static str,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for SetPermission {
+    fn endpoint(
+        &self,
+        base_url: &reqwest::Url,
+        session_id: Option<&str>,
+    ) -> Result<reqwest::Url, <reqwest::Url as std::str::FromStr>::Err> {
+        base_url.join(&format!(
+            "session/{}/permissions",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &reqwest::Url) -> (axum::http::Method, Option<String>) {
+        let body = json!({ "descriptor": { "name": self.name }, "state": self.state });
+        (axum::http::Method::POST, Some(body.to_string()))
     }
 }

@@ -30,6 +30,7 @@ mod notify_browser;
 mod password_memory;
 mod people;
 mod portal_home;
+mod push;
 mod questions;
 mod reassign_preview;
 mod s3;
