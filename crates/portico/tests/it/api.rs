@@ -862,8 +862,12 @@ async fn x3_the_api_tokens_page_fits_a_phone() {
     use crate::browser::run_story;
     let app = TestApp::spawn().await;
     let (_, admin) = app.with_practice("Harbour & Vale Accounting").await;
-    app.with_staff(admin.practice_id, "integration@harbour.example", Role::Member)
-        .await;
+    app.with_staff(
+        admin.practice_id,
+        "integration@harbour.example",
+        Role::Member,
+    )
+    .await;
     let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
     let app = &app;
     run_story(

@@ -468,7 +468,7 @@ impl PageRequest {
         mut items: Vec<T>,
         key: impl Fn(&T) -> String,
     ) -> (Vec<T>, Option<String>) {
-        items.sort_by_key(|item| key(item));
+        items.sort_by_key(&key);
         let mut rest: Vec<T> = match &self.after {
             Some(after) => items.into_iter().filter(|i| key(i) > *after).collect(),
             None => items,
