@@ -51,7 +51,7 @@ impl Received {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).unwrap();
         mac.update(format!("{}.{}.{}", self.id, self.timestamp, self.body).as_bytes());
         let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
-        self.signatures.iter().any(|s| *s == expected)
+        self.signatures.contains(&expected)
     }
 }
 
@@ -663,4 +663,37 @@ async fn x3_members_and_other_practices_cannot_reach_endpoints() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn x3_the_integrations_pages_fit_a_phone_and_pass_axe() {
+    use crate::browser::run_story;
+    let t = TestApp::spawn().await;
+    let (_, admin) = t.with_practice("Harbour & Vale Accounting").await;
+    let receiver = Receiver::start().await;
+    let e = endpoint(&t, &admin, &receiver).await;
+    t.app.send_webhook_test(&admin, e.id).await.unwrap();
+    t.app.webhook_worker().run_once().await.unwrap();
+    let t = &t;
+    run_story(
+        "x3_the_integrations_pages_fit_a_phone_and_pass_axe",
+        &t.base_url,
+        |browser| async move {
+            browser.phone().await;
+            browser.goto("/app/sign-in").await;
+            browser.fill("#email", &admin.email).await;
+            browser.fill("#password", crate::harness::PASSWORD).await;
+            browser.press("Sign in").await;
+            browser.wait_for_path("/app").await;
+            browser.goto("/app/settings/integrations").await;
+            browser.wait_for("#url").await;
+            browser.assert_no_sideways_scroll().await;
+            browser
+                .goto(&format!("/app/settings/integrations/{}", e.id))
+                .await;
+            browser.wait_for("#url").await;
+            browser.assert_no_sideways_scroll().await;
+        },
+    )
+    .await;
 }
