@@ -706,3 +706,43 @@ async fn a_number_two_contacts_share_is_asked_to_reply_in_the_portal() {
         assert!(chats.iter().all(|c| c.chat.last_seq == 0));
     }
 }
+
+#[tokio::test]
+async fn an_erased_persons_reply_address_is_refused_and_her_replies_go() {
+    let s = story().await;
+    s.staff_says("Please send the papers.").await;
+    let address = s.reply_address().await;
+    let raw = reply(
+        "e1@northwind.example",
+        HANNAH,
+        &address,
+        "Re: papers",
+        "Here.",
+    );
+    s.deliver(HANNAH, &address, &raw).await.unwrap();
+    assert_eq!(s.hannahs_messages().await.len(), 1);
+    s.app
+        .app
+        .erase_contact(
+            &s.admin,
+            s.client.id,
+            s.hannah.id,
+            &s.hannah.name,
+            &crate::harness::origin(),
+        )
+        .await
+        .unwrap();
+    let again = reply(
+        "e2@northwind.example",
+        HANNAH,
+        &address,
+        "Re: papers",
+        "More.",
+    );
+    let refused = s.deliver(HANNAH, &address, &again).await.unwrap_err();
+    assert!(refused.contains("550"), "{refused}");
+    // The e-mail she sent is not kept behind the erased message.
+    let admin = s.app.staff_browser(&s.admin.email).await;
+    let (_, chat_page) = admin.page(&format!("/app/messages/{}", s.chat.id)).await;
+    assert!(!chat_page.contains("Show the full e-mail"), "{chat_page}");
+}
