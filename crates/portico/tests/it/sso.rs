@@ -249,16 +249,16 @@ async fn configure(admin: &Browser, provider: &Provider, require: bool, counts_a
     assert_eq!(location(&response), "/app/settings/sso?done=saved");
 }
 
-/// The path and query of a URL of Portico.
-fn path_of(app: &TestApp, url: &str) -> String {
-    url.strip_prefix(&app.base_url)
+/// The path and query of a URL of the Portico `browser` uses.
+fn path_of(browser: &Browser, url: &str) -> String {
+    url.strip_prefix(&browser.base_url)
         .unwrap_or_else(|| panic!("{url} is not Portico's"))
         .to_owned()
 }
 
 /// Sends `browser` to the provider for `email` and returns the callback
 /// address it is sent back to (not yet visited).
-async fn to_provider_and_back(app: &TestApp, browser: &Browser, email: &str) -> String {
+async fn to_provider_and_back(_app: &TestApp, browser: &Browser, email: &str) -> String {
     let response = browser
         .post_form("/app/sso/start", &[("email", email)])
         .await;
@@ -271,7 +271,7 @@ async fn to_provider_and_back(app: &TestApp, browser: &Browser, email: &str) -> 
     assert!(to_provider.contains("nonce="), "a nonce: {to_provider}");
     let back = browser.client.get(&to_provider).send().await.unwrap();
     assert_eq!(back.status(), 303);
-    path_of(app, &location(&back))
+    path_of(browser, &location(&back))
 }
 
 /// The whole sign-in: start, provider, callback. Returns the callback's
@@ -632,6 +632,47 @@ async fn x13_required_sso_refuses_passwords_but_admins_have_break_glass() {
         "/app"
     );
 
+    // An invitation cannot set a password; the invited person signs in
+    // with the provider straight away.
+    let response = admin_browser
+        .post_form(
+            "/app/team",
+            &[
+                ("name", "Priya N"),
+                ("email", "priya@harbour.example"),
+                ("role", "member"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&response), "/app/team?done=team-invited");
+    let link = app
+        .latest_link("priya@harbour.example", "/app/welcome/")
+        .await;
+    let priya = app.browser();
+    let response = priya
+        .post_form(
+            &link,
+            &[
+                ("password", "priya's long password"),
+                ("confirm", "priya's long password"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 401);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Your practice signs in with Test Workspace")
+    );
+    assert!(priya.cookie("portico_session").is_none());
+    provider.next("priya@harbour.example");
+    assert_eq!(
+        location(&sso_sign_in(&app, &priya, "priya@harbour.example").await),
+        "/app"
+    );
+
     // Break-glass: an admin with two-factor sign-in, password and code.
     let browser = app.browser();
     let response = browser
@@ -809,4 +850,53 @@ async fn x13_members_cannot_see_or_change_the_settings() {
     );
     // Passwords work again.
     app.staff_browser(&member.email).await;
+}
+
+#[tokio::test]
+async fn x13_rotating_the_key_reseals_the_client_secret() {
+    use portico::keys::{KEY_FILE, Keyring, SecretKey};
+    let app = TestApp::spawn().await;
+    let provider = Provider::start().await;
+    let (practice, admin) = app.with_practice("Harbour").await;
+    configure(
+        &app.staff_browser(&admin.email).await,
+        &provider,
+        false,
+        false,
+    )
+    .await;
+
+    let old = SecretKey::read_file(&app.data_dir.join(KEY_FILE))
+        .unwrap()
+        .unwrap();
+    let new = SecretKey::generate();
+    assert_eq!(app.app.rotate_secret_key(&old, &new).await.unwrap(), 1);
+    let stored = app
+        .store()
+        .sso_settings(practice.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        Keyring::key_id_of(&stored.client_secret_sealed),
+        Some(new.id().as_str())
+    );
+
+    // A server with the new key signs in with the provider.
+    let mut config = app.config().clone();
+    config.secret_key = Some(new.to_base64());
+    let server = portico::server::Server::build_with_clock(config, app.clock.clone())
+        .await
+        .unwrap()
+        .without_background_delivery();
+    let addr = server.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let browser = Browser::new(&format!("http://{addr}"));
+    provider.next(&admin.email);
+    let response = sso_sign_in(&app, &browser, &admin.email).await;
+    assert_eq!(location(&response), "/app");
+    let _ = stop.send(());
 }
