@@ -87,6 +87,9 @@ macro_rules! columns {
 
 type PersonKey = (PracticeId, Member);
 
+/// A person's newest pushed and newest opened `covers_until`.
+type NoticeRow = (String, String, String, Option<i64>, Option<i64>);
+
 impl Store {
     /// Stores a device for `member`; an endpoint already known (this
     /// browser subscribed before, maybe as someone else) is taken over.
@@ -236,7 +239,7 @@ impl StoreTx {
         if states.is_empty() {
             return Ok(states);
         }
-        let notices: Vec<(String, String, String, Option<i64>, Option<i64>)> = sqlx::query_as(
+        let notices: Vec<NoticeRow> = sqlx::query_as(
             "SELECT practice_id, member_kind, member_id, MAX(covers_until), \
              MAX(CASE WHEN opened_at IS NOT NULL AND delivered_at IS NOT NULL THEN covers_until END) \
              FROM push_notices WHERE created_at > $1 GROUP BY practice_id, member_kind, member_id",
