@@ -4,7 +4,7 @@
 //! QUIT, a size limit (SIZE, RFC 1870) and timeouts. Only recipients that
 //! are valid reply addresses of this server are accepted, so it is never
 //! a relay. Why it is written here rather than taken from a crate:
-//! `docs/decisions/0100-inbound-smtp.md`.
+//! `docs/decisions/0007-inbound-smtp.md`.
 
 use crate::app::App;
 use crate::app::inbound::InboundOutcome;

@@ -605,10 +605,7 @@ impl App {
 }
 
 fn member_of(actor: Actor<'_>) -> (PracticeId, Member) {
-    match actor {
-        Actor::Staff(s) => (s.practice_id, Member::Staff(s.id)),
-        Actor::Contact(c) => (c.practice_id, Member::Contact(c.id)),
-    }
+    (actor.practice_id(), actor.member())
 }
 
 #[cfg(test)]

@@ -297,10 +297,7 @@ pub fn make_thumbnail(bytes: &[u8]) -> Result<Vec<u8>, ThumbError> {
 }
 
 fn practice_and_member(actor: Actor<'_>) -> (PracticeId, Member, String) {
-    match actor {
-        Actor::Staff(s) => (s.practice_id, Member::Staff(s.id), s.name.clone()),
-        Actor::Contact(c) => (c.practice_id, Member::Contact(c.id), c.name.clone()),
-    }
+    (actor.practice_id(), actor.member(), actor.name().to_owned())
 }
 
 impl App {

@@ -131,10 +131,7 @@ impl ChatView {
 }
 
 fn who(actor: Actor<'_>) -> (PracticeId, Member, String) {
-    match actor {
-        Actor::Staff(s) => (s.practice_id, Member::Staff(s.id), s.name.clone()),
-        Actor::Contact(c) => (c.practice_id, Member::Contact(c.id), c.name.clone()),
-    }
+    (actor.practice_id(), actor.member(), actor.name().to_owned())
 }
 
 impl App {

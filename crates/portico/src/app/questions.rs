@@ -44,6 +44,32 @@ pub enum Actor<'a> {
     Contact(&'a Contact),
 }
 
+impl Actor<'_> {
+    /// The practice the person belongs to.
+    pub fn practice_id(&self) -> crate::domain::PracticeId {
+        match self {
+            Actor::Staff(s) => s.practice_id,
+            Actor::Contact(c) => c.practice_id,
+        }
+    }
+
+    /// The person as a member of a chat.
+    pub fn member(&self) -> crate::store::Member {
+        match self {
+            Actor::Staff(s) => crate::store::Member::Staff(s.id),
+            Actor::Contact(c) => crate::store::Member::Contact(c.id),
+        }
+    }
+
+    /// The person's name, as others read it.
+    pub fn name(&self) -> &str {
+        match self {
+            Actor::Staff(s) => &s.name,
+            Actor::Contact(c) => &c.name,
+        }
+    }
+}
+
 fn invalid(message: impl Into<String>) -> AppError {
     AppError::Invalid(ValidationError::new(message.into()))
 }
@@ -487,10 +513,7 @@ impl App {
     pub async fn thread(&self, actor: Actor<'_>, id: QuestionId) -> AppResult<Thread> {
         let question = self.visible_question(actor, id).await?;
         let p = question.question.practice_id;
-        let me = match actor {
-            Actor::Staff(s) => crate::store::Member::Staff(s.id),
-            Actor::Contact(c) => crate::store::Member::Contact(c.id),
-        };
+        let me = actor.member();
         self.question_seen(p, id, me).await;
         self.thread_unseen(actor, id).await
     }
@@ -883,9 +906,10 @@ impl App {
         origin: &ClientInfo,
     ) -> AppResult<FileMeta> {
         let file = self.file_for(actor, id).await?;
-        let (practice, who, member): (_, crate::store::AuditActor, _) = match actor {
-            Actor::Staff(s) => (s.practice_id, s.into(), crate::store::Member::Staff(s.id)),
-            Actor::Contact(c) => (c.practice_id, c.into(), crate::store::Member::Contact(c.id)),
+        let (practice, member) = (actor.practice_id(), actor.member());
+        let who: crate::store::AuditActor = match actor {
+            Actor::Staff(s) => s.into(),
+            Actor::Contact(c) => c.into(),
         };
         let client = match (file.chat_id, file.question_id) {
             (Some(chat), _) => {

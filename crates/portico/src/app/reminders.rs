@@ -465,6 +465,33 @@ impl App {
             .await?)
     }
 
+    /// X15: the zone a person chose for the times they read, as their
+    /// account page shows it (empty: the practice's).
+    pub async fn my_time_zone(&self, actor: crate::app::questions::Actor<'_>) -> AppResult<String> {
+        match actor {
+            crate::app::questions::Actor::Staff(staff) => {
+                Ok(staff.time_zone.clone().unwrap_or_default())
+            }
+            crate::app::questions::Actor::Contact(contact) => self.contact_time_zone(contact).await,
+        }
+    }
+
+    /// X15: a person chooses their own time zone (empty: the practice's).
+    pub async fn set_my_time_zone(
+        &self,
+        actor: crate::app::questions::Actor<'_>,
+        zone_name: &str,
+    ) -> AppResult<()> {
+        match actor {
+            crate::app::questions::Actor::Staff(staff) => {
+                self.set_staff_time_zone(staff, zone_name).await
+            }
+            crate::app::questions::Actor::Contact(contact) => {
+                self.set_contact_time_zone(contact, zone_name).await
+            }
+        }
+    }
+
     pub async fn alerts(&self, actor: &Staff) -> AppResult<Vec<crate::store::Alert>> {
         Ok(self
             .store

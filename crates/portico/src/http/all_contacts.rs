@@ -3,6 +3,7 @@
 
 use super::AppState;
 use super::errors::PageError;
+use super::ids::parse;
 use super::layout::Layout;
 use super::pages::render;
 use super::session::StaffUser;
@@ -105,10 +106,6 @@ pub async fn all_contacts_get(
 pub struct AddClientForm {
     #[serde(default)]
     client: String,
-}
-
-fn parse<T: std::str::FromStr>(id: &str) -> Result<T, PageError> {
-    id.parse().map_err(|_| PageError::NotFound)
 }
 
 /// `POST /app/settings/contacts/{contact}/clients`

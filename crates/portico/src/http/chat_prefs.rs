@@ -6,6 +6,7 @@
 use super::AppState;
 use super::errors::PageError;
 use super::forms::form_refusal;
+use super::ids::parse;
 use super::layout::Layout;
 use super::pages::render;
 use super::session::{ContactUser, StaffUser};
@@ -24,10 +25,6 @@ use axum::extract::{Path, Query, RawForm, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-
-fn parse<T: std::str::FromStr>(id: &str) -> Result<T, PageError> {
-    id.parse().map_err(|_| PageError::NotFound)
-}
 
 /// A refusal shown as a sentence on a page of its own, never a 500.
 fn refused(error: AppError) -> PageError {

@@ -5,6 +5,7 @@
 use super::AppState;
 use super::errors::PageError;
 use super::forms::refusal;
+use super::ids::parse;
 use super::layout::Layout;
 use super::pages::render;
 use super::session::StaffUser;
@@ -47,10 +48,6 @@ impl DataPage {
             _ => None,
         }
     }
-}
-
-fn parse<T: std::str::FromStr>(id: &str) -> Result<T, PageError> {
-    id.parse().map_err(|_| PageError::NotFound)
 }
 
 async fn page(

@@ -4,6 +4,7 @@
 use super::AppState;
 use super::errors::PageError;
 use super::forms::{form_refusal, refusal};
+use super::ids::parse;
 use super::layout::Layout;
 use super::pages::render;
 use super::session::StaffUser;
@@ -19,10 +20,6 @@ use axum::extract::{Path, Query, RawForm, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-
-fn parse<T: std::str::FromStr>(id: &str) -> Result<T, PageError> {
-    id.parse().map_err(|_| PageError::NotFound)
-}
 
 #[derive(Deserialize, Default)]
 pub struct ListQuery {

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 fn parse(id: &str) -> Result<ContactId, PageError> {
-    id.parse().map_err(|_| PageError::NotFound)
+    super::ids::parse(id)
 }
 
 /// Where to go after saving: a page of the staff app only.

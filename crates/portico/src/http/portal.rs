@@ -2,18 +2,21 @@
 //! invitations, reset links, and the portal home.
 
 use super::AppState;
+use super::area::Portal;
 use super::errors::PageError;
 use super::forms::form_refusal;
+use super::ids::IdPath;
 use super::layout::Layout;
 use super::pages::render;
 use super::session::{ContactUser, MaybeIdentity, StaffUser, session_cookie};
-use super::staff_pages::{AccountPage, Done};
+use super::staff_pages::Done;
+use super::urls;
 use crate::app::AppError;
 use crate::app::password::MIN_PASSWORD_CHARS;
 use crate::app::portal::{PortalOverview, PortalView};
 use crate::app::questions::Actor;
 use crate::app::sessions::ClientInfo;
-use crate::domain::{ClientId, ContactId};
+use crate::domain::{ClientId, ContactId, QuestionId};
 use crate::store::TokenPurpose;
 use askama::Template;
 use axum::Form;
@@ -68,7 +71,7 @@ pub async fn sign_in_get(maybe: MaybeIdentity) -> Response {
         .as_ref()
         .is_some_and(|i| i.contact().is_some())
     {
-        return Redirect::to("/portal").into_response();
+        return Redirect::to(urls::home::<Portal>()).into_response();
     }
     render(
         StatusCode::OK,
@@ -143,7 +146,7 @@ pub async fn sign_in_post(
                 state.app.sign_out(old).await?;
             }
             let jar = CookieJar::new().add(session_cookie(&state, &started));
-            Ok((jar, Redirect::to("/portal")).into_response())
+            Ok((jar, Redirect::to(urls::home::<Portal>())).into_response())
         }
         Err(error) => {
             let (status, message) = form_refusal(error)?;
@@ -285,7 +288,7 @@ async fn confirm_post(
                 state.app.sign_out(old).await?;
             }
             let jar = CookieJar::new().add(session_cookie(state, &started));
-            Ok((jar, Redirect::to(next.unwrap_or("/portal"))).into_response())
+            Ok((jar, Redirect::to(next.unwrap_or(urls::home::<Portal>()))).into_response())
         }
         Err(AppError::Denied(message)) => {
             let message = if purpose == TokenPurpose::Invitation
@@ -427,7 +430,7 @@ async fn reset_page(
                 contact_email: contact.email,
                 practice_name: practice.name,
                 min_chars: MIN_PASSWORD_CHARS,
-                action: format!("/portal/reset/{token}"),
+                action: urls::portal_reset(token),
                 error,
             },
         )),
@@ -482,7 +485,7 @@ pub async fn reset_post(
     {
         Ok(started) => {
             let jar = CookieJar::new().add(session_cookie(&state, &started));
-            Ok((jar, Redirect::to("/portal")).into_response())
+            Ok((jar, Redirect::to(urls::home::<Portal>())).into_response())
         }
         Err(error) => {
             let (status, message) = form_refusal(error)?;
@@ -503,10 +506,6 @@ struct ClientPage {
     notice: Option<String>,
 }
 
-fn parse<T: std::str::FromStr>(id: &str) -> Result<T, PageError> {
-    id.parse().map_err(|_| PageError::NotFound)
-}
-
 /// `GET /portal`: where what waits for her is (N2): her only client, the
 /// one client that needs her, or the overview of all of them.
 pub async fn home_get(
@@ -515,7 +514,7 @@ pub async fn home_get(
 ) -> Result<Response, PageError> {
     match state.app.portal_overview(&user.contact).await {
         Ok(overview) => Ok(match overview.landing() {
-            Some(client) => Redirect::to(&format!("/portal/clients/{client}")),
+            Some(client) => Redirect::to(&urls::portal_client(client)),
             None => Redirect::to("/portal/overview"),
         }
         .into_response()),
@@ -564,13 +563,10 @@ pub async fn overview_get(
 pub async fn client_get(
     State(state): State<AppState>,
     user: ContactUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ClientId>,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
-    let view = state
-        .app
-        .portal_view(&user.contact, Some(parse(&id)?))
-        .await?;
+    let view = state.app.portal_view(&user.contact, Some(id)).await?;
     // Its status is on the page: seen (N2).
     state
         .app
@@ -594,19 +590,16 @@ pub async fn preview_home_get(
     State(state): State<AppState>,
     user: StaffUser,
     origin: ClientInfo,
-    Path(contact): Path<String>,
+    IdPath(contact): IdPath<ContactId>,
 ) -> Result<Response, PageError> {
-    let contact: ContactId = parse(&contact)?;
     match state
         .app
         .preview_view(&user.staff, contact, None, &origin)
         .await
     {
-        Ok(view) => Ok(Redirect::to(&format!(
-            "/app/preview/{contact}/clients/{}",
-            view.current.client.id
-        ))
-        .into_response()),
+        Ok(view) => Ok(
+            Redirect::to(&urls::preview_client(contact, view.current.client.id)).into_response(),
+        ),
         Err(AppError::Denied(message)) => Err(PageError::Forbidden(message)),
         Err(other) => Err(other.into()),
     }
@@ -617,12 +610,11 @@ pub async fn preview_get(
     State(state): State<AppState>,
     user: StaffUser,
     origin: ClientInfo,
-    Path((contact, client)): Path<(String, String)>,
+    IdPath((contact, client)): IdPath<(ContactId, ClientId)>,
 ) -> Result<Response, PageError> {
-    let client: ClientId = parse(&client)?;
     let view = state
         .app
-        .preview_view(&user.staff, parse(&contact)?, Some(client), &origin)
+        .preview_view(&user.staff, contact, Some(client), &origin)
         .await?;
     Ok(render(
         StatusCode::OK,
@@ -630,8 +622,8 @@ pub async fn preview_get(
             layout: Layout::preview(&user.layout.csrf, &view.contact, &view.practice)
                 .seen_at(state.app.clock.now()),
             preview_of: Some(view.contact.name.clone()),
-            exit_preview: format!("/app/clients/{client}/contacts"),
-            base: format!("/app/preview/{}", view.contact.id),
+            exit_preview: urls::client_contacts(client),
+            base: urls::preview(view.contact.id),
             notice: None,
             view,
         },
@@ -643,19 +635,16 @@ pub async fn preview_get(
 pub async fn preview_question_get(
     State(state): State<AppState>,
     user: StaffUser,
-    Path((contact, id)): Path<(String, String)>,
+    IdPath((contact, id)): IdPath<(ContactId, QuestionId)>,
 ) -> Result<Response, PageError> {
-    let (contact, thread) = state
-        .app
-        .preview_thread(&user.staff, parse(&contact)?, parse(&id)?)
-        .await?;
+    let (contact, thread) = state.app.preview_thread(&user.staff, contact, id).await?;
     Ok(render(
         StatusCode::OK,
         &QuestionPage {
             layout: Layout::preview(&user.layout.csrf, &contact, &user.identity.practice)
                 .seen_at(state.app.clock.now()),
             practice_name: user.identity.practice.name.clone(),
-            base: format!("/app/preview/{}", contact.id),
+            base: urls::preview(contact.id),
             thread,
             body: String::new(),
             max_mb: 0,
@@ -670,85 +659,6 @@ pub async fn preview_post(_user: StaffUser) -> PageError {
     PageError::Forbidden(
         "This is a preview of a contact's portal: nothing can be changed from it.".into(),
     )
-}
-
-/// `GET /portal/account`
-pub async fn account_get(
-    State(state): State<AppState>,
-    user: ContactUser,
-    Query(done): Query<Done>,
-) -> Result<Response, PageError> {
-    account_page(&state, user, StatusCode::OK, done.notice(), None, None).await
-}
-
-async fn account_page(
-    state: &AppState,
-    user: ContactUser,
-    status: StatusCode,
-    notice: Option<String>,
-    typed_zone: Option<String>,
-    zone_error: Option<String>,
-) -> Result<Response, PageError> {
-    let sessions = state.app.sessions_of(&user.identity).await?;
-    let time_zone = match typed_zone {
-        Some(zone) => zone,
-        None => state.app.contact_time_zone(&user.contact).await?,
-    };
-    Ok(render(
-        status,
-        &AccountPage {
-            time_zone: Some(time_zone),
-            zone_error,
-            zones: super::staff_pages::COMMON_ZONES,
-            zone_action: "/portal/account/time-zone",
-            practice_zone: user.identity.practice.time_zone.clone(),
-            layout: user.layout,
-            totp_enabled: false,
-            sessions,
-            notice,
-            sign_out_others_action: "/portal/account/sign-out-others",
-        },
-    ))
-}
-
-/// `POST /portal/account/time-zone`
-pub async fn time_zone_post(
-    State(state): State<AppState>,
-    user: ContactUser,
-    Form(form): Form<super::staff_pages::TimeZoneForm>,
-) -> Result<Response, PageError> {
-    match state
-        .app
-        .set_contact_time_zone(&user.contact, &form.time_zone)
-        .await
-    {
-        Ok(()) => Ok(Redirect::to("/portal/account?done=saved").into_response()),
-        Err(AppError::Invalid(e)) => {
-            account_page(
-                &state,
-                user,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                None,
-                Some(form.time_zone),
-                Some(e.message),
-            )
-            .await
-        }
-        Err(other) => Err(other.into()),
-    }
-}
-
-/// `POST /portal/account/sign-out-others`
-pub async fn sign_out_others_post(
-    State(state): State<AppState>,
-    user: ContactUser,
-    origin: ClientInfo,
-) -> Result<Response, PageError> {
-    state
-        .app
-        .sign_out_other_sessions(&user.identity, &origin)
-        .await?;
-    Ok(Redirect::to("/portal/account?done=signed-out-others").into_response())
 }
 
 #[derive(Template)]
@@ -768,7 +678,7 @@ struct QuestionPage {
 async fn question_page(
     state: &AppState,
     user: ContactUser,
-    id: crate::domain::QuestionId,
+    id: QuestionId,
     status: StatusCode,
     body: String,
     notice: Option<String>,
@@ -794,15 +704,14 @@ async fn question_page(
 pub async fn question_get(
     State(state): State<AppState>,
     user: ContactUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<QuestionId>,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
-    let id = parse(&id)?;
     // Q4: a question moved to someone else lands her on her portal with a
     // sentence, not on "not found".
     if let Some(client) = state.app.moved_away_from(&user.contact, id).await? {
         return Ok(
-            Redirect::to(&format!("/portal/clients/{client}?done=question-moved")).into_response(),
+            Redirect::to(&urls::portal_client_done(client, "question-moved")).into_response(),
         );
     }
     question_page(
@@ -822,10 +731,9 @@ pub async fn answer_post(
     State(state): State<AppState>,
     user: ContactUser,
     origin: ClientInfo,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<QuestionId>,
     form: axum::extract::Multipart,
 ) -> Result<Response, PageError> {
-    let id: crate::domain::QuestionId = parse(&id)?;
     // Only a question she may see takes her files.
     state
         .app
@@ -853,9 +761,7 @@ pub async fn answer_post(
         )
         .await
     {
-        Ok(()) => {
-            Ok(Redirect::to(&format!("/portal/questions/{id}?done=answered")).into_response())
-        }
+        Ok(()) => Ok(Redirect::to(&urls::portal_question_done(id, "answered")).into_response()),
         Err(error) => {
             state.app.discard_uploads(&upload.files).await;
             let (status, message) = form_refusal(error)?;

@@ -4,11 +4,13 @@
 use super::AppState;
 use super::errors::PageError;
 use super::forms::{form_refusal, refusal};
+use super::ids::{IdPath, parse};
 use super::layout::Layout;
 use super::pages::render;
 use super::session::StaffUser;
 use super::staff_pages::Done;
 use super::uploads;
+use super::urls;
 use crate::app::AppError;
 use crate::app::questions::{Actor, QuestionInput, Thread, questions_from_text};
 use crate::app::reminders::ReminderStatus;
@@ -25,10 +27,6 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-
-fn parse<T: std::str::FromStr>(id: &str) -> Result<T, PageError> {
-    id.parse().map_err(|_| PageError::NotFound)
-}
 
 #[derive(Deserialize, Default)]
 pub struct StatusQuery {
@@ -248,9 +246,7 @@ pub async fn ask_post(
             .map(|_| "asked")
     };
     match result {
-        Ok(done) => Ok(
-            Redirect::to(&format!("/app/clients/{client}/questions?done={done}")).into_response(),
-        ),
+        Ok(done) => Ok(Redirect::to(&urls::client_questions_done(client, done)).into_response()),
         Err(error) => {
             let refusal = refusal(error)?;
             let status = refusal.status;
@@ -355,13 +351,14 @@ pub async fn ask_many_post(
             } else {
                 format!("&skipped={}", skipped.join("."))
             };
-            Ok(Redirect::to(&format!(
-                "/app/clients/{client}/questions?done={}{skipped}",
-                if asked.len() == 1 {
-                    "asked"
-                } else {
-                    "asked-many"
-                }
+            let done = if asked.len() == 1 {
+                "asked"
+            } else {
+                "asked-many"
+            };
+            Ok(Redirect::to(&urls::client_questions_done(
+                client,
+                &format!("{done}{skipped}"),
             ))
             .into_response())
         }
@@ -440,10 +437,9 @@ pub async fn reminders_post(
         Err(invalid) => Err(AppError::Invalid(invalid)),
     };
     match saved {
-        Ok(()) => Ok(Redirect::to(&format!(
-            "/app/clients/{client}/questions?done=saved#reminders"
-        ))
-        .into_response()),
+        Ok(()) => Ok(
+            Redirect::to(&urls::client_questions_done(client, "saved#reminders")).into_response(),
+        ),
         Err(error) => {
             let (status, message) = form_refusal(error)?;
             let errors = AskErrors {
@@ -577,13 +573,13 @@ async fn question_page_with(
 pub async fn question_get(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<QuestionId>,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
     question_page(
         &state,
         user,
-        parse(&id)?,
+        id,
         StatusCode::OK,
         String::new(),
         done.notice(),
@@ -596,10 +592,9 @@ pub async fn question_get(
 pub async fn follow_up_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<QuestionId>,
     form: Multipart,
 ) -> Result<Response, PageError> {
-    let id: QuestionId = parse(&id)?;
     // Check the thread is theirs before taking any file.
     state
         .app
@@ -625,9 +620,7 @@ pub async fn follow_up_post(
         )
         .await
     {
-        Ok(()) => {
-            Ok(Redirect::to(&format!("/app/questions/{id}?done=followed-up")).into_response())
-        }
+        Ok(()) => Ok(Redirect::to(&urls::staff_question_done(id, "followed-up")).into_response()),
         Err(error) => {
             state.app.discard_uploads(&upload.files).await;
             let (status, message) = form_refusal(error)?;
@@ -649,28 +642,26 @@ pub async fn follow_up_post(
 pub async fn resolve_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<QuestionId>,
 ) -> Result<Response, PageError> {
-    let id: QuestionId = parse(&id)?;
     state
         .app
         .set_question_resolved(&user.staff, id, true)
         .await?;
-    Ok(Redirect::to(&format!("/app/questions/{id}?done=resolved")).into_response())
+    Ok(Redirect::to(&urls::staff_question_done(id, "resolved")).into_response())
 }
 
 /// `POST /app/questions/{id}/reopen`
 pub async fn reopen_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<QuestionId>,
 ) -> Result<Response, PageError> {
-    let id: QuestionId = parse(&id)?;
     state
         .app
         .set_question_resolved(&user.staff, id, false)
         .await?;
-    Ok(Redirect::to(&format!("/app/questions/{id}?done=reopened")).into_response())
+    Ok(Redirect::to(&urls::staff_question_done(id, "reopened")).into_response())
 }
 
 #[derive(Deserialize)]
@@ -711,7 +702,7 @@ pub async fn reassign_post(
         Err(error) => Err(error),
     };
     match outcome {
-        Ok(()) => Ok(Redirect::to(&format!("/app/questions/{id}?done=reassigned")).into_response()),
+        Ok(()) => Ok(Redirect::to(&urls::staff_question_done(id, "reassigned")).into_response()),
         Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
             let (status, message) = form_refusal(error)?;
             let kept = ReassignKept {
@@ -809,10 +800,9 @@ pub async fn scheduled_question_post(
         .edit_scheduled_question(&user.staff, id, &input, &form.send_at)
         .await
     {
-        Ok(client) => Ok(Redirect::to(&format!(
-            "/app/clients/{client}/questions?done=saved#scheduled"
-        ))
-        .into_response()),
+        Ok(client) => Ok(
+            Redirect::to(&urls::client_questions_done(client, "saved#scheduled")).into_response(),
+        ),
         Err(error) => {
             let view = state.app.scheduled_question(&user.staff, id).await?;
             let (status, message) = form_refusal(error)?;
@@ -840,8 +830,9 @@ pub async fn scheduled_question_cancel_post(
         .cancel_scheduled_question(&user.staff, parse(&id)?)
         .await
     {
-        Ok(client) => Ok(Redirect::to(&format!(
-            "/app/clients/{client}/questions?done=scheduled-cancelled#scheduled"
+        Ok(client) => Ok(Redirect::to(&urls::client_questions_done(
+            client,
+            "scheduled-cancelled#scheduled",
         ))
         .into_response()),
         Err(AppError::Conflict { message, .. }) => Err(PageError::Forbidden(message)),

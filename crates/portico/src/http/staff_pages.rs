@@ -8,7 +8,6 @@ use super::pages::render;
 use super::session::StaffUser;
 use crate::app::AppError;
 use crate::app::sessions::ClientInfo;
-use crate::app::sessions::SessionView;
 use crate::delivery::worker::MAX_ATTEMPTS;
 use crate::domain::{ContactId, Millis};
 use crate::store::{ContactStatus, OutboxItem, OutboxStatus};
@@ -159,7 +158,7 @@ pub async fn contacts_get(
 }
 
 fn parse_contact(id: &str) -> Result<ContactId, PageError> {
-    id.parse().map_err(|_| PageError::NotFound)
+    super::ids::parse(id)
 }
 
 /// `POST /app/contacts/{id}/invite`
@@ -204,100 +203,6 @@ pub async fn password_reset_post(
         back.path().unwrap_or("/app/contacts")
     ))
     .into_response())
-}
-
-#[derive(Template)]
-#[template(path = "account.html")]
-pub struct AccountPage {
-    pub layout: Layout,
-    /// A contact's time zone (their reminders); `None` on the staff page.
-    pub time_zone: Option<String>,
-    pub zone_error: Option<String>,
-    pub zones: &'static [&'static str],
-    /// X15: where the time zone form posts.
-    pub zone_action: &'static str,
-    pub practice_zone: String,
-    pub totp_enabled: bool,
-    pub sessions: Vec<SessionView>,
-    pub notice: Option<String>,
-    pub sign_out_others_action: &'static str,
-}
-
-/// `GET /app/account`
-pub async fn account_get(
-    State(state): State<AppState>,
-    user: StaffUser,
-    Query(done): Query<Done>,
-) -> Result<Response, PageError> {
-    account_page(&state, user, StatusCode::OK, done.notice(), None, None).await
-}
-
-async fn account_page(
-    state: &AppState,
-    user: StaffUser,
-    status: StatusCode,
-    notice: Option<String>,
-    typed_zone: Option<String>,
-    zone_error: Option<String>,
-) -> Result<Response, PageError> {
-    let sessions = state.app.sessions_of(&user.identity).await?;
-    let time_zone = typed_zone.or_else(|| user.staff.time_zone.clone());
-    Ok(render(
-        status,
-        &AccountPage {
-            time_zone: Some(time_zone.unwrap_or_default()),
-            zone_error,
-            zones: COMMON_ZONES,
-            zone_action: "/app/account/time-zone",
-            practice_zone: user.identity.practice.time_zone.clone(),
-            totp_enabled: user.staff.totp_enabled,
-            layout: user.layout,
-            sessions,
-            notice,
-            sign_out_others_action: "/app/account/sign-out-others",
-        },
-    ))
-}
-
-/// `POST /app/account/time-zone` (X15): the zone of the times a team
-/// member reads.
-pub async fn account_time_zone_post(
-    State(state): State<AppState>,
-    user: StaffUser,
-    Form(form): Form<TimeZoneForm>,
-) -> Result<Response, PageError> {
-    match state
-        .app
-        .set_staff_time_zone(&user.staff, &form.time_zone)
-        .await
-    {
-        Ok(()) => Ok(Redirect::to("/app/account?done=saved").into_response()),
-        Err(AppError::Invalid(e)) => {
-            account_page(
-                &state,
-                user,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                None,
-                Some(form.time_zone),
-                Some(e.message),
-            )
-            .await
-        }
-        Err(other) => Err(other.into()),
-    }
-}
-
-/// `POST /app/account/sign-out-others`
-pub async fn sign_out_others_post(
-    State(state): State<AppState>,
-    user: StaffUser,
-    origin: ClientInfo,
-) -> Result<Response, PageError> {
-    state
-        .app
-        .sign_out_other_sessions(&user.identity, &origin)
-        .await?;
-    Ok(Redirect::to("/app/account?done=signed-out-others").into_response())
 }
 
 /// Time zones offered first; any name of the tz database is accepted.
