@@ -18,8 +18,8 @@ mod errors;
 mod files;
 mod forms;
 mod health;
-mod inbound;
 mod ids;
+mod inbound;
 mod layout;
 mod messages;
 mod metrics;
@@ -36,8 +36,8 @@ mod staff_auth;
 mod staff_pages;
 mod team;
 mod uploads;
-mod webhooks;
 pub(crate) mod urls;
+mod webhooks;
 
 pub use metrics::Metrics;
 

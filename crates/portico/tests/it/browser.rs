@@ -255,15 +255,18 @@ impl RealBrowser {
         let serde_json::Value::Object(capabilities) = capabilities else {
             unreachable!("an object")
         };
-        let client = timeout(
+        let started = timeout(
             START,
             ClientBuilder::new(HttpConnector::new())
                 .capabilities(capabilities)
                 .connect(&driver.url),
         )
-        .await
-        .unwrap_or_else(|_| panic!("Chromium did not start within {START:?}"))
-        .unwrap_or_else(|e| panic!("start Chromium through chromedriver: {e}"));
+        .await;
+        let client = match started {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => panic!("start Chromium through chromedriver: {e}"),
+            Err(_) => panic!("Chromium did not start within {START:?}"),
+        };
         let browser = Self {
             client,
             base_url: base_url.trim_end_matches('/').to_owned(),
