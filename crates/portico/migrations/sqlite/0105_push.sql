@@ -56,14 +56,15 @@ CREATE TABLE outbox_new (
     last_error       TEXT,
     created_at       INTEGER NOT NULL,
     sent_at          INTEGER,
-    list_unsubscribe TEXT
+    list_unsubscribe TEXT,
+    reply_to         TEXT
 );
 INSERT INTO outbox_new (id, practice_id, channel, idempotency_key, recipient, subject, body_text,
     body_html, status, attempts, next_attempt_at, claimed_until, last_error, created_at, sent_at,
-    list_unsubscribe)
+    list_unsubscribe, reply_to)
 SELECT id, practice_id, channel, idempotency_key, recipient, subject, body_text,
     body_html, status, attempts, next_attempt_at, claimed_until, last_error, created_at, sent_at,
-    list_unsubscribe FROM outbox;
+    list_unsubscribe, reply_to FROM outbox;
 DROP TABLE outbox;
 ALTER TABLE outbox_new RENAME TO outbox;
 CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
