@@ -236,15 +236,14 @@ async fn the_front_page_keeps_quiet_and_the_portal_installs() {
     assert_eq!(manifest["display"], "standalone");
     assert!(manifest["icons"].as_array().unwrap().len() >= 2);
     assert!(manifest.get("serviceworker").is_none());
-    // No service worker script exists to cache private pages.
-    let script = app
-        .browser()
-        .get("/static/portico.js")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(!script.contains("serviceWorker"));
+    // The one service worker (X12's push) caches nothing: no fetch
+    // handler, no Cache API, so private pages are never kept on a device.
+    let worker = app.browser().get("/sw.js").await.text().await.unwrap();
+    assert!(
+        worker.contains("addEventListener(\"push\"") || worker.contains("addEventListener('push'")
+    );
+    assert!(!worker.contains("\"fetch\"") && !worker.contains("'fetch'"));
+    assert!(!worker.contains("caches."));
 }
 
 /// At a phone's width: the branded header, Settings → Branding, a chat's
