@@ -492,6 +492,38 @@ pub async fn active(
     contact
 }
 
+/// An active contact of one client with a mobile number (or none), for
+/// stories that text her.
+pub async fn active_with_phone(
+    app: &TestApp,
+    practice: PracticeId,
+    email: &str,
+    phone: Option<&str>,
+    client: &Client,
+) -> Contact {
+    let contact = app
+        .store()
+        .create_contact(
+            practice,
+            &NewContact {
+                email: EmailAddress::parse(email).expect("email"),
+                name: Name::parse(email.split('@').next().unwrap_or(email)).expect("name"),
+                phone: phone.map(|p| portico::domain::PhoneNumber::parse(p).expect("phone")),
+            },
+        )
+        .await
+        .expect("create contact");
+    app.store()
+        .grant_access(practice, contact.id, client.id)
+        .await
+        .expect("grant access");
+    app.store()
+        .set_contact_status(practice, contact.id, portico::store::ContactStatus::Active)
+        .await
+        .expect("activate");
+    contact
+}
+
 /// A browser signed in to the portal as `email`, by an e-mailed link (A2).
 pub async fn signed_in(app: &TestApp, email: &str) -> Browser {
     let browser = app.browser();

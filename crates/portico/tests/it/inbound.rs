@@ -3,6 +3,7 @@
 //! text (`POST /inbound/sms`), on SQLite and (with
 //! `PORTICO_TEST_BACKEND=postgres`) PostgreSQL.
 
+use crate::harness::active_with_phone as contact;
 use crate::harness::{TestApp, signed_in};
 use crate::smtp::SmtpServer;
 use hmac::{Hmac, Mac};
@@ -11,10 +12,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use portico::app::chats::SendInput;
 use portico::app::questions::{Actor, QuestionInput};
 use portico::config::ConfigArgs;
-use portico::domain::{EmailAddress, Name, PhoneNumber, PracticeId, Role};
-use portico::store::{
-    Channel, Chat, Client, Contact, ContactStatus, EntryKind, Member, NewContact, Staff,
-};
+use portico::domain::{PracticeId, Role};
+use portico::store::{Channel, Chat, Client, Contact, EntryKind, Member, Staff};
 use sha2::Sha256;
 use std::time::Duration;
 
@@ -32,36 +31,6 @@ struct Story {
     client: Client,
     hannah: Contact,
     chat: Chat,
-}
-
-async fn contact(
-    app: &TestApp,
-    practice: PracticeId,
-    email: &str,
-    phone: Option<&str>,
-    client: &Client,
-) -> Contact {
-    let contact = app
-        .store()
-        .create_contact(
-            practice,
-            &NewContact {
-                email: EmailAddress::parse(email).unwrap(),
-                name: Name::parse(email.split('@').next().unwrap()).unwrap(),
-                phone: phone.map(|p| PhoneNumber::parse(p).unwrap()),
-            },
-        )
-        .await
-        .unwrap();
-    app.store()
-        .grant_access(practice, contact.id, client.id)
-        .await
-        .unwrap();
-    app.store()
-        .set_contact_status(practice, contact.id, ContactStatus::Active)
-        .await
-        .unwrap();
-    contact
 }
 
 async fn story() -> Story {

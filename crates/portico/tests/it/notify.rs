@@ -2,17 +2,15 @@
 //! manual clock, on SQLite and (with `PORTICO_TEST_BACKEND=postgres`)
 //! PostgreSQL.
 
+use crate::harness::active_with_phone as contact;
 use crate::harness::{TestApp, location, signed_in};
 use crate::smtp::{ReceivedMail, SmtpServer};
 use futures_util::StreamExt;
 use portico::app::chats::SendInput;
 use portico::app::questions::{Actor, QuestionInput};
 use portico::config::ConfigArgs;
-use portico::domain::{ChatId, EmailAddress, Name, PhoneNumber, PracticeId, Role};
-use portico::store::{
-    Channel, Chat, Client, Contact, ContactStatus, Member, NewContact, NotifyChannel, NotifyPrefs,
-    Staff,
-};
+use portico::domain::{ChatId, PracticeId, Role};
+use portico::store::{Channel, Chat, Client, Contact, Member, NotifyChannel, NotifyPrefs, Staff};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -28,36 +26,6 @@ struct Story {
     client: Client,
     hannah: Contact,
     chat: Chat,
-}
-
-async fn contact(
-    app: &TestApp,
-    practice: PracticeId,
-    email: &str,
-    phone: Option<&str>,
-    client: &Client,
-) -> Contact {
-    let contact = app
-        .store()
-        .create_contact(
-            practice,
-            &NewContact {
-                email: EmailAddress::parse(email).unwrap(),
-                name: Name::parse(email.split('@').next().unwrap()).unwrap(),
-                phone: phone.map(|p| PhoneNumber::parse(p).unwrap()),
-            },
-        )
-        .await
-        .unwrap();
-    app.store()
-        .grant_access(practice, contact.id, client.id)
-        .await
-        .unwrap();
-    app.store()
-        .set_contact_status(practice, contact.id, ContactStatus::Active)
-        .await
-        .unwrap();
-    contact
 }
 
 async fn story_with(phone: Option<&str>) -> Story {

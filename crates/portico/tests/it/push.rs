@@ -5,6 +5,7 @@
 //! here from the RFCs rather than taken from the sending library. SQLite,
 //! and PostgreSQL with `PORTICO_TEST_BACKEND=postgres`.
 
+use crate::harness::active_with_phone as contact;
 use crate::harness::{Browser, TestApp, location, origin, signed_in};
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes128Gcm, Nonce};
@@ -17,10 +18,9 @@ use p256::elliptic_curve::sec1::ToEncodedPoint;
 use portico::app::chats::SendInput;
 use portico::app::questions::Actor;
 use portico::config::ConfigArgs;
-use portico::domain::{EmailAddress, Name, PracticeId, Role};
+use portico::domain::{PracticeId, Role};
 use portico::store::{
-    Channel, Chat, Contact, ContactStatus, Member, NewContact, NotifyPrefs, NotifySettings,
-    OutboxStatus, Staff,
+    Channel, Chat, Contact, Member, NotifyPrefs, NotifySettings, OutboxStatus, Staff,
 };
 use sha2::Sha256;
 use std::collections::HashMap;
@@ -228,35 +228,6 @@ struct Story {
     chat: Chat,
 }
 
-async fn contact(
-    app: &TestApp,
-    practice: PracticeId,
-    email: &str,
-    client: &portico::store::Client,
-) -> Contact {
-    let contact = app
-        .store()
-        .create_contact(
-            practice,
-            &NewContact {
-                email: EmailAddress::parse(email).unwrap(),
-                name: Name::parse(email.split('@').next().unwrap()).unwrap(),
-                phone: None,
-            },
-        )
-        .await
-        .unwrap();
-    app.store()
-        .grant_access(practice, contact.id, client.id)
-        .await
-        .unwrap();
-    app.store()
-        .set_contact_status(practice, contact.id, ContactStatus::Active)
-        .await
-        .unwrap();
-    contact
-}
-
 async fn story() -> Story {
     let service = PushService::start().await;
     let app = TestApp::spawn_with(ConfigArgs {
@@ -267,7 +238,7 @@ async fn story() -> Story {
     .await;
     let (practice, admin) = app.with_practice("Harbour & Vale").await;
     let client = app.with_client(practice.id, "Northwind Bakery").await;
-    let hannah = contact(&app, practice.id, "hannah@northwind.example", &client).await;
+    let hannah = contact(&app, practice.id, "hannah@northwind.example", None, &client).await;
     let chat = app
         .app
         .open_direct_chat(&admin, client.id, hannah.id)
@@ -546,7 +517,7 @@ async fn x12_devices_are_removed_only_by_their_owner_and_only_push_services_are_
 
     // Another contact of the same practice.
     let client = s.app.with_client(s.practice, "Other Client").await;
-    let olga = contact(&s.app, s.practice, "olga@other.example", &client).await;
+    let olga = contact(&s.app, s.practice, "olga@other.example", None, &client).await;
     let olga = signed_in(&s.app, olga.email.as_str()).await;
     assert_eq!(olga.post_form(&path, &[]).await.status(), 404);
     // Staff of another practice, through the app's route.
