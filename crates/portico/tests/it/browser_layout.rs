@@ -259,6 +259,11 @@ async fn every_settings_and_account_page_fits_a_phone_and_passes_axe() {
         "/app/account/messaging/away",
         "/app/account/notifications",
         "/app/two-factor",
+        "/app/settings/integrations",
+        "/app/settings/sso",
+        "/app/settings/held-emails",
+        "/app/account/api-tokens",
+        "/app/search?q=northwind",
     ];
     let base_url = app.base_url.clone();
     run_story(
@@ -271,6 +276,8 @@ async fn every_settings_and_account_page_fits_a_phone_and_passes_axe() {
                 staff.set_viewport(size).await;
                 for page in staff_pages {
                     staff.goto(page).await;
+                    let h1 = staff.text_of("h1").await;
+                    assert!(!h1.contains("could not find"), "{page}: {h1}");
                 }
             }
             let phone = staff.another().await;
@@ -282,8 +289,11 @@ async fn every_settings_and_account_page_fits_a_phone_and_passes_axe() {
                 "/portal/account/notifications",
                 "/portal/overview",
                 "/portal/help",
+                "/portal/search?q=northwind",
             ] {
                 phone.goto(page).await;
+                let h1 = phone.text_of("h1").await;
+                assert!(!h1.contains("could not find"), "{page}: {h1}");
             }
         },
     )
