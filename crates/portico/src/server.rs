@@ -415,6 +415,7 @@ impl Server {
                                     recipients: Vec::new(),
                                     event: None,
                                     ended_sessions: sessions.to_vec(),
+                                    people_changed: Vec::new(),
                                 })
                                 .unwrap_or_default()
                             })
@@ -438,7 +439,40 @@ impl Server {
                 }
             }
         });
+        let changes = match app.store.changes().take_relay() {
+            Some(mut marks) => {
+                let hub = app.live.clone();
+                let store = app.store.clone();
+                Some(tokio::spawn(async move {
+                    // Marks that piled up while the last NOTIFY went out
+                    // travel together, each practice once.
+                    let mut practices = Vec::new();
+                    while marks.recv_many(&mut practices, 512).await > 0 {
+                        practices.sort_unstable();
+                        practices.dedup();
+                        let payloads = practices
+                            .drain(..)
+                            .collect::<Vec<_>>()
+                            .chunks(100)
+                            .map(|chunk| {
+                                serde_json::to_string(&hub.wire_changes(chunk.to_vec()))
+                                    .unwrap_or_default()
+                            })
+                            .collect::<Vec<_>>();
+                        for batch in relay_batches(payloads.into_iter()) {
+                            if let Err(error) = store.notify_instances(&batch).await {
+                                tracing::warn!(%error, "could not relay changes to the other instances");
+                                // They may keep what changed: bounded by
+                                // IDENTITY_KEPT_FOR.
+                            }
+                        }
+                    }
+                }))
+            }
+            None => None,
+        };
         let hub = app.live.clone();
+        let store = app.store.clone();
         let url = self.state.config.database_url.expose_secret().to_owned();
         let receive = tokio::spawn(async move {
             let mut wait = std::time::Duration::from_millis(500);
@@ -446,6 +480,9 @@ impl Server {
                 match crate::store::listen_instances(&url).await {
                     Ok(mut listener) => {
                         wait = std::time::Duration::from_millis(500);
+                        // What changed while nobody listened was not heard:
+                        // nothing kept from before is used.
+                        store.changes().changed_everywhere();
                         while let Ok(notification) = listener.recv().await {
                             let Ok(wires) = serde_json::from_str::<
                                 Vec<crate::delivery::live::WireEvent>,
@@ -453,6 +490,11 @@ impl Server {
                                 continue;
                             };
                             for wire in wires {
+                                if !hub.is_own(&wire) {
+                                    for practice in &wire.people_changed {
+                                        store.changes().changed_here(*practice);
+                                    }
+                                }
                                 hub.receive(wire);
                             }
                         }
@@ -465,7 +507,9 @@ impl Server {
                 wait = (wait * 2).min(std::time::Duration::from_secs(30));
             }
         });
-        vec![send, receive]
+        let mut tasks = vec![send, receive];
+        tasks.extend(changes);
+        tasks
     }
 }
 

@@ -218,6 +218,8 @@ pub struct App {
     pub channels: Arc<inbound::ChannelSettings>,
     /// X12: Web Push, when the server set it up.
     pub push: Option<Arc<push::PushSetup>>,
+    /// Signed-in identities kept between requests, by session hash.
+    identities: sessions::IdentityCache,
 }
 
 impl App {
@@ -243,6 +245,7 @@ impl App {
             live: Hub::new(),
             channels: Arc::default(),
             push: None,
+            identities: sessions::identity_cache(),
         }
     }
 

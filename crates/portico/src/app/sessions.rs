@@ -3,10 +3,12 @@
 
 use super::{App, AppResult};
 use crate::domain::{Millis, hash_secret, issue_secret};
+use crate::store::changes::Stamp;
 use crate::store::{
     AuditActor, AuditKind, Contact, NewSession, Practice, Session, SessionStage, SessionSubject,
     Staff, StoreError,
 };
+use std::sync::Arc;
 
 const HOUR: i64 = 3_600_000;
 /// A session unused this long has ended.
@@ -21,6 +23,34 @@ pub const PENDING_MS: i64 = 10 * 60_000;
 /// still alive: the longest a socket outlives a session that ended where
 /// no instance could announce it (an operator's command, a passing clock).
 pub const SOCKET_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The longest an identity is kept in memory: the bound on what a change
+/// no instance announced (an operator's command on the database) leaves
+/// behind, as for sockets. Every change made through Portico ends what was
+/// kept of its practice's people at once (`store::changes`).
+pub const IDENTITY_KEPT_FOR: std::time::Duration = SOCKET_CHECK_EVERY;
+/// How many identities an instance keeps.
+pub const IDENTITIES_KEPT: u64 = 100_000;
+
+/// A signed-in identity kept between requests, by its session's hash.
+#[derive(Debug)]
+pub struct KeptIdentity {
+    identity: Identity,
+    /// Taken before the identity was read: any change to its practice's
+    /// people after it means the identity may be out of date.
+    read_at: Stamp,
+}
+
+/// Identities kept between requests: a signed-in request then needs no
+/// read of its own.
+pub type IdentityCache = moka::sync::Cache<String, Arc<KeptIdentity>>;
+
+pub(super) fn identity_cache() -> IdentityCache {
+    moka::sync::Cache::builder()
+        .max_capacity(IDENTITIES_KEPT)
+        .time_to_live(IDENTITY_KEPT_FOR)
+        .build()
+}
 
 /// Where a request comes from, for the session list and throttling.
 #[derive(Clone, Debug, Default)]
@@ -166,12 +196,33 @@ impl App {
 
     /// The identity behind a cookie's secret, if its session is still
     /// alive; an ended session is removed.
+    ///
+    /// An identity read in the last [`IDENTITY_KEPT_FOR`] is used again
+    /// while nothing of its practice's people changed since (a session
+    /// ended, a role, a deactivation, a time zone, the brand …), its
+    /// session is neither past its end nor idle, and it was seen in the
+    /// last minute; otherwise it is read again.
     pub async fn authenticate(&self, secret: &str, ip: &str) -> AppResult<Option<Identity>> {
         let hash = hash_secret(secret);
-        let Some((session, practice)) = self.store.find_session_with_practice(&hash).await? else {
+        let now = self.clock.now();
+        if let Some(kept) = self.identities.get(&hash) {
+            let session = &kept.identity.session;
+            if self
+                .store
+                .changes()
+                .unchanged_since(kept.identity.practice.id, kept.read_at)
+                && session.expires_at > now
+                && session.last_seen_at.0 + 60_000 >= now.0
+            {
+                return Ok(Some(kept.identity.clone()));
+            }
+            self.identities.invalidate(&hash);
+        }
+        let read_at = self.store.changes().stamp();
+        let Some((mut session, practice)) = self.store.find_session_with_practice(&hash).await?
+        else {
             return Ok(None);
         };
-        let now = self.clock.now();
         if session.expires_at <= now || session.last_seen_at.0 + IDLE_MS <= now.0 {
             self.end_session(&hash).await?;
             return Ok(None);
@@ -197,12 +248,21 @@ impl App {
         // Last seen to the minute: most requests then write nothing.
         if session.last_seen_at.0 + 60_000 < now.0 {
             self.store.touch_session(&hash, now, ip).await?;
+            session.last_seen_at = now;
         }
-        Ok(Some(Identity {
+        let identity = Identity {
             session,
             practice,
             person,
-        }))
+        };
+        self.identities.insert(
+            hash,
+            Arc::new(KeptIdentity {
+                identity: identity.clone(),
+                read_at,
+            }),
+        );
+        Ok(Some(identity))
     }
 
     /// Ends the session of this secret, server-side.

@@ -66,6 +66,10 @@ pub struct WireEvent {
     /// Sessions that ended: their sockets close on every instance.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ended_sessions: Vec<String>,
+    /// Practices whose people changed: what each instance kept of them
+    /// is read again (`store::changes`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub people_changed: Vec<PracticeId>,
 }
 
 impl WireEvent {
@@ -302,6 +306,23 @@ impl Hub {
         self.sockets.sessions()
     }
 
+    /// Whether this instance published `wire` itself.
+    pub fn is_own(&self, wire: &WireEvent) -> bool {
+        wire.origin == self.instance
+    }
+
+    /// The wire form of practices whose people changed here.
+    pub fn wire_changes(&self, practices: Vec<PracticeId>) -> WireEvent {
+        WireEvent {
+            origin: self.instance.clone(),
+            practice: PracticeId::default(),
+            recipients: Vec::new(),
+            event: None,
+            ended_sessions: Vec::new(),
+            people_changed: practices,
+        }
+    }
+
     /// What another instance relayed: sessions to end, an event to deliver.
     pub fn receive(&self, wire: WireEvent) {
         if wire.origin == self.instance {
@@ -380,6 +401,7 @@ impl Hub {
                     .collect(),
                 event: Some(event),
                 ended_sessions: Vec::new(),
+                people_changed: Vec::new(),
             },
             Relayed::EndSessions(sessions) => WireEvent {
                 origin: self.instance.clone(),
@@ -387,6 +409,7 @@ impl Hub {
                 recipients: Vec::new(),
                 event: None,
                 ended_sessions: sessions,
+                people_changed: Vec::new(),
             },
         }
     }

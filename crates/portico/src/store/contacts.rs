@@ -245,6 +245,7 @@ impl Store {
             entry,
         )
         .await?;
+        self.people_changed(practice);
         Ok(())
     }
 
@@ -261,6 +262,7 @@ impl Store {
                 .bind(status.as_str())
                 .execute(&self.pool)
                 .await?;
+        self.people_changed(practice);
         found(done.rows_affected())
     }
 
@@ -281,6 +283,7 @@ impl Store {
         .bind(phone.map(PhoneNumber::as_str))
         .execute(&self.pool)
         .await?;
+        self.people_changed(practice);
         found(done.rows_affected())
     }
 
@@ -463,6 +466,7 @@ impl super::StoreTx {
         .bind(now.0)
         .execute(&mut *self.tx)
         .await?;
+        self.people_changed(practice);
         Ok(before.is_some_and(|(status,)| status != "active"))
     }
 
@@ -480,6 +484,7 @@ impl super::StoreTx {
         .bind(hash)
         .execute(&mut *self.tx)
         .await?;
+        self.people_changed(practice);
         found(done.rows_affected())
     }
 }
@@ -525,6 +530,7 @@ impl Store {
                 "Another contact of your practice has this e-mail address.",
             )
         })?;
+        self.people_changed(practice);
         found(done.rows_affected())
     }
 
@@ -600,6 +606,7 @@ impl Store {
                 .execute(&mut *tx.tx)
                 .await?;
         }
+        tx.people_changed(practice);
         tx.commit().await?;
         Ok(ended.into_iter().map(|(hash,)| hash).collect())
     }

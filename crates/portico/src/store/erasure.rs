@@ -167,6 +167,7 @@ impl StoreTx {
         .bind(&k)
         .fetch_all(&mut *self.tx)
         .await?;
+        self.people_changed(practice);
         Ok(ended.into_iter().map(|(h,)| h).collect())
     }
 

@@ -11,6 +11,7 @@ mod api_tokens;
 mod audit;
 mod backend;
 mod backup;
+pub mod changes;
 mod chat_events;
 mod chat_prefs;
 mod chats;
@@ -77,9 +78,10 @@ pub use webhooks::{
     DeliveryStatus, EndpointFields, WebhookDelivery, WebhookEndpoint, WebhookEvent, WebhookPost,
 };
 
-use crate::domain::Clock;
+use crate::domain::{Clock, PracticeId};
 use sqlx::AnyPool;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What went wrong in the store, in terms the layers above can act on.
@@ -147,6 +149,8 @@ pub struct Store {
     /// The time rows are stamped with: the server's clock (a test's manual
     /// clock in tests), never the wall clock read here.
     clock: Clock,
+    /// Marks the practices whose people a write changed (for caches).
+    changes: Arc<changes::Changes>,
 }
 
 impl Store {
@@ -166,6 +170,7 @@ impl Store {
             pool,
             backend,
             clock: Clock::system(),
+            changes: Arc::default(),
         })
     }
 
@@ -177,6 +182,17 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Which practices' people (sessions, team, contacts, the practice
+    /// itself) changed: the store marks them as its writes commit.
+    pub fn changes(&self) -> &changes::Changes {
+        &self.changes
+    }
+
+    /// A committed write changed `practice`'s people.
+    fn people_changed(&self, practice: PracticeId) {
+        self.changes.changed(practice);
     }
 
     /// A round trip to the database, for `/readyz`.
@@ -201,7 +217,11 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
-        Ok(StoreTx { tx })
+        Ok(StoreTx {
+            tx,
+            changes: self.changes.clone(),
+            changed: Vec::new(),
+        })
     }
 }
 
@@ -209,12 +229,26 @@ impl Store {
 /// rolls back.
 pub struct StoreTx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
+    changes: Arc<changes::Changes>,
+    /// The practices whose people this transaction changes, marked once
+    /// it commits.
+    changed: Vec<PracticeId>,
 }
 
 impl StoreTx {
     pub async fn commit(self) -> StoreResult<()> {
         self.tx.commit().await?;
+        for practice in self.changed {
+            self.changes.changed(practice);
+        }
         Ok(())
+    }
+
+    /// This transaction changes `practice`'s people (marked at commit).
+    fn people_changed(&mut self, practice: PracticeId) {
+        if !self.changed.contains(&practice) {
+            self.changed.push(practice);
+        }
     }
 }
 

@@ -146,6 +146,7 @@ impl Store {
                 entry,
             )
             .await?;
+        self.people_changed(id);
         super::staff::found(done)
     }
 
@@ -161,6 +162,7 @@ impl Store {
         )
         .bind(id.to_string())
         .bind(colour), entry).await?;
+        self.people_changed(id);
         super::staff::found(done)
     }
 
@@ -196,6 +198,7 @@ impl Store {
         super::staff::found(done.rows_affected())?;
         tx.audit(entry).await?;
         tx.commit().await?;
+        self.people_changed(id);
         Ok(())
     }
 
@@ -211,6 +214,7 @@ impl Store {
             .await?;
         tx.audit(entry).await?;
         tx.commit().await?;
+        self.people_changed(id);
         Ok(())
     }
 

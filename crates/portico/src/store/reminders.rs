@@ -168,6 +168,7 @@ impl Store {
                 entry,
             )
             .await?;
+        self.people_changed(practice);
         super::staff::found(done)
     }
 
@@ -193,6 +194,7 @@ impl Store {
                 .bind(zone)
                 .execute(&self.pool)
                 .await?;
+        self.people_changed(practice);
         super::staff::found(done.rows_affected())
     }
 
@@ -210,6 +212,7 @@ impl Store {
                 .bind(zone)
                 .execute(&self.pool)
                 .await?;
+        self.people_changed(practice);
         super::staff::found(done.rows_affected())
     }
 

@@ -1,6 +1,5 @@
 //! Server-side sessions (A1, A6), found by the hash of the cookie's secret.
 
-use super::staff::found;
 use super::{Store, StoreError, StoreResult, parse_id};
 use crate::domain::{Millis, PracticeId};
 
@@ -219,25 +218,32 @@ impl Store {
         now: Millis,
         expires_at: Millis,
     ) -> StoreResult<()> {
-        let done = sqlx::query(
+        let practice: Option<(String,)> = sqlx::query_as(
             "UPDATE sessions SET id_hash = $2, stage = $3, last_seen_at = $4, expires_at = $5 \
-             WHERE id_hash = $1",
+             WHERE id_hash = $1 RETURNING practice_id",
         )
         .bind(old_hash)
         .bind(new_hash)
         .bind(stage.as_str())
         .bind(now.0)
         .bind(expires_at.0)
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        found(done.rows_affected())
+        let (practice,) = practice.ok_or(StoreError::NotFound)?;
+        // The old secret is worthless from now on, cached or not.
+        self.people_changed(parse_id(&practice)?);
+        Ok(())
     }
 
     pub async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-            .bind(id_hash)
-            .execute(&self.pool)
-            .await?;
+        let practice: Option<(String,)> =
+            sqlx::query_as("DELETE FROM sessions WHERE id_hash = $1 RETURNING practice_id")
+                .bind(id_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        if let Some((practice,)) = practice {
+            self.people_changed(parse_id(&practice)?);
+        }
         Ok(())
     }
 
@@ -253,6 +259,7 @@ impl Store {
             entry,
         )
         .await?;
+        self.people_changed(entry.practice);
         Ok(())
     }
 
@@ -301,6 +308,7 @@ impl Store {
         if let Some(entry) = entry {
             tx.audit(entry).await?;
         }
+        tx.people_changed(practice);
         tx.commit().await?;
         Ok(ended.into_iter().map(|(hash,)| hash).collect())
     }

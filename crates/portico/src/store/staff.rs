@@ -189,6 +189,7 @@ impl Store {
                 entry,
             )
             .await?;
+        self.people_changed(practice);
         found(done)
     }
 
@@ -210,6 +211,7 @@ impl Store {
                 entry,
             )
             .await?;
+        self.people_changed(practice);
         found(done)
     }
 
@@ -228,6 +230,7 @@ impl Store {
         .bind(password_hash)
         .execute(&self.pool)
         .await?;
+        self.people_changed(practice);
         found(done.rows_affected())
     }
 }
@@ -303,6 +306,7 @@ impl Store {
             .await?;
         }
         tx.audit(entry).await?;
+        tx.people_changed(practice);
         tx.commit().await?;
         Ok(())
     }
@@ -329,6 +333,7 @@ impl Store {
             .execute(&mut *tx.tx)
             .await?;
         tx.audit(entry).await?;
+        tx.people_changed(practice);
         tx.commit().await?;
         Ok(())
     }
@@ -403,6 +408,7 @@ impl Store {
             entry,
         )
         .await?;
+        self.people_changed(practice);
         Ok(())
     }
 }
@@ -452,6 +458,7 @@ impl super::StoreTx {
         new: &NewStaff,
         now: Millis,
     ) -> StoreResult<Staff> {
+        self.people_changed(practice);
         insert_staff(&mut self.tx, practice, new, now).await
     }
 
@@ -510,6 +517,7 @@ impl super::StoreTx {
         .bind(hash)
         .execute(&mut *self.tx)
         .await?;
+        self.people_changed(practice);
         found(done.rows_affected())
     }
 }

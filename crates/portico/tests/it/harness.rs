@@ -400,6 +400,17 @@ impl Browser {
         format!("{}{path}", self.base_url)
     }
 
+    /// The same browser (its cookies) at another address: another instance
+    /// of the same Portico, as a load balancer would send it there.
+    pub fn at(&self, base_url: &str) -> Browser {
+        Browser {
+            base_url: base_url.to_owned(),
+            origin: base_url.to_owned(),
+            client: self.client.clone(),
+            jar: self.jar.clone(),
+        }
+    }
+
     /// A cookie's value, if the browser holds it.
     pub fn cookie(&self, name: &str) -> Option<String> {
         use reqwest::cookie::CookieStore;

@@ -21,6 +21,7 @@ mod durability;
 mod errors;
 mod field_errors;
 mod inbound;
+mod kept_identity;
 mod lifecycle;
 mod local_time;
 mod mail;

@@ -1,0 +1,160 @@
+//! Which practices' people changed, for what is cached of them.
+//!
+//! A signed-in request's identity (its session, its practice, the person)
+//! is kept in memory between requests (`app::sessions`). Whatever the store
+//! writes to a practice's sessions, team members, contacts or the practice
+//! itself marks that practice *changed* once the write has committed; an
+//! identity read before the mark is not used after it. Reading takes a
+//! [`Stamp`] first: if the practice changed after the stamp was taken, what
+//! was read may predate the change and is read again on the next request.
+//!
+//! On PostgreSQL every instance hears the others' marks through the same
+//! `NOTIFY` relay as live events; an instance whose relay was interrupted
+//! forgets everything it cached ([`Changes::changed_everywhere`]).
+
+use crate::domain::PracticeId;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use tokio::sync::mpsc;
+
+/// A moment in the order of changes, taken before a read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Stamp(u64);
+
+/// The marks of this process, and what it relays to the other instances.
+#[derive(Debug)]
+pub struct Changes {
+    /// Counts every mark; a stamp is its value.
+    counter: AtomicU64,
+    /// The counter at each practice's latest mark.
+    marked: Mutex<HashMap<PracticeId, u64>>,
+    /// The counter at the latest mark of every practice at once.
+    everywhere: AtomicU64,
+    /// Whether someone takes the marks to the other instances.
+    relaying: AtomicBool,
+    /// The marks made here, for the other instances (when relaying).
+    relay_tx: mpsc::UnboundedSender<PracticeId>,
+    relay_rx: Mutex<Option<mpsc::UnboundedReceiver<PracticeId>>>,
+}
+
+impl Default for Changes {
+    fn default() -> Self {
+        let (relay_tx, relay_rx) = mpsc::unbounded_channel();
+        Self {
+            counter: AtomicU64::new(0),
+            marked: Mutex::new(HashMap::new()),
+            everywhere: AtomicU64::new(0),
+            relaying: AtomicBool::new(false),
+            relay_tx,
+            relay_rx: Mutex::new(Some(relay_rx)),
+        }
+    }
+}
+
+impl Changes {
+    /// Now, in the order of changes: take it before reading.
+    pub fn stamp(&self) -> Stamp {
+        Stamp(self.counter.load(Ordering::SeqCst))
+    }
+
+    /// Whether nothing of `practice` changed since `stamp` was taken.
+    pub fn unchanged_since(&self, practice: PracticeId, stamp: Stamp) -> bool {
+        if self.everywhere.load(Ordering::SeqCst) > stamp.0 {
+            return false;
+        }
+        self.lock()
+            .get(&practice)
+            .is_none_or(|&marked| marked <= stamp.0)
+    }
+
+    /// A write to `practice`'s people committed here: marked here, and on
+    /// the other instances when relaying.
+    pub fn changed(&self, practice: PracticeId) {
+        self.changed_here(practice);
+        if self.relaying.load(Ordering::SeqCst) {
+            let _ = self.relay_tx.send(practice);
+        }
+    }
+
+    /// Another instance wrote to `practice`'s people.
+    pub fn changed_here(&self, practice: PracticeId) {
+        let mut marked = self.lock();
+        let at = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
+        marked.insert(practice, at);
+        // Practices that changed long ago need no entry: a stamp taken
+        // since then is newer. Kept small by forgetting them all at once,
+        // as one mark of everything.
+        if marked.len() > 10_000 {
+            marked.clear();
+            self.everywhere.store(at, Ordering::SeqCst);
+        }
+    }
+
+    /// Something may have changed anywhere (the relay was interrupted, an
+    /// operator's command ran): nothing read before now is used.
+    pub fn changed_everywhere(&self) {
+        let _guard = self.lock();
+        let at = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
+        self.everywhere.store(at, Ordering::SeqCst);
+    }
+
+    /// The marks to relay to the other instances. Only the first caller
+    /// gets them; until someone asks, none are kept.
+    pub fn take_relay(&self) -> Option<mpsc::UnboundedReceiver<PracticeId>> {
+        let rx = self
+            .relay_rx
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if rx.is_some() {
+            self.relaying.store(true, Ordering::SeqCst);
+        }
+        rx
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PracticeId, u64>> {
+        self.marked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_before_a_change_is_not_used_after_it() {
+        let changes = Changes::default();
+        let (a, b) = (PracticeId::new(), PracticeId::new());
+        let before = changes.stamp();
+        assert!(changes.unchanged_since(a, before));
+        changes.changed(a);
+        assert!(
+            !changes.unchanged_since(a, before),
+            "a changed after the read"
+        );
+        assert!(changes.unchanged_since(b, before), "b did not");
+        let after = changes.stamp();
+        assert!(
+            changes.unchanged_since(a, after),
+            "read again after the change"
+        );
+        changes.changed_everywhere();
+        assert!(!changes.unchanged_since(b, after));
+        assert!(changes.unchanged_since(b, changes.stamp()));
+    }
+
+    #[test]
+    fn forgetting_many_practices_marks_them_all() {
+        let changes = Changes::default();
+        let first = PracticeId::new();
+        let before = changes.stamp();
+        for _ in 0..10_001 {
+            changes.changed_here(PracticeId::new());
+        }
+        assert!(!changes.unchanged_since(first, before));
+        assert!(changes.unchanged_since(first, changes.stamp()));
+    }
+}

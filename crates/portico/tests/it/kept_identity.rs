@@ -1,0 +1,126 @@
+//! A signed-in request's identity is kept in memory between requests
+//! (issue 19): whatever ends or changes it is seen on the very next request,
+//! on this instance at once and on the others through the relay, as
+//! without the cache.
+
+use crate::harness::{Browser, TestApp, location};
+use portico::domain::Role;
+use std::time::{Duration, Instant};
+
+/// Well under the longest an identity is kept (`IDENTITY_KEPT_FOR`, 5 s):
+/// a refusal within this came from the change being heard, not from the
+/// kept identity running out.
+const HEARD_WITHIN: Duration = Duration::from_secs(3);
+
+/// Whether the browser is turned away from the team page (403 for a
+/// member, the sign-in page for an ended session).
+async fn team_page(browser: &Browser) -> u16 {
+    browser.get("/app/team").await.status().as_u16()
+}
+
+/// Asks twice, so the second answer comes from what the instance kept.
+async fn kept(browser: &Browser, path: &str) {
+    for _ in 0..2 {
+        assert_eq!(browser.get(path).await.status(), 200, "{path} before");
+    }
+}
+
+#[tokio::test]
+async fn what_ends_or_changes_a_kept_identity_shows_on_the_next_request() {
+    let app = TestApp::spawn().await;
+    let (practice, admin) = app.with_practice("Harbour").await;
+    let bob = app
+        .with_staff(practice.id, "bob@harbour.example", Role::Admin)
+        .await;
+    let alice = app.staff_browser(&admin.email).await;
+    let laptop = app.staff_browser(&bob.email).await;
+    let phone = app.staff_browser(&bob.email).await;
+
+    // A role taken away: the admin page is refused on the next request.
+    kept(&laptop, "/app/team").await;
+    let response = alice
+        .post_form(&format!("/app/team/{}/role", bob.id), &[("role", "member")])
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(team_page(&laptop).await, 403, "a member now");
+
+    // His own time zone: the next page shows it.
+    kept(&laptop, "/app/account").await;
+    let response = laptop
+        .post_form("/app/account/time-zone", &[("time_zone", "Asia/Tokyo")])
+        .await;
+    assert_eq!(response.status(), 303);
+    let (_, html) = laptop.page("/app/account").await;
+    assert!(
+        html.contains(r#"value="Asia/Tokyo""#) && html.contains(" JST"),
+        "the account page shows the zone just chosen, and times in it"
+    );
+
+    // Signed out everywhere else: the phone's next request is a sign-in.
+    kept(&phone, "/app").await;
+    let response = laptop.post_form("/app/account/sign-out-others", &[]).await;
+    assert_eq!(response.status(), 303);
+    let response = phone.get("/app").await;
+    assert_eq!(response.status(), 303, "the phone's session ended");
+    assert!(location(&response).starts_with("/app/sign-in"));
+
+    // Deactivated: the laptop's next request is a sign-in too.
+    kept(&laptop, "/app").await;
+    let response = alice
+        .post_form(
+            &format!("/app/team/{}/active", bob.id),
+            &[("active", "off")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let response = laptop.get("/app").await;
+    assert_eq!(response.status(), 303, "a deactivated member is signed out");
+
+    // Signing out ends the kept identity of that session at once.
+    kept(&alice, "/app").await;
+    assert_eq!(alice.post_form("/sign-out", &[]).await.status(), 303);
+    assert_eq!(alice.get("/app").await.status(), 303);
+}
+
+#[tokio::test]
+async fn a_change_on_one_instance_ends_what_another_kept() {
+    let app = TestApp::spawn().await;
+    if app.store().backend() != portico::store::Backend::Postgres {
+        eprintln!("SQLite: one instance owns the database; see the PostgreSQL run");
+        return;
+    }
+    let (practice, admin) = app.with_practice("Harbour").await;
+    let bob = app
+        .with_staff(practice.id, "bob@harbour.example", Role::Admin)
+        .await;
+    let (second_url, _stop) = app.second_server().await;
+    let alice = app.staff_browser(&admin.email).await;
+    let laptop = app.staff_browser(&bob.email).await;
+    let there = laptop.at(&second_url);
+
+    // Refused on the other instance soon after a change made on this one.
+    async fn refused_there(there: &Browser, path: &str, status: u16, what: &str) {
+        let since = Instant::now();
+        loop {
+            if there.get(path).await.status().as_u16() == status {
+                return;
+            }
+            assert!(
+                since.elapsed() < HEARD_WITHIN,
+                "{what}: the other instance still let him in after {HEARD_WITHIN:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    kept(&there, "/app/team").await;
+    let response = alice
+        .post_form(&format!("/app/team/{}/role", bob.id), &[("role", "member")])
+        .await;
+    assert_eq!(response.status(), 303);
+    refused_there(&there, "/app/team", 403, "demoted").await;
+
+    kept(&there, "/app").await;
+    assert_eq!(laptop.post_form("/sign-out", &[]).await.status(), 303);
+    refused_there(&there, "/app", 303, "signed out").await;
+}
