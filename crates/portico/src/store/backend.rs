@@ -436,23 +436,46 @@ impl Backend {
     pub(super) fn search_sql(self, kind: super::search::SearchKind) -> &'static str {
         use super::search::SearchKind as K;
         match (self, kind) {
+            // Messages, the newest first (the caller asks for the exact
+            // phrase first, [`K::MessagePhrases`]). The index is read in
+            // its own order and stops at the limit: a word in every message
+            // of a large chat costs no more than a rare one. On SQLite the
+            // full-text index drives the join (`CROSS JOIN` fixes the order)
+            // and gives its rowids newest first; on PostgreSQL the planner
+            // walks `messages_by_time` backwards for a common word and the
+            // GIN index for a rare one.
             (Backend::Sqlite, K::Messages) => concat!(
                 search_message_columns!(),
-                " FROM messages_fts f JOIN messages msg ON msg.rowid = f.rowid ",
+                " FROM messages_fts f CROSS JOIN messages msg ON msg.rowid = f.rowid CROSS ",
                 search_message_joins!(),
-                " WHERE messages_fts MATCH $1 AND ",
+                " WHERE messages_fts MATCH $1 AND $2 <> '' AND ",
                 search_message_filter!(),
-                " ORDER BY msg.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH $2) DESC, \
-                 f.rank, msg.created_at DESC LIMIT $3"
+                " ORDER BY f.rowid DESC LIMIT $3"
+            ),
+            (Backend::Sqlite, K::MessagePhrases) => concat!(
+                search_message_columns!(),
+                " FROM messages_fts f CROSS JOIN messages msg ON msg.rowid = f.rowid CROSS ",
+                search_message_joins!(),
+                " WHERE messages_fts MATCH ($1 || ' AND ' || $2) AND ",
+                search_message_filter!(),
+                " ORDER BY f.rowid DESC LIMIT $3"
             ),
             (Backend::Postgres, K::Messages) => concat!(
                 search_message_columns!(),
                 " FROM messages msg ",
                 search_message_joins!(),
-                " WHERE msg.search_vector @@ to_tsquery('simple', portico_fold($1)) AND ",
+                " WHERE msg.search_vector @@ to_tsquery('simple', portico_fold($1)) AND $2 <> '' AND ",
                 search_message_filter!(),
-                " ORDER BY msg.search_vector @@ phraseto_tsquery('simple', portico_words($2)) DESC, \
-                 ts_rank(msg.search_vector, to_tsquery('simple', portico_fold($1))) DESC, msg.created_at DESC LIMIT $3"
+                " ORDER BY msg.created_at DESC, msg.seq DESC LIMIT $3"
+            ),
+            (Backend::Postgres, K::MessagePhrases) => concat!(
+                search_message_columns!(),
+                " FROM messages msg ",
+                search_message_joins!(),
+                " WHERE msg.search_vector @@ (to_tsquery('simple', portico_fold($1)) \
+                 && phraseto_tsquery('simple', portico_words($2))) AND ",
+                search_message_filter!(),
+                " ORDER BY msg.created_at DESC, msg.seq DESC LIMIT $3"
             ),
             (Backend::Sqlite, K::Questions) => concat!(
                 search_question_columns!(),

@@ -22,7 +22,10 @@ pub enum Searcher {
 /// What a search looks through; one query each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SearchKind {
+    /// Messages with every word, the newest first.
     Messages,
+    /// Messages with the exact phrase, the newest first.
+    MessagePhrases,
     Questions,
     Answers,
     Files,
@@ -172,8 +175,10 @@ impl Store {
             .bind(who_id)
     }
 
-    /// Messages matching `query` in the chats the searcher is in, the
-    /// exact phrase first, then by relevance.
+    /// Messages matching `query` in the chats the searcher is in: those
+    /// with the exact phrase first, then those with every word, each the
+    /// newest first. Two reads that each stop at `limit`, so a word found
+    /// in every message of a large chat is as quick as a rare one.
     pub async fn search_messages(
         &self,
         practice: PracticeId,
@@ -181,10 +186,22 @@ impl Store {
         query: &SearchQuery,
         limit: i64,
     ) -> StoreResult<Vec<MessageHit>> {
-        let rows: Vec<MessageRow> = self
-            .search_query(SearchKind::Messages, query, practice, searcher, limit)
+        let mut rows: Vec<MessageRow> = self
+            .search_query(SearchKind::MessagePhrases, query, practice, searcher, limit)
             .fetch_all(&self.pool)
             .await?;
+        if rows.len() < usize::try_from(limit).unwrap_or(0) {
+            let more: Vec<MessageRow> = self
+                .search_query(SearchKind::Messages, query, practice, searcher, limit)
+                .fetch_all(&self.pool)
+                .await?;
+            for row in more {
+                let seen = rows.iter().any(|r| r.0 == row.0 && r.2 == row.2);
+                if !seen && rows.len() < usize::try_from(limit).unwrap_or(0) {
+                    rows.push(row);
+                }
+            }
+        }
         rows.into_iter()
             .map(|(chat, title, seq, sender, body, at, last)| {
                 Ok(MessageHit {
