@@ -436,14 +436,35 @@ impl Backend {
     pub(super) fn search_sql(self, kind: super::search::SearchKind) -> &'static str {
         use super::search::SearchKind as K;
         match (self, kind) {
-            // Messages, the newest first (the caller asks for the exact
-            // phrase first, [`K::MessagePhrases`]). The index is read in
-            // its own order and stops at the limit: a word in every message
-            // of a large chat costs no more than a rare one. On SQLite the
-            // full-text index drives the join (`CROSS JOIN` fixes the order)
-            // and gives its rowids newest first; on PostgreSQL the planner
-            // walks `messages_by_time` backwards for a common word and the
-            // GIN index for a rare one.
+            // Messages, the newest first, in three tiers the caller reads
+            // in turn until it has enough: the exact phrase
+            // ([`K::MessagePhrases`]), every word exactly
+            // ([`K::MessageWords`]), every word as a prefix ([`K::Messages`]).
+            // Each read follows the index in its own order and stops at the
+            // limit, so a word in every message of a large chat costs no
+            // more than a rare one; only the prefix tier makes the index
+            // gather every word a prefix covers, and it is read only when
+            // the exact tiers found too little. On SQLite the full-text
+            // index drives the join (`CROSS JOIN` fixes the order) and gives
+            // its rowids newest first; on PostgreSQL the planner walks
+            // `messages_by_time` backwards for a common word and the GIN
+            // index for a rare one.
+            (Backend::Sqlite, K::MessagePhrases) => concat!(
+                search_message_columns!(),
+                " FROM messages_fts f CROSS JOIN messages msg ON msg.rowid = f.rowid CROSS ",
+                search_message_joins!(),
+                " WHERE messages_fts MATCH $2 AND $1 <> '' AND ",
+                search_message_filter!(),
+                " ORDER BY f.rowid DESC LIMIT $3"
+            ),
+            (Backend::Sqlite, K::MessageWords) => concat!(
+                search_message_columns!(),
+                " FROM messages_fts f CROSS JOIN messages msg ON msg.rowid = f.rowid CROSS ",
+                search_message_joins!(),
+                " WHERE messages_fts MATCH replace($1, '*', '') AND $2 <> '' AND ",
+                search_message_filter!(),
+                " ORDER BY f.rowid DESC LIMIT $3"
+            ),
             (Backend::Sqlite, K::Messages) => concat!(
                 search_message_columns!(),
                 " FROM messages_fts f CROSS JOIN messages msg ON msg.rowid = f.rowid CROSS ",
@@ -452,28 +473,27 @@ impl Backend {
                 search_message_filter!(),
                 " ORDER BY f.rowid DESC LIMIT $3"
             ),
-            (Backend::Sqlite, K::MessagePhrases) => concat!(
+            (Backend::Postgres, K::MessagePhrases) => concat!(
                 search_message_columns!(),
-                " FROM messages_fts f CROSS JOIN messages msg ON msg.rowid = f.rowid CROSS ",
+                " FROM messages msg ",
                 search_message_joins!(),
-                " WHERE messages_fts MATCH ($1 || ' AND ' || $2) AND ",
+                " WHERE msg.search_vector @@ phraseto_tsquery('simple', portico_words($2)) AND $1 <> '' AND ",
                 search_message_filter!(),
-                " ORDER BY f.rowid DESC LIMIT $3"
+                " ORDER BY msg.created_at DESC, msg.seq DESC LIMIT $3"
+            ),
+            (Backend::Postgres, K::MessageWords) => concat!(
+                search_message_columns!(),
+                " FROM messages msg ",
+                search_message_joins!(),
+                " WHERE msg.search_vector @@ plainto_tsquery('simple', portico_words($2)) AND $1 <> '' AND ",
+                search_message_filter!(),
+                " ORDER BY msg.created_at DESC, msg.seq DESC LIMIT $3"
             ),
             (Backend::Postgres, K::Messages) => concat!(
                 search_message_columns!(),
                 " FROM messages msg ",
                 search_message_joins!(),
                 " WHERE msg.search_vector @@ to_tsquery('simple', portico_fold($1)) AND $2 <> '' AND ",
-                search_message_filter!(),
-                " ORDER BY msg.created_at DESC, msg.seq DESC LIMIT $3"
-            ),
-            (Backend::Postgres, K::MessagePhrases) => concat!(
-                search_message_columns!(),
-                " FROM messages msg ",
-                search_message_joins!(),
-                " WHERE msg.search_vector @@ (to_tsquery('simple', portico_fold($1)) \
-                 && phraseto_tsquery('simple', portico_words($2))) AND ",
                 search_message_filter!(),
                 " ORDER BY msg.created_at DESC, msg.seq DESC LIMIT $3"
             ),

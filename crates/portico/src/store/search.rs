@@ -22,10 +22,12 @@ pub enum Searcher {
 /// What a search looks through; one query each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SearchKind {
-    /// Messages with every word, the newest first.
+    /// Messages with every word as a prefix, the newest first.
     Messages,
     /// Messages with the exact phrase, the newest first.
     MessagePhrases,
+    /// Messages with every word exactly, the newest first.
+    MessageWords,
     Questions,
     Answers,
     Files,
@@ -176,9 +178,11 @@ impl Store {
     }
 
     /// Messages matching `query` in the chats the searcher is in: those
-    /// with the exact phrase first, then those with every word, each the
-    /// newest first. Two reads that each stop at `limit`, so a word found
-    /// in every message of a large chat is as quick as a rare one.
+    /// with the exact phrase first, then those with every word, then those
+    /// with every word as a prefix, each the newest first. Each tier is one
+    /// read that stops at `limit`, and the next is read only while there
+    /// are fewer: a word found in every message of a large chat is as quick
+    /// as a rare one.
     pub async fn search_messages(
         &self,
         practice: PracticeId,
@@ -186,18 +190,23 @@ impl Store {
         query: &SearchQuery,
         limit: i64,
     ) -> StoreResult<Vec<MessageHit>> {
-        let mut rows: Vec<MessageRow> = self
-            .search_query(SearchKind::MessagePhrases, query, practice, searcher, limit)
-            .fetch_all(&self.pool)
-            .await?;
-        if rows.len() < usize::try_from(limit).unwrap_or(0) {
-            let more: Vec<MessageRow> = self
-                .search_query(SearchKind::Messages, query, practice, searcher, limit)
+        let wanted = usize::try_from(limit).unwrap_or(0);
+        let mut rows: Vec<MessageRow> = Vec::new();
+        for tier in [
+            SearchKind::MessagePhrases,
+            SearchKind::MessageWords,
+            SearchKind::Messages,
+        ] {
+            if rows.len() >= wanted {
+                break;
+            }
+            let found: Vec<MessageRow> = self
+                .search_query(tier, query, practice, searcher, limit)
                 .fetch_all(&self.pool)
                 .await?;
-            for row in more {
+            for row in found {
                 let seen = rows.iter().any(|r| r.0 == row.0 && r.2 == row.2);
-                if !seen && rows.len() < usize::try_from(limit).unwrap_or(0) {
+                if !seen && rows.len() < wanted {
                     rows.push(row);
                 }
             }

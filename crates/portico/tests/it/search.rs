@@ -409,6 +409,30 @@ async fn an_exact_phrase_ranks_first() {
     }
 }
 
+/// X1: after the exact phrase, messages with every word as it was typed
+/// come before those where a word only begins another (the newest first
+/// within each).
+#[tokio::test]
+async fn whole_words_come_before_words_they_begin() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    say(&w.staff, &w.hannah_chat, "The tax form is ready", "w1").await;
+    say(&w.staff, &w.hannah_chat, "Taxes are due on Friday", "w2").await;
+    say(&w.staff, &w.hannah_chat, "Taxation changes this year", "w3").await;
+    let html = search(&w.staff, "app", "tax").await;
+    let messages = group(&html, "messages");
+    let whole = messages.find("The <mark>tax</mark> form");
+    let begun = [
+        messages.find("<mark>Taxes</mark> are due"),
+        messages.find("<mark>Taxation</mark> changes"),
+    ];
+    assert!(whole.is_some(), "{messages}");
+    for other in begun {
+        assert!(other.is_some(), "{messages}");
+        assert!(whole < other, "{messages}");
+    }
+}
+
 #[tokio::test]
 async fn group_committed_sends_are_found() {
     let app = TestApp::spawn().await;
