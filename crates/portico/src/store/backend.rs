@@ -446,9 +446,12 @@ impl Backend {
             // gather every word a prefix covers, and it is read only when
             // the exact tiers found too little. On SQLite the full-text
             // index drives the join (`CROSS JOIN` fixes the order) and gives
-            // its rowids newest first; on PostgreSQL the planner walks
-            // `messages_by_time` backwards for a common word and the GIN
-            // index for a rare one.
+            // its rowids newest first. On PostgreSQL the GIN index finds the
+            // matches and the newest are kept (`created_at + 0`: its
+            // estimates for words it has no statistics of would otherwise
+            // walk the messages in time order and test each, seconds for a
+            // rare word in a large chat); a word in most of a large chat's
+            // messages then costs a scan of them (docs/BENCHMARKS.md).
             (Backend::Sqlite, K::MessagePhrases) => concat!(
                 search_message_columns!(),
                 " FROM messages_fts f CROSS JOIN messages msg ON msg.rowid = f.rowid CROSS ",
@@ -479,7 +482,7 @@ impl Backend {
                 search_message_joins!(),
                 " WHERE msg.search_vector @@ phraseto_tsquery('simple', portico_words($2)) AND $1 <> '' AND ",
                 search_message_filter!(),
-                " ORDER BY msg.created_at DESC, msg.seq DESC LIMIT $3"
+                " ORDER BY msg.created_at + 0 DESC, msg.seq DESC LIMIT $3"
             ),
             (Backend::Postgres, K::MessageWords) => concat!(
                 search_message_columns!(),
@@ -487,7 +490,7 @@ impl Backend {
                 search_message_joins!(),
                 " WHERE msg.search_vector @@ plainto_tsquery('simple', portico_words($2)) AND $1 <> '' AND ",
                 search_message_filter!(),
-                " ORDER BY msg.created_at DESC, msg.seq DESC LIMIT $3"
+                " ORDER BY msg.created_at + 0 DESC, msg.seq DESC LIMIT $3"
             ),
             (Backend::Postgres, K::Messages) => concat!(
                 search_message_columns!(),
@@ -495,7 +498,7 @@ impl Backend {
                 search_message_joins!(),
                 " WHERE msg.search_vector @@ to_tsquery('simple', portico_fold($1)) AND $2 <> '' AND ",
                 search_message_filter!(),
-                " ORDER BY msg.created_at DESC, msg.seq DESC LIMIT $3"
+                " ORDER BY msg.created_at + 0 DESC, msg.seq DESC LIMIT $3"
             ),
             (Backend::Sqlite, K::Questions) => concat!(
                 search_question_columns!(),
