@@ -450,9 +450,7 @@ impl Server {
                     while marks.recv_many(&mut practices, 512).await > 0 {
                         practices.sort_unstable();
                         practices.dedup();
-                        let payloads = practices
-                            .drain(..)
-                            .collect::<Vec<_>>()
+                        let payloads = std::mem::take(&mut practices)
                             .chunks(100)
                             .map(|chunk| {
                                 serde_json::to_string(&hub.wire_changes(chunk.to_vec()))

@@ -223,6 +223,8 @@ pub struct App {
 }
 
 impl App {
+    /// The use cases over `store`; the store stamps its rows with `clock`'s
+    /// time, the same time the use cases read.
     pub fn new(
         store: Store,
         settings: Settings,
@@ -230,6 +232,7 @@ impl App {
         files: FileStore,
         keys: crate::keys::Keyring,
     ) -> Self {
+        let store = store.with_clock(clock.clone());
         Self {
             keys: Arc::new(keys),
             sends: crate::store::group_commit::SendQueue::new(store.clone()),

@@ -85,9 +85,9 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(token.id.to_string())
-        .bind(token.practice_id.to_string())
-        .bind(token.staff_id.to_string())
-        .bind(token.created_by.to_string())
+        .bind(token.practice_id)
+        .bind(token.staff_id)
+        .bind(token.created_by)
         .bind(&token.name)
         .bind(hash)
         .bind(&token.shown_prefix)
@@ -124,7 +124,7 @@ impl Store {
             columns!(),
             " FROM api_tokens WHERE practice_id = $1 AND id = $2"
         ))
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(id.to_string())
         .fetch_optional(&self.pool)
         .await?
@@ -144,8 +144,8 @@ impl Store {
             " FROM api_tokens WHERE practice_id = $1 \
              AND (staff_id = $2 OR created_by = $2) ORDER BY created_at DESC, id DESC"
         ))
-        .bind(practice.to_string())
-        .bind(staff.to_string())
+        .bind(practice)
+        .bind(staff)
         .fetch_all(&self.pool)
         .await?)
     }
@@ -158,7 +158,7 @@ impl Store {
             " FROM api_tokens WHERE practice_id = $1 \
              ORDER BY created_at DESC, id DESC"
         ))
-        .bind(practice.to_string())
+        .bind(practice)
         .fetch_all(&self.pool)
         .await?)
     }
@@ -178,7 +178,7 @@ impl Store {
                     "UPDATE api_tokens SET revoked_at = $3 \
                      WHERE practice_id = $1 AND id = $2 AND revoked_at IS NULL",
                 )
-                .bind(practice.to_string())
+                .bind(practice)
                 .bind(id.to_string())
                 .bind(now.0),
                 entry,
@@ -195,7 +195,7 @@ impl Store {
         now: Millis,
     ) -> StoreResult<()> {
         sqlx::query("UPDATE api_tokens SET last_used_at = $3 WHERE practice_id = $1 AND id = $2")
-            .bind(practice.to_string())
+            .bind(practice)
             .bind(id.to_string())
             .bind(now.0)
             .execute(&self.pool)

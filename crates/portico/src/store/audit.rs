@@ -306,7 +306,7 @@ async fn append(conn: &mut sqlx::AnyConnection, entry: &NewAudit) -> StoreResult
         "INSERT INTO audit_chains (practice_id, last_seq, last_hash, anchor_seq, anchor_hash) \
          VALUES ($1, 0, $2, 0, $2) ON CONFLICT (practice_id) DO NOTHING",
     )
-    .bind(&practice)
+    .bind(entry.practice)
     .bind(GENESIS_HASH)
     .execute(&mut *conn)
     .await?;
@@ -315,7 +315,7 @@ async fn append(conn: &mut sqlx::AnyConnection, entry: &NewAudit) -> StoreResult
         "UPDATE audit_chains SET last_seq = last_seq + 1 WHERE practice_id = $1 \
          RETURNING last_seq, last_hash",
     )
-    .bind(&practice)
+    .bind(entry.practice)
     .fetch_one(&mut *conn)
     .await?;
     let client = entry.client.map(|c| c.to_string());
@@ -337,7 +337,7 @@ async fn append(conn: &mut sqlx::AnyConnection, entry: &NewAudit) -> StoreResult
     }
     .hash();
     sqlx::query("UPDATE audit_chains SET last_hash = $2 WHERE practice_id = $1")
-        .bind(&practice)
+        .bind(entry.practice)
         .bind(&hash)
         .execute(&mut *conn)
         .await?;
@@ -347,7 +347,7 @@ async fn append(conn: &mut sqlx::AnyConnection, entry: &NewAudit) -> StoreResult
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(uuid::Uuid::now_v7().to_string())
-    .bind(&practice)
+    .bind(entry.practice)
     .bind(seq)
     .bind(entry.at.0)
     .bind(entry.actor.kind())
@@ -355,7 +355,7 @@ async fn append(conn: &mut sqlx::AnyConnection, entry: &NewAudit) -> StoreResult
     .bind(entry.actor.label())
     .bind(entry.kind.code())
     .bind(&entry.subject)
-    .bind(client)
+    .bind(entry.client)
     .bind(&entry.detail)
     .bind(&entry.ip)
     .bind(&entry.request_id)
@@ -518,10 +518,10 @@ impl Store {
              AND ($8 IS NULL OR e.seq < $8) \
              ORDER BY e.seq DESC LIMIT $9",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(person_kind)
         .bind(person_id)
-        .bind(filter.client.map(|c| c.to_string()))
+        .bind(filter.client)
         .bind(filter.action.map(AuditKind::code))
         .bind(filter.from.map(|m| m.0))
         .bind(filter.until.map(|m| m.0))
@@ -543,7 +543,7 @@ impl Store {
             "SELECT action, created_at FROM audit_events WHERE practice_id = $1 AND subject = $2 \
              ORDER BY seq, created_at, id",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(subject)
         .fetch_all(&self.pool)
         .await?;
@@ -599,7 +599,7 @@ impl Store {
         let head: Option<(i64, String, i64, String)> = sqlx::query_as(
             "SELECT last_seq, last_hash, anchor_seq, anchor_hash FROM audit_chains WHERE practice_id = $1",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .fetch_optional(&self.pool)
         .await?;
         let (last_seq, last_hash, anchor_seq, anchor_hash) =
@@ -621,7 +621,7 @@ impl Store {
                  detail, ip, request_id, prev_hash, hash FROM audit_events \
                  WHERE practice_id = $1 AND seq > $2 ORDER BY seq LIMIT 1000",
             )
-            .bind(&practice_text)
+            .bind(practice)
             .bind(after)
             .fetch_all(&self.pool)
             .await?;
@@ -694,12 +694,11 @@ impl Store {
         before: Millis,
         now: Millis,
     ) -> StoreResult<i64> {
-        let practice_text = practice.to_string();
         let mut tx = self.begin().await?;
         // Lock the head: no entry is written while the anchor moves.
         let locked =
             sqlx::query("UPDATE audit_chains SET last_seq = last_seq WHERE practice_id = $1")
-                .bind(&practice_text)
+                .bind(practice)
                 .execute(&mut *tx.tx)
                 .await?
                 .rows_affected();
@@ -710,7 +709,7 @@ impl Store {
             "SELECT seq, hash FROM audit_events WHERE practice_id = $1 AND seq = \
              (SELECT MAX(seq) FROM audit_events WHERE practice_id = $1 AND created_at < $2)",
         )
-        .bind(&practice_text)
+        .bind(practice)
         .bind(before.0)
         .fetch_optional(&mut *tx.tx)
         .await?;
@@ -719,7 +718,7 @@ impl Store {
         };
 
         let removed = sqlx::query("DELETE FROM audit_events WHERE practice_id = $1 AND seq <= $2")
-            .bind(&practice_text)
+            .bind(practice)
             .bind(anchor_seq)
             .execute(&mut *tx.tx)
             .await?
@@ -727,7 +726,7 @@ impl Store {
         sqlx::query(
             "UPDATE audit_chains SET anchor_seq = $2, anchor_hash = $3 WHERE practice_id = $1",
         )
-        .bind(&practice_text)
+        .bind(practice)
         .bind(anchor_seq)
         .bind(&anchor_hash)
         .execute(&mut *tx.tx)
@@ -746,7 +745,7 @@ impl Store {
     pub async fn audit_retention_days(&self, practice: PracticeId) -> StoreResult<i64> {
         let (days,): (i64,) =
             sqlx::query_as("SELECT audit_retention_days FROM practices WHERE id = $1")
-                .bind(practice.to_string())
+                .bind(practice)
                 .fetch_optional(&self.pool)
                 .await?
                 .ok_or(StoreError::NotFound)?;
@@ -757,7 +756,7 @@ impl Store {
     pub async fn set_audit_retention_days(&self, days: i64, entry: &NewAudit) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         let done = sqlx::query("UPDATE practices SET audit_retention_days = $2 WHERE id = $1")
-            .bind(entry.practice.to_string())
+            .bind(entry.practice)
             .bind(days)
             .execute(&mut *tx.tx)
             .await?;

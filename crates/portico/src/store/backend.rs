@@ -245,20 +245,22 @@ impl Backend {
     }
 
     /// The messages already stored under the senders' idempotency keys;
-    /// `$1` a JSON array of `{p, k, s, key}`.
+    /// `$1` a JSON array of [`SenderKey`](super::group_commit::SenderKey).
     pub(super) fn existing_messages_sql(self) -> &'static str {
         match self {
             Backend::Sqlite => concat!(
                 "SELECT ",
                 super::chats::message_columns!(),
                 ", idempotency_key FROM messages WHERE (practice_id, sender_kind, sender_id, idempotency_key) IN \
-                 (SELECT value ->> 'p', value ->> 'k', value ->> 's', value ->> 'key' FROM json_each($1))"
+                 (SELECT value ->> 'practice_id', value ->> 'sender_kind', value ->> 'sender_id', \
+                  value ->> 'idempotency_key' FROM json_each($1))"
             ),
             Backend::Postgres => concat!(
                 "SELECT ",
                 super::chats::message_columns!(),
                 ", idempotency_key FROM messages WHERE (practice_id, sender_kind, sender_id, idempotency_key) IN \
-                 (SELECT p, k, s, key FROM json_to_recordset($1::json) AS j(p text, k text, s text, key text))"
+                 (SELECT j.practice_id, j.sender_kind, j.sender_id, j.idempotency_key FROM json_to_recordset($1::json) \
+                  AS j(practice_id text, sender_kind text, sender_id text, idempotency_key text))"
             ),
         }
     }
@@ -273,33 +275,36 @@ impl Backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(
                 "SELECT chats.id FROM chats \
-                 JOIN json_to_recordset($1::json) AS j(p text, c text) \
-                 ON chats.practice_id = j.p AND chats.id = j.c \
+                 JOIN json_to_recordset($1::json) AS j(practice_id text, chat_id text) \
+                 ON chats.practice_id = j.practice_id AND chats.id = j.chat_id \
                  ORDER BY chats.practice_id, chats.id FOR UPDATE OF chats",
             ),
         }
     }
 
-    /// Takes `n` sequence numbers in each chat; `$1` a JSON array of
-    /// `{p, c, n, at}`. Returns each chat's id and its new last number.
+    /// Takes `taken` sequence numbers in each chat; `$1` a JSON array of
+    /// [`SeqsToTake`](super::group_commit::SeqsToTake). Returns each chat's
+    /// id and its new last number.
     pub(super) fn take_seqs_sql(self) -> &'static str {
         match self {
             Backend::Sqlite => {
-                "UPDATE chats SET last_seq = last_seq + j.n, last_message_at = j.at \
-                 FROM (SELECT value ->> 'p' AS p, value ->> 'c' AS c, value ->> 'n' AS n, value ->> 'at' AS at \
+                "UPDATE chats SET last_seq = chats.last_seq + j.taken, last_message_at = j.last_message_at \
+                 FROM (SELECT value ->> 'practice_id' AS practice_id, value ->> 'chat_id' AS chat_id, \
+                       value ->> 'taken' AS taken, value ->> 'last_message_at' AS last_message_at \
                        FROM json_each($1)) AS j \
-                 WHERE chats.practice_id = j.p AND chats.id = j.c RETURNING chats.id, chats.last_seq"
+                 WHERE chats.practice_id = j.practice_id AND chats.id = j.chat_id RETURNING chats.id, chats.last_seq"
             }
             Backend::Postgres => {
-                "UPDATE chats SET last_seq = chats.last_seq + j.n, last_message_at = j.at \
-                 FROM json_to_recordset($1::json) AS j(p text, c text, n bigint, at bigint) \
-                 WHERE chats.practice_id = j.p AND chats.id = j.c RETURNING chats.id, chats.last_seq"
+                "UPDATE chats SET last_seq = chats.last_seq + j.taken, last_message_at = j.last_message_at \
+                 FROM json_to_recordset($1::json) AS j(practice_id text, chat_id text, taken bigint, last_message_at bigint) \
+                 WHERE chats.practice_id = j.practice_id AND chats.id = j.chat_id RETURNING chats.id, chats.last_seq"
             }
         }
     }
 
-    /// Inserts messages; `$1` a JSON array of `{id, p, c, seq, k, s, name,
-    /// body, key, reply, at, auto, urgent}`. A message whose sender's idempotency key is
+    /// Inserts messages; `$1` a JSON array of
+    /// [`MessageInsert`](super::group_commit::MessageInsert), keyed by the
+    /// columns they fill. A message whose sender's idempotency key is
     /// already taken (by another instance's batch that committed first) is
     /// skipped; the ids returned are those inserted.
     pub(super) fn insert_messages_sql(self) -> &'static str {
@@ -307,49 +312,57 @@ impl Backend {
             Backend::Sqlite => {
                 "INSERT INTO messages (id, practice_id, chat_id, seq, sender_kind, sender_id, sender_name, body, \
                  idempotency_key, reply_to_seq, created_at, automatic, urgent) \
-                 SELECT value ->> 'id', value ->> 'p', value ->> 'c', value ->> 'seq', value ->> 'k', value ->> 's', \
-                 value ->> 'name', value ->> 'body', value ->> 'key', value ->> 'reply', value ->> 'at', value ->> 'auto', \
-                 value ->> 'urgent' \
+                 SELECT value ->> 'id', value ->> 'practice_id', value ->> 'chat_id', value ->> 'seq', \
+                 value ->> 'sender_kind', value ->> 'sender_id', value ->> 'sender_name', value ->> 'body', \
+                 value ->> 'idempotency_key', value ->> 'reply_to_seq', value ->> 'created_at', \
+                 value ->> 'automatic', value ->> 'urgent' \
                  FROM json_each($1) \
                  WHERE true ON CONFLICT (practice_id, sender_kind, sender_id, idempotency_key) DO NOTHING RETURNING id"
             }
             Backend::Postgres => {
                 "INSERT INTO messages (id, practice_id, chat_id, seq, sender_kind, sender_id, sender_name, body, \
                  idempotency_key, reply_to_seq, created_at, automatic, urgent) \
-                 SELECT id, p, c, seq, k, s, name, body, key, reply, at, auto, urgent FROM json_to_recordset($1::json) \
-                 AS j(id text, p text, c text, seq bigint, k text, s text, name text, body text, key text, \
-                      reply bigint, at bigint, auto bigint, urgent bigint) \
+                 SELECT j.id, j.practice_id, j.chat_id, j.seq, j.sender_kind, j.sender_id, j.sender_name, j.body, \
+                 j.idempotency_key, j.reply_to_seq, j.created_at, j.automatic, j.urgent FROM json_to_recordset($1::json) \
+                 AS j(id text, practice_id text, chat_id text, seq bigint, sender_kind text, sender_id text, \
+                      sender_name text, body text, idempotency_key text, reply_to_seq bigint, created_at bigint, \
+                      automatic bigint, urgent bigint) \
                  ON CONFLICT (practice_id, sender_kind, sender_id, idempotency_key) DO NOTHING RETURNING id"
             }
         }
     }
 
-    /// After sends: hidden chats come back (M6) and each sender has read
-    /// up to their last message; `$1` a JSON array of `{p, c, k, s, seq}`.
+    /// After sends: hidden chats come back (M6; `$1` a JSON array of
+    /// [`ChatRef`](super::group_commit::ChatRef)) and each sender has read
+    /// up to her last message (`$1` a JSON array of
+    /// [`ReadUpTo`](super::group_commit::ReadUpTo)).
     pub(super) fn members_after_send_sql(self) -> [&'static str; 2] {
         match self {
             Backend::Sqlite => [
                 "UPDATE chat_members SET hidden = 0 WHERE hidden = 1 AND (practice_id, chat_id) IN \
-                 (SELECT value ->> 'p', value ->> 'c' FROM json_each($1))",
-                "UPDATE chat_members SET last_read_seq = j.seq \
-                 FROM (SELECT value ->> 'p' AS p, value ->> 'c' AS c, value ->> 'k' AS k, value ->> 's' AS s, \
-                       value ->> 'seq' AS seq FROM json_each($1)) AS j \
-                 WHERE chat_members.practice_id = j.p AND chat_members.chat_id = j.c \
-                 AND chat_members.member_kind = j.k AND chat_members.member_id = j.s",
+                 (SELECT value ->> 'practice_id', value ->> 'chat_id' FROM json_each($1))",
+                "UPDATE chat_members SET last_read_seq = j.last_read_seq \
+                 FROM (SELECT value ->> 'practice_id' AS practice_id, value ->> 'chat_id' AS chat_id, \
+                       value ->> 'member_kind' AS member_kind, value ->> 'member_id' AS member_id, \
+                       value ->> 'last_read_seq' AS last_read_seq FROM json_each($1)) AS j \
+                 WHERE chat_members.practice_id = j.practice_id AND chat_members.chat_id = j.chat_id \
+                 AND chat_members.member_kind = j.member_kind AND chat_members.member_id = j.member_id",
             ],
             Backend::Postgres => [
                 "UPDATE chat_members SET hidden = 0 WHERE hidden = 1 AND (practice_id, chat_id) IN \
-                 (SELECT p, c FROM json_to_recordset($1::json) AS j(p text, c text))",
-                "UPDATE chat_members SET last_read_seq = j.seq \
-                 FROM json_to_recordset($1::json) AS j(p text, c text, k text, s text, seq bigint) \
-                 WHERE chat_members.practice_id = j.p AND chat_members.chat_id = j.c \
-                 AND chat_members.member_kind = j.k AND chat_members.member_id = j.s",
+                 (SELECT j.practice_id, j.chat_id FROM json_to_recordset($1::json) AS j(practice_id text, chat_id text))",
+                "UPDATE chat_members SET last_read_seq = j.last_read_seq \
+                 FROM json_to_recordset($1::json) \
+                 AS j(practice_id text, chat_id text, member_kind text, member_id text, last_read_seq bigint) \
+                 WHERE chat_members.practice_id = j.practice_id AND chat_members.chat_id = j.chat_id \
+                 AND chat_members.member_kind = j.member_kind AND chat_members.member_id = j.member_id",
             ],
         }
     }
 
     /// On PostgreSQL, takes a share lock on the contacts who are members
-    /// of a batch's chats (`$1` a JSON array of `{p, c}`), so that taking a
+    /// of a batch's chats (`$1` a JSON array of
+    /// [`ChatRef`](super::group_commit::ChatRef)), so that taking a
     /// client away from one of them (which writes her row) waits for the
     /// batch, or the batch for it. SQLite's write transactions are
     /// exclusive already.
@@ -359,7 +372,8 @@ impl Backend {
             Backend::Postgres => Some(
                 "SELECT k.id FROM contacts k WHERE (k.practice_id, k.id) IN \
                  (SELECT m.practice_id, m.member_id FROM chat_members m \
-                  JOIN json_to_recordset($1::json) AS j(p text, c text) ON m.practice_id = j.p AND m.chat_id = j.c \
+                  JOIN json_to_recordset($1::json) AS j(practice_id text, chat_id text) \
+                  ON m.practice_id = j.practice_id AND m.chat_id = j.chat_id \
                   WHERE m.member_kind = 'contact') \
                  ORDER BY k.practice_id, k.id FOR SHARE OF k",
             ),
@@ -367,22 +381,26 @@ impl Backend {
     }
 
     /// The senders of a batch who may still send to their chats: members
-    /// who reach them (`$1` a JSON array of `{p, c, k, s}`). Returns chat
-    /// id, member kind and member id.
+    /// who reach them (`$1` a JSON array of
+    /// [`ChatMember`](super::group_commit::ChatMember)). Returns chat id,
+    /// member kind and member id.
     pub(super) fn senders_allowed_sql(self) -> &'static str {
         match self {
             Backend::Sqlite => concat!(
                 "SELECT m.chat_id, m.member_kind, m.member_id FROM \
-                 (SELECT value ->> 'p' AS p, value ->> 'c' AS c, value ->> 'k' AS k, value ->> 's' AS s \
+                 (SELECT value ->> 'practice_id' AS practice_id, value ->> 'chat_id' AS chat_id, \
+                  value ->> 'member_kind' AS member_kind, value ->> 'member_id' AS member_id \
                   FROM json_each($1)) AS j \
-                 JOIN chat_members m ON m.practice_id = j.p AND m.chat_id = j.c AND m.member_kind = j.k AND m.member_id = j.s \
+                 JOIN chat_members m ON m.practice_id = j.practice_id AND m.chat_id = j.chat_id \
+                 AND m.member_kind = j.member_kind AND m.member_id = j.member_id \
                  JOIN chats ch ON ch.practice_id = m.practice_id AND ch.id = m.chat_id WHERE ",
                 super::chats::member_reaches_chat!()
             ),
             Backend::Postgres => concat!(
                 "SELECT m.chat_id, m.member_kind, m.member_id FROM \
-                 json_to_recordset($1::json) AS j(p text, c text, k text, s text) \
-                 JOIN chat_members m ON m.practice_id = j.p AND m.chat_id = j.c AND m.member_kind = j.k AND m.member_id = j.s \
+                 json_to_recordset($1::json) AS j(practice_id text, chat_id text, member_kind text, member_id text) \
+                 JOIN chat_members m ON m.practice_id = j.practice_id AND m.chat_id = j.chat_id \
+                 AND m.member_kind = j.member_kind AND m.member_id = j.member_id \
                  JOIN chats ch ON ch.practice_id = m.practice_id AND ch.id = m.chat_id WHERE ",
                 super::chats::member_reaches_chat!()
             ),
@@ -390,20 +408,22 @@ impl Backend {
     }
 
     /// Who hears a batch's messages: the members of its chats who reach
-    /// them (`$1` a JSON array of `{p, c}`). Returns chat id, member kind
-    /// and member id.
+    /// them (`$1` a JSON array of [`ChatRef`](super::group_commit::ChatRef)).
+    /// Returns chat id, member kind and member id.
     pub(super) fn chat_recipients_sql(self) -> &'static str {
         match self {
             Backend::Sqlite => concat!(
                 "SELECT m.chat_id, m.member_kind, m.member_id FROM chat_members m \
                  JOIN chats ch ON ch.practice_id = m.practice_id AND ch.id = m.chat_id \
-                 WHERE (m.practice_id, m.chat_id) IN (SELECT value ->> 'p', value ->> 'c' FROM json_each($1)) AND ",
+                 WHERE (m.practice_id, m.chat_id) IN \
+                 (SELECT value ->> 'practice_id', value ->> 'chat_id' FROM json_each($1)) AND ",
                 super::chats::member_reaches_chat!()
             ),
             Backend::Postgres => concat!(
                 "SELECT m.chat_id, m.member_kind, m.member_id FROM chat_members m \
                  JOIN chats ch ON ch.practice_id = m.practice_id AND ch.id = m.chat_id \
-                 WHERE (m.practice_id, m.chat_id) IN (SELECT p, c FROM json_to_recordset($1::json) AS j(p text, c text)) AND ",
+                 WHERE (m.practice_id, m.chat_id) IN \
+                 (SELECT j.practice_id, j.chat_id FROM json_to_recordset($1::json) AS j(practice_id text, chat_id text)) AND ",
                 super::chats::member_reaches_chat!()
             ),
         }

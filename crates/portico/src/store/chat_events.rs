@@ -28,8 +28,8 @@ impl Store {
              SELECT $1, $2, $3, ch.last_seq, $4, $5 FROM chats ch WHERE ch.practice_id = $2 AND ch.id = $3",
         )
         .bind(uuid::Uuid::now_v7().to_string())
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(text)
         .bind(now.0)
         .execute(&self.pool)
@@ -51,8 +51,8 @@ impl Store {
              WHERE practice_id = $1 AND chat_id = $2 AND after_seq >= $3 AND after_seq <= $4 \
              ORDER BY after_seq, created_at, id",
         )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(from)
         .bind(to)
         .fetch_all(&self.pool)
@@ -75,8 +75,8 @@ impl Store {
         let rows: Vec<(i64,)> = sqlx::query_as(
             "SELECT seq FROM messages WHERE practice_id = $1 AND chat_id = $2 AND deleted_at IS NOT NULL",
         )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(|(seq,)| seq).collect())
@@ -92,8 +92,8 @@ impl Store {
         let done = sqlx::query(
             "UPDATE chats SET title = $3 WHERE practice_id = $1 AND id = $2 AND kind = 'group'",
         )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(title)
         .execute(&self.pool)
         .await?;
@@ -115,7 +115,7 @@ impl Store {
              WHERE me.practice_id = $1 AND me.member_kind = $2 AND me.member_id = $3 \
              AND COALESCE(s.name, k.name) IS NOT NULL",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(member.kind())
         .bind(member.id())
         .fetch_all(&self.pool)

@@ -146,7 +146,7 @@ impl Store {
             "SELECT allow_chat_sharing, client_chats_off_since, client_max_message_chars, \
              default_chat_staff_id, autoresponder_text FROM practices WHERE id = $1",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound)?;
@@ -154,7 +154,7 @@ impl Store {
             "SELECT start_minute, end_minute FROM autoresponder_windows \
              WHERE practice_id = $1 ORDER BY position",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .fetch_all(&self.pool)
         .await?;
         Ok(MessagingSettings {
@@ -180,11 +180,11 @@ impl Store {
              client_max_message_chars = $4, default_chat_staff_id = $5, autoresponder_text = $6 \
              WHERE id = $1",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(flag(settings.allow_sharing))
         .bind(settings.client_chats_off_since.map(|m| m.0))
         .bind(settings.client_max_message_chars)
-        .bind(settings.default_staff.map(|s| s.to_string()))
+        .bind(settings.default_staff)
         .bind(settings.autoresponder_text.clone())
         .execute(&mut *tx.tx)
         .await?;
@@ -192,7 +192,7 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         sqlx::query("DELETE FROM autoresponder_windows WHERE practice_id = $1")
-            .bind(practice.to_string())
+            .bind(practice)
             .execute(&mut *tx.tx)
             .await?;
         for (position, (start, end)) in settings.windows.iter().enumerate() {
@@ -200,7 +200,7 @@ impl Store {
                 "INSERT INTO autoresponder_windows (practice_id, position, start_minute, end_minute) \
                  VALUES ($1, $2, $3, $4)",
             )
-            .bind(practice.to_string())
+            .bind(practice)
             .bind(i64::try_from(position).unwrap_or(i64::MAX))
             .bind(*start)
             .bind(*end)
@@ -219,8 +219,8 @@ impl Store {
     ) -> StoreResult<Option<bool>> {
         let (value,): (Option<i64>,) =
             sqlx::query_as("SELECT client_chats FROM clients WHERE practice_id = $1 AND id = $2")
-                .bind(practice.to_string())
-                .bind(client.to_string())
+                .bind(practice)
+                .bind(client)
                 .fetch_optional(&self.pool)
                 .await?
                 .ok_or(StoreError::NotFound)?;
@@ -235,8 +235,8 @@ impl Store {
     ) -> StoreResult<()> {
         let done =
             sqlx::query("UPDATE clients SET client_chats = $3 WHERE practice_id = $1 AND id = $2")
-                .bind(practice.to_string())
-                .bind(client.to_string())
+                .bind(practice)
+                .bind(client)
                 .bind(value.map(flag))
                 .execute(&self.pool)
                 .await?;
@@ -252,7 +252,7 @@ impl Store {
             "SELECT enter_sends, open_latest FROM messaging_preferences \
              WHERE practice_id = $1 AND member_kind = $2 AND member_id = $3",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(member.kind())
         .bind(member.id())
         .fetch_optional(&self.pool)
@@ -278,7 +278,7 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (practice_id, member_kind, member_id) \
              DO UPDATE SET enter_sends = excluded.enter_sends, open_latest = excluded.open_latest",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(member.kind())
         .bind(member.id())
         .bind(flag(prefs.enter_sends))
@@ -316,7 +316,7 @@ impl Store {
              WHERE a.practice_id = $1 AND s.active = 1 \
              ORDER BY s.name, a.staff_id, w.position",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .fetch_all(&self.pool)
         .await?;
         let mut out: Vec<StaffAutoresponder> = Vec::new();
@@ -346,16 +346,16 @@ impl Store {
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM staff_autoresponders WHERE practice_id = $1 AND staff_id = $2")
-            .bind(practice.to_string())
-            .bind(staff.to_string())
+            .bind(practice)
+            .bind(staff)
             .execute(&mut *tx.tx)
             .await?;
         if let Some((text, windows)) = answer {
             sqlx::query(
                 "INSERT INTO staff_autoresponders (practice_id, staff_id, text) VALUES ($1, $2, $3)",
             )
-            .bind(practice.to_string())
-            .bind(staff.to_string())
+            .bind(practice)
+            .bind(staff)
             .bind(text)
             .execute(&mut *tx.tx)
             .await?;
@@ -365,8 +365,8 @@ impl Store {
                      (practice_id, staff_id, position, start_minute, end_minute) \
                      VALUES ($1, $2, $3, $4, $5)",
                 )
-                .bind(practice.to_string())
-                .bind(staff.to_string())
+                .bind(practice)
+                .bind(staff)
                 .bind(i64::try_from(position).unwrap_or(i64::MAX))
                 .bind(*start)
                 .bind(*end)
@@ -390,8 +390,8 @@ impl Store {
             "UPDATE chats SET last_autoreply_at = $3 WHERE practice_id = $1 AND id = $2 \
              AND (last_autoreply_at IS NULL OR last_autoreply_at <= $4)",
         )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(now.0)
         .bind(since.0)
         .execute(&self.pool)
@@ -407,9 +407,9 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, 'scheduled', $7)",
         )
         .bind(id.to_string())
-        .bind(new.practice.to_string())
-        .bind(new.chat.to_string())
-        .bind(new.author.to_string())
+        .bind(new.practice)
+        .bind(new.chat)
+        .bind(new.author)
         .bind(&new.body)
         .bind(new.send_at.0)
         .bind(new.now.0)
@@ -428,7 +428,7 @@ impl Store {
             scheduled_columns!(),
             " FROM scheduled_messages WHERE practice_id = $1 AND id = $2"
         ))
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(id.to_string())
         .fetch_optional(&self.pool)
         .await?
@@ -449,9 +449,9 @@ impl Store {
             " FROM scheduled_messages WHERE practice_id = $1 AND chat_id = $2 AND author_id = $3 \
              AND state IN ('scheduled', 'sending', 'failed') ORDER BY send_at, id"
         ))
-        .bind(practice.to_string())
-        .bind(chat.to_string())
-        .bind(author.to_string())
+        .bind(practice)
+        .bind(chat)
+        .bind(author)
         .fetch_all(&self.pool)
         .await?
         .into_iter()
@@ -473,9 +473,9 @@ impl Store {
             "UPDATE scheduled_messages SET body = $4, send_at = $5, state = 'scheduled', failure = NULL \
              WHERE practice_id = $1 AND id = $2 AND author_id = $3 AND state IN ('scheduled', 'failed')",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(id.to_string())
-        .bind(author.to_string())
+        .bind(author)
         .bind(body)
         .bind(send_at.0)
         .execute(&self.pool)
@@ -494,9 +494,9 @@ impl Store {
             "DELETE FROM scheduled_messages WHERE practice_id = $1 AND id = $2 AND author_id = $3 \
              AND state IN ('scheduled', 'failed')",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(id.to_string())
-        .bind(author.to_string())
+        .bind(author)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -536,7 +536,7 @@ impl Store {
             "UPDATE scheduled_messages SET state = $3, sent_seq = $4, failure = $5 \
              WHERE practice_id = $1 AND id = $2",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(id.to_string())
         .bind(state)
         .bind(seq)

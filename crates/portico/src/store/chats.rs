@@ -266,10 +266,10 @@ impl Store {
                          AND m.member_kind = 'contact' AND m.member_id = $4) \
              ORDER BY ch.created_at LIMIT 1"
         ))
-        .bind(practice.to_string())
-        .bind(client.to_string())
-        .bind(staff.to_string())
-        .bind(contact.to_string())
+        .bind(practice)
+        .bind(client)
+        .bind(staff)
+        .bind(contact)
         .fetch_optional(&self.pool)
         .await?
         .map(Chat::try_from)
@@ -290,8 +290,8 @@ impl Store {
              WHERE ch.practice_id = $1 AND ch.id = $2 AND m.member_kind = $3 AND m.member_id = $4 AND ",
             member_reaches_chat!()
         ))
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(member.kind())
         .bind(member.id())
         .fetch_optional(&self.pool)
@@ -331,7 +331,7 @@ impl Store {
             member_reaches_chat!(),
             " ORDER BY m.starred DESC, ch.last_message_at DESC, ch.id DESC"
         ))
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(member.kind())
         .bind(member.id())
         .fetch_all(&self.pool)
@@ -361,8 +361,8 @@ impl Store {
              WHERE m.practice_id = $1 AND m.chat_id = $2 AND ",
             member_reaches_chat!()
         ))
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -390,8 +390,8 @@ impl Store {
              WHERE m.practice_id = $1 AND m.chat_id = $2 AND COALESCE(s.name, k.name) IS NOT NULL AND ",
             member_reaches_chat!()
         ))
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -413,8 +413,8 @@ impl Store {
             message_columns!(),
             " FROM messages WHERE practice_id = $1 AND chat_id = $2 AND seq > $3 ORDER BY seq DESC LIMIT $4"
         ))
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(after.unwrap_or(0))
         .bind(limit)
         .fetch_all(&self.pool)
@@ -436,8 +436,8 @@ impl Store {
             message_columns!(),
             " FROM messages WHERE practice_id = $1 AND chat_id = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4"
         ))
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(before)
         .bind(limit)
         .fetch_all(&self.pool)
@@ -460,8 +460,8 @@ impl Store {
             message_columns!(),
             " FROM messages WHERE practice_id = $1 AND chat_id = $2 AND seq > $3 ORDER BY seq LIMIT $4"
         ))
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(after)
         .bind(limit)
         .fetch_all(&self.pool)
@@ -482,8 +482,8 @@ impl Store {
             message_columns!(),
             " FROM messages WHERE practice_id = $1 AND chat_id = $2 AND seq = $3"
         ))
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(seq)
         .fetch_optional(&self.pool)
         .await?
@@ -503,8 +503,8 @@ impl Store {
             "SELECT seq, member_kind, member_id, emoji FROM message_reactions \
              WHERE practice_id = $1 AND chat_id = $2 AND seq >= $3 AND seq <= $4 ORDER BY seq, emoji",
         )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(from)
         .bind(to)
         .fetch_all(&self.pool)
@@ -534,8 +534,8 @@ impl Store {
             "DELETE FROM message_reactions WHERE practice_id = $1 AND chat_id = $2 AND seq = $3 \
              AND member_kind = $4 AND member_id = $5 AND emoji = $6",
         )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(seq)
         .bind(member.kind())
         .bind(member.id())
@@ -549,8 +549,8 @@ impl Store {
             "INSERT INTO message_reactions (practice_id, chat_id, seq, member_kind, member_id, emoji) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
         )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(seq)
         .bind(member.kind())
         .bind(member.id())
@@ -571,8 +571,8 @@ impl Store {
         let done = sqlx::query(
             "UPDATE messages SET pinned_at = $4 WHERE practice_id = $1 AND chat_id = $2 AND seq = $3 AND deleted_at IS NULL",
         )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(seq)
         .bind(pinned_at.map(|m| m.0))
         .execute(&self.pool)
@@ -593,8 +593,8 @@ impl Store {
             "UPDATE chat_members SET hidden = COALESCE($5, hidden), starred = COALESCE($6, starred) \
              WHERE practice_id = $1 AND chat_id = $2 AND member_kind = $3 AND member_id = $4",
         )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(member.kind())
         .bind(member.id())
         .bind(hidden.map(super::flag))
@@ -616,8 +616,8 @@ impl Store {
             "UPDATE chat_members SET last_read_seq = $5 WHERE practice_id = $1 AND chat_id = $2 \
              AND member_kind = $3 AND member_id = $4",
         )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(member.kind())
         .bind(member.id())
         .bind((seq - 1).max(0))
@@ -635,8 +635,8 @@ impl Store {
         let row: Option<(Option<String>, Option<String>, Option<i64>)> = sqlx::query_as(
             "SELECT status_text, status_by, status_at FROM clients WHERE practice_id = $1 AND id = $2",
         )
-        .bind(practice.to_string())
-        .bind(client.to_string())
+        .bind(practice)
+        .bind(client)
         .fetch_optional(&self.pool)
         .await?;
         Ok(match row {
@@ -660,8 +660,8 @@ impl Store {
                   OR c.primary_client_id IN (SELECT client_id FROM contact_clients \
                                              WHERE practice_id = $1 AND contact_id = $2))",
         )
-        .bind(practice.to_string())
-        .bind(contact.to_string())
+        .bind(practice)
+        .bind(contact)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
@@ -680,8 +680,8 @@ impl Store {
             message_columns!(),
             " FROM messages WHERE practice_id = $1 AND chat_id = $2 AND pinned_at IS NOT NULL ORDER BY pinned_at DESC"
         ))
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .fetch_all(&self.pool)
         .await?
         .into_iter()
@@ -700,8 +700,8 @@ impl Store {
             chat_columns!(),
             " FROM chats ch WHERE ch.practice_id = $1 AND ch.client_id = $2 ORDER BY ch.created_at, ch.id"
         ))
-        .bind(practice.to_string())
-        .bind(client.to_string())
+        .bind(practice)
+        .bind(client)
         .fetch_all(&self.pool)
         .await?
         .into_iter()
@@ -723,8 +723,8 @@ impl Store {
                 "INSERT INTO chat_members (practice_id, chat_id, member_kind, member_id, last_read_seq, joined_at) \
                  VALUES ($1, $2, $3, $4, 0, $5) ON CONFLICT DO NOTHING",
             )
-            .bind(practice.to_string())
-            .bind(chat.to_string())
+            .bind(practice)
+            .bind(chat)
             .bind(member.kind())
             .bind(member.id())
             .bind(now.0)
@@ -735,8 +735,8 @@ impl Store {
             "UPDATE chats SET kind = 'group' WHERE practice_id = $1 AND id = $2 AND \
              (SELECT COUNT(*) FROM chat_members m WHERE m.practice_id = $1 AND m.chat_id = $2) > 2",
         )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -747,7 +747,7 @@ impl Store {
     pub async fn chat_sharing_allowed(&self, practice: PracticeId) -> StoreResult<bool> {
         let (on,): (i64,) =
             sqlx::query_as("SELECT allow_chat_sharing FROM practices WHERE id = $1")
-                .bind(practice.to_string())
+                .bind(practice)
                 .fetch_optional(&self.pool)
                 .await?
                 .ok_or(StoreError::NotFound)?;
@@ -756,7 +756,7 @@ impl Store {
 
     pub async fn set_chat_sharing(&self, practice: PracticeId, on: bool) -> StoreResult<()> {
         let done = sqlx::query("UPDATE practices SET allow_chat_sharing = $2 WHERE id = $1")
-            .bind(practice.to_string())
+            .bind(practice)
             .bind(super::flag(on))
             .execute(&self.pool)
             .await?;
@@ -776,9 +776,9 @@ impl Store {
             "INSERT INTO chat_members (practice_id, chat_id, member_kind, member_id, last_read_seq, joined_at) \
              VALUES ($1, $2, 'staff', $3, 0, $4) ON CONFLICT DO NOTHING",
         )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
-        .bind(staff.to_string())
+        .bind(practice)
+        .bind(chat)
+        .bind(staff)
         .bind(now.0)
         .execute(&self.pool)
         .await?;
@@ -795,8 +795,8 @@ impl Store {
         let done = sqlx::query(
             "DELETE FROM chat_members WHERE practice_id = $1 AND chat_id = $2 AND member_kind = $3 AND member_id = $4",
         )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(member.kind())
         .bind(member.id())
         .execute(&self.pool)
@@ -816,8 +816,8 @@ impl Store {
             "UPDATE chat_members SET last_read_seq = $5 WHERE practice_id = $1 AND chat_id = $2 \
              AND member_kind = $3 AND member_id = $4 AND last_read_seq < $5",
         )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(member.kind())
         .bind(member.id())
         .bind(seq)
@@ -838,8 +838,8 @@ impl StoreTx {
         now: Millis,
     ) -> StoreResult<()> {
         sqlx::query("UPDATE clients SET status_text = $3, status_by = $4, status_at = $5 WHERE practice_id = $1 AND id = $2")
-            .bind(practice.to_string())
-            .bind(client.to_string())
+            .bind(practice)
+            .bind(client)
             .bind(text)
             .bind(by)
             .bind(now.0)
@@ -870,11 +870,11 @@ impl StoreTx {
             "INSERT INTO chats (id, practice_id, kind, title, client_id, last_seq, created_at, last_message_at) \
              VALUES ($1, $2, $3, $4, $5, 0, $6, $6)",
         )
-        .bind(chat.id.to_string())
-        .bind(practice.to_string())
+        .bind(chat.id)
+        .bind(practice)
         .bind(if direct { "direct" } else { "group" })
         .bind(title)
-        .bind(client.map(|c| c.to_string()))
+        .bind(client)
         .bind(now.0)
         .execute(&mut *self.tx)
         .await?;
@@ -883,8 +883,8 @@ impl StoreTx {
                 "INSERT INTO chat_members (practice_id, chat_id, member_kind, member_id, last_read_seq, joined_at) \
                  VALUES ($1, $2, $3, $4, 0, $5) ON CONFLICT DO NOTHING",
             )
-            .bind(practice.to_string())
-            .bind(chat.id.to_string())
+            .bind(practice)
+            .bind(chat.id)
             .bind(member.kind())
             .bind(member.id())
             .bind(now.0)

@@ -121,8 +121,8 @@ impl super::StoreTx {
             "INSERT INTO clients (id, practice_id, name, kind, assignable_questions, created_at) \
              VALUES ($1, $2, $3, $4, 0, $5)",
         )
-        .bind(client.id.to_string())
-        .bind(practice.to_string())
+        .bind(client.id)
+        .bind(practice)
         .bind(&client.name)
         .bind(client.kind.as_str())
         .bind(client.created_at.0)
@@ -139,8 +139,8 @@ impl Store {
             client_columns!(),
             " FROM clients c WHERE c.practice_id = $1 AND c.id = $2"
         ))
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound)?
@@ -177,9 +177,9 @@ impl Store {
                AND ($3 IS NULL OR EXISTS (SELECT 1 FROM client_staff cs \
                     WHERE cs.practice_id = c.practice_id AND cs.client_id = c.id AND cs.staff_id = $3)) \
              ORDER BY LOWER(c.name), c.id"))
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(search)
-        .bind(filter.assigned_to.map(|s| s.to_string()))
+        .bind(filter.assigned_to)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
@@ -200,8 +200,8 @@ impl Store {
         name: &Name,
     ) -> StoreResult<()> {
         let done = sqlx::query("UPDATE clients SET name = $3 WHERE practice_id = $1 AND id = $2")
-            .bind(practice.to_string())
-            .bind(id.to_string())
+            .bind(practice)
+            .bind(id)
             .bind(name.as_str())
             .execute(&self.pool)
             .await?;
@@ -218,8 +218,8 @@ impl Store {
         let done = sqlx::query(
             "UPDATE clients SET assignable_questions = $3 WHERE practice_id = $1 AND id = $2",
         )
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .bind(flag(on))
         .execute(&self.pool)
         .await?;
@@ -242,9 +242,9 @@ impl Store {
             "INSERT INTO client_staff (practice_id, client_id, staff_id) VALUES ($1, $2, $3) \
              ON CONFLICT DO NOTHING",
         )
-        .bind(practice.to_string())
-        .bind(client.to_string())
-        .bind(staff.to_string())
+        .bind(practice)
+        .bind(client)
+        .bind(staff)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -259,9 +259,9 @@ impl Store {
         let done = sqlx::query(
             "DELETE FROM client_staff WHERE practice_id = $1 AND client_id = $2 AND staff_id = $3",
         )
-        .bind(practice.to_string())
-        .bind(client.to_string())
-        .bind(staff.to_string())
+        .bind(practice)
+        .bind(client)
+        .bind(staff)
         .execute(&self.pool)
         .await?;
         found(done.rows_affected())
@@ -278,8 +278,8 @@ impl Store {
              JOIN staff_users s ON s.practice_id = cs.practice_id AND s.id = cs.staff_id \
              WHERE cs.practice_id = $1 AND cs.client_id = $2 ORDER BY s.name, s.id",
         )
-        .bind(practice.to_string())
-        .bind(client.to_string())
+        .bind(practice)
+        .bind(client)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|(id,)| parse_id(id)).collect()
@@ -301,8 +301,8 @@ impl Store {
             client_columns!(),
             " FROM clients c WHERE c.practice_id = $1 AND c.id = $2"
         ))
-        .bind(practice.to_string())
-        .bind(sub.to_string())
+        .bind(practice)
+        .bind(sub)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?
@@ -318,8 +318,8 @@ impl Store {
                 client_columns!(),
                 " FROM clients c WHERE c.practice_id = $1 AND c.id = $2"
             ))
-            .bind(practice.to_string())
-            .bind(primary.to_string())
+            .bind(practice)
+            .bind(primary)
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?
@@ -333,8 +333,8 @@ impl Store {
             let (children,): (i64,) = sqlx::query_as(
                 "SELECT COUNT(*) FROM clients WHERE practice_id = $1 AND primary_client_id = $2",
             )
-            .bind(practice.to_string())
-            .bind(sub.to_string())
+            .bind(practice)
+            .bind(sub)
             .fetch_one(&mut *tx)
             .await?;
             if children > 0 {
@@ -350,14 +350,14 @@ impl Store {
             "UPDATE contacts SET status = status WHERE practice_id = $1 AND id IN \
              (SELECT contact_id FROM contact_clients WHERE practice_id = $1 AND client_id = $2)",
         )
-        .bind(practice.to_string())
-        .bind(subject.primary_client_id.map(|p| p.to_string()))
+        .bind(practice)
+        .bind(subject.primary_client_id)
         .execute(&mut *tx)
         .await?;
         sqlx::query("UPDATE clients SET primary_client_id = $3 WHERE practice_id = $1 AND id = $2")
-            .bind(practice.to_string())
-            .bind(sub.to_string())
-            .bind(primary.map(|p| p.to_string()))
+            .bind(practice)
+            .bind(sub)
+            .bind(primary)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -376,8 +376,8 @@ impl Store {
             " FROM clients c \
              WHERE c.practice_id = $1 AND c.primary_client_id = $2 ORDER BY LOWER(c.name), c.id"
         ))
-        .bind(practice.to_string())
-        .bind(primary.to_string())
+        .bind(practice)
+        .bind(primary)
         .fetch_all(&self.pool)
         .await?
         .into_iter()

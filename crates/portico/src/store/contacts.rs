@@ -119,8 +119,8 @@ impl Store {
             "INSERT INTO contacts (id, practice_id, email, name, phone, status, created_at) \
              VALUES ($1, $2, $3, $4, $5, 'invited', $6)",
         )
-        .bind(contact.id.to_string())
-        .bind(practice.to_string())
+        .bind(contact.id)
+        .bind(practice)
         .bind(&contact.email)
         .bind(&contact.name)
         .bind(contact.phone.as_deref())
@@ -139,8 +139,8 @@ impl Store {
             contact_columns!(),
             " FROM contacts k WHERE k.practice_id = $1 AND k.id = $2"
         ))
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound)?
@@ -157,7 +157,7 @@ impl Store {
             contact_columns!(),
             " FROM contacts k WHERE k.practice_id = $1 AND k.email = $2"
         ))
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(email.as_str())
         .fetch_optional(&self.pool)
         .await?
@@ -173,7 +173,7 @@ impl Store {
             " FROM contacts k WHERE k.practice_id = $1 \
              ORDER BY LOWER(k.name), k.id"
         ))
-        .bind(practice.to_string())
+        .bind(practice)
         .fetch_all(&self.pool)
         .await?
         .into_iter()
@@ -194,8 +194,8 @@ impl Store {
              JOIN contact_clients cc ON cc.practice_id = k.practice_id AND cc.contact_id = k.id \
              WHERE k.practice_id = $1 AND cc.client_id = $2 ORDER BY LOWER(k.name), k.id"
         ))
-        .bind(practice.to_string())
-        .bind(client.to_string())
+        .bind(practice)
+        .bind(client)
         .fetch_all(&self.pool)
         .await?
         .into_iter()
@@ -239,8 +239,8 @@ impl Store {
             sqlx::query(
                 "UPDATE contacts SET last_sign_in_at = $3 WHERE practice_id = $1 AND id = $2",
             )
-            .bind(practice.to_string())
-            .bind(id.to_string())
+            .bind(practice)
+            .bind(id)
             .bind(now.0),
             entry,
         )
@@ -257,8 +257,8 @@ impl Store {
     ) -> StoreResult<()> {
         let done =
             sqlx::query("UPDATE contacts SET status = $3 WHERE practice_id = $1 AND id = $2")
-                .bind(practice.to_string())
-                .bind(id.to_string())
+                .bind(practice)
+                .bind(id)
                 .bind(status.as_str())
                 .execute(&self.pool)
                 .await?;
@@ -277,8 +277,8 @@ impl Store {
         let done = sqlx::query(
             "UPDATE contacts SET name = $3, phone = $4 WHERE practice_id = $1 AND id = $2",
         )
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .bind(name.as_str())
         .bind(phone.map(PhoneNumber::as_str))
         .execute(&self.pool)
@@ -295,7 +295,7 @@ impl Store {
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT contact_id, client_id FROM contact_clients WHERE practice_id = $1",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -331,9 +331,9 @@ impl Store {
             "INSERT INTO contact_clients (practice_id, contact_id, client_id, created_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
-        .bind(practice.to_string())
-        .bind(contact.to_string())
-        .bind(client.to_string())
+        .bind(practice)
+        .bind(contact)
+        .bind(client)
         .bind(self.clock.now().0)
         .execute(&mut *tx.tx)
         .await?;
@@ -358,16 +358,16 @@ impl Store {
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         sqlx::query("UPDATE contacts SET status = status WHERE practice_id = $1 AND id = $2")
-            .bind(practice.to_string())
-            .bind(contact.to_string())
+            .bind(practice)
+            .bind(contact)
             .execute(&mut *tx.tx)
             .await?;
         let done = sqlx::query(
             "DELETE FROM contact_clients WHERE practice_id = $1 AND contact_id = $2 AND client_id = $3",
         )
-        .bind(practice.to_string())
-        .bind(contact.to_string())
-        .bind(client.to_string())
+        .bind(practice)
+        .bind(contact)
+        .bind(client)
         .execute(&mut *tx.tx)
         .await?;
         found(done.rows_affected())?;
@@ -390,8 +390,8 @@ impl Store {
              JOIN contact_clients cc ON cc.practice_id = c.practice_id AND cc.client_id = c.id \
              WHERE c.practice_id = $1 AND cc.contact_id = $2 ORDER BY LOWER(c.name), c.id"
         ))
-        .bind(practice.to_string())
-        .bind(contact.to_string())
+        .bind(practice)
+        .bind(contact)
         .fetch_all(&self.pool)
         .await?
         .into_iter()
@@ -421,8 +421,8 @@ impl Store {
                 OR c.primary_client_id IN (SELECT client_id FROM contact_clients \
                                            WHERE practice_id = $1 AND contact_id = $2)) \
              ORDER BY LOWER(c.name), c.id"))
-        .bind(practice.to_string())
-        .bind(contact.to_string())
+        .bind(practice)
+        .bind(contact)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
@@ -453,16 +453,16 @@ impl super::StoreTx {
     ) -> StoreResult<bool> {
         let before: Option<(String,)> =
             sqlx::query_as("SELECT status FROM contacts WHERE practice_id = $1 AND id = $2")
-                .bind(practice.to_string())
-                .bind(id.to_string())
+                .bind(practice)
+                .bind(id)
                 .fetch_optional(&mut *self.tx)
                 .await?;
         sqlx::query(
             "UPDATE contacts SET status = 'active', activated_at = COALESCE(activated_at, $3) \
              WHERE practice_id = $1 AND id = $2",
         )
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .bind(now.0)
         .execute(&mut *self.tx)
         .await?;
@@ -479,8 +479,8 @@ impl super::StoreTx {
         let done = sqlx::query(
             "UPDATE contacts SET password_hash = $3 WHERE practice_id = $1 AND id = $2",
         )
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .bind(hash)
         .execute(&mut *self.tx)
         .await?;
@@ -516,8 +516,8 @@ impl Store {
             "UPDATE contacts SET name = $3, email = $4, phone = $5, time_zone = $6 \
              WHERE practice_id = $1 AND id = $2",
         )
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .bind(name.as_str())
         .bind(email.as_str())
         .bind(phone.map(PhoneNumber::as_str))
@@ -547,8 +547,8 @@ impl Store {
                   AND author_id = $2 AND kind = 'answer'), \
                (SELECT COUNT(*) FROM questions WHERE practice_id = $1 AND assignee_contact_id = $2)",
         )
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .fetch_one(&self.pool)
         .await?;
         Ok(ContactFootprint {
@@ -569,15 +569,13 @@ impl Store {
         practice: PracticeId,
         id: ContactId,
     ) -> StoreResult<Vec<String>> {
-        let p = practice.to_string();
-        let c = id.to_string();
         let mut tx = self.begin().await?;
         // Her row first, as for a revoked access: a batch of messages being
         // written to her chats finishes before, or starts after.
         let locked =
             sqlx::query("UPDATE contacts SET status = status WHERE practice_id = $1 AND id = $2")
-                .bind(&p)
-                .bind(&c)
+                .bind(practice)
+                .bind(id)
                 .execute(&mut *tx.tx)
                 .await?;
         found(locked.rows_affected())?;
@@ -585,8 +583,8 @@ impl Store {
             "DELETE FROM sessions WHERE practice_id = $1 AND subject_kind = 'contact' AND subject_id = $2 \
              RETURNING id_hash",
         )
-        .bind(&p)
-        .bind(&c)
+        .bind(practice)
+        .bind(id)
         .fetch_all(&mut *tx.tx)
         .await?;
         for sql in [
@@ -601,8 +599,8 @@ impl Store {
             "DELETE FROM contacts WHERE practice_id = $1 AND id = $2",
         ] {
             sqlx::query(sql)
-                .bind(&p)
-                .bind(&c)
+                .bind(practice)
+                .bind(id)
                 .execute(&mut *tx.tx)
                 .await?;
         }

@@ -20,9 +20,6 @@ impl StoreTx {
         within: Option<ClientId>,
         now: Millis,
     ) -> StoreResult<()> {
-        let p = practice.to_string();
-        let k = contact.to_string();
-        let scope = within.map(|c| c.to_string());
         // Her messages' files and her answers' files, queued then gone.
         const CHAT_FILES: &str = "EXISTS (SELECT 1 FROM messages m JOIN chats ch ON ch.practice_id = m.practice_id AND ch.id = m.chat_id \
              WHERE m.practice_id = f.practice_id AND m.chat_id = f.chat_id AND m.seq = f.message_seq \
@@ -36,18 +33,18 @@ impl StoreTx {
                  SELECT f.id, f.practice_id, f.storage_key, 0, $4, 0, $4 FROM files f WHERE f.practice_id = $1 AND {files} \
                  ON CONFLICT (id) DO NOTHING"
             )))
-            .bind(&p)
-            .bind(&k)
-            .bind(scope.clone())
+            .bind(practice)
+            .bind(contact)
+            .bind(within)
             .bind(now.0)
             .execute(&mut *self.tx)
             .await?;
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM files WHERE practice_id = $1 AND id IN (SELECT f.id FROM files f WHERE f.practice_id = $1 AND {files})"
             )))
-            .bind(&p)
-            .bind(&k)
-            .bind(scope.clone())
+            .bind(practice)
+            .bind(contact)
+            .bind(within)
             .execute(&mut *self.tx)
             .await?;
         }
@@ -58,9 +55,9 @@ impl StoreTx {
              WHERE practice_id = $1 AND sender_kind = 'contact' AND sender_id = $2 \
              AND ($3 IS NULL OR chat_id IN (SELECT id FROM chats WHERE practice_id = $1 AND client_id = $3))",
         )
-        .bind(&p)
-        .bind(&k)
-        .bind(scope.clone())
+        .bind(practice)
+        .bind(contact)
+        .bind(within)
         .bind(now.0)
         .execute(&mut *self.tx)
         .await?;
@@ -72,9 +69,9 @@ impl StoreTx {
              AND ($3 IS NULL OR chat_id IN (SELECT id FROM chats WHERE practice_id = $1 AND client_id = $3))",
         ] {
             sqlx::query(sql)
-                .bind(&p)
-                .bind(&k)
-                .bind(scope.clone())
+                .bind(practice)
+                .bind(contact)
+                .bind(within)
                 .execute(&mut *self.tx)
                 .await?;
         }
@@ -90,12 +87,10 @@ impl StoreTx {
         contact: ContactId,
         now: Millis,
     ) -> StoreResult<Vec<String>> {
-        let p = practice.to_string();
-        let k = contact.to_string();
         let (name, email): (String, String) =
             sqlx::query_as("SELECT name, email FROM contacts WHERE practice_id = $1 AND id = $2")
-                .bind(&p)
-                .bind(&k)
+                .bind(practice)
+                .bind(contact)
                 .fetch_optional(&mut *self.tx)
                 .await?
                 .ok_or(super::StoreError::NotFound)?;
@@ -105,8 +100,8 @@ impl StoreTx {
             "UPDATE chats SET title = 'Former contact' WHERE practice_id = $1 AND title = $3 AND id IN \
              (SELECT chat_id FROM chat_members WHERE practice_id = $1 AND member_kind = 'contact' AND member_id = $2)",
         )
-        .bind(&p)
-        .bind(&k)
+        .bind(practice)
+        .bind(contact)
         .bind(&name)
         .execute(&mut *self.tx)
         .await?;
@@ -115,12 +110,12 @@ impl StoreTx {
             "UPDATE notify_items SET body = '', author_name = 'Former contact' \
              WHERE practice_id = $1 AND author_name = $2",
         )
-        .bind(&p)
+        .bind(practice)
         .bind(&name)
         .execute(&mut *self.tx)
         .await?;
         sqlx::query("DELETE FROM outbox WHERE practice_id = $1 AND recipient = $2")
-            .bind(&p)
+            .bind(practice)
             .bind(&email)
             .execute(&mut *self.tx)
             .await?;
@@ -132,8 +127,8 @@ impl StoreTx {
              WHERE i.practice_id = $1 AND i.member_kind = 'contact' AND i.member_id = $2 AND i.raw_key IS NOT NULL \
              ON CONFLICT (id) DO NOTHING",
         )
-        .bind(&p)
-        .bind(&k)
+        .bind(practice)
+        .bind(contact)
         .bind(now.0)
         .execute(&mut *self.tx)
         .await?;
@@ -154,8 +149,8 @@ impl StoreTx {
              WHERE practice_id = $1 AND id = $2",
         ] {
             sqlx::query(sql)
-                .bind(&p)
-                .bind(&k)
+                .bind(practice)
+                .bind(contact)
                 .execute(&mut *self.tx)
                 .await?;
         }
@@ -163,8 +158,8 @@ impl StoreTx {
             "DELETE FROM sessions WHERE practice_id = $1 AND subject_kind = 'contact' AND subject_id = $2 \
              RETURNING id_hash",
         )
-        .bind(&p)
-        .bind(&k)
+        .bind(practice)
+        .bind(contact)
         .fetch_all(&mut *self.tx)
         .await?;
         self.people_changed(practice);
@@ -180,12 +175,10 @@ impl StoreTx {
         client: ClientId,
         now: Millis,
     ) -> StoreResult<Vec<String>> {
-        let p = practice.to_string();
-        let c = client.to_string();
         let (name,): (String,) =
             sqlx::query_as("SELECT name FROM clients WHERE practice_id = $1 AND id = $2")
-                .bind(&p)
-                .bind(&c)
+                .bind(practice)
+                .bind(client)
                 .fetch_optional(&mut *self.tx)
                 .await?
                 .ok_or(super::StoreError::NotFound)?;
@@ -194,8 +187,8 @@ impl StoreTx {
                WHERE o.practice_id = cc.practice_id AND o.contact_id = cc.contact_id AND o.client_id <> cc.client_id) \
              FROM contact_clients cc WHERE cc.practice_id = $1 AND cc.client_id = $2 ORDER BY cc.contact_id",
         )
-        .bind(&p)
-        .bind(&c)
+        .bind(practice)
+        .bind(client)
         .fetch_all(&mut *self.tx)
         .await?;
         let mut ended = Vec::new();
@@ -209,9 +202,9 @@ impl StoreTx {
                 sqlx::query(
                     "DELETE FROM contact_clients WHERE practice_id = $1 AND contact_id = $2 AND client_id = $3",
                 )
-                .bind(&p)
-                .bind(contact.to_string())
-                .bind(&c)
+                .bind(practice)
+                .bind(contact)
+                .bind(client)
                 .execute(&mut *self.tx)
                 .await?;
             }
@@ -219,8 +212,8 @@ impl StoreTx {
         sqlx::query(
             "UPDATE chats SET title = 'Former client' WHERE practice_id = $1 AND client_id = $2 AND title = $3",
         )
-        .bind(&p)
-        .bind(&c)
+        .bind(practice)
+        .bind(client)
         .bind(&name)
         .execute(&mut *self.tx)
         .await?;
@@ -232,8 +225,8 @@ impl StoreTx {
              WHERE practice_id = $1 AND id = $2",
         ] {
             sqlx::query(sql)
-                .bind(&p)
-                .bind(&c)
+                .bind(practice)
+                .bind(client)
                 .execute(&mut *self.tx)
                 .await?;
         }

@@ -45,8 +45,8 @@ impl StoreTx {
             "DELETE FROM chats WHERE practice_id = $1 AND id = $2",
         ] {
             deleted_chats = sqlx::query(sql)
-                .bind(practice.to_string())
-                .bind(chat.to_string())
+                .bind(practice)
+                .bind(chat)
                 .execute(&mut *self.tx)
                 .await?
                 .rows_affected();
@@ -69,8 +69,8 @@ impl StoreTx {
              WHERE practice_id = $1 AND chat_id = $2 AND seq = $3 AND sender_kind = $4 AND sender_id = $5 \
              AND deleted_at IS NULL",
         )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(seq)
         .bind(sender.kind())
         .bind(sender.id())
@@ -83,8 +83,8 @@ impl StoreTx {
         sqlx::query(
             "DELETE FROM files WHERE practice_id = $1 AND chat_id = $2 AND message_seq = $3",
         )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(seq)
         .execute(&mut *self.tx)
         .await?;
@@ -106,8 +106,8 @@ impl StoreTx {
              WHERE practice_id = $1 AND chat_id = $2 AND ($3 IS NULL OR message_seq = $3) \
              ON CONFLICT (id) DO NOTHING",
         )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(seq)
         .bind(now.0)
         .execute(&mut *self.tx)
@@ -175,7 +175,7 @@ impl Store {
             file_deletion_columns!(),
             " FROM file_deletions WHERE practice_id = $1 ORDER BY created_at, id"
         ))
-        .bind(practice.to_string())
+        .bind(practice)
         .fetch_all(&self.pool)
         .await?)
     }

@@ -18,10 +18,11 @@
 
 use super::chats::MessageRow;
 use super::{
-    FileMeta, Member, Message, Store, StoreError, StoreResult, WebhookEvent, WebhookPost, parse_id,
+    FileMeta, Member, Message, Store, StoreError, StoreResult, WebhookEvent, WebhookPost,
+    json_array, parse_id,
 };
 use crate::domain::{ChatId, ClientId, MessageId, Millis, PracticeId};
-use serde_json::json;
+use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -273,7 +274,12 @@ async fn write_once(
         .iter()
         .map(|p| {
             let m = &p.message;
-            json!({"p": m.practice.to_string(), "k": m.sender.kind(), "s": m.sender.id(), "key": m.key})
+            SenderKey {
+                practice_id: m.practice,
+                sender_kind: m.sender.kind(),
+                sender_id: m.sender.id(),
+                idempotency_key: &m.key,
+            }
         })
         .collect();
     #[derive(sqlx::FromRow)]
@@ -283,7 +289,7 @@ async fn write_once(
         idempotency_key: String,
     }
     let existing: Vec<Existing> = sqlx::query_as(backend.existing_messages_sql())
-        .bind(serde_json::to_string(&keys).map_err(json_error)?)
+        .bind(json_array(&keys)?)
         .fetch_all(&mut *tx.tx)
         .await?;
     let mut by_key: HashMap<(Member, String), usize> = HashMap::new();
@@ -320,14 +326,11 @@ async fn write_once(
     if !fresh.is_empty() {
         let chats: Vec<_> = fresh
             .iter()
-            .map(|&i| {
-                let m = &batch[i].message;
-                json!({"p": m.practice.to_string(), "c": m.chat.to_string()})
-            })
+            .map(|&i| ChatRef::of(&batch[i].message))
             .collect();
         if let Some(lock) = backend.lock_chat_contacts_sql() {
             sqlx::query(lock)
-                .bind(serde_json::to_string(&chats).map_err(json_error)?)
+                .bind(json_array(&chats)?)
                 .fetch_all(&mut *tx.tx)
                 .await?;
         }
@@ -335,11 +338,16 @@ async fn write_once(
             .iter()
             .map(|&i| {
                 let m = &batch[i].message;
-                json!({"p": m.practice.to_string(), "c": m.chat.to_string(), "k": m.sender.kind(), "s": m.sender.id()})
+                ChatMember {
+                    practice_id: m.practice,
+                    chat_id: m.chat,
+                    member_kind: m.sender.kind(),
+                    member_id: m.sender.id(),
+                }
             })
             .collect();
         let allowed: Vec<(String, String, String)> = sqlx::query_as(backend.senders_allowed_sql())
-            .bind(serde_json::to_string(&senders).map_err(json_error)?)
+            .bind(json_array(&senders)?)
             .fetch_all(&mut *tx.tx)
             .await?;
         let mut may_send: Vec<(ChatId, Member)> = Vec::new();
@@ -377,9 +385,14 @@ async fn write_once(
     if !per_chat.is_empty() {
         let wanted: Vec<_> = per_chat
             .iter()
-            .map(|((p, c), n, at)| json!({"p": p.to_string(), "c": c.to_string(), "n": n, "at": at.0}))
+            .map(|&((practice_id, chat_id), taken, at)| SeqsToTake {
+                practice_id,
+                chat_id,
+                taken,
+                last_message_at: at.0,
+            })
             .collect();
-        let wanted = serde_json::to_string(&wanted).map_err(json_error)?;
+        let wanted = json_array(&wanted)?;
         if let Some(lock) = backend.lock_chats_sql() {
             sqlx::query(lock)
                 .bind(&wanted)
@@ -424,12 +437,21 @@ async fn write_once(
             urgent: m.urgent,
         };
         *seq += 1;
-        rows.push(json!({
-            "id": message.id.to_string(), "p": m.practice.to_string(), "c": m.chat.to_string(),
-            "seq": message.seq, "k": m.sender.kind(), "s": m.sender.id(), "name": m.sender_name,
-            "body": m.body, "key": m.key, "reply": m.reply_to, "at": m.now.0,
-            "auto": i64::from(m.automatic), "urgent": i64::from(m.urgent),
-        }));
+        rows.push(MessageInsert {
+            id: message.id,
+            practice_id: m.practice,
+            chat_id: m.chat,
+            seq: message.seq,
+            sender_kind: m.sender.kind(),
+            sender_id: m.sender.id(),
+            sender_name: &m.sender_name,
+            body: &m.body,
+            idempotency_key: &m.key,
+            reply_to_seq: m.reply_to,
+            created_at: m.now.0,
+            automatic: i64::from(m.automatic),
+            urgent: i64::from(m.urgent),
+        });
         let reader = (m.practice, m.chat, m.sender);
         if !m.automatic {
             match read_up_to.iter_mut().find(|(r, _)| *r == reader) {
@@ -441,7 +463,7 @@ async fn write_once(
     }
     if !rows.is_empty() {
         let inserted: Vec<(String,)> = sqlx::query_as(backend.insert_messages_sql())
-            .bind(serde_json::to_string(&rows).map_err(json_error)?)
+            .bind(json_array(&rows)?)
             .fetch_all(&mut *tx.tx)
             .await?;
         if inserted.len() < rows.len() {
@@ -449,23 +471,26 @@ async fn write_once(
             return Ok(None);
         }
         // 5. Hidden chats come back (M6); senders have read their own.
-        let chats: Vec<_> = per_chat
-            .iter()
-            .map(|((p, c), ..)| json!({"p": p.to_string(), "c": c.to_string()}))
-            .collect();
+        let chats = ChatRef::of_chats(&per_chat);
         let readers: Vec<_> = read_up_to
             .iter()
-            .map(|((p, c, member), seq)| {
-                json!({"p": p.to_string(), "c": c.to_string(), "k": member.kind(), "s": member.id(), "seq": seq})
-            })
+            .map(
+                |&((practice_id, chat_id, member), last_read_seq)| ReadUpTo {
+                    practice_id,
+                    chat_id,
+                    member_kind: member.kind(),
+                    member_id: member.id(),
+                    last_read_seq,
+                },
+            )
             .collect();
         let [unhide, mark_read] = backend.members_after_send_sql();
         sqlx::query(unhide)
-            .bind(serde_json::to_string(&chats).map_err(json_error)?)
+            .bind(json_array(&chats)?)
             .execute(&mut *tx.tx)
             .await?;
         sqlx::query(mark_read)
-            .bind(serde_json::to_string(&readers).map_err(json_error)?)
+            .bind(json_array(&readers)?)
             .execute(&mut *tx.tx)
             .await?;
     }
@@ -487,7 +512,7 @@ async fn write_once(
                 m.practice,
                 client,
                 m.chat,
-                &message.id.to_string(),
+                message.id,
                 &m.sender_name,
                 &m.body,
                 m.urgent,
@@ -507,12 +532,9 @@ async fn write_once(
     // taken away before this commit hears nothing of it.
     let mut recipients: HashMap<ChatId, Vec<Member>> = HashMap::new();
     if !written.is_empty() {
-        let chats: Vec<_> = per_chat
-            .iter()
-            .map(|((p, c), ..)| json!({"p": p.to_string(), "c": c.to_string()}))
-            .collect();
+        let chats = ChatRef::of_chats(&per_chat);
         let rows: Vec<(String, String, String)> = sqlx::query_as(backend.chat_recipients_sql())
-            .bind(serde_json::to_string(&chats).map_err(json_error)?)
+            .bind(json_array(&chats)?)
             .fetch_all(&mut *tx.tx)
             .await?;
         for (chat, kind, id) in &rows {
@@ -588,6 +610,94 @@ fn webhook_posts(batch: &[Pending], written: &[(usize, Message)]) -> Vec<Webhook
     posts
 }
 
-fn json_error(error: serde_json::Error) -> StoreError {
-    StoreError::Corrupt(error.to_string())
+// The JSON arrays a batch's statements take as `$1`, one type per shape.
+// Each field's name is the key both engines' SQL texts read (see
+// `Backend::existing_messages_sql` and the statements after it): on SQLite
+// `value ->> 'chat_id'` over `json_each($1)`, on PostgreSQL a column of
+// `json_to_recordset($1::json) AS j(chat_id text, …)`. Ids are written as
+// their text, as they are stored.
+
+/// A chat of the batch: for the locks on its contacts and on itself, the
+/// members it shows again and who hears its messages.
+#[derive(Serialize)]
+pub(super) struct ChatRef {
+    practice_id: PracticeId,
+    chat_id: ChatId,
+}
+
+impl ChatRef {
+    fn of(message: &NewMessage) -> Self {
+        Self {
+            practice_id: message.practice,
+            chat_id: message.chat,
+        }
+    }
+
+    /// The chats the batch writes to, once each.
+    fn of_chats(per_chat: &[((PracticeId, ChatId), i64, Millis)]) -> Vec<Self> {
+        per_chat
+            .iter()
+            .map(|&((practice_id, chat_id), ..)| Self {
+                practice_id,
+                chat_id,
+            })
+            .collect()
+    }
+}
+
+/// A sender's idempotency key, to find the message it already stored.
+#[derive(Serialize)]
+pub(super) struct SenderKey<'a> {
+    practice_id: PracticeId,
+    sender_kind: &'static str,
+    sender_id: String,
+    idempotency_key: &'a str,
+}
+
+/// A sender as a member of the chat it sends to, to check that she
+/// still reaches it.
+#[derive(Serialize)]
+pub(super) struct ChatMember {
+    practice_id: PracticeId,
+    chat_id: ChatId,
+    member_kind: &'static str,
+    member_id: String,
+}
+
+/// How many numbers the batch takes in a chat, and the time of its
+/// latest message there.
+#[derive(Serialize)]
+pub(super) struct SeqsToTake {
+    practice_id: PracticeId,
+    chat_id: ChatId,
+    taken: i64,
+    last_message_at: i64,
+}
+
+/// A message to insert: the columns of `messages` it fills.
+#[derive(Serialize)]
+pub(super) struct MessageInsert<'a> {
+    id: MessageId,
+    practice_id: PracticeId,
+    chat_id: ChatId,
+    seq: i64,
+    sender_kind: &'static str,
+    sender_id: String,
+    sender_name: &'a str,
+    body: &'a str,
+    idempotency_key: &'a str,
+    reply_to_seq: Option<i64>,
+    created_at: i64,
+    automatic: i64,
+    urgent: i64,
+}
+
+/// A sender who has read her chat up to her last message of the batch.
+#[derive(Serialize)]
+pub(super) struct ReadUpTo {
+    practice_id: PracticeId,
+    chat_id: ChatId,
+    member_kind: &'static str,
+    member_id: String,
+    last_read_seq: i64,
 }

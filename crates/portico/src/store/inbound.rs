@@ -174,7 +174,7 @@ impl StoreTx {
              ON CONFLICT (practice_id, member_kind, member_id, conversation_kind, conversation_id) DO NOTHING",
         )
         .bind(candidate)
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(member.kind())
         .bind(member.id())
         .bind(conversation.kind())
@@ -186,7 +186,7 @@ impl StoreTx {
             "SELECT id FROM reply_addresses WHERE practice_id = $1 AND member_kind = $2 \
              AND member_id = $3 AND conversation_kind = $4 AND conversation_id = $5",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(member.kind())
         .bind(member.id())
         .bind(conversation.kind())
@@ -291,7 +291,7 @@ impl Store {
         )
         .bind(&mail.id)
         .bind(&mail.message_id)
-        .bind(mail.practice_id.to_string())
+        .bind(mail.practice_id)
         .bind(&mail.reply_address_id)
         .bind(mail.member.kind())
         .bind(mail.member.id())
@@ -322,7 +322,7 @@ impl Store {
             inbound_columns!(),
             " FROM inbound_mail WHERE practice_id = $1 AND status = $2 ORDER BY created_at DESC, id LIMIT 200"
         ))
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(status.as_str())
         .fetch_all(&self.pool)
         .await?
@@ -341,7 +341,7 @@ impl Store {
             inbound_columns!(),
             " FROM inbound_mail WHERE practice_id = $1 AND id = $2"
         ))
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
@@ -362,8 +362,8 @@ impl Store {
             " FROM inbound_mail WHERE practice_id = $1 AND conversation_kind = 'chat' \
              AND conversation_id = $2 AND message_seq = $3 AND status = 'posted'"
         ))
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(seq)
         .fetch_optional(&self.pool)
         .await?
@@ -381,8 +381,8 @@ impl Store {
             "SELECT message_seq FROM inbound_mail WHERE practice_id = $1 AND conversation_kind = 'chat' \
              AND conversation_id = $2 AND status = 'posted'",
         )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().filter_map(|(s,)| s).collect())
@@ -402,7 +402,7 @@ impl Store {
             "UPDATE inbound_mail SET status = $3, message_seq = $4, decided_by = $5, decided_at = $6, \
              raw_key = NULL WHERE practice_id = $1 AND id = $2 AND status = 'held'",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(id)
         .bind(status.as_str())
         .bind(message_seq)
@@ -451,8 +451,8 @@ impl Store {
             super::chats::member_reaches_chat!(),
             " ORDER BY ch.last_message_at DESC, ch.id DESC LIMIT 1"
         ))
-        .bind(practice.to_string())
-        .bind(contact.to_string())
+        .bind(practice)
+        .bind(contact)
         .fetch_optional(&self.pool)
         .await?;
         row.map(|(id,)| parse_id(&id)).transpose()

@@ -20,6 +20,7 @@ mod contacts;
 mod erasure;
 mod file_deletions;
 pub mod group_commit;
+mod ids;
 mod inbound;
 mod notify;
 mod outbox;
@@ -272,6 +273,13 @@ fn parse_id<T: FromStr>(value: &str) -> StoreResult<T> {
     value
         .parse()
         .map_err(|_| StoreError::Corrupt(format!("{value:?} is not an id")))
+}
+
+/// A statement's JSON parameter: the rows as a JSON array (read by
+/// `json_each` on SQLite and `json_to_recordset` or
+/// `json_array_elements_text` on PostgreSQL).
+fn json_array<T: serde::Serialize>(rows: &[T]) -> StoreResult<String> {
+    serde_json::to_string(rows).map_err(|error| StoreError::Corrupt(error.to_string()))
 }
 
 fn flag(value: bool) -> i64 {

@@ -3,7 +3,7 @@
 //! settings for e-mail content and the window.
 
 use super::{Store, StoreError, StoreResult, StoreTx, flag, parse_id};
-use crate::domain::{ChatId, ClientId, Millis, PracticeId, QuestionId};
+use crate::domain::{ChatId, ClientId, MessageId, Millis, PracticeId, QuestionId};
 use crate::store::Member;
 
 /// How a person wants to hear of one kind of thing.
@@ -550,7 +550,7 @@ impl StoreTx {
             "INSERT INTO notify_runs (practice_id, member_kind, member_id, window_key, items, channels, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(member.kind())
         .bind(member.id())
         .bind(window)
@@ -575,8 +575,8 @@ impl StoreTx {
             "UPDATE chat_members SET notified_seq = $5 WHERE practice_id = $1 AND chat_id = $2 \
              AND member_kind = $3 AND member_id = $4 AND notified_seq < $5",
         )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(member.kind())
         .bind(member.id())
         .bind(seq)
@@ -599,8 +599,8 @@ impl StoreTx {
             "UPDATE alerts SET notified_seq = $4 WHERE practice_id = $1 AND staff_id = $2 AND dedupe_key = $3 \
              AND notified_seq < $4",
         )
-        .bind(practice.to_string())
-        .bind(staff.to_string())
+        .bind(practice)
+        .bind(staff)
         .bind(format!("chat:{chat}"))
         .bind(seq)
         .execute(&mut *self.tx)
@@ -618,7 +618,7 @@ impl StoreTx {
         let done = sqlx::query(
             "UPDATE notify_items SET notified_at = $3 WHERE practice_id = $1 AND id = $2 AND notified_at IS NULL",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(id)
         .bind(now.0)
         .execute(&mut *self.tx)
@@ -641,11 +641,11 @@ impl StoreTx {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(uuid::Uuid::now_v7().to_string())
-            .bind(practice.to_string())
+            .bind(practice)
             .bind(item.recipient.kind())
             .bind(item.recipient.id())
-            .bind(item.client_id.to_string())
-            .bind(item.question_id.to_string())
+            .bind(item.client_id)
+            .bind(item.question_id)
             .bind(item.what)
             .bind(&item.author_name)
             .bind(&item.title)
@@ -669,7 +669,7 @@ impl StoreTx {
         practice: PracticeId,
         client: ClientId,
         chat: ChatId,
-        message: &str,
+        message: MessageId,
         author_name: &str,
         text: &str,
         urgent: bool,
@@ -686,9 +686,9 @@ impl StoreTx {
              AND NOT EXISTS (SELECT 1 FROM chat_members m WHERE m.practice_id = $1 AND m.chat_id = $3 \
                              AND m.member_kind = 'contact' AND m.member_id = k.id)",
         )
-        .bind(practice.to_string())
-        .bind(client.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(client)
+        .bind(chat)
         .bind(format!("status:{message}"))
         .bind(author_name)
         .bind(text)
@@ -713,8 +713,8 @@ impl Store {
             "UPDATE notify_items SET read_at = $5 WHERE practice_id = $1 AND question_id = $2 \
              AND recipient_kind = $3 AND recipient_id = $4 AND read_at IS NULL",
         )
-        .bind(practice.to_string())
-        .bind(question.to_string())
+        .bind(practice)
+        .bind(question)
         .bind(member.kind())
         .bind(member.id())
         .bind(now.0)
@@ -737,8 +737,8 @@ impl Store {
              AND recipient_id = $2 AND what = 'status' AND read_at IS NULL \
              AND ($3 = '' OR client_id = $3)",
         )
-        .bind(practice.to_string())
-        .bind(contact.to_string())
+        .bind(practice)
+        .bind(contact)
         .bind(client.map(|c| c.to_string()).unwrap_or_default())
         .bind(now.0)
         .execute(&self.pool)
@@ -758,7 +758,7 @@ impl Store {
                  in_app_alerts, alert_sound, content FROM notify_prefs \
                  WHERE practice_id = $1 AND member_kind = $2 AND member_id = $3",
             )
-            .bind(practice.to_string())
+            .bind(practice)
             .bind(member.kind())
             .bind(member.id())
             .fetch_optional(&self.pool)
@@ -796,7 +796,7 @@ impl Store {
              staff_mode = $6, digest_minute = $7, quiet_start = $8, quiet_end = $9, time_zone = $10, \
              in_app_alerts = $11, alert_sound = $12, content = $13",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(member.kind())
         .bind(member.id())
         .bind(prefs.messages.as_str())
@@ -818,7 +818,7 @@ impl Store {
         let (contacts, staff, delay): (i64, i64, Option<i64>) = sqlx::query_as(
             "SELECT notify_content_contacts, notify_content_staff, notify_delay_secs FROM practices WHERE id = $1",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound)?;
@@ -839,7 +839,7 @@ impl Store {
             "UPDATE practices SET notify_content_contacts = $2, notify_content_staff = $3, notify_delay_secs = $4 \
              WHERE id = $1",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(flag(settings.content_to_contacts))
         .bind(flag(settings.content_to_staff))
         .bind(settings.delay_secs), entry).await?;
@@ -872,8 +872,8 @@ impl Store {
         let (count,): (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM alerts WHERE practice_id = $1 AND staff_id = $2 AND read_at IS NULL",
         )
-        .bind(practice.to_string())
-        .bind(staff.to_string())
+        .bind(practice)
+        .bind(staff)
         .fetch_one(&self.pool)
         .await?;
         Ok(count)
@@ -903,13 +903,13 @@ impl StoreTx {
              since_seq = CASE WHEN alerts.read_at IS NULL THEN alerts.since_seq ELSE $9 END",
         )
         .bind(uuid::Uuid::now_v7().to_string())
-        .bind(practice.to_string())
-        .bind(staff.to_string())
-        .bind(client.to_string())
+        .bind(practice)
+        .bind(staff)
+        .bind(client)
         .bind(format!("chat:{chat}"))
         .bind(text)
         .bind(now.0)
-        .bind(chat.to_string())
+        .bind(chat)
         .bind(seq)
         .execute(&mut *self.tx)
         .await?;
@@ -930,8 +930,8 @@ impl Store {
             "UPDATE alerts SET read_at = $4 WHERE practice_id = $1 AND staff_id = $2 AND dedupe_key = $3 \
              AND read_at IS NULL",
         )
-        .bind(practice.to_string())
-        .bind(staff.to_string())
+        .bind(practice)
+        .bind(staff)
         .bind(format!("chat:{chat}"))
         .bind(now.0)
         .execute(&self.pool)
@@ -947,8 +947,8 @@ impl Store {
     ) -> StoreResult<Option<ClientId>> {
         let row: Option<(Option<String>,)> =
             sqlx::query_as("SELECT client_id FROM chats WHERE practice_id = $1 AND id = $2")
-                .bind(practice.to_string())
-                .bind(chat.to_string())
+                .bind(practice)
+                .bind(chat)
                 .fetch_optional(&self.pool)
                 .await?;
         let (client,) = row.ok_or(StoreError::NotFound)?;

@@ -174,7 +174,7 @@ impl StoreTx {
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(uuid::Uuid::now_v7().to_string())
-        .bind(item.practice_id.map(|p| p.to_string()))
+        .bind(item.practice_id)
         .bind(item.channel.as_str())
         .bind(&item.idempotency_key)
         .bind(&item.recipient)
@@ -255,7 +255,7 @@ impl Store {
             outbox_columns!(),
             " FROM outbox WHERE practice_id = $1 AND status = $2 ORDER BY created_at DESC, id LIMIT $3"
         ))
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(status.as_str())
         .bind(limit)
         .fetch_all(&self.pool)
@@ -291,7 +291,7 @@ impl Store {
             "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $3, claimed_until = 0 \
              WHERE practice_id = $1 AND id = $2 AND status = 'dead'",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(id)
         .bind(now.0)
         .execute(&self.pool)

@@ -76,7 +76,7 @@ impl Store {
     pub async fn create_practice(&self, name: &Name) -> StoreResult<Practice> {
         let practice = Practice::new(name, self.clock.now());
         sqlx::query("INSERT INTO practices (id, name, created_at) VALUES ($1, $2, $3)")
-            .bind(practice.id.to_string())
+            .bind(practice.id)
             .bind(&practice.name)
             .bind(practice.created_at.0)
             .execute(&self.pool)
@@ -94,7 +94,7 @@ impl Store {
         let practice = Practice::new(name, now);
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO practices (id, name, created_at) VALUES ($1, $2, $3)")
-            .bind(practice.id.to_string())
+            .bind(practice.id)
             .bind(&practice.name)
             .bind(now.0)
             .execute(&mut *tx)
@@ -110,7 +110,7 @@ impl Store {
             practice_columns!(),
             " FROM practices p WHERE p.id = $1"
         ))
-        .bind(id.to_string())
+        .bind(id)
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound)?
@@ -141,7 +141,7 @@ impl Store {
         let done = self
             .execute_audited(
                 sqlx::query("UPDATE practices SET require_totp = $2 WHERE id = $1")
-                    .bind(id.to_string())
+                    .bind(id)
                     .bind(super::flag(on)),
                 entry,
             )
@@ -160,7 +160,7 @@ impl Store {
         let done = self.execute_audited(sqlx::query(
             "UPDATE practices SET accent_colour = $2, brand_version = brand_version + 1 WHERE id = $1",
         )
-        .bind(id.to_string())
+        .bind(id)
         .bind(colour), entry).await?;
         self.people_changed(id);
         super::staff::found(done)
@@ -177,14 +177,14 @@ impl Store {
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM practice_logos WHERE practice_id = $1")
-            .bind(id.to_string())
+            .bind(id)
             .execute(&mut *tx.tx)
             .await?;
         sqlx::query(
             "INSERT INTO practice_logos (practice_id, content_type, bytes, updated_at) \
              VALUES ($1, $2, $3, $4)",
         )
-        .bind(id.to_string())
+        .bind(id)
         .bind(content_type)
         .bind(bytes.to_vec())
         .bind(now.0)
@@ -192,7 +192,7 @@ impl Store {
         .await?;
         let done =
             sqlx::query("UPDATE practices SET brand_version = brand_version + 1 WHERE id = $1")
-                .bind(id.to_string())
+                .bind(id)
                 .execute(&mut *tx.tx)
                 .await?;
         super::staff::found(done.rows_affected())?;
@@ -205,11 +205,11 @@ impl Store {
     pub async fn remove_logo(&self, id: PracticeId, entry: &super::NewAudit) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM practice_logos WHERE practice_id = $1")
-            .bind(id.to_string())
+            .bind(id)
             .execute(&mut *tx.tx)
             .await?;
         sqlx::query("UPDATE practices SET brand_version = brand_version + 1 WHERE id = $1")
-            .bind(id.to_string())
+            .bind(id)
             .execute(&mut *tx.tx)
             .await?;
         tx.audit(entry).await?;
@@ -223,7 +223,7 @@ impl Store {
         Ok(sqlx::query_as::<_, (String, Vec<u8>)>(
             "SELECT content_type, bytes FROM practice_logos WHERE practice_id = $1",
         )
-        .bind(id.to_string())
+        .bind(id)
         .fetch_optional(&self.pool)
         .await?)
     }

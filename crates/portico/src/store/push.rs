@@ -108,7 +108,7 @@ impl Store {
              auth = excluded.auth, label = excluded.label, created_at = excluded.created_at",
         )
         .bind(uuid::Uuid::now_v7().to_string())
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(member.kind())
         .bind(member.id())
         .bind(&new.endpoint)
@@ -133,7 +133,7 @@ impl Store {
             " FROM push_subscriptions \
              WHERE practice_id = $1 AND member_kind = $2 AND member_id = $3 ORDER BY created_at DESC, id"
         ))
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(member.kind())
         .bind(member.id())
         .fetch_all(&self.pool)
@@ -156,7 +156,7 @@ impl Store {
              WHERE id = $1 AND practice_id = $2 AND member_kind = $3 AND member_id = $4",
         )
         .bind(id)
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(member.kind())
         .bind(member.id())
         .execute(&self.pool)
@@ -270,7 +270,7 @@ impl StoreTx {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
         )
         .bind(&id)
-        .bind(notice.practice_id.to_string())
+        .bind(notice.practice_id)
         .bind(notice.member.kind())
         .bind(notice.member.id())
         .bind(notice.covers_until.0)

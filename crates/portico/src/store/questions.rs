@@ -321,13 +321,13 @@ impl StoreTx {
             "INSERT INTO questions (id, practice_id, client_id, assignee_contact_id, title, details, status, \
              asked_by, asked_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $8)",
         )
-        .bind(question.id.to_string())
-        .bind(practice.to_string())
-        .bind(question.client_id.to_string())
-        .bind(question.assignee.map(|a| a.to_string()))
+        .bind(question.id)
+        .bind(practice)
+        .bind(question.client_id)
+        .bind(question.assignee)
         .bind(&question.title)
         .bind(&question.details)
-        .bind(question.asked_by.to_string())
+        .bind(question.asked_by)
         .bind(now.0)
         .execute(&mut *self.tx)
         .await?;
@@ -350,9 +350,9 @@ impl StoreTx {
             "INSERT INTO question_entries (id, practice_id, question_id, author_kind, author_id, author_name, \
              kind, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
-        .bind(id.to_string())
-        .bind(practice.to_string())
-        .bind(question.to_string())
+        .bind(id)
+        .bind(practice)
+        .bind(question)
         .bind(kind)
         .bind(author)
         .bind(&new.author_name)
@@ -374,8 +374,8 @@ impl StoreTx {
         let done = sqlx::query(
             "UPDATE questions SET status = $3, updated_at = $4 WHERE practice_id = $1 AND id = $2",
         )
-        .bind(practice.to_string())
-        .bind(question.to_string())
+        .bind(practice)
+        .bind(question)
         .bind(status.as_str())
         .bind(now.0)
         .execute(&mut *self.tx)
@@ -393,9 +393,9 @@ impl StoreTx {
         let done = sqlx::query(
             "UPDATE questions SET assignee_contact_id = $3, updated_at = $4 WHERE practice_id = $1 AND id = $2",
         )
-        .bind(practice.to_string())
-        .bind(question.to_string())
-        .bind(assignee.map(|a| a.to_string()))
+        .bind(practice)
+        .bind(question)
+        .bind(assignee)
         .bind(now.0)
         .execute(&mut *self.tx)
         .await?;
@@ -407,11 +407,11 @@ impl StoreTx {
             "INSERT INTO files (id, practice_id, question_id, entry_id, chat_id, message_seq, name, content_type, \
              size, storage_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
-        .bind(file.id.to_string())
-        .bind(file.practice_id.to_string())
-        .bind(file.question_id.map(|q| q.to_string()))
-        .bind(file.entry_id.map(|e| e.to_string()))
-        .bind(file.chat_id.map(|c| c.to_string()))
+        .bind(file.id)
+        .bind(file.practice_id)
+        .bind(file.question_id)
+        .bind(file.entry_id)
+        .bind(file.chat_id)
         .bind(file.message_seq)
         .bind(&file.name)
         .bind(&file.content_type)
@@ -434,8 +434,8 @@ impl Store {
             summary_select!(),
             "WHERE q.practice_id = $1 AND q.id = $2"
         ))
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound)?
@@ -455,10 +455,10 @@ impl Store {
                   AND cs.client_id = q.client_id AND cs.staff_id = $4)) \
              ORDER BY q.updated_at DESC, q.id DESC"
         ))
-        .bind(practice.to_string())
-        .bind(filter.client.map(|c| c.to_string()))
+        .bind(practice)
+        .bind(filter.client)
         .bind(filter.status.map(|s| s.as_str()))
-        .bind(filter.assigned_to.map(|s| s.to_string()))
+        .bind(filter.assigned_to)
         .fetch_all(&self.pool)
         .await?
         .into_iter()
@@ -480,9 +480,9 @@ impl Store {
              AND (c.assignable_questions = 0 OR q.assignee_contact_id IS NULL OR q.assignee_contact_id = $2) \
              ORDER BY CASE q.status WHEN 'open' THEN 0 WHEN 'answered' THEN 1 ELSE 2 END, q.updated_at DESC, q.id"
         ))
-        .bind(practice.to_string())
-        .bind(contact.to_string())
-        .bind(client.to_string())
+        .bind(practice)
+        .bind(contact)
+        .bind(client)
         .fetch_all(&self.pool)
         .await?
         .into_iter()
@@ -507,8 +507,8 @@ impl Store {
              AND (c.assignable_questions = 0 OR q.assignee_contact_id IS NULL OR q.assignee_contact_id = $2) \
              ORDER BY q.updated_at DESC, q.id"
         ))
-        .bind(practice.to_string())
-        .bind(contact.to_string())
+        .bind(practice)
+        .bind(contact)
         .fetch_all(&self.pool)
         .await?
         .into_iter()
@@ -524,7 +524,7 @@ impl Store {
         let rows: Vec<(String, String, i64)> = sqlx::query_as(
             "SELECT client_id, status, COUNT(*) FROM questions WHERE practice_id = $1 GROUP BY client_id, status",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -560,8 +560,8 @@ impl Store {
             "SELECT id, question_id, author_kind, author_id, author_name, kind, body, created_at \
              FROM question_entries WHERE practice_id = $1 AND question_id = $2 ORDER BY created_at, id",
         )
-        .bind(practice.to_string())
-        .bind(question.to_string())
+        .bind(practice)
+        .bind(question)
         .fetch_all(&self.pool)
         .await?;
         let files = self.question_files(practice, question).await?;
@@ -607,8 +607,8 @@ impl Store {
              AND (e.created_at > $3 OR (e.created_at = $3 AND e.id > $4)) \
              ORDER BY e.created_at, e.id LIMIT $5",
         )
-        .bind(practice.to_string())
-        .bind(contact.to_string())
+        .bind(practice)
+        .bind(contact)
         .bind(after.0)
         .bind(after.1)
         .bind(limit)
@@ -623,8 +623,8 @@ impl Store {
              WHERE f.practice_id = $1 AND e.author_kind = 'contact' AND e.author_id = $2 \
              AND e.created_at >= $3 AND e.created_at <= $4 ORDER BY f.created_at, f.id",
         )
-        .bind(practice.to_string())
-        .bind(contact.to_string())
+        .bind(practice)
+        .bind(contact)
         .bind(first.0)
         .bind(last.0)
         .fetch_all(&self.pool)
@@ -657,8 +657,8 @@ impl Store {
             "SELECT id, practice_id, question_id, entry_id, chat_id, message_seq, name, content_type, size, \
              storage_key, created_at FROM files WHERE practice_id = $1 AND question_id = $2 ORDER BY created_at, id",
         )
-        .bind(practice.to_string())
-        .bind(question.to_string())
+        .bind(practice)
+        .bind(question)
         .fetch_all(&self.pool)
         .await?
         .into_iter()
@@ -679,8 +679,8 @@ impl Store {
              storage_key, created_at FROM files WHERE practice_id = $1 AND chat_id = $2 \
              AND message_seq >= $3 AND message_seq <= $4 ORDER BY message_seq, created_at",
         )
-        .bind(practice.to_string())
-        .bind(chat.to_string())
+        .bind(practice)
+        .bind(chat)
         .bind(from)
         .bind(to)
         .fetch_all(&self.pool)
@@ -695,8 +695,8 @@ impl Store {
             "SELECT id, practice_id, question_id, entry_id, chat_id, message_seq, name, content_type, size, \
              storage_key, created_at FROM files WHERE practice_id = $1 AND id = $2",
         )
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound)?

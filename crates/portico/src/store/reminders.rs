@@ -68,8 +68,8 @@ impl Store {
             "SELECT reminder_every_days, reminder_minute_of_day, reminder_max, reminder_sms_from_step \
              FROM clients WHERE practice_id = $1 AND id = $2",
         )
-        .bind(practice.to_string())
-        .bind(client.to_string())
+        .bind(practice)
+        .bind(client)
         .fetch_optional(&self.pool)
         .await?
         .ok_or(super::StoreError::NotFound)?;
@@ -91,8 +91,8 @@ impl Store {
             "UPDATE clients SET reminder_every_days = $3, reminder_minute_of_day = $4, reminder_max = $5, \
              reminder_sms_from_step = $6 WHERE practice_id = $1 AND id = $2",
         )
-        .bind(practice.to_string())
-        .bind(client.to_string())
+        .bind(practice)
+        .bind(client)
         .bind(schedule.every_days)
         .bind(schedule.minute_of_day)
         .bind(schedule.max)
@@ -146,8 +146,8 @@ impl Store {
             "SELECT COALESCE(k.time_zone, p.time_zone) FROM contacts k \
              JOIN practices p ON p.id = k.practice_id WHERE k.practice_id = $1 AND k.id = $2",
         )
-        .bind(practice.to_string())
-        .bind(contact.to_string())
+        .bind(practice)
+        .bind(contact)
         .fetch_optional(&self.pool)
         .await?
         .ok_or(super::StoreError::NotFound)?;
@@ -163,7 +163,7 @@ impl Store {
         let done = self
             .execute_audited(
                 sqlx::query("UPDATE practices SET time_zone = $2 WHERE id = $1")
-                    .bind(practice.to_string())
+                    .bind(practice)
                     .bind(zone),
                 entry,
             )
@@ -174,7 +174,7 @@ impl Store {
 
     pub async fn practice_time_zone(&self, practice: PracticeId) -> StoreResult<String> {
         let (zone,): (String,) = sqlx::query_as("SELECT time_zone FROM practices WHERE id = $1")
-            .bind(practice.to_string())
+            .bind(practice)
             .fetch_optional(&self.pool)
             .await?
             .ok_or(super::StoreError::NotFound)?;
@@ -189,8 +189,8 @@ impl Store {
     ) -> StoreResult<()> {
         let done =
             sqlx::query("UPDATE contacts SET time_zone = $3 WHERE practice_id = $1 AND id = $2")
-                .bind(practice.to_string())
-                .bind(contact.to_string())
+                .bind(practice)
+                .bind(contact)
                 .bind(zone)
                 .execute(&self.pool)
                 .await?;
@@ -207,8 +207,8 @@ impl Store {
     ) -> StoreResult<()> {
         let done =
             sqlx::query("UPDATE staff_users SET time_zone = $3 WHERE practice_id = $1 AND id = $2")
-                .bind(practice.to_string())
-                .bind(staff.to_string())
+                .bind(practice)
+                .bind(staff)
                 .bind(zone)
                 .execute(&self.pool)
                 .await?;
@@ -227,8 +227,8 @@ impl Store {
             "SELECT contact_id, slot, step, channels, question_count, created_at FROM reminder_runs \
              WHERE practice_id = $1 AND client_id = $2 AND created_at >= $3 ORDER BY created_at, slot",
         )
-        .bind(practice.to_string())
-        .bind(client.to_string())
+        .bind(practice)
+        .bind(client)
         .bind(since.0)
         .fetch_all(&self.pool)
         .await?;
@@ -259,8 +259,8 @@ impl Store {
             "SELECT id, client_id, text, created_at, read_at, dedupe_key FROM alerts WHERE practice_id = $1 AND staff_id = $2 \
              ORDER BY CASE WHEN read_at IS NULL THEN 0 ELSE 1 END, created_at DESC LIMIT $3",
         )
-        .bind(practice.to_string())
-        .bind(staff.to_string())
+        .bind(practice)
+        .bind(staff)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -285,8 +285,8 @@ impl Store {
         now: Millis,
     ) -> StoreResult<()> {
         sqlx::query("UPDATE alerts SET read_at = $3 WHERE practice_id = $1 AND staff_id = $2 AND read_at IS NULL")
-            .bind(practice.to_string())
-            .bind(staff.to_string())
+            .bind(practice)
+            .bind(staff)
             .bind(now.0)
             .execute(&self.pool)
             .await?;
@@ -312,9 +312,9 @@ impl StoreTx {
             "INSERT INTO reminder_runs (practice_id, client_id, contact_id, slot, step, channels, question_count, \
              created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
         )
-        .bind(practice.to_string())
-        .bind(client.to_string())
-        .bind(contact.to_string())
+        .bind(practice)
+        .bind(client)
+        .bind(contact)
         .bind(slot)
         .bind(step)
         .bind(channels)
@@ -340,9 +340,9 @@ impl StoreTx {
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
         )
         .bind(uuid::Uuid::now_v7().to_string())
-        .bind(practice.to_string())
-        .bind(staff.to_string())
-        .bind(client.to_string())
+        .bind(practice)
+        .bind(staff)
+        .bind(client)
         .bind(dedupe_key)
         .bind(text)
         .bind(now.0)

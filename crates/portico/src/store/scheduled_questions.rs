@@ -94,12 +94,12 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'scheduled', $10)",
         )
         .bind(id.to_string())
-        .bind(new.practice.to_string())
-        .bind(new.client.to_string())
-        .bind(new.author.to_string())
+        .bind(new.practice)
+        .bind(new.client)
+        .bind(new.author)
         .bind(&new.title)
         .bind(&new.details)
-        .bind(new.assignee.map(|c| c.to_string()))
+        .bind(new.assignee)
         .bind(flag(new.urgent))
         .bind(new.send_at.0)
         .bind(new.now.0)
@@ -118,7 +118,7 @@ impl Store {
             scheduled_question_columns!(),
             " FROM scheduled_questions WHERE practice_id = $1 AND id = $2"
         ))
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(id.to_string())
         .fetch_optional(&self.pool)
         .await?
@@ -139,9 +139,9 @@ impl Store {
             " FROM scheduled_questions WHERE practice_id = $1 AND client_id = $2 AND author_id = $3 \
              AND state IN ('scheduled', 'sending', 'failed') ORDER BY send_at, id"
         ))
-        .bind(practice.to_string())
-        .bind(client.to_string())
-        .bind(author.to_string())
+        .bind(practice)
+        .bind(client)
+        .bind(author)
         .fetch_all(&self.pool)
         .await?
         .into_iter()
@@ -161,12 +161,12 @@ impl Store {
              urgent = $8, state = 'scheduled', failure = NULL \
              WHERE practice_id = $1 AND id = $2 AND author_id = $3 AND state IN ('scheduled', 'failed')",
         )
-        .bind(new.practice.to_string())
+        .bind(new.practice)
         .bind(id.to_string())
-        .bind(new.author.to_string())
+        .bind(new.author)
         .bind(&new.title)
         .bind(&new.details)
-        .bind(new.assignee.map(|c| c.to_string()))
+        .bind(new.assignee)
         .bind(new.send_at.0)
         .bind(flag(new.urgent))
         .execute(&self.pool)
@@ -185,9 +185,9 @@ impl Store {
             "DELETE FROM scheduled_questions WHERE practice_id = $1 AND id = $2 AND author_id = $3 \
              AND state IN ('scheduled', 'failed')",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(id.to_string())
-        .bind(author.to_string())
+        .bind(author)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -223,7 +223,7 @@ impl Store {
             "UPDATE scheduled_questions SET state = 'failed', failure = $3 \
              WHERE practice_id = $1 AND id = $2 AND state = 'sending'",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(id.to_string())
         .bind(why)
         .execute(&self.pool)
@@ -246,9 +246,9 @@ impl StoreTx {
             "UPDATE scheduled_questions SET state = 'sent', question_id = $3 \
              WHERE practice_id = $1 AND id = $2 AND state = 'sending'",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(id.to_string())
-        .bind(question.to_string())
+        .bind(question)
         .execute(&mut *self.tx)
         .await?;
         Ok(done.rows_affected() == 1)

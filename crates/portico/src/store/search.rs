@@ -172,7 +172,7 @@ impl Store {
             .bind(all)
             .bind(phrase)
             .bind(limit)
-            .bind(practice.to_string())
+            .bind(practice)
             .bind(who_kind)
             .bind(who_id)
     }

@@ -98,8 +98,8 @@ impl Store {
         value: &str,
     ) -> StoreResult<bool> {
         let done = sqlx::query(secret.column.replace_sql())
-            .bind(secret.practice_id.to_string())
-            .bind(secret.staff_id.to_string())
+            .bind(secret.practice_id)
+            .bind(secret.staff_id)
             .bind(&secret.value)
             .bind(value)
             .execute(&self.pool)
@@ -136,8 +136,8 @@ impl Store {
         for secret in &secrets {
             let value = reseal(secret)?;
             sqlx::query(secret.column.replace_sql())
-                .bind(secret.practice_id.to_string())
-                .bind(secret.staff_id.to_string())
+                .bind(secret.practice_id)
+                .bind(secret.staff_id)
                 .bind(&secret.value)
                 .bind(value)
                 .execute(&mut *tx.tx)

@@ -1,6 +1,6 @@
 //! Server-side sessions (A1, A6), found by the hash of the cookie's secret.
 
-use super::{Store, StoreError, StoreResult, parse_id};
+use super::{Store, StoreError, StoreResult, json_array, parse_id};
 use crate::domain::{Millis, PracticeId};
 
 /// Who a session belongs to.
@@ -132,7 +132,7 @@ impl Store {
              last_seen_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)",
         )
         .bind(&new.id_hash)
-        .bind(new.practice_id.to_string())
+        .bind(new.practice_id)
         .bind(new.subject.kind())
         .bind(new.subject.id())
         .bind(new.stage.as_str())
@@ -275,7 +275,7 @@ impl Store {
             " FROM sessions WHERE practice_id = $1 AND subject_kind = $2 AND subject_id = $3 \
              ORDER BY last_seen_at DESC, id_hash"
         ))
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(subject.kind())
         .bind(subject.id())
         .fetch_all(&self.pool)
@@ -299,7 +299,7 @@ impl Store {
             "DELETE FROM sessions WHERE practice_id = $1 AND subject_kind = $2 AND subject_id = $3 \
              AND ($4 IS NULL OR id_hash <> $4) RETURNING id_hash",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(subject.kind())
         .bind(subject.id())
         .bind(keep)
@@ -322,9 +322,8 @@ impl Store {
         now: Millis,
         idle_since: Millis,
     ) -> StoreResult<Vec<String>> {
-        let list = serde_json::to_string(hashes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let rows: Vec<(String,)> = sqlx::query_as(self.backend().alive_sessions_sql())
-            .bind(list)
+            .bind(json_array(hashes)?)
             .bind(now.0)
             .bind(idle_since.0)
             .fetch_all(&self.pool)

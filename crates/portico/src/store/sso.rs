@@ -53,7 +53,7 @@ impl Store {
             "SELECT practice_id, issuer_url, client_id, client_secret, display_name, \
              require_sso, counts_as_two_factor, updated_at FROM practice_sso WHERE practice_id = $1",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .fetch_optional(&self.pool)
         .await?;
         row.map(settings_of).transpose()
@@ -76,7 +76,7 @@ impl Store {
                  counts_as_two_factor = excluded.counts_as_two_factor, \
                  updated_at = excluded.updated_at",
             )
-            .bind(settings.practice_id.to_string())
+            .bind(settings.practice_id)
             .bind(&settings.issuer_url)
             .bind(&settings.client_id)
             .bind(&settings.client_secret_sealed)
@@ -97,8 +97,7 @@ impl Store {
         entry: &NewAudit,
     ) -> StoreResult<()> {
         self.execute_audited(
-            sqlx::query("DELETE FROM practice_sso WHERE practice_id = $1")
-                .bind(practice.to_string()),
+            sqlx::query("DELETE FROM practice_sso WHERE practice_id = $1").bind(practice),
             entry,
         )
         .await?;
@@ -122,7 +121,7 @@ impl Store {
              expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(state_hash)
-        .bind(login.practice_id.to_string())
+        .bind(login.practice_id)
         .bind(&login.nonce)
         .bind(&login.pkce_verifier)
         .bind(now.0)

@@ -98,8 +98,8 @@ impl Store {
             staff_columns!(),
             " FROM staff_users WHERE practice_id = $1 AND id = $2"
         ))
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound)?
@@ -138,7 +138,7 @@ impl Store {
             " FROM staff_users WHERE practice_id = $1 \
              ORDER BY CASE role WHEN 'admin' THEN 0 ELSE 1 END, name, id"
         ))
-        .bind(practice.to_string())
+        .bind(practice)
         .fetch_all(&self.pool)
         .await?
         .into_iter()
@@ -165,7 +165,7 @@ impl Store {
              FROM staff_users WHERE practice_id = $1 \
              ORDER BY CASE role WHEN 'admin' THEN 0 ELSE 1 END, name, id"
         ))
-        .bind(practice.to_string())
+        .bind(practice)
         .fetch_all(&self.pool)
         .await?
         .into_iter()
@@ -183,8 +183,8 @@ impl Store {
         let done = self
             .execute_audited(
                 sqlx::query("UPDATE staff_users SET role = $3 WHERE practice_id = $1 AND id = $2")
-                    .bind(practice.to_string())
-                    .bind(id.to_string())
+                    .bind(practice)
+                    .bind(id)
                     .bind(role.as_str()),
                 entry,
             )
@@ -205,8 +205,8 @@ impl Store {
                 sqlx::query(
                     "UPDATE staff_users SET active = $3 WHERE practice_id = $1 AND id = $2",
                 )
-                .bind(practice.to_string())
-                .bind(id.to_string())
+                .bind(practice)
+                .bind(id)
                 .bind(flag(active)),
                 entry,
             )
@@ -225,8 +225,8 @@ impl Store {
         let done = sqlx::query(
             "UPDATE staff_users SET password_hash = $3 WHERE practice_id = $1 AND id = $2",
         )
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .bind(password_hash)
         .execute(&self.pool)
         .await?;
@@ -240,8 +240,8 @@ impl Store {
         let (secret, pending_secret): (Option<String>, Option<String>) = sqlx::query_as(
             "SELECT totp_secret, totp_pending_secret FROM staff_users WHERE practice_id = $1 AND id = $2",
         )
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound)?;
@@ -261,8 +261,8 @@ impl Store {
         let done = sqlx::query(
             "UPDATE staff_users SET totp_pending_secret = $3 WHERE practice_id = $1 AND id = $2",
         )
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .bind(secret)
         .execute(&self.pool)
         .await?;
@@ -284,23 +284,23 @@ impl Store {
             "UPDATE staff_users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL, \
              totp_last_step = $3 WHERE practice_id = $1 AND id = $2 AND totp_pending_secret IS NOT NULL",
         )
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .bind(step)
         .execute(&mut *tx.tx)
         .await?;
         found(done.rows_affected())?;
         sqlx::query("DELETE FROM staff_recovery_codes WHERE practice_id = $1 AND staff_id = $2")
-            .bind(practice.to_string())
-            .bind(id.to_string())
+            .bind(practice)
+            .bind(id)
             .execute(&mut *tx.tx)
             .await?;
         for hash in code_hashes {
             sqlx::query(
                 "INSERT INTO staff_recovery_codes (practice_id, staff_id, code_hash) VALUES ($1, $2, $3)",
             )
-            .bind(practice.to_string())
-            .bind(id.to_string())
+            .bind(practice)
+            .bind(id)
             .bind(hash)
             .execute(&mut *tx.tx)
             .await?;
@@ -322,14 +322,14 @@ impl Store {
             "UPDATE staff_users SET totp_secret = NULL, totp_pending_secret = NULL, totp_last_step = 0 \
              WHERE practice_id = $1 AND id = $2",
         )
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .execute(&mut *tx.tx)
         .await?;
         found(done.rows_affected())?;
         sqlx::query("DELETE FROM staff_recovery_codes WHERE practice_id = $1 AND staff_id = $2")
-            .bind(practice.to_string())
-            .bind(id.to_string())
+            .bind(practice)
+            .bind(id)
             .execute(&mut *tx.tx)
             .await?;
         tx.audit(entry).await?;
@@ -350,8 +350,8 @@ impl Store {
             "UPDATE staff_users SET totp_last_step = $3 \
              WHERE practice_id = $1 AND id = $2 AND totp_last_step < $3",
         )
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .bind(step)
         .execute(&self.pool)
         .await?;
@@ -370,8 +370,8 @@ impl Store {
             "UPDATE staff_recovery_codes SET used_at = $4 \
              WHERE practice_id = $1 AND staff_id = $2 AND code_hash = $3 AND used_at IS NULL",
         )
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .bind(code_hash)
         .bind(now.0)
         .execute(&self.pool)
@@ -384,8 +384,8 @@ impl Store {
             "SELECT COUNT(*) FROM staff_recovery_codes \
              WHERE practice_id = $1 AND staff_id = $2 AND used_at IS NULL",
         )
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .fetch_one(&self.pool)
         .await?;
         Ok(count)
@@ -402,8 +402,8 @@ impl Store {
             sqlx::query(
                 "UPDATE staff_users SET last_sign_in_at = $3 WHERE practice_id = $1 AND id = $2",
             )
-            .bind(practice.to_string())
-            .bind(id.to_string())
+            .bind(practice)
+            .bind(id)
             .bind(now.0),
             entry,
         )
@@ -436,8 +436,8 @@ pub(super) async fn insert_staff(
         "INSERT INTO staff_users (id, practice_id, email, name, role, password_hash, active, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, 1, $7)",
     )
-    .bind(staff.id.to_string())
-    .bind(practice.to_string())
+    .bind(staff.id)
+    .bind(practice)
     .bind(&staff.email)
     .bind(&staff.name)
     .bind(staff.role.as_str())
@@ -475,8 +475,8 @@ impl super::StoreTx {
              VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(hash)
-        .bind(practice.to_string())
-        .bind(staff.to_string())
+        .bind(practice)
+        .bind(staff)
         .bind(now.0)
         .bind(expires_at.0)
         .execute(&mut *self.tx)
@@ -512,8 +512,8 @@ impl super::StoreTx {
         let done = sqlx::query(
             "UPDATE staff_users SET password_hash = $3 WHERE practice_id = $1 AND id = $2",
         )
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .bind(hash)
         .execute(&mut *self.tx)
         .await?;
@@ -546,7 +546,7 @@ impl Store {
         let (count,): (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM staff_users WHERE practice_id = $1 AND role = 'admin' AND active = 1",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .fetch_one(&self.pool)
         .await?;
         Ok(count)

@@ -46,9 +46,9 @@ impl StoreTx {
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(hash)
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(purpose.as_str())
-        .bind(contact.to_string())
+        .bind(contact)
         .bind(now.0)
         .bind(expires_at.0)
         .execute(&mut *self.tx)
@@ -96,8 +96,8 @@ impl StoreTx {
             "UPDATE tokens SET used_at = $4 \
              WHERE practice_id = $1 AND contact_id = $2 AND purpose = $3 AND used_at IS NULL",
         )
-        .bind(practice.to_string())
-        .bind(contact.to_string())
+        .bind(practice)
+        .bind(contact)
         .bind(purpose.as_str())
         .bind(now.0)
         .execute(&mut *self.tx)
@@ -148,7 +148,7 @@ impl super::Store {
             "SELECT contact_id, MAX(created_at), MAX(expires_at) FROM tokens \
              WHERE practice_id = $1 AND purpose = 'invitation' GROUP BY contact_id",
         )
-        .bind(practice.to_string())
+        .bind(practice)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()

@@ -335,9 +335,9 @@ impl StoreTx {
             list.join(", ")
         );
         let mut query =
-            sqlx::query_as::<_, (String, String, String, i64)>(sqlx::AssertSqlSafe(sql));
+            sqlx::query_as::<_, (WebhookId, PracticeId, String, i64)>(sqlx::AssertSqlSafe(sql));
         for practice in &practices {
-            query = query.bind(practice.to_string());
+            query = query.bind(practice);
         }
         let endpoints = query.fetch_all(&mut *self.tx).await?;
         if endpoints.is_empty() {
@@ -345,17 +345,16 @@ impl StoreTx {
         }
         for post in posts {
             let wanted = format!(",{},", post.event.code());
-            let practice = post.practice.to_string();
             let mut payloads: [Option<String>; 2] = [None, None];
             for (endpoint, _, _, content) in endpoints
                 .iter()
-                .filter(|(_, p, events, _)| *p == practice && events.contains(&wanted))
+                .filter(|(_, p, events, _)| *p == post.practice && events.contains(&wanted))
             {
                 let include = *content != 0;
                 let payload = payloads[usize::from(include)]
                     .get_or_insert_with(|| post.payload(include))
                     .clone();
-                self.insert_delivery(post.practice, endpoint, post.event, &payload, post.at)
+                self.insert_delivery(post.practice, *endpoint, post.event, &payload, post.at)
                     .await?;
             }
         }
@@ -365,7 +364,7 @@ impl StoreTx {
     async fn insert_delivery(
         &mut self,
         practice: PracticeId,
-        endpoint: &str,
+        endpoint: WebhookId,
         event: WebhookEvent,
         payload: &str,
         at: Millis,
@@ -376,7 +375,7 @@ impl StoreTx {
              VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, 0, $6)",
         )
         .bind(uuid::Uuid::now_v7().to_string())
-        .bind(practice.to_string())
+        .bind(practice)
         .bind(endpoint)
         .bind(event.code())
         .bind(payload)
@@ -396,7 +395,7 @@ impl Store {
         sqlx::query_as::<_, EndpointRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE practice_id = $1 ORDER BY created_at, id"
         )))
-        .bind(practice.to_string())
+        .bind(practice)
         .fetch_all(&self.pool)
         .await?
         .into_iter()
@@ -412,8 +411,8 @@ impl Store {
         sqlx::query_as::<_, EndpointRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE practice_id = $1 AND id = $2"
         )))
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound)?
@@ -435,8 +434,8 @@ impl Store {
             "INSERT INTO webhook_endpoints (id, practice_id, url, description, events, allow_local, enabled, \
              secret, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $8)",
         )
-        .bind(id.to_string())
-        .bind(practice.to_string())
+        .bind(id)
+        .bind(practice)
         .bind(&fields.url)
         .bind(&fields.description)
         .bind(events_text(&fields.events))
@@ -464,8 +463,8 @@ impl Store {
                     "UPDATE webhook_endpoints SET url = $3, description = $4, events = $5, allow_local = $6, \
                      updated_at = $7 WHERE practice_id = $1 AND id = $2",
                 )
-                .bind(practice.to_string())
-                .bind(id.to_string())
+                .bind(practice)
+                .bind(id)
                 .bind(fields.url.clone())
                 .bind(fields.description.clone())
                 .bind(events_text(&fields.events))
@@ -492,8 +491,8 @@ impl Store {
             "UPDATE webhook_endpoints SET enabled = $3, failing_since = NULL, disabled_reason = NULL, \
              updated_at = $4 WHERE practice_id = $1 AND id = $2",
         )
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .bind(flag(enabled))
         .bind(now.0)
         .execute(&mut *tx.tx)
@@ -505,8 +504,8 @@ impl Store {
                 "UPDATE webhook_deliveries SET next_attempt_at = $3 WHERE practice_id = $1 AND endpoint_id = $2 \
                  AND status = 'pending' AND next_attempt_at > $3",
             )
-            .bind(practice.to_string())
-            .bind(id.to_string())
+            .bind(practice)
+            .bind(id)
             .bind(now.0)
             .execute(&mut *tx.tx)
             .await?;
@@ -524,13 +523,13 @@ impl Store {
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM webhook_deliveries WHERE practice_id = $1 AND endpoint_id = $2")
-            .bind(practice.to_string())
-            .bind(id.to_string())
+            .bind(practice)
+            .bind(id)
             .execute(&mut *tx.tx)
             .await?;
         let done = sqlx::query("DELETE FROM webhook_endpoints WHERE practice_id = $1 AND id = $2")
-            .bind(practice.to_string())
-            .bind(id.to_string())
+            .bind(practice)
+            .bind(id)
             .execute(&mut *tx.tx)
             .await?
             .rows_affected();
@@ -554,8 +553,8 @@ impl Store {
                     "UPDATE webhook_endpoints SET previous_secret = secret, previous_until = $4, secret = $3, \
                      updated_at = $5 WHERE practice_id = $1 AND id = $2",
                 )
-                .bind(practice.to_string())
-                .bind(id.to_string())
+                .bind(practice)
+                .bind(id)
                 .bind(secret.to_owned())
                 .bind(overlap_until.0)
                 .bind(audit.at.0),
@@ -574,7 +573,7 @@ impl Store {
         let mut tx = self.begin().await?;
         tx.insert_delivery(
             endpoint.practice_id,
-            &endpoint.id.to_string(),
+            endpoint.id,
             WebhookEvent::Test,
             &post.payload(false),
             post.at,
@@ -596,8 +595,8 @@ impl Store {
             " FROM webhook_deliveries WHERE practice_id = $1 AND endpoint_id = $2 \
              ORDER BY created_at DESC, id DESC LIMIT $3"
         ))
-        .bind(practice.to_string())
-        .bind(endpoint.to_string())
+        .bind(practice)
+        .bind(endpoint)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?
@@ -609,7 +608,7 @@ impl Store {
     /// Whether the practice's payloads carry message and question text.
     pub async fn webhook_content(&self, practice: PracticeId) -> StoreResult<bool> {
         let (on,): (i64,) = sqlx::query_as("SELECT webhook_content FROM practices WHERE id = $1")
-            .bind(practice.to_string())
+            .bind(practice)
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -625,7 +624,7 @@ impl Store {
         let done = self
             .execute_audited(
                 sqlx::query("UPDATE practices SET webhook_content = $2 WHERE id = $1")
-                    .bind(practice.to_string())
+                    .bind(practice)
                     .bind(flag(on)),
                 audit,
             )
@@ -691,8 +690,8 @@ impl Store {
         sqlx::query(
             "UPDATE webhook_endpoints SET failing_since = NULL WHERE practice_id = $1 AND id = $2",
         )
-        .bind(delivery.practice_id.to_string())
-        .bind(delivery.endpoint_id.to_string())
+        .bind(delivery.practice_id)
+        .bind(delivery.endpoint_id)
         .execute(&mut *tx.tx)
         .await?;
         tx.commit().await
@@ -725,8 +724,8 @@ impl Store {
             "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $3) \
              WHERE practice_id = $1 AND id = $2 RETURNING failing_since",
         )
-        .bind(delivery.practice_id.to_string())
-        .bind(delivery.endpoint_id.to_string())
+        .bind(delivery.practice_id)
+        .bind(delivery.endpoint_id)
         .bind(now.0)
         .fetch_optional(&mut *tx.tx)
         .await?;
@@ -750,8 +749,8 @@ impl Store {
             "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = $3, updated_at = $4 \
              WHERE practice_id = $1 AND id = $2 AND enabled = 1",
         )
-        .bind(practice.to_string())
-        .bind(id.to_string())
+        .bind(practice)
+        .bind(id)
         .bind(reason)
         .bind(now.0)
         .execute(&mut *tx.tx)
