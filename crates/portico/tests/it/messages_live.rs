@@ -169,8 +169,8 @@ async fn a_socket_hears_only_its_own_people_and_leaves_the_hub_when_closed() {
     let chat_path = c.chat.staff_path.clone();
     let rival = World::named(&app, "Rival").await.staff;
 
-    let mut first_tab = socket(&app, &hannah_browser).await;
-    let mut second_tab = socket(&app, &hannah_browser).await;
+    let mut first_tab = socket(&app, hannah_browser).await;
+    let mut second_tab = socket(&app, hannah_browser).await;
     let mut rival_socket = socket(&app, &rival).await;
     staff
         .post_form(&chat_path, &[("body", "Both tabs"), ("key", "k-1")])

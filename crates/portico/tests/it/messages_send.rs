@@ -132,7 +132,7 @@ async fn a_failed_batch_fails_every_send_in_it() {
     let results = send_as_one_batch(
         &app,
         chat,
-        &admin,
+        admin,
         &["first", "second", "refuse me", "fourth", "fifth"],
     )
     .await;

@@ -163,7 +163,7 @@ async fn the_staff_home_lists_what_waits_for_each_team_member() {
     let page = Page::parse(&html);
     assert_eq!(
         links(&page, "waiting-messages"),
-        [chat_path.clone()],
+        [chat_path.as_str()],
         "{html}"
     );
     assert_eq!(
