@@ -3,29 +3,17 @@
 //! events); a session that ends closes its open sockets, on every instance;
 //! a newer credential ends the older links.
 
-use crate::harness::active;
 use crate::harness::{
-    Browser, Socket, TestApp, closed_for_session_end, location, socket, socket_at,
+    Browser, Chat, Page, Socket, TestApp, active, closed_for_session_end, location, signed_in,
+    socket, socket_at,
 };
 use futures_util::StreamExt;
-use portico::store::{Client, Contact, Member};
+use portico::store::Member;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 /// How long a test waits for what it expects before it fails.
 const DEADLINE: Duration = Duration::from_secs(20);
-
-/// A browser signed in to the portal with a sign-in link.
-async fn signed_in(app: &TestApp, email: &str) -> Browser {
-    let browser = app.browser();
-    browser
-        .post_form("/portal/sign-in/link", &[("email", email)])
-        .await;
-    let link = app.latest_link(email, "/portal/link/").await;
-    let response = browser.post_form(&link, &[]).await;
-    assert_eq!(response.status(), 303, "signed in with the link");
-    browser
-}
 
 /// The next message event's body, skipping other events.
 async fn next_message(socket: &mut Socket) -> Option<String> {
@@ -50,29 +38,11 @@ async fn next_message(socket: &mut Socket) -> Option<String> {
 
 /// Sends a message as `browser` to the chat at `path`; returns the status.
 async fn send(browser: &Browser, path: &str, body: &str, key: &str) -> u16 {
-    browser
-        .post_form(path, &[("body", body), ("key", key)])
-        .await
-        .status()
-        .as_u16()
-}
-
-/// Staff start a direct chat with `contact` about `client`; its staff path.
-async fn direct_chat(staff: &Browser, client: &Client, contact: &Contact) -> String {
-    let response = staff
-        .post_form(
-            &format!("/app/clients/{}/chat", client.id),
-            &[("contact", &contact.id.to_string())],
-        )
-        .await;
-    let path = location(&response);
-    assert!(path.starts_with("/app/messages/"), "chat started: {path}");
-    path
+    browser.say(path, body, key).await.status().as_u16()
 }
 
 /// Hannah sends a file into the chat at `portal_path`; its download path.
-async fn send_file(app: &TestApp, staff: &Browser, hannah: &Browser, portal_path: &str) -> String {
-    let csrf = hannah.csrf().await;
+async fn send_file(staff: &Browser, hannah: &Browser, portal_path: &str) -> String {
     let form = reqwest::multipart::Form::new()
         .text("body", "My statement")
         .text("key", "file-1")
@@ -82,22 +52,13 @@ async fn send_file(app: &TestApp, staff: &Browser, hannah: &Browser, portal_path
                 .file_name("statement.pdf"),
         );
     let response = hannah
-        .client
-        .post(hannah.url(&format!("{portal_path}/files?csrf={csrf}")))
-        .header("origin", &app.base_url)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .post_multipart(&format!("{portal_path}/files"), form)
+        .await;
     assert_eq!(location(&response), portal_path);
     let (_, html) = staff.page(&portal_path.replace("/portal/", "/app/")).await;
-    let id = html
-        .split("href=\"/files/")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
+    Page::parse(&html)
+        .attr("a[href^='/files/']", "href")
         .expect("a file link")
-        .to_owned();
-    format!("/files/{id}")
 }
 
 /// Everything a contact could reach a chat by, after her access ended.
@@ -151,15 +112,15 @@ async fn a_contact_removed_from_a_client_loses_its_chats_files_and_live_events_a
     )
     .await;
     let staff = app.staff_browser(&admin.email).await;
-    let bakery_chat = direct_chat(&staff, &bakery, &hannah).await;
-    let cafe_chat = direct_chat(&staff, &cafe, &hannah).await;
+    let bakery_chat = Chat::open(&staff, &bakery, &hannah).await.staff_path;
+    let cafe_chat = Chat::open(&staff, &cafe, &hannah).await.staff_path;
     let portal_path = bakery_chat.replace("/app/", "/portal/");
     let browser = signed_in(&app, &hannah.email).await;
     assert_eq!(
         send(&staff, &bakery_chat, "Your return is ready.", "s1").await,
         303
     );
-    let file = send_file(&app, &staff, &browser, &portal_path).await;
+    let file = send_file(&staff, &browser, &portal_path).await;
     staff
         .post_form(
             &format!("{bakery_chat}/action"),
@@ -227,7 +188,7 @@ async fn removing_a_contact_in_all_contacts_closes_the_clients_chats_to_her() {
     let bakery = app.with_client(practice.id, "Northwind Bakery").await;
     let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
     let staff = app.staff_browser(&admin.email).await;
-    let chat = direct_chat(&staff, &bakery, &hannah).await;
+    let chat = Chat::open(&staff, &bakery, &hannah).await.staff_path;
     let portal_path = chat.replace("/app/", "/portal/");
     assert_eq!(send(&staff, &chat, "Hello", "s1").await, 303);
     let browser = signed_in(&app, &hannah.email).await;
@@ -260,8 +221,8 @@ async fn unlinking_a_family_takes_the_sub_records_chats_from_the_primarys_contac
     let ngozi = active(&app, practice.id, "ngozi@okafor.example", &[&household]).await;
     let chidi_contact = active(&app, practice.id, "chidi@okafor.example", &[&chidi]).await;
     let staff = app.staff_browser(&admin.email).await;
-    let household_chat = direct_chat(&staff, &household, &ngozi).await;
-    let chat = direct_chat(&staff, &chidi, &chidi_contact).await;
+    let household_chat = Chat::open(&staff, &household, &ngozi).await.staff_path;
+    let chat = Chat::open(&staff, &chidi, &chidi_contact).await.staff_path;
     let portal_path = chat.replace("/app/", "/portal/");
     assert_eq!(send(&staff, &chat, "About Chidi's return", "s1").await, 303);
     let browser = signed_in(&app, &ngozi.email).await;
@@ -385,7 +346,7 @@ async fn signing_out_closes_that_sessions_sockets_and_no_others() {
     let bakery = app.with_client(practice.id, "Northwind Bakery").await;
     let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
     let staff = app.staff_browser(&admin.email).await;
-    let chat = direct_chat(&staff, &bakery, &hannah).await;
+    let chat = Chat::open(&staff, &bakery, &hannah).await.staff_path;
     let laptop = signed_in(&app, &hannah.email).await;
     let phone = signed_in(&app, &hannah.email).await;
     let mut laptop_tab = socket(&app, &laptop).await;
@@ -546,7 +507,7 @@ async fn a_session_ended_on_one_instance_closes_its_socket_on_another() {
     let bakery = app.with_client(practice.id, "Northwind Bakery").await;
     let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
     let staff = app.staff_browser(&admin.email).await;
-    let chat = direct_chat(&staff, &bakery, &hannah).await;
+    let chat = Chat::open(&staff, &bakery, &hannah).await.staff_path;
     let (second_url, _stop) = app.second_server().await;
     let browser = signed_in(&app, &hannah.email).await;
     let mut tab = socket_at(&second_url, &browser).await;

@@ -1,9 +1,8 @@
 //! X15: a practice's own name, logo and colour on its pages and e-mails;
 //! the front page, favicon and web app manifest.
 
-use crate::harness::{Browser, TestApp, location};
+use crate::harness::{Browser, TestApp, active, location};
 use portico::domain::Role;
-use portico::store::ContactStatus;
 
 /// The smallest PNG: one transparent pixel.
 const PNG: &[u8] = &[
@@ -15,19 +14,13 @@ const PNG: &[u8] = &[
 ];
 
 async fn upload_logo(browser: &Browser, name: &str, bytes: Vec<u8>) -> reqwest::Response {
-    let csrf = browser.csrf().await;
     let form = reqwest::multipart::Form::new().part(
         "logo",
         reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
     );
     browser
-        .client
-        .post(browser.url(&format!("/app/settings/branding/logo?csrf={csrf}")))
-        .header("origin", &browser.base_url)
-        .multipart(form)
-        .send()
+        .post_multipart("/app/settings/branding/logo", form)
         .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -157,13 +150,7 @@ async fn the_portal_and_e_mails_carry_the_practices_brand_and_name() {
         .await
         .unwrap();
     let bakery = app.with_client(practice.id, "Northwind Bakery").await;
-    let hannah = app
-        .with_contact(practice.id, "hannah@northwind.example", &[&bakery])
-        .await;
-    app.store()
-        .set_contact_status(practice.id, hannah.id, ContactStatus::Active)
-        .await
-        .unwrap();
+    let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
 
     let browser = app.browser();
     browser
@@ -259,13 +246,7 @@ async fn branding_and_local_times_fit_a_phone() {
         .await
         .unwrap();
     let bakery = app.with_client(practice.id, "Northwind Bakery").await;
-    let hannah = app
-        .with_contact(practice.id, "hannah@northwind.example", &[&bakery])
-        .await;
-    app.store()
-        .set_contact_status(practice.id, hannah.id, ContactStatus::Active)
-        .await
-        .unwrap();
+    let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
     let logo = tempfile::NamedTempFile::with_suffix(".png").unwrap();
     std::fs::write(
         logo.path(),

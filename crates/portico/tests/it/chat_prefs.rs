@@ -2,8 +2,7 @@
 //! and scheduled messages and questions (X10), each with the server's
 //! refusals.
 
-use crate::harness::{TestApp, location};
-use crate::harness::{active, signed_in};
+use crate::harness::{Chat, TestApp, active, location, signed_in};
 use portico::domain::{ChatId, Millis, PracticeId, Role};
 use portico::store::Member;
 use std::time::Duration;
@@ -37,14 +36,7 @@ async fn each_person_chooses_what_enter_does_and_whether_messages_opens_the_late
     let bakery = app.with_client(practice.id, "Northwind Bakery").await;
     let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
     let olivia = app.staff_browser(&admin.email).await;
-    let chat = location(
-        &olivia
-            .post_form(
-                &format!("/app/clients/{}/chat", bakery.id),
-                &[("contact", &hannah.id.to_string())],
-            )
-            .await,
-    );
+    let chat = Chat::open(&olivia, &bakery, &hannah).await.staff_path;
     let hannah_browser = signed_in(&app, &hannah.email).await;
     let portal_chat = chat.replace("/app/", "/portal/");
 
@@ -333,14 +325,7 @@ async fn clients_have_a_shorter_message_limit_enforced_by_the_server() {
     let bakery = app.with_client(practice.id, "Northwind Bakery").await;
     let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
     let olivia = app.staff_browser(&admin.email).await;
-    let staff_chat = location(
-        &olivia
-            .post_form(
-                &format!("/app/clients/{}/chat", bakery.id),
-                &[("contact", &hannah.id.to_string())],
-            )
-            .await,
-    );
+    let staff_chat = Chat::open(&olivia, &bakery, &hannah).await.staff_path;
     let portal_chat = staff_chat.replace("/app/", "/portal/");
     let hannah_browser = signed_in(&app, &hannah.email).await;
 
@@ -450,14 +435,7 @@ async fn the_autoresponder_answers_in_its_windows_once_per_half_hour_and_never_s
     let bakery = app.with_client(practice.id, "Northwind Bakery").await;
     let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
     let olivia = app.staff_browser(&admin.email).await;
-    let staff_chat = location(
-        &olivia
-            .post_form(
-                &format!("/app/clients/{}/chat", bakery.id),
-                &[("contact", &hannah.id.to_string())],
-            )
-            .await,
-    );
+    let staff_chat = Chat::open(&olivia, &bakery, &hannah).await.staff_path;
     let portal_chat = staff_chat.replace("/app/", "/portal/");
     let chat = chat_id(&staff_chat);
     let team_chat = location(
@@ -757,14 +735,7 @@ async fn without_sharing_nothing_offers_it_and_the_server_refuses_it() {
     let bakery = app.with_client(practice.id, "Northwind Bakery").await;
     let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
     let olivia = app.staff_browser(&admin.email).await;
-    let chat = location(
-        &olivia
-            .post_form(
-                &format!("/app/clients/{}/chat", bakery.id),
-                &[("contact", &hannah.id.to_string())],
-            )
-            .await,
-    );
+    let chat = Chat::open(&olivia, &bakery, &hannah).await.staff_path;
     let (_, html) = olivia.page(&chat).await;
     assert!(
         html.contains("/share") && html.contains(&format!(r#"name="staff" value="{}""#, marcus.id))
@@ -842,14 +813,7 @@ async fn a_scheduled_message_is_sent_once_at_its_time_and_can_be_changed_or_canc
     let bakery = app.with_client(practice.id, "Northwind Bakery").await;
     let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
     let olivia = app.staff_browser(&admin.email).await;
-    let staff_chat = location(
-        &olivia
-            .post_form(
-                &format!("/app/clients/{}/chat", bakery.id),
-                &[("contact", &hannah.id.to_string())],
-            )
-            .await,
-    );
+    let staff_chat = Chat::open(&olivia, &bakery, &hannah).await.staff_path;
     olivia
         .post_form(
             &format!("{staff_chat}/share"),
@@ -1195,22 +1159,10 @@ async fn a_hidden_group_opened_from_contacts_stays_and_shared_chats_are_told_apa
 
     // Two direct chats with Hannah about the bakery (Olivia's and Marcus's),
     // both shared with Olivia: the list says who is in each.
-    let mine = location(
-        &olivia
-            .post_form(
-                &format!("/app/clients/{}/chat", bakery.id),
-                &[("contact", &hannah.id.to_string())],
-            )
-            .await,
-    );
-    let his = location(
-        &marcus_browser
-            .post_form(
-                &format!("/app/clients/{}/chat", bakery.id),
-                &[("contact", &hannah.id.to_string())],
-            )
-            .await,
-    );
+    let mine = Chat::open(&olivia, &bakery, &hannah).await.staff_path;
+    let his = Chat::open(&marcus_browser, &bakery, &hannah)
+        .await
+        .staff_path;
     assert_ne!(mine, his);
     marcus_browser
         .post_form(&format!("{his}/share"), &[("staff", &admin.id.to_string())])

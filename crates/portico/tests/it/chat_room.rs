@@ -3,26 +3,25 @@
 //! renamed groups and "Olivia added Tom" lines; the one composer form
 //! carries its anti-forgery token in its body, never in its address.
 
-use crate::harness::{Browser, TestApp, location};
+use crate::harness::{Browser, Chatting, TestApp, location};
 use crate::harness::{active, signed_in};
 use portico::domain::{PracticeId, Role};
 
 /// Olivia (the admin) and Hannah's direct chat about the bakery.
 async fn direct_chat(app: &TestApp) -> (Browser, Browser, String, String, PracticeId) {
-    let (practice, admin) = app.with_practice("Harbour").await;
-    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
-    let hannah = active(app, practice.id, "hannah@northwind.example", &[&bakery]).await;
-    let staff = app.staff_browser(&admin.email).await;
-    let response = staff
-        .post_form(
-            &format!("/app/clients/{}/chat", bakery.id),
-            &[("contact", &hannah.id.to_string())],
-        )
-        .await;
-    let staff_path = location(&response);
-    let portal_path = staff_path.replace("/app/", "/portal/");
-    let hannah_browser = signed_in(app, &hannah.email).await;
-    (staff, hannah_browser, staff_path, portal_path, practice.id)
+    let Chatting {
+        world,
+        hannah_browser,
+        chat,
+        ..
+    } = Chatting::new(app).await;
+    (
+        world.staff,
+        hannah_browser,
+        chat.staff_path,
+        chat.portal_path,
+        world.practice.id,
+    )
 }
 
 /// Sends the chat's one form as a page does: multipart, its token as its

@@ -1,7 +1,7 @@
 //! The `portico` binary as an operator meets it: its subcommands, and one
 //! clear sentence (never a panic) for each kind of bad start.
 
-use crate::harness::TestDb;
+use crate::harness::{TestDb, free_port};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -196,14 +196,6 @@ impl Drop for Serving {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -2,10 +2,9 @@
 //! contact exports her own answers.
 
 use crate::harness::{
-    Browser, TestApp, active, closed_for_session_end, location, post_files, send_chat_file,
-    signed_in, socket,
+    self, Browser, TestApp, active, ask, closed_for_session_end, location, post_files,
+    send_chat_file, signed_in, socket,
 };
-use portico::app::questions::QuestionInput;
 use portico::domain::{PracticeId, QuestionId, Role};
 use portico::store::{AuditFilter, AuditKind, Client, Contact, Staff};
 use std::io::Read;
@@ -27,44 +26,15 @@ struct World {
     olly: Contact,
 }
 
-async fn ask(app: &TestApp, admin: &Staff, client: &Client, title: &str) -> QuestionId {
-    app.app
-        .ask_questions(
-            admin,
-            client.id,
-            &[QuestionInput {
-                title: title.into(),
-                details: String::new(),
-                assignee: None,
-                urgent: false,
-            }],
-        )
-        .await
-        .unwrap()[0]
-        .id
-}
-
-async fn chat_with(staff: &Browser, client: &Client, contact: &Contact) -> String {
-    let response = staff
-        .post_form(
-            &format!("/app/clients/{}/chat", client.id),
-            &[("contact", &contact.id.to_string())],
-        )
-        .await;
-    location(&response).replace("/app/", "/portal/")
-}
-
 async fn world(app: &TestApp) -> World {
-    let (practice, admin) = app.with_practice("Harbour").await;
-    let p = practice.id;
-    let bakery = app.with_client(p, "Northwind Bakery").await;
-    let bluegum = app.with_client(p, "Bluegum Landscaping").await;
-    let hannah = active(app, p, "hannah@northwind.example", &[&bakery]).await;
-    let olly = active(app, p, "olly@bluegum.example", &[&bluegum]).await;
-    let staff = app.staff_browser(&admin.email).await;
+    let w = harness::World::new(app).await;
+    let bakery = w.client("Northwind Bakery").await;
+    let bluegum = w.client("Bluegum Landscaping").await;
+    let hannah = w.contact("hannah@northwind.example", &[&bakery]).await;
+    let olly = w.contact("olly@bluegum.example", &[&bluegum]).await;
 
-    let bakery_question = ask(app, &admin, &bakery, "Where is the March bank statement?").await;
-    let hannah_browser = signed_in(app, &hannah.email).await;
+    let bakery_question = w.ask(&bakery, "Where is the March bank statement?").await;
+    let hannah_browser = w.portal(&hannah).await;
     let answered = post_files(
         &hannah_browser,
         &format!("/portal/questions/{bakery_question}/answer"),
@@ -73,12 +43,10 @@ async fn world(app: &TestApp) -> World {
     )
     .await;
     assert_eq!(answered.status(), 303);
-    let hannah_chat = chat_with(&staff, &bakery, &hannah).await;
-    staff
-        .post_form(
-            &hannah_chat.replace("/portal/", "/app/"),
-            &[("body", "Staff note: your return is ready."), ("key", "s1")],
-        )
+    let chat = w.chat(&bakery, &hannah).await;
+    let hannah_chat = chat.portal_path;
+    w.staff
+        .say(&chat.staff_path, "Staff note: your return is ready.", "s1")
         .await;
     hannah_browser
         .post_form(
@@ -89,10 +57,10 @@ async fn world(app: &TestApp) -> World {
             ],
         )
         .await;
-    send_chat_file(app, &hannah_browser, &hannah_chat, "h2", "passport.pdf").await;
+    send_chat_file(&hannah_browser, &hannah_chat, "h2", "passport.pdf").await;
 
-    let bluegum_question = ask(app, &admin, &bluegum, "Bluegum's payroll question").await;
-    let olly_browser = signed_in(app, &olly.email).await;
+    let bluegum_question = w.ask(&bluegum, "Bluegum's payroll question").await;
+    let olly_browser = w.portal(&olly).await;
     post_files(
         &olly_browser,
         &format!("/portal/questions/{bluegum_question}/answer"),
@@ -100,7 +68,7 @@ async fn world(app: &TestApp) -> World {
         vec![("olly-payroll.pdf", PDF.to_vec())],
     )
     .await;
-    let olly_chat = chat_with(&staff, &bluegum, &olly).await;
+    let olly_chat = w.chat(&bluegum, &olly).await.portal_path;
     olly_browser
         .post_form(
             &olly_chat,
@@ -109,9 +77,9 @@ async fn world(app: &TestApp) -> World {
         .await;
 
     World {
-        practice: p,
-        admin,
-        staff,
+        practice: w.id(),
+        admin: w.admin,
+        staff: w.staff,
         bakery,
         hannah,
         hannah_browser,

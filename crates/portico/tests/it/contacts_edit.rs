@@ -1,7 +1,7 @@
 //! P3, P4, A4 as a practice meets them: contacts edited and deleted, the
 //! Contacts tab's invitations and links, and All contacts' picker.
 
-use crate::harness::{TestApp, active, location, signed_in};
+use crate::harness::{Chat, TestApp, active, location, signed_in};
 use portico::app::questions::QuestionInput;
 use portico::domain::Role;
 use std::time::Duration;
@@ -130,13 +130,9 @@ async fn staff_edit_a_contact_and_an_admin_deletes_one_ending_her_access_at_once
         .await
         .unwrap();
     let admin_browser = app.staff_browser(&admin.email).await;
-    let response = admin_browser
-        .post_form(
-            &format!("/app/clients/{}/chat", bakery.id),
-            &[("contact", &hannah.id.to_string())],
-        )
-        .await;
-    let chat_path = location(&response);
+    let chat_path = Chat::open(&admin_browser, &bakery, &hannah)
+        .await
+        .staff_path;
     let hannah_browser = signed_in(&app, &hannah.email).await;
     hannah_browser
         .post_form(

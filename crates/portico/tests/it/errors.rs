@@ -3,10 +3,9 @@
 //! apology with a reference, logged with the request id; no crafted value
 //! (a NUL character, a huge number, an unknown role) is a 500.
 
-use crate::harness::{Browser, TestApp, location};
-use portico::app::questions::QuestionInput;
+use crate::harness::{self, Browser, TestApp, location, signed_in};
 use portico::domain::{PracticeId, QuestionId, Role};
-use portico::store::{Client, Contact, ContactStatus, Staff};
+use portico::store::{Client, Contact, Staff};
 use std::sync::{Arc, Mutex};
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\ntrailer\n";
@@ -23,69 +22,18 @@ struct World {
 }
 
 async fn world(app: &TestApp) -> World {
-    let (practice, admin) = app.with_practice("Harbour").await;
-    let client = app.with_client(practice.id, "Northwind Bakery").await;
-    let contact = app
-        .with_contact(practice.id, "hannah@northwind.example", &[&client])
-        .await;
-    app.store()
-        .set_contact_status(practice.id, contact.id, ContactStatus::Active)
-        .await
-        .unwrap();
-    let question = app
-        .app
-        .ask_questions(
-            &admin,
-            client.id,
-            &[QuestionInput {
-                title: "Bank statements for March".into(),
-                details: String::new(),
-                assignee: None,
-                ..Default::default()
-            }],
-        )
-        .await
-        .unwrap()
-        .remove(0)
-        .id;
-    let staff = app.staff_browser(&admin.email).await;
+    let w = harness::World::new(app).await;
+    let client = w.client("Northwind Bakery").await;
+    let contact = w.contact("hannah@northwind.example", &[&client]).await;
+    let question = w.ask(&client, "Bank statements for March").await;
     World {
-        practice: practice.id,
-        admin,
-        staff,
+        practice: w.id(),
+        admin: w.admin,
+        staff: w.staff,
         client,
         contact,
         question,
     }
-}
-
-/// A browser signed in to the portal as `email` (through a sign-in link).
-async fn portal_browser(app: &TestApp, email: &str) -> Browser {
-    let browser = app.browser();
-    browser
-        .post_form("/portal/sign-in/link", &[("email", email)])
-        .await;
-    let link = app.latest_link(email, "/portal/link/").await;
-    let response = browser.post_form(&link, &[]).await;
-    assert_eq!(location(&response), "/portal");
-    browser
-}
-
-/// Posts a multipart form as a page would (token in the query, Origin set).
-async fn post_multipart(
-    browser: &Browser,
-    path: &str,
-    form: reqwest::multipart::Form,
-) -> reqwest::Response {
-    let csrf = browser.csrf().await;
-    browser
-        .client
-        .post(browser.url(&format!("{path}?csrf={csrf}")))
-        .header("origin", &browser.base_url)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
 }
 
 async fn status_and_text(response: reqwest::Response) -> (u16, String) {
@@ -171,7 +119,7 @@ async fn nul_characters_are_refused_in_every_kind_of_form_with_a_422() {
     // Text fields of forms with files: a pasted list, a CSV, a follow-up.
     let many = format!("/app/clients/{}/questions/many", w.client.id);
     let form = reqwest::multipart::Form::new().text("list", "First\nSec\0ond");
-    let (status, html) = status_and_text(post_multipart(&w.staff, &many, form).await).await;
+    let (status, html) = status_and_text(w.staff.post_multipart(&many, form).await).await;
     assert_eq!(status, 422);
     assert!(html.contains(CANNOT_STORE));
     let form = reqwest::multipart::Form::new().part(
@@ -179,20 +127,20 @@ async fn nul_characters_are_refused_in_every_kind_of_form_with_a_422() {
         reqwest::multipart::Part::bytes(b"question\nWhat is th\0is?\n".to_vec())
             .file_name("list.csv"),
     );
-    let (status, html) = status_and_text(post_multipart(&w.staff, &many, form).await).await;
+    let (status, html) = status_and_text(w.staff.post_multipart(&many, form).await).await;
     assert_eq!(status, 422);
     assert!(html.contains(CANNOT_STORE));
     let follow_up = format!("/app/questions/{}/follow-up", w.question);
     let form = reqwest::multipart::Form::new().text("body", "Any \0 news?");
-    let (status, html) = status_and_text(post_multipart(&w.staff, &follow_up, form).await).await;
+    let (status, html) = status_and_text(w.staff.post_multipart(&follow_up, form).await).await;
     assert_eq!(status, 422);
     assert!(html.contains(CANNOT_STORE));
 
     // Any contact can answer: the same for them.
-    let hannah = portal_browser(&app, &w.contact.email).await;
+    let hannah = signed_in(&app, &w.contact.email).await;
     let answer = format!("/portal/questions/{}/answer", w.question);
     let form = reqwest::multipart::Form::new().text("body", "Here\0 they are");
-    let (status, html) = status_and_text(post_multipart(&hannah, &answer, form).await).await;
+    let (status, html) = status_and_text(hannah.post_multipart(&answer, form).await).await;
     assert_eq!(status, 422);
     assert!(html.contains(CANNOT_STORE));
 
@@ -432,7 +380,7 @@ async fn a_file_that_cannot_be_written_is_an_apology_logged_with_its_request_id(
             "files",
             reqwest::multipart::Part::bytes(PDF.to_vec()).file_name("form.pdf"),
         );
-    let response = post_multipart(&w.staff, &follow_up, form).await;
+    let response = w.staff.post_multipart(&follow_up, form).await;
     let request_id = response
         .headers()
         .get("x-request-id")
@@ -599,7 +547,7 @@ async fn uploaded_file_names_lose_bidi_and_zero_width_characters() {
             reqwest::multipart::Part::bytes(PDF.to_vec()).file_name("in\u{200B}voice\u{2066}.pdf"),
         )
         .percent_encode_noop();
-    let response = post_multipart(&w.staff, &follow_up, form).await;
+    let response = w.staff.post_multipart(&follow_up, form).await;
     assert_eq!(response.status(), 303);
     let (_, html) = w
         .staff

@@ -4,12 +4,11 @@
 //! `PORTICO_TEST_BACKEND=postgres`) PostgreSQL.
 
 use crate::harness::active_with_phone as contact;
-use crate::harness::{TestApp, signed_in};
+use crate::harness::{TestApp, say_as, signed_in};
 use crate::smtp::SmtpServer;
 use hmac::{Hmac, Mac};
 use lettre::address::Envelope;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use portico::app::chats::SendInput;
 use portico::app::questions::{Actor, QuestionInput};
 use portico::config::ConfigArgs;
 use portico::domain::{PracticeId, Role};
@@ -66,19 +65,7 @@ async fn story() -> Story {
 
 impl Story {
     async fn staff_says(&self, body: &str) {
-        self.app
-            .app
-            .send_message(
-                Actor::Staff(&self.admin),
-                self.chat.id,
-                &SendInput {
-                    body: body.into(),
-                    key: uuid::Uuid::now_v7().to_string(),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
+        say_as(&self.app, Actor::Staff(&self.admin), self.chat.id, body).await;
     }
 
     /// Notifies Hannah of what waits, and returns the Reply-To of the

@@ -3,24 +3,13 @@
 //! instances that store the same double-clicked send at once both answer
 //! with the one stored message.
 
-use crate::harness::active;
-use crate::harness::{Browser, TestApp, location, send_chat_file};
+use crate::harness::{self, Browser, TestApp, active, location, send_chat_file};
 use portico::domain::ChatId;
 use portico::store::{Contact, FileMeta, Staff};
 use std::path::PathBuf;
 use std::time::Duration;
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n";
-
-async fn contact_browser(app: &TestApp, email: &str) -> Browser {
-    let browser = app.browser();
-    browser
-        .post_form("/portal/sign-in/link", &[("email", email)])
-        .await;
-    let link = app.latest_link(email, "/portal/link/").await;
-    browser.post_form(&link, &[]).await;
-    browser
-}
 
 /// A chat between the admin and a client's contact, each having sent one
 /// message with a PDF (seq 1 the contact's, seq 2 the admin's).
@@ -34,32 +23,22 @@ struct Chatting {
 }
 
 async fn chatting_with_files(app: &TestApp) -> Chatting {
-    let (practice, admin) = app.with_practice("Harbour").await;
-    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
-    let hannah = active(app, practice.id, "hannah@northwind.example", &[&bakery]).await;
-    let staff = app.staff_browser(&admin.email).await;
-    let response = staff
-        .post_form(
-            &format!("/app/clients/{}/chat", bakery.id),
-            &[("contact", &hannah.id.to_string())],
-        )
-        .await;
-    let staff_path = location(&response);
-    let portal_path = staff_path.replace("/app/", "/portal/");
-    let contact = contact_browser(app, &hannah.email).await;
-    send_chat_file(app, &contact, &portal_path, "hannah-1", "statement.pdf").await;
-    send_chat_file(app, &staff, &staff_path, "staff-1", "receipt.pdf").await;
-    let chat = staff_path
-        .trim_start_matches("/app/messages/")
-        .parse()
-        .unwrap();
+    let harness::Chatting {
+        world,
+        hannah_browser: contact,
+        chat,
+        ..
+    } = harness::Chatting::new(app).await;
+    let (admin, staff) = (world.admin, world.staff);
+    send_chat_file(&contact, &chat.portal_path, "hannah-1", "statement.pdf").await;
+    send_chat_file(&staff, &chat.staff_path, "staff-1", "receipt.pdf").await;
     Chatting {
         admin,
         staff,
         contact,
-        staff_path,
-        portal_path,
-        chat,
+        staff_path: chat.staff_path,
+        portal_path: chat.portal_path,
+        chat: chat.id,
     }
 }
 

@@ -1,8 +1,7 @@
 //! X15: every person reads times in their own time zone (their own, else
 //! the practice's): pages, e-mails and exports.
 
-use crate::harness::{TestApp, location};
-use crate::harness::{active, signed_in};
+use crate::harness::{Chat, TestApp, active, location, signed_in};
 use portico::domain::Millis;
 use portico::store::{Client, Contact, Practice, Staff};
 use std::time::Duration;
@@ -54,13 +53,7 @@ async fn the_same_message_reads_in_each_persons_zone_across_daylight_saving() {
     move_clock_to(&app, at("2027-04-03T04:06:00Z"));
     let (_, admin, bakery, hannah) = sydney_practice(&app).await;
     let staff = app.staff_browser(&admin.email).await;
-    let response = staff
-        .post_form(
-            &format!("/app/clients/{}/chat", bakery.id),
-            &[("contact", &hannah.id.to_string())],
-        )
-        .await;
-    let staff_path = location(&response);
+    let staff_path = Chat::open(&staff, &bakery, &hannah).await.staff_path;
     let portal_path = staff_path.replace("/app/", "/portal/");
     staff
         .post_form(
@@ -234,13 +227,7 @@ async fn a_chat_export_has_date_cells_in_the_practices_zone() {
     move_clock_to(&app, at("2027-04-03T04:06:30Z"));
     let (_, admin, bakery, hannah) = sydney_practice(&app).await;
     let staff = app.staff_browser(&admin.email).await;
-    let response = staff
-        .post_form(
-            &format!("/app/clients/{}/chat", bakery.id),
-            &[("contact", &hannah.id.to_string())],
-        )
-        .await;
-    let staff_path = location(&response);
+    let staff_path = Chat::open(&staff, &bakery, &hannah).await.staff_path;
     staff
         .post_form(
             &staff_path,

@@ -1,6 +1,6 @@
 //! E-mail through the outbox (N3) over a real SMTP conversation.
 
-use crate::harness::{TestApp, location};
+use crate::harness::{TestApp, free_port, location};
 use crate::smtp::SmtpServer;
 use portico::config::ConfigArgs;
 use portico::store::OutboxStatus;
@@ -13,14 +13,6 @@ fn smtp_args(url: String) -> ConfigArgs {
         mail_from: Some("Harbour Portal <portal@harbour.example>".into()),
         ..Default::default()
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! PostgreSQL.
 
 use crate::harness::active_with_phone as contact;
-use crate::harness::{TestApp, location, signed_in};
+use crate::harness::{TestApp, location, say_as, signed_in};
 use crate::smtp::{ReceivedMail, SmtpServer};
 use futures_util::StreamExt;
 use portico::app::chats::SendInput;
@@ -69,35 +69,11 @@ async fn story() -> Story {
 
 impl Story {
     async fn staff_says(&self, body: &str) {
-        self.app
-            .app
-            .send_message(
-                Actor::Staff(&self.admin),
-                self.chat.id,
-                &SendInput {
-                    body: body.into(),
-                    key: uuid::Uuid::now_v7().to_string(),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
+        say_as(&self.app, Actor::Staff(&self.admin), self.chat.id, body).await;
     }
 
     async fn hannah_says(&self, body: &str) {
-        self.app
-            .app
-            .send_message(
-                Actor::Contact(&self.hannah),
-                self.chat.id,
-                &SendInput {
-                    body: body.into(),
-                    key: uuid::Uuid::now_v7().to_string(),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
+        say_as(&self.app, Actor::Contact(&self.hannah), self.chat.id, body).await;
     }
 
     fn later(&self, secs: u64) {

@@ -2,24 +2,17 @@
 //! and the staff "Portal chat" bar, live.
 
 use crate::browser::run_story;
-use crate::harness::{PASSWORD, TestApp};
+use crate::harness::{PASSWORD, TestApp, active};
 use portico::app::chats::SendInput;
 use portico::app::questions::Actor;
 use portico::domain::Role;
-use portico::store::ContactStatus;
 
 #[tokio::test]
 async fn the_portal_count_and_the_staff_alert_bar_update_live_and_the_bar_opens_the_chat() {
     let app = TestApp::spawn().await;
     let (practice, admin) = app.with_practice("Harbour").await;
     let client = app.with_client(practice.id, "Northwind Bakery").await;
-    let hannah = app
-        .with_contact(practice.id, "hannah@northwind.example", &[&client])
-        .await;
-    app.store()
-        .set_contact_status(practice.id, hannah.id, ContactStatus::Active)
-        .await
-        .unwrap();
+    let hannah = active(&app, practice.id, "hannah@northwind.example", &[&client]).await;
     let carol = app
         .with_staff(practice.id, "carol@harbour.example", Role::Member)
         .await;

@@ -55,35 +55,13 @@ async fn builders_make_a_practice_with_its_people() {
     assert!(app.store().get_client(other.id, bakery.id).await.is_err());
 }
 
-use crate::harness::location;
-use portico::store::{Channel, ContactStatus};
+use crate::harness::{Page, active, location, signed_in};
 
-/// A contact that has activated their account.
-async fn active_contact(
-    app: &TestApp,
-    practice: portico::domain::PracticeId,
-    email: &str,
-    clients: &[&portico::store::Client],
-) -> portico::store::Contact {
-    let contact = app.with_contact(practice, email, clients).await;
-    app.store()
-        .set_contact_status(practice, contact.id, ContactStatus::Active)
-        .await
-        .unwrap();
-    contact
+/// The names of the clients the clients list shows.
+fn listed_clients(html: &str) -> Vec<String> {
+    Page::parse(html).select_text("table tbody tr td:first-child a")
 }
-
-/// A browser signed in to the portal as `email` (through a sign-in link).
-async fn contact_browser(app: &TestApp, email: &str) -> crate::harness::Browser {
-    let browser = app.browser();
-    browser
-        .post_form("/portal/sign-in/link", &[("email", email)])
-        .await;
-    let link = app.latest_link(email, "/portal/link/").await;
-    let response = browser.post_form(&link, &[]).await;
-    assert_eq!(location(&response), "/portal");
-    browser
-}
+use portico::store::Channel;
 
 #[tokio::test]
 async fn staff_add_find_and_open_clients() {
@@ -102,8 +80,13 @@ async fn staff_add_find_and_open_clients() {
         .await;
     assert_eq!(response.status(), 422);
     let html = response.text().await.unwrap();
-    assert!(html.contains("<p class=\"field-error\" id=\"name-error\">Enter a name.</p>"));
-    assert!(html.contains("<option value=\"person\" selected>"));
+    let page = Page::parse(&html);
+    assert_eq!(page.text("p.field-error#name-error"), "Enter a name.");
+    assert_eq!(
+        page.attr("select#kind option[selected]", "value")
+            .as_deref(),
+        Some("person")
+    );
 
     let response = staff
         .post_form(
@@ -119,15 +102,17 @@ async fn staff_add_find_and_open_clients() {
     app.with_client(practice.id, "Bluegum Landscaping").await;
 
     let (_, html) = staff.page("/app/clients").await;
-    assert!(html.contains("Northwind Bakery") && html.contains("Bluegum Landscaping"));
+    let mut listed = listed_clients(&html);
+    listed.sort();
+    assert_eq!(listed, ["Bluegum Landscaping", "Northwind Bakery"]);
     assert!(!html.contains("Rival Client"));
     let (_, html) = staff.page("/app/clients?q=north").await;
-    assert!(html.contains("Northwind Bakery") && !html.contains("Bluegum Landscaping"));
+    assert_eq!(listed_clients(&html), ["Northwind Bakery"]);
     // The maker looks after the client they added.
     let (_, html) = staff
         .page(&format!("/app/clients?assigned={}", member.id))
         .await;
-    assert!(html.contains("Northwind Bakery") && !html.contains("Bluegum Landscaping"));
+    assert_eq!(listed_clients(&html), ["Northwind Bakery"]);
     let (_, html) = staff
         .page(&format!("/app/clients?assigned={}", admin.id))
         .await;
@@ -279,8 +264,12 @@ async fn adding_a_contact_that_exists_offers_access_instead_of_a_second_person()
         .await;
     assert_eq!(response.status(), 422);
     let html = response.text().await.unwrap();
-    assert!(html.contains("id=\"email-error\""));
-    assert!(html.contains("value=\"Hannah Brooks\""));
+    let page = Page::parse(&html);
+    assert!(page.has("#email-error"));
+    assert_eq!(
+        page.attr("input[name=name]", "value").as_deref(),
+        Some("Hannah Brooks")
+    );
     let response = member_browser
         .post_form(
             &tab,
@@ -293,7 +282,11 @@ async fn adding_a_contact_that_exists_offers_access_instead_of_a_second_person()
         .await;
     assert_eq!(response.status(), 422);
     let html = response.text().await.unwrap();
-    assert!(html.contains("id=\"phone-error\">Enter a mobile number in international format"));
+    assert!(
+        Page::parse(&html)
+            .text("#phone-error")
+            .starts_with("Enter a mobile number in international format")
+    );
     assert!(
         app.store()
             .list_contacts(practice.id)
@@ -371,7 +364,7 @@ async fn adding_a_contact_that_exists_offers_access_instead_of_a_second_person()
         )
         .await;
     let html = response.text().await.unwrap();
-    assert!(html.contains(&format!("action=\"{grant}\"")));
+    assert!(Page::parse(&html).has(&format!("form[action='{grant}']")));
     let response = admin_browser.post_form(&grant, &[]).await;
     assert_eq!(location(&response), format!("{cafe_tab}?done=access-given"));
     let clients: Vec<_> = app
@@ -599,27 +592,36 @@ async fn a_contact_switches_between_their_clients_and_reaches_no_other() {
     let landscaping = app.with_client(practice.id, "Bluegum Landscaping").await;
     let other = app.with_client(practice.id, "Someone Else Ltd").await;
     let theirs = app.with_client(rival.id, "Rival Client").await;
-    active_contact(
+    active(
         &app,
         practice.id,
         "hannah@northwind.example",
         &[&bakery, &landscaping],
     )
     .await;
-    let hannah = contact_browser(&app, "hannah@northwind.example").await;
+    let hannah = signed_in(&app, "hannah@northwind.example").await;
 
     // Nothing waits for her anywhere: she lands on all her clients.
     let (status, html) = hannah.follow("/portal").await;
     assert_eq!(status, 200);
-    assert!(html.contains("<h1>All my accounts</h1>"), "{html}");
-    assert!(html.contains(&format!("href=\"/portal/clients/{}\"", bakery.id)));
-    assert!(html.contains(&format!("href=\"/portal/clients/{}\"", landscaping.id)));
+    let page = Page::parse(&html);
+    assert_eq!(page.text("h1"), "All my accounts", "{html}");
+    let links = page.attrs("a[href^='/portal/clients/']", "href");
+    for client in [&bakery, &landscaping] {
+        assert!(
+            links.contains(&format!("/portal/clients/{}", client.id)),
+            "{links:?}"
+        );
+    }
     assert!(!html.contains("Someone Else Ltd"));
     let (status, html) = hannah.page(&format!("/portal/clients/{}", bakery.id)).await;
     assert_eq!(status, 200);
-    assert!(html.contains("<nav class=\"switcher\""));
-    assert!(html.contains("<h1>Northwind Bakery</h1>"));
-    assert!(html.contains(&format!("href=\"/portal/clients/{}\"", landscaping.id)));
+    let page = Page::parse(&html);
+    assert_eq!(page.text("h1"), "Northwind Bakery");
+    assert_eq!(
+        page.attrs("nav.switcher li a", "href"),
+        [format!("/portal/clients/{}", landscaping.id)]
+    );
 
     for id in [other.id, theirs.id] {
         let (status, html) = hannah.page(&format!("/portal/clients/{id}")).await;
@@ -642,20 +644,20 @@ async fn families_are_reached_through_their_primary_only() {
             .await
             .unwrap();
     }
-    active_contact(&app, practice.id, "ngozi@okafor.example", &[&okafor]).await;
-    active_contact(&app, practice.id, "chidi@okafor.example", &[&chidi]).await;
+    active(&app, practice.id, "ngozi@okafor.example", &[&okafor]).await;
+    active(&app, practice.id, "chidi@okafor.example", &[&chidi]).await;
 
-    let ngozi = contact_browser(&app, "ngozi@okafor.example").await;
+    let ngozi = signed_in(&app, "ngozi@okafor.example").await;
     let (status, html) = ngozi.page(&format!("/portal/clients/{}", okafor.id)).await;
     assert_eq!(status, 200);
     assert!(html.contains("Your family"));
-    assert!(html.contains(&format!(
-        "<a href=\"/portal/clients/{}\">Chidi Okafor</a>",
-        chidi.id
-    )));
+    assert_eq!(
+        Page::parse(&html).text(&format!("a[href='/portal/clients/{}']", chidi.id)),
+        "Chidi Okafor"
+    );
     let (status, html) = ngozi.page(&format!("/portal/clients/{}", chidi.id)).await;
     assert_eq!(status, 200);
-    assert!(html.contains("<h1>Chidi Okafor</h1>"));
+    assert_eq!(Page::parse(&html).text("h1"), "Chidi Okafor");
     assert!(
         html.contains("(Okafor Household)"),
         "labelled with its family"
@@ -667,7 +669,7 @@ async fn families_are_reached_through_their_primary_only() {
     );
 
     // A contact of one member does not reach the rest of the family.
-    let chidi_browser = contact_browser(&app, "chidi@okafor.example").await;
+    let chidi_browser = signed_in(&app, "chidi@okafor.example").await;
     assert_eq!(
         chidi_browser
             .page(&format!("/portal/clients/{}", okafor.id))
@@ -691,7 +693,7 @@ async fn staff_preview_a_contacts_portal_read_only() {
     let (rival, _) = app.with_practice("Rival").await;
     let bakery = app.with_client(practice.id, "Northwind Bakery").await;
     let landscaping = app.with_client(practice.id, "Bluegum Landscaping").await;
-    let hannah = active_contact(
+    let hannah = active(
         &app,
         practice.id,
         "hannah@northwind.example",
@@ -705,22 +707,23 @@ async fn staff_preview_a_contacts_portal_read_only() {
         .page(&format!("/app/clients/{}/contacts", bakery.id))
         .await;
     let preview = format!("/app/preview/{}/clients/{}", hannah.id, bakery.id);
-    assert!(html.contains(&format!("href=\"{preview}\"")));
+    assert!(Page::parse(&html).has(&format!("a[href='{preview}']")));
     let (status, html) = staff.page(&preview).await;
     assert_eq!(status, 200);
     assert!(html.contains("Preview of hannah's portal — read only."));
-    assert!(html.contains("<h1>Northwind Bakery</h1>"));
+    let page = Page::parse(&html);
+    assert_eq!(page.text("h1"), "Northwind Bakery");
     assert!(
         html.contains("Bluegum Landscaping"),
         "her other client is listed"
     );
     assert!(
-        !html.contains("href=\"/portal/clients/"),
+        !page.has("a[href^='/portal/clients/']"),
         "the switcher is disabled"
     );
     assert!(html.contains("Switching is off while previewing."));
     assert!(
-        !html.contains("action=\"/sign-out\""),
+        !page.has("form[action='/sign-out']"),
         "no forms of the portal"
     );
 
@@ -755,8 +758,8 @@ async fn send_to_emails_or_texts_chosen_contacts() {
     let app = TestApp::spawn().await;
     let (practice, admin) = app.with_practice("Harbour").await;
     let bakery = app.with_client(practice.id, "Northwind Bakery").await;
-    let hannah = active_contact(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
-    let tom = active_contact(&app, practice.id, "tom@northwind.example", &[&bakery]).await;
+    let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
+    let tom = active(&app, practice.id, "tom@northwind.example", &[&bakery]).await;
     app.store()
         .update_contact(
             practice.id,
@@ -767,7 +770,7 @@ async fn send_to_emails_or_texts_chosen_contacts() {
         .await
         .unwrap();
     let (rival, _) = app.with_practice("Rival").await;
-    let theirs = active_contact(&app, rival.id, "them@rival.example", &[]).await;
+    let theirs = active(&app, rival.id, "them@rival.example", &[]).await;
     let staff = app.staff_browser(&admin.email).await;
     let send = format!("/app/clients/{}/send", bakery.id);
 

@@ -6,7 +6,7 @@
 //! and PostgreSQL with `PORTICO_TEST_BACKEND=postgres`.
 
 use crate::harness::active_with_phone as contact;
-use crate::harness::{Browser, TestApp, location, origin, signed_in};
+use crate::harness::{Browser, TestApp, location, origin, say_as, signed_in};
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes128Gcm, Nonce};
 use axum::extract::{Path, State};
@@ -15,7 +15,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use p256::ecdsa::signature::Verifier;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
-use portico::app::chats::SendInput;
 use portico::app::questions::Actor;
 use portico::config::ConfigArgs;
 use portico::domain::{PracticeId, Role};
@@ -256,19 +255,7 @@ async fn story() -> Story {
 
 impl Story {
     async fn staff_says(&self, body: &str) {
-        self.app
-            .app
-            .send_message(
-                Actor::Staff(&self.admin),
-                self.chat.id,
-                &SendInput {
-                    body: body.into(),
-                    key: uuid::Uuid::now_v7().to_string(),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
+        say_as(&self.app, Actor::Staff(&self.admin), self.chat.id, body).await;
     }
 
     fn later(&self, secs: u64) {

@@ -1,11 +1,13 @@
 //! Questions (Q1–Q5, X6): threads, states, who sees what, files, and
 //! reminders that escalate — over HTTP, with the visibility matrix.
 
-use crate::harness::{Browser, TestApp, location, post_files};
+use crate::harness::{
+    self, Browser, Page, TestApp, active, free_port, location, post_files, signed_in,
+};
 use crate::smtp::SmtpServer;
 use portico::config::ConfigArgs;
 use portico::domain::{PracticeId, Role};
-use portico::store::{Client, Contact, ContactStatus, QuestionStatus, ReminderSchedule};
+use portico::store::{Client, Contact, QuestionStatus, ReminderSchedule};
 use std::time::Duration;
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\ntrailer\n";
@@ -24,37 +26,27 @@ struct World {
     olly: Contact,
 }
 
-async fn active(app: &TestApp, practice: PracticeId, email: &str, clients: &[&Client]) -> Contact {
-    let contact = app.with_contact(practice, email, clients).await;
-    app.store()
-        .set_contact_status(practice, contact.id, ContactStatus::Active)
-        .await
-        .unwrap();
-    contact
-}
-
 async fn world(app: &TestApp) -> World {
-    let (practice, admin) = app.with_practice("Harbour").await;
-    let group = app.with_client(practice.id, "Brooks Group").await;
-    let northwind = app.with_client(practice.id, "Northwind Bakery").await;
-    let bluegum = app.with_client(practice.id, "Bluegum Landscaping").await;
+    let w = harness::World::new(app).await;
+    let group = w.client("Brooks Group").await;
+    let northwind = w.client("Northwind Bakery").await;
+    let bluegum = w.client("Bluegum Landscaping").await;
     app.store()
-        .set_family_primary(practice.id, northwind.id, Some(group.id))
+        .set_family_primary(w.id(), northwind.id, Some(group.id))
         .await
         .unwrap();
     app.store()
-        .assign_staff(practice.id, northwind.id, admin.id)
+        .assign_staff(w.id(), northwind.id, w.admin.id)
         .await
         .unwrap();
-    let hannah = active(app, practice.id, "hannah@northwind.example", &[&northwind]).await;
-    let tom = active(app, practice.id, "tom@northwind.example", &[&northwind]).await;
-    let gina = active(app, practice.id, "gina@brooks.example", &[&group]).await;
-    let olly = active(app, practice.id, "olly@bluegum.example", &[&bluegum]).await;
-    let staff = app.staff_browser(&admin.email).await;
+    let hannah = w.contact("hannah@northwind.example", &[&northwind]).await;
+    let tom = w.contact("tom@northwind.example", &[&northwind]).await;
+    let gina = w.contact("gina@brooks.example", &[&group]).await;
+    let olly = w.contact("olly@bluegum.example", &[&bluegum]).await;
     World {
-        practice: practice.id,
-        admin_email: admin.email.clone(),
-        staff,
+        practice: w.id(),
+        admin_email: w.admin.email.clone(),
+        staff: w.staff,
         northwind,
         bluegum,
         hannah,
@@ -62,16 +54,6 @@ async fn world(app: &TestApp) -> World {
         gina,
         olly,
     }
-}
-
-async fn signed_in(app: &TestApp, email: &str) -> Browser {
-    let browser = app.browser();
-    browser
-        .post_form("/portal/sign-in/link", &[("email", email)])
-        .await;
-    let link = app.latest_link(email, "/portal/link/").await;
-    browser.post_form(&link, &[]).await;
-    browser
 }
 
 /// Asks a question through the form; returns its id.
@@ -154,7 +136,10 @@ async fn a_question_goes_open_answered_resolved_and_back() {
     assert!(html.contains("hannah"));
     assert!(html.contains("receipt.pdf"));
     let (_, html) = w.staff.page("/app/questions?status=answered").await;
-    assert!(html.contains("What was the $412 payment to ACME on 3 October?"));
+    assert_eq!(
+        Page::parse(&html).text(&format!("table.questions a[href='/app/questions/{id}']")),
+        "What was the $412 payment to ACME on 3 October?"
+    );
 
     // A follow-up opens it again; resolving closes it; reopening opens it.
     let response = post_files(
@@ -218,7 +203,6 @@ async fn many_questions_are_asked_from_a_list_or_a_bank_export() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
     let path = format!("/app/clients/{}/questions/many", w.northwind.id);
-    let csrf = w.staff.csrf().await;
     // Payments are the negative amounts; a deposit and a balance line are
     // not payments.
     let csv = "Date,Amount,Description\n2026-10-03,-412,ACME SUPPLIES\n2026-10-04,\"1,500.00\",Client payment\n2026-10-05,-88.1,Corner Cafe\n,-23.00,Closing balance\n";
@@ -226,15 +210,7 @@ async fn many_questions_are_asked_from_a_list_or_a_bank_export() {
         "csv",
         reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("october.csv"),
     );
-    let response = w
-        .staff
-        .client
-        .post(w.staff.url(&format!("{path}?csrf={csrf}")))
-        .header("origin", &w.staff.base_url)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = w.staff.post_multipart(&path, form).await;
     let landed = location(&response);
     assert_eq!(
         landed,
@@ -250,30 +226,28 @@ async fn many_questions_are_asked_from_a_list_or_a_bank_export() {
     assert!(html.contains("What was the payment of $88.10 on 2026-10-05"));
     let form = reqwest::multipart::Form::new()
         .text("list", "Is the van leased?\nWho is the new supplier?\n");
-    w.staff
-        .client
-        .post(w.staff.url(&format!("{path}?csrf={csrf}")))
-        .header("origin", &w.staff.base_url)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    w.staff.post_multipart(&path, form).await;
     let (_, html) = w
         .staff
         .page(&format!("/app/clients/{}/questions", w.northwind.id))
         .await;
-    assert!(html.contains("Open (4)"));
+    let page = Page::parse(&html);
+    assert_eq!(page.text("a[href='?status=open']"), "Open (4)");
+    let titles = page.select_text("table.questions tbody td:first-child a");
     assert!(
-        html.contains(
-            "What was the payment of $412.00 on 2026-10-03 to &#34;ACME SUPPLIES&#34; for?"
-        ) || html.contains(
-            "What was the payment of $412.00 on 2026-10-03 to &quot;ACME SUPPLIES&quot; for?"
-        )
+        titles.contains(
+            &"What was the payment of $412.00 on 2026-10-03 to \"ACME SUPPLIES\" for?".to_owned()
+        ),
+        "{titles:?}"
     );
-    assert!(html.contains("Is the van leased?"));
-    let (_, html) = w.staff.page("/app/clients").await;
     assert!(
-        html.contains("<td>4</td>"),
+        titles.contains(&"Is the van leased?".to_owned()),
+        "{titles:?}"
+    );
+    let (_, html) = w.staff.page("/app/clients").await;
+    assert_eq!(
+        Page::parse(&html).row("tbody tr", "Northwind Bakery")[3],
+        "4",
         "open count in the clients list"
     );
 
@@ -470,8 +444,7 @@ async fn who_sees_which_question_with_assignable_questions_on_and_off() {
     let (_, html) = staff.page(&format!("/app/questions/{hers}")).await;
     assert!(html.contains("Hannah only: what is the ACME payment?"));
     // A staff user of another practice does not.
-    let (_, rival_admin) = app.with_practice("Rival").await;
-    let rival = app.staff_browser(&rival_admin.email).await;
+    let rival = harness::World::named(&app, "Rival").await.staff;
     assert_eq!(rival.page(&format!("/app/questions/{hers}")).await.0, 404);
     assert_eq!(
         rival.get(&format!("/files/{}", file.id)).await.status(),
@@ -739,11 +712,7 @@ async fn reminders_escalate_stop_when_answered_and_go_once_per_slot() {
 
 #[tokio::test]
 async fn a_reminder_waits_for_the_mail_server_and_is_sent_once() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let app = TestApp::spawn_with(ConfigArgs {
         smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
         ..Default::default()
@@ -806,8 +775,11 @@ async fn time_zones_are_set_by_admins_and_by_each_contact() {
     assert_eq!(response.status(), 422);
     let html = response.text().await.unwrap();
     assert!(html.contains("is not a time zone"));
-    assert!(
-        html.contains("value=\"Mars/Olympus_Mons\""),
+    assert_eq!(
+        Page::parse(&html)
+            .attr("input#time_zone", "value")
+            .as_deref(),
+        Some("Mars/Olympus_Mons"),
         "the form keeps what was typed"
     );
     let response = w
@@ -833,7 +805,12 @@ async fn time_zones_are_set_by_admins_and_by_each_contact() {
 
     let hannah = signed_in(&app, &w.hannah.email).await;
     let (_, html) = hannah.page("/portal/account").await;
-    assert!(html.contains("value=\"Australia/Sydney\""));
+    assert_eq!(
+        Page::parse(&html)
+            .attr("input#time_zone", "value")
+            .as_deref(),
+        Some("Australia/Sydney")
+    );
     let response = hannah
         .post_form("/portal/account/time-zone", &[("time_zone", "Nowhere")])
         .await;

@@ -3,7 +3,7 @@
 //! go back to every contact; a preview shows the contact's messages and
 //! questions, read-only, and changes nothing she would notice.
 
-use crate::harness::{TestApp, active, location, signed_in};
+use crate::harness::{Chat, TestApp, active, location, signed_in};
 use portico::app::questions::QuestionInput;
 use portico::domain::Role;
 
@@ -139,13 +139,7 @@ async fn a_preview_shows_the_contacts_messages_and_questions_read_only() {
         .await
         .unwrap();
     let staff = app.staff_browser(&admin.email).await;
-    let response = staff
-        .post_form(
-            &format!("/app/clients/{}/chat", bakery.id),
-            &[("contact", &hannah.id.to_string())],
-        )
-        .await;
-    let chat_path = location(&response);
+    let chat_path = Chat::open(&staff, &bakery, &hannah).await.staff_path;
     let chat = chat_path.trim_start_matches("/app/messages/").to_owned();
     staff
         .post_form(

@@ -13,7 +13,8 @@
 //! one server's database.
 
 use crate::durability::{Serving, practice_of_senders, signed_in};
-use crate::harness::{Browser, TestDb, location};
+use crate::harness::live::socket_request;
+use crate::harness::{Browser, Socket, TestDb, free_port, location};
 use crate::s3::{BUCKET, S3Server, file_links, files_under, send_file};
 use crate::smtp::{ReceivedMail, SmtpServer};
 use futures_util::StreamExt;
@@ -27,23 +28,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const PATIENCE: Duration = Duration::from_secs(60);
 const INSTANCES: [&str; 3] = ["app1", "app2", "app3"];
 /// A client's contact with a question waiting for her answer.
 const HANNAH: &str = "hannah@northwind.example";
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
 
 /// HAProxy in front of the instances, as `deploy/haproxy.cfg` sets it up
 /// (without TLS). `/ws?via=appN` pins a socket to one instance, so the test
@@ -102,16 +91,7 @@ async fn try_socket(
     via: &str,
 ) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
     let url = format!("{}/ws?via={via}", lb.replace("http://", "ws://"));
-    let mut request = url.into_client_request().unwrap();
-    let cookie = format!(
-        "portico_session={}",
-        browser.cookie("portico_session").expect("signed in")
-    );
-    request
-        .headers_mut()
-        .insert("cookie", cookie.parse().unwrap());
-    request.headers_mut().insert("origin", lb.parse().unwrap());
-    let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+    let (socket, _) = tokio_tungstenite::connect_async(socket_request(&url, lb, browser)).await?;
     Ok(socket)
 }
 

@@ -4,7 +4,7 @@
 //! `PORTICO_TEST_BACKEND=postgres`, on PostgreSQL.
 
 use crate::harness::{
-    Browser, TestApp, active, location, origin, post_files, send_chat_file, signed_in,
+    Browser, Chat, TestApp, active, ask_with, origin, post_files, send_chat_file, signed_in,
 };
 use portico::app::questions::QuestionInput;
 use portico::domain::{PracticeId, QuestionId, Role};
@@ -33,37 +33,17 @@ async fn ask(
     details: &str,
     assignee: Option<&Contact>,
 ) -> QuestionId {
-    app.app
-        .ask_questions(
-            admin,
-            client.id,
-            &[QuestionInput {
-                title: title.into(),
-                details: details.into(),
-                assignee: assignee.map(|c| c.id),
-                urgent: false,
-            }],
-        )
-        .await
-        .unwrap()[0]
-        .id
-}
-
-/// A direct chat of the staff user behind `staff` with `contact`: its staff path.
-async fn chat_with(staff: &Browser, client: &Client, contact: &Contact) -> String {
-    let response = staff
-        .post_form(
-            &format!("/app/clients/{}/chat", client.id),
-            &[("contact", &contact.id.to_string())],
-        )
-        .await;
-    location(&response)
+    let input = QuestionInput {
+        title: title.into(),
+        details: details.into(),
+        assignee: assignee.map(|c| c.id),
+        urgent: false,
+    };
+    ask_with(app, admin, client, input).await
 }
 
 async fn say(browser: &Browser, path: &str, body: &str, key: &str) {
-    let response = browser
-        .post_form(path, &[("body", body), ("key", key)])
-        .await;
+    let response = browser.say(path, body, key).await;
     assert_eq!(response.status(), 303, "{body:?} sent");
 }
 
@@ -101,7 +81,7 @@ async fn world(app: &TestApp) -> World {
     .await;
     assert_eq!(answered.status(), 303);
 
-    let hannah_chat = chat_with(&staff, &bakery, &hannah).await;
+    let hannah_chat = Chat::open(&staff, &bakery, &hannah).await.staff_path;
     say(
         &staff,
         &hannah_chat,
@@ -117,7 +97,6 @@ async fn world(app: &TestApp) -> World {
     )
     .await;
     send_chat_file(
-        app,
         &hannah_browser,
         &portal(&hannah_chat),
         "h2",
@@ -127,7 +106,7 @@ async fn world(app: &TestApp) -> World {
 
     // Tom's chat with Olly: the admin is not in it.
     let olly_browser = signed_in(app, &olly.email).await;
-    let olly_chat = chat_with(&tom, &bluegum, &olly).await;
+    let olly_chat = Chat::open(&tom, &bluegum, &olly).await.staff_path;
     say(&tom, &olly_chat, "Olly, the brulee hedge quote", "t1").await;
 
     // Another practice with the same words everywhere.
@@ -144,7 +123,9 @@ async fn world(app: &TestApp) -> World {
     )
     .await;
     let other_staff = app.staff_browser(&other_admin.email).await;
-    let other_chat = chat_with(&other_staff, &other_client, &other_contact).await;
+    let other_chat = Chat::open(&other_staff, &other_client, &other_contact)
+        .await
+        .staff_path;
     say(
         &other_staff,
         &other_chat,

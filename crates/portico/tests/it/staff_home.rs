@@ -1,7 +1,7 @@
 //! The staff home lists what waits for the signed-in team member, each
 //! item linking to its place, and says "nothing waits" where nothing does.
 
-use crate::harness::{TestApp, active, location, signed_in};
+use crate::harness::{Chat, Page, TestApp, World, active, free_port, signed_in};
 use portico::app::questions::QuestionInput;
 use portico::config::ConfigArgs;
 use portico::domain::Role;
@@ -9,23 +9,25 @@ use std::time::Duration;
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
-/// The part of the home page about one kind of thing.
-fn section<'a>(html: &'a str, id: &str) -> &'a str {
-    let start = html
-        .find(&format!("id=\"{id}-section\""))
-        .unwrap_or_else(|| panic!("no {id} section"));
-    let rest = &html[start..];
-    &rest[..rest.find("</section>").unwrap_or(rest.len())]
+/// The items of the home page's part about one kind of thing.
+fn items(page: &Page, id: &str) -> Vec<String> {
+    page.select_text(&format!("#{id}-section li"))
+}
+
+/// The links of the items of one part of the home page.
+fn links(page: &Page, id: &str) -> Vec<String> {
+    page.attrs(&format!("#{id}-section li a"), "href")
+}
+
+/// Whether one part of the home page says that nothing waits.
+fn nothing_waits(page: &Page, id: &str) -> bool {
+    page.has(&format!("#{id}-section .empty-state")) && items(page, id).is_empty()
 }
 
 #[tokio::test]
 async fn the_staff_home_lists_what_waits_for_each_team_member() {
     // Mail goes to a server nobody runs, so it ends undeliverable.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let app = TestApp::spawn_with(ConfigArgs {
         smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
         ..Default::default()
@@ -54,11 +56,12 @@ async fn the_staff_home_lists_what_waits_for_each_team_member() {
     let (status, html) = staff.page("/app").await;
     assert_eq!(status, 200);
     assert!(html.contains("Nothing waits for you."), "{html}");
-    assert_eq!(html.matches("class=\"muted empty-state\"").count(), 4);
+    assert_eq!(Page::parse(&html).count(".empty-state"), 4);
     assert!(!html.contains("Undeliverable"), "admins only");
     let (_, html) = admin_browser.page("/app").await;
-    assert!(
-        section(&html, "waiting-undeliverable").contains("every e-mail and text message went out")
+    assert_eq!(
+        Page::parse(&html).text("#waiting-undeliverable-section .empty-state"),
+        "Nothing waits: every e-mail and text message went out."
     );
 
     // Two invitations nobody accepts: Tom of the bakery, Gina of the café.
@@ -138,15 +141,11 @@ async fn the_staff_home_lists_what_waits_for_each_team_member() {
     let admin_browser = app.staff_browser(&admin.email).await;
 
     // Hannah writes in her chat with Marcus.
-    let response = staff
-        .post_form(
-            &format!("/app/clients/{}/chat", bakery.id),
-            &[("contact", &hannah.id.to_string())],
-        )
-        .await;
-    let chat_path = location(&response);
-    assert!(chat_path.starts_with("/app/messages/"), "{chat_path}");
-    let portal_chat = chat_path.replace("/app/", "/portal/");
+    let Chat {
+        staff_path: chat_path,
+        portal_path: portal_chat,
+        ..
+    } = Chat::open(&staff, &bakery, &hannah).await;
     let hannah_browser = signed_in(&app, &hannah.email).await;
     let response = hannah_browser
         .post_form(
@@ -161,56 +160,83 @@ async fn the_staff_home_lists_what_waits_for_each_team_member() {
 
     let (_, html) = staff.page("/app").await;
     assert!(!html.contains("Nothing waits for you."));
-    let messages = section(&html, "waiting-messages");
-    assert!(
-        messages.contains(&format!("href=\"{chat_path}\"")),
-        "{messages}"
+    let page = Page::parse(&html);
+    assert_eq!(
+        links(&page, "waiting-messages"),
+        [chat_path.as_str()],
+        "{html}"
     );
-    assert!(messages.contains("1 new"));
-    assert!(messages.contains("The bank statements are uploaded."));
-    let answers = section(&html, "waiting-answers");
-    assert!(answers.contains(&format!("href=\"/app/questions/{}\"", asked[1].id)));
-    assert!(answers.contains("Who is the new flour supplier?"));
-    assert!(!answers.contains("Is the van leased?"), "still open");
-    let reminders = section(&html, "waiting-reminders");
-    assert!(reminders.contains(&format!("href=\"/app/clients/{}/questions\"", bakery.id)));
-    assert!(
-        reminders.contains("hannah has not answered 2 questions about Northwind Bakery"),
-        "{reminders}"
+    assert_eq!(
+        page.text("#waiting-messages-section li .badge.unread"),
+        "1 new"
     );
-    let invitations = section(&html, "waiting-invitations");
-    assert!(invitations.contains("tom@northwind.example"));
-    assert!(invitations.contains(&format!("href=\"/app/clients/{}/contacts\"", bakery.id)));
-    assert!(invitations.contains("expires"));
+    assert_eq!(
+        page.text("#waiting-messages-section li .excerpt"),
+        "The bank statements are uploaded."
+    );
+    assert_eq!(
+        links(&page, "waiting-answers"),
+        [format!("/app/questions/{}", asked[1].id)],
+        "only the answered one: the other is still open"
+    );
+    assert_eq!(
+        page.select_text("#waiting-answers-section li a"),
+        ["Who is the new flour supplier?"]
+    );
+    let reminders = items(&page, "waiting-reminders");
     assert!(
-        !invitations.contains("gina@copperleaf.example"),
-        "not a client Marcus looks after"
+        links(&page, "waiting-reminders")
+            .contains(&format!("/app/clients/{}/questions", bakery.id)),
+        "{reminders:?}"
+    );
+    assert!(
+        reminders
+            .iter()
+            .any(|r| r.starts_with("hannah has not answered 2 questions about Northwind Bakery")),
+        "{reminders:?}"
+    );
+    let invitations = items(&page, "waiting-invitations");
+    assert_eq!(invitations.len(), 1, "{invitations:?}");
+    assert!(invitations[0].contains("(tom@northwind.example)"));
+    assert!(invitations[0].contains("expires"));
+    assert_eq!(
+        links(&page, "waiting-invitations"),
+        [format!("/app/clients/{}/contacts", bakery.id)],
+        "not gina@copperleaf.example: not a client Marcus looks after"
     );
     assert!(!html.contains("Undeliverable"), "admins only");
 
     // The admin: every unaccepted invitation and the undeliverable mail,
     // but no answers or messages of a client she does not look after.
     let (_, html) = admin_browser.page("/app").await;
-    let invitations = section(&html, "waiting-invitations");
-    assert!(invitations.contains("tom@northwind.example"));
-    assert!(invitations.contains("gina@copperleaf.example"));
-    let dead = section(&html, "waiting-undeliverable");
-    assert!(dead.contains("href=\"/app/settings/outbox\""), "{dead}");
-    assert!(dead.contains("to gina@copperleaf.example"));
-    assert!(section(&html, "waiting-answers").contains("Nothing waits"));
-    assert!(section(&html, "waiting-messages").contains("Nothing waits"));
+    let page = Page::parse(&html);
+    let invitations = items(&page, "waiting-invitations").join("\n");
+    assert!(invitations.contains("(tom@northwind.example)"));
+    assert!(invitations.contains("(gina@copperleaf.example)"));
+    let dead = items(&page, "waiting-undeliverable");
+    assert!(
+        links(&page, "waiting-undeliverable").contains(&"/app/settings/outbox".to_owned()),
+        "{dead:?}"
+    );
+    assert!(
+        dead.iter()
+            .any(|item| item.contains("to gina@copperleaf.example")),
+        "{dead:?}"
+    );
+    assert!(nothing_waits(&page, "waiting-answers"));
+    assert!(nothing_waits(&page, "waiting-messages"));
 
     // Dealt with, they leave the list: the chat read, the reminders dismissed.
     staff.page(&chat_path).await;
     let response = staff.post_form("/app/alerts/read", &[]).await;
     assert_eq!(response.status(), 303);
     let (_, html) = staff.page("/app").await;
-    assert!(section(&html, "waiting-messages").contains("Nothing waits"));
-    assert!(section(&html, "waiting-reminders").contains("Nothing waits"));
+    let page = Page::parse(&html);
+    assert!(nothing_waits(&page, "waiting-messages"));
+    assert!(nothing_waits(&page, "waiting-reminders"));
 
     // Another practice sees none of it.
-    let (_, rival) = app.with_practice("Rival").await;
-    let rival_browser = app.staff_browser(&rival.email).await;
+    let rival_browser = World::named(&app, "Rival").await.staff;
     let (_, html) = rival_browser.page("/app").await;
     assert!(html.contains("Nothing waits for you."));
     assert!(!html.contains("northwind"));

@@ -2,8 +2,7 @@
 //! never cached, anti-forgery tokens belong to a session, `/metrics` is
 //! closed to the public, and two-factor secrets are sealed at rest.
 
-use crate::harness::active;
-use crate::harness::{Browser, PASSWORD, TestApp, TestDb, location};
+use crate::harness::{Browser, Chat, Chatting, PASSWORD, Page, TestApp, TestDb, location};
 use portico::app::two_factor::current_code;
 use portico::config::{Config, ConfigArgs};
 use portico::domain::{Clock, Millis};
@@ -11,35 +10,21 @@ use portico::keys::{KEY_FILE, Keyring, SecretKey};
 use portico::server::Server;
 use secrecy::ExposeSecret;
 
-async fn contact_browser(app: &TestApp, email: &str) -> Browser {
-    let browser = app.browser();
-    browser
-        .post_form("/portal/sign-in/link", &[("email", email)])
-        .await;
-    let link = app.latest_link(email, "/portal/link/").await;
-    let response = browser.post_form(&link, &[]).await;
-    assert_eq!(location(&response), "/portal");
-    browser
-}
-
 /// A staff member and a contact in a chat about a client, with one PDF
 /// sent by the contact: (staff, contact, staff chat path, portal chat path,
 /// the file's path).
 async fn chat_with_a_file(app: &TestApp) -> (Browser, Browser, String, String, String) {
-    let (practice, admin) = app.with_practice("Harbour").await;
-    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
-    let hannah = active(app, practice.id, "hannah@northwind.example", &[&bakery]).await;
-    let staff = app.staff_browser(&admin.email).await;
-    let response = staff
-        .post_form(
-            &format!("/app/clients/{}/chat", bakery.id),
-            &[("contact", &hannah.id.to_string())],
-        )
-        .await;
-    let staff_path = location(&response);
-    let portal_path = staff_path.replace("/app/", "/portal/");
-    let contact = contact_browser(app, &hannah.email).await;
-    let csrf = contact.csrf().await;
+    let Chatting {
+        world,
+        hannah_browser: contact,
+        chat: Chat {
+            staff_path,
+            portal_path,
+            ..
+        },
+        ..
+    } = Chatting::new(app).await;
+    let staff = world.staff;
     let form = reqwest::multipart::Form::new()
         .text("body", "My statement")
         .text("key", "file-1")
@@ -49,20 +34,12 @@ async fn chat_with_a_file(app: &TestApp) -> (Browser, Browser, String, String, S
                 .file_name("statement.pdf"),
         );
     let response = contact
-        .client
-        .post(contact.url(&format!("{portal_path}/files?csrf={csrf}")))
-        .header("origin", &app.base_url)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .post_multipart(&format!("{portal_path}/files"), form)
+        .await;
     assert_eq!(location(&response), portal_path);
     let (_, html) = staff.page(&staff_path).await;
-    let file = html
-        .split("href=\"/files/")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .map(|id| format!("/files/{id}"))
+    let file = Page::parse(&html)
+        .attr("a[href^='/files/']", "href")
         .expect("a file link");
     (staff, contact, staff_path, portal_path, file)
 }

@@ -1,11 +1,20 @@
 //! `TestApp`: the real server on a free port against a fresh database, with
-//! builders for the people a story needs.
+//! builders for the people a story needs; [`World`] and [`Chatting`], the
+//! worlds most stories start from; [`Page`], a page asked by selector; and
+//! the live sockets of [`live`].
 //!
 //! The database is SQLite in a temporary folder, or, when
 //! `PORTICO_TEST_BACKEND=postgres`, a fresh schema in the PostgreSQL
 //! database named by `PORTICO_TEST_POSTGRES_URL`.
 
-use futures_util::StreamExt;
+pub mod live;
+mod page;
+mod world;
+
+pub use live::{Socket, closed_for_session_end, next_event, socket, socket_at};
+pub use page::Page;
+pub use world::{Chat, Chatting, World, ask, ask_with, say_as};
+
 use portico::app::App;
 use portico::config::{Config, ConfigArgs};
 use portico::delivery::worker::OutboxWorker;
@@ -18,8 +27,6 @@ use secrecy::SecretString;
 use std::path::PathBuf;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// The password every staff user made by the builders has.
 pub const PASSWORD: &str = "a long test password";
@@ -463,6 +470,29 @@ impl Browser {
         token().expect("the csrf cookie is set on any page")
     }
 
+    /// Posts a multipart form as a page of Portico would: the token in the
+    /// query, the Origin set.
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        form: reqwest::multipart::Form,
+    ) -> reqwest::Response {
+        let csrf = self.csrf().await;
+        let sep = if path.contains('?') { '&' } else { '?' };
+        self.client
+            .post(self.url(&format!("{path}{sep}csrf={csrf}")))
+            .header("origin", &self.base_url)
+            .multipart(form)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Sends a message to the chat at `path` as its page's form does.
+    pub async fn say(&self, path: &str, body: &str, key: &str) -> reqwest::Response {
+        self.post_form(path, &[("body", body), ("key", key)]).await
+    }
+
     /// Posts a form as a page of Portico would: with the token and Origin.
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         let csrf = self.csrf().await;
@@ -542,8 +572,21 @@ pub async fn signed_in(app: &TestApp, email: &str) -> Browser {
         .post_form("/portal/sign-in/link", &[("email", email)])
         .await;
     let link = app.latest_link(email, "/portal/link/").await;
-    browser.post_form(&link, &[]).await;
+    let response = browser.post_form(&link, &[]).await;
+    assert_eq!(response.status(), 303, "{email} signed in with the link");
+    assert!(
+        location(&response).starts_with("/portal"),
+        "{email} signed in to the portal"
+    );
     browser
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// Where a test's own calls to the use cases come from (their audit
@@ -573,7 +616,6 @@ pub async fn post_files(
     body: &str,
     files: Vec<(&str, Vec<u8>)>,
 ) -> reqwest::Response {
-    let csrf = browser.csrf().await;
     let mut form = reqwest::multipart::Form::new().text("body", body.to_owned());
     for (name, bytes) in files {
         form = form.part(
@@ -581,14 +623,7 @@ pub async fn post_files(
             reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
         );
     }
-    browser
-        .client
-        .post(browser.url(&format!("{path}?csrf={csrf}")))
-        .header("origin", &browser.base_url)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
+    browser.post_multipart(path, form).await
 }
 
 /// The authenticator key written on the two-factor set-up page.
@@ -600,61 +635,8 @@ pub fn totp_key(html: &str) -> String {
     html[start..].split('<').next().expect("key").to_owned()
 }
 
-/// An open WebSocket of a test.
-pub type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// How long a test waits for a socket to close.
-const SOCKET_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
-
-/// A real WebSocket to `base`'s `/ws` with the browser's session cookie.
-pub async fn socket_at(base: &str, browser: &Browser) -> Socket {
-    let url = base.replace("http://", "ws://") + "/ws";
-    let mut request = url.into_client_request().unwrap();
-    let cookie = format!(
-        "portico_session={}",
-        browser.cookie("portico_session").expect("signed in")
-    );
-    request
-        .headers_mut()
-        .insert("cookie", cookie.parse().unwrap());
-    request
-        .headers_mut()
-        .insert("origin", base.parse().unwrap());
-    let (socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("websocket");
-    socket
-}
-
-pub async fn socket(app: &TestApp, browser: &Browser) -> Socket {
-    socket_at(&app.base_url, browser).await
-}
-
-/// Waits for the server to close the socket because its session ended:
-/// a close frame with Portico's code, and no message before it.
-pub async fn closed_for_session_end(socket: &mut Socket, what: &str) {
-    let outcome = tokio::time::timeout(SOCKET_DEADLINE, async {
-        loop {
-            match socket.next().await {
-                Some(Ok(WsMessage::Close(Some(frame)))) => return Ok(u16::from(frame.code)),
-                Some(Ok(WsMessage::Close(None))) => return Err("a close frame without a code"),
-                Some(Ok(WsMessage::Text(text))) => {
-                    panic!("{what}: a message after the session ended: {text}")
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(_)) | None => return Err("the connection dropped without a close frame"),
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("{what}: the socket stayed open"));
-    assert_eq!(outcome, Ok(4001), "{what}");
-}
-
 /// Sends a PDF named `name` into the chat at `path` (staff or portal).
-pub async fn send_chat_file(app: &TestApp, browser: &Browser, path: &str, key: &str, name: &str) {
-    let csrf = browser.csrf().await;
+pub async fn send_chat_file(browser: &Browser, path: &str, key: &str, name: &str) {
     let form = reqwest::multipart::Form::new()
         .text("body", format!("Here is {name}"))
         .text("key", key.to_owned())
@@ -663,13 +645,6 @@ pub async fn send_chat_file(app: &TestApp, browser: &Browser, path: &str, key: &
             reqwest::multipart::Part::bytes(b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n".to_vec())
                 .file_name(name.to_owned()),
         );
-    let response = browser
-        .client
-        .post(browser.url(&format!("{path}/files?csrf={csrf}")))
-        .header("origin", &app.base_url)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = browser.post_multipart(&format!("{path}/files"), form).await;
     assert_eq!(location(&response), path, "{name} sent");
 }
