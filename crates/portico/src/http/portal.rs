@@ -515,10 +515,14 @@ pub async fn preview_question_get(
             practice_name: user.identity.practice.name.clone(),
             base: urls::preview(contact.id),
             thread,
-            body: String::new(),
-            max_mb: 0,
-            notice: None,
-            error: None,
+            // A preview takes no answer.
+            draft: Draft {
+                status: StatusCode::OK,
+                body: String::new(),
+                max_mb: 0,
+                notice: None,
+                error: None,
+            },
         },
     ))
 }
@@ -538,28 +542,22 @@ struct QuestionPage {
     /// Where this portal's pages are: `/portal`, or a preview's own.
     base: String,
     thread: Thread,
-    body: String,
-    max_mb: u64,
-    notice: Option<String>,
-    error: Option<String>,
+    /// The answer as typed, and what was just done or refused.
+    draft: Draft,
 }
 
 impl ThreadPage for Portal {
     const REPLIED: &'static str = "answered";
 
     fn render(user: ContactUser, thread: Thread, draft: Draft) -> Response {
-        render(
-            draft.status,
-            &QuestionPage {
-                practice_name: user.identity.practice.name.clone(),
-                base: urls::home::<Portal>().into(),
-                layout: user.layout,
-                thread,
-                body: draft.body,
-                max_mb: draft.max_mb,
-                notice: draft.notice,
-                error: draft.error,
-            },
-        )
+        let status = draft.status;
+        let page = QuestionPage {
+            practice_name: user.identity.practice.name.clone(),
+            base: urls::home::<Portal>().into(),
+            layout: user.layout,
+            thread,
+            draft,
+        };
+        render(status, &page)
     }
 }

@@ -504,10 +504,8 @@ pub async fn questions_get(
 struct QuestionPage {
     layout: Layout,
     thread: Thread,
-    body: String,
-    max_mb: u64,
-    notice: Option<String>,
-    error: Option<String>,
+    /// The follow-up as typed, and what was just done or refused.
+    draft: Draft,
     /// Q4: the reassign form as typed, and why it was refused.
     reassign: ReassignKept,
 }
@@ -533,18 +531,14 @@ fn question_page(
     draft: Draft,
     reassign: ReassignKept,
 ) -> Response {
-    render(
-        draft.status,
-        &QuestionPage {
-            layout: user.layout,
-            thread,
-            body: draft.body,
-            max_mb: draft.max_mb,
-            notice: draft.notice,
-            error: draft.error,
-            reassign,
-        },
-    )
+    let status = draft.status;
+    let page = QuestionPage {
+        layout: user.layout,
+        thread,
+        draft,
+        reassign,
+    };
+    render(status, &page)
 }
 
 /// `POST /app/questions/{id}/resolve`
