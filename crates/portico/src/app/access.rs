@@ -7,7 +7,7 @@ use super::sign_in::{WRONG_PASSWORD, decoy_hash};
 use super::throttle::{LINKS_PER_ADDRESS, LINKS_PER_IP, SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_IP};
 use super::{App, AppError, AppResult, password, policy};
 use crate::delivery::email::{AccessEmail, EmailBrand, access_email};
-use crate::domain::{ContactId, EmailAddress, Millis, hash_secret, issue_secret};
+use crate::domain::{ContactId, EmailAddress, Millis, hash_secret, issue_secret, paths};
 use crate::local_time::Viewer;
 use crate::store::{
     AuditActor, AuditKind, Channel, Contact, ContactStatus, NewOutboxItem, Practice, SessionStage,
@@ -23,23 +23,23 @@ const RESET_MS: i64 = 60 * MINUTE;
 pub const LINK_NO_GOOD: &str =
     "This link has expired or has already been used. Ask for a new one below.";
 
-fn purpose_parts(purpose: TokenPurpose) -> (AccessEmail, &'static str, i64, &'static str) {
+fn purpose_parts(purpose: TokenPurpose) -> (AccessEmail, fn(&str) -> String, i64, &'static str) {
     match purpose {
         TokenPurpose::Invitation => (
             AccessEmail::Invitation,
-            "/portal/invitation/",
+            paths::portal_invitation,
             INVITATION_MS,
             "7 days",
         ),
         TokenPurpose::SignIn => (
             AccessEmail::SignInLink,
-            "/portal/link/",
+            |token| paths::portal_link(token, None),
             SIGN_IN_LINK_MS,
             "15 minutes",
         ),
         TokenPurpose::Reset => (
             AccessEmail::PasswordReset,
-            "/portal/reset/",
+            paths::portal_reset,
             RESET_MS,
             "1 hour",
         ),
@@ -68,7 +68,7 @@ impl App {
             .detail(what);
         let now = self.clock.now();
         let issued = issue_secret();
-        let link = self.link(&format!("{path}{}", issued.secret));
+        let link = self.link(&path(&issued.secret));
         // X15: when it ends, in the recipient's own time zone.
         let time = Viewer::for_person(contact.time_zone.as_deref(), &practice.time_zone, now);
         let valid_for = format!("{valid_for} ({})", time.full(Millis(now.0 + lifetime)));

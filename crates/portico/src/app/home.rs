@@ -3,7 +3,7 @@
 
 use super::questions::Actor;
 use super::{App, AppError, AppResult, policy};
-use crate::domain::{ChatId, ClientId, Millis};
+use crate::domain::{ChatId, ClientId, Millis, paths};
 use crate::store::{
     Alert, ClientFilter, ContactStatus, OutboxItem, OutboxStatus, QuestionFilter, QuestionStatus,
     QuestionSummary, Staff,
@@ -84,7 +84,7 @@ impl App {
             .into_iter()
             .filter(|c| c.unread > 0)
             .map(|c| WaitingChat {
-                link: format!("/app/messages/{}", c.chat.id),
+                link: paths::chat(paths::STAFF, c.chat.id),
                 chat: c.chat.id,
                 title: c.chat.title,
                 unread: Some(c.unread),
@@ -101,7 +101,7 @@ impl App {
                     unread: None,
                     last_body: None,
                     at: alert.created_at,
-                    link: format!("/app/alerts/chat/{chat}"),
+                    link: paths::alert_chat(chat),
                 });
             }
         }

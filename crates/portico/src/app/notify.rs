@@ -11,7 +11,7 @@ use super::{App, AppError, AppResult, policy};
 use crate::delivery::email::EmailBrand;
 use crate::delivery::live::LiveEvent;
 use crate::delivery::notify_email::{NotifyGroup, notification_email};
-use crate::domain::{ChatId, ClientId, Millis, PhoneNumber, PracticeId, issue_secret};
+use crate::domain::{ChatId, ClientId, Millis, PhoneNumber, PracticeId, issue_secret, paths};
 use crate::store::{
     Channel, ContactStatus, Conversation, Member, NewNotifyItem, NewOutboxItem, NotifyPrefs,
     NotifySettings, PendingItem, PendingMessage, PushState, Question, Recipient, Staff, StaffMode,
@@ -436,7 +436,7 @@ impl App {
         batch: &Batch,
         oldest: Millis,
     ) -> super::push::PushContent {
-        let staff = matches!(r.member, Member::Staff(_));
+        let area = paths::area(matches!(r.member, Member::Staff(_)));
         let newest = batch
             .messages
             .iter()
@@ -460,17 +460,13 @@ impl App {
             batch.items.is_empty(),
             batch.messages.is_empty(),
         ) {
-            (Some(m), _, true, _) if m.watching => format!("/app/alerts/chat/{}", m.chat_id),
-            (Some(m), _, true, _) if staff => format!("/app/messages/{}", m.chat_id),
-            (Some(m), _, true, _) => format!("/portal/messages/{}", m.chat_id),
-            (_, Some(i), _, true) => match (i.question_id, staff) {
-                (Some(q), true) => format!("/app/questions/{q}"),
-                (Some(q), false) => format!("/portal/questions/{q}"),
-                (None, true) => format!("/app/clients/{}", i.client_id),
-                (None, false) => format!("/portal/clients/{}", i.client_id),
+            (Some(m), _, true, _) if m.watching => paths::alert_chat(m.chat_id),
+            (Some(m), _, true, _) => paths::chat(area, m.chat_id),
+            (_, Some(i), _, true) => match i.question_id {
+                Some(q) => paths::question(area, q),
+                None => paths::client(area, i.client_id),
             },
-            _ if staff => "/app".to_owned(),
-            _ => "/portal".to_owned(),
+            _ => area.to_owned(),
         };
         let lines = batch
             .messages
@@ -515,7 +511,7 @@ impl App {
                     Millis(now.0 + LINK_MS),
                 )
                 .await?;
-                Ok(self.link(&format!("/portal/link/{}?next={path}", issued.secret)))
+                Ok(self.link(&paths::portal_link(&issued.secret, Some(path))))
             }
         }
     }
@@ -538,11 +534,7 @@ impl App {
         } else {
             r.settings.content_to_contacts
         });
-        let (chat_base, question_base) = if staff {
-            ("/app/messages/", "/app/questions/")
-        } else {
-            ("/portal/messages/", "/portal/questions/")
-        };
+        let area = paths::area(staff);
         let mut groups = Vec::new();
         let mut more = 0;
         for chat in chats {
@@ -570,9 +562,9 @@ impl App {
             // A staff user not in the chat opens it from their alert (and
             // joins it there, S8).
             let path = if chat.watching {
-                format!("/app/alerts/chat/{}", chat.chat)
+                paths::alert_chat(chat.chat)
             } else {
-                format!("{chat_base}{}", chat.chat)
+                paths::chat(area, chat.chat)
             };
             // One who only watches the chat is not in it to answer.
             let reply = if chat.watching {
@@ -639,9 +631,8 @@ impl App {
             };
             // A status update lands on the client's page, where it shows.
             let path = match first.question_id {
-                Some(question) => format!("{question_base}{question}"),
-                None if staff => format!("/app/clients/{}", first.client_id),
-                None => format!("/portal/clients/{}", first.client_id),
+                Some(question) => paths::question(area, question),
+                None => paths::client(area, first.client_id),
             };
             // A status update is no conversation: it takes no reply.
             let reply = match first.question_id {
@@ -696,19 +687,18 @@ impl App {
         } else {
             NotifyKind::Questions
         };
-        let unsubscribe = self.link(&format!(
-            "/notifications/unsubscribe/{}",
-            Self::sign_unsubscribe(signing_key, r.practice_id, r.member, kind)?
-        ));
-        let preferences = self.link(if staff {
-            "/app/account/notifications"
-        } else {
-            "/portal/account/notifications"
-        });
+        let unsubscribe = self.link(&paths::unsubscribe(&Self::sign_unsubscribe(
+            signing_key,
+            r.practice_id,
+            r.member,
+            kind,
+        )?));
+        let area = paths::area(staff);
+        let preferences = self.link(&paths::notification_preferences(area));
         let home = if staff {
-            self.link("/app")
+            self.link(area)
         } else {
-            self.landing(tx, r, "/portal", now).await?
+            self.landing(tx, r, area, now).await?
         };
         let brand = EmailBrand::from_parts(
             r.practice_id,

@@ -6,7 +6,7 @@ use super::{App, AppError, AppResult, password, policy};
 use crate::delivery::email::{AccessEmail, EmailBrand, access_email, message_email};
 use crate::domain::{
     ClientId, ClientKind, ContactId, EmailAddress, Millis, Name, PhoneNumber, Role, StaffId,
-    hash_secret, issue_secret,
+    hash_secret, issue_secret, paths,
 };
 use crate::store::{
     AuditKind, Channel, Client, ClientFilter, ClientSummary, Contact, ContactStatus, NewClient,
@@ -552,7 +552,7 @@ impl App {
     ) -> AppResult<()> {
         let now = self.clock.now();
         let issued = issue_secret();
-        let link = self.link(&format!("/app/welcome/{}", issued.secret));
+        let link = self.link(&paths::staff_welcome(&issued.secret));
         // X15: a new team member has no zone yet: the practice's.
         let until = crate::local_time::Viewer::new(&practice.time_zone, now)
             .full(Millis(now.0 + TEAM_INVITATION_MS));

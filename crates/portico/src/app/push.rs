@@ -5,7 +5,7 @@
 
 use super::{App, AppError, AppResult};
 use crate::delivery::push::{VapidKey, origin_of};
-use crate::domain::{Millis, PracticeId, ValidationError, hash_secret, issue_secret};
+use crate::domain::{Millis, PracticeId, ValidationError, hash_secret, issue_secret, paths};
 use crate::store::{
     Channel, Member, NewOutboxItem, NewPushNotice, NewPushSubscription, PushState,
     PushSubscription, Recipient,
@@ -222,7 +222,7 @@ impl App {
         let payload = serde_json::json!({
             "title": content.title,
             "body": content.body,
-            "url": format!("/push/open/{}", issued.secret),
+            "url": paths::push_open(&issued.secret),
             "tag": format!("portico-{}", r.practice_id),
         })
         .to_string();

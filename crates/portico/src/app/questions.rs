@@ -641,6 +641,27 @@ impl App {
         Ok(body.to_owned())
     }
 
+    /// A reply to a question, with text and files, from either side: a
+    /// contact's answer, or a team member's follow-up (`urgent`: X7, staff
+    /// only; a contact's reply ignores it).
+    pub async fn reply_to_question(
+        &self,
+        actor: Actor<'_>,
+        id: QuestionId,
+        body: &str,
+        files: &[StoredFile],
+        urgent: bool,
+        origin: &ClientInfo,
+    ) -> AppResult<()> {
+        match actor {
+            Actor::Staff(staff) => {
+                self.follow_up_question(staff, id, body, files, urgent)
+                    .await
+            }
+            Actor::Contact(contact) => self.answer_question(contact, id, body, files, origin).await,
+        }
+    }
+
     /// Q1: a contact answers with text and files; the question now waits
     /// for the practice.
     pub async fn answer_question(

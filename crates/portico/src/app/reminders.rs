@@ -8,7 +8,7 @@
 
 use super::{App, AppError, AppResult, policy};
 use crate::delivery::email::reminder_email;
-use crate::domain::{Millis, PhoneNumber, issue_secret};
+use crate::domain::{Millis, PhoneNumber, issue_secret, paths};
 use crate::store::{
     Channel, Client, Contact, ContactStatus, NewOutboxItem, QuestionStatus, ReminderSchedule,
     Staff, TokenPurpose,
@@ -260,7 +260,7 @@ impl App {
             Millis(now.0 + REMINDER_LINK_MS),
         )
         .await?;
-        let link = self.link(&format!("/portal/link/{}", issued.secret));
+        let link = self.link(&paths::portal_link(&issued.secret, None));
         let titles: Vec<String> = open.iter().map(|q| q.title.clone()).collect();
         // X15: the link's end in the contact's own time zone.
         let until = crate::local_time::Viewer::new(tz.iana_name().unwrap_or("UTC"), now)

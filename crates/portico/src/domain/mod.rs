@@ -1,6 +1,7 @@
 //! Plain domain types: validated once at the edge, trusted after. No I/O here.
 
 mod ids;
+pub mod paths;
 pub mod search;
 mod secret;
 mod values;

@@ -3,17 +3,18 @@
 
 use super::AppState;
 use super::errors::PageError;
-use super::ids::parse;
+use super::ids::{IdPath, parse};
 use super::layout::Layout;
 use super::pages::render;
 use super::session::StaffUser;
+use super::urls;
 use crate::app::people::ContactWithClients;
 use crate::app::sessions::ClientInfo;
 use crate::domain::{ClientId, ContactId};
 use crate::store::Client;
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -113,10 +114,9 @@ pub async fn add_client_post(
     State(state): State<AppState>,
     user: StaffUser,
     origin: ClientInfo,
-    Path(contact): Path<String>,
+    IdPath(contact): IdPath<ContactId>,
     Form(form): Form<AddClientForm>,
 ) -> Result<Response, PageError> {
-    let contact: ContactId = parse(&contact)?;
     if form.client.trim().is_empty() {
         let message = "Choose a client to give access to.".to_owned();
         return page(
@@ -133,7 +133,7 @@ pub async fn add_client_post(
         .app
         .grant_access(&user.staff, contact, client, &origin)
         .await?;
-    Ok(Redirect::to(&format!("/app/settings/contacts?given={contact}:{client}")).into_response())
+    Ok(Redirect::to(&urls::all_contacts_given(contact, client)).into_response())
 }
 
 /// `POST /app/settings/contacts/{contact}/clients/{client}/remove`
@@ -141,16 +141,11 @@ pub async fn remove_client_post(
     State(state): State<AppState>,
     user: StaffUser,
     origin: ClientInfo,
-    Path((contact, client)): Path<(String, String)>,
+    IdPath((contact, client)): IdPath<(ContactId, ClientId)>,
 ) -> Result<Response, PageError> {
-    let contact: ContactId = parse(&contact)?;
-    let client: ClientId = parse(&client)?;
     state
         .app
         .revoke_access(&user.staff, contact, client, &origin)
         .await?;
-    Ok(Redirect::to(&format!(
-        "/app/settings/contacts?removed={contact}:{client}"
-    ))
-    .into_response())
+    Ok(Redirect::to(&urls::all_contacts_removed(contact, client)).into_response())
 }

@@ -5,6 +5,7 @@
 
 use super::AppState;
 use super::errors::PageError;
+use super::ids::IdPath;
 use super::layout::Layout;
 use super::pages::render;
 use super::session::StaffUser;
@@ -14,7 +15,7 @@ use crate::app::sessions::ClientInfo;
 use crate::domain::StaffId;
 use crate::store::{ApiToken, Staff};
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
@@ -215,9 +216,8 @@ pub async fn revoke_post(
     State(state): State<AppState>,
     user: StaffUser,
     origin: ClientInfo,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<uuid::Uuid>,
 ) -> Result<Response, PageError> {
-    let id: uuid::Uuid = id.parse().map_err(|_| PageError::NotFound)?;
     state.app.revoke_api_token(&user.staff, id, &origin).await?;
     Ok(Redirect::to("/app/account/api-tokens?done=revoked").into_response())
 }

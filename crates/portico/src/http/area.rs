@@ -12,6 +12,7 @@ use super::layout::Layout;
 use super::session::{ContactUser, StaffUser};
 use crate::app::questions::Actor;
 use crate::app::sessions::Identity;
+use crate::domain::paths;
 use axum::extract::FromRequestParts;
 
 /// An area of the site for signed-in people.
@@ -25,6 +26,10 @@ pub trait Area: Send + Sync + 'static {
 
     /// Where the area's chats are: `/app/messages` or `/portal/messages`.
     const MESSAGES: &'static str;
+
+    /// Where someone not signed in is sent: `/app/sign-in` or
+    /// `/portal/sign-in`.
+    const SIGN_IN: &'static str;
 
     /// Who the person is to the use cases.
     fn actor(user: &Self::User) -> Actor<'_>;
@@ -44,8 +49,9 @@ pub struct Portal;
 
 impl Area for Staff {
     type User = StaffUser;
-    const BASE: &'static str = "/app";
+    const BASE: &'static str = paths::STAFF;
     const MESSAGES: &'static str = "/app/messages";
+    const SIGN_IN: &'static str = "/app/sign-in";
 
     fn actor(user: &StaffUser) -> Actor<'_> {
         Actor::Staff(&user.staff)
@@ -62,8 +68,9 @@ impl Area for Staff {
 
 impl Area for Portal {
     type User = ContactUser;
-    const BASE: &'static str = "/portal";
+    const BASE: &'static str = paths::PORTAL;
     const MESSAGES: &'static str = "/portal/messages";
+    const SIGN_IN: &'static str = "/portal/sign-in";
 
     fn actor(user: &ContactUser) -> Actor<'_> {
         Actor::Contact(&user.contact)

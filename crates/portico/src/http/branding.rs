@@ -5,6 +5,7 @@
 
 use super::AppState;
 use super::errors::PageError;
+use super::ids::IdPath;
 use super::layout::Layout;
 use super::pages::render;
 use super::session::StaffUser;
@@ -14,7 +15,7 @@ use crate::app::sessions::ClientInfo;
 use crate::domain::PracticeId;
 use askama::Template;
 use axum::Form;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -193,9 +194,8 @@ const BRAND_CACHE: &str = "public, max-age=86400";
 /// custom properties. Only a validated `#rrggbb` is ever written.
 pub async fn style_get(
     State(state): State<AppState>,
-    Path(practice): Path<String>,
+    IdPath(practice): IdPath<PracticeId>,
 ) -> Result<Response, PageError> {
-    let practice: PracticeId = practice.parse().map_err(|_| PageError::NotFound)?;
     let css = match state.app.accent_colour(practice).await? {
         Some(colour) => format!(
             ":root {{ --accent: {}; --accent-ink: #ffffff; }}\n",
@@ -216,9 +216,8 @@ pub async fn style_get(
 /// `GET /brand/{practice}/logo`
 pub async fn logo_get(
     State(state): State<AppState>,
-    Path(practice): Path<String>,
+    IdPath(practice): IdPath<PracticeId>,
 ) -> Result<Response, PageError> {
-    let practice: PracticeId = practice.parse().map_err(|_| PageError::NotFound)?;
     let Some(logo) = state.app.logo(practice).await? else {
         return Err(PageError::NotFound);
     };

@@ -4,13 +4,15 @@
 //! in the portal, and scheduled sends (X10).
 
 use super::AppState;
+use super::area::{self, Area, Portal};
 use super::errors::PageError;
 use super::forms::form_refusal;
-use super::ids::parse;
+use super::ids::{IdPath, parse};
 use super::layout::Layout;
 use super::pages::render;
 use super::session::{ContactUser, StaffUser};
 use super::staff_pages::Done;
+use super::urls;
 use crate::app::AppError;
 use crate::app::chat_prefs::{DAYS, MAX_WINDOWS, SettingsInput, WindowInput};
 use crate::app::chats::MAX_MESSAGE_CHARS;
@@ -21,7 +23,7 @@ use crate::domain::{ChatId, ClientId};
 use crate::store::{MessagingPreferences, Staff};
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, RawForm, State};
+use axum::extract::{Query, RawForm, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -202,8 +204,8 @@ pub async fn settings_post(
 #[template(path = "account_messaging.html")]
 struct PreferencesPage {
     layout: Layout,
-    action: &'static str,
-    back: &'static str,
+    action: String,
+    back: String,
     prefs: MessagingPreferences,
     notice: Option<String>,
     /// S7: staff only, their own automatic answer.
@@ -234,33 +236,34 @@ impl PreferencesForm {
     }
 }
 
-async fn staff_preferences_page(
+/// A person's messaging preferences; for a team member, with her own
+/// automatic answer (as typed, with why it was refused, or as saved).
+async fn preferences_page<A: Area>(
     state: &AppState,
-    user: StaffUser,
+    user: A::User,
     status: StatusCode,
     notice: Option<String>,
     typed: Option<(String, Vec<WindowInput>, String)>,
 ) -> Result<Response, PageError> {
-    let prefs = state
-        .app
-        .my_messaging_preferences(Actor::Staff(&user.staff))
-        .await?;
-    let (text, windows, error) = match typed {
-        Some((text, windows, error)) => (text, windows, Some(error)),
-        None => {
-            let (text, windows) = state.app.my_autoresponder(&user.staff).await?;
-            (text, windows, None)
+    let actor = A::actor(&user);
+    let prefs = state.app.my_messaging_preferences(actor).await?;
+    let away = match (actor, typed) {
+        (Actor::Staff(_), Some((text, windows, error))) => Some((text, windows, Some(error))),
+        (Actor::Staff(staff), None) => {
+            let (text, windows) = state.app.my_autoresponder(staff).await?;
+            Some((text, windows, None))
         }
+        (Actor::Contact(_), _) => None,
     };
     Ok(render(
         status,
         &PreferencesPage {
-            layout: user.layout,
-            action: "/app/account/messaging",
-            back: "/app/account",
+            layout: A::layout(&user).clone(),
+            action: urls::account_messaging::<A>(),
+            back: urls::account::<A>(),
             prefs,
             notice,
-            away: Some(AwayForm {
+            away: away.map(|(text, windows, error)| AwayForm {
                 text,
                 windows: with_blank_rows(windows),
                 days: &DAYS,
@@ -270,26 +273,26 @@ async fn staff_preferences_page(
     ))
 }
 
-/// `GET /app/account/messaging`
-pub async fn staff_preferences_get(
+/// `GET /app/account/messaging`, `GET /portal/account/messaging`
+pub async fn preferences_get<A: Area>(
     State(state): State<AppState>,
-    user: StaffUser,
+    user: A::User,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
-    staff_preferences_page(&state, user, StatusCode::OK, done.notice(), None).await
+    preferences_page::<A>(&state, user, StatusCode::OK, done.notice(), None).await
 }
 
-/// `POST /app/account/messaging`
-pub async fn staff_preferences_post(
+/// `POST /app/account/messaging`, `POST /portal/account/messaging`
+pub async fn preferences_post<A: Area>(
     State(state): State<AppState>,
-    user: StaffUser,
+    user: A::User,
     Form(form): Form<PreferencesForm>,
 ) -> Result<Response, PageError> {
     state
         .app
-        .set_my_messaging_preferences(Actor::Staff(&user.staff), form.prefs())
+        .set_my_messaging_preferences(A::actor(&user), form.prefs())
         .await?;
-    Ok(Redirect::to("/app/account/messaging?done=saved").into_response())
+    Ok(Redirect::to(&urls::account_messaging_done::<A>("saved")).into_response())
 }
 
 /// `POST /app/account/messaging/away` (S7: the team member's own
@@ -305,48 +308,15 @@ pub async fn staff_away_post(
         .save_my_autoresponder(&user.staff, &text, &windows)
         .await
     {
-        Ok(()) => Ok(Redirect::to("/app/account/messaging?done=saved").into_response()),
+        Ok(()) => {
+            Ok(Redirect::to(&urls::account_messaging_done::<area::Staff>("saved")).into_response())
+        }
         Err(error) => {
             let (status, message) = form_refusal(error)?;
-            staff_preferences_page(&state, user, status, None, Some((text, windows, message))).await
+            let typed = Some((text, windows, message));
+            preferences_page::<area::Staff>(&state, user, status, None, typed).await
         }
     }
-}
-
-/// `GET /portal/account/messaging`
-pub async fn portal_preferences_get(
-    State(state): State<AppState>,
-    user: ContactUser,
-    Query(done): Query<Done>,
-) -> Result<Response, PageError> {
-    let prefs = state
-        .app
-        .my_messaging_preferences(Actor::Contact(&user.contact))
-        .await?;
-    Ok(render(
-        StatusCode::OK,
-        &PreferencesPage {
-            layout: user.layout,
-            action: "/portal/account/messaging",
-            back: "/portal/account",
-            prefs,
-            notice: done.notice(),
-            away: None,
-        },
-    ))
-}
-
-/// `POST /portal/account/messaging`
-pub async fn portal_preferences_post(
-    State(state): State<AppState>,
-    user: ContactUser,
-    Form(form): Form<PreferencesForm>,
-) -> Result<Response, PageError> {
-    state
-        .app
-        .set_my_messaging_preferences(Actor::Contact(&user.contact), form.prefs())
-        .await?;
-    Ok(Redirect::to("/portal/account/messaging?done=saved").into_response())
 }
 
 #[derive(Deserialize)]
@@ -359,10 +329,9 @@ pub struct ClientChatsForm {
 pub async fn client_chats_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(client): Path<String>,
+    IdPath(client): IdPath<ClientId>,
     Form(form): Form<ClientChatsForm>,
 ) -> Result<Response, PageError> {
-    let client: ClientId = parse(&client)?;
     let value = match form.client_chats.as_str() {
         "on" => Some(true),
         "off" => Some(false),
@@ -372,7 +341,7 @@ pub async fn client_chats_post(
         .app
         .set_client_chats(&user.staff, client, value)
         .await?;
-    Ok(Redirect::to(&format!("/app/clients/{client}?done=saved")).into_response())
+    Ok(Redirect::to(&urls::client_done::<area::Staff>(client, "saved")).into_response())
 }
 
 #[derive(Deserialize)]
@@ -393,7 +362,7 @@ pub async fn portal_start_post(
         .message_the_practice(&user.contact, client)
         .await
         .map_err(refused)?;
-    Ok(Redirect::to(&format!("/portal/messages/{}", chat.id)).into_response())
+    Ok(Redirect::to(&urls::chat::<Portal>(chat.id)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -408,16 +377,15 @@ pub struct ScheduleForm {
 pub async fn schedule_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(chat): Path<String>,
+    IdPath(chat): IdPath<ChatId>,
     Form(form): Form<ScheduleForm>,
 ) -> Result<Response, PageError> {
-    let chat: ChatId = parse(&chat)?;
     match state
         .app
         .schedule_message(&user.staff, chat, &form.body, &form.send_at)
         .await
     {
-        Ok(_) => Ok(Redirect::to(&format!("/app/messages/{chat}")).into_response()),
+        Ok(_) => Ok(Redirect::to(&urls::chat::<area::Staff>(chat)).into_response()),
         Err(error) => {
             let (status, message) = form_refusal(error)?;
             edit_page(
@@ -471,12 +439,9 @@ fn edit_page(
 pub async fn scheduled_get(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<uuid::Uuid>,
 ) -> Result<Response, PageError> {
-    let ScheduledView { item, input, .. } = state
-        .app
-        .scheduled_message(&user.staff, parse(&id)?)
-        .await?;
+    let ScheduledView { item, input, .. } = state.app.scheduled_message(&user.staff, id).await?;
     edit_page(
         user,
         StatusCode::OK,
@@ -492,16 +457,15 @@ pub async fn scheduled_get(
 pub async fn scheduled_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<uuid::Uuid>,
     Form(form): Form<ScheduleForm>,
 ) -> Result<Response, PageError> {
-    let id: uuid::Uuid = parse(&id)?;
     match state
         .app
         .edit_scheduled(&user.staff, id, &form.body, &form.send_at)
         .await
     {
-        Ok(item) => Ok(Redirect::to(&format!("/app/messages/{}", item.chat_id)).into_response()),
+        Ok(item) => Ok(Redirect::to(&urls::chat::<area::Staff>(item.chat_id)).into_response()),
         Err(error) => {
             let chat = state
                 .app
@@ -527,12 +491,12 @@ pub async fn scheduled_post(
 pub async fn scheduled_cancel_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<uuid::Uuid>,
 ) -> Result<Response, PageError> {
     let chat = state
         .app
-        .cancel_scheduled(&user.staff, parse(&id)?)
+        .cancel_scheduled(&user.staff, id)
         .await
         .map_err(refused)?;
-    Ok(Redirect::to(&format!("/app/messages/{chat}")).into_response())
+    Ok(Redirect::to(&urls::chat::<area::Staff>(chat)).into_response())
 }

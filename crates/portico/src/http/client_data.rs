@@ -5,17 +5,18 @@
 use super::AppState;
 use super::errors::PageError;
 use super::forms::refusal;
-use super::ids::parse;
+use super::ids::IdPath;
 use super::layout::Layout;
 use super::pages::render;
 use super::session::StaffUser;
 use super::staff_pages::Done;
+use super::urls;
 use crate::app::sessions::ClientInfo;
 use crate::domain::{ClientId, ContactId};
 use crate::store::{Client, Contact};
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -77,18 +78,10 @@ async fn page(
 pub async fn data_get(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ClientId>,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
-    page(
-        &state,
-        user,
-        parse(&id)?,
-        StatusCode::OK,
-        done.notice(),
-        None,
-    )
-    .await
+    page(&state, user, id, StatusCode::OK, done.notice(), None).await
 }
 
 /// `GET /app/clients/{id}/export.zip`: everything about the client.
@@ -96,11 +89,11 @@ pub async fn export_get(
     State(state): State<AppState>,
     user: StaffUser,
     origin: ClientInfo,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ClientId>,
 ) -> Result<Response, PageError> {
     let (client, file) = state
         .app
-        .export_client(&user.staff, parse(&id)?, &user.layout.time, &origin)
+        .export_client(&user.staff, id, &user.layout.time, &origin)
         .await?;
     let handle = tokio::fs::File::from_std(file);
     let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(handle));
@@ -129,16 +122,15 @@ pub async fn erase_client_post(
     State(state): State<AppState>,
     user: StaffUser,
     origin: ClientInfo,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ClientId>,
     Form(form): Form<ConfirmForm>,
 ) -> Result<Response, PageError> {
-    let id: ClientId = parse(&id)?;
     match state
         .app
         .erase_client(&user.staff, id, &form.confirm, &origin)
         .await
     {
-        Ok(()) => Ok(Redirect::to(&format!("/app/clients/{id}/data?done=erased")).into_response()),
+        Ok(()) => Ok(Redirect::to(&urls::client_data_done(id, "erased")).into_response()),
         Err(error) => {
             let refused = refusal(error)?;
             let why = ("client".to_owned(), form.confirm, refused.message);
@@ -152,17 +144,15 @@ pub async fn erase_contact_post(
     State(state): State<AppState>,
     user: StaffUser,
     origin: ClientInfo,
-    Path((id, contact)): Path<(String, String)>,
+    IdPath((id, contact)): IdPath<(ClientId, ContactId)>,
     Form(form): Form<ConfirmForm>,
 ) -> Result<Response, PageError> {
-    let id: ClientId = parse(&id)?;
-    let contact: ContactId = parse(&contact)?;
     match state
         .app
         .erase_contact(&user.staff, id, contact, &form.confirm, &origin)
         .await
     {
-        Ok(()) => Ok(Redirect::to(&format!("/app/clients/{id}/data?done=erased")).into_response()),
+        Ok(()) => Ok(Redirect::to(&urls::client_data_done(id, "erased")).into_response()),
         Err(error) => {
             let refused = refusal(error)?;
             let why = (contact.to_string(), form.confirm, refused.message);

@@ -2,13 +2,15 @@
 //! Overview (P2, P5), Contacts (P3, P4) and Send to (P8).
 
 use super::AppState;
+use super::area;
 use super::errors::PageError;
 use super::forms::{form_refusal, refusal};
-use super::ids::parse;
+use super::ids::{IdPath, parse};
 use super::layout::Layout;
 use super::pages::render;
 use super::session::StaffUser;
 use super::staff_pages::Done;
+use super::urls;
 use crate::app::AppError;
 use crate::app::people::{AddContact, ClientPage, SendChannel, SendOutcome, SendProblems};
 use crate::app::sessions::ClientInfo;
@@ -16,7 +18,7 @@ use crate::domain::{ClientId, ContactId, StaffId};
 use crate::store::{Client, ClientFilter, ClientSummary, Contact, Staff};
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, RawForm, State};
+use axum::extract::{Query, RawForm, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -150,9 +152,7 @@ pub async fn clients_post(
         .create_client(&user.staff, &form.name, &form.kind)
         .await
     {
-        Ok(client) => {
-            Ok(Redirect::to(&format!("/app/clients/{}/contacts", client.id)).into_response())
-        }
+        Ok(client) => Ok(Redirect::to(&urls::client_contacts(client.id)).into_response()),
         Err(error) => {
             let refusal = refusal(error)?;
             let errors = NewClientErrors {
@@ -239,10 +239,10 @@ fn overview(
 pub async fn client_get(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ClientId>,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
-    let page = state.app.client_page(&user.staff, parse(&id)?).await?;
+    let page = state.app.client_page(&user.staff, id).await?;
     Ok(overview(
         user.layout,
         page,
@@ -264,16 +264,15 @@ pub struct ClientForm {
 pub async fn client_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ClientId>,
     Form(form): Form<ClientForm>,
 ) -> Result<Response, PageError> {
-    let id: ClientId = parse(&id)?;
     match state
         .app
         .update_client(&user.staff, id, &form.name, form.assignable.is_some())
         .await
     {
-        Ok(()) => Ok(Redirect::to(&format!("/app/clients/{id}?done=saved")).into_response()),
+        Ok(()) => Ok(Redirect::to(&urls::client_done::<area::Staff>(id, "saved")).into_response()),
         Err(error) => {
             let (status, message) = form_refusal(error)?;
             let page = state.app.client_page(&user.staff, id).await?;
@@ -298,16 +297,15 @@ pub struct StaffForm {
 pub async fn assign_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ClientId>,
     Form(form): Form<StaffForm>,
 ) -> Result<Response, PageError> {
-    let id: ClientId = parse(&id)?;
     match state
         .app
         .assign_staff(&user.staff, id, parse(&form.staff)?)
         .await
     {
-        Ok(()) => Ok(Redirect::to(&format!("/app/clients/{id}?done=saved")).into_response()),
+        Ok(()) => Ok(Redirect::to(&urls::client_done::<area::Staff>(id, "saved")).into_response()),
         Err(error) => {
             let refusal = refusal(error)?;
             let page = state.app.client_page(&user.staff, id).await?;
@@ -327,14 +325,10 @@ pub async fn assign_post(
 pub async fn unassign_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path((id, staff)): Path<(String, String)>,
+    IdPath((id, staff)): IdPath<(ClientId, StaffId)>,
 ) -> Result<Response, PageError> {
-    let id: ClientId = parse(&id)?;
-    state
-        .app
-        .unassign_staff(&user.staff, id, parse(&staff)?)
-        .await?;
-    Ok(Redirect::to(&format!("/app/clients/{id}?done=saved")).into_response())
+    state.app.unassign_staff(&user.staff, id, staff).await?;
+    Ok(Redirect::to(&urls::client_done::<area::Staff>(id, "saved")).into_response())
 }
 
 #[derive(Deserialize)]
@@ -347,16 +341,15 @@ pub struct FamilyForm {
 pub async fn family_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ClientId>,
     Form(form): Form<FamilyForm>,
 ) -> Result<Response, PageError> {
-    let id: ClientId = parse(&id)?;
     let primary = match form.primary.trim() {
         "" => None,
         text => Some(parse(text)?),
     };
     match state.app.set_family(&user.staff, id, primary).await {
-        Ok(()) => Ok(Redirect::to(&format!("/app/clients/{id}?done=saved")).into_response()),
+        Ok(()) => Ok(Redirect::to(&urls::client_done::<area::Staff>(id, "saved")).into_response()),
         Err(AppError::Conflict { message, .. }) => {
             let page = state.app.client_page(&user.staff, id).await?;
             Ok(overview(
@@ -459,7 +452,7 @@ async fn contacts_tab(
 pub async fn contacts_get(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ClientId>,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
     let view = ContactsState {
@@ -469,7 +462,7 @@ pub async fn contacts_get(
         errors: ContactErrors::default(),
         notice: done.notice(),
     };
-    contacts_tab(&state, user, parse(&id)?, view).await
+    contacts_tab(&state, user, id, view).await
 }
 
 /// `POST /app/clients/{id}/contacts`: "Add contact".
@@ -477,10 +470,9 @@ pub async fn contacts_post(
     State(state): State<AppState>,
     user: StaffUser,
     origin: ClientInfo,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ClientId>,
     Form(form): Form<ContactForm>,
 ) -> Result<Response, PageError> {
-    let id: ClientId = parse(&id)?;
     let outcome = state
         .app
         .add_contact_to_client(
@@ -502,8 +494,7 @@ pub async fn contacts_post(
     match outcome {
         Ok(AddContact::Created(_)) => {
             return Ok(
-                Redirect::to(&format!("/app/clients/{id}/contacts?done=contact-added"))
-                    .into_response(),
+                Redirect::to(&urls::client_contacts_done(id, "contact-added")).into_response(),
             );
         }
         Ok(AddContact::Existing {
@@ -536,15 +527,13 @@ pub async fn grant_post(
     State(state): State<AppState>,
     user: StaffUser,
     origin: ClientInfo,
-    Path((id, contact)): Path<(String, String)>,
+    IdPath((id, contact)): IdPath<(ClientId, ContactId)>,
 ) -> Result<Response, PageError> {
-    let id: ClientId = parse(&id)?;
-    let contact: ContactId = parse(&contact)?;
     state
         .app
         .grant_access(&user.staff, contact, id, &origin)
         .await?;
-    Ok(Redirect::to(&format!("/app/clients/{id}/contacts?done=access-given")).into_response())
+    Ok(Redirect::to(&urls::client_contacts_done(id, "access-given")).into_response())
 }
 
 /// `POST /app/clients/{id}/contacts/{contact}/remove` (admins)
@@ -552,15 +541,13 @@ pub async fn revoke_post(
     State(state): State<AppState>,
     user: StaffUser,
     origin: ClientInfo,
-    Path((id, contact)): Path<(String, String)>,
+    IdPath((id, contact)): IdPath<(ClientId, ContactId)>,
 ) -> Result<Response, PageError> {
-    let id: ClientId = parse(&id)?;
-    let contact: ContactId = parse(&contact)?;
     state
         .app
         .revoke_access(&user.staff, contact, id, &origin)
         .await?;
-    Ok(Redirect::to(&format!("/app/clients/{id}/contacts?done=access-removed")).into_response())
+    Ok(Redirect::to(&urls::client_contacts_done(id, "access-removed")).into_response())
 }
 
 #[derive(Template)]
@@ -619,7 +606,7 @@ async fn send_tab(
 pub async fn send_get(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ClientId>,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
     let view = SendState {
@@ -631,17 +618,16 @@ pub async fn send_get(
         problems: SendProblems::default(),
         notice: done.notice(),
     };
-    send_tab(&state, user, parse(&id)?, view).await
+    send_tab(&state, user, id, view).await
 }
 
 /// `POST /app/clients/{id}/send`: the form repeats `to` once per contact.
 pub async fn send_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ClientId>,
     RawForm(body): RawForm,
 ) -> Result<Response, PageError> {
-    let id: ClientId = parse(&id)?;
     let mut chosen = Vec::new();
     let (mut channel, mut subject, mut message) =
         (String::from("email"), String::new(), String::new());
@@ -665,7 +651,7 @@ pub async fn send_post(
         .send_to_contacts(&user.staff, id, &recipients, how, &subject, &message)
         .await
     {
-        Ok(_) => Ok(Redirect::to(&format!("/app/clients/{id}/send?done=sent")).into_response()),
+        Ok(_) => Ok(Redirect::to(&urls::client_send_done(id, "sent")).into_response()),
         Err(SendOutcome::Problems(problems)) => {
             let view = SendState {
                 status: StatusCode::UNPROCESSABLE_ENTITY,

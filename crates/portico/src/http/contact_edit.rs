@@ -4,6 +4,7 @@
 use super::AppState;
 use super::errors::PageError;
 use super::forms::refusal;
+use super::ids::IdPath;
 use super::layout::Layout;
 use super::pages::render;
 use super::session::StaffUser;
@@ -13,14 +14,10 @@ use crate::app::contact_edit::{ContactDetails, ContactEdit};
 use crate::domain::ContactId;
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-
-fn parse(id: &str) -> Result<ContactId, PageError> {
-    super::ids::parse(id)
-}
 
 /// Where to go after saving: a page of the staff app only.
 #[derive(Deserialize, Default)]
@@ -95,13 +92,13 @@ async fn edit_page(
 pub async fn edit_get(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ContactId>,
     Query(back): Query<Back>,
 ) -> Result<Response, PageError> {
     edit_page(
         &state,
         user,
-        parse(&id)?,
+        id,
         StatusCode::OK,
         None,
         EditErrors::default(),
@@ -126,11 +123,10 @@ pub struct EditForm {
 pub async fn edit_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ContactId>,
     Query(back): Query<Back>,
     Form(form): Form<EditForm>,
 ) -> Result<Response, PageError> {
-    let id = parse(&id)?;
     let edit = ContactEdit {
         name: form.name,
         email: form.email,
@@ -171,12 +167,12 @@ struct DeletePage {
 pub async fn delete_get(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ContactId>,
 ) -> Result<Response, PageError> {
     if !user.layout.is_admin {
         return Err(AppError::Forbidden.into());
     }
-    let details = state.app.contact_details(&user.staff, parse(&id)?).await?;
+    let details = state.app.contact_details(&user.staff, id).await?;
     Ok(render(
         StatusCode::OK,
         &DeletePage {
@@ -190,8 +186,8 @@ pub async fn delete_get(
 pub async fn delete_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ContactId>,
 ) -> Result<Response, PageError> {
-    state.app.delete_contact(&user.staff, parse(&id)?).await?;
+    state.app.delete_contact(&user.staff, id).await?;
     Ok(Redirect::to("/app/contacts?done=contact-deleted").into_response())
 }

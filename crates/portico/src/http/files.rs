@@ -3,6 +3,7 @@
 
 use super::AppState;
 use super::errors::PageError;
+use super::ids::IdPath;
 use super::session::MaybeIdentity;
 use crate::app::AppError;
 use crate::app::questions::Actor;
@@ -10,7 +11,7 @@ use crate::app::sessions::{ClientInfo, Person};
 use crate::domain::FileId;
 use crate::store::SessionStage;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
@@ -37,9 +38,8 @@ pub async fn file_get(
     State(state): State<AppState>,
     maybe: MaybeIdentity,
     client: ClientInfo,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<FileId>,
 ) -> Result<Response, PageError> {
-    let id: FileId = id.parse().map_err(|_| PageError::NotFound)?;
     let Some(identity) = maybe
         .identity
         .filter(|i| i.session.stage == SessionStage::Active)

@@ -6,14 +6,16 @@
 
 use super::AppState;
 use super::errors::PageError;
+use super::ids::IdPath;
 use super::layout::Layout;
 use super::pages::render;
 use super::session::StaffUser;
+use super::urls;
 use crate::app::inbound::InboundOutcome;
 use crate::store::InboundMail;
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
@@ -191,38 +193,32 @@ pub async fn held_get(
     ))
 }
 
-fn mail_id(id: &str) -> Result<String, PageError> {
-    uuid::Uuid::parse_str(id)
-        .map(|u| u.to_string())
-        .map_err(|_| PageError::NotFound)
-}
-
 /// `POST /app/settings/held-emails/{id}/approve` (admins)
 pub async fn approve_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<uuid::Uuid>,
 ) -> Result<Response, PageError> {
     let outcome = state
         .app
-        .approve_held_email(&user.staff, &mail_id(&id)?)
+        .approve_held_email(&user.staff, &id.to_string())
         .await?;
     let done = match outcome {
         InboundOutcome::Posted => "approved",
         _ => "refused",
     };
-    Ok(Redirect::to(&format!("/app/settings/held-emails?done={done}")).into_response())
+    Ok(Redirect::to(&urls::held_emails_done(done)).into_response())
 }
 
 /// `POST /app/settings/held-emails/{id}/discard` (admins)
 pub async fn discard_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<uuid::Uuid>,
 ) -> Result<Response, PageError> {
     state
         .app
-        .discard_held_email(&user.staff, &mail_id(&id)?)
+        .discard_held_email(&user.staff, &id.to_string())
         .await?;
     Ok(Redirect::to("/app/settings/held-emails?done=discarded").into_response())
 }
@@ -239,9 +235,12 @@ struct EmailPage {
 pub async fn email_get(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<uuid::Uuid>,
 ) -> Result<Response, PageError> {
-    let mail = state.app.inbound_email(&user.staff, &mail_id(&id)?).await?;
+    let mail = state
+        .app
+        .inbound_email(&user.staff, &id.to_string())
+        .await?;
     Ok(render(
         StatusCode::OK,
         &EmailPage {
@@ -256,9 +255,8 @@ pub async fn email_get(
 pub async fn message_email_get(
     State(state): State<AppState>,
     user: StaffUser,
-    Path((chat, seq)): Path<(String, i64)>,
+    IdPath((chat, seq)): IdPath<(crate::domain::ChatId, i64)>,
 ) -> Result<Response, PageError> {
-    let chat = chat.parse().map_err(|_| PageError::NotFound)?;
     let mail = state
         .app
         .email_of_message(&user.staff, chat, seq)

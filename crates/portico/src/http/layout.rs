@@ -46,11 +46,11 @@ impl Brand {
 
     /// The brand's stylesheet (its accent colour as a custom property).
     pub fn stylesheet(&self) -> String {
-        format!("/brand/{}/style.css?v={}", self.practice_id, self.version)
+        super::urls::brand_stylesheet(self.practice_id, self.version)
     }
 
     pub fn logo(&self) -> String {
-        format!("/brand/{}/logo?v={}", self.practice_id, self.version)
+        super::urls::brand_logo(self.practice_id, self.version)
     }
 }
 
@@ -112,7 +112,7 @@ impl Layout {
             is_admin: false,
             practice_name: Some(practice.name.clone()),
             preview: true,
-            preview_base: Some(format!("/app/preview/{}", contact.id)),
+            preview_base: Some(super::urls::preview(contact.id)),
             time: Viewer::for_person(
                 contact.time_zone.as_deref(),
                 &practice.time_zone,

@@ -25,16 +25,19 @@ mod messages;
 mod metrics;
 pub(crate) mod notify;
 mod pages;
+mod password_links;
 mod portal;
 mod push;
 mod questions;
 mod search;
 mod security;
 mod session;
+mod sign_in;
 mod sso;
 mod staff_auth;
 mod staff_pages;
 mod team;
+mod threads;
 mod uploads;
 pub(crate) mod urls;
 mod webhooks;
@@ -48,6 +51,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, StatusCode};
 use axum::routing::{get, post};
+use password_links::{Reset, Welcome};
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceBuilder;
@@ -115,8 +119,8 @@ pub fn router(state: AppState) -> Router {
         .route("/static/portico.css", get(assets::stylesheet_get))
         .route("/static/portico.js", get(assets::script_get))
         .route("/ws", get(messages::ws_get))
-        .route("/app/messages/dock", get(messages::dock_get))
-        .route("/portal/messages/dock", get(messages::portal_dock_get))
+        .route("/app/messages/dock", get(messages::dock_get::<Staff>))
+        .route("/portal/messages/dock", get(messages::dock_get::<Portal>))
         .route("/files/{id}/thumb", get(messages::thumb_get))
         .route("/app/messages/{chat}/rename", post(messages::rename_post))
         .route("/app/messages/contacts", get(messages::contacts_list_get))
@@ -151,7 +155,7 @@ pub fn router(state: AppState) -> Router {
         .route("/app", get(staff_pages::home_get))
         .route(
             "/app/sign-in",
-            get(staff_auth::sign_in_get).post(staff_auth::sign_in_post),
+            get(sign_in::sign_in_get::<Staff>).post(sign_in::sign_in_post::<Staff>),
         )
         .route(
             "/app/sign-in/code",
@@ -224,13 +228,13 @@ pub fn router(state: AppState) -> Router {
             "/app/clients/{id}/reminders",
             post(questions::reminders_post),
         )
-        .route("/app/search", get(search::staff_search_get))
-        .route("/portal/search", get(search::portal_search_get))
+        .route("/app/search", get(search::search_get::<Staff>))
+        .route("/portal/search", get(search::search_get::<Portal>))
         .route("/app/questions", get(questions::questions_get))
-        .route("/app/questions/{id}", get(questions::question_get))
+        .route("/app/questions/{id}", get(threads::question_get::<Staff>))
         .route(
             "/app/questions/{id}/follow-up",
-            post(questions::follow_up_post).layer(upload_limit),
+            post(threads::reply_post::<Staff>).layer(upload_limit),
         )
         .route("/app/questions/{id}/resolve", post(questions::resolve_post))
         .route("/app/questions/{id}/reopen", post(questions::reopen_post))
@@ -264,7 +268,7 @@ pub fn router(state: AppState) -> Router {
         .route("/app/team/{id}/active", post(team::active_post))
         .route(
             "/app/welcome/{token}",
-            get(team::welcome_get).post(team::welcome_post),
+            get(password_links::link_get::<Welcome>).post(password_links::link_post::<Welcome>),
         )
         .route(
             "/app/settings/contacts",
@@ -367,7 +371,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/app/account/messaging",
-            get(chat_prefs::staff_preferences_get).post(chat_prefs::staff_preferences_post),
+            get(chat_prefs::preferences_get::<Staff>).post(chat_prefs::preferences_post::<Staff>),
         )
         .route(
             "/app/questions/scheduled/{id}",
@@ -383,7 +387,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/portal/account/messaging",
-            get(chat_prefs::portal_preferences_get).post(chat_prefs::portal_preferences_post),
+            get(chat_prefs::preferences_get::<Portal>).post(chat_prefs::preferences_post::<Portal>),
         )
         .route(
             "/app/clients/{id}/chats",
@@ -434,14 +438,17 @@ pub fn router(state: AppState) -> Router {
         .route("/portal", get(portal::home_get))
         .route("/portal/overview", get(portal::overview_get))
         .route("/portal/clients/{id}", get(portal::client_get))
-        .route("/portal/questions/{id}", get(portal::question_get))
+        .route(
+            "/portal/questions/{id}",
+            get(threads::question_get::<Portal>),
+        )
         .route(
             "/portal/questions/{id}/answer",
-            post(portal::answer_post).layer(upload_limit),
+            post(threads::reply_post::<Portal>).layer(upload_limit),
         )
         .route(
             "/portal/sign-in",
-            get(portal::sign_in_get).post(portal::sign_in_post),
+            get(sign_in::sign_in_get::<Portal>).post(sign_in::sign_in_post::<Portal>),
         )
         .route("/portal/sign-in/link", post(portal::link_request_post))
         .route(
@@ -458,7 +465,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/portal/reset/{token}",
-            get(portal::reset_get).post(portal::reset_post),
+            get(password_links::link_get::<Reset>).post(password_links::link_post::<Reset>),
         )
         .route("/portal/account", get(account::account_get::<Portal>))
         .route(
@@ -472,11 +479,11 @@ pub fn router(state: AppState) -> Router {
         // Notifications (N1, N2, S4, S5, X7)
         .route(
             "/app/account/notifications",
-            get(notify::staff_prefs_get).post(notify::staff_prefs_post),
+            get(notify::prefs_get::<Staff>).post(notify::prefs_post::<Staff>),
         )
         .route(
             "/portal/account/notifications",
-            get(notify::contact_prefs_get).post(notify::contact_prefs_post),
+            get(notify::prefs_get::<Portal>).post(notify::prefs_post::<Portal>),
         )
         .route(
             "/notifications/unsubscribe/{token}",
@@ -488,18 +495,21 @@ pub fn router(state: AppState) -> Router {
         )
         // Web Push (X12)
         .route("/sw.js", get(push::service_worker_get))
-        .route("/app/account/push-devices", post(push::staff_device_post))
+        .route(
+            "/app/account/push-devices",
+            post(push::device_post::<Staff>),
+        )
         .route(
             "/app/account/push-devices/{id}/remove",
-            post(push::staff_device_remove_post),
+            post(push::device_remove_post::<Staff>),
         )
         .route(
             "/portal/account/push-devices",
-            post(push::contact_device_post),
+            post(push::device_post::<Portal>),
         )
         .route(
             "/portal/account/push-devices/{id}/remove",
-            post(push::contact_device_remove_post),
+            post(push::device_remove_post::<Portal>),
         )
         .route("/push/open/{token}", get(push::open_get))
         .route("/app/alerts/count", get(notify::alert_count_get))

@@ -3,11 +3,15 @@
 //! counts the top bars show, and opening a chat from a staff alert.
 
 use super::AppState;
+use super::area::{Area, Staff};
 use super::errors::PageError;
+use super::ids::IdPath;
 use super::layout::Layout;
 use super::pages::render;
-use super::session::{ContactUser, MaybeIdentity, StaffUser};
+use super::session::{MaybeIdentity, StaffUser};
+use super::urls;
 use crate::app::AppError;
+use crate::app::questions::Actor;
 use crate::app::sessions::ClientInfo;
 use crate::domain::{ChatId, PracticeId};
 use crate::store::{ContentChoice, Member, NotifyChannel, NotifyPrefs, NotifySettings, StaffMode};
@@ -35,7 +39,7 @@ fn minute_of(text: &str) -> Option<i64> {
 struct PrefsPage {
     layout: Layout,
     staff: bool,
-    action: &'static str,
+    action: String,
     messages: &'static str,
     questions: &'static str,
     staff_mode: &'static str,
@@ -55,7 +59,7 @@ struct PrefsPage {
     /// person's devices.
     push_key: Option<String>,
     devices: Vec<DeviceRow>,
-    devices_action: &'static str,
+    devices_action: String,
 }
 
 /// A device in the list under the preferences.
@@ -66,15 +70,16 @@ struct DeviceRow {
 }
 
 impl PrefsPage {
-    fn new(layout: Layout, staff: bool, prefs: &NotifyPrefs, practice: &PracticeDefault) -> Self {
+    fn new<A: Area>(
+        layout: Layout,
+        staff: bool,
+        prefs: &NotifyPrefs,
+        practice: &PracticeDefault,
+    ) -> Self {
         Self {
             layout,
             staff,
-            action: if staff {
-                "/app/account/notifications"
-            } else {
-                "/portal/account/notifications"
-            },
+            action: urls::account_notifications::<A>(),
             messages: prefs.messages.as_str(),
             questions: prefs.questions.as_str(),
             staff_mode: prefs.staff_mode.as_str(),
@@ -91,11 +96,7 @@ impl PrefsPage {
             error: None,
             push_key: None,
             devices: Vec::new(),
-            devices_action: if staff {
-                "/app/account/push-devices"
-            } else {
-                "/portal/account/push-devices"
-            },
+            devices_action: urls::account_push_devices::<A>(),
         }
     }
 
@@ -232,17 +233,19 @@ async fn practice_default(
     Ok(PracticeDefault { name, content })
 }
 
-async fn prefs_get(
-    state: &AppState,
-    layout: Layout,
-    practice: PracticeId,
-    me: Member,
-    saved: &Saved,
+/// `GET /app/account/notifications`, `GET /portal/account/notifications`
+pub async fn prefs_get<A: Area>(
+    State(state): State<AppState>,
+    user: A::User,
+    Query(saved): Query<Saved>,
 ) -> Result<Response, PageError> {
+    let actor = A::actor(&user);
+    let (practice, me) = (actor.practice_id(), actor.member());
+    let staff = matches!(actor, Actor::Staff(_));
     let prefs = state.app.my_notify_prefs(practice, me).await?;
-    let defaults = practice_default(state, practice, me).await?;
-    let mut page = PrefsPage::new(layout, matches!(me, Member::Staff(_)), &prefs, &defaults)
-        .with_devices(state, practice, me)
+    let defaults = practice_default(&state, practice, me).await?;
+    let mut page = PrefsPage::new::<A>(A::layout(&user).clone(), staff, &prefs, &defaults)
+        .with_devices(&state, practice, me)
         .await?;
     page.notice = saved.done.as_deref().map(|done| match done {
         "unsubscribed" => "You will no longer get those e-mails.".to_owned(),
@@ -253,18 +256,19 @@ async fn prefs_get(
     Ok(render(StatusCode::OK, &page))
 }
 
-async fn prefs_post(
-    state: &AppState,
-    layout: Layout,
-    practice: PracticeId,
-    me: Member,
-    form: &PrefsForm,
+/// `POST /app/account/notifications`, `POST /portal/account/notifications`
+pub async fn prefs_post<A: Area>(
+    State(state): State<AppState>,
+    user: A::User,
+    Form(form): Form<PrefsForm>,
 ) -> Result<Response, PageError> {
-    let staff = matches!(me, Member::Staff(_));
+    let actor = A::actor(&user);
+    let (practice, me) = (actor.practice_id(), actor.member());
+    let staff = matches!(actor, Actor::Staff(_));
     let current = state.app.my_notify_prefs(practice, me).await?;
-    let defaults = practice_default(state, practice, me).await?;
+    let defaults = practice_default(&state, practice, me).await?;
     let refused = |message: String| {
-        let mut page = PrefsPage::new(layout.clone(), staff, &current, &defaults);
+        let mut page = PrefsPage::new::<A>(A::layout(&user).clone(), staff, &current, &defaults);
         page.error = Some(message);
         render(StatusCode::UNPROCESSABLE_ENTITY, &page)
     };
@@ -273,57 +277,10 @@ async fn prefs_post(
         Err(message) => return Ok(refused(message)),
     };
     match state.app.set_my_notify_prefs(practice, me, prefs).await {
-        Ok(()) => {
-            let page = if staff {
-                "/app/account/notifications?done=saved"
-            } else {
-                "/portal/account/notifications?done=saved"
-            };
-            Ok(Redirect::to(page).into_response())
-        }
+        Ok(()) => Ok(Redirect::to(&urls::account_notifications_done::<A>("saved")).into_response()),
         Err(AppError::Invalid(error)) => Ok(refused(error.to_string())),
         Err(other) => Err(other.into()),
     }
-}
-
-/// `GET /app/account/notifications`
-pub async fn staff_prefs_get(
-    State(state): State<AppState>,
-    user: StaffUser,
-    Query(saved): Query<Saved>,
-) -> Result<Response, PageError> {
-    let me = Member::Staff(user.staff.id);
-    prefs_get(&state, user.layout, user.staff.practice_id, me, &saved).await
-}
-
-/// `POST /app/account/notifications`
-pub async fn staff_prefs_post(
-    State(state): State<AppState>,
-    user: StaffUser,
-    Form(form): Form<PrefsForm>,
-) -> Result<Response, PageError> {
-    let me = Member::Staff(user.staff.id);
-    prefs_post(&state, user.layout, user.staff.practice_id, me, &form).await
-}
-
-/// `GET /portal/account/notifications`
-pub async fn contact_prefs_get(
-    State(state): State<AppState>,
-    user: ContactUser,
-    Query(saved): Query<Saved>,
-) -> Result<Response, PageError> {
-    let me = Member::Contact(user.contact.id);
-    prefs_get(&state, user.layout, user.contact.practice_id, me, &saved).await
-}
-
-/// `POST /portal/account/notifications`
-pub async fn contact_prefs_post(
-    State(state): State<AppState>,
-    user: ContactUser,
-    Form(form): Form<PrefsForm>,
-) -> Result<Response, PageError> {
-    let me = Member::Contact(user.contact.id);
-    prefs_post(&state, user.layout, user.contact.practice_id, me, &form).await
 }
 
 #[derive(Template)]
@@ -350,7 +307,7 @@ pub async fn unsubscribe_get(
             StatusCode::OK,
             &UnsubscribePage {
                 layout,
-                action: format!("/notifications/unsubscribe/{token}"),
+                action: urls::unsubscribe(&token),
                 practice_name,
                 kind: kind.as_str(),
                 done: false,
@@ -535,17 +492,16 @@ struct AlertChatPage {
 pub async fn alert_chat_get(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(chat): Path<String>,
+    IdPath(chat): IdPath<ChatId>,
 ) -> Result<Response, PageError> {
-    let chat: ChatId = chat.parse().map_err(|_| PageError::NotFound)?;
     if state.app.in_chat(&user.staff, chat).await? {
-        return Ok(Redirect::to(&format!("/app/messages/{chat}")).into_response());
+        return Ok(Redirect::to(&urls::chat::<Staff>(chat)).into_response());
     }
     Ok(render(
         StatusCode::OK,
         &AlertChatPage {
             layout: user.layout,
-            action: format!("/app/alerts/chat/{chat}"),
+            action: urls::alert_chat(chat),
             error: None,
         },
     ))
@@ -555,11 +511,10 @@ pub async fn alert_chat_get(
 pub async fn alert_chat_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(chat): Path<String>,
+    IdPath(chat): IdPath<ChatId>,
 ) -> Result<Response, PageError> {
-    let chat: ChatId = chat.parse().map_err(|_| PageError::NotFound)?;
     match state.app.open_chat_from_alert(&user.staff, chat).await {
-        Ok(chat) => Ok(Redirect::to(&format!("/app/messages/{chat}")).into_response()),
+        Ok(chat) => Ok(Redirect::to(&urls::chat::<Staff>(chat)).into_response()),
         Err(AppError::Conflict { message, .. }) => Ok(render(
             StatusCode::FORBIDDEN,
             &AlertChatPage {

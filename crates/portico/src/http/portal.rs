@@ -1,5 +1,6 @@
 //! The client portal's doors (A2–A4): sign-in by link or password, help,
-//! invitations, reset links, and the portal home.
+//! invitations and sign-in links, and the portal home; reset links are in
+//! [`super::password_links`].
 
 use super::AppState;
 use super::area::Portal;
@@ -8,14 +9,15 @@ use super::forms::form_refusal;
 use super::ids::IdPath;
 use super::layout::Layout;
 use super::pages::render;
-use super::session::{ContactUser, MaybeIdentity, StaffUser, session_cookie};
+use super::session::{ContactUser, MaybeIdentity, StaffUser, begin_session};
+use super::sign_in::{Credentials, SignInDoor};
 use super::staff_pages::Done;
+use super::threads::{Draft, ThreadPage};
 use super::urls;
 use crate::app::AppError;
-use crate::app::password::MIN_PASSWORD_CHARS;
 use crate::app::portal::{PortalOverview, PortalView};
-use crate::app::questions::Actor;
-use crate::app::sessions::ClientInfo;
+use crate::app::questions::Thread;
+use crate::app::sessions::{ClientInfo, Identity, Started};
 use crate::domain::{ClientId, ContactId, QuestionId};
 use crate::store::TokenPurpose;
 use askama::Template;
@@ -24,7 +26,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
-use secrecy::SecretString;
 use serde::Deserialize;
 
 #[derive(Template)]
@@ -56,31 +57,42 @@ pub struct EmailForm {
     email: String,
 }
 
-#[derive(Deserialize)]
-pub struct PasswordSignInForm {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    password: String,
-}
-
-/// `GET /portal/sign-in`
-pub async fn sign_in_get(maybe: MaybeIdentity) -> Response {
-    if maybe
-        .identity
-        .as_ref()
-        .is_some_and(|i| i.contact().is_some())
-    {
-        return Redirect::to(urls::home::<Portal>()).into_response();
+impl SignInDoor for Portal {
+    fn signed_in_to(identity: &Identity) -> Option<&'static str> {
+        identity.contact().is_some().then(urls::home::<Portal>)
     }
-    render(
-        StatusCode::OK,
-        &SignInPage {
-            layout: Layout::public(&maybe.csrf),
-            email: String::new(),
-            error: None,
-        },
-    )
+
+    async fn sign_in(
+        state: &AppState,
+        typed: Credentials,
+        client: &ClientInfo,
+    ) -> Result<Started, AppError> {
+        state
+            .app
+            .contact_password_sign_in(&typed.email, typed.password, client)
+            .await
+    }
+
+    fn next(_started: &Started) -> &'static str {
+        urls::home::<Portal>()
+    }
+
+    async fn page(
+        _state: &AppState,
+        layout: Layout,
+        status: StatusCode,
+        email: String,
+        error: Option<String>,
+    ) -> Result<Response, PageError> {
+        Ok(render(
+            status,
+            &SignInPage {
+                layout,
+                email,
+                error,
+            },
+        ))
+    }
 }
 
 /// The answer to "e-mail me a link": the same page whether or not the
@@ -129,33 +141,6 @@ pub async fn link_request_post(
     link_requested(&maybe, form.email, outcome, sign_in_again)
 }
 
-/// `POST /portal/sign-in`: e-mail and password.
-pub async fn sign_in_post(
-    State(state): State<AppState>,
-    maybe: MaybeIdentity,
-    client: ClientInfo,
-    Form(form): Form<PasswordSignInForm>,
-) -> Result<Response, PageError> {
-    match state
-        .app
-        .contact_password_sign_in(&form.email, SecretString::from(form.password), &client)
-        .await
-    {
-        Ok(started) => {
-            if let Some(old) = &maybe.secret {
-                state.app.sign_out(old).await?;
-            }
-            let jar = CookieJar::new().add(session_cookie(&state, &started));
-            Ok((jar, Redirect::to(urls::home::<Portal>())).into_response())
-        }
-        Err(error) => {
-            let (status, message) = form_refusal(error)?;
-            let page = sign_in_again(Layout::public(&maybe.csrf), form.email, message);
-            Ok((status, page).into_response())
-        }
-    }
-}
-
 /// `GET /portal/help`
 pub async fn help_get(maybe: MaybeIdentity) -> Response {
     render(
@@ -200,14 +185,19 @@ struct ConfirmPage {
     error: Option<String>,
 }
 
-fn confirm_words(purpose: TokenPurpose) -> (&'static str, &'static str, &'static str) {
+/// A link's page: its heading and its button.
+fn confirm_words(purpose: TokenPurpose) -> (&'static str, &'static str) {
     match purpose {
-        TokenPurpose::Invitation => (
-            "Activate your account",
-            "/portal/invitation/",
-            "Activate my account",
-        ),
-        _ => ("Sign in", "/portal/link/", "Sign me in"),
+        TokenPurpose::Invitation => ("Activate your account", "Activate my account"),
+        _ => ("Sign in", "Sign me in"),
+    }
+}
+
+/// Where a link's page posts: back to itself.
+fn confirm_action(purpose: TokenPurpose, token: &str, next: Option<&str>) -> String {
+    match purpose {
+        TokenPurpose::Invitation => urls::portal_invitation(token),
+        _ => urls::portal_link(token, next),
     }
 }
 
@@ -220,13 +210,12 @@ async fn confirm_get(
     token: &str,
     next: Option<&str>,
 ) -> Result<Response, PageError> {
-    let (heading, path, button) = confirm_words(purpose);
-    let layout = Layout::public(&maybe.csrf);
+    let (heading, button) = confirm_words(purpose);
     match state.app.peek_access_link(purpose, token).await {
         Ok((practice, contact)) => Ok(render(
             StatusCode::OK,
             &ConfirmPage {
-                layout,
+                layout: Layout::public(&maybe.csrf),
                 heading,
                 explanation: match purpose {
                     TokenPurpose::Invitation => format!(
@@ -237,38 +226,44 @@ async fn confirm_get(
                 },
                 contact_name: contact.name,
                 button,
-                action: match next {
-                    Some(next) => format!("{path}{token}?next={next}"),
-                    None => format!("{path}{token}"),
-                },
+                action: confirm_action(purpose, token, next),
                 error: None,
             },
         )),
-        Err(AppError::Denied(message)) => {
-            // An invitation already used by a contact who is active: she
-            // signs in, her invitation did not "expire".
-            let message = if purpose == TokenPurpose::Invitation
-                && state.app.invitation_already_used(token).await?
-            {
-                ALREADY_ACTIVE.to_owned()
-            } else {
-                message
-            };
-            Ok(render(
-                StatusCode::GONE,
-                &ConfirmPage {
-                    layout,
-                    heading,
-                    contact_name: String::new(),
-                    explanation: String::new(),
-                    button,
-                    action: String::new(),
-                    error: Some(message),
-                },
-            ))
-        }
+        Err(AppError::Denied(message)) => link_gone(state, maybe, purpose, token, message).await,
         Err(other) => Err(other.into()),
     }
+}
+
+/// A link that no longer works: why, on its page (410).
+async fn link_gone(
+    state: &AppState,
+    maybe: &MaybeIdentity,
+    purpose: TokenPurpose,
+    token: &str,
+    message: String,
+) -> Result<Response, PageError> {
+    // An invitation already used by a contact who is active: she signs in,
+    // her invitation did not "expire".
+    let message =
+        if purpose == TokenPurpose::Invitation && state.app.invitation_already_used(token).await? {
+            ALREADY_ACTIVE.to_owned()
+        } else {
+            message
+        };
+    let (heading, button) = confirm_words(purpose);
+    Ok(render(
+        StatusCode::GONE,
+        &ConfirmPage {
+            layout: Layout::public(&maybe.csrf),
+            heading,
+            contact_name: String::new(),
+            explanation: String::new(),
+            button,
+            action: String::new(),
+            error: Some(message),
+        },
+    ))
 }
 
 /// What an active contact reads when she follows her used invitation.
@@ -284,34 +279,11 @@ async fn confirm_post(
 ) -> Result<Response, PageError> {
     match state.app.use_access_link(purpose, token, client).await {
         Ok(started) => {
-            if let Some(old) = &maybe.secret {
-                state.app.sign_out(old).await?;
-            }
-            let jar = CookieJar::new().add(session_cookie(state, &started));
-            Ok((jar, Redirect::to(next.unwrap_or(urls::home::<Portal>()))).into_response())
+            let to = next.unwrap_or(urls::home::<Portal>());
+            let old = maybe.secret.as_deref();
+            begin_session(state, CookieJar::new(), old, &started, to).await
         }
-        Err(AppError::Denied(message)) => {
-            let message = if purpose == TokenPurpose::Invitation
-                && state.app.invitation_already_used(token).await?
-            {
-                ALREADY_ACTIVE.to_owned()
-            } else {
-                message
-            };
-            let (heading, _, button) = confirm_words(purpose);
-            Ok(render(
-                StatusCode::GONE,
-                &ConfirmPage {
-                    layout: Layout::public(&maybe.csrf),
-                    heading,
-                    contact_name: String::new(),
-                    explanation: String::new(),
-                    button,
-                    action: String::new(),
-                    error: Some(message),
-                },
-            ))
-        }
+        Err(AppError::Denied(message)) => link_gone(state, maybe, purpose, token, message).await,
         Err(other) => Err(other.into()),
     }
 }
@@ -392,109 +364,6 @@ pub async fn link_post(
 }
 
 #[derive(Template)]
-#[template(path = "portal_reset.html")]
-struct ResetPage {
-    layout: Layout,
-    link_ok: bool,
-    contact_name: String,
-    contact_email: String,
-    practice_name: String,
-    min_chars: usize,
-    action: String,
-    error: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub struct ResetForm {
-    #[serde(default)]
-    password: String,
-    #[serde(default)]
-    confirm: String,
-}
-
-async fn reset_page(
-    state: &AppState,
-    maybe: &MaybeIdentity,
-    token: &str,
-    status: StatusCode,
-    error: Option<String>,
-) -> Result<Response, PageError> {
-    let layout = Layout::public(&maybe.csrf);
-    match state.app.peek_access_link(TokenPurpose::Reset, token).await {
-        Ok((practice, contact)) => Ok(render(
-            status,
-            &ResetPage {
-                layout,
-                link_ok: true,
-                contact_name: contact.name,
-                contact_email: contact.email,
-                practice_name: practice.name,
-                min_chars: MIN_PASSWORD_CHARS,
-                action: urls::portal_reset(token),
-                error,
-            },
-        )),
-        Err(AppError::Denied(message)) => Ok(render(
-            StatusCode::GONE,
-            &ResetPage {
-                layout,
-                link_ok: false,
-                contact_name: String::new(),
-                contact_email: String::new(),
-                practice_name: String::new(),
-                min_chars: MIN_PASSWORD_CHARS,
-                action: String::new(),
-                error: Some(message),
-            },
-        )),
-        Err(other) => Err(other.into()),
-    }
-}
-
-/// `GET /portal/reset/{token}`
-pub async fn reset_get(
-    State(state): State<AppState>,
-    maybe: MaybeIdentity,
-    Path(token): Path<String>,
-) -> Result<Response, PageError> {
-    reset_page(&state, &maybe, &token, StatusCode::OK, None).await
-}
-
-/// `POST /portal/reset/{token}`
-pub async fn reset_post(
-    State(state): State<AppState>,
-    maybe: MaybeIdentity,
-    client: ClientInfo,
-    Path(token): Path<String>,
-    Form(form): Form<ResetForm>,
-) -> Result<Response, PageError> {
-    if form.password != form.confirm {
-        return reset_page(
-            &state,
-            &maybe,
-            &token,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some("The two passwords are not the same. Type them again.".into()),
-        )
-        .await;
-    }
-    match state
-        .app
-        .reset_contact_password(&token, SecretString::from(form.password), &client)
-        .await
-    {
-        Ok(started) => {
-            let jar = CookieJar::new().add(session_cookie(&state, &started));
-            Ok((jar, Redirect::to(urls::home::<Portal>())).into_response())
-        }
-        Err(error) => {
-            let (status, message) = form_refusal(error)?;
-            reset_page(&state, &maybe, &token, status, Some(message)).await
-        }
-    }
-}
-
-#[derive(Template)]
 #[template(path = "portal_client.html")]
 struct ClientPage {
     layout: Layout,
@@ -514,8 +383,8 @@ pub async fn home_get(
 ) -> Result<Response, PageError> {
     match state.app.portal_overview(&user.contact).await {
         Ok(overview) => Ok(match overview.landing() {
-            Some(client) => Redirect::to(&urls::portal_client(client)),
-            None => Redirect::to("/portal/overview"),
+            Some(client) => Redirect::to(&urls::client::<Portal>(client)),
+            None => Redirect::to(urls::portal_overview()),
         }
         .into_response()),
         Err(AppError::NotFound) => Err(not_shared(&user)),
@@ -579,7 +448,7 @@ pub async fn client_get(
             view,
             preview_of: None,
             exit_preview: String::new(),
-            base: "/portal".into(),
+            base: urls::home::<Portal>().into(),
             notice: done.notice(),
         },
     ))
@@ -646,10 +515,14 @@ pub async fn preview_question_get(
             practice_name: user.identity.practice.name.clone(),
             base: urls::preview(contact.id),
             thread,
-            body: String::new(),
-            max_mb: 0,
-            notice: None,
-            error: None,
+            // A preview takes no answer.
+            draft: Draft {
+                status: StatusCode::OK,
+                body: String::new(),
+                max_mb: 0,
+                notice: None,
+                error: None,
+            },
         },
     ))
 }
@@ -668,113 +541,23 @@ struct QuestionPage {
     practice_name: String,
     /// Where this portal's pages are: `/portal`, or a preview's own.
     base: String,
-    thread: crate::app::questions::Thread,
-    body: String,
-    max_mb: u64,
-    notice: Option<String>,
-    error: Option<String>,
+    thread: Thread,
+    /// The answer as typed, and what was just done or refused.
+    draft: Draft,
 }
 
-async fn question_page(
-    state: &AppState,
-    user: ContactUser,
-    id: QuestionId,
-    status: StatusCode,
-    body: String,
-    notice: Option<String>,
-    error: Option<String>,
-) -> Result<Response, PageError> {
-    let thread = state.app.thread(Actor::Contact(&user.contact), id).await?;
-    Ok(render(
-        status,
-        &QuestionPage {
+impl ThreadPage for Portal {
+    const REPLIED: &'static str = "answered";
+
+    fn render(user: ContactUser, thread: Thread, draft: Draft) -> Response {
+        let status = draft.status;
+        let page = QuestionPage {
             practice_name: user.identity.practice.name.clone(),
-            base: "/portal".into(),
+            base: urls::home::<Portal>().into(),
             layout: user.layout,
             thread,
-            body,
-            max_mb: state.app.files.max_bytes() / (1024 * 1024),
-            notice,
-            error,
-        },
-    ))
-}
-
-/// `GET /portal/questions/{id}`
-pub async fn question_get(
-    State(state): State<AppState>,
-    user: ContactUser,
-    IdPath(id): IdPath<QuestionId>,
-    Query(done): Query<Done>,
-) -> Result<Response, PageError> {
-    // Q4: a question moved to someone else lands her on her portal with a
-    // sentence, not on "not found".
-    if let Some(client) = state.app.moved_away_from(&user.contact, id).await? {
-        return Ok(
-            Redirect::to(&urls::portal_client_done(client, "question-moved")).into_response(),
-        );
-    }
-    question_page(
-        &state,
-        user,
-        id,
-        StatusCode::OK,
-        String::new(),
-        done.notice(),
-        None,
-    )
-    .await
-}
-
-/// `POST /portal/questions/{id}/answer` (with files)
-pub async fn answer_post(
-    State(state): State<AppState>,
-    user: ContactUser,
-    origin: ClientInfo,
-    IdPath(id): IdPath<QuestionId>,
-    form: axum::extract::Multipart,
-) -> Result<Response, PageError> {
-    // Only a question she may see takes her files.
-    state
-        .app
-        .visible_question(Actor::Contact(&user.contact), id)
-        .await?;
-    let upload =
-        match super::uploads::read(&state.app, user.contact.practice_id, form, &["files"], &[])
-            .await
-        {
-            Ok(upload) => upload,
-            Err(error) => {
-                let (status, message) = error.refusal()?;
-                return question_page(&state, user, id, status, String::new(), None, Some(message))
-                    .await;
-            }
+            draft,
         };
-    match state
-        .app
-        .answer_question(
-            &user.contact,
-            id,
-            upload.field("body"),
-            &upload.files,
-            &origin,
-        )
-        .await
-    {
-        Ok(()) => Ok(Redirect::to(&urls::portal_question_done(id, "answered")).into_response()),
-        Err(error) => {
-            state.app.discard_uploads(&upload.files).await;
-            let (status, message) = form_refusal(error)?;
-            question_page(
-                &state,
-                user,
-                id,
-                status,
-                upload.field("body").to_owned(),
-                None,
-                Some(message),
-            )
-            .await
-        }
+        render(status, &page)
     }
 }

@@ -3,11 +3,10 @@
 //! notification opens.
 
 use super::AppState;
+use super::area::Area;
 use super::errors::PageError;
-use super::session::{ContactUser, StaffUser};
+use super::urls;
 use crate::app::AppError;
-use crate::domain::PracticeId;
-use crate::store::Member;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -41,13 +40,14 @@ pub struct DeviceForm {
     auth: String,
 }
 
-async fn add_device(
-    state: &AppState,
-    practice: PracticeId,
-    me: Member,
-    headers: &HeaderMap,
-    form: &DeviceForm,
+/// `POST /app/account/push-devices`, `POST /portal/account/push-devices`
+pub async fn device_post<A: Area>(
+    State(state): State<AppState>,
+    user: A::User,
+    headers: HeaderMap,
+    Form(form): Form<DeviceForm>,
 ) -> Result<Response, PageError> {
+    let actor = A::actor(&user);
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -55,8 +55,8 @@ async fn add_device(
     match state
         .app
         .add_push_device(
-            practice,
-            me,
+            actor.practice_id(),
+            actor.member(),
             &form.endpoint,
             &form.p256dh,
             &form.auth,
@@ -76,54 +76,20 @@ async fn add_device(
     }
 }
 
-/// `POST /portal/account/push-devices`
-pub async fn contact_device_post(
-    State(state): State<AppState>,
-    user: ContactUser,
-    headers: HeaderMap,
-    Form(form): Form<DeviceForm>,
-) -> Result<Response, PageError> {
-    let me = Member::Contact(user.contact.id);
-    add_device(&state, user.contact.practice_id, me, &headers, &form).await
-}
-
-/// `POST /app/account/push-devices`
-pub async fn staff_device_post(
-    State(state): State<AppState>,
-    user: StaffUser,
-    headers: HeaderMap,
-    Form(form): Form<DeviceForm>,
-) -> Result<Response, PageError> {
-    let me = Member::Staff(user.staff.id);
-    add_device(&state, user.staff.practice_id, me, &headers, &form).await
-}
-
+/// `POST /app/account/push-devices/{id}/remove`,
 /// `POST /portal/account/push-devices/{id}/remove`
-pub async fn contact_device_remove_post(
+pub async fn device_remove_post<A: Area>(
     State(state): State<AppState>,
-    user: ContactUser,
+    user: A::User,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let me = Member::Contact(user.contact.id);
+    let actor = A::actor(&user);
     state
         .app
-        .remove_push_device(user.contact.practice_id, me, &id)
+        .remove_push_device(actor.practice_id(), actor.member(), &id)
         .await?;
-    Ok(Redirect::to("/portal/account/notifications?done=device-removed").into_response())
-}
-
-/// `POST /app/account/push-devices/{id}/remove`
-pub async fn staff_device_remove_post(
-    State(state): State<AppState>,
-    user: StaffUser,
-    Path(id): Path<String>,
-) -> Result<Response, PageError> {
-    let me = Member::Staff(user.staff.id);
-    state
-        .app
-        .remove_push_device(user.staff.practice_id, me, &id)
-        .await?;
-    Ok(Redirect::to("/app/account/notifications?done=device-removed").into_response())
+    let done = urls::account_notifications_done::<A>("device-removed");
+    Ok(Redirect::to(&done).into_response())
 }
 
 /// `GET /push/open/{token}`: a push notification was clicked. The token

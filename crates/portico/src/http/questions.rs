@@ -2,6 +2,7 @@
 //! reminders), the practice-wide list, and a question's thread.
 
 use super::AppState;
+use super::area::Staff;
 use super::errors::PageError;
 use super::forms::{form_refusal, refusal};
 use super::ids::{IdPath, parse};
@@ -9,6 +10,7 @@ use super::layout::Layout;
 use super::pages::render;
 use super::session::StaffUser;
 use super::staff_pages::Done;
+use super::threads::{Draft, ThreadPage};
 use super::uploads;
 use super::urls;
 use crate::app::AppError;
@@ -23,7 +25,7 @@ use crate::store::{
 };
 use askama::Template;
 use axum::Form;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -184,13 +186,13 @@ async fn client_questions_page(
 pub async fn client_questions_get(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ClientId>,
     Query(query): Query<StatusQuery>,
 ) -> Result<Response, PageError> {
     client_questions_page(
         &state,
         user,
-        parse(&id)?,
+        id,
         &query,
         StatusCode::OK,
         AskForm::default(),
@@ -217,10 +219,9 @@ pub struct AskOneForm {
 pub async fn ask_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(client): IdPath<ClientId>,
     Form(form): Form<AskOneForm>,
 ) -> Result<Response, PageError> {
-    let client: ClientId = parse(&id)?;
     let assignee = match form.assignee.trim() {
         "" => None,
         text => Some(parse::<ContactId>(text)?),
@@ -288,15 +289,13 @@ pub async fn ask_post(
 pub async fn ask_many_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(client): IdPath<ClientId>,
     form: Multipart,
 ) -> Result<Response, PageError> {
-    let client: ClientId = parse(&id)?;
-    let upload = match uploads::read(&state.app, user.staff.practice_id, form, &[], &["csv"]).await
-    {
+    let practice = user.staff.practice_id;
+    let upload = match uploads::read_or_refusal(&state.app, practice, form, &[], &["csv"]).await? {
         Ok(upload) => upload,
-        Err(error) => {
-            let (status, message) = error.refusal()?;
+        Err((status, message)) => {
             let errors = AskErrors {
                 list: Some(message),
                 ..Default::default()
@@ -423,10 +422,9 @@ impl ReminderForm {
 pub async fn reminders_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(client): IdPath<ClientId>,
     Form(form): Form<ReminderForm>,
 ) -> Result<Response, PageError> {
-    let client: ClientId = parse(&id)?;
     let saved = match form.schedule() {
         Ok(schedule) => {
             state
@@ -506,10 +504,8 @@ pub async fn questions_get(
 struct QuestionPage {
     layout: Layout,
     thread: Thread,
-    body: String,
-    max_mb: u64,
-    notice: Option<String>,
-    error: Option<String>,
+    /// The follow-up as typed, and what was just done or refused.
+    draft: Draft,
     /// Q4: the reassign form as typed, and why it was refused.
     reassign: ReassignKept,
 }
@@ -521,121 +517,28 @@ struct ReassignKept {
     error: Option<String>,
 }
 
-async fn question_page(
-    state: &AppState,
-    user: StaffUser,
-    id: QuestionId,
-    status: StatusCode,
-    body: String,
-    notice: Option<String>,
-    error: Option<String>,
-) -> Result<Response, PageError> {
-    question_page_with(
-        state,
-        user,
-        id,
-        status,
-        body,
-        notice,
-        error,
-        ReassignKept::default(),
-    )
-    .await
-}
+impl ThreadPage for Staff {
+    const REPLIED: &'static str = "followed-up";
 
-#[allow(clippy::too_many_arguments)]
-async fn question_page_with(
-    state: &AppState,
-    user: StaffUser,
-    id: QuestionId,
-    status: StatusCode,
-    body: String,
-    notice: Option<String>,
-    error: Option<String>,
-    reassign: ReassignKept,
-) -> Result<Response, PageError> {
-    let thread = state.app.thread(Actor::Staff(&user.staff), id).await?;
-    Ok(render(
-        status,
-        &QuestionPage {
-            layout: user.layout,
-            thread,
-            body,
-            max_mb: state.app.files.max_bytes() / (1024 * 1024),
-            notice,
-            error,
-            reassign,
-        },
-    ))
-}
-
-/// `GET /app/questions/{id}`
-pub async fn question_get(
-    State(state): State<AppState>,
-    user: StaffUser,
-    IdPath(id): IdPath<QuestionId>,
-    Query(done): Query<Done>,
-) -> Result<Response, PageError> {
-    question_page(
-        &state,
-        user,
-        id,
-        StatusCode::OK,
-        String::new(),
-        done.notice(),
-        None,
-    )
-    .await
-}
-
-/// `POST /app/questions/{id}/follow-up` (with files)
-pub async fn follow_up_post(
-    State(state): State<AppState>,
-    user: StaffUser,
-    IdPath(id): IdPath<QuestionId>,
-    form: Multipart,
-) -> Result<Response, PageError> {
-    // Check the thread is theirs before taking any file.
-    state
-        .app
-        .visible_question(Actor::Staff(&user.staff), id)
-        .await?;
-    let upload =
-        match uploads::read(&state.app, user.staff.practice_id, form, &["files"], &[]).await {
-            Ok(upload) => upload,
-            Err(error) => {
-                let (status, message) = error.refusal()?;
-                return question_page(&state, user, id, status, String::new(), None, Some(message))
-                    .await;
-            }
-        };
-    match state
-        .app
-        .follow_up_question(
-            &user.staff,
-            id,
-            upload.field("body"),
-            &upload.files,
-            upload.field("urgent") == "on",
-        )
-        .await
-    {
-        Ok(()) => Ok(Redirect::to(&urls::staff_question_done(id, "followed-up")).into_response()),
-        Err(error) => {
-            state.app.discard_uploads(&upload.files).await;
-            let (status, message) = form_refusal(error)?;
-            question_page(
-                &state,
-                user,
-                id,
-                status,
-                upload.field("body").to_owned(),
-                None,
-                Some(message),
-            )
-            .await
-        }
+    fn render(user: StaffUser, thread: Thread, draft: Draft) -> Response {
+        question_page(user, thread, draft, ReassignKept::default())
     }
+}
+
+fn question_page(
+    user: StaffUser,
+    thread: Thread,
+    draft: Draft,
+    reassign: ReassignKept,
+) -> Response {
+    let status = draft.status;
+    let page = QuestionPage {
+        layout: user.layout,
+        thread,
+        draft,
+        reassign,
+    };
+    render(status, &page)
 }
 
 /// `POST /app/questions/{id}/resolve`
@@ -648,7 +551,7 @@ pub async fn resolve_post(
         .app
         .set_question_resolved(&user.staff, id, true)
         .await?;
-    Ok(Redirect::to(&urls::staff_question_done(id, "resolved")).into_response())
+    Ok(Redirect::to(&urls::question_done::<Staff>(id, "resolved")).into_response())
 }
 
 /// `POST /app/questions/{id}/reopen`
@@ -661,7 +564,7 @@ pub async fn reopen_post(
         .app
         .set_question_resolved(&user.staff, id, false)
         .await?;
-    Ok(Redirect::to(&urls::staff_question_done(id, "reopened")).into_response())
+    Ok(Redirect::to(&urls::question_done::<Staff>(id, "reopened")).into_response())
 }
 
 #[derive(Deserialize)]
@@ -677,10 +580,9 @@ pub struct ReassignForm {
 pub async fn reassign_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<QuestionId>,
     Form(form): Form<ReassignForm>,
 ) -> Result<Response, PageError> {
-    let id: QuestionId = parse(&id)?;
     let outcome = match form.to.trim() {
         "" => Err(AppError::Invalid(
             ValidationError::new("Choose who the question moves to.").at("to"),
@@ -702,7 +604,7 @@ pub async fn reassign_post(
         Err(error) => Err(error),
     };
     match outcome {
-        Ok(()) => Ok(Redirect::to(&urls::staff_question_done(id, "reassigned")).into_response()),
+        Ok(()) => Ok(Redirect::to(&urls::question_done::<Staff>(id, "reassigned")).into_response()),
         Err(error @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
             let (status, message) = form_refusal(error)?;
             let kept = ReassignKept {
@@ -710,7 +612,9 @@ pub async fn reassign_post(
                 follow_up: form.follow_up,
                 error: Some(message),
             };
-            question_page_with(&state, user, id, status, String::new(), None, None, kept).await
+            let thread = state.app.thread(Actor::Staff(&user.staff), id).await?;
+            let draft = Draft::new(&state, status, String::new(), None, None);
+            Ok(question_page(user, thread, draft, kept))
         }
         Err(other) => Err(other.into()),
     }
@@ -768,12 +672,9 @@ async fn scheduled_question_page(
 pub async fn scheduled_question_get(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<uuid::Uuid>,
 ) -> Result<Response, PageError> {
-    let view = state
-        .app
-        .scheduled_question(&user.staff, parse(&id)?)
-        .await?;
+    let view = state.app.scheduled_question(&user.staff, id).await?;
     scheduled_question_page(&state, user, StatusCode::OK, view, None, None).await
 }
 
@@ -781,10 +682,9 @@ pub async fn scheduled_question_get(
 pub async fn scheduled_question_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<uuid::Uuid>,
     Form(form): Form<AskOneForm>,
 ) -> Result<Response, PageError> {
-    let id: uuid::Uuid = parse(&id)?;
     let assignee = match form.assignee.trim() {
         "" => None,
         text => Some(parse::<ContactId>(text)?),
@@ -823,13 +723,9 @@ pub async fn scheduled_question_post(
 pub async fn scheduled_question_cancel_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<uuid::Uuid>,
 ) -> Result<Response, PageError> {
-    match state
-        .app
-        .cancel_scheduled_question(&user.staff, parse(&id)?)
-        .await
-    {
+    match state.app.cancel_scheduled_question(&user.staff, id).await {
         Ok(client) => Ok(Redirect::to(&urls::client_questions_done(
             client,
             "scheduled-cancelled#scheduled",

@@ -4,10 +4,11 @@
 //! chat, even when it is older than the chat's first page).
 
 use super::AppState;
+use super::area::{Area, Staff};
 use super::errors::PageError;
 use super::layout::Layout;
 use super::pages::render;
-use super::session::{ContactUser, StaffUser};
+use super::urls;
 use crate::app::chats::PAGE;
 use crate::app::questions::Actor;
 use crate::app::search::SearchResults;
@@ -50,7 +51,7 @@ struct Group {
 #[template(path = "search.html")]
 struct SearchPage {
     layout: Layout,
-    action: &'static str,
+    action: String,
     q: String,
     /// Why there are no results to show, when there are none.
     notice: Option<String>,
@@ -61,18 +62,19 @@ struct SearchPage {
 /// chat's first page opens the page of messages around it.
 fn message_href(base: &str, chat: ChatId, seq: i64, last_seq: i64) -> String {
     if last_seq - seq < PAGE {
-        format!("{base}/{chat}#m{seq}")
+        format!("{}#m{seq}", urls::chat_in(base, chat))
     } else {
-        format!("{base}/{chat}?before={}#m{seq}", seq + PAGE / 2)
+        let before = seq + PAGE / 2;
+        format!("{}?before={before}#m{seq}", urls::chat_in(base, chat))
     }
 }
 
-fn groups(results: SearchResults, query: &SearchQuery, layout: &Layout, staff: bool) -> Vec<Group> {
-    let (messages, questions) = if staff {
-        ("/app/messages", "/app/questions")
-    } else {
-        ("/portal/messages", "/portal/questions")
-    };
+fn groups<A: Area>(
+    results: SearchResults,
+    query: &SearchQuery,
+    layout: &Layout,
+    staff: bool,
+) -> Vec<Group> {
     let mark = |text: &str| query.highlight(text, SNIPPET_CHARS);
     let plain = |text: &str| {
         vec![Piece {
@@ -93,7 +95,7 @@ fn groups(results: SearchResults, query: &SearchQuery, layout: &Layout, staff: b
             .messages
             .iter()
             .map(|m| Hit {
-                href: message_href(messages, m.chat_id, m.seq, m.last_seq),
+                href: message_href(urls::chats::<A>(), m.chat_id, m.seq, m.last_seq),
                 title: plain(&format!("{} in {}", m.sender_name, m.chat_title)),
                 snippet: mark(&m.body),
                 meta: String::new(),
@@ -108,7 +110,7 @@ fn groups(results: SearchResults, query: &SearchQuery, layout: &Layout, staff: b
             .questions
             .iter()
             .map(|q| Hit {
-                href: format!("{questions}/{}", q.question_id),
+                href: urls::question::<A>(q.question_id),
                 title: mark(&q.title),
                 snippet: mark(&q.details),
                 meta: if staff {
@@ -127,7 +129,7 @@ fn groups(results: SearchResults, query: &SearchQuery, layout: &Layout, staff: b
             .answers
             .iter()
             .map(|a| Hit {
-                href: format!("{questions}/{}", a.question_id),
+                href: urls::question::<A>(a.question_id),
                 title: plain(&a.question_title),
                 snippet: mark(&a.body),
                 meta: a.author_name.clone(),
@@ -144,13 +146,13 @@ fn groups(results: SearchResults, query: &SearchQuery, layout: &Layout, staff: b
             .map(|f| {
                 let (href, meta) = match (&f.question, &f.chat) {
                     (Some((id, title)), _) => {
-                        (format!("{questions}/{id}"), format!("In question: {title}"))
+                        (urls::question::<A>(*id), format!("In question: {title}"))
                     }
                     (None, Some((chat, title, seq, last))) => (
-                        message_href(messages, *chat, *seq, *last),
+                        message_href(urls::chats::<A>(), *chat, *seq, *last),
                         format!("In chat: {title}"),
                     ),
-                    (None, None) => (format!("/files/{}", f.file_id), String::new()),
+                    (None, None) => (urls::file(f.file_id), String::new()),
                 };
                 Hit {
                     href,
@@ -169,7 +171,7 @@ fn groups(results: SearchResults, query: &SearchQuery, layout: &Layout, staff: b
             .clients
             .iter()
             .map(|c| Hit {
-                href: format!("/app/clients/{}", c.client_id),
+                href: urls::client::<Staff>(c.client_id),
                 title: mark(&c.name),
                 snippet: Vec::new(),
                 meta: c.kind.clone(),
@@ -184,7 +186,7 @@ fn groups(results: SearchResults, query: &SearchQuery, layout: &Layout, staff: b
             .contacts
             .iter()
             .map(|c| Hit {
-                href: format!("/app/contacts/{}/edit", c.contact_id),
+                href: urls::contact_edit(c.contact_id),
                 title: mark(&c.name),
                 snippet: mark(&c.email),
                 meta: String::new(),
@@ -195,18 +197,14 @@ fn groups(results: SearchResults, query: &SearchQuery, layout: &Layout, staff: b
     out
 }
 
-async fn search_page(
-    state: &AppState,
-    actor: Actor<'_>,
-    layout: Layout,
-    params: SearchParams,
+/// `GET /app/search?q=…`, `GET /portal/search?q=…`
+pub async fn search_get<A: Area>(
+    State(state): State<AppState>,
+    user: A::User,
+    Query(params): Query<SearchParams>,
 ) -> Result<Response, PageError> {
-    let staff = matches!(actor, Actor::Staff(_));
-    let action = if staff {
-        "/app/search"
-    } else {
-        "/portal/search"
-    };
+    let layout = A::layout(&user).clone();
+    let action = urls::search::<A>();
     let q = params.q.trim().to_owned();
     let Some(query) = SearchQuery::parse(&q) else {
         let notice = (!q.is_empty())
@@ -220,11 +218,12 @@ async fn search_page(
         };
         return Ok(render(StatusCode::OK, &page));
     };
-    let results = state.app.search(actor, &query).await?;
+    let results = state.app.search(A::actor(&user), &query).await?;
     let notice = results
         .is_empty()
         .then(|| format!("Nothing found for “{q}”."));
-    let groups = groups(results, &query, &layout, staff);
+    let staff = matches!(A::actor(&user), Actor::Staff(_));
+    let groups = groups::<A>(results, &query, &layout, staff);
     let page = SearchPage {
         layout,
         action,
@@ -233,34 +232,4 @@ async fn search_page(
         groups,
     };
     Ok(render(StatusCode::OK, &page))
-}
-
-/// `GET /app/search?q=…`
-pub async fn staff_search_get(
-    State(state): State<AppState>,
-    user: StaffUser,
-    Query(params): Query<SearchParams>,
-) -> Result<Response, PageError> {
-    search_page(
-        &state,
-        Actor::Staff(&user.staff),
-        user.layout.clone(),
-        params,
-    )
-    .await
-}
-
-/// `GET /portal/search?q=…`
-pub async fn portal_search_get(
-    State(state): State<AppState>,
-    user: ContactUser,
-    Query(params): Query<SearchParams>,
-) -> Result<Response, PageError> {
-    search_page(
-        &state,
-        Actor::Contact(&user.contact),
-        user.layout.clone(),
-        params,
-    )
-    .await
 }

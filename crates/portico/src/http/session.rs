@@ -2,14 +2,17 @@
 //! [`StaffUser`] for `/app`, [`ContactUser`] for `/portal`.
 
 use super::AppState;
+use super::area::{Area, Portal, Staff};
 use super::csrf::CsrfToken;
 use super::errors::PageError;
 use super::layout::Layout;
+use super::urls;
 use crate::app::sessions::{ClientInfo, Identity, Person, Started};
 use crate::store::SessionStage;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use std::net::SocketAddr;
 
@@ -163,18 +166,15 @@ impl FromRequestParts<AppState> for StaffUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let maybe = MaybeIdentity::from_request_parts(parts, state).await?;
-        let Some(identity) = maybe.identity else {
-            return Err(PageError::SignIn("/app/sign-in"));
-        };
+        let (identity, csrf) = signed_in_person(parts, state, Staff::SIGN_IN).await?;
         match (&identity.person, identity.session.stage) {
             (Person::Contact(_), _) => Err(PageError::Forbidden(
                 "This page is for the practice's team. Your client portal is at /portal.".into(),
             )),
-            (Person::Staff(_), SessionStage::Totp) => Err(PageError::SignIn("/app/sign-in/code")),
-            (Person::Staff(_), SessionStage::Enrol) => Err(PageError::SignIn("/app/two-factor")),
+            (Person::Staff(_), SessionStage::Totp) => Err(PageError::SignIn(urls::TWO_FACTOR_CODE)),
+            (Person::Staff(_), SessionStage::Enrol) => Err(PageError::SignIn(urls::TWO_FACTOR)),
             (Person::Staff(staff), SessionStage::Active) => Ok(Self {
-                layout: Layout::for_identity(&maybe.csrf, &identity).seen_at(state.app.clock.now()),
+                layout: frame(state, &csrf, &identity),
                 staff: staff.clone(),
                 identity,
             }),
@@ -197,10 +197,7 @@ impl FromRequestParts<AppState> for ContactUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let maybe = MaybeIdentity::from_request_parts(parts, state).await?;
-        let Some(identity) = maybe.identity else {
-            return Err(PageError::SignIn("/portal/sign-in"));
-        };
+        let (identity, csrf) = signed_in_person(parts, state, Portal::SIGN_IN).await?;
         match &identity.person {
             Person::Staff(_) => Err(PageError::Forbidden(
                 "This is the client portal; you are signed in as a member of the practice's team. \
@@ -208,10 +205,46 @@ impl FromRequestParts<AppState> for ContactUser {
                     .into(),
             )),
             Person::Contact(contact) => Ok(Self {
-                layout: Layout::for_identity(&maybe.csrf, &identity).seen_at(state.app.clock.now()),
+                layout: frame(state, &csrf, &identity),
                 contact: contact.clone(),
                 identity,
             }),
         }
     }
+}
+
+/// Whoever the cookie names, in any stage of signing in, and the request's
+/// anti-forgery token; nobody is sent to the area's `sign_in` page.
+async fn signed_in_person(
+    parts: &mut Parts,
+    state: &AppState,
+    sign_in: &'static str,
+) -> Result<(Identity, String), PageError> {
+    let maybe = MaybeIdentity::from_request_parts(parts, state).await?;
+    match maybe.identity {
+        Some(identity) => Ok((identity, maybe.csrf)),
+        None => Err(PageError::SignIn(sign_in)),
+    }
+}
+
+/// The frame of a signed-in person's pages.
+fn frame(state: &AppState, csrf: &str, identity: &Identity) -> Layout {
+    Layout::for_identity(csrf, identity).seen_at(state.app.clock.now())
+}
+
+/// A session just begun (a sign-in, a link followed, a password chosen):
+/// the session this browser had before (`replacing`) is ended, the new
+/// one's cookie set (added to `jar`), and the person sent on to `to`.
+pub async fn begin_session(
+    state: &AppState,
+    jar: CookieJar,
+    replacing: Option<&str>,
+    started: &Started,
+    to: &str,
+) -> Result<Response, PageError> {
+    if let Some(old) = replacing {
+        state.app.sign_out(old).await?;
+    }
+    let jar = jar.add(session_cookie(state, started));
+    Ok((jar, Redirect::to(to)).into_response())
 }

@@ -1,12 +1,16 @@
 //! `/app/sign-in`, its second step, and the set-up of two-factor sign-in.
 
 use super::AppState;
+use super::area::{Area, Staff};
 use super::errors::PageError;
 use super::forms::form_refusal;
 use super::layout::Layout;
 use super::pages::render;
-use super::session::{MaybeIdentity, StaffUser, session_cookie};
-use crate::app::sessions::{ClientInfo, Started};
+use super::session::{MaybeIdentity, StaffUser, begin_session, session_cookie};
+use super::sign_in::{Credentials, SignInDoor};
+use super::urls;
+use crate::app::AppError;
+use crate::app::sessions::{ClientInfo, Identity, Started};
 use crate::app::two_factor::Enrolment;
 use crate::store::SessionStage;
 use askama::Template;
@@ -15,7 +19,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
-use secrecy::SecretString;
 use serde::Deserialize;
 
 #[derive(Template)]
@@ -31,81 +34,60 @@ pub(super) struct SignInPage {
     pub sso_name: Option<String>,
 }
 
-#[derive(Deserialize)]
-pub struct SignInForm {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    password: String,
-}
-
 /// Where a staff session goes next, by its stage.
 pub(super) fn next_for(stage: SessionStage) -> &'static str {
     match stage {
-        SessionStage::Active => "/app",
-        SessionStage::Totp => "/app/sign-in/code",
-        SessionStage::Enrol => "/app/two-factor",
+        SessionStage::Active => urls::home::<Staff>(),
+        SessionStage::Totp => urls::TWO_FACTOR_CODE,
+        SessionStage::Enrol => urls::TWO_FACTOR,
     }
 }
 
-fn signed_in(state: &AppState, started: &Started, to: &str) -> Response {
-    let jar = CookieJar::new().add(session_cookie(state, started));
-    (jar, Redirect::to(to)).into_response()
-}
-
-/// `GET /app/sign-in`
-pub async fn sign_in_get(maybe: MaybeIdentity) -> Response {
-    if let Some(identity) = maybe.identity.as_ref().filter(|i| i.staff().is_some()) {
-        return Redirect::to(next_for(identity.session.stage)).into_response();
+impl SignInDoor for Staff {
+    fn signed_in_to(identity: &Identity) -> Option<&'static str> {
+        identity
+            .staff()
+            .is_some()
+            .then(|| next_for(identity.session.stage))
     }
-    render(
-        StatusCode::OK,
-        &SignInPage {
-            layout: Layout::public(&maybe.csrf),
-            email: String::new(),
-            error: None,
-            sso_email: String::new(),
-            sso_error: None,
-            sso_name: None,
-        },
-    )
-}
 
-/// `POST /app/sign-in`
-pub async fn sign_in_post(
-    State(state): State<AppState>,
-    maybe: MaybeIdentity,
-    client: ClientInfo,
-    Form(form): Form<SignInForm>,
-) -> Result<Response, PageError> {
-    match state
-        .app
-        .staff_sign_in(&form.email, SecretString::from(form.password), &client)
-        .await
-    {
-        Ok(started) => {
-            // Whatever session this browser had before is ended: a new id at sign-in.
-            if let Some(old) = &maybe.secret {
-                state.app.sign_out(old).await?;
-            }
-            Ok(signed_in(&state, &started, next_for(started.stage)))
-        }
-        Err(error) => {
-            let (status, message) = form_refusal(error)?;
-            // X13: the way to the provider, where the address has one.
-            let sso_name = state.app.sso_name_for(&form.email).await?;
-            Ok(render(
-                status,
-                &SignInPage {
-                    layout: Layout::public(&maybe.csrf),
-                    sso_email: form.email.clone(),
-                    email: form.email,
-                    error: Some(message),
-                    sso_error: None,
-                    sso_name,
-                },
-            ))
-        }
+    async fn sign_in(
+        state: &AppState,
+        typed: Credentials,
+        client: &ClientInfo,
+    ) -> Result<Started, AppError> {
+        let Credentials { email, password } = typed;
+        state.app.staff_sign_in(&email, password, client).await
+    }
+
+    fn next(started: &Started) -> &'static str {
+        next_for(started.stage)
+    }
+
+    async fn page(
+        state: &AppState,
+        layout: Layout,
+        status: StatusCode,
+        email: String,
+        error: Option<String>,
+    ) -> Result<Response, PageError> {
+        // X13: after a refusal, the way to the provider, where the address
+        // has one.
+        let sso_name = match error {
+            Some(_) => state.app.sso_name_for(&email).await?,
+            None => None,
+        };
+        Ok(render(
+            status,
+            &SignInPage {
+                layout,
+                sso_email: email.clone(),
+                email,
+                error,
+                sso_error: None,
+                sso_name,
+            },
+        ))
     }
 }
 
@@ -136,7 +118,7 @@ pub async fn code_get(maybe: MaybeIdentity) -> Response {
                 },
             )
         }
-        _ => Redirect::to("/app/sign-in").into_response(),
+        _ => Redirect::to(Staff::SIGN_IN).into_response(),
     }
 }
 
@@ -151,14 +133,17 @@ pub async fn code_post(
         .identity
         .filter(|i| i.staff().is_some() && i.session.stage == SessionStage::Totp)
     else {
-        return Ok(Redirect::to("/app/sign-in").into_response());
+        return Ok(Redirect::to(Staff::SIGN_IN).into_response());
     };
     match state
         .app
         .complete_two_factor(&identity, &form.code, &client)
         .await
     {
-        Ok(started) => Ok(signed_in(&state, &started, "/app")),
+        Ok(started) => {
+            let to = urls::home::<Staff>();
+            begin_session(&state, CookieJar::new(), None, &started, to).await
+        }
         Err(error) => {
             let (status, message) = form_refusal(error)?;
             Ok(render(
@@ -207,7 +192,7 @@ pub async fn two_factor_get(
     maybe: MaybeIdentity,
 ) -> Result<Response, PageError> {
     let Some(identity) = enrolling_or_active(&maybe) else {
-        return Ok(Redirect::to("/app/sign-in").into_response());
+        return Ok(Redirect::to(Staff::SIGN_IN).into_response());
     };
     let enabled = identity.staff().is_some_and(|s| s.totp_enabled);
     let (enrolment, codes_left) = if enabled {
@@ -238,7 +223,7 @@ pub async fn two_factor_post(
     Form(form): Form<CodeForm>,
 ) -> Result<Response, PageError> {
     let Some(identity) = enrolling_or_active(&maybe) else {
-        return Ok(Redirect::to("/app/sign-in").into_response());
+        return Ok(Redirect::to(Staff::SIGN_IN).into_response());
     };
     match state
         .app
@@ -298,7 +283,7 @@ pub async fn two_factor_disable_post(
     origin: ClientInfo,
 ) -> Result<Response, PageError> {
     match state.app.disable_two_factor(&user.identity, &origin).await {
-        Ok(()) => Ok(Redirect::to("/app/two-factor").into_response()),
+        Ok(()) => Ok(Redirect::to(urls::TWO_FACTOR).into_response()),
         Err(crate::app::AppError::Denied(message)) => Err(PageError::Forbidden(message)),
         Err(other) => Err(other.into()),
     }

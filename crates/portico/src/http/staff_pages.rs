@@ -3,6 +3,7 @@
 
 use super::AppState;
 use super::errors::PageError;
+use super::ids::IdPath;
 use super::layout::Layout;
 use super::pages::render;
 use super::session::StaffUser;
@@ -13,7 +14,7 @@ use crate::domain::{ContactId, Millis};
 use crate::store::{ContactStatus, OutboxItem, OutboxStatus};
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -157,23 +158,15 @@ pub async fn contacts_get(
     contacts_page(&state, user, done.notice(), None).await
 }
 
-fn parse_contact(id: &str) -> Result<ContactId, PageError> {
-    super::ids::parse(id)
-}
-
 /// `POST /app/contacts/{id}/invite`
 pub async fn invite_post(
     State(state): State<AppState>,
     user: StaffUser,
     origin: ClientInfo,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ContactId>,
     Query(back): Query<super::contact_edit::Back>,
 ) -> Result<Response, PageError> {
-    match state
-        .app
-        .invite_contact(&user.staff, parse_contact(&id)?, &origin)
-        .await
-    {
+    match state.app.invite_contact(&user.staff, id, &origin).await {
         Ok(_) => Ok(Redirect::to(&format!(
             "{}?done=invited",
             back.path().unwrap_or("/app/contacts")
@@ -191,12 +184,12 @@ pub async fn password_reset_post(
     State(state): State<AppState>,
     user: StaffUser,
     origin: ClientInfo,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ContactId>,
     Query(back): Query<super::contact_edit::Back>,
 ) -> Result<Response, PageError> {
     state
         .app
-        .send_contact_password_reset(&user.staff, parse_contact(&id)?, &origin)
+        .send_contact_password_reset(&user.staff, id, &origin)
         .await?;
     Ok(Redirect::to(&format!(
         "{}?done=reset",
@@ -372,10 +365,9 @@ pub async fn outbox_get(
 pub async fn outbox_retry_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<uuid::Uuid>,
 ) -> Result<Response, PageError> {
     // Outbox ids are UUIDs; anything else names no item.
-    let id = uuid::Uuid::parse_str(&id).map_err(|_| PageError::NotFound)?;
     state
         .app
         .retry_outbox_item(&user.staff, &id.to_string())

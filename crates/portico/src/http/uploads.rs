@@ -122,6 +122,22 @@ pub async fn read(
     }
 }
 
+/// Reads the form like [`read`]; what it carried that was refused (a file
+/// too large, a form cut short) is told with its status, to show on the
+/// form again; a file that could not be stored is Portico's failure.
+pub async fn read_or_refusal(
+    app: &App,
+    practice: PracticeId,
+    form: Multipart,
+    stored: &[&str],
+    in_memory: &[&str],
+) -> Result<Result<Upload, (StatusCode, String)>, PageError> {
+    match read(app, practice, form, stored, in_memory).await {
+        Ok(upload) => Ok(Ok(upload)),
+        Err(error) => error.refusal().map(Err),
+    }
+}
+
 /// A multipart field as a stream of chunks.
 fn async_stream<'a>(
     field: &'a mut axum::extract::multipart::Field<'_>,

@@ -4,9 +4,11 @@
 use super::AppState;
 use super::errors::PageError;
 use super::forms::{Refusal, refusal};
+use super::ids::IdPath;
 use super::layout::Layout;
 use super::pages::render;
 use super::session::StaffUser;
+use super::urls;
 use crate::app::sessions::ClientInfo;
 use crate::app::webhooks::EndpointInput;
 use crate::delivery::webhooks::DISABLE_AFTER;
@@ -14,7 +16,7 @@ use crate::domain::WebhookId;
 use crate::store::{DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent};
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -134,7 +136,7 @@ struct IntegrationPage {
 
 impl IntegrationPage {
     fn action(&self) -> String {
-        format!("/app/settings/integrations/{}", self.endpoint.id)
+        urls::integration(self.endpoint.id)
     }
 
     fn submit_label(&self) -> &'static str {
@@ -184,10 +186,6 @@ fn endpoint_input(body: &[u8]) -> EndpointInput {
     input
 }
 
-fn endpoint_id(id: &str) -> Result<WebhookId, PageError> {
-    id.parse().map_err(|_| PageError::NotFound)
-}
-
 async fn list_page(
     state: &AppState,
     user: StaffUser,
@@ -235,11 +233,9 @@ pub async fn create_post(
 ) -> Result<Response, PageError> {
     let input = endpoint_input(&body);
     match state.app.create_webhook(&user.staff, &input, &origin).await {
-        Ok(endpoint) => Ok(Redirect::to(&format!(
-            "/app/settings/integrations/{}?done=added",
-            endpoint.id
-        ))
-        .into_response()),
+        Ok(endpoint) => {
+            Ok(Redirect::to(&urls::integration_done(endpoint.id, "added")).into_response())
+        }
         Err(error) => {
             let refused = refusal(error)?;
             let status = refused.status;
@@ -306,10 +302,9 @@ async fn endpoint_page(
 pub async fn endpoint_get(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<WebhookId>,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
-    let id = endpoint_id(&id)?;
     endpoint_page(&state, user, id, StatusCode::OK, None, done.notice()).await
 }
 
@@ -318,19 +313,16 @@ pub async fn update_post(
     State(state): State<AppState>,
     user: StaffUser,
     origin: ClientInfo,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<WebhookId>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let id = endpoint_id(&id)?;
     let input = endpoint_input(&body);
     match state
         .app
         .update_webhook(&user.staff, id, &input, &origin)
         .await
     {
-        Ok(()) => Ok(
-            Redirect::to(&format!("/app/settings/integrations/{id}?done=saved")).into_response(),
-        ),
+        Ok(()) => Ok(Redirect::to(&urls::integration_done(id, "saved")).into_response()),
         Err(error) => {
             let refused = refusal(error)?;
             let status = refused.status;
@@ -358,17 +350,16 @@ pub async fn enabled_post(
     State(state): State<AppState>,
     user: StaffUser,
     origin: ClientInfo,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<WebhookId>,
     axum::Form(form): axum::Form<EnabledForm>,
 ) -> Result<Response, PageError> {
-    let id = endpoint_id(&id)?;
     let enabled = form.enabled == "on";
     state
         .app
         .set_webhook_enabled(&user.staff, id, enabled, &origin)
         .await?;
     let done = if enabled { "enabled" } else { "disabled" };
-    Ok(Redirect::to(&format!("/app/settings/integrations/{id}?done={done}")).into_response())
+    Ok(Redirect::to(&urls::integration_done(id, done)).into_response())
 }
 
 /// `POST /app/settings/integrations/{id}/rotate`
@@ -376,25 +367,23 @@ pub async fn rotate_post(
     State(state): State<AppState>,
     user: StaffUser,
     origin: ClientInfo,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<WebhookId>,
 ) -> Result<Response, PageError> {
-    let id = endpoint_id(&id)?;
     state
         .app
         .rotate_webhook_secret(&user.staff, id, &origin)
         .await?;
-    Ok(Redirect::to(&format!("/app/settings/integrations/{id}?done=rotated")).into_response())
+    Ok(Redirect::to(&urls::integration_done(id, "rotated")).into_response())
 }
 
 /// `POST /app/settings/integrations/{id}/test`
 pub async fn test_post(
     State(state): State<AppState>,
     user: StaffUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<WebhookId>,
 ) -> Result<Response, PageError> {
-    let id = endpoint_id(&id)?;
     state.app.send_webhook_test(&user.staff, id).await?;
-    Ok(Redirect::to(&format!("/app/settings/integrations/{id}?done=tested")).into_response())
+    Ok(Redirect::to(&urls::integration_done(id, "tested")).into_response())
 }
 
 /// `POST /app/settings/integrations/{id}/delete`
@@ -402,9 +391,8 @@ pub async fn delete_post(
     State(state): State<AppState>,
     user: StaffUser,
     origin: ClientInfo,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<WebhookId>,
 ) -> Result<Response, PageError> {
-    let id = endpoint_id(&id)?;
     state.app.delete_webhook(&user.staff, id, &origin).await?;
     Ok(Redirect::to("/app/settings/integrations?done=deleted").into_response())
 }

@@ -137,7 +137,7 @@ pub async fn rename_post(
                 &state,
                 Actor::Staff(&user.staff),
                 user.layout.clone(),
-                "/app/messages",
+                urls::chats::<Staff>(),
                 show,
             )
             .await

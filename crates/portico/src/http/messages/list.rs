@@ -9,7 +9,7 @@ use crate::http::area::Area;
 use crate::http::errors::PageError;
 use crate::http::ids::IdPath;
 use crate::http::layout::Layout;
-use crate::http::session::{ContactUser, StaffUser};
+use crate::http::session::StaffUser;
 use crate::http::urls;
 use axum::Json;
 use axum::extract::{Query, State};
@@ -104,13 +104,19 @@ async fn preview_of(
     Ok((contact, layout))
 }
 
-/// `GET /app/messages/dock`: the docked messenger's data (M14).
-pub async fn dock_get(
+/// `GET /app/messages/dock`, `GET /portal/messages/dock`: the unread
+/// count for the top bar; for staff, with the docked messenger's chats
+/// (M14).
+pub async fn dock_get<A: Area>(
     State(state): State<AppState>,
-    user: StaffUser,
+    user: A::User,
 ) -> Result<Response, PageError> {
-    let chats = state.app.chats_for(Actor::Staff(&user.staff)).await?;
+    let actor = A::actor(&user);
+    let chats = state.app.chats_for(actor).await?;
     let unread: i64 = chats.iter().filter(|c| !c.hidden).map(|c| c.unread).sum();
+    if matches!(actor, Actor::Contact(_)) {
+        return Ok(Json(json!({ "unread": unread })).into_response());
+    }
     let items: Vec<_> = chats
         .iter()
         .filter(|c| !c.hidden)
@@ -118,14 +124,4 @@ pub async fn dock_get(
         .map(|c| json!({ "id": c.chat.id, "title": c.chat.title, "unread": c.unread, "last_seq": c.chat.last_seq }))
         .collect();
     Ok(Json(json!({ "unread": unread, "chats": items })).into_response())
-}
-
-/// `GET /portal/messages/dock`: a contact's unread count, for the top bar.
-pub async fn portal_dock_get(
-    State(state): State<AppState>,
-    user: ContactUser,
-) -> Result<Response, PageError> {
-    let chats = state.app.chats_for(Actor::Contact(&user.contact)).await?;
-    let unread: i64 = chats.iter().filter(|c| !c.hidden).map(|c| c.unread).sum();
-    Ok(Json(json!({ "unread": unread })).into_response())
 }

@@ -16,7 +16,7 @@ mod send;
 pub use actions::{action_post, delete_get, delete_post, rename_post, share_post};
 pub use export::{export_get, portal_answers_export_get};
 pub use files::thumb_get;
-pub use list::{chat_get, dock_get, list_get, portal_dock_get, preview_chat_get, preview_list_get};
+pub use list::{chat_get, dock_get, list_get, preview_chat_get, preview_list_get};
 pub use live::ws_get;
 pub use people::{
     add_members_post, contacts_list_get, new_chat_get, new_chat_post, remove_member_post,
