@@ -536,17 +536,8 @@ impl App {
             .await?;
         let message = appended.message;
         if appended.new {
-            self.live.publish(LiveEvent {
-                practice,
-                recipients: appended.recipients,
-                kind: "message".into(),
-                chat,
-                seq: message.seq,
-                sender_name: Some(message.sender_name.clone()),
-                body: Some(message.body.clone()),
-                at: Some("just now".to_owned()),
-                reader: None,
-            });
+            self.live
+                .publish(practice, appended.recipients, LiveEvent::message(&message));
         }
         Ok(())
     }

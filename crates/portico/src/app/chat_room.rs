@@ -370,17 +370,11 @@ impl App {
             .add_chat_event(practice, chat, text, self.clock.now())
             .await?;
         let members = self.store.chat_members(practice, chat).await?;
-        self.live.publish(LiveEvent {
+        self.live.publish(
             practice,
-            recipients: members.iter().map(|m| m.member).collect(),
-            kind: "changed".into(),
-            chat,
-            seq: 0,
-            sender_name: None,
-            body: None,
-            at: None,
-            reader: None,
-        });
+            members.iter().map(|m| m.member).collect(),
+            LiveEvent::Changed { chat, seq: None },
+        );
         Ok(())
     }
 

@@ -344,21 +344,15 @@ impl App {
         seq: i64,
         reader: String,
     ) {
-        self.live.publish(LiveEvent {
+        self.live.publish(
             practice,
-            recipients: members
+            members
                 .iter()
                 .map(|m| m.member)
                 .filter(|m| matches!(m, Member::Staff(_)))
                 .collect(),
-            kind: "read".into(),
-            chat,
-            seq,
-            sender_name: None,
-            body: None,
-            at: None,
-            reader: Some(reader),
-        });
+            LiveEvent::Read { chat, seq, reader },
+        );
     }
 
     /// The page's view of `messages`: their reactions, files, the pins.
@@ -580,19 +574,8 @@ impl App {
             self.webhook_wake.notify_one();
             let audience = appended.recipients.clone();
             // Those who reach the chat as the message was stored hear it.
-            self.live.publish(LiveEvent {
-                practice,
-                recipients: appended.recipients,
-                kind: "message".into(),
-                chat,
-                seq: message.seq,
-                sender_name: Some(message.sender_name.clone()),
-                body: Some(message.body.clone()),
-                // Shown only until the page reads the message's own
-                // markup, in each reader's time zone (X15).
-                at: Some("just now".to_owned()),
-                reader: None,
-            });
+            self.live
+                .publish(practice, appended.recipients, LiveEvent::message(&message));
             if matches!(member, Member::Contact(_)) {
                 // A contact has read what she sent (the store marks it):
                 // staff's receipts hear it as any other reading (M8).
@@ -782,17 +765,14 @@ impl App {
         };
         if let Some(seq) = changed_seq {
             let members = self.store.chat_members(practice, chat.id).await?;
-            self.live.publish(LiveEvent {
+            self.live.publish(
                 practice,
-                recipients: members.iter().map(|m| m.member).collect(),
-                kind: "changed".into(),
-                chat: chat.id,
-                seq,
-                sender_name: None,
-                body: None,
-                at: None,
-                reader: None,
-            });
+                members.iter().map(|m| m.member).collect(),
+                LiveEvent::Changed {
+                    chat: chat.id,
+                    seq: Some(seq),
+                },
+            );
         }
         Ok(())
     }
@@ -1035,17 +1015,11 @@ impl App {
         .await?;
         tx.commit().await?;
         self.file_sweep_wake.notify_one();
-        self.live.publish(LiveEvent {
-            practice: actor.practice_id,
-            recipients: members.iter().map(|m| m.member).collect(),
-            kind: "deleted".into(),
-            chat: chat.id,
-            seq: 0,
-            sender_name: None,
-            body: None,
-            at: None,
-            reader: None,
-        });
+        self.live.publish(
+            actor.practice_id,
+            members.iter().map(|m| m.member).collect(),
+            LiveEvent::Deleted { chat: chat.id },
+        );
         Ok(())
     }
 

@@ -998,17 +998,11 @@ impl App {
                 .await?;
         }
         tx.commit().await?;
-        self.live.publish(LiveEvent {
+        self.live.publish(
             practice,
-            recipients: staff.into_iter().map(Member::Staff).collect(),
-            kind: "alert".into(),
-            chat,
-            seq,
-            sender_name: Some(sender_name.to_owned()),
-            body: Some(text),
-            at: Some("just now".to_owned()),
-            reader: None,
-        });
+            staff.into_iter().map(Member::Staff).collect(),
+            LiveEvent::alert(chat, seq, sender_name, text),
+        );
         Ok(())
     }
 
