@@ -3,6 +3,7 @@
 //! (a logo in an e-mail is fetched without a session).
 
 use super::sessions::ClientInfo;
+use super::spans::Who;
 use super::{App, AppError, AppResult, policy};
 use crate::domain::{PracticeId, ValidationError};
 use crate::store::Staff;
@@ -108,6 +109,10 @@ impl App {
     }
 
     /// Sets (or, with an empty text, removes) the practice's accent colour.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor))
+    )]
     pub async fn set_accent_colour(
         &self,
         actor: &Staff,
@@ -139,6 +144,10 @@ impl App {
     }
 
     /// Replaces the practice's logo, once its bytes are an accepted image.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor))
+    )]
     pub async fn set_logo(
         &self,
         actor: &Staff,
@@ -168,6 +177,10 @@ impl App {
             .await?)
     }
 
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor))
+    )]
     pub async fn remove_logo(&self, actor: &Staff, origin: &ClientInfo) -> AppResult<()> {
         self.branding_admin(actor)?;
         let entry = self
@@ -184,6 +197,7 @@ impl App {
 
     /// A practice's logo, for anyone (it is on its sign-in page and in its
     /// e-mails).
+    #[tracing::instrument(skip_all, fields(practice = %practice))]
     pub async fn logo(&self, practice: PracticeId) -> AppResult<Option<Logo>> {
         Ok(self
             .store
@@ -196,6 +210,7 @@ impl App {
     }
 
     /// A practice's accent colour, for its stylesheet.
+    #[tracing::instrument(skip_all, fields(practice = %practice))]
     pub async fn accent_colour(&self, practice: PracticeId) -> AppResult<Option<AccentColour>> {
         let stored = match self.store.get_practice(practice).await {
             Ok(p) => p.accent_colour,

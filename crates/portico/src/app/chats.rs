@@ -4,6 +4,7 @@
 
 use super::questions::Actor;
 use super::sessions::ClientInfo;
+use super::spans::Who;
 use super::{App, AppError, AppResult, policy};
 use crate::delivery::live::LiveEvent;
 use crate::domain::{ChatId, ClientId, ContactId, PracticeId, StaffId, ValidationError};
@@ -137,6 +138,15 @@ fn who(actor: Actor<'_>) -> (PracticeId, Member, String) {
 impl App {
     /// M1, M15: the direct chat of a staff user and a client's contact,
     /// started if there is none. Only activated contacts can be messaged.
+    #[tracing::instrument(
+        skip_all,
+        fields(
+            practice = %actor.practice_id,
+            member = %Who::from(actor),
+            client = %client,
+            contact = %contact,
+        )
+    )]
     pub async fn open_direct_chat(
         &self,
         actor: &Staff,
@@ -207,6 +217,10 @@ impl App {
     }
 
     /// M4: the actor's chats, latest message first, with unread counts.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id(), member = %Who::from(actor))
+    )]
     pub async fn chats_for(&self, actor: Actor<'_>) -> AppResult<Vec<ChatSummary>> {
         let (practice, member, _) = who(actor);
         let mut chats = self.store.chats_of(practice, member).await?;
@@ -217,6 +231,10 @@ impl App {
 
     /// A chat's newest messages; reading it marks it read, and tells the
     /// staff of the chat when a contact read it (M8).
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id(), member = %Who::from(actor), chat = %chat)
+    )]
     pub async fn chat_view(
         &self,
         actor: Actor<'_>,
@@ -228,6 +246,10 @@ impl App {
 
     /// P7: a chat as `actor` sees it, for staff previewing a contact's
     /// portal: nothing is marked read, no receipt or alert changes.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id(), member = %Who::from(actor), chat = %chat)
+    )]
     pub async fn chat_view_unread(
         &self,
         actor: Actor<'_>,
@@ -282,6 +304,10 @@ impl App {
 
     /// The messages after `seq` (at most a page), as a chat page shows them;
     /// reading them marks them read, as reading the page does (M8).
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id(), member = %Who::from(actor), chat = %chat, seq)
+    )]
     pub async fn chat_view_after(
         &self,
         actor: Actor<'_>,
@@ -417,6 +443,10 @@ impl App {
     }
 
     /// Messages after `seq`, for a page catching up after a dropped socket.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id(), member = %Who::from(actor), chat = %chat, seq)
+    )]
     pub async fn messages_after(
         &self,
         actor: Actor<'_>,
@@ -433,6 +463,10 @@ impl App {
 
     /// Sends a message. The same `idempotency_key` twice (a retry after a
     /// timeout) stores and delivers it once.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id(), member = %Who::from(actor), chat = %chat)
+    )]
     pub async fn send_message(
         &self,
         actor: Actor<'_>,
@@ -444,6 +478,10 @@ impl App {
 
     /// A send from a request: a contact's files are recorded (X2) in the
     /// send's own transaction.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id(), member = %Who::from(actor), chat = %chat)
+    )]
     pub async fn send_message_from(
         &self,
         actor: Actor<'_>,
@@ -684,6 +722,10 @@ impl ExportFormat {
 
 impl App {
     /// M4–M6, M10, M12: what a member does in a chat.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id(), member = %Who::from(actor), chat = %chat)
+    )]
     pub async fn chat_action(
         &self,
         actor: Actor<'_>,
@@ -810,6 +852,10 @@ impl App {
     }
 
     /// M2: a group chat with any staff and contacts of the practice.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor))
+    )]
     pub async fn create_group_chat(
         &self,
         actor: &Staff,
@@ -841,6 +887,10 @@ impl App {
     }
 
     /// M2: adds people to a chat (a direct chat becomes a group).
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), chat = %chat)
+    )]
     pub async fn add_to_chat(
         &self,
         actor: &Staff,
@@ -876,6 +926,10 @@ impl App {
     }
 
     /// M7: the chat of two team members, started if there is none.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), staff = %other)
+    )]
     pub async fn open_staff_chat(&self, actor: &Staff, other: StaffId) -> AppResult<Chat> {
         let other = self.store.get_staff(actor.practice_id, other).await?;
         if other.id == actor.id || !other.active {
@@ -914,6 +968,15 @@ impl App {
 
     /// M3: shares a direct chat with another team member, when the practice
     /// allows it (S8).
+    #[tracing::instrument(
+        skip_all,
+        fields(
+            practice = %actor.practice_id,
+            member = %Who::from(actor),
+            chat = %chat,
+            staff = %with,
+        )
+    )]
     pub async fn share_chat(&self, actor: &Staff, chat: ChatId, with: StaffId) -> AppResult<()> {
         let chat = self
             .store
@@ -945,11 +1008,24 @@ impl App {
         Ok(self.store.set_chat_sharing(actor.practice_id, on).await?)
     }
 
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor))
+    )]
     pub async fn chat_sharing_allowed(&self, actor: &Staff) -> AppResult<bool> {
         Ok(self.store.chat_sharing_allowed(actor.practice_id).await?)
     }
 
     /// M2: takes someone out of a chat.
+    #[tracing::instrument(
+        skip_all,
+        fields(
+            practice = %actor.practice_id,
+            member = %Who::from(actor),
+            chat = %chat,
+            removed = %Who::from(member),
+        )
+    )]
     pub async fn remove_from_chat(
         &self,
         actor: &Staff,
@@ -985,6 +1061,10 @@ impl App {
     }
 
     /// M6: staff delete a chat, its messages gone for good.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), chat = %chat)
+    )]
     pub async fn delete_chat(
         &self,
         actor: &Staff,
@@ -1031,6 +1111,15 @@ impl App {
     /// saving) runs on a blocking thread; this task reads the batches from
     /// the store and hands them over through a queue of two, so at most a
     /// few batches are in memory at once.
+    #[tracing::instrument(
+        skip_all,
+        fields(
+            practice = %actor.practice_id(),
+            member = %Who::from(actor),
+            chat = %chat,
+            format = format.extension(),
+        )
+    )]
     pub async fn export_chat(
         &self,
         actor: Actor<'_>,
@@ -1134,6 +1223,14 @@ impl App {
     /// X9: a contact's own answers to questions, in the clients she still
     /// reaches, as CSV or XLSX (the same writer as the chat export, batch
     /// by batch in constant memory); recorded.
+    #[tracing::instrument(
+        skip_all,
+        fields(
+            practice = %contact.practice_id,
+            member = %Who::from(contact),
+            format = format.extension(),
+        )
+    )]
     pub async fn export_my_answers(
         &self,
         contact: &crate::store::Contact,

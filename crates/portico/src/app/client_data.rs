@@ -12,6 +12,7 @@
 //! deletion queue; the erased people's sessions end and their sockets close.
 
 use super::sessions::ClientInfo;
+use super::spans::Who;
 use super::{App, AppError, AppResult, policy};
 use crate::domain::{ClientId, ContactId, ValidationError};
 use crate::local_time::Viewer;
@@ -149,6 +150,10 @@ impl Items {
 
 impl App {
     /// X5: the client and its contacts, for the Data tab (admins).
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), client = %client)
+    )]
     pub async fn client_data(
         &self,
         actor: &Staff,
@@ -165,6 +170,10 @@ impl App {
 
     /// X5: everything Portico holds on a client, as one ZIP (see the
     /// module's note); recorded once written.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), client = %client)
+    )]
     pub async fn export_client(
         &self,
         actor: &Staff,
@@ -438,6 +447,10 @@ impl App {
     /// X5: erases a client after its name was typed (see
     /// [`crate::store::StoreTx::erase_client`]); recorded in the same
     /// transaction.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), client = %client)
+    )]
     pub async fn erase_client(
         &self,
         actor: &Staff,
@@ -467,6 +480,15 @@ impl App {
     }
 
     /// X5: erases a contact of a client after her name was typed.
+    #[tracing::instrument(
+        skip_all,
+        fields(
+            practice = %actor.practice_id,
+            member = %Who::from(actor),
+            client = %client,
+            contact = %contact,
+        )
+    )]
     pub async fn erase_contact(
         &self,
         actor: &Staff,

@@ -2,6 +2,7 @@
 //! with the place to deal with it.
 
 use super::questions::Actor;
+use super::spans::Who;
 use super::{App, AppError, AppResult, policy};
 use crate::domain::{ChatId, ClientId, Millis};
 use crate::store::{
@@ -71,6 +72,10 @@ impl App {
     /// after, reminders that ran out, invitations not accepted after
     /// [`INVITATION_NUDGE_DAYS`] days (their clients' contacts; admins:
     /// every contact), and, for admins, undeliverable messages.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor))
+    )]
     pub async fn staff_waiting(&self, actor: &Staff) -> AppResult<Waiting> {
         if !actor.active {
             return Err(AppError::Forbidden);

@@ -3,6 +3,7 @@
 //! asking: staff of the practice, or a contact who may see the question (Q3).
 
 use super::sessions::ClientInfo;
+use super::spans::Who;
 use super::{App, AppError, AppResult, policy};
 use crate::domain::{ClientId, ContactId, FileId, QuestionId, ValidationError};
 use crate::files::StoredFile;
@@ -307,6 +308,10 @@ impl App {
     }
 
     /// Q1: staff ask a client one or many questions at once.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), client = %client)
+    )]
     pub async fn ask_questions(
         &self,
         actor: &Staff,
@@ -425,6 +430,10 @@ impl App {
     }
 
     /// Q2: questions for staff, by client and state, or practice-wide.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor))
+    )]
     pub async fn staff_questions(
         &self,
         actor: &Staff,
@@ -440,6 +449,10 @@ impl App {
     }
 
     /// Q2: how many questions each client has in each state.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor))
+    )]
     pub async fn question_counts(
         &self,
         actor: &Staff,
@@ -479,6 +492,10 @@ impl App {
     }
 
     /// A question the actor may see, or "not found".
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id(), member = %Who::from(actor), question = %id)
+    )]
     pub async fn visible_question(
         &self,
         actor: Actor<'_>,
@@ -510,6 +527,10 @@ impl App {
         }
     }
 
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id(), member = %Who::from(actor), question = %id)
+    )]
     pub async fn thread(&self, actor: Actor<'_>, id: QuestionId) -> AppResult<Thread> {
         let question = self.visible_question(actor, id).await?;
         let p = question.question.practice_id;
@@ -519,6 +540,10 @@ impl App {
     }
 
     /// A thread as `actor` sees it, without marking anything seen (P7).
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id(), member = %Who::from(actor), question = %id)
+    )]
     pub async fn thread_unseen(&self, actor: Actor<'_>, id: QuestionId) -> AppResult<Thread> {
         let question = self.visible_question(actor, id).await?;
         let p = question.question.practice_id;
@@ -643,6 +668,10 @@ impl App {
 
     /// Q1: a contact answers with text and files; the question now waits
     /// for the practice.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %contact.practice_id, member = %Who::from(contact), question = %id)
+    )]
     pub async fn answer_question(
         &self,
         contact: &Contact,
@@ -682,6 +711,10 @@ impl App {
 
     /// Q1: staff follow up in the same thread; the question is open again.
     /// An `urgent` follow-up reaches contacts in their quiet hours (X7).
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), question = %id)
+    )]
     pub async fn follow_up_question(
         &self,
         actor: &Staff,
@@ -709,6 +742,10 @@ impl App {
     }
 
     /// Q2: staff resolve a question, or reopen a resolved one.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), question = %id)
+    )]
     pub async fn set_question_resolved(
         &self,
         actor: &Staff,
@@ -744,6 +781,10 @@ impl App {
     /// Q4: staff move a question to another contact (`Some`), or back to
     /// every contact of the client (`None`), optionally with a follow-up in
     /// the same step. Moving it to whoever has it already is refused.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), question = %id)
+    )]
     pub async fn reassign_question(
         &self,
         actor: &Staff,
@@ -851,6 +892,10 @@ impl App {
     /// A question a contact no longer sees because it was moved to another
     /// contact of a client she still reaches: that client, so her portal
     /// can say so. `None` for any other question (it stays "not found").
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %contact.practice_id, member = %Who::from(contact), question = %id)
+    )]
     pub async fn moved_away_from(
         &self,
         contact: &Contact,
@@ -899,6 +944,10 @@ impl App {
     }
 
     /// A file downloaded (its bytes about to be sent), recorded (X2).
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id(), member = %Who::from(actor), file = %id)
+    )]
     pub async fn download_file(
         &self,
         actor: Actor<'_>,

@@ -6,6 +6,7 @@
 //! Slots are claimed in the store (one row per contact and slot), so a slot
 //! is sent once however many instances run or how often this runs.
 
+use super::spans::Who;
 use super::{App, AppError, AppResult, policy};
 use crate::delivery::email::reminder_email;
 use crate::domain::{Millis, PhoneNumber, issue_secret};
@@ -310,6 +311,10 @@ impl App {
     }
 
     /// Staff see, per contact, when they were last reminded and what comes next.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), client = %client)
+    )]
     pub async fn reminder_status(
         &self,
         actor: &Staff,
@@ -369,6 +374,10 @@ impl App {
     }
 
     /// Q5: staff set a client's reminder schedule.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), client = %client)
+    )]
     pub async fn set_reminder_schedule(
         &self,
         actor: &Staff,
@@ -401,6 +410,10 @@ impl App {
     }
 
     /// X7, Q5: the practice's time zone (admins), the default for contacts.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor))
+    )]
     pub async fn set_practice_time_zone(
         &self,
         actor: &Staff,
@@ -426,6 +439,10 @@ impl App {
             .await?)
     }
 
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor))
+    )]
     pub async fn practice_time_zone(&self, actor: &Staff) -> AppResult<String> {
         Ok(self.store.practice_time_zone(actor.practice_id).await?)
     }
@@ -467,6 +484,10 @@ impl App {
 
     /// X15: the zone a person chose for the times they read, as their
     /// account page shows it (empty: the practice's).
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id(), member = %Who::from(actor))
+    )]
     pub async fn my_time_zone(&self, actor: crate::app::questions::Actor<'_>) -> AppResult<String> {
         match actor {
             crate::app::questions::Actor::Staff(staff) => {
@@ -477,6 +498,10 @@ impl App {
     }
 
     /// X15: a person chooses their own time zone (empty: the practice's).
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id(), member = %Who::from(actor))
+    )]
     pub async fn set_my_time_zone(
         &self,
         actor: crate::app::questions::Actor<'_>,
@@ -492,6 +517,10 @@ impl App {
         }
     }
 
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor))
+    )]
     pub async fn alerts(&self, actor: &Staff) -> AppResult<Vec<crate::store::Alert>> {
         Ok(self
             .store
@@ -499,6 +528,10 @@ impl App {
             .await?)
     }
 
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor))
+    )]
     pub async fn mark_alerts_read(&self, actor: &Staff) -> AppResult<()> {
         Ok(self
             .store

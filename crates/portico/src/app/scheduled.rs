@@ -8,6 +8,7 @@
 
 use super::chats::{MAX_MESSAGE_CHARS, SendInput};
 use super::questions::{Actor, QuestionInput};
+use super::spans::Who;
 use super::{App, AppError, AppResult};
 use crate::domain::{ChatId, ClientId, Millis, ValidationError};
 use crate::store::{
@@ -81,6 +82,10 @@ impl App {
     }
 
     /// X10: schedules a message in a chat the staff member is in.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), chat = %chat)
+    )]
     pub async fn schedule_message(
         &self,
         actor: &Staff,
@@ -109,6 +114,10 @@ impl App {
     }
 
     /// The staff member's own messages waiting in a chat (nobody else's).
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), chat = %chat)
+    )]
     pub async fn scheduled_messages(
         &self,
         actor: &Staff,
@@ -133,6 +142,10 @@ impl App {
     }
 
     /// One of the author's scheduled messages.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), scheduled = %id)
+    )]
     pub async fn scheduled_message(
         &self,
         actor: &Staff,
@@ -148,6 +161,10 @@ impl App {
     }
 
     /// Changes the text and time of a message not yet sent.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), scheduled = %id)
+    )]
     pub async fn edit_scheduled(
         &self,
         actor: &Staff,
@@ -175,6 +192,10 @@ impl App {
     }
 
     /// Cancels a message not yet sent.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), scheduled = %id)
+    )]
     pub async fn cancel_scheduled(&self, actor: &Staff, id: uuid::Uuid) -> AppResult<ChatId> {
         let item = self.store.get_scheduled(actor.practice_id, id).await?;
         if item.author != actor.id {
@@ -303,6 +324,10 @@ impl App {
     }
 
     /// X10: schedules a question of a client the staff member may open.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), client = %client)
+    )]
     pub async fn schedule_question(
         &self,
         actor: &Staff,
@@ -318,6 +343,10 @@ impl App {
 
     /// The staff member's own questions waiting for a client (nobody
     /// else's).
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), client = %client)
+    )]
     pub async fn scheduled_questions(
         &self,
         actor: &Staff,
@@ -334,6 +363,10 @@ impl App {
     }
 
     /// One of the author's scheduled questions.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), scheduled = %id)
+    )]
     pub async fn scheduled_question(
         &self,
         actor: &Staff,
@@ -351,6 +384,10 @@ impl App {
     }
 
     /// Changes a question not yet asked.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), scheduled = %id)
+    )]
     pub async fn edit_scheduled_question(
         &self,
         actor: &Staff,
@@ -371,6 +408,10 @@ impl App {
     }
 
     /// Cancels a question not yet asked.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), scheduled = %id)
+    )]
     pub async fn cancel_scheduled_question(
         &self,
         actor: &Staff,

@@ -6,6 +6,7 @@
 //! assignment); here only who is asking.
 
 use super::questions::Actor;
+use super::spans::Who;
 use super::{App, AppError, AppResult};
 use crate::domain::SearchQuery;
 use crate::store::{AnswerHit, ClientHit, ContactHit, FileHit, MessageHit, QuestionHit, Searcher};
@@ -42,6 +43,10 @@ impl SearchResults {
 impl App {
     /// Everything matching `query` that `actor` may see. The kinds are
     /// looked up side by side.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id(), member = %Who::from(actor))
+    )]
     pub async fn search(&self, actor: Actor<'_>, query: &SearchQuery) -> AppResult<SearchResults> {
         let (practice, searcher) = match actor {
             Actor::Staff(staff) if !staff.active => return Err(AppError::Forbidden),

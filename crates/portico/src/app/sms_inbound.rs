@@ -69,6 +69,7 @@ fn keyword(body: &str) -> Option<bool> {
 impl App {
     /// Takes one received text; `provider_id` (the provider's message id)
     /// makes a second delivery of it a no-op.
+    #[tracing::instrument(skip_all)]
     pub async fn receive_sms(
         &self,
         from: &str,

@@ -4,6 +4,7 @@
 //! them, in their own transactions (see [`crate::store::WebhookPost`]).
 
 use super::sessions::ClientInfo;
+use super::spans::Who;
 use super::{App, AppError, AppResult, FieldCheck, policy};
 use crate::delivery::webhooks::{self, AddressRefusal, ROTATION_OVERLAP};
 use crate::domain::{Millis, ValidationError, WebhookId};
@@ -59,6 +60,10 @@ impl App {
         )
     }
 
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor))
+    )]
     pub async fn integrations(&self, actor: &Staff) -> AppResult<Integrations> {
         admin(actor)?;
         Ok(Integrations {
@@ -68,6 +73,10 @@ impl App {
     }
 
     /// One endpoint and its recent deliveries, newest first.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), webhook = %id)
+    )]
     pub async fn webhook_endpoint(
         &self,
         actor: &Staff,
@@ -135,6 +144,10 @@ impl App {
     }
 
     /// Registers an endpoint, enabled, with a new secret.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor))
+    )]
     pub async fn create_webhook(
         &self,
         actor: &Staff,
@@ -152,6 +165,10 @@ impl App {
             .await?)
     }
 
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), webhook = %id)
+    )]
     pub async fn update_webhook(
         &self,
         actor: &Staff,
@@ -171,6 +188,10 @@ impl App {
         Ok(())
     }
 
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), webhook = %id)
+    )]
     pub async fn set_webhook_enabled(
         &self,
         actor: &Staff,
@@ -191,6 +212,10 @@ impl App {
         Ok(())
     }
 
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), webhook = %id)
+    )]
     pub async fn delete_webhook(
         &self,
         actor: &Staff,
@@ -209,6 +234,10 @@ impl App {
     }
 
     /// A new secret; the old one keeps signing, beside it, for a day.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), webhook = %id)
+    )]
     pub async fn rotate_webhook_secret(
         &self,
         actor: &Staff,
@@ -236,6 +265,10 @@ impl App {
     }
 
     /// Queues a `webhook.test` event for one endpoint.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor), webhook = %id)
+    )]
     pub async fn send_webhook_test(&self, actor: &Staff, id: WebhookId) -> AppResult<()> {
         admin(actor)?;
         let endpoint = self.store.webhook_endpoint(actor.practice_id, id).await?;
@@ -248,6 +281,10 @@ impl App {
     }
 
     /// Whether payloads carry message and question text.
+    #[tracing::instrument(
+        skip_all,
+        fields(practice = %actor.practice_id, member = %Who::from(actor))
+    )]
     pub async fn set_webhook_content(
         &self,
         actor: &Staff,
