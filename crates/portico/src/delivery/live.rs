@@ -35,17 +35,7 @@ pub const SOCKET_QUEUE: usize = 64;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LiveEvent {
     /// A new message in a chat (M3).
-    Message {
-        chat: ChatId,
-        seq: i64,
-        sender_name: String,
-        /// Absent when too long to relay: the page fetches the message.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        body: Option<String>,
-        /// What the page shows until it reads the message's own markup,
-        /// in each reader's time zone (X15).
-        at: String,
-    },
+    Message(Written),
     /// Staff see that the client read up to `seq` (M8).
     Read {
         chat: ChatId,
@@ -62,45 +52,53 @@ pub enum LiveEvent {
     },
     /// A chat was deleted.
     Deleted { chat: ChatId },
-    /// Staff: a client wrote in a chat they look after (N1).
-    Alert {
-        chat: ChatId,
-        seq: i64,
-        sender_name: String,
-        /// Absent when too long to relay: the bar says "A client wrote."
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        body: Option<String>,
-        at: String,
-    },
+    /// Staff: a client wrote in a chat they look after (N1); the text is
+    /// the alert's ("Hannah wrote about Northwind Bakery").
+    Alert(Written),
+}
+
+/// What someone wrote in a chat, as a message or an alert carries it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Written {
+    pub chat: ChatId,
+    pub seq: i64,
+    pub sender_name: String,
+    /// Absent when too long to relay: the page fetches the message (an
+    /// alert says "A client wrote.").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// What the page shows until it reads the message's own markup, in
+    /// each reader's time zone (X15).
+    pub at: String,
 }
 
 impl LiveEvent {
     /// A message that was just stored.
     pub fn message(message: &Message) -> Self {
-        LiveEvent::Message {
+        LiveEvent::Message(Written {
             chat: message.chat_id,
             seq: message.seq,
             sender_name: message.sender_name.clone(),
             body: Some(message.body.clone()),
             at: JUST_NOW.to_owned(),
-        }
+        })
     }
 
-    /// A client wrote `text` (N1).
+    /// A client wrote in `chat` (N1): `text` says so.
     pub fn alert(chat: ChatId, seq: i64, sender_name: &str, text: String) -> Self {
-        LiveEvent::Alert {
+        LiveEvent::Alert(Written {
             chat,
             seq,
             sender_name: sender_name.to_owned(),
             body: Some(text),
             at: JUST_NOW.to_owned(),
-        }
+        })
     }
 
     /// The event without its text, for a relay that cannot carry it.
     pub fn drop_body(&mut self) {
-        if let LiveEvent::Message { body, .. } | LiveEvent::Alert { body, .. } = self {
-            *body = None;
+        if let LiveEvent::Message(written) | LiveEvent::Alert(written) = self {
+            written.body = None;
         }
     }
 }
@@ -509,20 +507,20 @@ mod tests {
     use crate::domain::{ContactId, StaffId};
 
     fn message(seq: i64) -> LiveEvent {
-        LiveEvent::Message {
+        LiveEvent::Message(Written {
             chat: ChatId::new(),
             seq,
             sender_name: "Hannah".into(),
             body: Some("Hello".into()),
             at: JUST_NOW.into(),
-        }
+        })
     }
 
     fn heard(subscription: &mut Subscription) -> Vec<i64> {
         let mut seqs = Vec::new();
         while let Ok(frame) = subscription.events.try_recv() {
-            if let Ok(LiveEvent::Message { seq, .. }) = serde_json::from_slice(&frame) {
-                seqs.push(seq);
+            if let Ok(LiveEvent::Message(written)) = serde_json::from_slice(&frame) {
+                seqs.push(written.seq);
             }
         }
         seqs
@@ -625,6 +623,13 @@ mod tests {
         assert_eq!(
             json(&LiveEvent::Deleted { chat }),
             serde_json::json!({"kind": "deleted", "chat": chat})
+        );
+        assert_eq!(
+            json(&LiveEvent::alert(chat, 7, "hannah", "hannah wrote".into())),
+            serde_json::json!({
+                "kind": "alert", "chat": chat, "seq": 7, "sender_name": "hannah",
+                "body": "hannah wrote", "at": "just now",
+            })
         );
         let mut long = message(7);
         long.drop_body();
