@@ -3,10 +3,11 @@
 //! (a logo in an e-mail is fetched without a session).
 
 use super::sessions::ClientInfo;
-use super::spans::Who;
+use super::spans::person;
 use super::{App, AppError, AppResult, policy};
 use crate::domain::{PracticeId, ValidationError};
 use crate::store::Staff;
+use tracing::instrument;
 
 /// The largest logo accepted.
 pub const MAX_LOGO_BYTES: usize = 512 * 1024;
@@ -109,10 +110,7 @@ impl App {
     }
 
     /// Sets (or, with an empty text, removes) the practice's accent colour.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor))
-    )]
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn set_accent_colour(
         &self,
         actor: &Staff,
@@ -144,10 +142,7 @@ impl App {
     }
 
     /// Replaces the practice's logo, once its bytes are an accepted image.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor))
-    )]
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn set_logo(
         &self,
         actor: &Staff,
@@ -177,10 +172,7 @@ impl App {
             .await?)
     }
 
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor))
-    )]
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn remove_logo(&self, actor: &Staff, origin: &ClientInfo) -> AppResult<()> {
         self.branding_admin(actor)?;
         let entry = self
@@ -197,7 +189,7 @@ impl App {
 
     /// A practice's logo, for anyone (it is on its sign-in page and in its
     /// e-mails).
-    #[tracing::instrument(skip_all, fields(practice = %practice))]
+    #[instrument(skip_all, fields(practice = %practice))]
     pub async fn logo(&self, practice: PracticeId) -> AppResult<Option<Logo>> {
         Ok(self
             .store
@@ -210,7 +202,7 @@ impl App {
     }
 
     /// A practice's accent colour, for its stylesheet.
-    #[tracing::instrument(skip_all, fields(practice = %practice))]
+    #[instrument(skip_all, fields(practice = %practice))]
     pub async fn accent_colour(&self, practice: PracticeId) -> AppResult<Option<AccentColour>> {
         let stored = match self.store.get_practice(practice).await {
             Ok(p) => p.accent_colour,

@@ -5,11 +5,12 @@
 
 use super::chats::ChatView;
 use super::questions::Actor;
-use super::spans::Who;
+use super::spans::person;
 use super::{App, AppError, AppResult};
 use crate::delivery::live::LiveEvent;
 use crate::domain::{ChatId, FileId, Millis, PracticeId};
 use crate::store::{Chat, ChatSummary, FileMeta, Member, Message, Staff};
+use tracing::instrument;
 
 /// The longest side of a thumbnail, in pixels.
 pub const THUMB_SIDE: u32 = 480;
@@ -305,10 +306,9 @@ impl App {
     /// The thumbnail of a picture shared in a chat (or a question), for
     /// someone who may see the file: made once, then kept in the file store
     /// next to the original.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id(), member = %Who::from(actor), file = %id)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id(), by = %person(actor), file = %id
+    ))]
     pub async fn thumbnail(&self, actor: Actor<'_>, id: FileId) -> AppResult<Vec<u8>> {
         let file = self.file_for(actor, id).await?;
         if file_look(&file) != FileLook::Image {
@@ -341,10 +341,9 @@ impl App {
     }
 
     /// Renames a group chat; its members see "Olivia renamed the chat".
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor), chat = %chat)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), chat = %chat
+    ))]
     pub async fn rename_chat(&self, actor: &Staff, chat: ChatId, title: &str) -> AppResult<()> {
         let chat = self
             .store

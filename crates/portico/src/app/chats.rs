@@ -4,7 +4,7 @@
 
 use super::questions::Actor;
 use super::sessions::ClientInfo;
-use super::spans::Who;
+use super::spans::person;
 use super::{App, AppError, AppResult, policy};
 use crate::delivery::live::LiveEvent;
 use crate::domain::{ChatId, ClientId, ContactId, PracticeId, StaffId, ValidationError};
@@ -13,6 +13,7 @@ use crate::store::group_commit::NewMessage;
 use crate::store::{
     AuditKind, Chat, ChatSummary, ContactStatus, Member, MemberState, Message, NewAudit, Staff,
 };
+use tracing::instrument;
 
 /// The longest message.
 pub const MAX_MESSAGE_CHARS: usize = 5_000;
@@ -138,15 +139,9 @@ fn who(actor: Actor<'_>) -> (PracticeId, Member, String) {
 impl App {
     /// M1, M15: the direct chat of a staff user and a client's contact,
     /// started if there is none. Only activated contacts can be messaged.
-    #[tracing::instrument(
-        skip_all,
-        fields(
-            practice = %actor.practice_id,
-            member = %Who::from(actor),
-            client = %client,
-            contact = %contact,
-        )
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client, contact = %contact
+    ))]
     pub async fn open_direct_chat(
         &self,
         actor: &Staff,
@@ -217,10 +212,7 @@ impl App {
     }
 
     /// M4: the actor's chats, latest message first, with unread counts.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id(), member = %Who::from(actor))
-    )]
+    #[instrument(skip_all, fields(practice = %actor.practice_id(), by = %person(actor)))]
     pub async fn chats_for(&self, actor: Actor<'_>) -> AppResult<Vec<ChatSummary>> {
         let (practice, member, _) = who(actor);
         let mut chats = self.store.chats_of(practice, member).await?;
@@ -231,10 +223,9 @@ impl App {
 
     /// A chat's newest messages; reading it marks it read, and tells the
     /// staff of the chat when a contact read it (M8).
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id(), member = %Who::from(actor), chat = %chat)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id(), by = %person(actor), chat = %chat
+    ))]
     pub async fn chat_view(
         &self,
         actor: Actor<'_>,
@@ -246,10 +237,9 @@ impl App {
 
     /// P7: a chat as `actor` sees it, for staff previewing a contact's
     /// portal: nothing is marked read, no receipt or alert changes.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id(), member = %Who::from(actor), chat = %chat)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id(), by = %person(actor), chat = %chat
+    ))]
     pub async fn chat_view_unread(
         &self,
         actor: Actor<'_>,
@@ -304,10 +294,9 @@ impl App {
 
     /// The messages after `seq` (at most a page), as a chat page shows them;
     /// reading them marks them read, as reading the page does (M8).
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id(), member = %Who::from(actor), chat = %chat, seq)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id(), by = %person(actor), chat = %chat, seq
+    ))]
     pub async fn chat_view_after(
         &self,
         actor: Actor<'_>,
@@ -443,10 +432,9 @@ impl App {
     }
 
     /// Messages after `seq`, for a page catching up after a dropped socket.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id(), member = %Who::from(actor), chat = %chat, seq)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id(), by = %person(actor), chat = %chat, seq
+    ))]
     pub async fn messages_after(
         &self,
         actor: Actor<'_>,
@@ -463,10 +451,9 @@ impl App {
 
     /// Sends a message. The same `idempotency_key` twice (a retry after a
     /// timeout) stores and delivers it once.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id(), member = %Who::from(actor), chat = %chat)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id(), by = %person(actor), chat = %chat
+    ))]
     pub async fn send_message(
         &self,
         actor: Actor<'_>,
@@ -478,10 +465,9 @@ impl App {
 
     /// A send from a request: a contact's files are recorded (X2) in the
     /// send's own transaction.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id(), member = %Who::from(actor), chat = %chat)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id(), by = %person(actor), chat = %chat
+    ))]
     pub async fn send_message_from(
         &self,
         actor: Actor<'_>,
@@ -722,10 +708,9 @@ impl ExportFormat {
 
 impl App {
     /// M4–M6, M10, M12: what a member does in a chat.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id(), member = %Who::from(actor), chat = %chat)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id(), by = %person(actor), chat = %chat
+    ))]
     pub async fn chat_action(
         &self,
         actor: Actor<'_>,
@@ -852,10 +837,7 @@ impl App {
     }
 
     /// M2: a group chat with any staff and contacts of the practice.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor))
-    )]
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn create_group_chat(
         &self,
         actor: &Staff,
@@ -887,10 +869,9 @@ impl App {
     }
 
     /// M2: adds people to a chat (a direct chat becomes a group).
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor), chat = %chat)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), chat = %chat
+    ))]
     pub async fn add_to_chat(
         &self,
         actor: &Staff,
@@ -926,10 +907,9 @@ impl App {
     }
 
     /// M7: the chat of two team members, started if there is none.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor), staff = %other)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), staff = %other
+    ))]
     pub async fn open_staff_chat(&self, actor: &Staff, other: StaffId) -> AppResult<Chat> {
         let other = self.store.get_staff(actor.practice_id, other).await?;
         if other.id == actor.id || !other.active {
@@ -968,15 +948,9 @@ impl App {
 
     /// M3: shares a direct chat with another team member, when the practice
     /// allows it (S8).
-    #[tracing::instrument(
-        skip_all,
-        fields(
-            practice = %actor.practice_id,
-            member = %Who::from(actor),
-            chat = %chat,
-            staff = %with,
-        )
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), chat = %chat, staff = %with
+    ))]
     pub async fn share_chat(&self, actor: &Staff, chat: ChatId, with: StaffId) -> AppResult<()> {
         let chat = self
             .store
@@ -1008,24 +982,15 @@ impl App {
         Ok(self.store.set_chat_sharing(actor.practice_id, on).await?)
     }
 
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor))
-    )]
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn chat_sharing_allowed(&self, actor: &Staff) -> AppResult<bool> {
         Ok(self.store.chat_sharing_allowed(actor.practice_id).await?)
     }
 
     /// M2: takes someone out of a chat.
-    #[tracing::instrument(
-        skip_all,
-        fields(
-            practice = %actor.practice_id,
-            member = %Who::from(actor),
-            chat = %chat,
-            removed = %Who::from(member),
-        )
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), chat = %chat, removed = %person(member)
+    ))]
     pub async fn remove_from_chat(
         &self,
         actor: &Staff,
@@ -1061,10 +1026,9 @@ impl App {
     }
 
     /// M6: staff delete a chat, its messages gone for good.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor), chat = %chat)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), chat = %chat
+    ))]
     pub async fn delete_chat(
         &self,
         actor: &Staff,
@@ -1111,15 +1075,9 @@ impl App {
     /// saving) runs on a blocking thread; this task reads the batches from
     /// the store and hands them over through a queue of two, so at most a
     /// few batches are in memory at once.
-    #[tracing::instrument(
-        skip_all,
-        fields(
-            practice = %actor.practice_id(),
-            member = %Who::from(actor),
-            chat = %chat,
-            format = format.extension(),
-        )
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id(), by = %person(actor), chat = %chat
+    ))]
     pub async fn export_chat(
         &self,
         actor: Actor<'_>,
@@ -1223,14 +1181,7 @@ impl App {
     /// X9: a contact's own answers to questions, in the clients she still
     /// reaches, as CSV or XLSX (the same writer as the chat export, batch
     /// by batch in constant memory); recorded.
-    #[tracing::instrument(
-        skip_all,
-        fields(
-            practice = %contact.practice_id,
-            member = %Who::from(contact),
-            format = format.extension(),
-        )
-    )]
+    #[instrument(skip_all, fields(practice = %contact.practice_id, by = %person(contact)))]
     pub async fn export_my_answers(
         &self,
         contact: &crate::store::Contact,

@@ -12,7 +12,7 @@
 //! deletion queue; the erased people's sessions end and their sockets close.
 
 use super::sessions::ClientInfo;
-use super::spans::Who;
+use super::spans::person;
 use super::{App, AppError, AppResult, policy};
 use crate::domain::{ClientId, ContactId, ValidationError};
 use crate::local_time::Viewer;
@@ -22,6 +22,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::json;
 use std::io::{Seek, Write};
+use tracing::instrument;
 
 fn admin(actor: &Staff) -> AppResult<()> {
     if policy::staff_may_manage_practice(actor, actor.practice_id) {
@@ -150,10 +151,9 @@ impl Items {
 
 impl App {
     /// X5: the client and its contacts, for the Data tab (admins).
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor), client = %client)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client
+    ))]
     pub async fn client_data(
         &self,
         actor: &Staff,
@@ -170,10 +170,9 @@ impl App {
 
     /// X5: everything Portico holds on a client, as one ZIP (see the
     /// module's note); recorded once written.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor), client = %client)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client
+    ))]
     pub async fn export_client(
         &self,
         actor: &Staff,
@@ -447,10 +446,9 @@ impl App {
     /// X5: erases a client after its name was typed (see
     /// [`crate::store::StoreTx::erase_client`]); recorded in the same
     /// transaction.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor), client = %client)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client
+    ))]
     pub async fn erase_client(
         &self,
         actor: &Staff,
@@ -480,15 +478,9 @@ impl App {
     }
 
     /// X5: erases a contact of a client after her name was typed.
-    #[tracing::instrument(
-        skip_all,
-        fields(
-            practice = %actor.practice_id,
-            member = %Who::from(actor),
-            client = %client,
-            contact = %contact,
-        )
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client, contact = %contact
+    ))]
     pub async fn erase_contact(
         &self,
         actor: &Staff,

@@ -3,7 +3,7 @@
 //! e-mail after the window, through the outbox; a push that was delivered
 //! and opened stands for the e-mail of the same items.
 
-use super::spans::Who;
+use super::spans::person;
 use super::{App, AppError, AppResult};
 use crate::delivery::push::{VapidKey, origin_of};
 use crate::domain::{Millis, PracticeId, ValidationError, hash_secret, issue_secret};
@@ -11,6 +11,7 @@ use crate::store::{
     Channel, Member, NewOutboxItem, NewPushNotice, NewPushSubscription, PushState,
     PushSubscription, Recipient,
 };
+use tracing::instrument;
 
 /// What the server needs to offer Web Push.
 #[derive(Clone, Debug)]
@@ -109,7 +110,7 @@ impl App {
 
     /// X12: a person asks to be notified on the device `endpoint` names.
     /// Only for themselves: `me` is the signed-in person.
-    #[tracing::instrument(skip_all, fields(practice = %practice, member = %Who::from(me)))]
+    #[instrument(skip_all, fields(practice = %practice, by = %person(me)))]
     pub async fn add_push_device(
         &self,
         practice: PracticeId,
@@ -153,7 +154,7 @@ impl App {
     }
 
     /// A person's own devices.
-    #[tracing::instrument(skip_all, fields(practice = %practice, member = %Who::from(me)))]
+    #[instrument(skip_all, fields(practice = %practice, by = %person(me)))]
     pub async fn my_push_devices(
         &self,
         practice: PracticeId,
@@ -163,7 +164,7 @@ impl App {
     }
 
     /// A person removes one of their own devices; another's is not found.
-    #[tracing::instrument(skip_all, fields(practice = %practice, member = %Who::from(me)))]
+    #[instrument(skip_all, fields(practice = %practice, by = %person(me)))]
     pub async fn remove_push_device(
         &self,
         practice: PracticeId,
@@ -178,7 +179,7 @@ impl App {
 
     /// The notification was clicked: it is marked opened (so the same
     /// items are not e-mailed) and its exact place returned.
-    #[tracing::instrument(skip_all)]
+    #[instrument(skip_all)]
     pub async fn open_push(&self, token: &str) -> AppResult<String> {
         match self
             .store

@@ -6,7 +6,7 @@
 //! Slots are claimed in the store (one row per contact and slot), so a slot
 //! is sent once however many instances run or how often this runs.
 
-use super::spans::Who;
+use super::spans::person;
 use super::{App, AppError, AppResult, policy};
 use crate::delivery::email::reminder_email;
 use crate::domain::{Millis, PhoneNumber, issue_secret};
@@ -16,6 +16,7 @@ use crate::store::{
 };
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
+use tracing::instrument;
 
 /// How long the sign-in link in a reminder works.
 const REMINDER_LINK_MS: i64 = 3 * 24 * 3_600_000;
@@ -311,10 +312,9 @@ impl App {
     }
 
     /// Staff see, per contact, when they were last reminded and what comes next.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor), client = %client)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client
+    ))]
     pub async fn reminder_status(
         &self,
         actor: &Staff,
@@ -374,10 +374,9 @@ impl App {
     }
 
     /// Q5: staff set a client's reminder schedule.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor), client = %client)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client
+    ))]
     pub async fn set_reminder_schedule(
         &self,
         actor: &Staff,
@@ -410,10 +409,7 @@ impl App {
     }
 
     /// X7, Q5: the practice's time zone (admins), the default for contacts.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor))
-    )]
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn set_practice_time_zone(
         &self,
         actor: &Staff,
@@ -439,10 +435,7 @@ impl App {
             .await?)
     }
 
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor))
-    )]
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn practice_time_zone(&self, actor: &Staff) -> AppResult<String> {
         Ok(self.store.practice_time_zone(actor.practice_id).await?)
     }
@@ -484,10 +477,7 @@ impl App {
 
     /// X15: the zone a person chose for the times they read, as their
     /// account page shows it (empty: the practice's).
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id(), member = %Who::from(actor))
-    )]
+    #[instrument(skip_all, fields(practice = %actor.practice_id(), by = %person(actor)))]
     pub async fn my_time_zone(&self, actor: crate::app::questions::Actor<'_>) -> AppResult<String> {
         match actor {
             crate::app::questions::Actor::Staff(staff) => {
@@ -498,10 +488,7 @@ impl App {
     }
 
     /// X15: a person chooses their own time zone (empty: the practice's).
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id(), member = %Who::from(actor))
-    )]
+    #[instrument(skip_all, fields(practice = %actor.practice_id(), by = %person(actor)))]
     pub async fn set_my_time_zone(
         &self,
         actor: crate::app::questions::Actor<'_>,
@@ -517,10 +504,7 @@ impl App {
         }
     }
 
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor))
-    )]
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn alerts(&self, actor: &Staff) -> AppResult<Vec<crate::store::Alert>> {
         Ok(self
             .store
@@ -528,10 +512,7 @@ impl App {
             .await?)
     }
 
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor))
-    )]
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn mark_alerts_read(&self, actor: &Staff) -> AppResult<()> {
         Ok(self
             .store

@@ -8,7 +8,7 @@
 
 use super::chats::{MAX_MESSAGE_CHARS, SendInput};
 use super::questions::{Actor, QuestionInput};
-use super::spans::Who;
+use super::spans::person;
 use super::{App, AppError, AppResult};
 use crate::domain::{ChatId, ClientId, Millis, ValidationError};
 use crate::store::{
@@ -16,6 +16,7 @@ use crate::store::{
 };
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
+use tracing::instrument;
 
 /// How long an instance holds a claimed message before another may take it.
 const LEASE_MS: i64 = 5 * 60 * 1000;
@@ -82,10 +83,9 @@ impl App {
     }
 
     /// X10: schedules a message in a chat the staff member is in.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor), chat = %chat)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), chat = %chat
+    ))]
     pub async fn schedule_message(
         &self,
         actor: &Staff,
@@ -114,10 +114,9 @@ impl App {
     }
 
     /// The staff member's own messages waiting in a chat (nobody else's).
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor), chat = %chat)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), chat = %chat
+    ))]
     pub async fn scheduled_messages(
         &self,
         actor: &Staff,
@@ -142,10 +141,9 @@ impl App {
     }
 
     /// One of the author's scheduled messages.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor), scheduled = %id)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), scheduled = %id
+    ))]
     pub async fn scheduled_message(
         &self,
         actor: &Staff,
@@ -161,10 +159,9 @@ impl App {
     }
 
     /// Changes the text and time of a message not yet sent.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor), scheduled = %id)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), scheduled = %id
+    ))]
     pub async fn edit_scheduled(
         &self,
         actor: &Staff,
@@ -192,10 +189,9 @@ impl App {
     }
 
     /// Cancels a message not yet sent.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor), scheduled = %id)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), scheduled = %id
+    ))]
     pub async fn cancel_scheduled(&self, actor: &Staff, id: uuid::Uuid) -> AppResult<ChatId> {
         let item = self.store.get_scheduled(actor.practice_id, id).await?;
         if item.author != actor.id {
@@ -324,10 +320,9 @@ impl App {
     }
 
     /// X10: schedules a question of a client the staff member may open.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor), client = %client)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client
+    ))]
     pub async fn schedule_question(
         &self,
         actor: &Staff,
@@ -343,10 +338,9 @@ impl App {
 
     /// The staff member's own questions waiting for a client (nobody
     /// else's).
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor), client = %client)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client
+    ))]
     pub async fn scheduled_questions(
         &self,
         actor: &Staff,
@@ -363,10 +357,9 @@ impl App {
     }
 
     /// One of the author's scheduled questions.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor), scheduled = %id)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), scheduled = %id
+    ))]
     pub async fn scheduled_question(
         &self,
         actor: &Staff,
@@ -384,10 +377,9 @@ impl App {
     }
 
     /// Changes a question not yet asked.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor), scheduled = %id)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), scheduled = %id
+    ))]
     pub async fn edit_scheduled_question(
         &self,
         actor: &Staff,
@@ -408,10 +400,9 @@ impl App {
     }
 
     /// Cancels a question not yet asked.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id, member = %Who::from(actor), scheduled = %id)
-    )]
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), scheduled = %id
+    ))]
     pub async fn cancel_scheduled_question(
         &self,
         actor: &Staff,

@@ -6,10 +6,11 @@
 //! assignment); here only who is asking.
 
 use super::questions::Actor;
-use super::spans::Who;
+use super::spans::person;
 use super::{App, AppError, AppResult};
 use crate::domain::SearchQuery;
 use crate::store::{AnswerHit, ClientHit, ContactHit, FileHit, MessageHit, QuestionHit, Searcher};
+use tracing::instrument;
 
 /// At most this many results of each kind.
 pub const PER_KIND: i64 = 20;
@@ -43,10 +44,7 @@ impl SearchResults {
 impl App {
     /// Everything matching `query` that `actor` may see. The kinds are
     /// looked up side by side.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %actor.practice_id(), member = %Who::from(actor))
-    )]
+    #[instrument(skip_all, fields(practice = %actor.practice_id(), by = %person(actor)))]
     pub async fn search(&self, actor: Actor<'_>, query: &SearchQuery) -> AppResult<SearchResults> {
         let (practice, searcher) = match actor {
             Actor::Staff(staff) if !staff.active => return Err(AppError::Forbidden),

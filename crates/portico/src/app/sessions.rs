@@ -273,10 +273,9 @@ impl App {
     }
 
     /// X2: the signed-in person signs out; recorded.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %identity.practice.id, member = %super::spans::Who::from(identity))
-    )]
+    #[tracing::instrument(skip_all, fields(
+        practice = %identity.practice.id, by = %super::spans::person(identity)
+    ))]
     pub async fn sign_out_person(
         &self,
         identity: &Identity,
@@ -342,10 +341,9 @@ impl App {
     }
 
     /// The signed-in person's sessions, this one marked.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %identity.practice.id, member = %super::spans::Who::from(identity))
-    )]
+    #[tracing::instrument(skip_all, fields(
+        practice = %identity.practice.id, by = %super::spans::person(identity)
+    ))]
     pub async fn sessions_of(&self, identity: &Identity) -> AppResult<Vec<SessionView>> {
         let sessions = self
             .store
@@ -366,10 +364,9 @@ impl App {
     }
 
     /// "Sign out everywhere else": every other session of this person ends.
-    #[tracing::instrument(
-        skip_all,
-        fields(practice = %identity.practice.id, member = %super::spans::Who::from(identity))
-    )]
+    #[tracing::instrument(skip_all, fields(
+        practice = %identity.practice.id, by = %super::spans::person(identity)
+    ))]
     pub async fn sign_out_other_sessions(
         &self,
         identity: &Identity,

@@ -1,20 +1,32 @@
 //! What the spans of use cases record: ids only, never a name, an e-mail
 //! address, a phone number, a text, a password, a secret or a token.
 //!
-//! Each use case that answers a request opens a span
-//! (`#[tracing::instrument(skip_all, fields(…))]`, arguments listed one
-//! by one) inside the request's span, so the log of a slow request shows
-//! which use case its time went to.
+//! Each use case that answers a request opens a span inside the request's
+//! one, its arguments listed one by one, e.g.
+//! `#[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]`.
+//! Every line logged in it names them, and at `debug` its close gives the
+//! time spent in it (`telemetry.rs`): where a slow request's time went.
 
 use super::questions::Actor;
 use super::sessions::{Identity, Person};
 use crate::store::{Contact, Member, Staff};
 use std::fmt;
+use tracing::field::DisplayValue;
 
 /// The person acting, or a member named by a use case, as a span records
 /// it: `staff:<id>` or `contact:<id>`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Who(Member);
+
+/// The person acting (`by = %person(actor)`), or a member named.
+pub(crate) fn person(who: impl Into<Who>) -> Who {
+    who.into()
+}
+
+/// An id a use case may be given or not: recorded only when given.
+pub(crate) fn maybe<T: fmt::Display>(id: Option<T>) -> Option<DisplayValue<T>> {
+    id.map(tracing::field::display)
+}
 
 impl fmt::Display for Who {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
