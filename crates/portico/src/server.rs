@@ -426,7 +426,7 @@ impl Server {
                     if payload.len() > RELAY_BYTES {
                         // NOTIFY takes 8000 bytes: pages fetch a long body themselves.
                         if let Some(event) = wire.event.as_mut() {
-                            event.body = None;
+                            event.drop_body();
                         }
                         payload = serde_json::to_string(&wire).unwrap_or_default();
                     }

@@ -36,6 +36,8 @@
         connected = true;
         reconnected.forEach(function (fn) { fn(again); });
       };
+      // Each event is a LiveEvent (src/delivery/live.rs) named by its
+      // "kind": message, read, changed, deleted or alert.
       socket.onmessage = function (e) {
         var event;
         try { event = JSON.parse(e.data); } catch (_) { return; }

@@ -4,6 +4,7 @@
 
 use super::sessions::{ClientInfo, Started};
 use super::sign_in::{WRONG_PASSWORD, decoy_hash};
+use super::spans::person;
 use super::throttle::{LINKS_PER_ADDRESS, LINKS_PER_IP, SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_IP};
 use super::{App, AppError, AppResult, password, policy};
 use crate::delivery::email::{AccessEmail, EmailBrand, access_email};
@@ -14,6 +15,7 @@ use crate::store::{
     SessionSubject, Staff, TokenPurpose,
 };
 use secrecy::SecretString;
+use tracing::instrument;
 
 const MINUTE: i64 = 60_000;
 const INVITATION_MS: i64 = 7 * 24 * 60 * MINUTE;
@@ -136,6 +138,9 @@ impl App {
     }
 
     /// A4: staff (re)send a contact their invitation.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), contact = %contact
+    ))]
     pub async fn invite_contact(
         &self,
         actor: &Staff,
@@ -161,6 +166,9 @@ impl App {
     }
 
     /// A3: staff send a contact a link to set their password.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), contact = %contact
+    ))]
     pub async fn send_contact_password_reset(
         &self,
         actor: &Staff,
@@ -199,6 +207,7 @@ impl App {
     /// A2: "e-mail me a sign-in link". Active contacts get a link, invited
     /// ones a fresh invitation; unknown addresses get nothing, and the answer
     /// is the same in every case.
+    #[instrument(skip_all)]
     pub async fn request_sign_in_link(&self, email: &str, client: &ClientInfo) -> AppResult<()> {
         let email = EmailAddress::parse(email)?;
         self.throttle_link_request(&email, client).await?;
@@ -216,6 +225,7 @@ impl App {
 
     /// A3: "Get help signing in": a link to set a password, for every
     /// contact with this address; the same answer whether there is one or not.
+    #[instrument(skip_all)]
     pub async fn request_password_reset(&self, email: &str, client: &ClientInfo) -> AppResult<()> {
         let email = EmailAddress::parse(email)?;
         self.throttle_link_request(&email, client).await?;
@@ -235,6 +245,7 @@ impl App {
 
     /// A4: whether an invitation that no longer works belongs to a contact
     /// who is active already: she is told to sign in, not that it expired.
+    #[instrument(skip_all)]
     pub async fn invitation_already_used(&self, secret: &str) -> AppResult<bool> {
         let Some(holder) = self
             .store
@@ -255,6 +266,7 @@ impl App {
     }
 
     /// The latest invitation of each contact of the actor's practice (A4).
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn invitations_sent(
         &self,
         actor: &Staff,
@@ -266,6 +278,7 @@ impl App {
     }
 
     /// Whose a link is, without using it (for the page that asks to confirm).
+    #[instrument(skip_all, fields(purpose = ?purpose))]
     pub async fn peek_access_link(
         &self,
         purpose: TokenPurpose,
@@ -286,6 +299,7 @@ impl App {
 
     /// Uses an invitation or sign-in link: activates the contact if need be
     /// and signs them in.
+    #[instrument(skip_all, fields(purpose = ?purpose))]
     pub async fn use_access_link(
         &self,
         purpose: TokenPurpose,
@@ -334,6 +348,7 @@ impl App {
 
     /// Uses a reset link: sets the new password, ends the contact's other
     /// sessions and older reset links, and signs them in.
+    #[instrument(skip_all)]
     pub async fn reset_contact_password(
         &self,
         secret: &str,
@@ -387,6 +402,7 @@ impl App {
     }
 
     /// A3: a contact who set a password signs in with it.
+    #[instrument(skip_all)]
     pub async fn contact_password_sign_in(
         &self,
         email: &str,
@@ -443,6 +459,7 @@ impl App {
     }
 
     /// The practice's contacts with their state, for staff (A4).
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn contacts_for_staff(&self, actor: &Staff) -> AppResult<Vec<Contact>> {
         if !actor.active {
             return Err(AppError::Forbidden);
@@ -451,6 +468,7 @@ impl App {
     }
 
     /// The practice's outbox in one state, for admins (N3).
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn outbox_for_admin(
         &self,
         actor: &Staff,
@@ -466,6 +484,7 @@ impl App {
     }
 
     /// Puts a dead message back in the queue (admins).
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn retry_outbox_item(&self, actor: &Staff, id: &str) -> AppResult<()> {
         if !policy::staff_may_manage_practice(actor, actor.practice_id) {
             return Err(AppError::Forbidden);

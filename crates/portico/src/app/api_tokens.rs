@@ -6,9 +6,11 @@
 //! deactivated.
 
 use super::sessions::ClientInfo;
+use super::spans::person;
 use super::{App, AppError, AppResult, FieldCheck, policy};
 use crate::domain::{Millis, StaffId, ValidationError, hash_secret};
 use crate::store::{ApiToken, AuditKind, Practice, Staff};
+use tracing::instrument;
 
 /// What every token starts with, so a leaked one is recognised (by people
 /// and by secret scanners).
@@ -161,6 +163,7 @@ fn looks_like_token(secret: &str) -> bool {
 impl App {
     /// X3: a new token, acting as the actor, or (admins) as the team member
     /// they chose. The audit log records who made it, for whom, and its scopes.
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn create_api_token(
         &self,
         actor: &Staff,
@@ -257,6 +260,7 @@ impl App {
 
     /// The tokens the actor made or that act as them; for an admin, every
     /// token of the practice.
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn api_tokens(&self, actor: &Staff) -> AppResult<Vec<ApiToken>> {
         if !actor.active {
             return Err(AppError::Forbidden);
@@ -273,6 +277,9 @@ impl App {
 
     /// Revokes a token: its member, its maker, or an admin may. Another
     /// practice's token, or another member's for a member, is "not found".
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), api_token = %id
+    ))]
     pub async fn revoke_api_token(
         &self,
         actor: &Staff,
@@ -299,6 +306,7 @@ impl App {
 
     /// The caller a bearer token names, or `None` for an unknown, expired
     /// or revoked token, or one whose member or maker is no longer active.
+    #[instrument(skip_all)]
     pub async fn authenticate_api_token(&self, secret: &str) -> AppResult<Option<ApiCaller>> {
         if !looks_like_token(secret) {
             return Ok(None);

@@ -3,10 +3,12 @@
 //! verify the hash chain (`portico admin verify-audit`).
 
 use super::sessions::ClientInfo;
+use super::spans::person;
 use super::{App, AppError, AppResult, policy};
 use crate::domain::{ClientId, Millis, PracticeId, ValidationError};
 use crate::local_time::Viewer;
 use crate::store::{AuditEntry, AuditFilter, AuditKind, ChainReport, Staff};
+use tracing::instrument;
 
 /// Entries on one page of the log.
 pub const PAGE_SIZE: i64 = 50;
@@ -126,6 +128,7 @@ fn admin(actor: &Staff) -> AppResult<()> {
 
 impl App {
     /// X2: a page of the practice's audit log, newest first; admins only.
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn audit_log(
         &self,
         actor: &Staff,
@@ -177,6 +180,7 @@ impl App {
     /// X2: the filtered log as CSV, written page by page into a temporary
     /// file on a blocking thread (constant memory); the export is itself
     /// recorded. Times in ISO 8601 with the viewer's offset.
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn export_audit_csv(
         &self,
         actor: &Staff,
@@ -230,6 +234,7 @@ impl App {
     }
 
     /// X2: how long the practice keeps its log, in years (admins).
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn set_audit_retention(
         &self,
         actor: &Staff,

@@ -3,9 +3,11 @@
 //! (a logo in an e-mail is fetched without a session).
 
 use super::sessions::ClientInfo;
+use super::spans::person;
 use super::{App, AppError, AppResult, policy};
 use crate::domain::{PracticeId, ValidationError};
 use crate::store::Staff;
+use tracing::instrument;
 
 /// The largest logo accepted.
 pub const MAX_LOGO_BYTES: usize = 512 * 1024;
@@ -108,6 +110,7 @@ impl App {
     }
 
     /// Sets (or, with an empty text, removes) the practice's accent colour.
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn set_accent_colour(
         &self,
         actor: &Staff,
@@ -139,6 +142,7 @@ impl App {
     }
 
     /// Replaces the practice's logo, once its bytes are an accepted image.
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn set_logo(
         &self,
         actor: &Staff,
@@ -168,6 +172,7 @@ impl App {
             .await?)
     }
 
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn remove_logo(&self, actor: &Staff, origin: &ClientInfo) -> AppResult<()> {
         self.branding_admin(actor)?;
         let entry = self
@@ -184,6 +189,7 @@ impl App {
 
     /// A practice's logo, for anyone (it is on its sign-in page and in its
     /// e-mails).
+    #[instrument(skip_all, fields(practice = %practice))]
     pub async fn logo(&self, practice: PracticeId) -> AppResult<Option<Logo>> {
         Ok(self
             .store
@@ -196,6 +202,7 @@ impl App {
     }
 
     /// A practice's accent colour, for its stylesheet.
+    #[instrument(skip_all, fields(practice = %practice))]
     pub async fn accent_colour(&self, practice: PracticeId) -> AppResult<Option<AccentColour>> {
         let stored = match self.store.get_practice(practice).await {
             Ok(p) => p.accent_colour,

@@ -4,6 +4,7 @@
 
 use super::chats::MAX_MESSAGE_CHARS;
 use super::questions::Actor;
+use super::spans::person;
 use super::{App, AppError, AppResult, policy};
 use crate::delivery::live::LiveEvent;
 use crate::domain::{ChatId, ClientId, Millis, PracticeId, StaffId, ValidationError};
@@ -13,6 +14,7 @@ use crate::store::{
     MessagingSettings, PortalClient, Staff,
 };
 use jiff::tz::TimeZone;
+use tracing::instrument;
 
 /// S7: at most this many weekly windows.
 pub const MAX_WINDOWS: usize = 5;
@@ -156,11 +158,13 @@ fn autoresponse(
 impl App {
     /// The practice's messaging settings (any team member may read them:
     /// pages follow them).
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn messaging_settings(&self, actor: &Staff) -> AppResult<MessagingSettings> {
         Ok(self.store.messaging_settings(actor.practice_id).await?)
     }
 
     /// Settings → Messaging (admins).
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn save_messaging_settings(
         &self,
         actor: &Staff,
@@ -236,6 +240,7 @@ impl App {
 
     /// S7, per person: the signed-in team member's own automatic answer
     /// (an empty text and no windows when they have none).
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn my_autoresponder(&self, actor: &Staff) -> AppResult<(String, Vec<WindowInput>)> {
         Ok(self
             .store
@@ -253,6 +258,7 @@ impl App {
     /// S7, per person: saves the signed-in team member's own automatic
     /// answer; an empty text turns it off. Each person changes only their
     /// own.
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn save_my_autoresponder(
         &self,
         actor: &Staff,
@@ -302,6 +308,9 @@ impl App {
     }
 
     /// S3: a client's own setting (`None`: as the practice says).
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client
+    ))]
     pub async fn set_client_chats(
         &self,
         actor: &Staff,
@@ -319,6 +328,7 @@ impl App {
     }
 
     /// S1, S2: the person's own preferences.
+    #[instrument(skip_all, fields(practice = %actor.practice_id(), by = %person(actor)))]
     pub async fn my_messaging_preferences(
         &self,
         actor: Actor<'_>,
@@ -327,6 +337,7 @@ impl App {
         Ok(self.store.messaging_preferences(practice, member).await?)
     }
 
+    #[instrument(skip_all, fields(practice = %actor.practice_id(), by = %person(actor)))]
     pub async fn set_my_messaging_preferences(
         &self,
         actor: Actor<'_>,
@@ -340,6 +351,7 @@ impl App {
     }
 
     /// S6: the longest message this person may send.
+    #[instrument(skip_all, fields(practice = %actor.practice_id(), by = %person(actor)))]
     pub async fn max_message_chars(&self, actor: Actor<'_>) -> AppResult<usize> {
         match actor {
             Actor::Staff(_) => Ok(MAX_MESSAGE_CHARS),
@@ -355,6 +367,7 @@ impl App {
 
     /// The clients a contact can message the practice about, and whether
     /// each allows it (S3).
+    #[instrument(skip_all, fields(practice = %contact.practice_id, by = %person(contact)))]
     pub async fn clients_to_message(
         &self,
         contact: &Contact,
@@ -375,6 +388,9 @@ impl App {
     /// with the staff who look after it (or the practice's chosen team
     /// member), opened again if there is one; refused when S3 is off for
     /// the client. A sub-record is reached through its family primary.
+    #[instrument(skip_all, fields(
+        practice = %contact.practice_id, by = %person(contact), client = %client
+    ))]
     pub async fn message_the_practice(
         &self,
         contact: &Contact,
@@ -536,17 +552,8 @@ impl App {
             .await?;
         let message = appended.message;
         if appended.new {
-            self.live.publish(LiveEvent {
-                practice,
-                recipients: appended.recipients,
-                kind: "message".into(),
-                chat,
-                seq: message.seq,
-                sender_name: Some(message.sender_name.clone()),
-                body: Some(message.body.clone()),
-                at: Some("just now".to_owned()),
-                reader: None,
-            });
+            self.live
+                .publish(practice, appended.recipients, LiveEvent::message(&message));
         }
         Ok(())
     }

@@ -5,10 +5,12 @@
 
 use super::chats::ChatView;
 use super::questions::Actor;
+use super::spans::person;
 use super::{App, AppError, AppResult};
 use crate::delivery::live::LiveEvent;
 use crate::domain::{ChatId, FileId, Millis, PracticeId};
 use crate::store::{Chat, ChatSummary, FileMeta, Member, Message, Staff};
+use tracing::instrument;
 
 /// The longest side of a thumbnail, in pixels.
 pub const THUMB_SIDE: u32 = 480;
@@ -304,6 +306,9 @@ impl App {
     /// The thumbnail of a picture shared in a chat (or a question), for
     /// someone who may see the file: made once, then kept in the file store
     /// next to the original.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id(), by = %person(actor), file = %id
+    ))]
     pub async fn thumbnail(&self, actor: Actor<'_>, id: FileId) -> AppResult<Vec<u8>> {
         let file = self.file_for(actor, id).await?;
         if file_look(&file) != FileLook::Image {
@@ -336,6 +341,9 @@ impl App {
     }
 
     /// Renames a group chat; its members see "Olivia renamed the chat".
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), chat = %chat
+    ))]
     pub async fn rename_chat(&self, actor: &Staff, chat: ChatId, title: &str) -> AppResult<()> {
         let chat = self
             .store
@@ -370,17 +378,11 @@ impl App {
             .add_chat_event(practice, chat, text, self.clock.now())
             .await?;
         let members = self.store.chat_members(practice, chat).await?;
-        self.live.publish(LiveEvent {
+        self.live.publish(
             practice,
-            recipients: members.iter().map(|m| m.member).collect(),
-            kind: "changed".into(),
-            chat,
-            seq: 0,
-            sender_name: None,
-            body: None,
-            at: None,
-            reader: None,
-        });
+            members.iter().map(|m| m.member).collect(),
+            LiveEvent::Changed { chat, seq: None },
+        );
         Ok(())
     }
 

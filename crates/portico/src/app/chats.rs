@@ -4,6 +4,7 @@
 
 use super::questions::Actor;
 use super::sessions::ClientInfo;
+use super::spans::person;
 use super::{App, AppError, AppResult, policy};
 use crate::delivery::live::LiveEvent;
 use crate::domain::{ChatId, ClientId, ContactId, PracticeId, StaffId, ValidationError};
@@ -12,6 +13,7 @@ use crate::store::group_commit::NewMessage;
 use crate::store::{
     AuditKind, Chat, ChatSummary, ContactStatus, Member, MemberState, Message, NewAudit, Staff,
 };
+use tracing::instrument;
 
 /// The longest message.
 pub const MAX_MESSAGE_CHARS: usize = 5_000;
@@ -137,6 +139,9 @@ fn who(actor: Actor<'_>) -> (PracticeId, Member, String) {
 impl App {
     /// M1, M15: the direct chat of a staff user and a client's contact,
     /// started if there is none. Only activated contacts can be messaged.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client, contact = %contact
+    ))]
     pub async fn open_direct_chat(
         &self,
         actor: &Staff,
@@ -207,6 +212,7 @@ impl App {
     }
 
     /// M4: the actor's chats, latest message first, with unread counts.
+    #[instrument(skip_all, fields(practice = %actor.practice_id(), by = %person(actor)))]
     pub async fn chats_for(&self, actor: Actor<'_>) -> AppResult<Vec<ChatSummary>> {
         let (practice, member, _) = who(actor);
         let mut chats = self.store.chats_of(practice, member).await?;
@@ -217,6 +223,9 @@ impl App {
 
     /// A chat's newest messages; reading it marks it read, and tells the
     /// staff of the chat when a contact read it (M8).
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id(), by = %person(actor), chat = %chat
+    ))]
     pub async fn chat_view(
         &self,
         actor: Actor<'_>,
@@ -228,6 +237,9 @@ impl App {
 
     /// P7: a chat as `actor` sees it, for staff previewing a contact's
     /// portal: nothing is marked read, no receipt or alert changes.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id(), by = %person(actor), chat = %chat
+    ))]
     pub async fn chat_view_unread(
         &self,
         actor: Actor<'_>,
@@ -282,6 +294,9 @@ impl App {
 
     /// The messages after `seq` (at most a page), as a chat page shows them;
     /// reading them marks them read, as reading the page does (M8).
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id(), by = %person(actor), chat = %chat, seq
+    ))]
     pub async fn chat_view_after(
         &self,
         actor: Actor<'_>,
@@ -344,21 +359,15 @@ impl App {
         seq: i64,
         reader: String,
     ) {
-        self.live.publish(LiveEvent {
+        self.live.publish(
             practice,
-            recipients: members
+            members
                 .iter()
                 .map(|m| m.member)
                 .filter(|m| matches!(m, Member::Staff(_)))
                 .collect(),
-            kind: "read".into(),
-            chat,
-            seq,
-            sender_name: None,
-            body: None,
-            at: None,
-            reader: Some(reader),
-        });
+            LiveEvent::Read { chat, seq, reader },
+        );
     }
 
     /// The page's view of `messages`: their reactions, files, the pins.
@@ -423,6 +432,9 @@ impl App {
     }
 
     /// Messages after `seq`, for a page catching up after a dropped socket.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id(), by = %person(actor), chat = %chat, seq
+    ))]
     pub async fn messages_after(
         &self,
         actor: Actor<'_>,
@@ -439,6 +451,9 @@ impl App {
 
     /// Sends a message. The same `idempotency_key` twice (a retry after a
     /// timeout) stores and delivers it once.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id(), by = %person(actor), chat = %chat
+    ))]
     pub async fn send_message(
         &self,
         actor: Actor<'_>,
@@ -450,6 +465,9 @@ impl App {
 
     /// A send from a request: a contact's files are recorded (X2) in the
     /// send's own transaction.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id(), by = %person(actor), chat = %chat
+    ))]
     pub async fn send_message_from(
         &self,
         actor: Actor<'_>,
@@ -580,19 +598,8 @@ impl App {
             self.webhook_wake.notify_one();
             let audience = appended.recipients.clone();
             // Those who reach the chat as the message was stored hear it.
-            self.live.publish(LiveEvent {
-                practice,
-                recipients: appended.recipients,
-                kind: "message".into(),
-                chat,
-                seq: message.seq,
-                sender_name: Some(message.sender_name.clone()),
-                body: Some(message.body.clone()),
-                // Shown only until the page reads the message's own
-                // markup, in each reader's time zone (X15).
-                at: Some("just now".to_owned()),
-                reader: None,
-            });
+            self.live
+                .publish(practice, appended.recipients, LiveEvent::message(&message));
             if matches!(member, Member::Contact(_)) {
                 // A contact has read what she sent (the store marks it):
                 // staff's receipts hear it as any other reading (M8).
@@ -701,6 +708,9 @@ impl ExportFormat {
 
 impl App {
     /// M4–M6, M10, M12: what a member does in a chat.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id(), by = %person(actor), chat = %chat
+    ))]
     pub async fn chat_action(
         &self,
         actor: Actor<'_>,
@@ -782,17 +792,14 @@ impl App {
         };
         if let Some(seq) = changed_seq {
             let members = self.store.chat_members(practice, chat.id).await?;
-            self.live.publish(LiveEvent {
+            self.live.publish(
                 practice,
-                recipients: members.iter().map(|m| m.member).collect(),
-                kind: "changed".into(),
-                chat: chat.id,
-                seq,
-                sender_name: None,
-                body: None,
-                at: None,
-                reader: None,
-            });
+                members.iter().map(|m| m.member).collect(),
+                LiveEvent::Changed {
+                    chat: chat.id,
+                    seq: Some(seq),
+                },
+            );
         }
         Ok(())
     }
@@ -830,6 +837,7 @@ impl App {
     }
 
     /// M2: a group chat with any staff and contacts of the practice.
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn create_group_chat(
         &self,
         actor: &Staff,
@@ -861,6 +869,9 @@ impl App {
     }
 
     /// M2: adds people to a chat (a direct chat becomes a group).
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), chat = %chat
+    ))]
     pub async fn add_to_chat(
         &self,
         actor: &Staff,
@@ -896,6 +907,9 @@ impl App {
     }
 
     /// M7: the chat of two team members, started if there is none.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), staff = %other
+    ))]
     pub async fn open_staff_chat(&self, actor: &Staff, other: StaffId) -> AppResult<Chat> {
         let other = self.store.get_staff(actor.practice_id, other).await?;
         if other.id == actor.id || !other.active {
@@ -934,6 +948,9 @@ impl App {
 
     /// M3: shares a direct chat with another team member, when the practice
     /// allows it (S8).
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), chat = %chat, staff = %with
+    ))]
     pub async fn share_chat(&self, actor: &Staff, chat: ChatId, with: StaffId) -> AppResult<()> {
         let chat = self
             .store
@@ -965,11 +982,15 @@ impl App {
         Ok(self.store.set_chat_sharing(actor.practice_id, on).await?)
     }
 
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn chat_sharing_allowed(&self, actor: &Staff) -> AppResult<bool> {
         Ok(self.store.chat_sharing_allowed(actor.practice_id).await?)
     }
 
     /// M2: takes someone out of a chat.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), chat = %chat, removed = %person(member)
+    ))]
     pub async fn remove_from_chat(
         &self,
         actor: &Staff,
@@ -1005,6 +1026,9 @@ impl App {
     }
 
     /// M6: staff delete a chat, its messages gone for good.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), chat = %chat
+    ))]
     pub async fn delete_chat(
         &self,
         actor: &Staff,
@@ -1035,17 +1059,11 @@ impl App {
         .await?;
         tx.commit().await?;
         self.file_sweep_wake.notify_one();
-        self.live.publish(LiveEvent {
-            practice: actor.practice_id,
-            recipients: members.iter().map(|m| m.member).collect(),
-            kind: "deleted".into(),
-            chat: chat.id,
-            seq: 0,
-            sender_name: None,
-            body: None,
-            at: None,
-            reader: None,
-        });
+        self.live.publish(
+            actor.practice_id,
+            members.iter().map(|m| m.member).collect(),
+            LiveEvent::Deleted { chat: chat.id },
+        );
         Ok(())
     }
 
@@ -1057,6 +1075,9 @@ impl App {
     /// saving) runs on a blocking thread; this task reads the batches from
     /// the store and hands them over through a queue of two, so at most a
     /// few batches are in memory at once.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id(), by = %person(actor), chat = %chat
+    ))]
     pub async fn export_chat(
         &self,
         actor: Actor<'_>,
@@ -1160,6 +1181,7 @@ impl App {
     /// X9: a contact's own answers to questions, in the clients she still
     /// reaches, as CSV or XLSX (the same writer as the chat export, batch
     /// by batch in constant memory); recorded.
+    #[instrument(skip_all, fields(practice = %contact.practice_id, by = %person(contact)))]
     pub async fn export_my_answers(
         &self,
         contact: &crate::store::Contact,

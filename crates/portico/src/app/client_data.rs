@@ -12,6 +12,7 @@
 //! deletion queue; the erased people's sessions end and their sockets close.
 
 use super::sessions::ClientInfo;
+use super::spans::person;
 use super::{App, AppError, AppResult, policy};
 use crate::domain::{ClientId, ContactId, ValidationError};
 use crate::local_time::Viewer;
@@ -21,6 +22,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::json;
 use std::io::{Seek, Write};
+use tracing::instrument;
 
 fn admin(actor: &Staff) -> AppResult<()> {
     if policy::staff_may_manage_practice(actor, actor.practice_id) {
@@ -149,6 +151,9 @@ impl Items {
 
 impl App {
     /// X5: the client and its contacts, for the Data tab (admins).
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client
+    ))]
     pub async fn client_data(
         &self,
         actor: &Staff,
@@ -165,6 +170,9 @@ impl App {
 
     /// X5: everything Portico holds on a client, as one ZIP (see the
     /// module's note); recorded once written.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client
+    ))]
     pub async fn export_client(
         &self,
         actor: &Staff,
@@ -438,6 +446,9 @@ impl App {
     /// X5: erases a client after its name was typed (see
     /// [`crate::store::StoreTx::erase_client`]); recorded in the same
     /// transaction.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client
+    ))]
     pub async fn erase_client(
         &self,
         actor: &Staff,
@@ -467,6 +478,9 @@ impl App {
     }
 
     /// X5: erases a contact of a client after her name was typed.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client, contact = %contact
+    ))]
     pub async fn erase_contact(
         &self,
         actor: &Staff,

@@ -1,11 +1,13 @@
 //! P3: a contact's details edited by staff, and a contact deleted by an
 //! admin (access and sessions end at once; what she wrote stays).
 
+use super::spans::person;
 use super::{App, AppError, AppResult, FieldCheck, policy};
 use crate::domain::{ContactId, EmailAddress, Name, PhoneNumber};
 use crate::store::{
     Client, Contact, ContactFootprint, InvitationSent, Staff, StoreError, TokenPurpose,
 };
+use tracing::instrument;
 
 /// A contact as her edit page shows her.
 #[derive(Clone, Debug)]
@@ -29,6 +31,9 @@ pub struct ContactEdit {
 
 impl App {
     /// A contact of the actor's practice, with what her pages show.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), contact = %id
+    ))]
     pub async fn contact_details(&self, actor: &Staff, id: ContactId) -> AppResult<ContactDetails> {
         if !actor.active {
             return Err(AppError::Forbidden);
@@ -55,6 +60,9 @@ impl App {
     /// form in the practice's country) and time zone; every field is
     /// checked before refusing. A new address ends the links sent to the
     /// old one.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), contact = %id
+    ))]
     pub async fn edit_contact(
         &self,
         actor: &Staff,
@@ -127,6 +135,9 @@ impl App {
     /// (open pages close on every instance); her messages and answers stay
     /// with the practice under her name; questions given to her alone go
     /// back to every contact of their client.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), contact = %id
+    ))]
     pub async fn delete_contact(&self, actor: &Staff, id: ContactId) -> AppResult<Contact> {
         if !policy::staff_may_manage_practice(actor, actor.practice_id) {
             return Err(AppError::Forbidden);

@@ -2,6 +2,7 @@
 //! with the place to deal with it.
 
 use super::questions::Actor;
+use super::spans::person;
 use super::{App, AppError, AppResult, policy};
 use crate::domain::{ChatId, ClientId, Millis, paths};
 use crate::store::{
@@ -9,6 +10,7 @@ use crate::store::{
     QuestionSummary, Staff,
 };
 use std::collections::HashSet;
+use tracing::instrument;
 
 /// An invitation counts as not accepted once it is this old.
 pub const INVITATION_NUDGE_DAYS: i64 = 3;
@@ -71,6 +73,7 @@ impl App {
     /// after, reminders that ran out, invitations not accepted after
     /// [`INVITATION_NUDGE_DAYS`] days (their clients' contacts; admins:
     /// every contact), and, for admins, undeliverable messages.
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn staff_waiting(&self, actor: &Staff) -> AppResult<Waiting> {
         if !actor.active {
             return Err(AppError::Forbidden);

@@ -10,6 +10,7 @@
 use super::questions::Actor;
 use super::reply_text::{is_automatic, strip_reply};
 use super::sessions::ClientInfo;
+use super::spans::person;
 use super::{App, AppError, AppResult, policy};
 use crate::domain::{Millis, PracticeId};
 use crate::files::{FileError, StoredFile};
@@ -20,6 +21,7 @@ use crate::store::{
 use data_encoding::BASE32_NOPAD;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use tracing::instrument;
 
 /// Bytes of a reply address's random id and of its signature: 16 base32
 /// characters each, `reply+` and 32 characters in all, well inside the 64
@@ -250,6 +252,7 @@ impl App {
 
     /// X11: takes one received e-mail. `envelope` lists the SMTP
     /// recipients (empty for `POST /inbound/email`: the headers name them).
+    #[instrument(skip_all)]
     pub async fn receive_email(
         &self,
         raw: &[u8],
@@ -524,6 +527,7 @@ impl App {
     }
 
     /// The e-mails held for staff (admins decide).
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn held_emails(&self, actor: &Staff) -> AppResult<Vec<InboundMail>> {
         if !policy::staff_may_manage_practice(actor, actor.practice_id) {
             return Err(AppError::Forbidden);
@@ -536,6 +540,7 @@ impl App {
 
     /// A received e-mail in full, for staff of its practice who reach its
     /// conversation (admins reach every one).
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn inbound_email(&self, actor: &Staff, id: &str) -> AppResult<InboundMail> {
         let mail = self.store.get_inbound_mail(actor.practice_id, id).await?;
         if policy::staff_may_manage_practice(actor, actor.practice_id) {
@@ -552,6 +557,9 @@ impl App {
     }
 
     /// The e-mail a chat message came from, for staff in the chat.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), chat = %chat, seq
+    ))]
     pub async fn email_of_message(
         &self,
         actor: &Staff,
@@ -579,6 +587,7 @@ impl App {
 
     /// An admin approves a held e-mail: it is posted as the address's
     /// person (access checked again), or refused as any reply would be.
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn approve_held_email(&self, actor: &Staff, id: &str) -> AppResult<InboundOutcome> {
         let mail = self.held(actor, id).await?;
         let address = ReplyAddress {
@@ -631,6 +640,7 @@ impl App {
     }
 
     /// An admin discards a held e-mail.
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn discard_held_email(&self, actor: &Staff, id: &str) -> AppResult<()> {
         let mail = self.held(actor, id).await?;
         self.store

@@ -28,6 +28,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod sign_in;
 pub mod sms_inbound;
+mod spans;
 pub mod sso;
 pub mod throttle;
 pub mod two_factor;

@@ -7,6 +7,7 @@
 //! The send path itself writes nothing for this: unread messages are read
 //! from the members' read state.
 
+use super::spans::person;
 use super::{App, AppError, AppResult, policy};
 use crate::delivery::email::EmailBrand;
 use crate::delivery::live::LiveEvent;
@@ -23,6 +24,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use jiff::tz::TimeZone;
 use sha2::Sha256;
 use std::collections::BTreeMap;
+use tracing::instrument;
 
 /// Unread items older than this are never notified (the server was off
 /// for that long, say): a notification about last week helps nobody.
@@ -816,6 +818,7 @@ impl App {
     }
 
     /// What an unsubscribe link would turn off: the practice's name and the kind.
+    #[instrument(skip_all)]
     pub async fn peek_unsubscribe(&self, token: &str) -> AppResult<(String, NotifyKind)> {
         let (practice, _, kind) = self.verify_unsubscribe(token).await?;
         let practice = self.store.get_practice(practice).await?;
@@ -824,6 +827,7 @@ impl App {
 
     /// RFC 8058: turns off e-mail of one kind for the person the signed
     /// token names, and nothing else. No sign-in: the signature is the proof.
+    #[instrument(skip_all)]
     pub async fn unsubscribe(&self, token: &str) -> AppResult<NotifyKind> {
         let (practice, member, kind) = self.verify_unsubscribe(token).await?;
         let mut prefs = self.store.notify_prefs(practice, member).await?;
@@ -839,6 +843,7 @@ impl App {
     }
 
     /// A person's own choices.
+    #[instrument(skip_all, fields(practice = %practice, by = %person(me)))]
     pub async fn my_notify_prefs(
         &self,
         practice: PracticeId,
@@ -849,6 +854,7 @@ impl App {
 
     /// A person changes their own choices (only theirs: `me` is the
     /// signed-in person, never taken from a form).
+    #[instrument(skip_all, fields(practice = %practice, by = %person(me)))]
     pub async fn set_my_notify_prefs(
         &self,
         practice: PracticeId,
@@ -879,6 +885,7 @@ impl App {
 
     /// S5: the practice's name and whether it puts the text in the
     /// e-mails of a person like `me` (its default, under their choice).
+    #[instrument(skip_all, fields(practice = %practice, by = %person(me)))]
     pub async fn notify_content_default(
         &self,
         practice: PracticeId,
@@ -893,10 +900,12 @@ impl App {
     }
 
     /// S5 and the window: the practice's settings (admins change them).
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn notify_settings(&self, actor: &Staff) -> AppResult<NotifySettings> {
         Ok(self.store.notify_settings(actor.practice_id).await?)
     }
 
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn set_notify_settings(
         &self,
         actor: &Staff,
@@ -932,6 +941,9 @@ impl App {
     /// After a message was stored: the job looks again (a window of 0 sends
     /// at once), and a client's message raises the alert of the staff who
     /// look after the client or are in the chat (N1).
+    #[instrument(skip_all, fields(
+        practice = %practice, chat = %chat, sender = %person(sender), seq
+    ))]
     pub async fn after_message(
         &self,
         practice: PracticeId,
@@ -988,17 +1000,11 @@ impl App {
                 .await?;
         }
         tx.commit().await?;
-        self.live.publish(LiveEvent {
+        self.live.publish(
             practice,
-            recipients: staff.into_iter().map(Member::Staff).collect(),
-            kind: "alert".into(),
-            chat,
-            seq,
-            sender_name: Some(sender_name.to_owned()),
-            body: Some(text),
-            at: Some("just now".to_owned()),
-            reader: None,
-        });
+            staff.into_iter().map(Member::Staff).collect(),
+            LiveEvent::alert(chat, seq, sender_name, text),
+        );
         Ok(())
     }
 
@@ -1131,6 +1137,7 @@ impl App {
 
     /// A message reached a socket that has its chat open: the person has
     /// it in front of them, so it counts as read (and is not notified).
+    #[instrument(skip_all, fields(practice = %practice, by = %person(member), chat = %chat, seq))]
     pub async fn seen_live(&self, practice: PracticeId, member: Member, chat: ChatId, seq: i64) {
         match self.store.mark_read(practice, chat, member, seq).await {
             // M8: staff's receipts hear it as any other reading.
@@ -1152,6 +1159,7 @@ impl App {
     }
 
     /// The count in the staff top bar and the alert bar's items.
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn staff_alert_count(&self, actor: &Staff) -> AppResult<i64> {
         Ok(self
             .store
@@ -1174,6 +1182,9 @@ impl App {
     }
 
     /// Whether a staff user is in a chat.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), chat = %chat
+    ))]
     pub async fn in_chat(&self, actor: &Staff, chat: ChatId) -> AppResult<bool> {
         match self
             .store
@@ -1189,6 +1200,9 @@ impl App {
     /// N1: a staff user who looks after a chat's client opens it from an
     /// alert; if they are not in it, they join it when the practice allows
     /// sharing chats (S8).
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), chat = %chat
+    ))]
     pub async fn open_chat_from_alert(&self, actor: &Staff, chat: ChatId) -> AppResult<ChatId> {
         let me = Member::Staff(actor.id);
         match self

@@ -2,6 +2,7 @@
 //! their access, families, the team, and "Send to".
 
 use super::sessions::{ClientInfo, Started};
+use super::spans::{maybe, person};
 use super::{App, AppError, AppResult, password, policy};
 use crate::delivery::email::{AccessEmail, EmailBrand, access_email, message_email};
 use crate::domain::{
@@ -13,6 +14,7 @@ use crate::store::{
     NewContact, NewOutboxItem, NewStaff, Practice, SessionStage, SessionSubject, Staff, StoreError,
 };
 use secrecy::SecretString;
+use tracing::instrument;
 
 const TEAM_INVITATION_MS: i64 = 7 * 24 * 3_600_000;
 /// The longest message "Send to" takes.
@@ -93,6 +95,7 @@ fn active(actor: &Staff) -> AppResult<()> {
 impl App {
     /// The country whose national phone numbers the actor's practice types
     /// (from its time zone), if Portico knows it.
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn phone_country(&self, actor: &Staff) -> AppResult<Option<&'static str>> {
         let zone = self.store.practice_time_zone(actor.practice_id).await?;
         Ok(crate::domain::country_of_time_zone(&zone))
@@ -107,6 +110,7 @@ impl App {
         Ok(client)
     }
 
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn list_clients(
         &self,
         actor: &Staff,
@@ -117,6 +121,7 @@ impl App {
     }
 
     /// P2: a new client, looked after by the staff user who made it.
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn create_client(&self, actor: &Staff, name: &str, kind: &str) -> AppResult<Client> {
         active(actor)?;
         let mut check = super::FieldCheck::new();
@@ -142,6 +147,9 @@ impl App {
         Ok(client)
     }
 
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %id
+    ))]
     pub async fn client_page(&self, actor: &Staff, id: ClientId) -> AppResult<ClientPage> {
         let client = self.client_for(actor, id).await?;
         let p = actor.practice_id;
@@ -186,6 +194,9 @@ impl App {
     }
 
     /// P2: the client's name and settings.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %id
+    ))]
     pub async fn update_client(
         &self,
         actor: &Staff,
@@ -204,6 +215,9 @@ impl App {
         Ok(())
     }
 
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client, staff = %staff
+    ))]
     pub async fn assign_staff(
         &self,
         actor: &Staff,
@@ -224,6 +238,9 @@ impl App {
             .await?)
     }
 
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client, staff = %staff
+    ))]
     pub async fn unassign_staff(
         &self,
         actor: &Staff,
@@ -239,6 +256,10 @@ impl App {
 
     /// P5: makes the client a sub-record of `primary`'s family, or (`None`)
     /// a record of its own again.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor),
+        client = %client, primary = maybe(primary)
+    ))]
     pub async fn set_family(
         &self,
         actor: &Staff,
@@ -255,6 +276,9 @@ impl App {
             .await?)
     }
 
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client
+    ))]
     pub async fn client_contacts(
         &self,
         actor: &Staff,
@@ -269,6 +293,9 @@ impl App {
 
     /// P3: "Add contact" on a client's Contacts tab. An address that belongs
     /// to a contact of the practice already makes nobody new.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client
+    ))]
     pub async fn add_contact_to_client(
         &self,
         actor: &Staff,
@@ -336,6 +363,9 @@ impl App {
     }
 
     /// P4: an admin gives an existing contact access to a client.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), contact = %contact, client = %client
+    ))]
     pub async fn grant_access(
         &self,
         actor: &Staff,
@@ -358,6 +388,9 @@ impl App {
     }
 
     /// P4: an admin takes a client away from a contact.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), contact = %contact, client = %client
+    ))]
     pub async fn revoke_access(
         &self,
         actor: &Staff,
@@ -402,6 +435,7 @@ impl App {
     }
 
     /// P4: every contact with the clients they can open; admins only.
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn all_contacts(
         &self,
         actor: &Staff,
@@ -434,11 +468,13 @@ impl App {
     // — the team (P1) —
 
     /// Everyone on the team, for pickers ("looked after by").
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn staff_directory(&self, actor: &Staff) -> AppResult<Vec<Staff>> {
         active(actor)?;
         Ok(self.store.list_staff(actor.practice_id).await?)
     }
 
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn team(&self, actor: &Staff) -> AppResult<Vec<(Staff, bool)>> {
         admin_only(actor)?;
         Ok(self
@@ -454,6 +490,7 @@ impl App {
     /// team is answered exactly as a new address (nothing tells one practice
     /// about another's staff): its owner gets an e-mail saying the address
     /// already has an account elsewhere, and nothing else changes.
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn invite_staff(
         &self,
         actor: &Staff,
@@ -600,6 +637,7 @@ impl App {
     }
 
     /// Who a team invitation is for, without using it.
+    #[instrument(skip_all)]
     pub async fn peek_staff_invitation(&self, secret: &str) -> AppResult<(Practice, Staff)> {
         let (practice, staff) = self
             .store
@@ -612,6 +650,7 @@ impl App {
     }
 
     /// A new team member chooses their password and is signed in.
+    #[instrument(skip_all)]
     pub async fn accept_staff_invitation(
         &self,
         secret: &str,
@@ -649,6 +688,9 @@ impl App {
     }
 
     /// P1: an admin changes a team member's role; the last admin stays one.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), staff = %staff
+    ))]
     pub async fn set_staff_role(
         &self,
         actor: &Staff,
@@ -680,6 +722,9 @@ impl App {
 
     /// P1: an admin deactivates (or reactivates) a team member; a
     /// deactivated member is signed out everywhere and cannot sign in.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), staff = %staff
+    ))]
     pub async fn set_staff_active(
         &self,
         actor: &Staff,
@@ -717,6 +762,9 @@ impl App {
 
     /// P8: e-mails or texts chosen contacts of a client. Problems are
     /// reported per field and nothing is sent unless all is well.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client
+    ))]
     pub async fn send_to_contacts(
         &self,
         actor: &Staff,
@@ -850,6 +898,9 @@ impl App {
 
 impl App {
     /// P7: the contact a team member previews: one of their practice.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), contact = %contact
+    ))]
     pub async fn preview_contact(&self, actor: &Staff, contact: ContactId) -> AppResult<Contact> {
         active(actor)?;
         Ok(self.store.get_contact(actor.practice_id, contact).await?)
@@ -857,6 +908,9 @@ impl App {
 
     /// P7: a question as the previewed contact sees it (read-only): only
     /// one she may see, and nothing is marked seen.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), contact = %contact, question = %question
+    ))]
     pub async fn preview_thread(
         &self,
         actor: &Staff,

@@ -4,9 +4,11 @@
 //! on her overview of all of them, and in the company switcher.
 
 use super::questions::Actor;
+use super::spans::{maybe, person};
 use super::{App, AppError, AppResult, policy};
 use crate::domain::{ClientId, ContactId, Millis};
 use crate::store::{ChatSummary, Client, Contact, PortalClient, Practice, QuestionSummary, Staff};
+use tracing::instrument;
 
 /// What waits for a contact in one client she reaches.
 #[derive(Clone, Debug)]
@@ -224,6 +226,9 @@ impl App {
 
     /// The portal of `contact` for `client` (or their first client). A
     /// client they do not reach is "not found".
+    #[instrument(skip_all, fields(
+        practice = %contact.practice_id, by = %person(contact), client = maybe(client)
+    ))]
     pub async fn portal_view(
         &self,
         contact: &Contact,
@@ -272,6 +277,7 @@ impl App {
     }
 
     /// N2: what waits for `contact` in every client she reaches.
+    #[instrument(skip_all, fields(practice = %contact.practice_id, by = %person(contact)))]
     pub async fn portal_overview(&self, contact: &Contact) -> AppResult<PortalOverview> {
         let p = contact.practice_id;
         let clients = self.store.portal_clients(p, contact.id).await?;
@@ -289,6 +295,9 @@ impl App {
 
     /// A contact saw the status of `client` (or, with `None`, of every
     /// client on her overview): its update is not notified (N2).
+    #[instrument(skip_all, fields(
+        practice = %contact.practice_id, by = %person(contact), client = maybe(client)
+    ))]
     pub async fn status_seen(&self, contact: &Contact, client: Option<ClientId>) {
         if let Err(error) = self
             .store
@@ -301,6 +310,10 @@ impl App {
 
     /// P7: staff see the portal exactly as one contact of their practice
     /// sees it.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor),
+        contact = %contact, client = maybe(client)
+    ))]
     pub async fn preview_view(
         &self,
         actor: &Staff,

@@ -3,6 +3,7 @@
 //! e-mail after the window, through the outbox; a push that was delivered
 //! and opened stands for the e-mail of the same items.
 
+use super::spans::person;
 use super::{App, AppError, AppResult};
 use crate::delivery::push::{VapidKey, origin_of};
 use crate::domain::{Millis, PracticeId, ValidationError, hash_secret, issue_secret, paths};
@@ -10,6 +11,7 @@ use crate::store::{
     Channel, Member, NewOutboxItem, NewPushNotice, NewPushSubscription, PushState,
     PushSubscription, Recipient,
 };
+use tracing::instrument;
 
 /// What the server needs to offer Web Push.
 #[derive(Clone, Debug)]
@@ -108,6 +110,7 @@ impl App {
 
     /// X12: a person asks to be notified on the device `endpoint` names.
     /// Only for themselves: `me` is the signed-in person.
+    #[instrument(skip_all, fields(practice = %practice, by = %person(me)))]
     pub async fn add_push_device(
         &self,
         practice: PracticeId,
@@ -151,6 +154,7 @@ impl App {
     }
 
     /// A person's own devices.
+    #[instrument(skip_all, fields(practice = %practice, by = %person(me)))]
     pub async fn my_push_devices(
         &self,
         practice: PracticeId,
@@ -160,6 +164,7 @@ impl App {
     }
 
     /// A person removes one of their own devices; another's is not found.
+    #[instrument(skip_all, fields(practice = %practice, by = %person(me)))]
     pub async fn remove_push_device(
         &self,
         practice: PracticeId,
@@ -174,6 +179,7 @@ impl App {
 
     /// The notification was clicked: it is marked opened (so the same
     /// items are not e-mailed) and its exact place returned.
+    #[instrument(skip_all)]
     pub async fn open_push(&self, token: &str) -> AppResult<String> {
         match self
             .store

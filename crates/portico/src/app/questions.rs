@@ -3,6 +3,7 @@
 //! asking: staff of the practice, or a contact who may see the question (Q3).
 
 use super::sessions::ClientInfo;
+use super::spans::person;
 use super::{App, AppError, AppResult, policy};
 use crate::domain::{ClientId, ContactId, FileId, QuestionId, ValidationError};
 use crate::files::StoredFile;
@@ -10,6 +11,7 @@ use crate::store::{
     AuditKind, Author, Client, Contact, Entry, EntryKind, FileMeta, NewEntry, NewQuestion,
     Question, QuestionFilter, QuestionStatus, QuestionSummary, Staff,
 };
+use tracing::instrument;
 
 /// The longest question title.
 pub const MAX_TITLE_CHARS: usize = 500;
@@ -307,6 +309,9 @@ impl App {
     }
 
     /// Q1: staff ask a client one or many questions at once.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client
+    ))]
     pub async fn ask_questions(
         &self,
         actor: &Staff,
@@ -425,6 +430,7 @@ impl App {
     }
 
     /// Q2: questions for staff, by client and state, or practice-wide.
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn staff_questions(
         &self,
         actor: &Staff,
@@ -440,6 +446,7 @@ impl App {
     }
 
     /// Q2: how many questions each client has in each state.
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn question_counts(
         &self,
         actor: &Staff,
@@ -479,6 +486,9 @@ impl App {
     }
 
     /// A question the actor may see, or "not found".
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id(), by = %person(actor), question = %id
+    ))]
     pub async fn visible_question(
         &self,
         actor: Actor<'_>,
@@ -510,6 +520,9 @@ impl App {
         }
     }
 
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id(), by = %person(actor), question = %id
+    ))]
     pub async fn thread(&self, actor: Actor<'_>, id: QuestionId) -> AppResult<Thread> {
         let question = self.visible_question(actor, id).await?;
         let p = question.question.practice_id;
@@ -519,6 +532,9 @@ impl App {
     }
 
     /// A thread as `actor` sees it, without marking anything seen (P7).
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id(), by = %person(actor), question = %id
+    ))]
     pub async fn thread_unseen(&self, actor: Actor<'_>, id: QuestionId) -> AppResult<Thread> {
         let question = self.visible_question(actor, id).await?;
         let p = question.question.practice_id;
@@ -664,6 +680,9 @@ impl App {
 
     /// Q1: a contact answers with text and files; the question now waits
     /// for the practice.
+    #[instrument(skip_all, fields(
+        practice = %contact.practice_id, by = %person(contact), question = %id
+    ))]
     pub async fn answer_question(
         &self,
         contact: &Contact,
@@ -703,6 +722,9 @@ impl App {
 
     /// Q1: staff follow up in the same thread; the question is open again.
     /// An `urgent` follow-up reaches contacts in their quiet hours (X7).
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), question = %id
+    ))]
     pub async fn follow_up_question(
         &self,
         actor: &Staff,
@@ -730,6 +752,9 @@ impl App {
     }
 
     /// Q2: staff resolve a question, or reopen a resolved one.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), question = %id
+    ))]
     pub async fn set_question_resolved(
         &self,
         actor: &Staff,
@@ -765,6 +790,9 @@ impl App {
     /// Q4: staff move a question to another contact (`Some`), or back to
     /// every contact of the client (`None`), optionally with a follow-up in
     /// the same step. Moving it to whoever has it already is refused.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), question = %id
+    ))]
     pub async fn reassign_question(
         &self,
         actor: &Staff,
@@ -872,6 +900,9 @@ impl App {
     /// A question a contact no longer sees because it was moved to another
     /// contact of a client she still reaches: that client, so her portal
     /// can say so. `None` for any other question (it stays "not found").
+    #[instrument(skip_all, fields(
+        practice = %contact.practice_id, by = %person(contact), question = %id
+    ))]
     pub async fn moved_away_from(
         &self,
         contact: &Contact,
@@ -920,6 +951,9 @@ impl App {
     }
 
     /// A file downloaded (its bytes about to be sent), recorded (X2).
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id(), by = %person(actor), file = %id
+    ))]
     pub async fn download_file(
         &self,
         actor: Actor<'_>,

@@ -6,6 +6,7 @@
 //! Slots are claimed in the store (one row per contact and slot), so a slot
 //! is sent once however many instances run or how often this runs.
 
+use super::spans::person;
 use super::{App, AppError, AppResult, policy};
 use crate::delivery::email::reminder_email;
 use crate::domain::{Millis, PhoneNumber, issue_secret, paths};
@@ -15,6 +16,7 @@ use crate::store::{
 };
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
+use tracing::instrument;
 
 /// How long the sign-in link in a reminder works.
 const REMINDER_LINK_MS: i64 = 3 * 24 * 3_600_000;
@@ -310,6 +312,9 @@ impl App {
     }
 
     /// Staff see, per contact, when they were last reminded and what comes next.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client
+    ))]
     pub async fn reminder_status(
         &self,
         actor: &Staff,
@@ -369,6 +374,9 @@ impl App {
     }
 
     /// Q5: staff set a client's reminder schedule.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client
+    ))]
     pub async fn set_reminder_schedule(
         &self,
         actor: &Staff,
@@ -401,6 +409,7 @@ impl App {
     }
 
     /// X7, Q5: the practice's time zone (admins), the default for contacts.
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn set_practice_time_zone(
         &self,
         actor: &Staff,
@@ -426,6 +435,7 @@ impl App {
             .await?)
     }
 
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn practice_time_zone(&self, actor: &Staff) -> AppResult<String> {
         Ok(self.store.practice_time_zone(actor.practice_id).await?)
     }
@@ -467,6 +477,7 @@ impl App {
 
     /// X15: the zone a person chose for the times they read, as their
     /// account page shows it (empty: the practice's).
+    #[instrument(skip_all, fields(practice = %actor.practice_id(), by = %person(actor)))]
     pub async fn my_time_zone(&self, actor: crate::app::questions::Actor<'_>) -> AppResult<String> {
         match actor {
             crate::app::questions::Actor::Staff(staff) => {
@@ -477,6 +488,7 @@ impl App {
     }
 
     /// X15: a person chooses their own time zone (empty: the practice's).
+    #[instrument(skip_all, fields(practice = %actor.practice_id(), by = %person(actor)))]
     pub async fn set_my_time_zone(
         &self,
         actor: crate::app::questions::Actor<'_>,
@@ -492,6 +504,7 @@ impl App {
         }
     }
 
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn alerts(&self, actor: &Staff) -> AppResult<Vec<crate::store::Alert>> {
         Ok(self
             .store
@@ -499,6 +512,7 @@ impl App {
             .await?)
     }
 
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn mark_alerts_read(&self, actor: &Staff) -> AppResult<()> {
         Ok(self
             .store

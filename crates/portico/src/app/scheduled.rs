@@ -8,6 +8,7 @@
 
 use super::chats::{MAX_MESSAGE_CHARS, SendInput};
 use super::questions::{Actor, QuestionInput};
+use super::spans::person;
 use super::{App, AppError, AppResult};
 use crate::domain::{ChatId, ClientId, Millis, ValidationError};
 use crate::store::{
@@ -15,6 +16,7 @@ use crate::store::{
 };
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
+use tracing::instrument;
 
 /// How long an instance holds a claimed message before another may take it.
 const LEASE_MS: i64 = 5 * 60 * 1000;
@@ -81,6 +83,9 @@ impl App {
     }
 
     /// X10: schedules a message in a chat the staff member is in.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), chat = %chat
+    ))]
     pub async fn schedule_message(
         &self,
         actor: &Staff,
@@ -109,6 +114,9 @@ impl App {
     }
 
     /// The staff member's own messages waiting in a chat (nobody else's).
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), chat = %chat
+    ))]
     pub async fn scheduled_messages(
         &self,
         actor: &Staff,
@@ -133,6 +141,9 @@ impl App {
     }
 
     /// One of the author's scheduled messages.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), scheduled = %id
+    ))]
     pub async fn scheduled_message(
         &self,
         actor: &Staff,
@@ -148,6 +159,9 @@ impl App {
     }
 
     /// Changes the text and time of a message not yet sent.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), scheduled = %id
+    ))]
     pub async fn edit_scheduled(
         &self,
         actor: &Staff,
@@ -175,6 +189,9 @@ impl App {
     }
 
     /// Cancels a message not yet sent.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), scheduled = %id
+    ))]
     pub async fn cancel_scheduled(&self, actor: &Staff, id: uuid::Uuid) -> AppResult<ChatId> {
         let item = self.store.get_scheduled(actor.practice_id, id).await?;
         if item.author != actor.id {
@@ -303,6 +320,9 @@ impl App {
     }
 
     /// X10: schedules a question of a client the staff member may open.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client
+    ))]
     pub async fn schedule_question(
         &self,
         actor: &Staff,
@@ -318,6 +338,9 @@ impl App {
 
     /// The staff member's own questions waiting for a client (nobody
     /// else's).
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), client = %client
+    ))]
     pub async fn scheduled_questions(
         &self,
         actor: &Staff,
@@ -334,6 +357,9 @@ impl App {
     }
 
     /// One of the author's scheduled questions.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), scheduled = %id
+    ))]
     pub async fn scheduled_question(
         &self,
         actor: &Staff,
@@ -351,6 +377,9 @@ impl App {
     }
 
     /// Changes a question not yet asked.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), scheduled = %id
+    ))]
     pub async fn edit_scheduled_question(
         &self,
         actor: &Staff,
@@ -371,6 +400,9 @@ impl App {
     }
 
     /// Cancels a question not yet asked.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), scheduled = %id
+    ))]
     pub async fn cancel_scheduled_question(
         &self,
         actor: &Staff,

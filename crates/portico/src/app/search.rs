@@ -6,9 +6,11 @@
 //! assignment); here only who is asking.
 
 use super::questions::Actor;
+use super::spans::person;
 use super::{App, AppError, AppResult};
 use crate::domain::SearchQuery;
 use crate::store::{AnswerHit, ClientHit, ContactHit, FileHit, MessageHit, QuestionHit, Searcher};
+use tracing::instrument;
 
 /// At most this many results of each kind.
 pub const PER_KIND: i64 = 20;
@@ -42,6 +44,7 @@ impl SearchResults {
 impl App {
     /// Everything matching `query` that `actor` may see. The kinds are
     /// looked up side by side.
+    #[instrument(skip_all, fields(practice = %actor.practice_id(), by = %person(actor)))]
     pub async fn search(&self, actor: Actor<'_>, query: &SearchQuery) -> AppResult<SearchResults> {
         let (practice, searcher) = match actor {
             Actor::Staff(staff) if !staff.active => return Err(AppError::Forbidden),

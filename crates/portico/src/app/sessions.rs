@@ -202,6 +202,7 @@ impl App {
     /// ended, a role, a deactivation, a time zone, the brand …), its
     /// session is neither past its end nor idle, and it was seen in the
     /// last minute; otherwise it is read again.
+    #[tracing::instrument(skip_all)]
     pub async fn authenticate(&self, secret: &str, ip: &str) -> AppResult<Option<Identity>> {
         let hash = hash_secret(secret);
         let now = self.clock.now();
@@ -266,11 +267,15 @@ impl App {
     }
 
     /// Ends the session of this secret, server-side.
+    #[tracing::instrument(skip_all)]
     pub async fn sign_out(&self, secret: &str) -> AppResult<()> {
         self.end_session(&hash_secret(secret)).await
     }
 
     /// X2: the signed-in person signs out; recorded.
+    #[tracing::instrument(skip_all, fields(
+        practice = %identity.practice.id, by = %super::spans::person(identity)
+    ))]
     pub async fn sign_out_person(
         &self,
         identity: &Identity,
@@ -336,6 +341,9 @@ impl App {
     }
 
     /// The signed-in person's sessions, this one marked.
+    #[tracing::instrument(skip_all, fields(
+        practice = %identity.practice.id, by = %super::spans::person(identity)
+    ))]
     pub async fn sessions_of(&self, identity: &Identity) -> AppResult<Vec<SessionView>> {
         let sessions = self
             .store
@@ -356,6 +364,9 @@ impl App {
     }
 
     /// "Sign out everywhere else": every other session of this person ends.
+    #[tracing::instrument(skip_all, fields(
+        practice = %identity.practice.id, by = %super::spans::person(identity)
+    ))]
     pub async fn sign_out_other_sessions(
         &self,
         identity: &Identity,

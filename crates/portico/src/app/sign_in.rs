@@ -1,6 +1,7 @@
 //! Staff sign-in (A1) and its second factor (A5).
 
 use super::sessions::{ClientInfo, Identity, STAFF_ABSOLUTE_MS, Started};
+use super::spans::person;
 use super::throttle::{CODE_PER_ACCOUNT, SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_IP};
 use super::two_factor::{check_code, normalise_recovery_code};
 use super::{App, AppError, AppResult, password};
@@ -8,6 +9,7 @@ use crate::domain::{EmailAddress, Millis, Role, hash_secret, issue_secret};
 use crate::store::{AuditActor, AuditKind, SessionStage, SessionSubject};
 use secrecy::SecretString;
 use tokio::sync::OnceCell;
+use tracing::instrument;
 
 pub const WRONG_PASSWORD: &str =
     "That e-mail address and password do not match. Check them and try again.";
@@ -38,6 +40,7 @@ pub(super) async fn decoy_hash() -> String {
 impl App {
     /// Checks a staff user's e-mail and password. The session it starts is
     /// fully signed in, or owes a second factor, or must set one up first.
+    #[instrument(skip_all)]
     pub async fn staff_sign_in(
         &self,
         email: &str,
@@ -120,6 +123,7 @@ impl App {
     /// The second step of a staff sign-in: a code from the authenticator
     /// app, or one of the recovery codes. On success the session gets a new
     /// secret, so the half-signed-in one is worthless.
+    #[instrument(skip_all, fields(practice = %identity.practice.id, by = %person(identity)))]
     pub async fn complete_two_factor(
         &self,
         identity: &Identity,

@@ -9,6 +9,7 @@ use super::questions::Actor;
 use super::{App, AppError, AppResult};
 use crate::domain::{ContactId, PhoneNumber, PracticeId};
 use crate::store::{Channel, ContactStatus, NewOutboxItem};
+use tracing::instrument;
 
 /// Keywords that turn texts off (carriers' and providers' usual set).
 const STOP_WORDS: &[&str] = &[
@@ -69,6 +70,7 @@ fn keyword(body: &str) -> Option<bool> {
 impl App {
     /// Takes one received text; `provider_id` (the provider's message id)
     /// makes a second delivery of it a no-op.
+    #[instrument(skip_all)]
     pub async fn receive_sms(
         &self,
         from: &str,

@@ -5,6 +5,7 @@
 
 use super::policy;
 use super::sessions::{ClientInfo, Started};
+use super::spans::person;
 use super::{App, AppError, AppResult, FieldCheck};
 use crate::domain::{EmailAddress, Millis, PracticeId, ValidationError, hash_secret};
 use crate::store::{
@@ -20,6 +21,7 @@ use openidconnect::{
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::OnceLock;
 use std::time::Duration;
+use tracing::instrument;
 
 /// Where the provider sends people back.
 pub const CALLBACK_PATH: &str = "/app/sso/callback";
@@ -233,6 +235,7 @@ impl App {
     }
 
     /// The practice's settings as the settings page shows them (admins only).
+    #[instrument(skip_all, fields(practice = %identity.practice.id, by = %person(identity)))]
     pub async fn sso_settings_view(
         &self,
         identity: &super::sessions::Identity,
@@ -249,6 +252,7 @@ impl App {
     /// Saves the practice's provider after fetching its discovery document
     /// (a provider that cannot be reached or does not answer as OpenID
     /// Connect requires is refused, with the reason).
+    #[instrument(skip_all, fields(practice = %identity.practice.id, by = %person(identity)))]
     pub async fn save_sso_settings(
         &self,
         identity: &super::sessions::Identity,
@@ -344,6 +348,7 @@ impl App {
     }
 
     /// Turns single sign-on off for the practice (admins only).
+    #[instrument(skip_all, fields(practice = %identity.practice.id, by = %person(identity)))]
     pub async fn remove_sso_settings(
         &self,
         identity: &super::sessions::Identity,
@@ -373,6 +378,7 @@ impl App {
 
     /// The provider's name for the staff user with this address, when their
     /// practice has single sign-on (for the sign-in page's button).
+    #[instrument(skip_all)]
     pub async fn sso_name_for(&self, email: &str) -> AppResult<Option<String>> {
         let Ok(email) = EmailAddress::parse(email) else {
             return Ok(None);
@@ -422,6 +428,7 @@ impl App {
 
     /// Starts a sign-in with the provider of the practice of the staff user
     /// with this address: the provider's address to send the browser to.
+    #[instrument(skip_all)]
     pub async fn begin_sso(&self, email: &str, client: &ClientInfo) -> AppResult<SsoRedirect> {
         let ip_scope = format!("sign-in-ip:{}", client.ip);
         self.check_throttle(&ip_scope, super::throttle::SIGN_IN_PER_IP)
@@ -494,6 +501,7 @@ impl App {
     /// an ID token, has the crate verify its signature, issuer, audience,
     /// expiry and nonce, and matches the verified e-mail address to an
     /// active team member of the practice.
+    #[instrument(skip_all)]
     pub async fn finish_sso(
         &self,
         back: &SsoCallback,

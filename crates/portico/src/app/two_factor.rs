@@ -3,11 +3,13 @@
 
 use super::policy;
 use super::sessions::{ClientInfo, Identity, Started};
+use super::spans::person;
 use super::{App, AppError, AppResult};
 use crate::domain::{Millis, hash_secret};
 use crate::store::{AuditKind, SessionStage};
 use base64::Engine;
 use totp_rs::{Builder, Secret, Totp};
+use tracing::instrument;
 
 /// How many recovery codes a staff user gets.
 pub const RECOVERY_CODES: usize = 10;
@@ -78,6 +80,7 @@ pub fn current_code(secret_base32: &str, now: Millis) -> Option<String> {
 
 impl App {
     /// Starts (or shows again) the set-up of an authenticator app.
+    #[instrument(skip_all, fields(practice = %identity.practice.id, by = %person(identity)))]
     pub async fn begin_two_factor(&self, identity: &Identity) -> AppResult<Enrolment> {
         let staff = identity.staff().ok_or(AppError::Forbidden)?;
         let current = self.totp_secrets(staff.practice_id, staff.id).await?;
@@ -109,6 +112,7 @@ impl App {
     /// Confirms the set-up with a code from the app. Returns the recovery
     /// codes (shown once) and, for a session that had to enrol before going
     /// on, the new signed-in session.
+    #[instrument(skip_all, fields(practice = %identity.practice.id, by = %person(identity)))]
     pub async fn confirm_two_factor(
         &self,
         identity: &Identity,
@@ -150,6 +154,7 @@ impl App {
     }
 
     /// Turns two-factor sign-in off, unless the practice requires it.
+    #[instrument(skip_all, fields(practice = %identity.practice.id, by = %person(identity)))]
     pub async fn disable_two_factor(
         &self,
         identity: &Identity,
@@ -171,6 +176,7 @@ impl App {
     }
 
     /// A5's practice setting; admins only.
+    #[instrument(skip_all, fields(practice = %identity.practice.id, by = %person(identity)))]
     pub async fn set_require_two_factor(
         &self,
         identity: &Identity,
@@ -200,6 +206,7 @@ impl App {
         Ok(())
     }
 
+    #[instrument(skip_all, fields(practice = %identity.practice.id, by = %person(identity)))]
     pub async fn recovery_codes_left(&self, identity: &Identity) -> AppResult<i64> {
         let staff = identity.staff().ok_or(AppError::Forbidden)?;
         Ok(self

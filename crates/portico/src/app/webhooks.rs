@@ -4,12 +4,14 @@
 //! them, in their own transactions (see [`crate::store::WebhookPost`]).
 
 use super::sessions::ClientInfo;
+use super::spans::person;
 use super::{App, AppError, AppResult, FieldCheck, policy};
 use crate::delivery::webhooks::{self, AddressRefusal, ROTATION_OVERLAP};
 use crate::domain::{Millis, ValidationError, WebhookId};
 use crate::store::{
     AuditKind, EndpointFields, Staff, WebhookDelivery, WebhookEndpoint, WebhookEvent, WebhookPost,
 };
+use tracing::instrument;
 
 /// Deliveries shown for one endpoint.
 const RECENT_DELIVERIES: i64 = 50;
@@ -59,6 +61,7 @@ impl App {
         )
     }
 
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn integrations(&self, actor: &Staff) -> AppResult<Integrations> {
         admin(actor)?;
         Ok(Integrations {
@@ -68,6 +71,9 @@ impl App {
     }
 
     /// One endpoint and its recent deliveries, newest first.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), webhook = %id
+    ))]
     pub async fn webhook_endpoint(
         &self,
         actor: &Staff,
@@ -135,6 +141,7 @@ impl App {
     }
 
     /// Registers an endpoint, enabled, with a new secret.
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn create_webhook(
         &self,
         actor: &Staff,
@@ -152,6 +159,9 @@ impl App {
             .await?)
     }
 
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), webhook = %id
+    ))]
     pub async fn update_webhook(
         &self,
         actor: &Staff,
@@ -171,6 +181,9 @@ impl App {
         Ok(())
     }
 
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), webhook = %id
+    ))]
     pub async fn set_webhook_enabled(
         &self,
         actor: &Staff,
@@ -191,6 +204,9 @@ impl App {
         Ok(())
     }
 
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), webhook = %id
+    ))]
     pub async fn delete_webhook(
         &self,
         actor: &Staff,
@@ -209,6 +225,9 @@ impl App {
     }
 
     /// A new secret; the old one keeps signing, beside it, for a day.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), webhook = %id
+    ))]
     pub async fn rotate_webhook_secret(
         &self,
         actor: &Staff,
@@ -236,6 +255,9 @@ impl App {
     }
 
     /// Queues a `webhook.test` event for one endpoint.
+    #[instrument(skip_all, fields(
+        practice = %actor.practice_id, by = %person(actor), webhook = %id
+    ))]
     pub async fn send_webhook_test(&self, actor: &Staff, id: WebhookId) -> AppResult<()> {
         admin(actor)?;
         let endpoint = self.store.webhook_endpoint(actor.practice_id, id).await?;
@@ -248,6 +270,7 @@ impl App {
     }
 
     /// Whether payloads carry message and question text.
+    #[instrument(skip_all, fields(practice = %actor.practice_id, by = %person(actor)))]
     pub async fn set_webhook_content(
         &self,
         actor: &Staff,

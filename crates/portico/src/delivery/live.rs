@@ -18,7 +18,7 @@
 //! session ended in a way no instance announced.
 
 use crate::domain::{ChatId, PracticeId};
-use crate::store::Member;
+use crate::store::{Member, Message};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -29,28 +29,96 @@ use tokio::sync::{Mutex, mpsc};
 /// How many events may wait for one socket before it is closed.
 pub const SOCKET_QUEUE: usize = 64;
 
-/// Something that changed, and who may hear of it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct LiveEvent {
-    #[serde(skip)]
-    pub practice: PracticeId,
-    #[serde(skip)]
-    pub recipients: Vec<Member>,
-    /// `message`, `read`, `changed` or `deleted`.
-    pub kind: String,
+/// Something that changed, as the pages it is for hear it: a JSON object
+/// whose `kind` names the event, with that event's fields beside it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LiveEvent {
+    /// A new message in a chat (M3).
+    Message(Written),
+    /// Staff see that the client read up to `seq` (M8).
+    Read {
+        chat: ChatId,
+        seq: i64,
+        reader: String,
+    },
+    /// A chat changed: the message `seq` (a reaction, a pin, a deletion),
+    /// or without `seq` the chat itself (a line such as "Olivia added
+    /// Tom"). Pages open on it draw it again.
+    Changed {
+        chat: ChatId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<i64>,
+    },
+    /// A chat was deleted.
+    Deleted { chat: ChatId },
+    /// Staff: a client wrote in a chat they look after (N1); the text is
+    /// the alert's ("Hannah wrote about Northwind Bakery").
+    Alert(Written),
+}
+
+/// What someone wrote in a chat, as a message or an alert carries it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Written {
     pub chat: ChatId,
     pub seq: i64,
-    pub sender_name: Option<String>,
+    pub sender_name: String,
+    /// Absent when too long to relay: the page fetches the message (an
+    /// alert says "A client wrote.").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    pub at: Option<String>,
-    /// For `read`: staff see that the client read up to `seq` (M8).
-    pub reader: Option<String>,
+    /// What the page shows until it reads the message's own markup, in
+    /// each reader's time zone (X15).
+    pub at: String,
+}
+
+impl LiveEvent {
+    /// A message that was just stored.
+    pub fn message(message: &Message) -> Self {
+        LiveEvent::Message(Written {
+            chat: message.chat_id,
+            seq: message.seq,
+            sender_name: message.sender_name.clone(),
+            body: Some(message.body.clone()),
+            at: JUST_NOW.to_owned(),
+        })
+    }
+
+    /// A client wrote in `chat` (N1): `text` says so.
+    pub fn alert(chat: ChatId, seq: i64, sender_name: &str, text: String) -> Self {
+        LiveEvent::Alert(Written {
+            chat,
+            seq,
+            sender_name: sender_name.to_owned(),
+            body: Some(text),
+            at: JUST_NOW.to_owned(),
+        })
+    }
+
+    /// The event without its text, for a relay that cannot carry it.
+    pub fn drop_body(&mut self) {
+        if let LiveEvent::Message(written) | LiveEvent::Alert(written) = self {
+            written.body = None;
+        }
+    }
+}
+
+/// When a live message or alert happened, as its page first shows it.
+const JUST_NOW: &str = "just now";
+
+/// An event and who may hear of it: the people, in their practice. Only
+/// the event itself reaches their pages.
+#[derive(Clone, Debug)]
+pub struct Addressed {
+    pub practice: PracticeId,
+    pub recipients: Vec<Member>,
+    pub event: LiveEvent,
 }
 
 /// What one instance tells the others: an event, or sessions that ended.
 #[derive(Clone, Debug)]
 pub enum Relayed {
-    Event(LiveEvent),
+    Event(Addressed),
     /// The hashes of sessions whose sockets must close.
     EndSessions(Vec<String>),
 }
@@ -62,6 +130,9 @@ pub struct WireEvent {
     pub origin: String,
     pub practice: PracticeId,
     pub recipients: Vec<(String, String)>,
+    /// An event of a kind this instance does not know (a newer instance's,
+    /// during an upgrade) is passed over; the rest is still read.
+    #[serde(default, deserialize_with = "event_if_known")]
     pub event: Option<LiveEvent>,
     /// Sessions that ended: their sockets close on every instance.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -72,11 +143,17 @@ pub struct WireEvent {
     pub people_changed: Vec<PracticeId>,
 }
 
+fn event_if_known<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<LiveEvent>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(deserializer)?;
+    Ok(value.and_then(|event| serde_json::from_value(event).ok()))
+}
+
 impl WireEvent {
-    pub fn into_event(self) -> Option<LiveEvent> {
-        let mut event = self.event?;
-        event.practice = self.practice;
-        event.recipients = self
+    pub fn into_event(self) -> Option<Addressed> {
+        let event = self.event?;
+        let recipients = self
             .recipients
             .iter()
             .map(|(kind, id)| match kind.as_str() {
@@ -85,7 +162,11 @@ impl WireEvent {
                 _ => None,
             })
             .collect::<Option<Vec<_>>>()?;
-        Some(event)
+        Some(Addressed {
+            practice: self.practice,
+            recipients,
+            event,
+        })
     }
 }
 
@@ -276,7 +357,12 @@ impl Hub {
 
     /// Delivers an event to this process's sockets and, when relaying,
     /// to the other instances.
-    pub fn publish(&self, event: LiveEvent) {
+    pub fn publish(&self, practice: PracticeId, recipients: Vec<Member>, event: LiveEvent) {
+        let event = Addressed {
+            practice,
+            recipients,
+            event,
+        };
         self.deliver(&event);
         if self.relaying.load(Ordering::Relaxed) {
             let _ = self.relay_tx.send(Relayed::Event(event));
@@ -337,8 +423,8 @@ impl Hub {
     }
 
     /// Nobody listening is fine: pages read the store when they load.
-    fn deliver(&self, event: &LiveEvent) {
-        let Ok(text) = serde_json::to_string(event) else {
+    fn deliver(&self, event: &Addressed) {
+        let Ok(text) = serde_json::to_string(&event.event) else {
             return;
         };
         self.sockets
@@ -399,7 +485,7 @@ impl Hub {
                     .iter()
                     .map(|m| (m.kind().to_owned(), m.id()))
                     .collect(),
-                event: Some(event),
+                event: Some(event.event),
                 ended_sessions: Vec::new(),
                 people_changed: Vec::new(),
             },
@@ -420,25 +506,22 @@ mod tests {
     use super::*;
     use crate::domain::{ContactId, StaffId};
 
-    fn message(practice: PracticeId, recipients: Vec<Member>, seq: i64) -> LiveEvent {
-        LiveEvent {
-            practice,
-            recipients,
-            kind: "message".into(),
+    fn message(seq: i64) -> LiveEvent {
+        LiveEvent::Message(Written {
             chat: ChatId::new(),
             seq,
-            sender_name: Some("Hannah".into()),
+            sender_name: "Hannah".into(),
             body: Some("Hello".into()),
-            at: None,
-            reader: None,
-        }
+            at: JUST_NOW.into(),
+        })
     }
 
     fn heard(subscription: &mut Subscription) -> Vec<i64> {
         let mut seqs = Vec::new();
         while let Ok(frame) = subscription.events.try_recv() {
-            let event: Result<LiveEvent, _> = serde_json::from_slice(&frame);
-            seqs.extend(event.map(|e| e.seq));
+            if let Ok(LiveEvent::Message(written)) = serde_json::from_slice(&frame) {
+                seqs.push(written.seq);
+            }
         }
         seqs
     }
@@ -460,7 +543,7 @@ mod tests {
         let mut rival_tab = hub.subscribe(rival, contact, "r1");
 
         // A recipient named twice still hears it once.
-        hub.publish(message(practice, vec![staff, contact, staff], 1));
+        hub.publish(practice, vec![staff, contact, staff], message(1));
 
         assert_eq!(heard(&mut staff_tab), vec![1]);
         assert_eq!(heard(&mut staff_other_tab), vec![1]);
@@ -479,7 +562,7 @@ mod tests {
         let mut quick_heard = Vec::new();
         let count = i64::try_from(SOCKET_QUEUE).unwrap_or(64) + 1;
         for seq in 1..=count {
-            hub.publish(message(practice, vec![contact], seq));
+            hub.publish(practice, vec![contact], message(seq));
             quick_heard.extend(heard(&mut quick));
         }
         assert_eq!(quick_heard, (1..=count).collect::<Vec<_>>());
@@ -487,7 +570,7 @@ mod tests {
         // What was still queued is not handed over: the page reads it from
         // the store when it reconnects.
         assert!(slow.next().await.is_none());
-        hub.publish(message(practice, vec![contact], count + 1));
+        hub.publish(practice, vec![contact], message(count + 1));
         assert_eq!(heard(&mut quick), vec![count + 1]);
     }
 
@@ -500,7 +583,7 @@ mod tests {
         let mut laptop_tab = hub.subscribe(practice, staff, "laptop");
         let mut phone = hub.subscribe(practice, staff, "phone");
         assert_eq!(hub.open_sessions(), vec!["laptop", "phone"]);
-        hub.publish(message(practice, vec![staff], 1));
+        hub.publish(practice, vec![staff], message(1));
         hub.end_sessions(vec!["laptop".into()]);
         // What was queued is not handed over: the session has ended.
         assert!(laptop.next().await.is_none());
@@ -519,6 +602,78 @@ mod tests {
         // Its own announcement coming back changes nothing.
         hub.receive(hub.wire(Relayed::EndSessions(vec!["phone".into()])));
         assert_eq!(hub.sockets(), 1);
+    }
+
+    #[test]
+    fn pages_read_each_event_by_its_kind_with_its_own_fields() {
+        let chat = ChatId::new();
+        let json = |event: &LiveEvent| serde_json::to_value(event).unwrap();
+        assert_eq!(
+            json(&LiveEvent::Read {
+                chat,
+                seq: 4,
+                reader: "hannah".into()
+            }),
+            serde_json::json!({"kind": "read", "chat": chat, "seq": 4, "reader": "hannah"})
+        );
+        assert_eq!(
+            json(&LiveEvent::Changed { chat, seq: None }),
+            serde_json::json!({"kind": "changed", "chat": chat})
+        );
+        assert_eq!(
+            json(&LiveEvent::Deleted { chat }),
+            serde_json::json!({"kind": "deleted", "chat": chat})
+        );
+        assert_eq!(
+            json(&LiveEvent::alert(chat, 7, "hannah", "hannah wrote".into())),
+            serde_json::json!({
+                "kind": "alert", "chat": chat, "seq": 7, "sender_name": "hannah",
+                "body": "hannah wrote", "at": "just now",
+            })
+        );
+        let mut long = message(7);
+        long.drop_body();
+        assert_eq!(json(&long)["kind"], "message");
+        assert_eq!(json(&long)["sender_name"], "Hannah");
+        assert!(json(&long).get("body").is_none(), "the page fetches it");
+        // An event as an instance of the previous version relays it.
+        let earlier = serde_json::json!({
+            "kind": "changed", "chat": chat, "seq": 0,
+            "sender_name": null, "body": null, "at": null, "reader": null,
+        });
+        assert_eq!(
+            serde_json::from_value::<LiveEvent>(earlier).unwrap(),
+            LiveEvent::Changed { chat, seq: Some(0) }
+        );
+    }
+
+    #[test]
+    fn a_relayed_event_reaches_the_recipients_on_another_instance() {
+        let (here, there) = (Hub::new(), Hub::new());
+        let practice = PracticeId::new();
+        let contact = Member::Contact(ContactId::new());
+        let mut tab = there.subscribe(practice, contact, "c1");
+        let addressed = Addressed {
+            practice,
+            recipients: vec![contact],
+            event: message(3),
+        };
+        let wire = here.wire(Relayed::Event(addressed));
+        let text = serde_json::to_string(&wire).unwrap();
+        there.receive(serde_json::from_str(&text).unwrap());
+        assert_eq!(heard(&mut tab), vec![3]);
+    }
+
+    #[test]
+    fn an_event_of_an_unknown_kind_is_passed_over_and_the_rest_read() {
+        let wire: WireEvent = serde_json::from_value(serde_json::json!({
+            "origin": "newer", "practice": PracticeId::new(), "recipients": [],
+            "event": {"kind": "something new", "chat": ChatId::new()},
+            "ended_sessions": ["s1"],
+        }))
+        .unwrap();
+        assert!(wire.event.is_none());
+        assert_eq!(wire.ended_sessions, vec!["s1"]);
     }
 
     #[test]
