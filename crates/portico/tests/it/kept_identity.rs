@@ -3,7 +3,7 @@
 //! on this instance at once and on the others through the relay, as
 //! without the cache.
 
-use crate::harness::{Browser, TestApp, location};
+use crate::harness::{Browser, TestApp, active, location, signed_in};
 use portico::domain::Role;
 use std::time::{Duration, Instant};
 
@@ -123,4 +123,33 @@ async fn a_change_on_one_instance_ends_what_another_kept() {
     kept(&there, "/app").await;
     assert_eq!(laptop.post_form("/sign-out", &[]).await.status(), 303);
     refused_there(&there, "/app", 303, "signed out").await;
+}
+
+#[tokio::test]
+async fn a_deleted_contact_is_refused_and_another_practices_change_ends_nothing_of_hers() {
+    let app = TestApp::spawn().await;
+    let (practice, admin) = app.with_practice("Harbour").await;
+    let (_, rival_admin) = app.with_practice("Rival").await;
+    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
+    let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
+    let portal = signed_in(&app, &hannah.email).await;
+    let other = app.staff_browser(&rival_admin.email).await;
+
+    // A change in another practice leaves her kept identity, and her, in.
+    kept(&portal, "/portal/account").await;
+    let response = other
+        .post_form("/app/account/time-zone", &[("time_zone", "Asia/Tokyo")])
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(portal.get("/portal/account").await.status(), 200);
+
+    // Deleted: her next request is a sign-in.
+    kept(&portal, "/portal/account").await;
+    app.app
+        .delete_contact(&admin, hannah.id)
+        .await
+        .expect("the admin deletes the contact");
+    let response = portal.get("/portal/account").await;
+    assert_eq!(response.status(), 303, "a deleted contact is signed out");
+    assert!(location(&response).starts_with("/portal/sign-in"));
 }
