@@ -346,6 +346,19 @@ impl Server {
         .with_graceful_shutdown(drain)
         .await
         .context("the server stopped with an error");
+        // What the last requests published still reaches the other
+        // instances: the relay sends what it holds, then stops.
+        relay.stop.cancel();
+        for task in relay.draining {
+            if tokio::time::timeout(RELAY_DRAINS_WITHIN, task)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    "the relay did not empty in time; pages on other instances catch up when they reconnect"
+                );
+            }
+        }
         // The outbox worker finishes the batch it claimed (so nothing it
         // sent is sent again by another instance) and stops.
         if let Some(worker) = worker {
@@ -372,7 +385,7 @@ impl Server {
         ]
         .into_iter()
         .flatten()
-        .chain(relay)
+        .chain(relay.listening)
         {
             task.abort();
         }
@@ -384,21 +397,28 @@ impl Server {
 impl Server {
     /// On PostgreSQL, live events cross instances (X4): this instance's
     /// go out by `NOTIFY`, the others' come in by `LISTEN`.
-    async fn relay_live_events(&self) -> Vec<tokio::task::JoinHandle<()>> {
+    async fn relay_live_events(&self) -> Relay {
         let app = &self.state.app;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let mut relay = Relay {
+            stop: stop.clone(),
+            draining: Vec::new(),
+            listening: Vec::new(),
+        };
         if app.store.backend() != crate::store::Backend::Postgres {
-            return Vec::new();
+            return relay;
         }
         let Some(mut outgoing) = app.live.start_relay().await else {
-            return Vec::new();
+            return relay;
         };
         let hub = app.live.clone();
         let store = app.store.clone();
+        let stopping = stop.clone();
         let send = tokio::spawn(async move {
             // Events that piled up while the last NOTIFY went out travel
             // together: one NOTIFY carries a JSON array of them.
             let mut events = Vec::new();
-            while outgoing.recv_many(&mut events, 256).await > 0 {
+            while receive_until_stopped(&mut outgoing, &mut events, 256, &stopping).await > 0 {
                 let payloads = events.drain(..).flat_map(|relayed| {
                     let wire = hub.wire(relayed);
                     if !wire.ended_sessions.is_empty() {
@@ -443,11 +463,14 @@ impl Server {
             Some(mut marks) => {
                 let hub = app.live.clone();
                 let store = app.store.clone();
+                let stopping = stop.clone();
                 Some(tokio::spawn(async move {
                     // Marks that piled up while the last NOTIFY went out
                     // travel together, each practice once.
                     let mut practices = Vec::new();
-                    while marks.recv_many(&mut practices, 512).await > 0 {
+                    while receive_until_stopped(&mut marks, &mut practices, 512, &stopping).await
+                        > 0
+                    {
                         practices.sort_unstable();
                         practices.dedup();
                         let payloads = std::mem::take(&mut practices)
@@ -505,11 +528,42 @@ impl Server {
                 wait = (wait * 2).min(std::time::Duration::from_secs(30));
             }
         });
-        let mut tasks = vec![send, receive];
-        tasks.extend(changes);
-        tasks
+        relay.draining.push(send);
+        relay.draining.extend(changes);
+        relay.listening.push(receive);
+        relay
     }
 }
+
+/// This instance's part of the relay (PostgreSQL): what it sends, which
+/// empties before it stops, and what it hears, which just stops.
+struct Relay {
+    stop: tokio_util::sync::CancellationToken,
+    draining: Vec<tokio::task::JoinHandle<()>>,
+    listening: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Receives up to `limit` items into `buffer` as `recv_many` does; once
+/// `stop` is cancelled, takes nothing new but still gives what was queued
+/// before, then 0.
+async fn receive_until_stopped<T>(
+    queue: &mut tokio::sync::mpsc::UnboundedReceiver<T>,
+    buffer: &mut Vec<T>,
+    limit: usize,
+    stop: &tokio_util::sync::CancellationToken,
+) -> usize {
+    if !stop.is_cancelled() {
+        tokio::select! {
+            received = queue.recv_many(buffer, limit) => return received,
+            () = stop.cancelled() => {}
+        }
+    }
+    queue.close();
+    queue.recv_many(buffer, limit).await
+}
+
+/// How long a stopping instance waits for its relay to send what it holds.
+const RELAY_DRAINS_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How long a stopping instance waits for the outbox worker's batch.
 const WORKER_FINISHES_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
