@@ -281,14 +281,10 @@ impl App {
             .view_of(practice, chat, member, messages, members)
             .await?;
         // The Files panel: every file of a message still standing.
-        let deleted = self.store.deleted_seqs(practice, view.chat.id).await?;
         view.all_files = self
             .store
-            .chat_files(practice, view.chat.id, 1, i64::MAX)
-            .await?
-            .into_iter()
-            .filter(|f| f.message_seq.is_some_and(|seq| !deleted.contains(&seq)))
-            .collect();
+            .standing_chat_files(practice, view.chat.id)
+            .await?;
         Ok(view)
     }
 
@@ -391,27 +387,28 @@ impl App {
             messages.first().map_or(0, |m| m.seq),
             messages.last().map_or(0, |m| m.seq),
         );
-        let reactions = self.store.reactions(practice, chat.id, from, to).await?;
-        let files = self.store.chat_files(practice, chat.id, from, to).await?;
-        let pinned = self.store.pinned_messages(practice, chat.id).await?;
-        let names = self.store.chat_member_names(practice, chat.id).await?;
-        let events = match messages.first() {
-            // The events just before the first message shown, and after each.
-            Some(first) => {
-                let first = if first.seq <= 1 { 0 } else { first.seq };
-                self.store.chat_events(practice, chat.id, first, to).await?
-            }
-            None => {
-                self.store
-                    .chat_events(practice, chat.id, 0, chat.last_seq)
-                    .await?
-            }
+        // The events just before the first message shown, and after each.
+        let (events_from, events_to) = match messages.first() {
+            Some(first) => (if first.seq <= 1 { 0 } else { first.seq }, to),
+            None => (0, chat.last_seq),
         };
+        // Independent reads, each on a connection of its own: the page
+        // waits for the slowest, not for their sum.
+        let store = &self.store;
+        let (reactions, files, pinned, names, events, by_email) = tokio::try_join!(
+            store.reactions(practice, chat.id, from, to),
+            store.chat_files(practice, chat.id, from, to),
+            store.pinned_messages(practice, chat.id),
+            store.chat_member_names(practice, chat.id),
+            store.chat_events(practice, chat.id, events_from, events_to),
+            async {
+                match member {
+                    Member::Staff(_) => store.emailed_messages(practice, chat.id).await,
+                    Member::Contact(_) => Ok(Vec::new()),
+                }
+            },
+        )?;
         let title = super::chat_room::reader_title(&chat, member, &names);
-        let by_email = match member {
-            Member::Staff(_) => self.store.emailed_messages(practice, chat.id).await?,
-            Member::Contact(_) => Vec::new(),
-        };
         Ok(ChatView {
             chat,
             messages,

@@ -194,9 +194,12 @@ impl App {
         clients: &[PortalClient],
     ) -> AppResult<(Vec<Waiting>, Vec<ChatSummary>)> {
         let p = contact.practice_id;
-        let open = self.store.contact_open_questions(p, contact.id).await?;
-        let chats = self.chats_for(Actor::Contact(contact)).await?;
-        let statuses = self.store.contact_client_statuses(p, contact.id).await?;
+        // Independent reads, each on a connection of its own.
+        let (open, chats, statuses) = tokio::try_join!(
+            async { Ok::<_, AppError>(self.store.contact_open_questions(p, contact.id).await?) },
+            self.chats_for(Actor::Contact(contact)),
+            async { Ok::<_, AppError>(self.store.contact_client_statuses(p, contact.id).await?) },
+        )?;
         let waiting = clients
             .iter()
             .map(|c| Waiting {
@@ -244,27 +247,30 @@ impl App {
             None => clients.first().cloned(),
         }
         .ok_or(AppError::NotFound)?;
-        let team = self.store.list_staff(p).await?;
-        let assigned_ids = self.store.assigned_staff(p, current.client.id).await?;
+        // The rest depends only on the client: read at once, each on a
+        // connection of its own, so the page waits for the slowest read
+        // rather than for their sum.
+        let store = &self.store;
+        let client_id = current.client.id;
+        let (team, assigned_ids, family, questions, (waiting, _), status, practice) = tokio::try_join!(
+            async { Ok::<_, AppError>(store.list_staff(p).await?) },
+            async { Ok::<_, AppError>(store.assigned_staff(p, client_id).await?) },
+            async { Ok::<_, AppError>(store.family_members(p, client_id).await?) },
+            async { Ok::<_, AppError>(store.contact_questions(p, contact.id, client_id).await?) },
+            self.waiting_for(contact, &clients),
+            async { Ok::<_, AppError>(store.client_status(p, client_id).await?) },
+            async { Ok::<_, AppError>(store.get_practice(p).await?) },
+        )?;
         let assigned = team
             .into_iter()
             .filter(|s| assigned_ids.contains(&s.id))
             .collect();
-        let members = self
-            .store
-            .family_members(p, current.client.id)
-            .await?
+        let members = family
             .into_iter()
             .filter(|m| clients.iter().any(|c| c.client.id == m.id))
             .collect();
-        let questions = self
-            .store
-            .contact_questions(p, contact.id, current.client.id)
-            .await?;
-        let (waiting, _) = self.waiting_for(contact, &clients).await?;
-        let status = self.store.client_status(p, current.client.id).await?;
         Ok(PortalView {
-            practice: self.store.get_practice(p).await?,
+            practice,
             contact: contact.clone(),
             current,
             clients,

@@ -70,18 +70,6 @@ impl Store {
             .collect()
     }
 
-    /// The numbers of a chat's deleted messages (their files are gone).
-    pub async fn deleted_seqs(&self, practice: PracticeId, chat: ChatId) -> StoreResult<Vec<i64>> {
-        let rows: Vec<(i64,)> = sqlx::query_as(
-            "SELECT seq FROM messages WHERE practice_id = $1 AND chat_id = $2 AND deleted_at IS NOT NULL",
-        )
-        .bind(practice)
-        .bind(chat)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|(seq,)| seq).collect())
-    }
-
     /// Renames a group chat.
     pub async fn rename_chat(
         &self,

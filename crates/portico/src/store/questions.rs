@@ -666,6 +666,30 @@ impl Store {
         .collect()
     }
 
+    /// The files of a chat's messages that still stand (a deleted
+    /// message's files are gone), for its Files panel: each file finds its
+    /// message by key, so a long chat costs no more than a short one.
+    pub async fn standing_chat_files(
+        &self,
+        practice: PracticeId,
+        chat: crate::domain::ChatId,
+    ) -> StoreResult<Vec<FileMeta>> {
+        sqlx::query_as::<_, FileRow>(
+            "SELECT f.id, f.practice_id, f.question_id, f.entry_id, f.chat_id, f.message_seq, f.name, \
+             f.content_type, f.size, f.storage_key, f.created_at FROM files f \
+             JOIN messages m ON m.practice_id = f.practice_id AND m.chat_id = f.chat_id AND m.seq = f.message_seq \
+             WHERE f.practice_id = $1 AND f.chat_id = $2 AND m.deleted_at IS NULL \
+             ORDER BY f.message_seq, f.created_at",
+        )
+        .bind(practice)
+        .bind(chat)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(FileMeta::try_from)
+        .collect()
+    }
+
     /// The files of a chat's messages `from..=to`.
     pub async fn chat_files(
         &self,
