@@ -35,13 +35,12 @@ impl SearchQuery {
         &self.words
     }
 
-    /// SQLite FTS5: every word, each as a prefix (`"tax"* "retu"*`).
+    /// SQLite FTS5: every word, the last (the one still being typed) as
+    /// a prefix (`"tax" "retu"*`). Only the last: a prefix makes the index
+    /// gather every word it begins, and for a word as common as "message"
+    /// in a large practice that is the whole of its list.
     pub fn fts5_all(&self) -> String {
-        self.words
-            .iter()
-            .map(|w| format!("\"{w}\"*"))
-            .collect::<Vec<_>>()
-            .join(" ")
+        self.with_last_a_prefix(|w| format!("\"{w}\""), "*", " ")
     }
 
     /// SQLite FTS5: the words as one exact phrase (`"tax return"`).
@@ -49,14 +48,28 @@ impl SearchQuery {
         format!("\"{}\"", self.words.join(" "))
     }
 
-    /// PostgreSQL `to_tsquery`: every word, each as a prefix
-    /// (`'tax':* & 'retu':*`).
+    /// PostgreSQL `to_tsquery`: every word, the last as a prefix
+    /// (`'tax' & 'retu':*`).
     pub fn tsquery_all(&self) -> String {
+        self.with_last_a_prefix(|w| format!("'{w}'"), ":*", " & ")
+    }
+
+    fn with_last_a_prefix(
+        &self,
+        quoted: impl Fn(&str) -> String,
+        prefix: &str,
+        between: &str,
+    ) -> String {
+        let last = self.words.len().saturating_sub(1);
         self.words
             .iter()
-            .map(|w| format!("'{w}':*"))
+            .enumerate()
+            .map(|(i, w)| {
+                let word = quoted(w);
+                if i == last { word + prefix } else { word }
+            })
             .collect::<Vec<_>>()
-            .join(" & ")
+            .join(between)
     }
 
     /// PostgreSQL `phraseto_tsquery`: the words in order.
@@ -187,10 +200,10 @@ mod tests {
     fn words_are_folded_and_stripped_of_operators() {
         let q = SearchQuery::parse("  Crème \"brûlée\" OR -x* NEAR(").unwrap();
         assert_eq!(q.words(), ["creme", "brulee", "or", "x", "near"]);
-        assert_eq!(q.fts5_all(), r#""creme"* "brulee"* "or"* "x"* "near"*"#);
+        assert_eq!(q.fts5_all(), r#""creme" "brulee" "or" "x" "near"*"#);
         assert_eq!(
             q.tsquery_all(),
-            "'creme':* & 'brulee':* & 'or':* & 'x':* & 'near':*"
+            "'creme' & 'brulee' & 'or' & 'x' & 'near':*"
         );
         assert_eq!(q.fts5_phrase(), r#""creme brulee or x near""#);
     }

@@ -448,7 +448,7 @@ impl Backend {
         }
     }
 
-    /// X1: the search of one kind. Parameters: `$1` every word as a prefix
+    /// X1: the search of one kind. Parameters: `$1` every word, the last as a prefix
     /// and `$2` the exact phrase (in the engine's query syntax, see
     /// [`crate::domain::SearchQuery`]), `$3` the limit, `$4` the practice,
     /// `$5`/`$6` the searcher's kind and id. The exact phrase ranks first,
@@ -459,7 +459,7 @@ impl Backend {
             // Messages, the newest first, in three tiers the caller reads
             // in turn until it has enough: the exact phrase
             // ([`K::MessagePhrases`]), every word exactly
-            // ([`K::MessageWords`]), every word as a prefix ([`K::Messages`]).
+            // ([`K::MessageWords`]), every word with the last as a prefix ([`K::Messages`]).
             // Each read follows the index in its own order and stops at the
             // limit, so a word in every message of a large chat costs no
             // more than a rare one; only the prefix tier makes the index

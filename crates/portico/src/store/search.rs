@@ -22,7 +22,7 @@ pub enum Searcher {
 /// What a search looks through; one query each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SearchKind {
-    /// Messages with every word as a prefix, the newest first.
+    /// Messages with every word, the last as a prefix, the newest first.
     Messages,
     /// Messages with the exact phrase, the newest first.
     MessagePhrases,
@@ -179,7 +179,7 @@ impl Store {
 
     /// Messages matching `query` in the chats the searcher is in: those
     /// with the exact phrase first, then those with every word, then those
-    /// with every word as a prefix, each the newest first. Each tier is one
+    /// with every word and the last as a prefix, each the newest first. Each tier is one
     /// read that stops at `limit`, and the next is read only while there
     /// are fewer: a word found in every message of a large chat is as quick
     /// as a rare one.

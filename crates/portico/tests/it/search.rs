@@ -412,6 +412,15 @@ async fn whole_words_come_before_words_they_begin() {
         assert!(other.is_some(), "{messages}");
         assert!(whole < other, "{messages}");
     }
+    // The last word is the one being typed: a prefix; the words before it
+    // are whole.
+    let messages = group(&search(&w.staff, "app", "taxes are d").await, "messages").to_owned();
+    assert!(
+        messages.contains("<mark>Taxes</mark> <mark>are</mark> <mark>due</mark>"),
+        "{messages}"
+    );
+    let messages = group(&search(&w.staff, "app", "taxa changes").await, "messages").to_owned();
+    assert!(!messages.contains("Taxation"), "{messages}");
 }
 
 #[tokio::test]
