@@ -674,13 +674,13 @@ impl Store {
         practice: PracticeId,
         chat: crate::domain::ChatId,
     ) -> StoreResult<Vec<FileMeta>> {
-        sqlx::query_as::<_, FileRow>(
-            "SELECT f.id, f.practice_id, f.question_id, f.entry_id, f.chat_id, f.message_seq, f.name, \
-             f.content_type, f.size, f.storage_key, f.created_at FROM files f \
-             JOIN messages m ON m.practice_id = f.practice_id AND m.chat_id = f.chat_id AND m.seq = f.message_seq \
-             WHERE f.practice_id = $1 AND f.chat_id = $2 AND m.deleted_at IS NULL \
-             ORDER BY f.message_seq, f.created_at",
-        )
+        sqlx::query_as::<_, FileRow>(concat!(
+            "SELECT fi.id, fi.practice_id, fi.question_id, fi.entry_id, fi.chat_id, fi.message_seq, fi.name, \
+             fi.content_type, fi.size, fi.storage_key, fi.created_at FROM files fi \
+             WHERE fi.practice_id = $1 AND fi.chat_id = $2 AND ",
+            super::search::file_message_standing!(),
+            " ORDER BY fi.message_seq, fi.created_at"
+        ))
         .bind(practice)
         .bind(chat)
         .fetch_all(&self.pool)
