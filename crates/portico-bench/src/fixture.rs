@@ -666,7 +666,8 @@ async fn fill_chat(db: &Db, chat: &str, sender: &str, count: i64) -> anyhow::Res
 }
 
 /// X1: drops the messages' search index (SQLite's triggers and FTS table,
-/// PostgreSQL's generated column and its GIN index), so sends can be
+/// PostgreSQL's generated column, its GIN index and the time index its
+/// window reads), so sends can be
 /// measured without it on the same database.
 pub async fn drop_search_index(db: &Db) -> anyhow::Result<()> {
     use sqlx::Connection;
@@ -684,10 +685,12 @@ pub async fn drop_search_index(db: &Db) -> anyhow::Result<()> {
         }
         Db::Postgres(url) => {
             let mut conn = sqlx::PgConnection::connect(url).await?;
-            sqlx::raw_sql("ALTER TABLE messages DROP COLUMN search_vector")
-                .execute(&mut conn)
-                .await
-                .context("dropping the search index (PostgreSQL)")?;
+            sqlx::raw_sql(
+                "ALTER TABLE messages DROP COLUMN search_vector; DROP INDEX messages_newest_search",
+            )
+            .execute(&mut conn)
+            .await
+            .context("dropping the search index (PostgreSQL)")?;
         }
     }
     Ok(())

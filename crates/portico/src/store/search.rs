@@ -160,6 +160,26 @@ impl Store {
     where
         O: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
     {
+        self.search_query_sql(
+            self.backend.search_sql(kind),
+            query,
+            practice,
+            searcher,
+            limit,
+        )
+    }
+
+    fn search_query_sql<'q, O>(
+        &self,
+        sql: &'static str,
+        query: &'q SearchQuery,
+        practice: PracticeId,
+        searcher: Searcher,
+        limit: i64,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>
+    where
+        O: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+    {
         let (all, phrase) = match self.backend {
             super::Backend::Sqlite => (query.fts5_all(), query.fts5_phrase()),
             super::Backend::Postgres => (query.tsquery_all(), query.phrase_text()),
@@ -168,7 +188,7 @@ impl Store {
             Searcher::Staff(id) => ("staff", id.to_string()),
             Searcher::Contact(id) => ("contact", id.to_string()),
         };
-        sqlx::query_as(self.backend.search_sql(kind))
+        sqlx::query_as(sql)
             .bind(all)
             .bind(phrase)
             .bind(limit)
@@ -180,9 +200,10 @@ impl Store {
     /// Messages matching `query` in the chats the searcher is in: those
     /// with the exact phrase first, then those with every word, then those
     /// with every word and the last as a prefix, each the newest first. Each tier is one
-    /// read that stops at `limit`, and the next is read only while there
-    /// are fewer: a word found in every message of a large chat is as quick
-    /// as a rare one.
+    /// read that stops at `limit` (on PostgreSQL, first among the newest
+    /// messages only: [`super::Backend::search_window_sql`]), and the next
+    /// is read only while there are fewer: a word found in every message of
+    /// a large chat is as quick as a rare one.
     pub async fn search_messages(
         &self,
         practice: PracticeId,
@@ -200,10 +221,19 @@ impl Store {
             if rows.len() >= wanted {
                 break;
             }
-            let found: Vec<MessageRow> = self
-                .search_query(tier, query, practice, searcher, limit)
-                .fetch_all(&self.pool)
-                .await?;
+            let mut found: Vec<MessageRow> = Vec::new();
+            if let Some(sql) = self.backend.search_window_sql(tier) {
+                found = self
+                    .search_query_sql(sql, query, practice, searcher, limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+            }
+            if found.len() < wanted {
+                found = self
+                    .search_query(tier, query, practice, searcher, limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+            }
             for row in found {
                 let seen = rows.iter().any(|r| r.0 == row.0 && r.2 == row.2);
                 if !seen && rows.len() < wanted {

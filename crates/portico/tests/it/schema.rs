@@ -20,7 +20,9 @@ const ENGINE_SPECIFIC: &[&str] = &[];
 
 /// X1's full-text indexes differ by design (migration 0085): SQLite keeps
 /// FTS5 tables (`<table>_fts` and their shadow tables), PostgreSQL a
-/// generated `search_vector` column with a GIN index (`<table>_search`).
+/// generated `search_vector` column with a GIN index (`<table>_search`),
+/// and the time index its message search reads first
+/// (`messages_newest_search`, migration 0110).
 fn full_text(name: &str) -> bool {
     name.contains("_fts") || name == "search_vector" || name.ends_with("_search")
 }

@@ -546,3 +546,102 @@ async fn a_message_older_than_the_first_page_is_reached_by_its_link() {
     );
     let _ = &w.tom;
 }
+
+/// On PostgreSQL a message search first reads the practice's newest 2,000
+/// messages (a word in most of a large chat's messages costs no scan of
+/// them all), and the whole index only when those hold too few. Either
+/// way the answer is the same: the newest matches, only of chats the
+/// searcher is in.
+#[tokio::test]
+async fn a_word_in_thousands_of_messages_gives_the_newest_and_an_old_rare_word_is_found() {
+    use portico::app::chats::SendInput;
+    use portico::app::questions::Actor;
+    use portico::domain::SearchQuery;
+    use portico::store::Searcher;
+
+    // Sends as fast as the test makes them.
+    let app = TestApp::spawn_with(portico::config::ConfigArgs {
+        send_limit_per_minute: Some(1_000_000),
+        ..Default::default()
+    })
+    .await;
+    let w = world(&app).await;
+    let chat = Chat::at(&w.hannah_chat).id;
+    let send = |body: String, key: String| {
+        let app = &app.app;
+        let admin = &w.admin;
+        async move {
+            let input = SendInput {
+                body,
+                reply_to: None,
+                key,
+                files: Vec::new(),
+                set_status: false,
+                urgent: false,
+            };
+            app.send_message(Actor::Staff(admin), chat, &input)
+                .await
+                .expect("sent")
+        }
+    };
+    send("The opening ledger balance".into(), "first".into()).await;
+    // More than the window, sent side by side (group-committed batches).
+    for batch in 0..22 {
+        let sends = (0..100).map(|i| {
+            let n = batch * 100 + i;
+            send(format!("Figures for quarter {n}"), format!("q{n}"))
+        });
+        futures_util::future::join_all(sends).await;
+    }
+    let newest: Vec<i64> = {
+        let mut seqs = Vec::new();
+        let last = app
+            .store()
+            .search_messages(
+                w.practice,
+                Searcher::Staff(w.admin.id),
+                &SearchQuery::parse("figures").unwrap(),
+                2_500,
+            )
+            .await
+            .unwrap();
+        seqs.extend(last.iter().map(|m| m.seq));
+        seqs
+    };
+    assert_eq!(newest.len(), 2_200, "every message with the word");
+    for (searcher, who) in [
+        (Searcher::Staff(w.admin.id), "the admin"),
+        (Searcher::Contact(w.hannah.id), "Hannah"),
+    ] {
+        for q in ["quarter", "figures quarter", "figures quar"] {
+            let found = app
+                .store()
+                .search_messages(w.practice, searcher, &SearchQuery::parse(q).unwrap(), 20)
+                .await
+                .unwrap();
+            let seqs: Vec<i64> = found.iter().map(|m| m.seq).collect();
+            assert_eq!(
+                seqs,
+                newest[..20],
+                "{who}, {q:?}: the 20 newest, newest first"
+            );
+        }
+        let old = app
+            .store()
+            .search_messages(
+                w.practice,
+                searcher,
+                &SearchQuery::parse("opening ledger").unwrap(),
+                20,
+            )
+            .await
+            .unwrap();
+        assert_eq!(old.len(), 1, "{who}: a word only in an old message");
+        assert_eq!(old[0].body, "The opening ledger balance");
+    }
+    // Tom is not in the chat; Olly is another client's contact.
+    let html = search(&w.tom, "app", "quarter").await;
+    assert!(!group(&html, "messages").contains("Figures"), "{html}");
+    let html = search(&w.olly_browser, "portal", "quarter").await;
+    assert!(!group(&html, "messages").contains("Figures"), "{html}");
+}
