@@ -6,7 +6,7 @@ use super::{Member, Store, StoreError, StoreResult, StoreTx, parse_id};
 use crate::domain::{ChatId, ContactId, Millis, PracticeId};
 
 /// What a reply address answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Conversation {
     Chat(ChatId),
     Question(crate::domain::QuestionId),
@@ -27,7 +27,7 @@ impl Conversation {
         }
     }
 
-    fn parse(kind: &str, id: &str) -> StoreResult<Self> {
+    pub(super) fn parse(kind: &str, id: &str) -> StoreResult<Self> {
         match kind {
             "chat" => Ok(Conversation::Chat(parse_id(id)?)),
             "question" => Ok(Conversation::Question(parse_id(id)?)),
