@@ -3,9 +3,9 @@
 //! make a notification go once, the marks of what was told, the push
 //! notices, reply addresses, sign-in links and outbox rows. Each takes
 //! its rows as one JSON array parameter (see [`Backend::json_rows`]), in
-//! chunks of [`CHUNK`] rows, and writes what the one-row statements it
-//! stands for write (`claim_notification`, `mark_chat_notified`,
-//! `insert_token`, `enqueue_notification` and the others).
+//! chunks of [`CHUNK`] rows, and writes the rows the one-row forms write
+//! elsewhere (`insert_token`, `enqueue_notification`): the same columns,
+//! idempotency keys and conflicts.
 
 use super::backend::Backend;
 use super::{Conversation, Member, NewOutboxItem, NewPushNotice, StoreResult, StoreTx};
@@ -340,7 +340,12 @@ impl Sql {
 impl StoreTx {
     /// Runs `sql` (taking `$1`, a chunk of `rows` as JSON, and `extra` as
     /// `$2`) over every chunk, returning what each returns.
-    async fn per_chunk<T, R>(&mut self, sql: &'static str, rows: &[T], extra: Option<i64>) -> StoreResult<Vec<R>>
+    async fn per_chunk<T, R>(
+        &mut self,
+        sql: &'static str,
+        rows: &[T],
+        extra: Option<i64>,
+    ) -> StoreResult<Vec<R>>
     where
         T: Serialize,
         R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
@@ -357,7 +362,11 @@ impl StoreTx {
     }
 
     /// Runs `sql` over every chunk of `rows`, for its effect only.
-    async fn execute_chunks<T: Serialize>(&mut self, sql: &'static str, rows: &[T]) -> StoreResult<()> {
+    async fn execute_chunks<T: Serialize>(
+        &mut self,
+        sql: &'static str,
+        rows: &[T],
+    ) -> StoreResult<()> {
         for chunk in rows.chunks(CHUNK) {
             sqlx::query(sql)
                 .bind(json_array(chunk)?)
@@ -369,7 +378,7 @@ impl StoreTx {
 
     /// Claims each person's notification for their window at once: the
     /// people this caller is to tell (another instance may have claimed
-    /// some), as `claim_notification` decides for one.
+    /// some).
     pub async fn claim_notifications(
         &mut self,
         claims: &[NewClaim],
@@ -387,8 +396,9 @@ impl StoreTx {
                 created_at: now.0,
             })
             .collect();
-        let claimed: Vec<(String, String, String)> =
-            self.per_chunk(&Sql::of(self.backend).claim, &rows, None).await?;
+        let claimed: Vec<(String, String, String)> = self
+            .per_chunk(&Sql::of(self.backend).claim, &rows, None)
+            .await?;
         claimed
             .into_iter()
             .map(|(practice, kind, id)| Ok((parse_id(&practice)?, Member::parse(&kind, &id)?)))
@@ -396,8 +406,7 @@ impl StoreTx {
     }
 
     /// Records that members were told of chats up to their numbers: the
-    /// marks it made (one another instance made first is not among them),
-    /// as `mark_chat_notified` decides for one.
+    /// marks it made (one another instance made first is not among them).
     pub async fn mark_chats_notified(
         &mut self,
         marks: &[ChatMark],
@@ -413,24 +422,33 @@ impl StoreTx {
             })
             .collect();
         rows.sort_by(|a, b| {
-            (a.practice_id, a.chat_id, a.member_kind, &a.member_id)
-                .cmp(&(b.practice_id, b.chat_id, b.member_kind, &b.member_id))
+            (a.practice_id, a.chat_id, a.member_kind, &a.member_id).cmp(&(
+                b.practice_id,
+                b.chat_id,
+                b.member_kind,
+                &b.member_id,
+            ))
         });
         if let Some(lock) = &Sql::of(self.backend).lock_chats {
             self.execute_chunks(lock, &rows).await?;
         }
-        let marked: Vec<(String, String, String, String)> =
-            self.per_chunk(&Sql::of(self.backend).mark_chats, &rows, None).await?;
+        let marked: Vec<(String, String, String, String)> = self
+            .per_chunk(&Sql::of(self.backend).mark_chats, &rows, None)
+            .await?;
         marked
             .into_iter()
             .map(|(practice, chat, kind, id)| {
-                Ok((parse_id(&practice)?, parse_id(&chat)?, Member::parse(&kind, &id)?))
+                Ok((
+                    parse_id(&practice)?,
+                    parse_id(&chat)?,
+                    Member::parse(&kind, &id)?,
+                ))
             })
             .collect()
     }
 
     /// As [`StoreTx::mark_chats_notified`], for staff users told of a
-    /// chat from their chat alert (`mark_watch_notified` for one).
+    /// chat from their chat alert.
     pub async fn mark_watches_notified(
         &mut self,
         marks: &[WatchMark],
@@ -445,13 +463,18 @@ impl StoreTx {
             })
             .collect();
         rows.sort_by(|a, b| {
-            (a.practice_id, a.staff_id, &a.dedupe_key).cmp(&(b.practice_id, b.staff_id, &b.dedupe_key))
+            (a.practice_id, a.staff_id, &a.dedupe_key).cmp(&(
+                b.practice_id,
+                b.staff_id,
+                &b.dedupe_key,
+            ))
         });
         if let Some(lock) = &Sql::of(self.backend).lock_watches {
             self.execute_chunks(lock, &rows).await?;
         }
-        let marked: Vec<(String, String, String)> =
-            self.per_chunk(&Sql::of(self.backend).mark_watches, &rows, None).await?;
+        let marked: Vec<(String, String, String)> = self
+            .per_chunk(&Sql::of(self.backend).mark_watches, &rows, None)
+            .await?;
         marked
             .into_iter()
             .map(|(practice, staff, key)| {
@@ -461,8 +484,8 @@ impl StoreTx {
             .collect()
     }
 
-    /// Records that question events were told of: the ids it marked
-    /// (`mark_item_notified` for one).
+    /// Records that question events were told of: the ids it marked (one
+    /// another instance marked first is not among them).
     pub async fn mark_items_notified(
         &mut self,
         items: &[(PracticeId, &str)],
@@ -480,7 +503,7 @@ impl StoreTx {
     }
 
     /// Claims push notices at once: for each, its id when this caller is
-    /// the one to send it (`claim_push_notice` for one).
+    /// the one to send it (another instance may have).
     pub async fn claim_push_notices(
         &mut self,
         notices: &[NewPushNotice],
@@ -512,7 +535,7 @@ impl StoreTx {
     }
 
     /// The reply address of each of `keys`, made when it has none (X11;
-    /// `reply_address` for one, with `candidate` ids).
+    /// the candidate is its id then).
     pub async fn reply_addresses(
         &mut self,
         keys: &[(ReplyKey, String)],
@@ -530,22 +553,26 @@ impl StoreTx {
                 created_at: now.0,
             })
             .collect();
-        self.execute_chunks(&Sql::of(self.backend).reply_insert, &rows).await?;
-        let found: Vec<(String, String, String, String, String, String)> =
-            self.per_chunk(&Sql::of(self.backend).reply_select, &rows, None).await?;
+        self.execute_chunks(&Sql::of(self.backend).reply_insert, &rows)
+            .await?;
+        let found: Vec<(String, String, String, String, String, String)> = self
+            .per_chunk(&Sql::of(self.backend).reply_select, &rows, None)
+            .await?;
         found
             .into_iter()
-            .map(|(practice, kind, member, conversation_kind, conversation, id)| {
-                let conversation = Conversation::parse(&conversation_kind, &conversation)?;
-                Ok((
-                    ReplyKey {
-                        practice_id: parse_id(&practice)?,
-                        member: Member::parse(&kind, &member)?,
-                        conversation,
-                    },
-                    id,
-                ))
-            })
+            .map(
+                |(practice, kind, member, conversation_kind, conversation, id)| {
+                    let conversation = Conversation::parse(&conversation_kind, &conversation)?;
+                    Ok((
+                        ReplyKey {
+                            practice_id: parse_id(&practice)?,
+                            member: Member::parse(&kind, &member)?,
+                            conversation,
+                        },
+                        id,
+                    ))
+                },
+            )
             .collect()
     }
 
@@ -562,7 +589,8 @@ impl StoreTx {
                 expires_at: t.expires_at.0,
             })
             .collect();
-        self.execute_chunks(&Sql::of(self.backend).tokens, &rows).await
+        self.execute_chunks(&Sql::of(self.backend).tokens, &rows)
+            .await
     }
 
     /// Queues messages at once, due now, in their order
@@ -588,6 +616,7 @@ impl StoreTx {
                 reply_to: n.reply_to.as_deref(),
             })
             .collect();
-        self.execute_chunks(&Sql::of(self.backend).outbox, &rows).await
+        self.execute_chunks(&Sql::of(self.backend).outbox, &rows)
+            .await
     }
 }
