@@ -209,7 +209,9 @@ async fn crowd(db: &Db, admin: &str, count: usize) -> anyhow::Result<()> {
             sqlx::query("PRAGMA busy_timeout = 30000")
                 .execute(&mut conn)
                 .await?;
-            let mut tx = conn.begin().await?;
+            // The server writes meanwhile: take the write lock first, as
+            // its own transactions do.
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
             let (practice, client): (String, String) = sqlx::query_as(
                 "SELECT s.practice_id, c.id FROM staff_users s \
                  JOIN clients c ON c.practice_id = s.practice_id WHERE s.id = ?1 ORDER BY c.id LIMIT 1",
