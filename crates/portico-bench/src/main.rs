@@ -1,12 +1,13 @@
 //! `portico-bench`: starts Portico in a child process, makes a fixture
 //! through its HTTP API (the forms a browser posts), and measures sends,
-//! live delivery, idle sockets, pages and an export. See docs/BENCHMARKS.md.
+//! live delivery, idle sockets, pages, an export and a notification window. See docs/BENCHMARKS.md.
 
 mod children;
 mod cluster;
 mod fixture;
 mod load;
 mod machine;
+mod notify;
 mod pages;
 mod pgprobe;
 mod practices;
@@ -75,6 +76,11 @@ pub struct Cli {
     #[arg(long)]
     pub large_chat: Option<i64>,
 
+    /// Contacts told in the notify scenario's one window, each with an
+    /// unread message past the window. [default: 10,000, or 200 with --quick]
+    #[arg(long)]
+    pub notify_contacts: Option<usize>,
+
     /// Small sizes for a smoke run: 1,000-message chats, 200 sockets, 1 s.
     #[arg(long)]
     pub quick: bool,
@@ -130,10 +136,13 @@ pub enum Scenario {
     /// X1: staff search over the large chat, and sends with the search
     /// index and without it.
     Search,
+    /// N2: one notification window telling `--notify-contacts` people,
+    /// and sends during it.
+    Notify,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::Send,
         Scenario::Bare,
         Scenario::Delivery,
@@ -143,6 +152,7 @@ impl Scenario {
         Scenario::Cluster,
         Scenario::Practices,
         Scenario::Search,
+        Scenario::Notify,
     ];
 }
 

@@ -6,6 +6,7 @@ use crate::cluster::ClusterReport;
 use crate::fixture::Sizes;
 use crate::load::Level;
 use crate::machine::Header;
+use crate::notify::NotifyWindow;
 use crate::pages::{Export, PageTime};
 use crate::pgprobe::{DbLoad, Storage};
 use crate::practices::PracticesMemory;
@@ -26,6 +27,8 @@ pub struct Settings {
     pub idle_sockets: usize,
     pub page_requests: usize,
     pub practices: usize,
+    /// People told in the notify scenario's window.
+    pub notify_contacts: usize,
     pub scenarios: Vec<Scenario>,
     pub sizes: Sizes,
 }
@@ -52,6 +55,9 @@ pub struct BackendReport {
     /// X1: sends with the search index, and without it (dropped).
     pub send_indexed: Vec<Level>,
     pub send_unindexed: Vec<Level>,
+    /// N2: one notification window, and sends during it.
+    pub notify: Option<NotifyWindow>,
+    pub notify_runs: Vec<NotifyWindow>,
     /// What the database holds after the fixture (PostgreSQL).
     pub storage: Option<Storage>,
     /// The load average as each scenario began, and at the end.
@@ -306,6 +312,28 @@ impl Report {
                 without.per_second,
                 with.latency.p50_ms,
                 without.latency.p50_ms
+            );
+        }
+        if let Some(n) = &b.notify {
+            let _ = writeln!(
+                md,
+                "| notify | one window telling {} contacts (each an unread message past the window): time (from the server's log); told, outbox rows queued | {:.0} ms; {}, {} |",
+                thousands(n.contacts as f64),
+                n.window_ms,
+                thousands(n.told as f64),
+                thousands(n.queued as f64)
+            );
+            let _ = writeln!(
+                md,
+                "| notify | sends/s at concurrency {} without a window → during it; p50 latency; p99 | {:.0} → {:.0} /s; {:.1} → {:.1} ms; {:.1} → {:.1} ms ({} sends overlapped the window) |",
+                n.without.concurrency,
+                n.without.per_second,
+                n.during_per_second,
+                n.without.latency.p50_ms,
+                n.during.p50_ms,
+                n.without.latency.p99_ms,
+                n.during.p99_ms,
+                n.during.count
             );
         }
         if let Some(e) = &b.export {

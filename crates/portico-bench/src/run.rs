@@ -8,7 +8,7 @@ use crate::machine::{Header, load_average};
 use crate::pgprobe::{PgProbe, STATS_SETTLE};
 use crate::report::{BackendReport, Report, Settings};
 use crate::sockets;
-use crate::{BackendChoice, Cli, Scenario, cluster, pages, practices};
+use crate::{BackendChoice, Cli, Scenario, cluster, notify, pages, practices};
 use anyhow::Context;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -46,6 +46,9 @@ fn settings(cli: &Cli) -> Settings {
         idle_sockets: if quick { 200 } else { 10_000 },
         page_requests: if quick { 10 } else { 50 },
         practices: cli.practices.unwrap_or(if quick { 10 } else { 100 }),
+        notify_contacts: cli
+            .notify_contacts
+            .unwrap_or(if quick { 200 } else { 10_000 }),
         sizes: Sizes {
             staff: if quick { 8 } else { 32 },
             clients: if quick { 8 } else { 32 },
@@ -470,6 +473,45 @@ async fn scenarios(
         let result = search(settings, &fixture, db, &targets, probe, &mut report).await;
         note(&mut report.problems, "search", result);
     }
+    if has(Scenario::Notify) {
+        report.loads.push(("notify".into(), load_average()));
+        eprintln!(
+            "   notify: one window telling {} contacts, sends meanwhile",
+            settings.notify_contacts
+        );
+        let result: anyhow::Result<()> = async {
+            let log = data_dir.join("server.log");
+            for _ in 0..runs {
+                let without = level(settings, &targets, notify::CONCURRENCY, None).await?;
+                let n = notify::run(
+                    db,
+                    &fixture,
+                    &log,
+                    &targets,
+                    settings.notify_contacts,
+                    without,
+                )
+                .await?;
+                eprintln!(
+                    "     window {:.0} ms ({} told, {} queued); sends {:.0} → {:.0} /s, p50 {:.1} → {:.1} ms",
+                    n.window_ms,
+                    n.told,
+                    n.queued,
+                    n.without.per_second,
+                    n.during_per_second,
+                    n.without.latency.p50_ms,
+                    n.during.p50_ms
+                );
+                report.notify_runs.push(n);
+            }
+            Ok(())
+        }
+        .await;
+        note(&mut report.problems, "notify", result);
+        if !report.notify_runs.is_empty() {
+            report.notify = Some(notify::NotifyWindow::median(&report.notify_runs));
+        }
+    }
     report.loads.push(("end".into(), load_average()));
     Ok(report)
 }
@@ -532,7 +574,7 @@ async fn search(
 }
 
 /// A log line without its colours, cut short.
-fn plain(line: &str) -> String {
+pub(crate) fn plain(line: &str) -> String {
     let mut out = String::new();
     let mut chars = line.chars();
     while let Some(c) = chars.next() {

@@ -12,7 +12,7 @@ use super::reply_text::{is_automatic, strip_reply};
 use super::sessions::ClientInfo;
 use super::spans::person;
 use super::{App, AppError, AppResult, policy};
-use crate::domain::{Millis, PracticeId};
+use crate::domain::PracticeId;
 use crate::files::{FileError, StoredFile};
 use crate::store::{
     Channel, ContactStatus, Conversation, InboundMail, InboundStatus, Member, NewOutboxItem,
@@ -669,23 +669,4 @@ impl App {
         }
         Ok(mail)
     }
-}
-
-/// The reply address of one person in one conversation, made in the
-/// notification's own transaction.
-pub(super) async fn reply_address_in(
-    app: &App,
-    tx: &mut crate::store::StoreTx,
-    practice: PracticeId,
-    member: Member,
-    conversation: Conversation,
-    now: Millis,
-) -> AppResult<Option<String>> {
-    if app.reply_domain().is_none() {
-        return Ok(None);
-    }
-    let id = tx
-        .reply_address(practice, member, conversation, &App::new_reply_id(), now)
-        .await?;
-    Ok(app.reply_address_of(&id))
 }

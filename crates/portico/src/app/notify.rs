@@ -7,6 +7,7 @@
 //! The send path itself writes nothing for this: unread messages are read
 //! from the members' read state.
 
+use super::push::PlannedPush;
 use super::spans::person;
 use super::{App, AppError, AppResult, policy};
 use crate::delivery::email::EmailBrand;
@@ -14,16 +15,17 @@ use crate::delivery::live::LiveEvent;
 use crate::delivery::notify_email::{NotifyGroup, notification_email};
 use crate::domain::{ChatId, ClientId, Millis, PhoneNumber, PracticeId, issue_secret, paths};
 use crate::store::{
-    Channel, ContactStatus, Conversation, Member, NewNotifyItem, NewOutboxItem, NotifyPrefs,
-    NotifySettings, PendingItem, PendingMessage, PushState, Question, Recipient, Staff, StaffMode,
-    TokenPurpose,
+    Channel, ChatMark, ContactStatus, Conversation, Member, NewClaim, NewNotification,
+    NewNotifyItem, NewOutboxItem, NewPushNotice, NewToken, NotifyPrefs, NotifySettings,
+    PendingItem, PendingMessage, PersonKey, PushState, Question, Recipient, ReplyKey, Staff,
+    StaffMode, TokenPurpose, WatchMark,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use jiff::tz::TimeZone;
 use sha2::Sha256;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use tracing::instrument;
 
 /// Unread items older than this are never notified (the server was off
@@ -113,6 +115,163 @@ struct ChatGroup {
     messages: Vec<PendingMessage>,
 }
 
+/// A person past the first decisions, whose window is yet to be claimed.
+struct Due {
+    batch: Batch,
+    window_key: String,
+    /// Staff who chose no e-mail: the marks are made, nothing is sent.
+    mail_off: bool,
+    /// How many things wait, as the claim records.
+    total: i64,
+    /// X12: everything created up to this was pushed, delivered and opened.
+    opened_until: Option<Millis>,
+}
+
+/// What a person is told by e-mail and text, once claimed and marked.
+struct Outgoing {
+    recipient: Recipient,
+    chats: Vec<ChatGroup>,
+    items: Vec<PendingItem>,
+    /// Whether the chats go in the e-mail (the person's choice for messages).
+    email_chats: bool,
+    phone: Option<PhoneNumber>,
+    /// The e-mail's idempotency key (the text's is this with `-sms`).
+    key: String,
+}
+
+impl Outgoing {
+    /// What `r` is sent of what was kept for them, if anything.
+    fn of(
+        r: Recipient,
+        chats: Vec<ChatGroup>,
+        items: Vec<PendingItem>,
+        window_key: &str,
+    ) -> Option<Self> {
+        let staff = matches!(r.member, Member::Staff(_));
+        let email_chats = r.prefs.messages.email() && !chats.is_empty();
+        let email_items = items.iter().any(|i| wants(&r, i).email());
+        let sms_wanted = !staff
+            && ((r.prefs.messages.sms() && !chats.is_empty())
+                || items.iter().any(|i| wants(&r, i).sms()));
+        let phone = r
+            .phone
+            .as_deref()
+            .and_then(|p| PhoneNumber::parse(p).ok())
+            .filter(|_| sms_wanted);
+        if !email_chats && !email_items && phone.is_none() {
+            return None;
+        }
+        let key = format!("notify-{}-{}-{window_key}", r.member.kind(), r.member.id());
+        Some(Self {
+            recipient: r,
+            chats,
+            items,
+            email_chats,
+            phone,
+            key,
+        })
+    }
+
+    /// The chats and items the e-mail lists (none: no e-mail).
+    fn emailed(&self) -> (Vec<&ChatGroup>, Vec<&PendingItem>) {
+        let chats = if self.email_chats {
+            self.chats.iter().collect()
+        } else {
+            Vec::new()
+        };
+        let items = self
+            .items
+            .iter()
+            .filter(|i| wants(&self.recipient, i).email())
+            .collect();
+        (chats, items)
+    }
+}
+
+/// How `r` chose to hear of `item`.
+fn wants(r: &Recipient, item: &PendingItem) -> crate::store::NotifyChannel {
+    match kind_of(item) {
+        NotifyKind::Messages => r.prefs.messages,
+        NotifyKind::Questions => r.prefs.questions,
+    }
+}
+
+/// A person's unread messages (by chat and order) as one group per chat.
+fn chat_groups(messages: Vec<PendingMessage>) -> Vec<ChatGroup> {
+    let mut chats: Vec<ChatGroup> = Vec::new();
+    for message in messages {
+        match chats.last_mut() {
+            Some(group) if group.chat == message.chat_id => {
+                group.up_to = message.seq;
+                group.messages.push(message);
+            }
+            _ => chats.push(ChatGroup {
+                chat: message.chat_id,
+                title: message.chat_title.clone(),
+                client: message.client_name.clone(),
+                up_to: message.seq,
+                watching: message.watching,
+                messages: vec![message],
+            }),
+        }
+    }
+    chats
+}
+
+/// A group of an e-mail: a chat, or a question (or a client's status)
+/// with its events in order.
+enum Source<'a> {
+    Chat(&'a ChatGroup),
+    Question(&'a PendingItem, Vec<&'a PendingItem>),
+}
+
+impl Source<'_> {
+    /// The conversation a reply to this group lands in: none for a chat
+    /// one only watches (not in it to answer) or a status update.
+    fn conversation(&self) -> Option<Conversation> {
+        match self {
+            Source::Chat(chat) if chat.watching => None,
+            Source::Chat(chat) => Some(Conversation::Chat(chat.chat)),
+            Source::Question(first, _) => first.question_id.map(Conversation::Question),
+        }
+    }
+}
+
+/// The groups with a link of their own in one e-mail, chats first, then
+/// one per question (and one per client's status) in order; and how many
+/// more there are (counted only).
+fn email_sources<'a>(
+    chats: &[&'a ChatGroup],
+    items: &[&'a PendingItem],
+) -> (Vec<Source<'a>>, usize) {
+    let mut sources = Vec::new();
+    let mut more = 0;
+    for chat in chats {
+        if sources.len() >= MAX_GROUPS {
+            more += 1;
+        } else {
+            sources.push(Source::Chat(chat));
+        }
+    }
+    let mut questions: Vec<(&PendingItem, Vec<&PendingItem>)> = Vec::new();
+    for item in items {
+        match questions.iter_mut().find(|(first, _)| {
+            first.question_id == item.question_id && first.client_id == item.client_id
+        }) {
+            Some((_, all)) => all.push(item),
+            None => questions.push((item, vec![item])),
+        }
+    }
+    for (first, all) in questions {
+        if sources.len() >= MAX_GROUPS {
+            more += 1;
+        } else {
+            sources.push(Source::Question(first, all));
+        }
+    }
+    (sources, more)
+}
+
 /// Which of a person's choices governs an event: a status update is told
 /// of as messages are (it is one, M16); the rest are question events.
 fn kind_of(item: &PendingItem) -> NotifyKind {
@@ -197,7 +356,14 @@ impl App {
 
     /// N2: sends every notification due now, on the whole server; returns
     /// how many people were told. Safe to run as often as wanted, anywhere.
+    ///
+    /// One window is a fixed number of statements however many people it
+    /// tells: it reads what waits, decides for each person in memory as
+    /// below, then writes each kind of row (claims, marks of what was told,
+    /// push notices, reply addresses, sign-in links, outbox rows) for
+    /// everyone at once, in the one transaction that decides it.
     pub async fn run_notifications(&self) -> AppResult<usize> {
+        let started = std::time::Instant::now();
         let now = self.clock.now();
         let horizon = Millis(now.0 - HORIZON_MS);
         // Read before the transaction: on SQLite it holds the one write lock.
@@ -236,197 +402,303 @@ impl App {
         if !push_states.is_empty() {
             tx.prune_push_notices(horizon).await?;
         }
-        let mut told = 0;
+        // Each person's decisions, in memory.
+        let mut pushes = Vec::new();
+        let mut due = Vec::new();
         for batch in batches.into_values() {
             let push = push_states
                 .get(&(batch.recipient.practice_id, batch.recipient.member))
                 .cloned()
                 .unwrap_or_default();
-            if self.notify_one(&mut tx, batch, &push, &key, now).await? {
-                told += 1;
+            if let Some(one) = self.decide(batch, &push, now, &mut pushes) {
+                due.push(one);
             }
         }
+        let mut told: HashSet<PersonKey> = HashSet::new();
+        let mut outbox: Vec<NewNotification> = Vec::new();
+        // X12: devices hear at once, once per what they cover.
+        if !pushes.is_empty() {
+            let notices: Vec<NewPushNotice> = pushes.iter().map(|p| p.notice.clone()).collect();
+            let claimed = tx.claim_push_notices(&notices, now).await?;
+            for (push, notice) in pushes.iter().zip(claimed) {
+                if let Some(notice) = notice {
+                    told.insert((push.notice.practice_id, push.notice.member));
+                    outbox.extend(Self::push_rows(push, &notice));
+                }
+            }
+        }
+        // Each person's window is claimed once in the store; one another
+        // instance claimed first is its to tell.
+        if !due.is_empty() {
+            let claims: Vec<NewClaim> = due
+                .iter()
+                .map(|d| NewClaim {
+                    practice_id: d.batch.recipient.practice_id,
+                    member: d.batch.recipient.member,
+                    window_key: d.window_key.clone(),
+                    items: d.total,
+                    channels: "email",
+                })
+                .collect();
+            let claimed = tx.claim_notifications(&claims, now).await?;
+            due.retain(|d| {
+                claimed.contains(&(d.batch.recipient.practice_id, d.batch.recipient.member))
+            });
+        }
+        // Each chat and item is marked told; one already marked by another
+        // instance is left out of this notification.
+        let mut claimed: Vec<(Due, Vec<ChatGroup>)> = Vec::with_capacity(due.len());
+        let mut chat_marks = Vec::new();
+        let mut watch_marks = Vec::new();
+        for mut one in due {
+            let r = &one.batch.recipient;
+            let chats = chat_groups(std::mem::take(&mut one.batch.messages));
+            for group in &chats {
+                match (group.watching, r.member) {
+                    (true, Member::Staff(staff)) => watch_marks.push(WatchMark {
+                        practice_id: r.practice_id,
+                        chat_id: group.chat,
+                        staff_id: staff,
+                        seq: group.up_to,
+                    }),
+                    _ => chat_marks.push(ChatMark {
+                        practice_id: r.practice_id,
+                        chat_id: group.chat,
+                        member: r.member,
+                        seq: group.up_to,
+                    }),
+                }
+            }
+            claimed.push((one, chats));
+        }
+        let item_marks: Vec<(PracticeId, &str)> = claimed
+            .iter()
+            .flat_map(|(one, _)| {
+                one.batch
+                    .items
+                    .iter()
+                    .map(|i| (one.batch.recipient.practice_id, i.id.as_str()))
+            })
+            .collect();
+        let marked_items = if item_marks.is_empty() {
+            HashSet::new()
+        } else {
+            tx.mark_items_notified(&item_marks, now).await?
+        };
+        let marked_chats = if chat_marks.is_empty() {
+            HashSet::new()
+        } else {
+            tx.mark_chats_notified(&chat_marks).await?
+        };
+        let marked_watches = if watch_marks.is_empty() {
+            HashSet::new()
+        } else {
+            tx.mark_watches_notified(&watch_marks).await?
+        };
+        // What goes to whom, by e-mail and text.
+        let mut outgoing = Vec::new();
+        for (one, chats) in claimed {
+            let r = &one.batch.recipient;
+            let mut kept_chats: Vec<ChatGroup> = chats
+                .into_iter()
+                .filter(|group| match (group.watching, r.member) {
+                    (true, Member::Staff(staff)) => {
+                        marked_watches.contains(&(r.practice_id, group.chat, staff))
+                    }
+                    _ => marked_chats.contains(&(r.practice_id, group.chat, r.member)),
+                })
+                .collect();
+            let Due {
+                batch,
+                window_key,
+                mail_off,
+                opened_until,
+                ..
+            } = one;
+            let mut kept_items: Vec<PendingItem> = batch
+                .items
+                .into_iter()
+                .filter(|i| marked_items.contains(&i.id))
+                .collect();
+            // X12: what a push told of, delivered and opened, is not e-mailed
+            // (nor texted) too.
+            if let Some(opened) = opened_until {
+                for group in &mut kept_chats {
+                    group.messages.retain(|m| m.created_at.0 > opened.0);
+                }
+                kept_chats.retain(|g| !g.messages.is_empty());
+                kept_items.retain(|i| i.created_at.0 > opened.0);
+            }
+            if mail_off {
+                continue;
+            }
+            if let Some(mail) = Outgoing::of(batch.recipient, kept_chats, kept_items, &window_key) {
+                outgoing.push(mail);
+            }
+        }
+        // X11: each conversation an e-mail names has its reply address.
+        let replies: HashMap<ReplyKey, String> = if self.reply_domain().is_some() {
+            let mut wanted: Vec<(ReplyKey, String)> = Vec::new();
+            let mut seen: HashSet<ReplyKey> = HashSet::new();
+            for mail in &outgoing {
+                let (chats, items) = mail.emailed();
+                let (sources, _) = email_sources(&chats, &items);
+                for conversation in sources.iter().filter_map(Source::conversation) {
+                    let key = ReplyKey {
+                        practice_id: mail.recipient.practice_id,
+                        member: mail.recipient.member,
+                        conversation,
+                    };
+                    if seen.insert(key) {
+                        wanted.push((key, Self::new_reply_id()));
+                    }
+                }
+            }
+            if wanted.is_empty() {
+                HashMap::new()
+            } else {
+                tx.reply_addresses(&wanted, now)
+                    .await?
+                    .into_iter()
+                    .collect()
+            }
+        } else {
+            HashMap::new()
+        };
+        let mut tokens = Vec::new();
+        for mail in &outgoing {
+            let r = &mail.recipient;
+            let (chats, items) = mail.emailed();
+            if !chats.is_empty() || !items.is_empty() {
+                outbox.push(self.compose_email(
+                    r,
+                    &chats,
+                    &items,
+                    &mail.key,
+                    &key,
+                    now,
+                    &replies,
+                    &mut tokens,
+                )?);
+            }
+            if let Some(phone) = &mail.phone {
+                outbox.push(self.text_of(mail, phone));
+            }
+            told.insert((r.practice_id, r.member));
+            tracing::debug!(member = %r.member.id(), kind = r.member.kind(), "notification queued");
+        }
+        if !tokens.is_empty() {
+            tx.insert_tokens(&tokens, now).await?;
+        }
+        if !outbox.is_empty() {
+            tx.enqueue_notifications(&outbox, now).await?;
+        }
         tx.commit().await?;
-        if told > 0 {
+        if !told.is_empty() {
             self.outbox_wake.notify_one();
         }
-        Ok(told)
+        let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        tracing::info!(
+            told = told.len(),
+            queued = outbox.len(),
+            ms,
+            "notification window"
+        );
+        Ok(told.len())
     }
 
-    /// Decides, claims and queues one person's notification; true if queued.
-    async fn notify_one(
+    /// A person's decisions before anything is written: whether they are
+    /// told now (reachable, X7 quiet hours unless something is urgent),
+    /// a push to their devices (`pushes`), and the window their e-mail
+    /// belongs to (staff's daily digest, or the practice's window).
+    fn decide(
         &self,
-        tx: &mut crate::store::StoreTx,
         batch: Batch,
         push: &PushState,
-        key: &[u8],
         now: Millis,
-    ) -> AppResult<bool> {
+        pushes: &mut Vec<PlannedPush>,
+    ) -> Option<Due> {
         let r = &batch.recipient;
         if !r.reachable {
-            return Ok(false);
+            return None;
         }
-        let Some(oldest) = batch.oldest() else {
-            return Ok(false);
-        };
+        let oldest = batch.oldest()?;
         let (date, minute) = local(now, &r.time_zone);
         // X7: what falls in quiet hours waits for their end, untouched,
         // unless something in it was marked urgent: then everything
         // waiting goes now, in one e-mail.
         if in_quiet_hours(r.prefs.quiet, minute) && !batch.urgent() {
-            return Ok(false);
+            return None;
         }
         // X12: devices hear at once (under the same quiet hours); e-mail
         // waits for the window as before.
-        let pushed = if push.devices.is_empty() {
-            false
-        } else {
+        if !push.devices.is_empty() {
             let content = self.push_content(r, &batch, oldest);
-            self.queue_push(tx, r, push, content, now).await?
-        };
+            pushes.extend(Self::plan_push(r, push, content));
+        }
         let staff = matches!(r.member, Member::Staff(_));
         let window = self.window_ms(&r.settings);
         let window_key = match (staff, r.prefs.staff_mode) {
             (true, StaffMode::Daily) => {
                 if minute < r.prefs.digest_minute {
-                    return Ok(pushed);
+                    return None;
                 }
                 format!("digest-{date}")
             }
             _ => {
                 if oldest.0 > now.0 - window {
-                    return Ok(pushed);
+                    return None;
                 }
                 format!("w{}", now.0 / window.max(1000))
             }
         };
         let mail_off = staff && r.prefs.staff_mode == StaffMode::Never;
         let total = i64::try_from(batch.messages.len() + batch.items.len()).unwrap_or(i64::MAX);
-        if !tx
-            .claim_notification(r.practice_id, r.member, &window_key, total, "email", now)
-            .await?
-        {
-            return Ok(pushed);
-        }
-        // Each chat and item is marked told; one already marked by another
-        // instance is left out of this notification.
-        let mut chats: Vec<ChatGroup> = Vec::new();
-        for message in batch.messages {
-            match chats.last_mut() {
-                Some(group) if group.chat == message.chat_id => {
-                    group.up_to = message.seq;
-                    group.messages.push(message);
-                }
-                _ => chats.push(ChatGroup {
-                    chat: message.chat_id,
-                    title: message.chat_title.clone(),
-                    client: message.client_name.clone(),
-                    up_to: message.seq,
-                    watching: message.watching,
-                    messages: vec![message],
-                }),
+        Some(Due {
+            batch,
+            window_key,
+            mail_off,
+            total,
+            opened_until: push.opened_until,
+        })
+    }
+
+    /// The text of `mail` to `phone`: it says only that something waits,
+    /// never what.
+    fn text_of(&self, mail: &Outgoing, phone: &PhoneNumber) -> NewNotification {
+        let r = &mail.recipient;
+        let count = mail.chats.iter().map(|c| c.messages.len()).sum::<usize>() + mail.items.len();
+        let urgent = mail
+            .chats
+            .iter()
+            .any(|c| c.messages.iter().any(|m| m.urgent))
+            || mail.items.iter().any(|i| i.urgent);
+        // X11: a reply to the text lands in her latest chat.
+        let body = format!(
+            "{}: {}{} waiting for you in your client portal. {}{}",
+            r.practice_name,
+            if urgent { "urgent: " } else { "" },
+            plural(count, "new item is", "new items are"),
+            self.link("/portal"),
+            if self.channels.sms_replies {
+                " Reply to this text to answer, STOP to end texts."
+            } else {
+                ""
             }
+        );
+        NewNotification {
+            item: NewOutboxItem {
+                practice_id: Some(r.practice_id),
+                channel: Channel::Sms,
+                idempotency_key: format!("{}-sms", mail.key),
+                recipient: phone.to_string(),
+                subject: String::new(),
+                body_text: body,
+                body_html: None,
+            },
+            list_unsubscribe: None,
+            reply_to: None,
         }
-        let mut kept_chats = Vec::new();
-        for group in chats {
-            let marked = match (group.watching, r.member) {
-                (true, Member::Staff(staff)) => {
-                    tx.mark_watch_notified(r.practice_id, group.chat, staff, group.up_to)
-                        .await?
-                }
-                _ => {
-                    tx.mark_chat_notified(r.practice_id, group.chat, r.member, group.up_to)
-                        .await?
-                }
-            };
-            if marked {
-                kept_chats.push(group);
-            }
-        }
-        let mut kept_items = Vec::new();
-        for item in batch.items {
-            if tx.mark_item_notified(r.practice_id, &item.id, now).await? {
-                kept_items.push(item);
-            }
-        }
-        // X12: what a push told of, delivered and opened, is not e-mailed
-        // (nor texted) too.
-        if let Some(opened) = push.opened_until {
-            for group in &mut kept_chats {
-                group.messages.retain(|m| m.created_at.0 > opened.0);
-            }
-            kept_chats.retain(|g| !g.messages.is_empty());
-            kept_items.retain(|i| i.created_at.0 > opened.0);
-        }
-        if mail_off {
-            return Ok(pushed);
-        }
-        let messages_to = r.prefs.messages;
-        let wants = |item: &PendingItem| match kind_of(item) {
-            NotifyKind::Messages => r.prefs.messages,
-            NotifyKind::Questions => r.prefs.questions,
-        };
-        let email_chats: Vec<&ChatGroup> = if messages_to.email() {
-            kept_chats.iter().collect()
-        } else {
-            Vec::new()
-        };
-        let email_items: Vec<&PendingItem> =
-            kept_items.iter().filter(|i| wants(i).email()).collect();
-        let sms_wanted = !staff
-            && ((messages_to.sms() && !kept_chats.is_empty())
-                || kept_items.iter().any(|i| wants(i).sms()));
-        let phone = r
-            .phone
-            .as_deref()
-            .and_then(|p| PhoneNumber::parse(p).ok())
-            .filter(|_| sms_wanted);
-        if email_chats.is_empty() && email_items.is_empty() && phone.is_none() {
-            return Ok(pushed);
-        }
-        let signing_key = key;
-        let key = format!("notify-{}-{}-{window_key}", r.member.kind(), r.member.id());
-        if !email_chats.is_empty() || !email_items.is_empty() {
-            self.queue_email(tx, r, &email_chats, &email_items, &key, signing_key, now)
-                .await?;
-        }
-        if let Some(phone) = phone {
-            let count =
-                kept_chats.iter().map(|c| c.messages.len()).sum::<usize>() + kept_items.len();
-            // A text says only that something waits, never what.
-            let urgent = kept_chats
-                .iter()
-                .any(|c| c.messages.iter().any(|m| m.urgent))
-                || kept_items.iter().any(|i| i.urgent);
-            // X11: a reply to the text lands in her latest chat.
-            let body = format!(
-                "{}: {}{} waiting for you in your client portal. {}{}",
-                r.practice_name,
-                if urgent { "urgent: " } else { "" },
-                plural(count, "new item is", "new items are"),
-                self.link("/portal"),
-                if self.channels.sms_replies {
-                    " Reply to this text to answer, STOP to end texts."
-                } else {
-                    ""
-                }
-            );
-            tx.enqueue(
-                &NewOutboxItem {
-                    practice_id: Some(r.practice_id),
-                    channel: Channel::Sms,
-                    idempotency_key: format!("{key}-sms"),
-                    recipient: phone.to_string(),
-                    subject: String::new(),
-                    body_text: body,
-                    body_html: None,
-                },
-                now,
-            )
-            .await?;
-        }
-        tracing::info!(member = %r.member.id(), kind = r.member.kind(), "notification queued");
-        Ok(true)
     }
 
     /// X12: what a push of `batch` says, where its click leads (the one
@@ -492,43 +764,44 @@ impl App {
     }
 
     /// A link that lands a contact on `path`, signed in (as reminder links
-    /// do), or the plain path for staff.
-    async fn landing(
+    /// do; its token joins `tokens`), or the plain path for staff.
+    fn landing(
         &self,
-        tx: &mut crate::store::StoreTx,
         r: &Recipient,
         path: &str,
         now: Millis,
-    ) -> AppResult<String> {
+        tokens: &mut Vec<NewToken>,
+    ) -> String {
         match r.member {
-            Member::Staff(_) => Ok(self.link(path)),
+            Member::Staff(_) => self.link(path),
             Member::Contact(contact) => {
                 let issued = issue_secret();
-                tx.insert_token(
-                    &issued.hash,
-                    TokenPurpose::SignIn,
-                    r.practice_id,
-                    contact,
-                    now,
-                    Millis(now.0 + LINK_MS),
-                )
-                .await?;
-                Ok(self.link(&paths::portal_link(&issued.secret, Some(path))))
+                tokens.push(NewToken {
+                    hash: issued.hash,
+                    purpose: TokenPurpose::SignIn,
+                    practice_id: r.practice_id,
+                    contact_id: contact,
+                    expires_at: Millis(now.0 + LINK_MS),
+                });
+                self.link(&paths::portal_link(&issued.secret, Some(path)))
             }
         }
     }
 
+    /// One person's e-mail listing `chats` and `items`, with the reply
+    /// addresses of `replies` (X11); the tokens of its links join `tokens`.
     #[allow(clippy::too_many_arguments)]
-    async fn queue_email(
+    fn compose_email(
         &self,
-        tx: &mut crate::store::StoreTx,
         r: &Recipient,
         chats: &[&ChatGroup],
         items: &[&PendingItem],
         key: &str,
         signing_key: &[u8],
         now: Millis,
-    ) -> AppResult<()> {
+        replies: &HashMap<ReplyKey, String>,
+        tokens: &mut Vec<NewToken>,
+    ) -> AppResult<NewNotification> {
         let staff = matches!(r.member, Member::Staff(_));
         // S5: the practice's default, unless the person chose otherwise.
         let content = r.prefs.content.includes(if staff {
@@ -537,128 +810,102 @@ impl App {
             r.settings.content_to_contacts
         });
         let area = paths::area(staff);
-        let mut groups = Vec::new();
-        let mut more = 0;
-        for chat in chats {
-            if groups.len() >= MAX_GROUPS {
-                more += 1;
-                continue;
-            }
-            let summary = format!(
-                "{} from {}{}",
-                plural(chat.messages.len(), "new message", "new messages"),
-                authors(chat.messages.iter().map(|m| m.sender_name.as_str())),
-                with_files(chat.messages.iter().map(|m| m.files).sum())
-            );
-            let lines = if content {
-                chat.messages
-                    .iter()
-                    .rev()
-                    .take(MAX_LINES)
-                    .rev()
-                    .map(|m| format!("{}: {}", m.sender_name, excerpt(&m.body, 300)))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            // A staff user not in the chat opens it from their alert (and
-            // joins it there, S8).
-            let path = if chat.watching {
-                paths::alert_chat(chat.chat)
-            } else {
-                paths::chat(area, chat.chat)
-            };
-            // One who only watches the chat is not in it to answer.
-            let reply = if chat.watching {
-                None
-            } else {
-                super::inbound::reply_address_in(
-                    self,
-                    tx,
-                    r.practice_id,
-                    r.member,
-                    Conversation::Chat(chat.chat),
-                    now,
-                )
-                .await?
-            };
-            groups.push(NotifyGroup {
-                client: chat.client.clone().unwrap_or_else(|| "Your team".into()),
-                title: chat.title.clone(),
-                summary,
-                lines,
-                link: self.landing(tx, r, &path, now).await?,
-                urgent: chat.messages.iter().any(|m| m.urgent),
-                reply: reply.unwrap_or_default(),
-            });
-        }
-        // One group per question (and one per client's status), in order.
-        let mut questions: Vec<(&PendingItem, Vec<&PendingItem>)> = Vec::new();
-        for item in items {
-            match questions.iter_mut().find(|(first, _)| {
-                first.question_id == item.question_id && first.client_id == item.client_id
-            }) {
-                Some((_, all)) => all.push(item),
-                None => questions.push((item, vec![item])),
-            }
-        }
-        for (first, all) in questions {
-            if groups.len() >= MAX_GROUPS {
-                more += 1;
-                continue;
-            }
-            let summary = all
-                .iter()
-                .map(|i| {
-                    let what = match i.what.as_str() {
-                        "asked" => format!("{} asked a new question", i.author_name),
-                        "follow_up" => format!("{} followed up", i.author_name),
-                        "reassigned" => format!("{} passed the question to you", i.author_name),
-                        "answer" => format!("{} answered", i.author_name),
-                        "status" => format!("{} updated the status", i.author_name),
-                        _ => format!("{} updated the question", i.author_name),
-                    };
-                    format!("{what}{}", with_files(i.files))
+        let reply_of = |conversation: Conversation| -> String {
+            replies
+                .get(&ReplyKey {
+                    practice_id: r.practice_id,
+                    member: r.member,
+                    conversation,
                 })
-                .collect::<Vec<_>>()
-                .join("; ");
-            let lines = if content {
-                all.iter()
-                    .filter(|i| !i.body.trim().is_empty())
-                    .take(MAX_LINES)
-                    .map(|i| format!("{}: {}", i.author_name, excerpt(&i.body, 300)))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            // A status update lands on the client's page, where it shows.
-            let path = match first.question_id {
-                Some(question) => paths::question(area, question),
-                None => paths::client(area, first.client_id),
-            };
-            // A status update is no conversation: it takes no reply.
-            let reply = match first.question_id {
-                Some(question) => super::inbound::reply_address_in(
-                    self,
-                    tx,
-                    r.practice_id,
-                    r.member,
-                    Conversation::Question(question),
-                    now,
-                )
-                .await?
-                .unwrap_or_default(),
-                None => String::new(),
-            };
-            groups.push(NotifyGroup {
-                client: first.client_name.clone(),
-                title: first.title.clone(),
-                summary,
-                lines,
-                link: self.landing(tx, r, &path, now).await?,
-                urgent: all.iter().any(|i| i.urgent),
-                reply,
-            });
+                .and_then(|id| self.reply_address_of(id))
+                .unwrap_or_default()
+        };
+        let (sources, more) = email_sources(chats, items);
+        let mut groups = Vec::new();
+        for source in &sources {
+            match source {
+                Source::Chat(chat) => {
+                    let summary = format!(
+                        "{} from {}{}",
+                        plural(chat.messages.len(), "new message", "new messages"),
+                        authors(chat.messages.iter().map(|m| m.sender_name.as_str())),
+                        with_files(chat.messages.iter().map(|m| m.files).sum())
+                    );
+                    let lines = if content {
+                        chat.messages
+                            .iter()
+                            .rev()
+                            .take(MAX_LINES)
+                            .rev()
+                            .map(|m| format!("{}: {}", m.sender_name, excerpt(&m.body, 300)))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    // A staff user not in the chat opens it from their alert
+                    // (and joins it there, S8).
+                    let path = if chat.watching {
+                        paths::alert_chat(chat.chat)
+                    } else {
+                        paths::chat(area, chat.chat)
+                    };
+                    // One who only watches the chat is not in it to answer.
+                    let reply = source.conversation().map(reply_of).unwrap_or_default();
+                    groups.push(NotifyGroup {
+                        client: chat.client.clone().unwrap_or_else(|| "Your team".into()),
+                        title: chat.title.clone(),
+                        summary,
+                        lines,
+                        link: self.landing(r, &path, now, tokens),
+                        urgent: chat.messages.iter().any(|m| m.urgent),
+                        reply,
+                    });
+                }
+                Source::Question(first, all) => {
+                    let summary = all
+                        .iter()
+                        .map(|i| {
+                            let what = match i.what.as_str() {
+                                "asked" => format!("{} asked a new question", i.author_name),
+                                "follow_up" => format!("{} followed up", i.author_name),
+                                "reassigned" => {
+                                    format!("{} passed the question to you", i.author_name)
+                                }
+                                "answer" => format!("{} answered", i.author_name),
+                                "status" => format!("{} updated the status", i.author_name),
+                                _ => format!("{} updated the question", i.author_name),
+                            };
+                            format!("{what}{}", with_files(i.files))
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    let lines = if content {
+                        all.iter()
+                            .filter(|i| !i.body.trim().is_empty())
+                            .take(MAX_LINES)
+                            .map(|i| format!("{}: {}", i.author_name, excerpt(&i.body, 300)))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    // A status update lands on the client's page, where it shows.
+                    let path = match first.question_id {
+                        Some(question) => paths::question(area, question),
+                        None => paths::client(area, first.client_id),
+                    };
+                    // A status update is no conversation: it takes no reply.
+                    let reply = source.conversation().map(reply_of).unwrap_or_default();
+                    groups.push(NotifyGroup {
+                        client: first.client_name.clone(),
+                        title: first.title.clone(),
+                        summary,
+                        lines,
+                        link: self.landing(r, &path, now, tokens),
+                        urgent: all.iter().any(|i| i.urgent),
+                        reply,
+                    });
+                }
+            }
         }
         groups.sort_by(|a, b| a.client.cmp(&b.client));
         let message_count: usize = chats.iter().map(|c| c.messages.len()).sum();
@@ -695,12 +942,11 @@ impl App {
             r.member,
             kind,
         )?));
-        let area = paths::area(staff);
         let preferences = self.link(&paths::notification_preferences(area));
         let home = if staff {
             self.link(area)
         } else {
-            self.landing(tx, r, area, now).await?
+            self.landing(r, area, now, tokens)
         };
         let brand = EmailBrand::from_parts(
             r.practice_id,
@@ -725,11 +971,11 @@ impl App {
         // X11: an e-mail about one conversation is answered by replying;
         // one about several names each one's address in its text.
         let reply_to = match (groups.as_slice(), more) {
-            ([one], 0) if !one.reply.is_empty() => Some(one.reply.as_str()),
+            ([one], 0) if !one.reply.is_empty() => Some(one.reply.clone()),
             _ => None,
         };
-        tx.enqueue_notification(
-            &NewOutboxItem {
+        Ok(NewNotification {
+            item: NewOutboxItem {
                 practice_id: Some(r.practice_id),
                 channel: Channel::Email,
                 idempotency_key: key.to_owned(),
@@ -738,12 +984,9 @@ impl App {
                 body_text: mail.text,
                 body_html: Some(mail.html),
             },
-            Some(&unsubscribe),
+            list_unsubscribe: Some(unsubscribe),
             reply_to,
-            now,
-        )
-        .await?;
-        Ok(())
+        })
     }
 
     /// The key unsubscribe links are signed with.

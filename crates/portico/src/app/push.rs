@@ -8,7 +8,7 @@ use super::{App, AppError, AppResult};
 use crate::delivery::push::{VapidKey, origin_of};
 use crate::domain::{Millis, PracticeId, ValidationError, hash_secret, issue_secret, paths};
 use crate::store::{
-    Channel, Member, NewOutboxItem, NewPushNotice, NewPushSubscription, PushState,
+    Channel, Member, NewNotification, NewOutboxItem, NewPushNotice, NewPushSubscription, PushState,
     PushSubscription, Recipient,
 };
 use tracing::instrument;
@@ -23,6 +23,15 @@ pub struct PushSetup {
 
 /// Lines of content in a push when the practice includes content (S5).
 const PUSH_LINES: usize = 3;
+
+/// A push decided in a notification window, queued once claimed.
+pub(super) struct PlannedPush {
+    pub notice: NewPushNotice,
+    /// What the service worker shows.
+    pub payload: String,
+    /// The person's devices' subscription ids.
+    pub devices: Vec<String>,
+}
 
 /// What one push says and where its click leads.
 pub(super) struct PushContent {
@@ -192,39 +201,22 @@ impl App {
         }
     }
 
-    /// Queues one push to every device of `r` covering `content`, once
-    /// (claimed per person and `covers_until`); true if queued.
-    pub(super) async fn queue_push(
-        &self,
-        tx: &mut crate::store::StoreTx,
+    /// One push to every device of `r` covering `content`, unless what it
+    /// covers was pushed already; queued once its notice is claimed (per
+    /// person and `covers_until`, so instances sharing a database push once).
+    pub(super) fn plan_push(
         r: &Recipient,
         state: &PushState,
         content: PushContent,
-        now: Millis,
-    ) -> AppResult<bool> {
+    ) -> Option<PlannedPush> {
         if state.devices.is_empty()
             || state
                 .pushed_until
                 .is_some_and(|pushed| pushed.0 >= content.covers_until.0)
         {
-            return Ok(false);
+            return None;
         }
         let issued = issue_secret();
-        let Some(notice) = tx
-            .claim_push_notice(
-                &NewPushNotice {
-                    practice_id: r.practice_id,
-                    member: r.member,
-                    covers_until: content.covers_until,
-                    token_hash: issued.hash,
-                    target: content.target,
-                },
-                now,
-            )
-            .await?
-        else {
-            return Ok(false);
-        };
         let payload = serde_json::json!({
             "title": content.title,
             "body": content.body,
@@ -232,22 +224,37 @@ impl App {
             "tag": format!("portico-{}", r.practice_id),
         })
         .to_string();
-        for device in &state.devices {
-            tx.enqueue(
-                &NewOutboxItem {
-                    practice_id: Some(r.practice_id),
+        Some(PlannedPush {
+            notice: NewPushNotice {
+                practice_id: r.practice_id,
+                member: r.member,
+                covers_until: content.covers_until,
+                token_hash: issued.hash,
+                target: content.target,
+            },
+            payload,
+            devices: state.devices.clone(),
+        })
+    }
+
+    /// The outbox rows of a claimed push (`notice` its id): one per device.
+    pub(super) fn push_rows(push: &PlannedPush, notice: &str) -> Vec<NewNotification> {
+        push.devices
+            .iter()
+            .map(|device| NewNotification {
+                item: NewOutboxItem {
+                    practice_id: Some(push.notice.practice_id),
                     channel: Channel::Push,
                     idempotency_key: format!("push-{notice}-{device}"),
                     recipient: device.clone(),
-                    subject: notice.clone(),
-                    body_text: payload.clone(),
+                    subject: notice.to_owned(),
+                    body_text: push.payload.clone(),
                     body_html: None,
                 },
-                now,
-            )
-            .await?;
-        }
-        Ok(true)
+                list_unsubscribe: None,
+                reply_to: None,
+            })
+            .collect()
     }
 
     /// The title and text of a push (S5: the text only when the practice,

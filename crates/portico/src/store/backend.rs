@@ -706,6 +706,53 @@ impl Backend {
         };
         Ok(pool.connect(&url).await?)
     }
+
+    /// The rows of a JSON array parameter `$1` as a table `j` with
+    /// `columns` (name and PostgreSQL type, `text` or `bigint`): over
+    /// `json_each` on SQLite, `json_to_recordset` on PostgreSQL. For the
+    /// set-based statements of the notification window, whose shapes are
+    /// many and alike.
+    pub(super) fn json_rows(self, columns: &[(&str, &str)]) -> String {
+        match self {
+            Backend::Sqlite => format!(
+                "(SELECT {} FROM json_each($1)) AS j",
+                columns
+                    .iter()
+                    .map(|(name, _)| format!("value ->> '{name}' AS {name}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Backend::Postgres => format!(
+                "json_to_recordset($1::json) AS j({})",
+                columns
+                    .iter()
+                    .map(|(name, kind)| format!("{name} {kind}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
+    /// On PostgreSQL, locks the rows a notification window marks told
+    /// (`$1` as for [`Backend::json_rows`] with `columns`, joined to `table`
+    /// on `on`) one after another in `order`: two instances' windows, or a
+    /// window and a batch of sends, then wait for each other instead of
+    /// each locking a row the other needs next. SQLite has one writer.
+    pub(super) fn lock_rows_sql(
+        self,
+        table: &str,
+        columns: &[(&str, &str)],
+        on: &str,
+        order: &str,
+    ) -> Option<String> {
+        match self {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(format!(
+                "SELECT 1 FROM {table} JOIN {} ON {on} ORDER BY {order} FOR UPDATE OF {table}",
+                self.json_rows(columns)
+            )),
+        }
+    }
 }
 
 /// The channel live events travel on between instances (PostgreSQL).

@@ -6,7 +6,7 @@ use super::{Member, Store, StoreError, StoreResult, StoreTx, parse_id};
 use crate::domain::{ChatId, ContactId, Millis, PracticeId};
 
 /// What a reply address answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Conversation {
     Chat(ChatId),
     Question(crate::domain::QuestionId),
@@ -27,7 +27,7 @@ impl Conversation {
         }
     }
 
-    fn parse(kind: &str, id: &str) -> StoreResult<Self> {
+    pub(super) fn parse(kind: &str, id: &str) -> StoreResult<Self> {
         match kind {
             "chat" => Ok(Conversation::Chat(parse_id(id)?)),
             "question" => Ok(Conversation::Question(parse_id(id)?)),
@@ -158,44 +158,6 @@ impl TryFrom<InboundRow> for InboundMail {
 }
 
 impl StoreTx {
-    /// The reply address of a person in a conversation, made on first use
-    /// (`candidate` is its id then).
-    pub async fn reply_address(
-        &mut self,
-        practice: PracticeId,
-        member: Member,
-        conversation: Conversation,
-        candidate: &str,
-        now: Millis,
-    ) -> StoreResult<String> {
-        sqlx::query(
-            "INSERT INTO reply_addresses (id, practice_id, member_kind, member_id, conversation_kind, \
-             conversation_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (practice_id, member_kind, member_id, conversation_kind, conversation_id) DO NOTHING",
-        )
-        .bind(candidate)
-        .bind(practice)
-        .bind(member.kind())
-        .bind(member.id())
-        .bind(conversation.kind())
-        .bind(conversation.id())
-        .bind(now.0)
-        .execute(&mut *self.tx)
-        .await?;
-        let (id,): (String,) = sqlx::query_as(
-            "SELECT id FROM reply_addresses WHERE practice_id = $1 AND member_kind = $2 \
-             AND member_id = $3 AND conversation_kind = $4 AND conversation_id = $5",
-        )
-        .bind(practice)
-        .bind(member.kind())
-        .bind(member.id())
-        .bind(conversation.kind())
-        .bind(conversation.id())
-        .fetch_one(&mut *self.tx)
-        .await?;
-        Ok(id)
-    }
-
     /// STOP: no more texts to `phone` (what is queued in this transaction
     /// before it still goes: the confirmation).
     pub async fn sms_opt_out(&mut self, phone: &str, now: Millis) -> StoreResult<()> {

@@ -23,6 +23,7 @@ pub mod group_commit;
 mod ids;
 mod inbound;
 mod notify;
+mod notify_window;
 mod outbox;
 mod practices;
 mod push;
@@ -57,6 +58,9 @@ pub use inbound::{Conversation, InboundMail, InboundStatus, ReplyAddress};
 pub use notify::{
     BrandParts, ContentChoice, NewNotifyItem, NotifyChannel, NotifyPrefs, NotifySettings,
     PendingItem, PendingMessage, Recipient, StaffMode,
+};
+pub use notify_window::{
+    ChatMark, NewClaim, NewNotification, NewToken, PersonKey, ReplyKey, WatchMark,
 };
 pub use outbox::{Channel, NewOutboxItem, OutboxItem, OutboxStatus};
 pub use practices::Practice;
@@ -220,6 +224,7 @@ impl Store {
         };
         Ok(StoreTx {
             tx,
+            backend: self.backend,
             changes: self.changes.clone(),
             changed: Vec::new(),
         })
@@ -230,6 +235,8 @@ impl Store {
 /// rolls back.
 pub struct StoreTx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
+    /// The engine, for the statements whose text differs between them.
+    backend: Backend,
     changes: Arc<changes::Changes>,
     /// The practices whose people this transaction changes, marked once
     /// it commits.

@@ -257,31 +257,6 @@ impl StoreTx {
         Ok(states)
     }
 
-    /// Claims a push notice: its id when this caller is the one to send it
-    /// (another instance may have).
-    pub async fn claim_push_notice(
-        &mut self,
-        notice: &NewPushNotice,
-        now: Millis,
-    ) -> StoreResult<Option<String>> {
-        let id = uuid::Uuid::now_v7().to_string();
-        let done = sqlx::query(
-            "INSERT INTO push_notices (id, practice_id, member_kind, member_id, covers_until, token_hash, target, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-        )
-        .bind(&id)
-        .bind(notice.practice_id)
-        .bind(notice.member.kind())
-        .bind(notice.member.id())
-        .bind(notice.covers_until.0)
-        .bind(&notice.token_hash)
-        .bind(&notice.target)
-        .bind(now.0)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok((done.rows_affected() == 1).then_some(id))
-    }
-
     /// Notices older than `horizon` are no longer read: they go.
     pub async fn prune_push_notices(&mut self, horizon: Millis) -> StoreResult<()> {
         sqlx::query("DELETE FROM push_notices WHERE created_at < $1")

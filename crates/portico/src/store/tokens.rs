@@ -15,7 +15,7 @@ pub enum TokenPurpose {
 }
 
 impl TokenPurpose {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             TokenPurpose::Invitation => "invitation",
             TokenPurpose::SignIn => "sign_in",

@@ -32,6 +32,7 @@ mod messages_members;
 mod messages_send;
 mod notify;
 mod notify_browser;
+mod notify_window;
 mod password_memory;
 mod people;
 mod portal_home;
