@@ -188,7 +188,14 @@ impl Store {
             Searcher::Staff(id) => ("staff", id.to_string()),
             Searcher::Contact(id) => ("contact", id.to_string()),
         };
+        // PostgreSQL plans a prepared statement for its parameters five
+        // times, then may keep a generic plan that knows nothing of the
+        // words: for a rare word in a 1,000,000-message chat that plan walks
+        // the chat (352 ms against 0.5 ms, `EXPLAIN ANALYZE` of both). An
+        // unprepared search is planned for its own words every time.
+        let prepared = matches!(self.backend, super::Backend::Sqlite);
         sqlx::query_as(sql)
+            .persistent(prepared)
             .bind(all)
             .bind(phrase)
             .bind(limit)
