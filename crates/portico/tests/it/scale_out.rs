@@ -373,6 +373,10 @@ async fn three_instances_behind_haproxy_chat_sign_out_and_restart_in_turn() {
             let mut told_to_reconnect = 0;
             let mut last = 0;
             let mut caught_up = String::new();
+            // Once the sends are done, the page listens on until it has
+            // heard nothing for a second: the last sends' events may still
+            // be crossing between instances on a loaded machine.
+            let mut quiet_after_done = 0;
             'pages: while !done.load(Ordering::SeqCst) {
                 let Ok(mut page) = try_socket(&lb, &sam, "any").await else {
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -392,6 +396,7 @@ async fn three_instances_behind_haproxy_chat_sign_out_and_restart_in_turn() {
                                     heard.insert(seq);
                                     last = last.max(seq);
                                 }
+                                quiet_after_done = 0;
                             }
                             Heard::Closed(code) => {
                                 if code == Some(1012) {
@@ -402,7 +407,10 @@ async fn three_instances_behind_haproxy_chat_sign_out_and_restart_in_turn() {
                         },
                         () = tokio::time::sleep(Duration::from_millis(200)) => {
                             if done.load(Ordering::SeqCst) {
-                                break 'pages;
+                                quiet_after_done += 1;
+                                if quiet_after_done >= 5 {
+                                    break 'pages;
+                                }
                             }
                         }
                     }
