@@ -3,6 +3,7 @@
 //! conversation; the autoresponder.
 
 use super::chats::MAX_MESSAGE_CHARS;
+use super::practice_rules::PracticeRules;
 use super::questions::Actor;
 use super::spans::person;
 use super::{App, AppError, AppResult, policy};
@@ -493,12 +494,9 @@ impl App {
         practice: PracticeId,
         chat: ChatId,
         members: &[MemberState],
-        settings: &MessagingSettings,
+        rules: &PracticeRules,
     ) {
-        if let Err(error) = self
-            .try_autorespond(practice, chat, members, settings)
-            .await
-        {
+        if let Err(error) = self.try_autorespond(practice, chat, members, rules).await {
             tracing::warn!(%error, %chat, "could not send the automatic answer");
         }
     }
@@ -508,7 +506,7 @@ impl App {
         practice: PracticeId,
         chat: ChatId,
         members: &[MemberState],
-        settings: &MessagingSettings,
+        rules: &PracticeRules,
     ) -> AppResult<()> {
         if !members
             .iter()
@@ -517,11 +515,7 @@ impl App {
             return Ok(());
         }
         let now = self.clock.now();
-        let practice_zone =
-            TimeZone::get(&self.store.practice_time_zone(practice).await?).unwrap_or(TimeZone::UTC);
-        let Some((sender, sender_name, text)) = self
-            .autoresponse_now(practice, members, settings, now, &practice_zone)
-            .await?
+        let Some((sender, sender_name, text)) = autoresponse_now(practice, members, rules, now)?
         else {
             return Ok(());
         };
@@ -557,58 +551,52 @@ impl App {
         }
         Ok(())
     }
+}
 
-    /// S7: which automatic answer applies now, if any: the practice's in
-    /// its windows (in the practice's time zone), else the own answer of a
-    /// team member in the chat in one of their windows (in their own time
-    /// zone), sent as them. Returns the sender, its name and the text.
-    async fn autoresponse_now(
-        &self,
-        practice: PracticeId,
-        members: &[MemberState],
-        settings: &MessagingSettings,
-        now: Millis,
-        practice_zone: &TimeZone,
-    ) -> AppResult<Option<(StaffId, String, String)>> {
-        if let Some(text) = &settings.autoresponder_text {
-            let minute = week_minute(now, practice_zone);
-            if settings.windows.iter().any(|w| in_window(minute, *w)) {
-                let name = self.store.get_practice(practice).await?.name;
-                // The practice answers, not a person: its id stands for the sender.
-                let sender: StaffId = practice
-                    .to_string()
-                    .parse()
-                    .map_err(|_| invalid("practice id"))?;
-                return Ok(Some((sender, name, text.clone())));
-            }
+/// S7: which automatic answer applies now, if any: the practice's in its
+/// windows (in the practice's time zone), else the own answer of a team
+/// member in the chat in one of their windows (in their own time zone),
+/// sent as them. Returns the sender, its name and the text.
+fn autoresponse_now(
+    practice: PracticeId,
+    members: &[MemberState],
+    rules: &PracticeRules,
+    now: Millis,
+) -> AppResult<Option<(StaffId, String, String)>> {
+    let practice_zone = TimeZone::get(&rules.time_zone).unwrap_or(TimeZone::UTC);
+    let settings = &rules.messaging;
+    if let Some(text) = &settings.autoresponder_text {
+        let minute = week_minute(now, &practice_zone);
+        if settings.windows.iter().any(|w| in_window(minute, *w)) {
+            // The practice answers, not a person: its id stands for the sender.
+            let sender: StaffId = practice
+                .to_string()
+                .parse()
+                .map_err(|_| invalid("practice id"))?;
+            return Ok(Some((sender, rules.name.clone(), text.clone())));
         }
-        let staff_in_chat: Vec<StaffId> = members
-            .iter()
-            .filter_map(|m| match m.member {
-                Member::Staff(id) => Some(id),
-                Member::Contact(_) => None,
-            })
-            .collect();
-        if staff_in_chat.is_empty() {
-            return Ok(None);
-        }
-        let answer = self
-            .store
-            .staff_autoresponders(practice)
-            .await?
-            .into_iter()
-            .filter(|a| staff_in_chat.contains(&a.staff))
-            .find(|a| {
-                let zone = a
-                    .time_zone
-                    .as_deref()
-                    .and_then(|z| TimeZone::get(z).ok())
-                    .unwrap_or_else(|| practice_zone.clone());
-                let minute = week_minute(now, &zone);
-                a.windows.iter().any(|w| in_window(minute, *w))
-            });
-        Ok(answer.map(|a| (a.staff, a.name, a.text)))
     }
+    let staff_in_chat: Vec<StaffId> = members
+        .iter()
+        .filter_map(|m| match m.member {
+            Member::Staff(id) => Some(id),
+            Member::Contact(_) => None,
+        })
+        .collect();
+    let answer = rules
+        .staff_autoresponders
+        .iter()
+        .filter(|a| staff_in_chat.contains(&a.staff))
+        .find(|a| {
+            let zone = a
+                .time_zone
+                .as_deref()
+                .and_then(|z| TimeZone::get(z).ok())
+                .unwrap_or_else(|| practice_zone.clone());
+            let minute = week_minute(now, &zone);
+            a.windows.iter().any(|w| in_window(minute, *w))
+        });
+    Ok(answer.map(|a| (a.staff, a.name.clone(), a.text.clone())))
 }
 
 fn member_of(actor: Actor<'_>) -> (PracticeId, Member) {

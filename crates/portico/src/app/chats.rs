@@ -497,14 +497,15 @@ impl App {
                 "A message can be at most {MAX_MESSAGE_CHARS} characters."
             ))));
         }
-        // S6: the practice's limit for its clients, below the server's own.
+        // S6: the practice's limit for its clients, below the server's own
+        // (its rules are kept in memory between sends).
         let contact_rules = match member {
-            Member::Contact(_) => Some(self.store.messaging_settings(practice).await?),
+            Member::Contact(_) => Some(self.practice_rules(practice).await?),
             Member::Staff(_) => None,
         };
         if let Some(limit) = contact_rules
             .as_ref()
-            .and_then(|s| s.client_max_message_chars)
+            .and_then(|r| r.messaging.client_max_message_chars)
             .and_then(|n| usize::try_from(n).ok())
         {
             let length = body.chars().count();

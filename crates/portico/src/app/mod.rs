@@ -18,6 +18,7 @@ pub mod password;
 pub mod people;
 pub mod policy;
 pub mod portal;
+pub mod practice_rules;
 pub mod push;
 pub mod questions;
 pub mod reminders;
@@ -221,6 +222,8 @@ pub struct App {
     pub push: Option<Arc<push::PushSetup>>,
     /// Signed-in identities kept between requests, by session hash.
     identities: sessions::IdentityCache,
+    /// Practices' messaging rules kept between client sends.
+    rules: practice_rules::RulesCache,
 }
 
 impl App {
@@ -250,6 +253,7 @@ impl App {
             channels: Arc::default(),
             push: None,
             identities: sessions::identity_cache(),
+            rules: practice_rules::rules_cache(),
         }
     }
 

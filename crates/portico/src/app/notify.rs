@@ -1216,10 +1216,11 @@ impl App {
         members: &[Member],
         seq: i64,
     ) -> AppResult<()> {
-        let Some(client_id) = self.store.chat_client(practice, chat).await? else {
+        // One read (the chat's client and its team) and one write for
+        // everyone: a client's send waits for both.
+        let Some(audience) = self.store.chat_alert_audience(practice, chat).await? else {
             return Ok(());
         };
-        let client = self.store.get_client(practice, client_id).await?;
         let mut staff: Vec<crate::domain::StaffId> = members
             .iter()
             .filter_map(|m| match m {
@@ -1227,7 +1228,7 @@ impl App {
                 Member::Contact(_) => None,
             })
             .collect();
-        for id in self.store.assigned_staff(practice, client_id).await? {
+        for id in audience.assigned {
             if !staff.contains(&id) {
                 staff.push(id);
             }
@@ -1235,14 +1236,18 @@ impl App {
         if staff.is_empty() {
             return Ok(());
         }
-        let text = format!("{sender_name} wrote about {}", client.name);
-        let now = self.clock.now();
-        let mut tx = self.store.begin().await?;
-        for id in &staff {
-            tx.raise_chat_alert(practice, *id, client_id, chat, &text, seq, now)
-                .await?;
-        }
-        tx.commit().await?;
+        let text = format!("{sender_name} wrote about {}", audience.client_name);
+        self.store
+            .raise_chat_alerts(
+                practice,
+                &staff,
+                audience.client_id,
+                chat,
+                &text,
+                seq,
+                self.clock.now(),
+            )
+            .await?;
         self.live.publish(
             practice,
             staff.into_iter().map(Member::Staff).collect(),

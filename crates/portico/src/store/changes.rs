@@ -1,10 +1,12 @@
 //! Which practices' people changed, for what is cached of them.
 //!
 //! A signed-in request's identity (its session, its practice, the person)
-//! is kept in memory between requests (`app::sessions`). Whatever the store
-//! writes to a practice's sessions, team members, contacts or the practice
-//! itself marks that practice *changed* once the write has committed; an
-//! identity read before the mark is not used after it. Reading takes a
+//! is kept in memory between requests (`app::sessions`), and so are the
+//! practice's messaging rules a client's send needs (`app::practice_rules`).
+//! Whatever the store writes to a practice's sessions, team members,
+//! contacts, messaging settings, automatic answers or the practice itself
+//! marks that practice *changed* once the write has committed; what was
+//! read before the mark is not used after it. Reading takes a
 //! [`Stamp`] first: if the practice changed after the stamp was taken, what
 //! was read may predate the change and is read again on the next request.
 //!

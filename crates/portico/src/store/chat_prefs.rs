@@ -208,6 +208,9 @@ impl Store {
             .await?;
         }
         tx.audit(entry).await?;
+        // What is kept of the practice's rules (`app::practice_rules`)
+        // is read again.
+        tx.people_changed(practice);
         tx.commit().await
     }
 
@@ -374,6 +377,7 @@ impl Store {
                 .await?;
             }
         }
+        tx.people_changed(practice);
         tx.commit().await
     }
 

@@ -764,6 +764,7 @@ impl Store {
             .bind(super::flag(on))
             .execute(&self.pool)
             .await?;
+        self.people_changed(practice);
         super::staff::found(done.rows_affected())
     }
 

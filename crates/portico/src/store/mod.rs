@@ -190,12 +190,13 @@ impl Store {
     }
 
     /// Which practices' people (sessions, team, contacts, the practice
-    /// itself) changed: the store marks them as its writes commit.
+    /// itself) or messaging rules (settings, automatic answers) changed:
+    /// the store marks them as its writes commit.
     pub fn changes(&self) -> &changes::Changes {
         &self.changes
     }
 
-    /// A committed write changed `practice`'s people.
+    /// A committed write changed `practice`'s people or messaging rules.
     fn people_changed(&self, practice: PracticeId) {
         self.changes.changed(practice);
     }

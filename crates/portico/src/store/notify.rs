@@ -789,39 +789,105 @@ impl Store {
     }
 }
 
-impl StoreTx {
-    /// N1: a staff user's alert about a chat, raised again (unread) by each
-    /// new client message; it stands for the messages from `seq` on (from
-    /// the first one since it was last read).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn raise_chat_alert(
-        &mut self,
+/// N1: who hears of a client's message in a chat: the chat's client and
+/// the team members who look after it.
+#[derive(Clone, Debug)]
+pub struct ChatAlertAudience {
+    pub client_id: ClientId,
+    pub client_name: String,
+    /// By name, as the client's page lists them.
+    pub assigned: Vec<crate::domain::StaffId>,
+}
+
+impl Store {
+    /// N1: the chat's client and its team, in one read; `None` for a chat
+    /// that is no client's (a team chat) or no longer there.
+    pub async fn chat_alert_audience(
+        &self,
         practice: PracticeId,
-        staff: crate::domain::StaffId,
+        chat: ChatId,
+    ) -> StoreResult<Option<ChatAlertAudience>> {
+        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT c.id, c.name, s.id FROM chats ch \
+             JOIN clients c ON c.practice_id = ch.practice_id AND c.id = ch.client_id \
+             LEFT JOIN client_staff cs ON cs.practice_id = c.practice_id AND cs.client_id = c.id \
+             LEFT JOIN staff_users s ON s.practice_id = cs.practice_id AND s.id = cs.staff_id \
+             WHERE ch.practice_id = $1 AND ch.id = $2 ORDER BY s.name, s.id",
+        )
+        .bind(practice)
+        .bind(chat)
+        .fetch_all(&self.pool)
+        .await?;
+        let Some((client_id, client_name, _)) = rows.first() else {
+            return Ok(None);
+        };
+        Ok(Some(ChatAlertAudience {
+            client_id: parse_id(client_id)?,
+            client_name: client_name.clone(),
+            assigned: rows
+                .iter()
+                .filter_map(|(_, _, staff)| staff.as_deref())
+                .map(parse_id)
+                .collect::<StoreResult<_>>()?,
+        }))
+    }
+
+    /// N1: each of `staff`'s alert about a chat, raised again (unread) by a
+    /// new client message; it stands for the messages from `seq` on (from
+    /// the first one since it was last read). One statement for everyone.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn raise_chat_alerts(
+        &self,
+        practice: PracticeId,
+        staff: &[crate::domain::StaffId],
         client: ClientId,
         chat: ChatId,
         text: &str,
         seq: i64,
         now: Millis,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO alerts (id, practice_id, staff_id, client_id, dedupe_key, text, created_at, chat_id, \
-             since_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+        #[derive(serde::Serialize)]
+        struct Row {
+            id: String,
+            staff_id: String,
+        }
+        // In one order, whoever raises them: two sends to a chat at once
+        // (or a notification window marking these alerts) then lock the
+        // rows one after the other instead of each waiting on the other.
+        let mut staff: Vec<String> = staff.iter().map(ToString::to_string).collect();
+        staff.sort_unstable();
+        staff.dedup();
+        if staff.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<Row> = staff
+            .into_iter()
+            .map(|staff_id| Row {
+                id: uuid::Uuid::now_v7().to_string(),
+                staff_id,
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO alerts (id, practice_id, staff_id, client_id, dedupe_key, text, created_at, \
+             chat_id, since_seq) SELECT j.id, $2, j.staff_id, $3, $4, $5, $6, $7, $8 FROM {} WHERE true \
              ON CONFLICT (practice_id, staff_id, dedupe_key) \
-             DO UPDATE SET text = $6, created_at = $7, read_at = NULL, chat_id = $8, \
-             since_seq = CASE WHEN alerts.read_at IS NULL THEN alerts.since_seq ELSE $9 END",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(practice)
-        .bind(staff)
-        .bind(client)
-        .bind(format!("chat:{chat}"))
-        .bind(text)
-        .bind(now.0)
-        .bind(chat)
-        .bind(seq)
-        .execute(&mut *self.tx)
-        .await?;
+             DO UPDATE SET text = excluded.text, created_at = excluded.created_at, read_at = NULL, \
+             chat_id = excluded.chat_id, \
+             since_seq = CASE WHEN alerts.read_at IS NULL THEN alerts.since_seq ELSE excluded.since_seq END",
+            self.backend
+                .json_rows(&[("id", "text"), ("staff_id", "text")])
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(super::json_array(&rows)?)
+            .bind(practice)
+            .bind(client)
+            .bind(format!("chat:{chat}"))
+            .bind(text)
+            .bind(now.0)
+            .bind(chat)
+            .bind(seq)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }

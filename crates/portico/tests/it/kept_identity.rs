@@ -1,9 +1,11 @@
 //! A signed-in request's identity is kept in memory between requests
-//! (issue 19): whatever ends or changes it is seen on the very next request,
-//! on this instance at once and on the others through the relay, as
-//! without the cache.
+//! (issue 19), and so are the practice's messaging rules a client's send
+//! reads (S6, S7): whatever ends or changes them is seen on the very next
+//! request, on this instance at once and on the others through the relay,
+//! as without the cache.
 
-use crate::harness::{Browser, TestApp, active, location, signed_in};
+use crate::harness::{Browser, Chat, TestApp, active, location, signed_in};
+use portico::app::chat_prefs::DAYS;
 use portico::domain::Role;
 use std::time::{Duration, Instant};
 
@@ -152,4 +154,129 @@ async fn a_deleted_contact_is_refused_and_another_practices_change_ends_nothing_
     let response = portal.get("/portal/account").await;
     assert_eq!(response.status(), 303, "a deleted contact is signed out");
     assert!(location(&response).starts_with("/portal/sign-in"));
+}
+
+/// The practice's messaging settings as an admin saves them, with a
+/// client message limit of `max_chars`.
+fn limit_form(max_chars: &str) -> [(&str, &str); 3] {
+    [
+        ("allow_sharing", "on"),
+        ("new_clients_may_chat", "on"),
+        ("client_max_chars", max_chars),
+    ]
+}
+
+/// A client's send as the chat page's form posts it: its status.
+async fn send(browser: &Browser, chat: &Chat, key: &str, body: &str) -> u16 {
+    browser
+        .post_form(&chat.portal_path, &[("body", body), ("key", key)])
+        .await
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_changed_messaging_rule_applies_to_the_clients_very_next_send() {
+    let app = TestApp::spawn().await;
+    let (practice, admin) = app.with_practice("Harbour").await;
+    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
+    let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
+    let olivia = app.staff_browser(&admin.email).await;
+    let chat = Chat::open(&olivia, &bakery, &hannah).await;
+    let portal = signed_in(&app, &hannah.email).await;
+
+    // Her sends read the practice's rules, which the instance then keeps.
+    assert_eq!(send(&portal, &chat, "h1", "Good morning").await, 303);
+    assert_eq!(send(&portal, &chat, "h2", "The March invoices").await, 303);
+
+    // S6: a shorter limit for clients: her very next send is held to it.
+    let response = olivia
+        .post_form("/app/settings/messaging", &limit_form("20"))
+        .await;
+    assert_eq!(response.status(), 303);
+    let long = "x".repeat(21);
+    assert_eq!(send(&portal, &chat, "h3", &long).await, 422);
+
+    // S7: Olivia's own automatic answer, in a window holding now: the
+    // next send hears it.
+    let now = app
+        .clock
+        .now()
+        .to_timestamp()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC);
+    let day = usize::try_from(now.weekday().to_monday_zero_offset()).unwrap();
+    let (today, tomorrow) = (DAYS[day].0, DAYS[(day + 1) % 7].0);
+    let away = "Olivia is at a conference and answers tomorrow.";
+    let saved = olivia
+        .post_form(
+            "/app/account/messaging/away",
+            &[
+                ("autoresponder_text", away),
+                ("from_day", today),
+                ("from_time", "00:00"),
+                ("to_day", tomorrow),
+                ("to_time", "12:00"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&saved), "/app/account/messaging?done=saved");
+    assert_eq!(send(&portal, &chat, "h4", "Are you there?").await, 303);
+    let messages = app
+        .store()
+        .chat_messages(practice.id, chat.id, None, 100)
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = messages.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(
+        bodies,
+        ["Good morning", "The March invoices", "Are you there?", away],
+        "the long message was refused and the automatic answer came"
+    );
+    assert!(messages[3].automatic);
+
+    // A rule of another practice changed leaves hers as they were.
+    let (_, rival_admin) = app.with_practice("Rival").await;
+    let rival = app.staff_browser(&rival_admin.email).await;
+    let response = rival
+        .post_form("/app/settings/messaging", &limit_form("5000"))
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(send(&portal, &chat, "h5", &long).await, 422);
+}
+
+#[tokio::test]
+async fn a_rule_changed_on_one_instance_applies_to_sends_on_another() {
+    let app = TestApp::spawn().await;
+    if app.store().backend() != portico::store::Backend::Postgres {
+        eprintln!("SQLite: one instance owns the database; see the PostgreSQL run");
+        return;
+    }
+    let (practice, admin) = app.with_practice("Harbour").await;
+    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
+    let hannah = active(&app, practice.id, "hannah@northwind.example", &[&bakery]).await;
+    let olivia = app.staff_browser(&admin.email).await;
+    let chat = Chat::open(&olivia, &bakery, &hannah).await;
+    let (second_url, _stop) = app.second_server().await;
+    let there = signed_in(&app, &hannah.email).await.at(&second_url);
+
+    // The second instance keeps the rules after her first sends there.
+    assert_eq!(send(&there, &chat, "t1", "Good morning").await, 303);
+    assert_eq!(send(&there, &chat, "t2", "The March invoices").await, 303);
+
+    let response = olivia
+        .post_form("/app/settings/messaging", &limit_form("20"))
+        .await;
+    assert_eq!(response.status(), 303);
+    let long = "x".repeat(21);
+    let since = Instant::now();
+    for attempt in 0.. {
+        if send(&there, &chat, &format!("long-{attempt}"), &long).await == 422 {
+            break;
+        }
+        assert!(
+            since.elapsed() < HEARD_WITHIN,
+            "the other instance still took a 21-character message after {HEARD_WITHIN:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
