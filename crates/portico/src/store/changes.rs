@@ -148,6 +148,118 @@ mod tests {
         assert!(changes.unchanged_since(b, changes.stamp()));
     }
 
+    /// The tables whose rows a kept identity or kept messaging rules are
+    /// read from.
+    const KEPT_FROM: &[&str] = &[
+        "sessions",
+        "staff_users",
+        "contacts",
+        "practices",
+        "practice_logos",
+        "autoresponder_windows",
+        "staff_autoresponders",
+        "staff_autoresponder_windows",
+    ];
+
+    /// Store functions that write those tables and rightly mark nothing.
+    const MARK_NOTHING: &[(&str, &str)] = &[
+        (
+            "create_practice",
+            "a new practice: nothing of it is kept yet",
+        ),
+        (
+            "create_practice_with_admin",
+            "a new practice: nothing of it is kept yet",
+        ),
+        (
+            "insert_staff",
+            "a new team member: nothing of them is kept yet",
+        ),
+        (
+            "create_contact",
+            "a new contact: nothing of her is kept yet",
+        ),
+        ("create_session", "a new session: nothing of it is kept yet"),
+        (
+            "touch_session",
+            "last seen: a kept identity is used only while seen in the last minute",
+        ),
+        (
+            "revoke_access",
+            "`SET status = status` only locks the row; access is read with membership",
+        ),
+        (
+            "set_family_primary",
+            "`SET status = status` only locks the rows",
+        ),
+        (
+            "set_totp_pending",
+            "a second factor being set up: not part of an identity",
+        ),
+        (
+            "use_totp_step",
+            "the last second-factor step: not part of an identity",
+        ),
+        (
+            "replace_sql",
+            "secrets sealed again under a new key: not part of an identity",
+        ),
+        (
+            "set_audit_retention_days",
+            "a practice setting nothing kept holds",
+        ),
+        (
+            "set_notify_settings",
+            "a practice setting nothing kept holds",
+        ),
+        (
+            "set_webhook_content",
+            "a practice setting nothing kept holds",
+        ),
+    ];
+
+    /// Every store function that writes what is kept marks the practice
+    /// (or is listed above with the reason it need not): a new write that
+    /// forgot would leave a changed rule or an ended access in memory.
+    #[test]
+    fn every_write_to_what_is_kept_marks_its_practice() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/store");
+        let mut unmarked = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("the store's sources") {
+            let path = entry.expect("a source file").path();
+            let source = std::fs::read_to_string(&path).expect("readable source");
+            // Each function's text runs from its `fn` to the next one's.
+            let starts: Vec<usize> = source.match_indices("fn ").map(|(at, _)| at).collect();
+            for (n, &start) in starts.iter().enumerate() {
+                let end = starts.get(n + 1).copied().unwrap_or(source.len());
+                let body = &source[start..end];
+                let name: String = body[3..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                let writes = KEPT_FROM.iter().any(|table| {
+                    ["INSERT INTO", "UPDATE", "DELETE FROM"].iter().any(|verb| {
+                        body.match_indices(&format!("{verb} {table}"))
+                            .any(|(at, hit)| {
+                                !body[at + hit.len()..]
+                                    .starts_with(|c: char| c == '_' || c.is_alphanumeric())
+                            })
+                    })
+                });
+                if writes
+                    && !body.contains("people_changed")
+                    && !MARK_NOTHING.iter().any(|(allowed, _)| *allowed == name)
+                {
+                    unmarked.push(format!("{}: {name}", path.display()));
+                }
+            }
+        }
+        assert!(
+            unmarked.is_empty(),
+            "these write what is kept without marking the practice: {unmarked:#?}"
+        );
+    }
+
     #[test]
     fn forgetting_many_practices_marks_them_all() {
         let changes = Changes::default();
