@@ -544,6 +544,9 @@ impl App {
                 audit: Vec::new(),
             })
             .await?;
+        if appended.webhooks_queued {
+            self.webhook_wake.notify_one();
+        }
         let message = appended.message;
         if appended.new {
             self.live

@@ -592,8 +592,10 @@ impl App {
             })
             .await?;
         let message = appended.message;
-        if appended.new {
+        if appended.webhooks_queued {
             self.webhook_wake.notify_one();
+        }
+        if appended.new {
             let audience = appended.recipients.clone();
             // Those who reach the chat as the message was stored hear it.
             self.live

@@ -67,6 +67,9 @@ pub struct Appended {
     /// Who hears a new message: the chat's members who reach it, read in
     /// the transaction that stored it (empty for a repeat).
     pub recipients: Vec<Member>,
+    /// Whether its batch queued webhook deliveries (X3): only then is the
+    /// webhook worker woken, whose look for due deliveries is a write.
+    pub webhooks_queued: bool,
 }
 
 struct Pending {
@@ -310,6 +313,7 @@ async fn write_once(
                 message: stored[at].clone(),
                 new: false,
                 recipients: Vec::new(),
+                webhooks_queued: false,
             }));
         } else if let Some(&first) = first_of.get(&(m.sender, m.key.as_str())) {
             repeats.push((i, first));
@@ -525,9 +529,8 @@ async fn write_once(
         }
     }
     // X3: the practices' webhooks hear of the messages and their files.
-    if !written.is_empty() {
-        tx.queue_webhooks(&webhook_posts(batch, &written)).await?;
-    }
+    let webhooks_queued =
+        !written.is_empty() && tx.queue_webhooks(&webhook_posts(batch, &written)).await? > 0;
     // 6. Who hears them: read here, so that a contact whose client was
     // taken away before this commit hears nothing of it.
     let mut recipients: HashMap<ChatId, Vec<Member>> = HashMap::new();
@@ -554,6 +557,7 @@ async fn write_once(
                 .unwrap_or_default(),
             message,
             new: true,
+            webhooks_queued,
         }));
     }
     for (i, first) in repeats {
@@ -562,6 +566,7 @@ async fn write_once(
                 message: first.message.clone(),
                 new: false,
                 recipients: Vec::new(),
+                webhooks_queued: false,
             }),
             _ => Err(StoreError::NotFound),
         });

@@ -314,17 +314,19 @@ impl StoreTx {
     /// Queues `post` for every enabled endpoint of its practice that wants
     /// it, as part of this transaction.
     pub async fn queue_webhook(&mut self, post: &WebhookPost) -> StoreResult<()> {
-        self.queue_webhooks(std::slice::from_ref(post)).await
+        self.queue_webhooks(std::slice::from_ref(post)).await?;
+        Ok(())
     }
 
     /// Queues several events (a batch of messages): one look-up of the
     /// endpoints for all their practices, nothing more when none has one.
-    pub async fn queue_webhooks(&mut self, posts: &[WebhookPost]) -> StoreResult<()> {
+    /// Returns how many deliveries were queued.
+    pub async fn queue_webhooks(&mut self, posts: &[WebhookPost]) -> StoreResult<usize> {
         let mut practices: Vec<PracticeId> = posts.iter().map(|p| p.practice).collect();
         practices.sort();
         practices.dedup();
         if practices.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         // Placeholders only ($1, $2, …): the values are bound.
         let list: Vec<String> = (1..=practices.len()).map(|i| format!("${i}")).collect();
@@ -341,8 +343,9 @@ impl StoreTx {
         }
         let endpoints = query.fetch_all(&mut *self.tx).await?;
         if endpoints.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
+        let mut queued = 0;
         for post in posts {
             let wanted = format!(",{},", post.event.code());
             let mut payloads: [Option<String>; 2] = [None, None];
@@ -356,9 +359,10 @@ impl StoreTx {
                     .clone();
                 self.insert_delivery(post.practice, *endpoint, post.event, &payload, post.at)
                     .await?;
+                queued += 1;
             }
         }
-        Ok(())
+        Ok(queued)
     }
 
     async fn insert_delivery(
