@@ -596,7 +596,6 @@ impl App {
             self.webhook_wake.notify_one();
         }
         if appended.new {
-            let audience = appended.recipients.clone();
             // Those who reach the chat as the message was stored hear it.
             self.live
                 .publish(practice, appended.recipients, LiveEvent::message(&message));
@@ -619,12 +618,10 @@ impl App {
             self.after_message(
                 practice,
                 chat,
-                member,
                 &message.sender_name,
-                &audience,
                 message.seq,
-            )
-            .await;
+                appended.alert,
+            );
         } else {
             // A retry: the files sent again are not needed.
             self.discard_uploads(&input.files).await;

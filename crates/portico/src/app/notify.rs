@@ -1182,78 +1182,24 @@ impl App {
     }
 
     /// After a message was stored: the job looks again (a window of 0 sends
-    /// at once), and a client's message raises the alert of the staff who
-    /// look after the client or are in the chat (N1).
-    #[instrument(skip_all, fields(
-        practice = %practice, chat = %chat, sender = %person(sender), seq
-    ))]
-    pub async fn after_message(
+    /// at once), and the staff whose alert a client's message raised (in
+    /// the transaction that stored it, N1) hear of it.
+    pub fn after_message(
         &self,
         practice: PracticeId,
         chat: ChatId,
-        sender: Member,
         sender_name: &str,
-        members: &[Member],
         seq: i64,
+        alert: Option<crate::store::group_commit::Alerted>,
     ) {
         self.notify_wake.notify_one();
-        if !matches!(sender, Member::Contact(_)) {
-            return;
-        }
-        if let Err(error) = self
-            .raise_alerts(practice, chat, sender_name, members, seq)
-            .await
-        {
-            tracing::warn!(%error, "could not raise the staff alerts of a client message");
-        }
-    }
-
-    async fn raise_alerts(
-        &self,
-        practice: PracticeId,
-        chat: ChatId,
-        sender_name: &str,
-        members: &[Member],
-        seq: i64,
-    ) -> AppResult<()> {
-        // One read (the chat's client and its team) and one write for
-        // everyone: a client's send waits for both.
-        let Some(audience) = self.store.chat_alert_audience(practice, chat).await? else {
-            return Ok(());
-        };
-        let mut staff: Vec<crate::domain::StaffId> = members
-            .iter()
-            .filter_map(|m| match m {
-                Member::Staff(id) => Some(*id),
-                Member::Contact(_) => None,
-            })
-            .collect();
-        for id in audience.assigned {
-            if !staff.contains(&id) {
-                staff.push(id);
-            }
-        }
-        if staff.is_empty() {
-            return Ok(());
-        }
-        let text = format!("{sender_name} wrote about {}", audience.client_name);
-        self.store
-            .raise_chat_alerts(
+        if let Some(alert) = alert {
+            self.live.publish(
                 practice,
-                &staff,
-                audience.client_id,
-                chat,
-                &text,
-                seq,
-                self.clock.now(),
-            )
-            .await?;
-        self.live.publish(
-            practice,
-            staff.into_iter().map(Member::Staff).collect(),
-            LiveEvent::alert(chat, seq, sender_name, text),
-        );
-        Ok(())
+                alert.staff.into_iter().map(Member::Staff).collect(),
+                LiveEvent::alert(chat, seq, sender_name, alert.text),
+            );
+        }
     }
 
     /// N1: a contact answered: the staff who look after the client hear it

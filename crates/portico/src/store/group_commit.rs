@@ -18,10 +18,10 @@
 
 use super::chats::MessageRow;
 use super::{
-    FileMeta, Member, Message, Store, StoreError, StoreResult, WebhookEvent, WebhookPost,
-    json_array, parse_id,
+    ClientMessages, FileMeta, Member, Message, Store, StoreError, StoreResult, WebhookEvent,
+    WebhookPost, json_array, parse_id,
 };
-use crate::domain::{ChatId, ClientId, MessageId, Millis, PracticeId};
+use crate::domain::{ChatId, ClientId, MessageId, Millis, PracticeId, StaffId};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -70,6 +70,17 @@ pub struct Appended {
     /// Whether its batch queued webhook deliveries (X3): only then is the
     /// webhook worker woken, whose look for due deliveries is a write.
     pub webhooks_queued: bool,
+    /// N1: a client's new message raised these team members' alerts (in
+    /// the transaction that stored it), with this text.
+    pub alert: Option<Alerted>,
+}
+
+/// N1: the staff alerts a client's message raised.
+#[derive(Clone, Debug)]
+pub struct Alerted {
+    pub staff: Vec<StaffId>,
+    /// "Hannah Lee wrote about Northwind Bakery".
+    pub text: String,
 }
 
 struct Pending {
@@ -314,6 +325,7 @@ async fn write_once(
                 new: false,
                 recipients: Vec::new(),
                 webhooks_queued: false,
+                alert: None,
             }));
         } else if let Some(&first) = first_of.get(&(m.sender, m.key.as_str())) {
             repeats.push((i, first));
@@ -547,9 +559,23 @@ async fn write_once(
                 .push(Member::parse(kind, id)?);
         }
     }
+    // 7. N1: clients' messages raise the staff alerts of their chats.
+    let alerts = tx
+        .raise_chat_alerts(&client_messages(batch, &written), &recipients)
+        .await?;
     tx.commit().await?;
 
     for (i, message) in written {
+        let m = &batch[i].message;
+        let alert = match alerts.get(&message.chat_id) {
+            Some(raised) if matches!(m.sender, Member::Contact(_)) && !m.automatic => {
+                Some(Alerted {
+                    staff: raised.staff.clone(),
+                    text: format!("{} wrote about {}", m.sender_name, raised.client_name),
+                })
+            }
+            _ => None,
+        };
         results[i] = Some(Ok(Appended {
             recipients: recipients
                 .get(&message.chat_id)
@@ -558,6 +584,7 @@ async fn write_once(
             message,
             new: true,
             webhooks_queued,
+            alert,
         }));
     }
     for (i, first) in repeats {
@@ -567,6 +594,7 @@ async fn write_once(
                 new: false,
                 recipients: Vec::new(),
                 webhooks_queued: false,
+                alert: None,
             }),
             _ => Err(StoreError::NotFound),
         });
@@ -577,6 +605,36 @@ async fn write_once(
             .map(|r| r.unwrap_or(Err(StoreError::NotFound)))
             .collect(),
     ))
+}
+
+/// N1: the clients' messages written, one entry per chat: the first's
+/// number, the last's sender and time.
+fn client_messages(batch: &[Pending], written: &[(usize, Message)]) -> Vec<ClientMessages> {
+    let mut chats: Vec<ClientMessages> = Vec::new();
+    for (i, message) in written {
+        let m = &batch[*i].message;
+        if !matches!(m.sender, Member::Contact(_)) || m.automatic {
+            continue;
+        }
+        match chats
+            .iter_mut()
+            .find(|c| c.practice_id == m.practice && c.chat_id == m.chat)
+        {
+            Some(chat) => {
+                chat.first_seq = chat.first_seq.min(message.seq);
+                chat.last_sender_name.clone_from(&m.sender_name);
+                chat.at = chat.at.max(m.now);
+            }
+            None => chats.push(ClientMessages {
+                practice_id: m.practice,
+                chat_id: m.chat,
+                first_seq: message.seq,
+                last_sender_name: m.sender_name.clone(),
+                at: m.now,
+            }),
+        }
+    }
+    chats
 }
 
 /// `message.created` for each message written, `file.uploaded` for each

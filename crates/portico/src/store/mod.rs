@@ -56,8 +56,8 @@ pub use erasure::{FORMER_CLIENT, FORMER_CONTACT};
 pub use file_deletions::FileDeletion;
 pub use inbound::{Conversation, InboundMail, InboundStatus, ReplyAddress};
 pub use notify::{
-    BrandParts, ContentChoice, NewNotifyItem, NotifyChannel, NotifyPrefs, NotifySettings,
-    PendingItem, PendingMessage, Recipient, StaffMode,
+    BrandParts, ChatAlerts, ClientMessages, ContentChoice, NewNotifyItem, NotifyChannel,
+    NotifyPrefs, NotifySettings, PendingItem, PendingMessage, Recipient, StaffMode,
 };
 pub use notify_window::{
     ChatMark, NewClaim, NewNotification, NewToken, PersonKey, ReplyKey, WatchMark,

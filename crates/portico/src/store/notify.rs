@@ -5,6 +5,7 @@
 use super::{Store, StoreError, StoreResult, StoreTx, flag, parse_id};
 use crate::domain::{ChatId, ClientId, MessageId, Millis, PracticeId, QuestionId};
 use crate::store::Member;
+use std::collections::HashMap;
 
 /// How a person wants to hear of one kind of thing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -789,106 +790,168 @@ impl Store {
     }
 }
 
-/// N1: who hears of a client's message in a chat: the chat's client and
-/// the team members who look after it.
+/// N1: a client's messages to one chat in a batch of sends.
 #[derive(Clone, Debug)]
-pub struct ChatAlertAudience {
-    pub client_id: ClientId,
-    pub client_name: String,
-    /// By name, as the client's page lists them.
-    pub assigned: Vec<crate::domain::StaffId>,
+pub struct ClientMessages {
+    pub practice_id: PracticeId,
+    pub chat_id: ChatId,
+    /// The number of the first: an alert read before stands from it.
+    pub first_seq: i64,
+    /// Who sent the last, and when.
+    pub last_sender_name: String,
+    pub at: Millis,
 }
 
-impl Store {
-    /// N1: the chat's client and its team, in one read; `None` for a chat
-    /// that is no client's (a team chat) or no longer there.
-    pub async fn chat_alert_audience(
-        &self,
-        practice: PracticeId,
-        chat: ChatId,
-    ) -> StoreResult<Option<ChatAlertAudience>> {
-        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
-            "SELECT c.id, c.name, s.id FROM chats ch \
-             JOIN clients c ON c.practice_id = ch.practice_id AND c.id = ch.client_id \
-             LEFT JOIN client_staff cs ON cs.practice_id = c.practice_id AND cs.client_id = c.id \
-             LEFT JOIN staff_users s ON s.practice_id = cs.practice_id AND s.id = cs.staff_id \
-             WHERE ch.practice_id = $1 AND ch.id = $2 ORDER BY s.name, s.id",
-        )
-        .bind(practice)
-        .bind(chat)
-        .fetch_all(&self.pool)
-        .await?;
-        let Some((client_id, client_name, _)) = rows.first() else {
-            return Ok(None);
-        };
-        Ok(Some(ChatAlertAudience {
-            client_id: parse_id(client_id)?,
-            client_name: client_name.clone(),
-            assigned: rows
-                .iter()
-                .filter_map(|(_, _, staff)| staff.as_deref())
-                .map(parse_id)
-                .collect::<StoreResult<_>>()?,
-        }))
-    }
+/// N1: the alerts a chat's client messages raised.
+#[derive(Clone, Debug)]
+pub struct ChatAlerts {
+    /// The team members told: those in the chat and those who look after
+    /// its client.
+    pub staff: Vec<crate::domain::StaffId>,
+    pub client_name: String,
+}
 
-    /// N1: each of `staff`'s alert about a chat, raised again (unread) by a
-    /// new client message; it stands for the messages from `seq` on (from
-    /// the first one since it was last read). One statement for everyone.
-    #[allow(clippy::too_many_arguments)]
+impl StoreTx {
+    /// N1: each team member's alert about a chat with new client messages,
+    /// raised again (unread); it stands for the messages from the first
+    /// one since it was last read. For the team members among `members`
+    /// (the chat's, as the batch reads them) and those who look after the
+    /// chat's client; a chat that is no client's raises none. One read and
+    /// one write however many chats and people.
     pub async fn raise_chat_alerts(
-        &self,
-        practice: PracticeId,
-        staff: &[crate::domain::StaffId],
-        client: ClientId,
-        chat: ChatId,
-        text: &str,
-        seq: i64,
-        now: Millis,
-    ) -> StoreResult<()> {
+        &mut self,
+        messages: &[ClientMessages],
+        members: &HashMap<ChatId, Vec<Member>>,
+    ) -> StoreResult<HashMap<ChatId, ChatAlerts>> {
+        let mut raised: HashMap<ChatId, ChatAlerts> = HashMap::new();
+        if messages.is_empty() {
+            return Ok(raised);
+        }
         #[derive(serde::Serialize)]
-        struct Row {
-            id: String,
-            staff_id: String,
+        struct ChatRow {
+            practice_id: PracticeId,
+            chat_id: ChatId,
         }
-        // In one order, whoever raises them: two sends to a chat at once
-        // (or a notification window marking these alerts) then lock the
-        // rows one after the other instead of each waiting on the other.
-        let mut staff: Vec<String> = staff.iter().map(ToString::to_string).collect();
-        staff.sort_unstable();
-        staff.dedup();
-        if staff.is_empty() {
-            return Ok(());
-        }
-        let rows: Vec<Row> = staff
-            .into_iter()
-            .map(|staff_id| Row {
-                id: uuid::Uuid::now_v7().to_string(),
-                staff_id,
+        let chats: Vec<ChatRow> = messages
+            .iter()
+            .map(|m| ChatRow {
+                practice_id: m.practice_id,
+                chat_id: m.chat_id,
             })
             .collect();
         let sql = format!(
+            "SELECT ch.id, c.id, c.name, s.id FROM {} \
+             JOIN chats ch ON ch.practice_id = j.practice_id AND ch.id = j.chat_id \
+             JOIN clients c ON c.practice_id = ch.practice_id AND c.id = ch.client_id \
+             LEFT JOIN client_staff cs ON cs.practice_id = c.practice_id AND cs.client_id = c.id \
+             LEFT JOIN staff_users s ON s.practice_id = cs.practice_id AND s.id = cs.staff_id",
+            self.backend
+                .json_rows(&[("practice_id", "text"), ("chat_id", "text")])
+        );
+        let rows: Vec<(String, String, String, Option<String>)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(super::json_array(&chats)?)
+                .fetch_all(&mut *self.tx)
+                .await?;
+        let mut clients: HashMap<ChatId, (ClientId, String, Vec<crate::domain::StaffId>)> =
+            HashMap::new();
+        for (chat, client, name, staff) in rows {
+            let entry = match clients.entry(parse_id(&chat)?) {
+                std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                std::collections::hash_map::Entry::Vacant(entry) => {
+                    entry.insert((parse_id(&client)?, name, Vec::new()))
+                }
+            };
+            if let Some(staff) = staff {
+                entry.2.push(parse_id(&staff)?);
+            }
+        }
+        #[derive(serde::Serialize)]
+        struct AlertRow {
+            id: String,
+            practice_id: String,
+            staff_id: String,
+            client_id: ClientId,
+            dedupe_key: String,
+            body: String,
+            created_at: i64,
+            chat_id: ChatId,
+            since_seq: i64,
+        }
+        let mut alerts: Vec<AlertRow> = Vec::new();
+        for m in messages {
+            let Some((client_id, client_name, assigned)) = clients.remove(&m.chat_id) else {
+                continue;
+            };
+            let mut staff: Vec<crate::domain::StaffId> = members
+                .get(&m.chat_id)
+                .into_iter()
+                .flatten()
+                .filter_map(|member| match member {
+                    Member::Staff(id) => Some(*id),
+                    Member::Contact(_) => None,
+                })
+                .collect();
+            for id in assigned {
+                if !staff.contains(&id) {
+                    staff.push(id);
+                }
+            }
+            if staff.is_empty() {
+                continue;
+            }
+            let text = format!("{} wrote about {client_name}", m.last_sender_name);
+            for id in &staff {
+                alerts.push(AlertRow {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    practice_id: m.practice_id.to_string(),
+                    staff_id: id.to_string(),
+                    client_id,
+                    dedupe_key: format!("chat:{}", m.chat_id),
+                    body: text.clone(),
+                    created_at: m.at.0,
+                    chat_id: m.chat_id,
+                    since_seq: m.first_seq,
+                });
+            }
+            raised.insert(m.chat_id, ChatAlerts { staff, client_name });
+        }
+        if alerts.is_empty() {
+            return Ok(raised);
+        }
+        // In the order a notification window locks them (decision 0010).
+        alerts.sort_by(|a, b| {
+            (&a.practice_id, &a.staff_id, &a.dedupe_key).cmp(&(
+                &b.practice_id,
+                &b.staff_id,
+                &b.dedupe_key,
+            ))
+        });
+        let sql = format!(
             "INSERT INTO alerts (id, practice_id, staff_id, client_id, dedupe_key, text, created_at, \
-             chat_id, since_seq) SELECT j.id, $2, j.staff_id, $3, $4, $5, $6, $7, $8 FROM {} WHERE true \
+             chat_id, since_seq) SELECT j.id, j.practice_id, j.staff_id, j.client_id, j.dedupe_key, \
+             j.body, j.created_at, j.chat_id, j.since_seq FROM {} WHERE true \
              ON CONFLICT (practice_id, staff_id, dedupe_key) \
              DO UPDATE SET text = excluded.text, created_at = excluded.created_at, read_at = NULL, \
              chat_id = excluded.chat_id, \
              since_seq = CASE WHEN alerts.read_at IS NULL THEN alerts.since_seq ELSE excluded.since_seq END",
-            self.backend
-                .json_rows(&[("id", "text"), ("staff_id", "text")])
+            self.backend.json_rows(&[
+                ("id", "text"),
+                ("practice_id", "text"),
+                ("staff_id", "text"),
+                ("client_id", "text"),
+                ("dedupe_key", "text"),
+                ("body", "text"),
+                ("created_at", "bigint"),
+                ("chat_id", "text"),
+                ("since_seq", "bigint"),
+            ])
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(super::json_array(&rows)?)
-            .bind(practice)
-            .bind(client)
-            .bind(format!("chat:{chat}"))
-            .bind(text)
-            .bind(now.0)
-            .bind(chat)
-            .bind(seq)
-            .execute(&self.pool)
+            .bind(super::json_array(&alerts)?)
+            .execute(&mut *self.tx)
             .await?;
-        Ok(())
+        Ok(raised)
     }
 }
 

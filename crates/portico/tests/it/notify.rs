@@ -699,6 +699,50 @@ async fn a_client_message_alerts_the_staff_who_look_after_the_client_and_they_ca
 }
 
 #[tokio::test]
+async fn client_messages_written_together_raise_one_alert_each_and_a_team_message_none() {
+    let s = story().await;
+    let carol = s
+        .app
+        .with_staff(s.practice, "carol@harbour.example", Role::Member)
+        .await;
+    s.app
+        .store()
+        .assign_staff(s.practice, s.client.id, carol.id)
+        .await
+        .unwrap();
+    // Dave neither looks after the bakery nor is in its chat.
+    let dave = s
+        .app
+        .with_staff(s.practice, "dave@harbour.example", Role::Member)
+        .await;
+
+    s.staff_says("Please send the receipts").await;
+    assert!(
+        s.app.app.alerts(&carol).await.unwrap().is_empty(),
+        "a team member's message raises no alert"
+    );
+
+    // Eight at once: the group commit writes those that wait together,
+    // the alerts in the same transaction.
+    let bodies: Vec<String> = (1..=8).map(|n| format!("Receipt {n} of 8")).collect();
+    futures_util::future::join_all(bodies.iter().map(|body| s.hannah_says(body))).await;
+    for (who, staff) in [
+        ("in the chat", &s.admin),
+        ("looks after the client", &carol),
+    ] {
+        let alerts = s.app.app.alerts(staff).await.unwrap();
+        assert_eq!(alerts.len(), 1, "one alert for the chat: {who}");
+        assert!(!alerts[0].read, "{who}");
+        assert_eq!(alerts[0].chat(), Some(s.chat.id), "{who}");
+        assert_eq!(alerts[0].text, "hannah wrote about Northwind Bakery");
+    }
+    assert!(
+        s.app.app.alerts(&dave).await.unwrap().is_empty(),
+        "nothing for a team member who neither looks after the client nor is in the chat"
+    );
+}
+
+#[tokio::test]
 async fn staff_who_do_not_look_after_the_client_cannot_join_from_an_alert() {
     let s = story().await;
     let dave = s
