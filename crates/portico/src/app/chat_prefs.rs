@@ -11,8 +11,8 @@ use crate::delivery::live::LiveEvent;
 use crate::domain::{ChatId, ClientId, Millis, PracticeId, StaffId, ValidationError};
 use crate::store::group_commit::NewMessage;
 use crate::store::{
-    Chat, Client, Contact, ContactStatus, Member, MemberState, MessagingPreferences,
-    MessagingSettings, PortalClient, Staff,
+    Chat, Client, Contact, ContactStatus, Member, MessagingPreferences, MessagingSettings,
+    PortalClient, Staff,
 };
 use jiff::tz::TimeZone;
 use tracing::instrument;
@@ -493,7 +493,7 @@ impl App {
         &self,
         practice: PracticeId,
         chat: ChatId,
-        members: &[MemberState],
+        members: &[Member],
         rules: &PracticeRules,
     ) {
         if let Err(error) = self.try_autorespond(practice, chat, members, rules).await {
@@ -505,13 +505,10 @@ impl App {
         &self,
         practice: PracticeId,
         chat: ChatId,
-        members: &[MemberState],
+        members: &[Member],
         rules: &PracticeRules,
     ) -> AppResult<()> {
-        if !members
-            .iter()
-            .any(|m| matches!(m.member, Member::Contact(_)))
-        {
+        if !members.iter().any(|m| matches!(m, Member::Contact(_))) {
             return Ok(());
         }
         let now = self.clock.now();
@@ -562,7 +559,7 @@ impl App {
 /// sent as them. Returns the sender, its name and the text.
 fn autoresponse_now(
     practice: PracticeId,
-    members: &[MemberState],
+    members: &[Member],
     rules: &PracticeRules,
     now: Millis,
 ) -> AppResult<Option<(StaffId, String, String)>> {
@@ -581,7 +578,7 @@ fn autoresponse_now(
     }
     let staff_in_chat: Vec<StaffId> = members
         .iter()
-        .filter_map(|m| match m.member {
+        .filter_map(|m| match *m {
             Member::Staff(id) => Some(id),
             Member::Contact(_) => None,
         })

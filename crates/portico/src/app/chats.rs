@@ -341,7 +341,13 @@ impl App {
     ) -> AppResult<()> {
         let newly_read = self.store.mark_read(practice, chat.id, member, seq).await?;
         if newly_read && matches!(member, Member::Contact(_)) {
-            self.publish_read(practice, chat.id, members, seq, name);
+            self.publish_read(
+                practice,
+                chat.id,
+                members.iter().map(|m| m.member),
+                seq,
+                name,
+            );
         }
         Ok(())
     }
@@ -351,15 +357,14 @@ impl App {
         &self,
         practice: PracticeId,
         chat: ChatId,
-        members: &[MemberState],
+        members: impl IntoIterator<Item = Member>,
         seq: i64,
         reader: String,
     ) {
         self.live.publish(
             practice,
             members
-                .iter()
-                .map(|m| m.member)
+                .into_iter()
                 .filter(|m| matches!(m, Member::Staff(_)))
                 .collect(),
             LiveEvent::Read { chat, seq, reader },
@@ -473,21 +478,9 @@ impl App {
         origin: Option<&ClientInfo>,
     ) -> AppResult<Message> {
         let (practice, member, name) = who(actor);
-        // Whether the sender is in the chat is checked by the transaction
-        // that writes the message, for everyone (group commit): a team
-        // member's send reads nothing before it. A contact's also needs
-        // the members (her own read, the automatic answer), so hers is
-        // refused here already.
-        let members = match member {
-            Member::Contact(_) => {
-                let members = self.store.chat_members(practice, chat).await?;
-                if !members.iter().any(|m| m.member == member) {
-                    return Err(AppError::NotFound);
-                }
-                members
-            }
-            Member::Staff(_) => Vec::new(),
-        };
+        // Whether the sender is in the chat and still reaches it is checked
+        // by the transaction that writes the message (group commit), which
+        // also reads who hears it: a send reads nothing of the chat before.
         let body = input.body.trim();
         if body.is_empty() && input.files.is_empty() {
             return Err(AppError::Invalid(ValidationError::new("Write a message.")));
@@ -597,15 +590,16 @@ impl App {
         }
         if appended.new {
             // Those who reach the chat as the message was stored hear it.
+            let members = appended.recipients;
             self.live
-                .publish(practice, appended.recipients, LiveEvent::message(&message));
+                .publish(practice, members.clone(), LiveEvent::message(&message));
             if matches!(member, Member::Contact(_)) {
                 // A contact has read what she sent (the store marks it):
                 // staff's receipts hear it as any other reading (M8).
                 self.publish_read(
                     practice,
                     chat,
-                    &members,
+                    members.iter().copied(),
                     message.seq,
                     message.sender_name.clone(),
                 );

@@ -1342,7 +1342,13 @@ impl App {
                         self.store.get_contact(practice, contact).await,
                     )
                 {
-                    self.publish_read(practice, chat, &members, seq, contact.name);
+                    self.publish_read(
+                        practice,
+                        chat,
+                        members.iter().map(|m| m.member),
+                        seq,
+                        contact.name,
+                    );
                 }
             }
             Ok(false) => {}
