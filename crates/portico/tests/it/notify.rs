@@ -76,6 +76,25 @@ impl Story {
         say_as(&self.app, Actor::Contact(&self.hannah), self.chat.id, body).await;
     }
 
+    /// Two team members who are not in the chat: Carol looks after the
+    /// client, Dave does not.
+    async fn carol_and_dave(&self) -> (Staff, Staff) {
+        let carol = self
+            .app
+            .with_staff(self.practice, "carol@harbour.example", Role::Member)
+            .await;
+        self.app
+            .store()
+            .assign_staff(self.practice, self.client.id, carol.id)
+            .await
+            .unwrap();
+        let dave = self
+            .app
+            .with_staff(self.practice, "dave@harbour.example", Role::Member)
+            .await;
+        (carol, dave)
+    }
+
     fn later(&self, secs: u64) {
         self.app.clock.advance(Duration::from_secs(secs));
     }
@@ -701,20 +720,8 @@ async fn a_client_message_alerts_the_staff_who_look_after_the_client_and_they_ca
 #[tokio::test]
 async fn client_messages_written_together_raise_one_alert_each_and_a_team_message_none() {
     let s = story().await;
-    let carol = s
-        .app
-        .with_staff(s.practice, "carol@harbour.example", Role::Member)
-        .await;
-    s.app
-        .store()
-        .assign_staff(s.practice, s.client.id, carol.id)
-        .await
-        .unwrap();
     // Dave neither looks after the bakery nor is in its chat.
-    let dave = s
-        .app
-        .with_staff(s.practice, "dave@harbour.example", Role::Member)
-        .await;
+    let (carol, dave) = s.carol_and_dave().await;
 
     s.staff_says("Please send the receipts").await;
     assert!(
@@ -1042,20 +1049,8 @@ async fn an_urgent_question_or_follow_up_reaches_the_contact_in_her_quiet_hours(
 #[tokio::test]
 async fn staff_who_look_after_the_client_but_are_not_in_the_chat_are_emailed_as_they_chose() {
     let s = story().await;
-    let carol = s
-        .app
-        .with_staff(s.practice, "carol@harbour.example", Role::Member)
-        .await;
-    s.app
-        .store()
-        .assign_staff(s.practice, s.client.id, carol.id)
-        .await
-        .unwrap();
     // Dave works at the practice but does not look after the client.
-    let dave = s
-        .app
-        .with_staff(s.practice, "dave@harbour.example", Role::Member)
-        .await;
+    let (carol, dave) = s.carol_and_dave().await;
 
     // Each time (the default): one e-mail after the window, with a link
     // that opens the chat from her alert.
