@@ -166,9 +166,9 @@ impl Store {
         // walks the chat (352 ms against 0.5 ms, `EXPLAIN ANALYZE` of both).
         // The messages' full-text reads are therefore planned for their own
         // words every time; the rest (the newest-messages window, the
-        // smaller kinds) keep their plans, since planning every read of a
-        // search costs more than it saves (measured: 33–53 ms against
-        // 16–21 ms a search).
+        // smaller kinds) keep their plans: planning every read of a search
+        // cost more (benchmark medians 33–52 ms a search, against 27–41 ms
+        // with only these planned each time).
         let words_decide_the_plan = matches!(
             kind,
             SearchKind::Messages | SearchKind::MessagePhrases | SearchKind::MessageWords
