@@ -662,15 +662,7 @@ async fn a_text_never_carries_content() {
 #[tokio::test]
 async fn a_client_message_alerts_the_staff_who_look_after_the_client_and_they_can_join_the_chat() {
     let s = story().await;
-    let carol = s
-        .app
-        .with_staff(s.practice, "carol@harbour.example", Role::Member)
-        .await;
-    s.app
-        .store()
-        .assign_staff(s.practice, s.client.id, carol.id)
-        .await
-        .unwrap();
+    let (carol, _) = s.carol_and_dave().await;
     let browser = s.app.staff_browser(&carol.email).await;
     let url = s.app.base_url.replace("http://", "ws://") + "/ws";
     let mut request = url.into_client_request().unwrap();
