@@ -224,6 +224,9 @@ pub struct App {
     identities: sessions::IdentityCache,
     /// Practices' messaging rules kept between client sends.
     rules: practice_rules::RulesCache,
+    /// N2: the last person the notification run read, when it read a
+    /// full page: the next run reads on from there.
+    pending_after: Arc<std::sync::Mutex<Option<crate::store::PendingKey>>>,
 }
 
 impl App {
@@ -254,6 +257,7 @@ impl App {
             push: None,
             identities: sessions::identity_cache(),
             rules: practice_rules::rules_cache(),
+            pending_after: Arc::default(),
         }
     }
 

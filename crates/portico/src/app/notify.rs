@@ -17,8 +17,8 @@ use crate::domain::{ChatId, ClientId, Millis, PhoneNumber, PracticeId, issue_sec
 use crate::store::{
     Channel, ChatMark, ContactStatus, Conversation, Member, NewClaim, NewNotification,
     NewNotifyItem, NewOutboxItem, NewPushNotice, NewToken, NotifyPrefs, NotifySettings,
-    PendingItem, PendingMessage, PersonKey, PushState, Question, Recipient, ReplyKey, Staff,
-    StaffMode, TokenPurpose, WatchMark,
+    PENDING_LIMIT, PendingItem, PendingKey, PendingMessage, PendingPage, PersonKey, PushState,
+    Question, Recipient, ReplyKey, Staff, StaffMode, TokenPurpose, WatchMark,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -92,15 +92,29 @@ struct Batch {
 impl Batch {
     /// X7: something in it breaks through quiet hours.
     fn urgent(&self) -> bool {
-        self.messages.iter().any(|m| m.urgent) || self.items.iter().any(|i| i.urgent)
+        self.messages.iter().any(|m| m.chat_urgent) || self.items.iter().any(|i| i.urgent)
     }
 
     fn oldest(&self) -> Option<Millis> {
         self.messages
             .iter()
-            .map(|m| m.created_at)
+            .map(|m| m.chat_since)
             .chain(self.items.iter().map(|i| i.created_at))
             .min()
+    }
+
+    /// How many things wait: every unread message of each chat (not only
+    /// those read) and each question event.
+    fn total(&self) -> i64 {
+        let mut total = i64::try_from(self.items.len()).unwrap_or(i64::MAX);
+        let mut chat = None;
+        for m in &self.messages {
+            if chat != Some((m.chat_id, m.watching)) {
+                chat = Some((m.chat_id, m.watching));
+                total = total.saturating_add(m.chat_unread);
+            }
+        }
+        total
     }
 }
 
@@ -112,7 +126,35 @@ struct ChatGroup {
     up_to: i64,
     /// A staff user who looks after the client without being in the chat.
     watching: bool,
+    /// The newest of the person's unread messages there, in order.
     messages: Vec<PendingMessage>,
+    /// Of all of them (`messages` holds at most the newest
+    /// [`crate::store::NEWEST_PER_CHAT`]): how many, whether one is
+    /// urgent, and their files.
+    unread: i64,
+    urgent: bool,
+    files: i64,
+    /// Older messages than those counted may be unread too
+    /// ([`crate::store::COUNTED_PER_CHAT`]).
+    more: bool,
+}
+
+impl ChatGroup {
+    /// X12: only what came after `opened` (pushed, delivered and opened
+    /// until then) is still to tell. The totals of the messages not read
+    /// are known only together: when none of those read is dropped they
+    /// stay as they were (the older ones may have been opened too).
+    fn after(&mut self, opened: Millis) {
+        let before = self.messages.len();
+        self.messages.retain(|m| m.created_at.0 > opened.0);
+        if self.messages.len() < before {
+            // Every unread message older than those dropped was too.
+            self.unread = i64::try_from(self.messages.len()).unwrap_or(i64::MAX);
+            self.urgent = self.messages.iter().any(|m| m.urgent);
+            self.files = self.messages.iter().map(|m| m.files).sum();
+            self.more = false;
+        }
+    }
 }
 
 /// A person past the first decisions, whose window is yet to be claimed.
@@ -201,7 +243,7 @@ fn chat_groups(messages: Vec<PendingMessage>) -> Vec<ChatGroup> {
     let mut chats: Vec<ChatGroup> = Vec::new();
     for message in messages {
         match chats.last_mut() {
-            Some(group) if group.chat == message.chat_id => {
+            Some(group) if group.chat == message.chat_id && group.watching == message.watching => {
                 group.up_to = message.seq;
                 group.messages.push(message);
             }
@@ -211,6 +253,10 @@ fn chat_groups(messages: Vec<PendingMessage>) -> Vec<ChatGroup> {
                 client: message.client_name.clone(),
                 up_to: message.seq,
                 watching: message.watching,
+                unread: message.chat_unread,
+                urgent: message.chat_urgent,
+                files: message.chat_files,
+                more: message.more_unread,
                 messages: vec![message],
             }),
         }
@@ -310,11 +356,21 @@ fn key_of(recipient: &Recipient) -> Key {
     )
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
+fn plural<N: std::fmt::Display + PartialEq + From<u8>>(n: N, one: &str, many: &str) -> String {
+    if n == N::from(1) {
         format!("1 {one}")
     } else {
         format!("{n} {many}")
+    }
+}
+
+/// "3 new messages", or "more than 1000 new messages" when older ones
+/// than those counted may be unread too.
+fn new_messages(n: i64, more: bool) -> String {
+    if more {
+        format!("more than {n} new messages")
+    } else {
+        plural(n, "new message", "new messages")
     }
 }
 
@@ -369,9 +425,25 @@ impl App {
         // Read before the transaction: on SQLite it holds the one write lock.
         let key = self.signing_key().await?;
         let mut tx = self.store.begin().await?;
-        let messages = tx.pending_messages(horizon).await?;
-        let items = tx.pending_items(horizon).await?;
+        // A page of people, after those the last run read (every person is
+        // reached in turn, however many wait and whoever waits longest).
+        let after = self
+            .pending_after
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default();
+        let PendingPage {
+            messages,
+            items,
+            resume_after,
+        } = tx.pending(horizon, after.as_ref(), PENDING_LIMIT).await?;
+        let next_page = |resume: Option<PendingKey>| {
+            if let Ok(mut after) = self.pending_after.lock() {
+                *after = resume;
+            }
+        };
         if messages.is_empty() && items.is_empty() {
+            next_page(resume_after);
             return Ok(0);
         }
         let mut batches: BTreeMap<Key, Batch> = BTreeMap::new();
@@ -524,7 +596,7 @@ impl App {
             // (nor texted) too.
             if let Some(opened) = opened_until {
                 for group in &mut kept_chats {
-                    group.messages.retain(|m| m.created_at.0 > opened.0);
+                    group.after(opened);
                 }
                 kept_chats.retain(|g| !g.messages.is_empty());
                 kept_items.retain(|i| i.created_at.0 > opened.0);
@@ -594,6 +666,7 @@ impl App {
             tx.enqueue_notifications(&outbox, now).await?;
         }
         tx.commit().await?;
+        next_page(resume_after);
         if !told.is_empty() {
             self.outbox_wake.notify_one();
         }
@@ -653,7 +726,7 @@ impl App {
             }
         };
         let mail_off = staff && r.prefs.staff_mode == StaffMode::Never;
-        let total = i64::try_from(batch.messages.len() + batch.items.len()).unwrap_or(i64::MAX);
+        let total = batch.total();
         Some(Due {
             batch,
             window_key,
@@ -667,18 +740,20 @@ impl App {
     /// never what.
     fn text_of(&self, mail: &Outgoing, phone: &PhoneNumber) -> NewNotification {
         let r = &mail.recipient;
-        let count = mail.chats.iter().map(|c| c.messages.len()).sum::<usize>() + mail.items.len();
-        let urgent = mail
-            .chats
-            .iter()
-            .any(|c| c.messages.iter().any(|m| m.urgent))
-            || mail.items.iter().any(|i| i.urgent);
+        let count = mail.chats.iter().map(|c| c.unread).sum::<i64>()
+            + i64::try_from(mail.items.len()).unwrap_or(i64::MAX);
+        let more = mail.chats.iter().any(|c| c.more);
+        let urgent = mail.chats.iter().any(|c| c.urgent) || mail.items.iter().any(|i| i.urgent);
         // X11: a reply to the text lands in her latest chat.
         let body = format!(
             "{}: {}{} waiting for you in your client portal. {}{}",
             r.practice_name,
             if urgent { "urgent: " } else { "" },
-            plural(count, "new item is", "new items are"),
+            if more {
+                format!("more than {count} new items are")
+            } else {
+                plural(count, "new item is", "new items are")
+            },
             self.link("/portal"),
             if self.channels.sms_replies {
                 " Reply to this text to answer, STOP to end texts."
@@ -827,9 +902,9 @@ impl App {
                 Source::Chat(chat) => {
                     let summary = format!(
                         "{} from {}{}",
-                        plural(chat.messages.len(), "new message", "new messages"),
+                        new_messages(chat.unread, chat.more),
                         authors(chat.messages.iter().map(|m| m.sender_name.as_str())),
-                        with_files(chat.messages.iter().map(|m| m.files).sum())
+                        with_files(chat.files)
                     );
                     let lines = if content {
                         chat.messages
@@ -857,7 +932,7 @@ impl App {
                         summary,
                         lines,
                         link: self.landing(r, &path, now, tokens),
-                        urgent: chat.messages.iter().any(|m| m.urgent),
+                        urgent: chat.urgent,
                         reply,
                     });
                 }
@@ -908,12 +983,13 @@ impl App {
             }
         }
         groups.sort_by(|a, b| a.client.cmp(&b.client));
-        let message_count: usize = chats.iter().map(|c| c.messages.len()).sum();
+        let message_count: i64 = chats.iter().map(|c| c.unread).sum();
+        let more_messages = chats.iter().any(|c| c.more);
         let status_count = items.iter().filter(|i| i.what == "status").count();
         let question_count = items.len() - status_count;
         let mut parts = Vec::new();
         if message_count > 0 {
-            parts.push(plural(message_count, "new message", "new messages"));
+            parts.push(new_messages(message_count, more_messages));
         }
         if status_count > 0 {
             parts.push(plural(status_count, "status update", "status updates"));
@@ -931,7 +1007,7 @@ impl App {
             if urgent { "urgent: " } else { "" },
             sentence(&parts)
         );
-        let kind = if message_count + status_count > 0 {
+        let kind = if message_count > 0 || status_count > 0 {
             NotifyKind::Messages
         } else {
             NotifyKind::Questions
@@ -1493,6 +1569,9 @@ mod tests {
         assert_eq!(with_files(0), "");
         assert_eq!(with_files(1), ", with 1 file");
         assert_eq!(with_files(3), ", with 3 files");
+        assert_eq!(new_messages(1, false), "1 new message");
+        assert_eq!(new_messages(30, false), "30 new messages");
+        assert_eq!(new_messages(1000, true), "more than 1000 new messages");
     }
 
     #[test]

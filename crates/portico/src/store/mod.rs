@@ -56,8 +56,9 @@ pub use erasure::{FORMER_CLIENT, FORMER_CONTACT};
 pub use file_deletions::FileDeletion;
 pub use inbound::{Conversation, InboundMail, InboundStatus, ReplyAddress};
 pub use notify::{
-    BrandParts, ChatAlerts, ClientMessages, ContentChoice, NewNotifyItem, NotifyChannel,
-    NotifyPrefs, NotifySettings, PendingItem, PendingMessage, Recipient, StaffMode,
+    BrandParts, COUNTED_PER_CHAT, ChatAlerts, ClientMessages, ContentChoice, NEWEST_PER_CHAT,
+    NewNotifyItem, NotifyChannel, NotifyPrefs, NotifySettings, PENDING_LIMIT, PendingItem,
+    PendingKey, PendingMessage, PendingPage, Recipient, StaffMode,
 };
 pub use notify_window::{
     ChatMark, NewClaim, NewNotification, NewToken, PersonKey, ReplyKey, WatchMark,

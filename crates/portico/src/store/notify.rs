@@ -209,6 +209,33 @@ pub struct PendingMessage {
     /// A staff user who looks after the chat's client without being in
     /// the chat (told from their chat alert, not from a membership).
     pub watching: bool,
+    /// Of everything this person has unread in the chat (of which only
+    /// the newest [`NEWEST_PER_CHAT`] are read, and only among the chat's
+    /// newest [`COUNTED_PER_CHAT`] counted): how many, and how many of them
+    /// are older than this one.
+    pub chat_unread: i64,
+    pub older_unread: i64,
+    /// The oldest of them, whether any is urgent, their files.
+    pub chat_since: Millis,
+    pub chat_urgent: bool,
+    pub chat_files: i64,
+    /// Messages older than the newest [`COUNTED_PER_CHAT`] of the chat may
+    /// be unread too: the totals are of those only.
+    pub more_unread: bool,
+}
+
+/// A person as the notification run reads them, in order: practice, kind
+/// (`contact`, `staff`) and id, as stored. Ids are UUIDs in one form, so
+/// their order as strings is the database's.
+pub type PendingKey = (String, String, String);
+
+/// What one notification run reads of what waits: a page of people, in
+/// order, and where the next page begins (`None`: from the first again).
+#[derive(Clone, Debug, Default)]
+pub struct PendingPage {
+    pub messages: Vec<PendingMessage>,
+    pub items: Vec<PendingItem>,
+    pub resume_after: Option<PendingKey>,
 }
 
 /// A question event (or a status update) a person has not read nor been
@@ -394,6 +421,12 @@ struct PendingMessageRow {
     urgent: i64,
     files: i64,
     watching: i64,
+    chat_unread: i64,
+    older_unread: i64,
+    chat_since: i64,
+    chat_urgent: i64,
+    chat_files: i64,
+    beyond: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -427,38 +460,130 @@ type PrefsRow = (
     String,
 );
 
-/// At most this many unread rows are read in one run; the rest wait for
-/// the next.
-const PENDING_LIMIT: i64 = 20_000;
+/// At most this many rows of each kind (messages, question events) are
+/// read in one run: a page of people, the next page read by the next run.
+pub const PENDING_LIMIT: i64 = 20_000;
+
+/// Of a person's unread messages in one chat, only the newest this many
+/// are read (with the chat's totals): an e-mail quotes the last five, and
+/// a person with thousands unread costs no more of a page than one with
+/// twenty.
+pub const NEWEST_PER_CHAT: i64 = 20;
+
+/// The totals of a person's unread messages in a chat are of the chat's
+/// newest this many messages at most (a range of its numbers, read by its
+/// key): someone with a million unread costs a run no more than one with
+/// a thousand, and is told of "more than" that.
+pub const COUNTED_PER_CHAT: i64 = 1000;
+
+/// The order a person is read in.
+fn pending_key(r: &Recipient) -> PendingKey {
+    (
+        r.practice_id.to_string(),
+        r.member.kind().to_owned(),
+        r.member.id(),
+    )
+}
 
 impl StoreTx {
+    /// What waits to be told, read inside the deciding transaction: a page
+    /// of people after `after` (from the first, with `None`), each with
+    /// their unread messages ([`Self::pending_messages`]) and question
+    /// events ([`Self::pending_items`]), at most `limit` rows of each.
+    /// When a read fills its page, its last person may be cut short: the
+    /// page ends before them (unless they alone fill it), and
+    /// `resume_after` says where the next run begins, so that every person
+    /// is reached in turn however many wait.
+    pub async fn pending(
+        &mut self,
+        horizon: Millis,
+        after: Option<&PendingKey>,
+        limit: i64,
+    ) -> StoreResult<PendingPage> {
+        let start: PendingKey = Default::default();
+        let after = after.unwrap_or(&start);
+        let mut messages = self.pending_messages(horizon, after, limit).await?;
+        let mut items = self.pending_items(horizon, after, limit).await?;
+        let full = |len: usize| i64::try_from(len).is_ok_and(|len| len >= limit);
+        // The first person a full read may have cut short.
+        let cut = [
+            full(messages.len())
+                .then(|| messages.last().map(|m| pending_key(&m.recipient)))
+                .flatten(),
+            full(items.len())
+                .then(|| items.last().map(|i| pending_key(&i.recipient)))
+                .flatten(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let Some(cut) = cut else {
+            return Ok(PendingPage {
+                messages,
+                items,
+                resume_after: None,
+            });
+        };
+        let before_cut = messages
+            .iter()
+            .map(|m| pending_key(&m.recipient))
+            .chain(items.iter().map(|i| pending_key(&i.recipient)))
+            .filter(|key| *key < cut)
+            .max();
+        let last = before_cut.unwrap_or_else(|| cut.clone());
+        messages.retain(|m| pending_key(&m.recipient) <= last);
+        items.retain(|i| pending_key(&i.recipient) <= last);
+        Ok(PendingPage {
+            messages,
+            items,
+            resume_after: Some(last),
+        })
+    }
+
     /// Every unread message, sent since `horizon`, that its chat's members
-    /// were not yet told of, by recipient, chat and order; and the client
+    /// were not yet told of, by recipient (those after `after`), chat and
+    /// order, only the newest [`NEWEST_PER_CHAT`] of a person's in a chat
+    /// with the chat's totals; and the client
     /// messages of the chats whose client a staff user looks after without
     /// being in the chat, while their chat alert is unread. Read inside the
     /// deciding transaction.
-    pub async fn pending_messages(&mut self, horizon: Millis) -> StoreResult<Vec<PendingMessage>> {
+    async fn pending_messages(
+        &mut self,
+        horizon: Millis,
+        after: &PendingKey,
+        limit: i64,
+    ) -> StoreResult<Vec<PendingMessage>> {
         let rows = sqlx::query_as::<_, PendingMessageRow>(concat!(
             "SELECT x.practice_id, x.kind, x.member_id, ",
             recipient_columns!(),
             ", x.chat_id, x.chat_title, x.client_id, cl.name AS client_name, x.seq, x.sender_name, x.body, \
-             x.created_at, x.urgent, x.watching, \
-             CAST((SELECT COUNT(*) FROM files f WHERE f.practice_id = x.practice_id AND f.chat_id = x.chat_id \
-                   AND f.message_seq = x.seq) AS BIGINT) AS files \
+             x.created_at, x.urgent, x.watching, x.files, x.chat_unread, x.chat_unread - x.newest AS older_unread, x.beyond, \
+             x.chat_since, x.chat_urgent, x.chat_files \
+             FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.practice_id, r.kind, r.member_id, r.chat_id \
+                   ORDER BY r.seq DESC) AS newest, \
+             COUNT(*) OVER chat AS chat_unread, MIN(r.created_at) OVER chat AS chat_since, \
+             CAST(MAX(r.urgent) OVER chat AS BIGINT) AS chat_urgent, CAST(SUM(r.files) OVER chat AS BIGINT) AS chat_files \
+             FROM (SELECT v.*, CAST((SELECT COUNT(*) FROM files f WHERE f.practice_id = v.practice_id \
+                   AND f.chat_id = v.chat_id AND f.message_seq = v.seq) AS BIGINT) AS files \
              FROM (SELECT m.practice_id, m.member_kind AS kind, m.member_id, m.chat_id, \
              c.title AS chat_title, c.client_id, msg.seq, msg.sender_name, msg.body, msg.created_at, msg.urgent, \
-             CAST(0 AS BIGINT) AS watching \
+             CAST(0 AS BIGINT) AS watching, \
+             CAST(CASE WHEN c.last_seq - $7 > m.last_read_seq AND c.last_seq - $7 > m.notified_seq \
+                  THEN 1 ELSE 0 END AS BIGINT) AS beyond \
              FROM chats c \
              JOIN chat_members m ON m.practice_id = c.practice_id AND m.chat_id = c.id \
              JOIN messages msg ON msg.practice_id = c.practice_id AND msg.chat_id = c.id \
              WHERE c.last_message_at > $1 AND c.last_seq > m.last_read_seq AND c.last_seq > m.notified_seq \
-             AND msg.seq > m.last_read_seq AND msg.seq > m.notified_seq AND msg.created_at >= m.joined_at \
+             AND msg.seq > m.last_read_seq AND msg.seq > m.notified_seq AND msg.seq > c.last_seq - $7 \
+             AND msg.created_at >= m.joined_at \
              AND msg.deleted_at IS NULL \
              AND NOT (msg.sender_kind = m.member_kind AND msg.sender_id = m.member_id) \
              UNION ALL \
              SELECT a.practice_id, 'staff' AS kind, a.staff_id AS member_id, c.id AS chat_id, \
              c.title AS chat_title, c.client_id, msg.seq, msg.sender_name, msg.body, msg.created_at, msg.urgent, \
-             CAST(1 AS BIGINT) AS watching \
+             CAST(1 AS BIGINT) AS watching, \
+             CAST(CASE WHEN c.last_seq - $7 >= a.since_seq AND c.last_seq - $7 > a.notified_seq \
+                  THEN 1 ELSE 0 END AS BIGINT) AS beyond \
              FROM alerts a \
              JOIN chats c ON c.practice_id = a.practice_id AND c.id = a.chat_id \
              JOIN client_staff cs ON cs.practice_id = a.practice_id AND cs.client_id = c.client_id \
@@ -466,15 +591,24 @@ impl StoreTx {
              JOIN messages msg ON msg.practice_id = c.practice_id AND msg.chat_id = c.id \
              WHERE a.read_at IS NULL AND a.chat_id IS NOT NULL AND a.created_at > $1 \
              AND c.last_seq > a.notified_seq AND msg.seq >= a.since_seq AND msg.seq > a.notified_seq \
+             AND msg.seq > c.last_seq - $7 \
              AND msg.created_at > $1 AND msg.sender_kind = 'contact' AND msg.deleted_at IS NULL \
              AND NOT EXISTS (SELECT 1 FROM chat_members w WHERE w.practice_id = a.practice_id \
-                             AND w.chat_id = a.chat_id AND w.member_kind = 'staff' AND w.member_id = a.staff_id)) x",
+                             AND w.chat_id = a.chat_id AND w.member_kind = 'staff' AND w.member_id = a.staff_id)) v \
+             WHERE (v.practice_id, v.kind, v.member_id) > ($3, $4, $5)) r \
+             WINDOW chat AS (PARTITION BY r.practice_id, r.kind, r.member_id, r.chat_id)) x",
             recipient_joins!(),
             " LEFT JOIN clients cl ON cl.practice_id = x.practice_id AND cl.id = x.client_id \
+             WHERE x.newest <= $6 \
              ORDER BY x.practice_id, x.kind, x.member_id, x.chat_id, x.seq LIMIT $2"
         ))
         .bind(horizon.0)
-        .bind(PENDING_LIMIT)
+        .bind(limit)
+        .bind(&after.0)
+        .bind(&after.1)
+        .bind(&after.2)
+        .bind(NEWEST_PER_CHAT)
+        .bind(COUNTED_PER_CHAT)
         .fetch_all(&mut *self.tx)
         .await?;
         rows.into_iter()
@@ -491,6 +625,12 @@ impl StoreTx {
                     urgent: row.urgent != 0,
                     files: row.files,
                     watching: row.watching != 0,
+                    chat_unread: row.chat_unread,
+                    older_unread: row.older_unread,
+                    chat_since: Millis(row.chat_since),
+                    chat_urgent: row.chat_urgent != 0,
+                    chat_files: row.chat_files,
+                    more_unread: row.beyond != 0,
                     recipient: Recipient::try_from(row.recipient)?,
                 })
             })
@@ -498,8 +638,13 @@ impl StoreTx {
     }
 
     /// Every question event (and status update) since `horizon` not read
-    /// nor told of.
-    pub async fn pending_items(&mut self, horizon: Millis) -> StoreResult<Vec<PendingItem>> {
+    /// nor told of, by recipient (those after `after`).
+    async fn pending_items(
+        &mut self,
+        horizon: Millis,
+        after: &PendingKey,
+        limit: i64,
+    ) -> StoreResult<Vec<PendingItem>> {
         let rows = sqlx::query_as::<_, PendingItemRow>(concat!(
             "SELECT x.practice_id, x.kind, x.member_id, ",
             recipient_columns!(),
@@ -507,13 +652,17 @@ impl StoreTx {
              x.body, x.created_at, x.urgent, x.files FROM (SELECT i.practice_id, i.recipient_kind AS kind, \
              i.recipient_id AS member_id, i.id, i.client_id, i.question_id, i.what, i.author_name, i.title, \
              i.body, i.created_at, i.urgent, i.files FROM notify_items i \
-             WHERE i.notified_at IS NULL AND i.read_at IS NULL AND i.created_at > $1) x",
+             WHERE i.notified_at IS NULL AND i.read_at IS NULL AND i.created_at > $1 \
+             AND (i.practice_id, i.recipient_kind, i.recipient_id) > ($3, $4, $5)) x",
             recipient_joins!(),
             " JOIN clients cl ON cl.practice_id = x.practice_id AND cl.id = x.client_id \
              ORDER BY x.practice_id, x.kind, x.member_id, x.created_at, x.id LIMIT $2"
         ))
         .bind(horizon.0)
-        .bind(PENDING_LIMIT)
+        .bind(limit)
+        .bind(&after.0)
+        .bind(&after.1)
+        .bind(&after.2)
         .fetch_all(&mut *self.tx)
         .await?;
         rows.into_iter()

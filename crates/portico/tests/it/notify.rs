@@ -9,8 +9,11 @@ use futures_util::StreamExt;
 use portico::app::chats::SendInput;
 use portico::app::questions::{Actor, QuestionInput};
 use portico::config::ConfigArgs;
-use portico::domain::{ChatId, PracticeId, Role};
-use portico::store::{Channel, Chat, Client, Contact, Member, NotifyChannel, NotifyPrefs, Staff};
+use portico::domain::{ChatId, Millis, PracticeId, Role};
+use portico::store::{
+    Channel, Chat, Client, Contact, Member, NotifyChannel, NotifyPrefs, PendingKey, PendingPage,
+    Staff,
+};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -1436,3 +1439,145 @@ const PNG: &[u8] = &[
     0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
     0x42, 0x60, 0x82,
 ];
+
+/// N2: a chat with more unread than a run reads of it (the newest 20) is
+/// told of whole: every message counted, an urgent one among the oldest
+/// still urgent, the newest quoted, and all of them marked told.
+#[tokio::test]
+async fn a_chat_with_many_unread_messages_is_counted_whole_and_quoted_from_its_newest() {
+    let s = story().await;
+    let admin = s.app.staff_browser(&s.admin.email).await;
+    let response = admin
+        .post_form(
+            "/app/settings/notifications",
+            &[("content_to_contacts", "on"), ("delay", "")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    s.staff_sends(SendInput {
+        body: "Message 1, please ring us".into(),
+        key: uuid::Uuid::now_v7().to_string(),
+        urgent: true,
+        ..Default::default()
+    })
+    .await;
+    for n in 2..=30 {
+        s.staff_says(&format!("Message {n}")).await;
+    }
+    s.later(121);
+    assert_eq!(s.notify().await, 1);
+    let mails = s.hannahs_mail().await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(
+        mails[0].header("Subject").as_deref(),
+        Some("Harbour: urgent: 30 new messages")
+    );
+    let body = text(&mails[0]);
+    assert!(body.contains("30 new messages from"), "{body}");
+    for quoted in 26..=30 {
+        assert!(body.contains(&format!("Message {quoted}")), "{body}");
+    }
+    assert!(
+        !body.contains("Message 25"),
+        "five lines are quoted: {body}"
+    );
+    s.later(300);
+    assert_eq!(s.notify().await, 0, "every message was marked told");
+}
+
+/// N2: a notification run reads a page of people; a page that fills ends
+/// before its last person (who may be cut short), and the next run reads
+/// on from there, so that nobody waits behind those with the most unread.
+#[tokio::test]
+async fn a_full_page_of_waiting_people_ends_before_the_last_and_the_next_run_reads_on() {
+    let s = story().await;
+    let mut everyone = Vec::new();
+    for name in ["ada", "ben", "cy"] {
+        let email = format!("{name}@northwind.example");
+        let person = contact(&s.app, s.practice, &email, None, &s.client).await;
+        let chat = s
+            .app
+            .app
+            .open_direct_chat(&s.admin, s.client.id, person.id)
+            .await
+            .unwrap();
+        for n in 1..=2 {
+            say_as(
+                &s.app,
+                Actor::Staff(&s.admin),
+                chat.id,
+                &format!("For {name}, {n}"),
+            )
+            .await;
+        }
+        everyone.push(Member::Contact(person.id));
+    }
+    let page = |after: Option<PendingKey>, limit: i64| {
+        let store = s.app.store().clone();
+        async move {
+            let mut tx = store.begin().await.unwrap();
+            tx.pending(Millis(0), after.as_ref(), limit).await.unwrap()
+        }
+    };
+    let people = |page: &PendingPage| {
+        let mut seen: Vec<(Member, usize)> = Vec::new();
+        for m in &page.messages {
+            match seen.last_mut() {
+                Some((member, n)) if *member == m.recipient.member => *n += 1,
+                _ => seen.push((m.recipient.member, 1)),
+            }
+        }
+        seen
+    };
+
+    // Three rows a page: the first person whole, the second (cut short)
+    // left for the next page.
+    let mut told = Vec::new();
+    let mut after = None;
+    for _ in 0..3 {
+        let one = page(after.clone(), 3).await;
+        let seen = people(&one);
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[0].1, 2, "a person is read whole");
+        told.push(seen[0].0);
+        after = one.resume_after;
+    }
+    assert_eq!(
+        after, None,
+        "the last page was not full: the next starts over"
+    );
+    told.sort_by_key(|m| m.id());
+    everyone.sort_by_key(|m| m.id());
+    assert_eq!(told, everyone);
+
+    // A person who alone fills a page is read in part, and the next page
+    // begins after her.
+    let one = page(None, 1).await;
+    assert_eq!(people(&one).len(), 1);
+    let first = one.resume_after.clone().expect("a full page");
+    let next = page(Some(first), 100).await;
+    assert_eq!(people(&next).len(), 2, "the two others");
+    assert_eq!(next.resume_after, None);
+}
+
+/// N2: only a chat's newest 1,000 messages are counted for a person: one
+/// with more unread is told of "more than 1000", and all are marked told.
+#[tokio::test]
+async fn more_unread_than_are_counted_is_told_as_more_than_the_count() {
+    let s = story().await;
+    for n in 1..=1005 {
+        s.staff_says(&format!("Update {n}")).await;
+        // Under the send limit per minute.
+        s.app.clock.advance(Duration::from_millis(1500));
+    }
+    s.later(121);
+    assert_eq!(s.notify().await, 1);
+    let mails = s.hannahs_mail().await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(
+        mails[0].header("Subject").as_deref(),
+        Some("Harbour: more than 1000 new messages")
+    );
+    s.later(300);
+    assert_eq!(s.notify().await, 0, "every message was marked told");
+}
