@@ -603,54 +603,54 @@ impl Backend {
         }
     }
 
-    /// PostgreSQL's first read of messages: the three tiers' matches
-    /// ([`K::MessagePhrases`] ⊂ [`K::MessageWords`] ⊂ [`K::Messages`]) among
-    /// only the practice's newest 2,000 messages (read by
-    /// `messages_newest_search`, migration 0110, in the order results are
-    /// given: time, then number, then chat, so that messages of one
-    /// millisecond are ordered too), keeping those after the window's
-    /// oldest, in one read. Each row found says whether it has the exact
-    /// phrase and every exact word, and the read keeps, of each tier, its
-    /// newest `limit` (`$3`): at most three times `limit` rows. Every
-    /// message of the practice after the window's oldest is in the window,
-    /// so a tier of which this finds `limit` messages is given exactly as
-    /// the whole index would give it, at the cost of reading the window
-    /// once; a word in most messages no longer costs a scan of them all.
-    /// For a tier it finds fewer of, the caller reads the index
-    /// ([`Self::search_sql`]), which is quick for exactly those words: the
-    /// ones that are rare among the newest messages. SQLite's index
-    /// already gives its matches newest first, so it has no window
-    /// (`None`).
+    /// PostgreSQL's first read of a message tier ([`K::MessagePhrases`],
+    /// [`K::MessageWords`], [`K::Messages`]): the same match, among only the
+    /// practice's newest 2,000 messages (read by
+    /// `messages_newest_search`, migration 0110, in the order results are given:
+    /// time, then number, then chat, so that messages of one millisecond
+    /// are ordered too), keeping those after the window's oldest. Every
+    /// message of the practice after that one is in the window, so when
+    /// this finds `limit` messages they are exactly the
+    /// newest `limit` the whole index would give, at the cost of reading the
+    /// window; a word in most messages no longer costs a scan of them all.
+    /// When it finds fewer, the caller reads the index ([`Self::search_sql`]),
+    /// which is quick for exactly those words: the ones that are rare among
+    /// the newest messages. SQLite's index already gives its matches newest
+    /// first, so it has no window (`None`).
     ///
     /// [`K::MessagePhrases`]: super::search::SearchKind::MessagePhrases
     /// [`K::MessageWords`]: super::search::SearchKind::MessageWords
     /// [`K::Messages`]: super::search::SearchKind::Messages
-    pub(super) fn search_window_sql(self) -> Option<&'static str> {
-        match self {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(concat!(
-                "WITH w AS MATERIALIZED (SELECT * FROM messages WHERE practice_id = $4 \
-                 ORDER BY created_at DESC, seq DESC, chat_id DESC LIMIT 2000), \
-                 found AS (",
-                search_message_columns!(),
-                ", CASE WHEN msg.search_vector @@ phraseto_tsquery('simple', portico_words($2)) \
-                 THEN 1 ELSE 0 END AS phrase, \
-                 CASE WHEN msg.search_vector @@ plainto_tsquery('simple', portico_words($2)) \
-                 THEN 1 ELSE 0 END AS words FROM w msg ",
-                search_message_joins!(),
-                " WHERE msg.search_vector @@ to_tsquery('simple', portico_fold($1)) \
-                 AND (msg.created_at, msg.seq, msg.chat_id) > (SELECT created_at, seq, chat_id FROM w \
-                 ORDER BY created_at, seq, chat_id LIMIT 1) AND ",
-                search_message_filter!(),
-                "), ranked AS (SELECT found.*, \
-                 SUM(phrase) OVER newest AS phrase_n, SUM(words) OVER newest AS words_n, \
-                 COUNT(*) OVER newest AS all_n FROM found \
-                 WINDOW newest AS (ORDER BY created_at DESC, seq DESC, chat_id DESC ROWS UNBOUNDED PRECEDING)) \
-                 SELECT chat_id, title, seq, sender_name, body, created_at, last_seq, \
-                 CAST(phrase AS BIGINT), CAST(words AS BIGINT) FROM ranked \
-                 WHERE (phrase = 1 AND phrase_n <= $3) OR (words = 1 AND words_n <= $3) OR all_n <= $3 \
-                 ORDER BY created_at DESC, seq DESC, chat_id DESC"
+    pub(super) fn search_window_sql(self, kind: super::search::SearchKind) -> Option<&'static str> {
+        use super::search::SearchKind as K;
+        macro_rules! window {
+            ($matches:literal) => {
+                concat!(
+                    "WITH w AS MATERIALIZED (SELECT * FROM messages WHERE practice_id = $4 \
+                     ORDER BY created_at DESC, seq DESC, chat_id DESC LIMIT 2000) ",
+                    search_message_columns!(),
+                    " FROM w msg ",
+                    search_message_joins!(),
+                    " WHERE msg.search_vector @@ ",
+                    $matches,
+                    " AND (msg.created_at, msg.seq, msg.chat_id) > (SELECT created_at, seq, chat_id FROM w \
+                     ORDER BY created_at, seq, chat_id LIMIT 1) AND ",
+                    search_message_filter!(),
+                    " ORDER BY msg.created_at DESC, msg.seq DESC, msg.chat_id DESC LIMIT $3"
+                )
+            };
+        }
+        match (self, kind) {
+            (Backend::Postgres, K::MessagePhrases) => Some(window!(
+                "phraseto_tsquery('simple', portico_words($2)) AND $1 <> ''"
             )),
+            (Backend::Postgres, K::MessageWords) => Some(window!(
+                "plainto_tsquery('simple', portico_words($2)) AND $1 <> ''"
+            )),
+            (Backend::Postgres, K::Messages) => Some(window!(
+                "to_tsquery('simple', portico_fold($1)) AND $2 <> ''"
+            )),
+            _ => None,
         }
     }
 

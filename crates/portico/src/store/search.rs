@@ -134,9 +134,6 @@ macro_rules! file_message_standing {
 pub(super) use file_message_standing;
 
 type MessageRow = (String, String, i64, String, String, i64, i64);
-/// A message of PostgreSQL's window, with whether it has the exact phrase
-/// and every exact word (1 or 0).
-type WindowRow = (String, String, i64, String, String, i64, i64, i64, i64);
 type QuestionRow = (String, String, String, String, i64, String);
 type AnswerRow = (String, String, String, String, i64);
 type FileRow = (
@@ -221,13 +218,11 @@ impl Store {
 
     /// Messages matching `query` in the chats the searcher is in: those
     /// with the exact phrase first, then those with every word, then those
-    /// with every word and the last as a prefix, each the newest first.
-    /// Each tier is one read that stops at `limit`, and the next is read
-    /// only while there are fewer: a word found in every message of a large
-    /// chat is as quick as a rare one. On PostgreSQL one read of the newest
-    /// messages first gives every tier it can
-    /// ([`super::Backend::search_window_sql`]); only a tier it finds too
-    /// few of is read from the index.
+    /// with every word and the last as a prefix, each the newest first. Each tier is one
+    /// read that stops at `limit` (on PostgreSQL, first among the newest
+    /// messages only: [`super::Backend::search_window_sql`]), and the next
+    /// is read only while there are fewer: a word found in every message of
+    /// a large chat is as quick as a rare one.
     pub async fn search_messages(
         &self,
         practice: PracticeId,
@@ -236,39 +231,28 @@ impl Store {
         limit: i64,
     ) -> StoreResult<Vec<MessageHit>> {
         let wanted = usize::try_from(limit).unwrap_or(0);
-        let tiers = [
+        let mut rows: Vec<MessageRow> = Vec::new();
+        for tier in [
             SearchKind::MessagePhrases,
             SearchKind::MessageWords,
             SearchKind::Messages,
-        ];
-        // Of each tier, what the window found (newest first).
-        let mut windowed: [Vec<MessageRow>; 3] = Default::default();
-        if let Some(sql) = self.backend.search_window_sql() {
-            let found: Vec<WindowRow> = self
-                .search_query_sql(sql, query, practice, searcher, limit, true)
-                .fetch_all(&self.pool)
-                .await?;
-            for (chat, title, seq, sender, body, at, last, phrase, words) in found {
-                let row = (chat, title, seq, sender, body, at, last);
-                for (tier, has) in [phrase != 0, words != 0, true].into_iter().enumerate() {
-                    if has && windowed[tier].len() < wanted {
-                        windowed[tier].push(row.clone());
-                    }
-                }
-            }
-        }
-        let mut rows: Vec<MessageRow> = Vec::new();
-        for (tier, from_window) in tiers.into_iter().zip(windowed) {
+        ] {
             if rows.len() >= wanted {
                 break;
             }
-            let found = if from_window.len() >= wanted {
-                from_window
-            } else {
-                self.search_query(tier, query, practice, searcher, limit)
+            let mut found: Vec<MessageRow> = Vec::new();
+            if let Some(sql) = self.backend.search_window_sql(tier) {
+                found = self
+                    .search_query_sql(sql, query, practice, searcher, limit, true)
                     .fetch_all(&self.pool)
-                    .await?
-            };
+                    .await?;
+            }
+            if found.len() < wanted {
+                found = self
+                    .search_query(tier, query, practice, searcher, limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+            }
             for row in found {
                 let seen = rows.iter().any(|r| r.0 == row.0 && r.2 == row.2);
                 if !seen && rows.len() < wanted {
