@@ -211,10 +211,8 @@ pub struct PendingMessage {
     pub watching: bool,
     /// Of everything this person has unread in the chat (of which only
     /// the newest [`NEWEST_PER_CHAT`] are read, and only among the chat's
-    /// newest [`COUNTED_PER_CHAT`] counted): how many, and how many of them
-    /// are older than this one.
+    /// newest [`COUNTED_PER_CHAT`] counted): how many.
     pub chat_unread: i64,
-    pub older_unread: i64,
     /// The oldest of them, whether any is urgent, their files.
     pub chat_since: Millis,
     pub chat_urgent: bool,
@@ -422,7 +420,6 @@ struct PendingMessageRow {
     files: i64,
     watching: i64,
     chat_unread: i64,
-    older_unread: i64,
     chat_since: i64,
     chat_urgent: i64,
     chat_files: i64,
@@ -522,7 +519,7 @@ macro_rules! pending_messages_sql {
              SELECT x.practice_id, x.kind, x.member_id, ",
             recipient_columns!(),
             ", x.chat_id, x.chat_title, x.client_id, cl.name AS client_name, x.seq, x.sender_name, x.body, \
-             x.created_at, x.urgent, x.watching, x.files, x.chat_unread, x.chat_unread - x.newest AS older_unread, \
+             x.created_at, x.urgent, x.watching, x.files, x.chat_unread, \
              x.beyond, x.chat_since, x.chat_urgent, x.chat_files \
              FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.practice_id, r.kind, r.member_id, r.chat_id \
                    ORDER BY r.seq DESC) AS newest, \
@@ -659,7 +656,6 @@ impl StoreTx {
                     files: row.files,
                     watching: row.watching != 0,
                     chat_unread: row.chat_unread,
-                    older_unread: row.older_unread,
                     chat_since: Millis(row.chat_since),
                     chat_urgent: row.chat_urgent != 0,
                     chat_files: row.chat_files,

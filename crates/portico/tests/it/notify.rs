@@ -98,6 +98,19 @@ impl Story {
         (carol, dave)
     }
 
+    /// The admin includes the text of messages in e-mails to clients
+    /// (*Settings → Notifications*).
+    async fn include_text_for_contacts(&self) {
+        let admin = self.app.staff_browser(&self.admin.email).await;
+        let response = admin
+            .post_form(
+                "/app/settings/notifications",
+                &[("content_to_contacts", "on"), ("delay", "")],
+            )
+            .await;
+        assert_eq!(response.status(), 303);
+    }
+
     fn later(&self, secs: u64) {
         self.app.clock.advance(Duration::from_secs(secs));
     }
@@ -592,13 +605,7 @@ async fn content_is_in_the_email_only_with_the_practice_setting_on() {
     let (status, page) = admin.page("/app/settings/notifications").await;
     assert_eq!(status, 200);
     assert!(page.contains("E-mail is not a secure channel"));
-    let response = admin
-        .post_form(
-            "/app/settings/notifications",
-            &[("content_to_contacts", "on"), ("delay", "")],
-        )
-        .await;
-    assert_eq!(response.status(), 303);
+    s.include_text_for_contacts().await;
 
     s.staff_says("Secret figures: 5678").await;
     s.later(121);
@@ -1446,14 +1453,7 @@ const PNG: &[u8] = &[
 #[tokio::test]
 async fn a_chat_with_many_unread_messages_is_counted_whole_and_quoted_from_its_newest() {
     let s = story().await;
-    let admin = s.app.staff_browser(&s.admin.email).await;
-    let response = admin
-        .post_form(
-            "/app/settings/notifications",
-            &[("content_to_contacts", "on"), ("delay", "")],
-        )
-        .await;
-    assert_eq!(response.status(), 303);
+    s.include_text_for_contacts().await;
     s.staff_sends(SendInput {
         body: "Message 1, please ring us".into(),
         key: uuid::Uuid::now_v7().to_string(),
