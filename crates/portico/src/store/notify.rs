@@ -482,6 +482,22 @@ fn pending_key(r: &Recipient) -> PendingKey {
     )
 }
 
+/// N2: whether a person may have unread messages in chat `c` older than
+/// the newest `$7` (those counted): the newest message before them came
+/// after what the person read or was told of (`$read`, `$told`) and since
+/// they could see the chat (`$since`). One read by the chat's key; a
+/// member who joined after a long history is not told of "more than".
+macro_rules! beyond_counted {
+    ($read:literal, $told:literal, $since:literal) => {
+        concat!(
+            "CAST(CASE WHEN c.last_seq - $7 > ", $read, " AND c.last_seq - $7 > ", $told,
+            " AND EXISTS (SELECT 1 FROM messages b WHERE b.practice_id = c.practice_id AND b.chat_id = c.id \
+             AND b.seq = c.last_seq - $7 AND b.created_at >= ", $since,
+            ") THEN 1 ELSE 0 END AS BIGINT) AS beyond"
+        )
+    };
+}
+
 /// N2: what [`StoreTx::pending_messages`] reads, with `$messages` the
 /// read of a person's unread messages in one chat of `chats_unread u`
 /// (`msg`): the chat's numbers after `u.told_to`, among its newest `$7`.
@@ -498,16 +514,18 @@ macro_rules! pending_messages_sql {
              SELECT m.practice_id, m.member_kind AS kind, m.member_id, m.chat_id, c.title AS chat_title, \
              c.client_id, CAST(0 AS BIGINT) AS watching, \
              CASE WHEN m.last_read_seq > m.notified_seq THEN m.last_read_seq ELSE m.notified_seq END AS told_to, \
-             c.last_seq, m.joined_at AS since \
-             FROM chat_members m JOIN chats c ON c.practice_id = m.practice_id AND c.id = m.chat_id \
+             c.last_seq, m.joined_at AS since, ",
+            beyond_counted!("m.last_read_seq", "m.notified_seq", "m.joined_at"),
+            " FROM chat_members m JOIN chats c ON c.practice_id = m.practice_id AND c.id = m.chat_id \
              WHERE c.last_message_at > $1 AND c.last_seq > m.last_read_seq AND c.last_seq > m.notified_seq \
              AND (m.practice_id, m.member_kind, m.member_id) > ($3, $4, $5) \
              UNION ALL \
              SELECT a.practice_id, 'staff' AS kind, a.staff_id AS member_id, c.id AS chat_id, c.title AS chat_title, \
              c.client_id, CAST(1 AS BIGINT) AS watching, \
              CASE WHEN a.since_seq - 1 > a.notified_seq THEN a.since_seq - 1 ELSE a.notified_seq END AS told_to, \
-             c.last_seq, $1 + 1 AS since \
-             FROM alerts a \
+             c.last_seq, $1 + 1 AS since, ",
+            beyond_counted!("a.since_seq - 1", "a.notified_seq", "$1 + 1"),
+            " FROM alerts a \
              JOIN chats c ON c.practice_id = a.practice_id AND c.id = a.chat_id \
              JOIN client_staff cs ON cs.practice_id = a.practice_id AND cs.client_id = c.client_id \
              AND cs.staff_id = a.staff_id \
@@ -526,7 +544,7 @@ macro_rules! pending_messages_sql {
              COUNT(*) OVER chat AS chat_unread, MIN(r.created_at) OVER chat AS chat_since, \
              CAST(MAX(r.urgent) OVER chat AS BIGINT) AS chat_urgent, CAST(SUM(r.files) OVER chat AS BIGINT) AS chat_files \
              FROM (SELECT u.practice_id, u.kind, u.member_id, u.chat_id, u.chat_title, u.client_id, u.watching, \
-             CAST(CASE WHEN u.last_seq - $7 > u.told_to THEN 1 ELSE 0 END AS BIGINT) AS beyond, \
+             u.beyond, \
              msg.seq, msg.sender_name, msg.body, msg.created_at, msg.urgent, \
              CAST((SELECT COUNT(*) FROM files f WHERE f.practice_id = msg.practice_id \
                    AND f.chat_id = msg.chat_id AND f.message_seq = msg.seq) AS BIGINT) AS files \

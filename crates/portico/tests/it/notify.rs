@@ -903,6 +903,17 @@ async fn quiet_now(app: &TestApp, practice: PracticeId, member: Member) {
 }
 
 impl Story {
+    /// X7: a message the admin marks urgent.
+    async fn staff_says_urgently(&self, body: &str) {
+        self.staff_sends(SendInput {
+            body: body.into(),
+            key: uuid::Uuid::now_v7().to_string(),
+            urgent: true,
+            ..Default::default()
+        })
+        .await;
+    }
+
     async fn staff_sends(&self, input: SendInput) {
         self.app
             .app
@@ -929,13 +940,8 @@ async fn an_urgent_message_goes_out_in_quiet_hours_and_a_plain_one_waits_for_the
     quiet_now(&s.app, s.practice, Member::Contact(s.hannah.id)).await;
 
     // Urgent: sent once the window has passed, quiet hours or not.
-    s.staff_sends(SendInput {
-        body: "The tax office called: please ring us today.".into(),
-        key: uuid::Uuid::now_v7().to_string(),
-        urgent: true,
-        ..Default::default()
-    })
-    .await;
+    s.staff_says_urgently("The tax office called: please ring us today.")
+        .await;
     assert_eq!(s.notify().await, 0, "not before the window");
     s.later(121);
     assert_eq!(s.notify().await, 1, "urgent breaks through quiet hours");
@@ -1454,13 +1460,7 @@ const PNG: &[u8] = &[
 async fn a_chat_with_many_unread_messages_is_counted_whole_and_quoted_from_its_newest() {
     let s = story().await;
     s.include_text_for_contacts().await;
-    s.staff_sends(SendInput {
-        body: "Message 1, please ring us".into(),
-        key: uuid::Uuid::now_v7().to_string(),
-        urgent: true,
-        ..Default::default()
-    })
-    .await;
+    s.staff_says_urgently("Message 1, please ring us").await;
     for n in 2..=30 {
         s.staff_says(&format!("Message {n}")).await;
     }
@@ -1580,4 +1580,22 @@ async fn more_unread_than_are_counted_is_told_as_more_than_the_count() {
     );
     s.later(300);
     assert_eq!(s.notify().await, 0, "every message was marked told");
+
+    // Tom, added after all of them, is told of what came since he joined:
+    // its number, not "more than".
+    let tom = contact(&s.app, s.practice, "tom@northwind.example", None, &s.client).await;
+    s.app
+        .app
+        .add_to_chat(&s.admin, s.chat.id, &[], &[tom.id])
+        .await
+        .unwrap();
+    s.later(1);
+    s.staff_says("Welcome, Tom").await;
+    s.later(121);
+    assert_eq!(s.notify().await, 2, "Tom, and Hannah of the new message");
+    let toms = s.mail_of(&tom.email).await;
+    assert_eq!(toms.len(), 1);
+    let subject = toms[0].header("Subject").unwrap_or_default();
+    assert!(subject.contains("new message"), "{subject}");
+    assert!(!subject.contains("more than"), "{subject}");
 }
