@@ -7,7 +7,9 @@ use super::questions::Actor;
 use super::spans::{maybe, person};
 use super::{App, AppError, AppResult, policy};
 use crate::domain::{ClientId, ContactId, Millis};
-use crate::store::{ChatSummary, Client, Contact, PortalClient, Practice, QuestionSummary, Staff};
+use crate::store::{
+    ChatSummary, Client, Contact, ContactQuestions, PortalClient, Practice, QuestionSummary, Staff,
+};
 use tracing::instrument;
 
 /// What waits for a contact in one client she reaches.
@@ -81,8 +83,10 @@ pub struct PortalView {
     pub assigned: Vec<Staff>,
     /// The current client's sub-records, when it is a family's primary.
     pub members: Vec<Client>,
-    /// The questions this contact sees for the current client (Q3, X8).
-    pub questions: Vec<QuestionSummary>,
+    /// The current client's questions this contact sees (Q3, X8) that do
+    /// not wait for her (answered or resolved); the open ones are in what
+    /// waits.
+    pub settled: Vec<QuestionSummary>,
     /// What waits in each client she reaches, in the switcher's order.
     pub waiting: Vec<Waiting>,
     /// M16: the client's current status: text, who set it, when.
@@ -115,13 +119,9 @@ impl PortalView {
             .map_or_else(|| headline(0, 0), Waiting::headline)
     }
 
-    /// The current client's questions that do not wait for her (answered
-    /// or resolved); the open ones are in what waits.
-    pub fn settled_questions(&self) -> Vec<&QuestionSummary> {
-        self.questions
-            .iter()
-            .filter(|q| q.question.status != crate::store::QuestionStatus::Open)
-            .collect()
+    /// Whether she has no question at all in the current client.
+    pub fn no_questions(&self) -> bool {
+        self.settled.is_empty() && self.here().is_none_or(|w| w.questions.is_empty())
     }
 
     /// How many of her other clients have something waiting (shown on the
@@ -252,11 +252,18 @@ impl App {
         // rather than for their sum.
         let store = &self.store;
         let client_id = current.client.id;
-        let (team, assigned_ids, family, questions, (waiting, _), status, practice) = tokio::try_join!(
+        let (team, assigned_ids, family, settled, (waiting, _), status, practice) = tokio::try_join!(
             async { Ok::<_, AppError>(store.list_staff(p).await?) },
             async { Ok::<_, AppError>(store.assigned_staff(p, client_id).await?) },
             async { Ok::<_, AppError>(store.family_members(p, client_id).await?) },
-            async { Ok::<_, AppError>(store.contact_questions(p, contact.id, client_id).await?) },
+            async {
+                let settled = ContactQuestions::Settled;
+                Ok::<_, AppError>(
+                    store
+                        .contact_questions(p, contact.id, client_id, settled)
+                        .await?,
+                )
+            },
             self.waiting_for(contact, &clients),
             async { Ok::<_, AppError>(store.client_status(p, client_id).await?) },
             async { Ok::<_, AppError>(store.get_practice(p).await?) },
@@ -276,7 +283,7 @@ impl App {
             clients,
             assigned,
             members,
-            questions,
+            settled,
             waiting,
             status,
         })

@@ -481,7 +481,12 @@ impl App {
         }
         Ok(self
             .store
-            .contact_questions(contact.practice_id, contact.id, client)
+            .contact_questions(
+                contact.practice_id,
+                contact.id,
+                client,
+                crate::store::ContactQuestions::All,
+            )
             .await?)
     }
 

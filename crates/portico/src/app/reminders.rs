@@ -11,7 +11,7 @@ use super::{App, AppError, AppResult, policy};
 use crate::delivery::email::reminder_email;
 use crate::domain::{Millis, PhoneNumber, issue_secret, paths};
 use crate::store::{
-    Channel, Client, Contact, ContactStatus, NewOutboxItem, QuestionStatus, ReminderSchedule,
+    Channel, Client, Contact, ContactQuestions, ContactStatus, NewOutboxItem, ReminderSchedule,
     Staff, TokenPurpose,
 };
 use jiff::tz::TimeZone;
@@ -112,10 +112,14 @@ impl App {
             .await?;
         let mut open: Vec<_> = self
             .store
-            .contact_questions(client.practice_id, contact.id, client.id)
+            .contact_questions(
+                client.practice_id,
+                contact.id,
+                client.id,
+                ContactQuestions::Open,
+            )
             .await?
             .into_iter()
-            .filter(|q| q.question.status == QuestionStatus::Open)
             .filter(|q| {
                 policy::contact_may_see_question(
                     contact.id,

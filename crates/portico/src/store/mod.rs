@@ -67,8 +67,8 @@ pub use outbox::{Channel, NewOutboxItem, OutboxItem, OutboxStatus};
 pub use practices::Practice;
 pub use push::{NewPushNotice, NewPushSubscription, PushState, PushSubscription};
 pub use questions::{
-    Author, ContactAnswer, Entry, EntryKind, FileMeta, NewEntry, NewQuestion, Question,
-    QuestionFilter, QuestionStatus, QuestionSummary,
+    Author, ContactAnswer, ContactQuestions, Entry, EntryKind, FileMeta, NewEntry, NewQuestion,
+    Question, QuestionFilter, QuestionStatus, QuestionSummary,
 };
 pub use reminders::{Alert, ReminderRun, ReminderSchedule};
 pub use scheduled_questions::{NewScheduledQuestion, ScheduledQuestion};

@@ -177,6 +177,16 @@ impl FileMeta {
     }
 }
 
+/// Which of a contact's questions in a client to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContactQuestions {
+    All,
+    /// Waiting for her answer.
+    Open,
+    /// Answered or resolved.
+    Settled,
+}
+
 /// Which questions a list shows.
 #[derive(Clone, Debug, Default)]
 pub struct QuestionFilter {
@@ -466,28 +476,41 @@ impl Store {
         .collect()
     }
 
-    /// The questions a contact sees (Q3) among `clients` (the ones they
-    /// reach), newest activity first.
+    /// The questions a contact sees (Q3) in `client`, open ones first,
+    /// then by newest activity; `which` keeps only the open or only the
+    /// settled (answered and resolved) ones.
     pub async fn contact_questions(
         &self,
         practice: PracticeId,
         contact: ContactId,
         client: ClientId,
+        which: ContactQuestions,
     ) -> StoreResult<Vec<QuestionSummary>> {
-        sqlx::query_as::<_, SummaryRow>(concat!(
-            summary_select!(),
-            "WHERE q.practice_id = $1 AND q.client_id = $3 \
-             AND (c.assignable_questions = 0 OR q.assignee_contact_id IS NULL OR q.assignee_contact_id = $2) \
-             ORDER BY CASE q.status WHEN 'open' THEN 0 WHEN 'answered' THEN 1 ELSE 2 END, q.updated_at DESC, q.id"
-        ))
-        .bind(practice)
-        .bind(contact)
-        .bind(client)
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .map(QuestionSummary::try_from)
-        .collect()
+        macro_rules! contact_questions_sql {
+            ($status:literal) => {
+                concat!(
+                    summary_select!(),
+                    "WHERE q.practice_id = $1 AND q.client_id = $3 ",
+                    $status,
+                    " AND (c.assignable_questions = 0 OR q.assignee_contact_id IS NULL OR q.assignee_contact_id = $2) \
+                     ORDER BY CASE q.status WHEN 'open' THEN 0 WHEN 'answered' THEN 1 ELSE 2 END, q.updated_at DESC, q.id"
+                )
+            };
+        }
+        let sql = match which {
+            ContactQuestions::All => contact_questions_sql!(""),
+            ContactQuestions::Open => contact_questions_sql!("AND q.status = 'open'"),
+            ContactQuestions::Settled => contact_questions_sql!("AND q.status <> 'open'"),
+        };
+        sqlx::query_as::<_, SummaryRow>(sql)
+            .bind(practice)
+            .bind(contact)
+            .bind(client)
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(QuestionSummary::try_from)
+            .collect()
     }
 
     /// The open questions a contact sees (Q3) in every client she reaches

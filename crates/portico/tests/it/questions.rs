@@ -836,3 +836,70 @@ async fn time_zones_are_set_by_admins_and_by_each_contact() {
         "Australia/Sydney"
     );
 }
+
+/// Q3: a contact's page for a client puts the questions waiting for her
+/// answer in what waits, and the answered and resolved ones below it,
+/// each once; with none at all, it says so.
+#[tokio::test]
+async fn the_portal_shows_open_questions_as_waiting_and_settled_ones_below() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let hannah = signed_in(&app, &w.hannah.email).await;
+    let page = format!("/portal/clients/{}", w.northwind.id);
+
+    let (_, html) = hannah.page(&page).await;
+    assert!(html.contains("has no questions for you here"), "{html}");
+
+    let open = ask(&app, &w, "Which bank holds the loan?", None).await;
+    let answered = ask(&app, &w, "Is the van leased or owned?", None).await;
+    let resolved = ask(&app, &w, "Who signs the annual return?", None).await;
+    // Assigned to Tom: Hannah sees it nowhere while questions are assignable.
+    app.store()
+        .set_assignable_questions(w.practice, w.northwind.id, true)
+        .await
+        .unwrap();
+    let toms = ask(&app, &w, "Tom: your mileage log?", Some(&w.tom)).await;
+    let tom = signed_in(&app, &w.tom.email).await;
+    post_files(
+        &tom,
+        &format!("/portal/questions/{toms}/answer"),
+        "Sent.",
+        vec![],
+    )
+    .await;
+    for id in [answered, resolved] {
+        let response = post_files(
+            &hannah,
+            &format!("/portal/questions/{id}/answer"),
+            "Done.",
+            vec![],
+        )
+        .await;
+        assert_eq!(
+            location(&response),
+            format!("/portal/questions/{id}?done=answered")
+        );
+    }
+    w.staff
+        .post_form(&format!("/app/questions/{resolved}/resolve"), &[])
+        .await;
+
+    let (_, html) = hannah.page(&page).await;
+    let doc = Page::parse(&html);
+    let waiting = doc.select_text("#waiting .question-list a");
+    assert_eq!(waiting, vec!["Which bank holds the loan?"]);
+    let settled = doc.select_text("#settled-heading ~ .question-list a");
+    assert_eq!(
+        settled,
+        vec![
+            "Is the van leased or owned?",
+            "Who signs the annual return?"
+        ]
+    );
+    assert_eq!(html.matches(&format!("/questions/{open}\"")).count(), 1);
+    assert!(
+        !html.contains(&toms.to_string()),
+        "Tom's question, answered, is his alone"
+    );
+    assert!(!html.contains("has no questions for you here"));
+}
