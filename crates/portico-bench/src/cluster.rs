@@ -363,11 +363,19 @@ async fn measure(inputs: &Inputs<'_>, haproxy: &Haproxy) -> anyhow::Result<Clust
     let mut two_runs: Vec<Vec<Level>> = vec![Vec::new(); levels.len()];
     for _ in 0..settings.runs {
         for (i, &concurrency) in levels.iter().enumerate() {
-            one_runs[i]
-                .push(crate::run::level(settings, &pinned, concurrency, Some(inputs.probe)).await?);
+            one_runs[i].push(
+                crate::run::level(settings, &pinned, concurrency, Some(inputs.probe), None).await?,
+            );
             let before = haproxy.answered().await?;
             two_runs[i].push(
-                crate::run::level(settings, &round_robin, concurrency, Some(inputs.probe)).await?,
+                crate::run::level(
+                    settings,
+                    &round_robin,
+                    concurrency,
+                    Some(inputs.probe),
+                    None,
+                )
+                .await?,
             );
             for (name, n) in haproxy.answered().await? {
                 let earlier = before.get(&name).copied().unwrap_or(0);

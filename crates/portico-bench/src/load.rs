@@ -137,6 +137,8 @@ pub struct Level {
     pub acked_total: u64,
     /// What the database did meanwhile (PostgreSQL).
     pub db: Option<crate::pgprobe::DbLoad>,
+    /// CPU time per acknowledged send, warm-up included.
+    pub cpu: Option<crate::cpu::CpuPerSend>,
 }
 
 impl Level {
@@ -151,6 +153,7 @@ impl Level {
             errors: runs.iter().map(|r| r.errors).sum(),
             acked_total: stats::median(runs.iter().map(|r| r.acked_total as f64)) as u64,
             db: crate::pgprobe::DbLoad::median(runs.iter().filter_map(|r| r.db.as_ref())),
+            cpu: crate::cpu::CpuPerSend::median(runs.iter().filter_map(|r| r.cpu.as_ref())),
         }
     }
 }

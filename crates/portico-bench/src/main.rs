@@ -4,6 +4,7 @@
 
 mod children;
 mod cluster;
+mod cpu;
 mod fixture;
 mod load;
 mod machine;

@@ -220,6 +220,16 @@ impl Report {
                 db_row(md, &format!("database, send ×{}", level.concurrency), db);
             }
         }
+        for level in &b.send {
+            if let Some(cpu) = &level.cpu {
+                let _ = writeln!(
+                    md,
+                    "| CPU, send ×{} | CPU time per acknowledged send (user and system, warm-up included) | {} |",
+                    level.concurrency,
+                    cpu.text()
+                );
+            }
+        }
         for level in &self.bare {
             bare_row(md, level);
         }
@@ -313,6 +323,18 @@ impl Report {
                 with.latency.p50_ms,
                 without.latency.p50_ms
             );
+            if let (Some(with_cpu), Some(without_cpu)) = (with.cpu, without.cpu) {
+                let change = (with_cpu.total_ms() / without_cpu.total_ms().max(f64::MIN_POSITIVE)
+                    - 1.0)
+                    * 100.0;
+                let _ = writeln!(
+                    md,
+                    "| search | CPU per acknowledged send at concurrency {} with the search index → without it | {} → {} ({change:+.1} % with the index) |",
+                    with.concurrency,
+                    with_cpu.text(),
+                    without_cpu.text()
+                );
+            }
         }
         if let Some(n) = &b.notify {
             let _ = writeln!(
@@ -491,12 +513,13 @@ impl Report {
 fn bare_row(md: &mut String, level: &Level) {
     let _ = writeln!(
         md,
-        "| bare ×{} | requests/s of a trivial axum handler; latency p50 / p95 / p99 | {} /s; {:.2} / {:.2} / {:.2} ms |",
+        "| bare ×{} | requests/s of a trivial axum handler; latency p50 / p95 / p99; its CPU per request | {} /s; {:.2} / {:.2} / {:.2} ms; {} |",
         level.concurrency,
         thousands(level.per_second),
         level.latency.p50_ms,
         level.latency.p95_ms,
-        level.latency.p99_ms
+        level.latency.p99_ms,
+        level.cpu.map(|c| c.text()).unwrap_or_else(|| "—".into())
     );
 }
 

@@ -2,6 +2,7 @@
 //! then each scenario `runs` times.
 
 use crate::children::{self, ServerProcess};
+use crate::cpu::CpuMeter;
 use crate::fixture::{self, Db, Fixture, Sizes};
 use crate::load::{self, Level, Target};
 use crate::machine::{Header, load_average};
@@ -107,7 +108,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 via: None,
             })
             .collect();
-        let (levels, runs) = levels(&settings, &targets, None).await?;
+        let cpu = CpuMeter::new(bare.pid, false);
+        let (levels, runs) = levels(&settings, &targets, None, Some(&cpu)).await?;
         report.bare = levels;
         report.bare_runs = runs;
         bare.stop().await?;
@@ -267,6 +269,7 @@ async fn scenarios(
         }
     }
     let targets = targets(server, &fixture)?;
+    let cpu = CpuMeter::new(server.pid, probe.is_some());
     let runs = settings.runs;
     let has = |s: Scenario| settings.scenarios.contains(&s);
 
@@ -331,7 +334,7 @@ async fn scenarios(
     if has(Scenario::Send) {
         report.loads.push(("send".into(), load_average()));
         eprintln!("   send");
-        match levels(settings, &targets, probe).await {
+        match levels(settings, &targets, probe, Some(&cpu)).await {
             Ok((levels, runs)) => {
                 report.send = levels;
                 report.send_runs = runs;
@@ -470,7 +473,7 @@ async fn scenarios(
         report.loads.push(("search".into(), load_average()));
         let large = settings.sizes.export_chat_messages;
         eprintln!("   search: a {large}-message chat");
-        let result = search(settings, &fixture, db, &targets, probe, &mut report).await;
+        let result = search(settings, &fixture, db, &targets, probe, &cpu, &mut report).await;
         note(&mut report.problems, "search", result);
     }
     if has(Scenario::Notify) {
@@ -482,7 +485,7 @@ async fn scenarios(
         let result: anyhow::Result<()> = async {
             let log = data_dir.join("server.log");
             for _ in 0..runs {
-                let without = level(settings, &targets, notify::CONCURRENCY, None).await?;
+                let without = level(settings, &targets, notify::CONCURRENCY, None, None).await?;
                 let n = notify::run(
                     db,
                     &fixture,
@@ -524,6 +527,7 @@ async fn search(
     db: &Db,
     targets: &[Target],
     probe: Option<&PgProbe>,
+    cpu: &CpuMeter,
     report: &mut crate::report::BackendReport,
 ) -> anyhow::Result<()> {
     let large = settings.sizes.export_chat_messages;
@@ -566,10 +570,10 @@ async fn search(
             .push((q.clone(), what.to_owned(), pages::PageTime::median(&runs)));
     }
     eprintln!("   search: sends with the index");
-    report.send_indexed = levels(settings, targets, probe).await?.0;
+    report.send_indexed = levels(settings, targets, probe, Some(cpu)).await?.0;
     fixture::drop_search_index(db).await?;
     eprintln!("   search: sends without it");
-    report.send_unindexed = levels(settings, targets, probe).await?.0;
+    report.send_unindexed = levels(settings, targets, probe, Some(cpu)).await?.0;
     Ok(())
 }
 
@@ -656,13 +660,14 @@ pub(crate) async fn levels(
     settings: &Settings,
     targets: &[Target],
     probe: Option<&PgProbe>,
+    cpu: Option<&CpuMeter>,
 ) -> anyhow::Result<(Vec<Level>, Vec<Vec<Level>>)> {
     let mut medians = Vec::new();
     let mut all = Vec::new();
     for &concurrency in &settings.concurrency {
         let mut runs = Vec::new();
         for _ in 0..settings.runs {
-            runs.push(level(settings, targets, concurrency, probe).await?);
+            runs.push(level(settings, targets, concurrency, probe, cpu).await?);
         }
         medians.push(Level::median(concurrency, &runs));
         all.push(runs);
@@ -676,6 +681,7 @@ pub(crate) async fn level(
     targets: &[Target],
     concurrency: usize,
     probe: Option<&PgProbe>,
+    cpu: Option<&CpuMeter>,
 ) -> anyhow::Result<Level> {
     let warmup = Duration::from_secs_f64(settings.warmup_seconds);
     let duration = Duration::from_secs_f64(settings.duration_seconds);
@@ -685,9 +691,13 @@ pub(crate) async fn level(
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let connections = probe.map(|probe| probe.watch_connections(stopped));
+    let cpu_before = cpu.map(CpuMeter::now).transpose()?;
     let started = std::time::Instant::now();
     let mut level = load::closed_loop(targets, concurrency, warmup, duration).await?;
     let seconds = started.elapsed().as_secs_f64();
+    if let (Some(cpu), Some(before)) = (cpu, cpu_before) {
+        level.cpu = Some(cpu.per_send(before, level.acked_total)?);
+    }
     stop.send(true).ok();
     if let (Some(probe), Some(before), Some(connections)) = (probe, before, connections) {
         let connections = connections.await.context("the connection watcher")??;
@@ -706,10 +716,14 @@ pub(crate) async fn level(
         level.db = Some(db);
     }
     eprintln!(
-        "     ×{concurrency}: {:.0} /s, p50 {:.2} ms, p99 {:.2} ms{}",
+        "     ×{concurrency}: {:.0} /s, p50 {:.2} ms, p99 {:.2} ms{}{}",
         level.per_second,
         level.latency.p50_ms,
         level.latency.p99_ms,
+        level
+            .cpu
+            .map(|c| format!(", CPU {} a send", c.text()))
+            .unwrap_or_default(),
         if level.throttled + level.refused + level.server_errors + level.errors > 0 {
             format!(
                 " ({} throttled, {} 5xx, {} refused, {} errors)",
