@@ -62,7 +62,9 @@
   var counting = false;
   var countAgain = false;
 
-  function showUnread(count) {
+  // `text` is the count as the server shows it ("1000+" when a chat has
+  // more unread than it counts).
+  function showUnread(count, text) {
     if (!unreadLink) { return; }
     var badge = unreadLink.querySelector(".badge");
     if (count > 0) {
@@ -72,8 +74,8 @@
         unreadLink.appendChild(document.createTextNode(" "));
         unreadLink.appendChild(badge);
       }
-      badge.textContent = String(count);
-      unreadLink.setAttribute("aria-label", "Messages, " + count + " unread");
+      badge.textContent = text || String(count);
+      unreadLink.setAttribute("aria-label", "Messages, " + (text || count) + " unread");
     } else {
       if (badge) { badge.remove(); }
       unreadLink.removeAttribute("aria-label");
@@ -87,7 +89,7 @@
     counting = true;
     fetch(unreadUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (data) { if (data) { showUnread(data.unread); } })
+      .then(function (data) { if (data) { showUnread(data.unread, data.unread_text); } })
       .catch(function () {})
       .then(function () {
         counting = false;
@@ -834,9 +836,9 @@
       return String(Date.now()) + "-" + Math.random().toString(16).slice(2);
     }
 
-    function show(count) {
+    function show(count, text) {
       badge.hidden = count === 0;
-      badge.textContent = String(count);
+      badge.textContent = text || String(count);
     }
 
     function remember() {
@@ -858,8 +860,8 @@
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (data) {
           if (!data) { return; }
-          show(data.unread);
-          showUnread(data.unread);
+          show(data.unread, data.unread_text);
+          showUnread(data.unread, data.unread_text);
           list.textContent = "";
           if (data.chats.length === 0) {
             var none = document.createElement("li");
@@ -877,7 +879,7 @@
             if (c.unread > 0) {
               var b = document.createElement("span");
               b.className = "badge unread";
-              b.textContent = String(c.unread);
+              b.textContent = c.unread_text || String(c.unread);
               a.appendChild(document.createTextNode(" "));
               a.appendChild(b);
             }

@@ -495,6 +495,7 @@ mod tests {
             ChatSummary {
                 chat: mine.clone(),
                 unread: 0,
+                unread_more: false,
                 starred: false,
                 hidden: false,
                 last_body: None,
@@ -503,6 +504,7 @@ mod tests {
             ChatSummary {
                 chat: shared.clone(),
                 unread: 0,
+                unread_more: false,
                 starred: false,
                 hidden: false,
                 last_body: None,

@@ -22,9 +22,9 @@ const UNDELIVERABLE_SHOWN: i64 = 5;
 pub struct WaitingChat {
     pub chat: ChatId,
     pub title: String,
-    /// Unread messages, when the staff member is in the chat; `None` for a
+    /// Unread messages as shown ("12", "1000+"), when the staff member is in the chat; `None` for a
     /// chat of a client they look after but are not in (its alert).
-    pub unread: Option<i64>,
+    pub unread: Option<String>,
     pub last_body: Option<String>,
     pub at: Millis,
     /// Where to open it: the chat, or the alert that offers to join it.
@@ -87,10 +87,10 @@ impl App {
             .into_iter()
             .filter(|c| c.unread > 0)
             .map(|c| WaitingChat {
+                unread: Some(c.unread_text()),
                 link: paths::chat(paths::STAFF, c.chat.id),
                 chat: c.chat.id,
                 title: c.chat.title,
-                unread: Some(c.unread),
                 last_body: c.last_body,
                 at: c.chat.last_message_at,
             })

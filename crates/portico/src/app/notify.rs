@@ -13,6 +13,7 @@ use super::{App, AppError, AppResult, policy};
 use crate::delivery::email::EmailBrand;
 use crate::delivery::live::LiveEvent;
 use crate::delivery::notify_email::{NotifyGroup, notification_email};
+use crate::domain::words::{new_messages, plural};
 use crate::domain::{ChatId, ClientId, Millis, PhoneNumber, PracticeId, issue_secret, paths};
 use crate::store::{
     Channel, ChatMark, ContactStatus, Conversation, Member, NewClaim, NewNotification,
@@ -354,24 +355,6 @@ fn key_of(recipient: &Recipient) -> Key {
         recipient.member.kind().to_owned(),
         recipient.member.id(),
     )
-}
-
-fn plural<N: std::fmt::Display + PartialEq + From<u8>>(n: N, one: &str, many: &str) -> String {
-    if n == N::from(1) {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
-
-/// "3 new messages", or "more than 1000 new messages" when older ones
-/// than those counted may be unread too.
-fn new_messages(n: i64, more: bool) -> String {
-    if more {
-        format!("more than {n} new messages")
-    } else {
-        plural(n, "new message", "new messages")
-    }
 }
 
 /// Who wrote, in a sentence: "Sam", "Sam and Alex", "Sam and 2 others".

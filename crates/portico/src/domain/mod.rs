@@ -5,6 +5,7 @@ pub mod paths;
 pub mod search;
 mod secret;
 mod values;
+pub mod words;
 
 pub use ids::{
     ChatId, ClientId, ContactId, EntryId, FileId, MessageId, PracticeId, QuestionId, StaffId,

@@ -32,9 +32,11 @@ pub struct ListQuery {
 }
 
 impl ClientsPage {
-    /// Unread messages in this staff user's chats about a client.
-    fn unread_of(&self, row: &ClientSummary) -> i64 {
-        self.unread.get(&row.client.id).copied().unwrap_or(0)
+    /// Unread messages in this staff user's chats about a client: "3",
+    /// or "1000+" when a chat has more unread than it counts.
+    fn unread_of(&self, row: &ClientSummary) -> String {
+        let (n, more) = self.unread.get(&row.client.id).copied().unwrap_or_default();
+        crate::domain::words::unread_badge(n, more)
     }
 
     /// Q2: how many of a client's questions are in a state.
@@ -54,7 +56,7 @@ struct ClientsPage {
         ClientId,
         std::collections::HashMap<crate::store::QuestionStatus, i64>,
     >,
-    unread: std::collections::HashMap<ClientId, i64>,
+    unread: std::collections::HashMap<ClientId, (i64, bool)>,
     team: Vec<Staff>,
     me: StaffId,
     q: String,
@@ -94,7 +96,9 @@ async fn clients_page(
         .await?
     {
         if let Some(client) = chat.chat.client_id {
-            *unread.entry(client).or_insert(0) += chat.unread;
+            let (n, more) = unread.entry(client).or_insert((0, false));
+            *n += chat.unread;
+            *more |= chat.unread_more;
         }
     }
     Ok(render(

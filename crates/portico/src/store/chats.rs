@@ -50,11 +50,28 @@ pub struct Chat {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChatSummary {
     pub chat: Chat,
+    /// Unread messages among the chat's newest
+    /// [`COUNTED_PER_CHAT`](super::COUNTED_PER_CHAT): a list is not held up
+    /// counting a chat of a million unread.
     pub unread: i64,
+    /// More are unread than were counted.
+    pub unread_more: bool,
     pub starred: bool,
     pub hidden: bool,
     pub last_body: Option<String>,
     pub last_sender: Option<String>,
+}
+
+impl ChatSummary {
+    /// The unread count on a badge: "12", or "1000+".
+    pub fn unread_text(&self) -> String {
+        crate::domain::words::unread_badge(self.unread, self.unread_more)
+    }
+
+    /// "1 new message", "12 new messages", "more than 1000 new messages".
+    pub fn new_messages(&self) -> String {
+        crate::domain::words::new_messages(self.unread, self.unread_more)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -300,7 +317,10 @@ impl Store {
         .try_into()
     }
 
-    /// A member's chats, the latest message first, with unread counts (M4).
+    /// A member's chats, the latest message first, with unread counts (M4)
+    /// taken among each chat's newest [`COUNTED_PER_CHAT`] messages.
+    ///
+    /// [`COUNTED_PER_CHAT`]: super::COUNTED_PER_CHAT
     pub async fn chats_of(
         &self,
         practice: PracticeId,
@@ -311,6 +331,7 @@ impl Store {
             #[sqlx(flatten)]
             chat: ChatRow,
             unread: i64,
+            unread_more: i64,
             starred: i64,
             hidden: i64,
             last_body: Option<String>,
@@ -318,13 +339,17 @@ impl Store {
         }
         // Every message has `seq <= ch.last_seq`; saying so tells
         // PostgreSQL the unread range is short, so it counts it from the
-        // index instead of reading the whole messages table per chat.
+        // index instead of reading the whole messages table per chat. The
+        // range starts at the later of the last read and the newest
+        // counted, one bound, so that either engine seeks to it.
         let rows = sqlx::query_as::<_, Row>(concat!(
             "SELECT ",
             chat_columns!(),
             ", (SELECT COUNT(*) FROM messages x WHERE x.practice_id = ch.practice_id AND x.chat_id = ch.id \
-                  AND x.seq > m.last_read_seq AND x.seq <= ch.last_seq \
+                  AND x.seq > CASE WHEN m.last_read_seq > ch.last_seq - $4 THEN m.last_read_seq ELSE ch.last_seq - $4 END \
+                  AND x.seq <= ch.last_seq \
                   AND NOT (x.sender_kind = m.member_kind AND x.sender_id = m.member_id)) AS unread, \
+                CASE WHEN m.last_read_seq < ch.last_seq - $4 THEN 1 ELSE 0 END AS unread_more, \
                 m.starred AS starred, m.hidden AS hidden, \
                 (SELECT x.body FROM messages x WHERE x.practice_id = ch.practice_id AND x.chat_id = ch.id \
                   AND x.seq = ch.last_seq) AS last_body, \
@@ -338,6 +363,7 @@ impl Store {
         .bind(practice)
         .bind(member.kind())
         .bind(member.id())
+        .bind(super::COUNTED_PER_CHAT)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
@@ -345,6 +371,7 @@ impl Store {
                 Ok(ChatSummary {
                     chat: r.chat.try_into()?,
                     unread: r.unread,
+                    unread_more: r.unread_more != 0,
                     starred: r.starred != 0,
                     hidden: r.hidden != 0,
                     last_body: r.last_body,

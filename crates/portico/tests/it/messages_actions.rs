@@ -164,3 +164,77 @@ async fn the_portal_switcher_marks_a_client_with_unread_messages() {
         "{html}"
     );
 }
+
+/// M4: a chat's unread count is taken among its newest 1,000 messages, so
+/// that a list is not held up counting a chat of a million; more unread
+/// than that read "1000+" (list, top bar) and "more than 1000 new
+/// messages" (portal home), and reading the chat clears them.
+#[tokio::test]
+async fn more_unread_than_are_counted_read_as_more() {
+    use portico::store::Member;
+    use portico::store::group_commit::NewMessage;
+    let app = TestApp::spawn().await;
+    let c = Chatting::started(&app).await;
+    let admin = &c.world.admin;
+    // 1,005 messages from the team, written a batch at a time.
+    let hold = app.app.sends.hold().await;
+    let sends: Vec<_> = (0..1005)
+        .map(|i| {
+            let (sends, now) = (app.app.sends.clone(), app.clock.now());
+            let message = NewMessage {
+                practice: c.world.id(),
+                chat: c.chat.id,
+                sender: Member::Staff(admin.id),
+                sender_name: admin.name.clone(),
+                body: format!("Update {i}"),
+                reply_to: None,
+                key: format!("update-{i}"),
+                now,
+                files: Vec::new(),
+                status_of: None,
+                automatic: false,
+                audit: Vec::new(),
+                urgent: false,
+            };
+            tokio::spawn(async move { sends.append(message).await })
+        })
+        .collect();
+    while app.app.sends.queued() < 1005 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    drop(hold);
+    for send in sends {
+        send.await.unwrap().unwrap();
+    }
+
+    let hannah = &c.hannah_browser;
+    let item = format!("li[data-chat-item='{}']", c.chat.id);
+    let (_, html) = hannah.page("/portal/messages").await;
+    assert_eq!(
+        Page::parse(&html).text(&format!("{item} [data-unread]")),
+        "1000+"
+    );
+    let dock: serde_json::Value = hannah
+        .get("/portal/messages/dock")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(dock["unread"], 1000);
+    assert_eq!(dock["unread_text"], "1000+");
+    let (_, html) = hannah.page("/portal/overview").await;
+    assert!(html.contains("more than 1000 new messages"), "{html}");
+
+    // Read, nothing waits; the next message is one again.
+    hannah.page(&c.chat.portal_path).await;
+    let (_, html) = hannah.page("/portal/messages").await;
+    assert!(!Page::parse(&html).has(&format!("{item} [data-unread]")));
+    c.staff()
+        .post_form(&c.chat.staff_path, &[("body", "One more"), ("key", "m1")])
+        .await;
+    let (_, html) = hannah.page("/portal/messages").await;
+    assert_eq!(
+        Page::parse(&html).text(&format!("{item} [data-unread]")),
+        "1"
+    );
+}

@@ -26,8 +26,12 @@ pub struct ChatOut {
     /// The sequence number of the chat's latest message.
     pub last_seq: i64,
     pub last_message_at: String,
-    /// Messages the team member has not read.
+    /// Messages the team member has not read, counted among the chat's
+    /// newest 1,000.
     pub unread: i64,
+    /// More messages are unread than `unread` counts (older than the
+    /// chat's newest 1,000).
+    pub unread_more: bool,
 }
 
 impl From<&ChatSummary> for ChatOut {
@@ -40,6 +44,7 @@ impl From<&ChatSummary> for ChatOut {
             last_seq: s.chat.last_seq,
             last_message_at: time(s.chat.last_message_at),
             unread: s.unread,
+            unread_more: s.unread_more,
         }
     }
 }

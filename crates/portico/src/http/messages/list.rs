@@ -3,6 +3,7 @@
 
 use super::{ChatQuery, ListFilter, ListQuery, Show, latest_chat, messages_page};
 use crate::app::questions::Actor;
+use crate::domain::words::unread_badge;
 use crate::domain::{ChatId, ContactId};
 use crate::http::AppState;
 use crate::http::area::Area;
@@ -113,15 +114,26 @@ pub async fn dock_get<A: Area>(
 ) -> Result<Response, PageError> {
     let actor = A::actor(&user);
     let chats = state.app.chats_for(actor).await?;
-    let unread: i64 = chats.iter().filter(|c| !c.hidden).map(|c| c.unread).sum();
+    let shown = chats.iter().filter(|c| !c.hidden);
+    let unread: i64 = shown.clone().map(|c| c.unread).sum();
+    // "1000+" when a chat has more unread than were counted.
+    let unread_text = unread_badge(unread, shown.clone().any(|c| c.unread_more));
     if matches!(actor, Actor::Contact(_)) {
-        return Ok(Json(json!({ "unread": unread })).into_response());
+        return Ok(Json(json!({ "unread": unread, "unread_text": unread_text })).into_response());
     }
     let items: Vec<_> = chats
         .iter()
         .filter(|c| !c.hidden)
         .take(8)
-        .map(|c| json!({ "id": c.chat.id, "title": c.chat.title, "unread": c.unread, "last_seq": c.chat.last_seq }))
+        .map(|c| {
+            json!({
+                "id": c.chat.id, "title": c.chat.title, "unread": c.unread,
+                "unread_text": c.unread_text(), "last_seq": c.chat.last_seq
+            })
+        })
         .collect();
-    Ok(Json(json!({ "unread": unread, "chats": items })).into_response())
+    Ok(
+        Json(json!({ "unread": unread, "unread_text": unread_text, "chats": items }))
+            .into_response(),
+    )
 }
