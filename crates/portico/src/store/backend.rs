@@ -608,11 +608,15 @@ impl Backend {
     /// practice's newest 2,000 messages (read by
     /// `messages_newest_search`, migration 0110, in the order results are given:
     /// time, then number, then chat, so that messages of one millisecond
-    /// are ordered too), keeping those after the window's oldest. Every
-    /// message of the practice after that one is in the window, so when
-    /// this finds `limit` messages they are exactly the
-    /// newest `limit` the whole index would give, at the cost of reading the
-    /// window; a word in most messages no longer costs a scan of them all.
+    /// are ordered too). Every message of the practice outside the window
+    /// is older than all of it, so when this finds `limit` messages they
+    /// are exactly the newest `limit` the whole index would give, at the
+    /// cost of reading the window; a word in most messages no longer costs
+    /// a scan of them all. The window is a plain subquery, not a
+    /// materialised one: its rows are tested as the index gives them
+    /// instead of being copied whole (search vector and text) first, which
+    /// took two thirds of the read (`EXPLAIN ANALYZE` on the benchmark's
+    /// 1,000,000-message chat: 5.6 → 1.8 ms).
     /// When it finds fewer, the caller reads the index ([`Self::search_sql`]),
     /// which is quick for exactly those words: the ones that are rare among
     /// the newest messages. SQLite's index already gives its matches newest
@@ -626,15 +630,13 @@ impl Backend {
         macro_rules! window {
             ($matches:literal) => {
                 concat!(
-                    "WITH w AS MATERIALIZED (SELECT * FROM messages WHERE practice_id = $4 \
-                     ORDER BY created_at DESC, seq DESC, chat_id DESC LIMIT 2000) ",
                     search_message_columns!(),
-                    " FROM w msg ",
+                    " FROM (SELECT * FROM messages WHERE practice_id = $4 \
+                     ORDER BY created_at DESC, seq DESC, chat_id DESC LIMIT 2000) msg ",
                     search_message_joins!(),
                     " WHERE msg.search_vector @@ ",
                     $matches,
-                    " AND (msg.created_at, msg.seq, msg.chat_id) > (SELECT created_at, seq, chat_id FROM w \
-                     ORDER BY created_at, seq, chat_id LIMIT 1) AND ",
+                    " AND ",
                     search_message_filter!(),
                     " ORDER BY msg.created_at DESC, msg.seq DESC, msg.chat_id DESC LIMIT $3"
                 )
