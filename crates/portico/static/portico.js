@@ -420,7 +420,10 @@
           badge.textContent = "0";
           link.insertBefore(badge, preview);
         }
-        badge.textContent = String(parseInt(badge.textContent, 10) + 1);
+        // "1000+" (more unread than the server counts) stays as it is.
+        if (!/\+$/.test(badge.textContent)) {
+          badge.textContent = String(parseInt(badge.textContent, 10) + 1);
+        }
       }
       var parent = item.parentNode;
       var first = parent.firstElementChild;

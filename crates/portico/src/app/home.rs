@@ -22,8 +22,9 @@ const UNDELIVERABLE_SHOWN: i64 = 5;
 pub struct WaitingChat {
     pub chat: ChatId,
     pub title: String,
-    /// Unread messages as shown ("12", "1000+"), when the staff member is in the chat; `None` for a
-    /// chat of a client they look after but are not in (its alert).
+    /// Unread messages as shown ("12", "1000+"), when the staff member is
+    /// in the chat; `None` for a chat of a client they look after but are
+    /// not in (its alert).
     pub unread: Option<String>,
     pub last_body: Option<String>,
     pub at: Millis,
