@@ -154,6 +154,9 @@ pub struct Fixture {
     pub admin: usize,
     /// The team member whose staff chat page of the large chat is timed.
     pub page_person: usize,
+    /// A team member of the pages' large chat who never opens it: all its
+    /// messages stay unread for her.
+    pub unread_person: usize,
     /// Interleaved so that the first N cover distinct people and chats.
     pub senders: Vec<SenderSpec>,
     /// `chat id` → member ids (`kind:id`).
@@ -407,6 +410,7 @@ pub async fn build(base: &str, data_dir: &Path, db: &Db, sizes: &Sizes) -> anyho
                 &[
                     ("title", "Archive (pages)"),
                     ("staff", &people[staff[0]].id),
+                    ("staff", &people[staff[1]].id),
                 ],
             )
             .await?,
@@ -437,6 +441,7 @@ pub async fn build(base: &str, data_dir: &Path, db: &Db, sizes: &Sizes) -> anyho
         people,
         admin,
         page_person: staff[0],
+        unread_person: staff[1],
         senders,
         members,
         page_chat,

@@ -43,9 +43,9 @@ pub struct BackendReport {
     pub delivery_runs: Vec<Delivery>,
     pub idle: Option<Idle>,
     pub idle_runs: Vec<Idle>,
-    pub chat_page: Option<PageTime>,
-    pub portal_page: Option<PageTime>,
-    pub page_runs: Vec<(PageTime, PageTime)>,
+    /// Each page timed (what it is, the median of its runs).
+    pub pages: Vec<(String, PageTime)>,
+    pub page_runs: Vec<Vec<(String, PageTime)>>,
     pub export: Option<Export>,
     pub export_runs: Vec<Export>,
     pub cluster: Option<ClusterReport>,
@@ -75,7 +75,7 @@ pub struct Report {
     pub backends: Vec<BackendReport>,
 }
 
-fn thousands(n: f64) -> String {
+pub fn thousands(n: f64) -> String {
     let rounded = n.round() as i64;
     let digits = rounded.abs().to_string();
     let mut out = String::new();
@@ -250,33 +250,16 @@ impl Report {
                 i.connect_seconds
             );
         }
-        for (name, page) in [
-            (
-                format!(
-                    "staff chat page, {}-message chat (newest page)",
-                    thousands(self.settings.sizes.page_chat_messages as f64)
-                ),
-                &b.chat_page,
-            ),
-            (
-                format!(
-                    "portal home of a contact, {} questions",
-                    self.settings.sizes.questions
-                ),
-                &b.portal_page,
-            ),
-        ] {
-            if let Some(p) = page {
-                let _ = writeln!(
-                    md,
-                    "| pages | {name}: {} time median / p95 | {:.1} / {:.1} ms (client median {:.1} ms, {} KiB) |",
-                    p.source,
-                    p.median_ms,
-                    p.p95_ms,
-                    p.client_median_ms,
-                    p.bytes / 1024
-                );
-            }
+        for (name, p) in &b.pages {
+            let _ = writeln!(
+                md,
+                "| pages | {name}: {} time median / p95 | {:.1} / {:.1} ms (client median {:.1} ms, {} KiB) |",
+                p.source,
+                p.median_ms,
+                p.p95_ms,
+                p.client_median_ms,
+                p.bytes / 1024
+            );
         }
         if let Some(p) = &b.practices {
             let _ = writeln!(
@@ -375,7 +358,7 @@ impl Report {
     fn delivery_row(&self, md: &mut String, name: &str, how: &str, d: &Delivery) {
         let _ = writeln!(
             md,
-            "| {name} | {how}{} sockets, {} msg/s asked for {} s: sent/s; send→socket latency p50 / p95 / p99; missed | {} /s ({} sent, {} failed, {} not sent in time); {:.1} / {:.1} / {:.1} ms; {} of {} deliveries missed, {} sockets closed by the server |",
+            "| {name} | {how}{} sockets, {} msg/s asked for {} s: sent/s; latency p50 / p95 / p99 to another member's socket from the send's start, and from its acknowledgement; missed | {} /s ({} sent, {} failed, {} not sent in time); from the start {:.1} / {:.1} / {:.1} ms, from the acknowledgement {:.1} / {:.1} / {:.1} ms; {} of {} deliveries missed, {} sockets closed by the server |",
             d.sockets,
             thousands(d.target_rate),
             self.settings.duration_seconds,
@@ -386,6 +369,9 @@ impl Report {
             d.latency.p50_ms,
             d.latency.p95_ms,
             d.latency.p99_ms,
+            d.from_ack.p50_ms,
+            d.from_ack.p95_ms,
+            d.from_ack.p99_ms,
             thousands(d.missed as f64),
             thousands(d.expected as f64),
             d.closed_by_server

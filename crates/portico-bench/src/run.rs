@@ -7,7 +7,7 @@ use crate::fixture::{self, Db, Fixture, Sizes};
 use crate::load::{self, Level, Target};
 use crate::machine::{Header, load_average};
 use crate::pgprobe::{PgProbe, STATS_SETTLE};
-use crate::report::{BackendReport, Report, Settings};
+use crate::report::{self, BackendReport, Report, Settings};
 use crate::sockets;
 use crate::{BackendChoice, Cli, Scenario, cluster, notify, pages, practices};
 use anyhow::Context;
@@ -307,28 +307,75 @@ async fn scenarios(
         report.loads.push(("pages".into(), load_average()));
         eprintln!("   pages");
         let staff = &fixture.people[fixture.page_person].browser;
+        let unread = &fixture.people[fixture.unread_person].browser;
         let contact = &fixture.people[fixture.portal_person].browser;
-        let chat_path = format!("/app/messages/{}", fixture.page_chat);
+        let chat_messages = report::thousands(settings.sizes.page_chat_messages as f64);
+        let timed: Vec<(String, &fixture::Browser, String)> = vec![
+            (
+                format!("staff chat page, {chat_messages}-message chat (newest page)"),
+                staff,
+                format!("/app/messages/{}", fixture.page_chat),
+            ),
+            // M4: a chat counts at most 1,000 of its unread messages.
+            (
+                format!(
+                    "staff home (what waits) of another member of the {chat_messages}-message chat, who has read none of it"
+                ),
+                unread,
+                "/app".to_owned(),
+            ),
+            (
+                "staff chat list, the same team member".to_owned(),
+                unread,
+                "/app/messages".to_owned(),
+            ),
+            (
+                "staff top bar's count (every staff page asks for it), the same team member"
+                    .to_owned(),
+                unread,
+                "/app/messages/dock".to_owned(),
+            ),
+            (
+                format!(
+                    "portal home of a contact (what waits), {} questions",
+                    settings.sizes.questions
+                ),
+                contact,
+                fixture.portal_home.clone(),
+            ),
+            (
+                "portal chat list, the same contact".to_owned(),
+                contact,
+                "/portal/messages".to_owned(),
+            ),
+        ];
         let result: anyhow::Result<()> = async {
             for _ in 0..runs {
-                let chat = pages::page_time(staff, &chat_path, settings.page_requests).await?;
-                let portal =
-                    pages::page_time(contact, &fixture.portal_home, settings.page_requests).await?;
-                eprintln!(
-                    "     chat page {:.1} ms, portal home {:.1} ms ({})",
-                    chat.median_ms, portal.median_ms, chat.source
-                );
-                report.page_runs.push((chat, portal));
+                let mut times = Vec::new();
+                for (name, browser, path) in &timed {
+                    let time = pages::page_time(browser, path, settings.page_requests).await?;
+                    eprintln!("     {name}: {:.1} ms ({})", time.median_ms, time.source);
+                    times.push((name.clone(), time));
+                }
+                report.page_runs.push(times);
             }
             Ok(())
         }
         .await;
         note(&mut report.problems, "pages", result);
-        if !report.page_runs.is_empty() {
-            let chats: Vec<_> = report.page_runs.iter().map(|(c, _)| c.clone()).collect();
-            let portals: Vec<_> = report.page_runs.iter().map(|(_, p)| p.clone()).collect();
-            report.chat_page = Some(pages::PageTime::median(&chats));
-            report.portal_page = Some(pages::PageTime::median(&portals));
+        if let Some(first) = report.page_runs.first() {
+            report.pages = first
+                .iter()
+                .enumerate()
+                .map(|(i, (name, _))| {
+                    let runs: Vec<_> = report
+                        .page_runs
+                        .iter()
+                        .filter_map(|run| run.get(i).map(|(_, t)| t.clone()))
+                        .collect();
+                    (name.clone(), pages::PageTime::median(&runs))
+                })
+                .collect();
         }
     }
     if has(Scenario::Send) {

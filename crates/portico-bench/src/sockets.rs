@@ -81,7 +81,12 @@ pub struct Delivery {
     pub missed: u64,
     /// Sockets the server closed during the run.
     pub closed_by_server: u64,
+    /// From the start of the send request to the arrival on a socket.
     pub latency: Latency,
+    /// From the send's acknowledgement (its answer read by the sender) to
+    /// the arrival on a socket; an event that arrived before the answer
+    /// counts as 0.
+    pub from_ack: Latency,
 }
 
 impl Delivery {
@@ -100,6 +105,7 @@ impl Delivery {
             missed: runs.iter().map(|r| r.missed).sum(),
             closed_by_server: runs.iter().map(|r| r.closed_by_server).sum(),
             latency: Latency::median(&runs.iter().map(|r| r.latency).collect::<Vec<_>>()),
+            from_ack: Latency::median(&runs.iter().map(|r| r.from_ack).collect::<Vec<_>>()),
         }
     }
 }
@@ -109,8 +115,9 @@ type Seen = Vec<(String, i64, Instant)>;
 
 /// `sockets` sockets of the members of the senders' chats; sends paced at
 /// `rate` per second for `duration` over the senders' connections; the
-/// latency of each delivery is from the start of its send request to its
-/// arrival on a socket of another member of the chat.
+/// latency of each delivery is measured to its arrival on a socket of
+/// another member of the chat, from the start of its send request and from
+/// its acknowledgement.
 #[allow(clippy::too_many_arguments)]
 pub async fn delivery(
     addr: SocketAddr,
@@ -170,8 +177,7 @@ pub async fn delivery(
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
         queues.push(tx);
         workers.push(tokio::spawn(async move {
-            // (chat, seq, start, sender person)
-            let mut acks: Vec<(String, i64, Instant, usize)> = Vec::new();
+            let mut acks: Vec<Acked> = Vec::new();
             let (mut failures, mut skipped) = (0u64, 0u64);
             while let Some(n) = rx.recv().await {
                 if tokio::time::Instant::now() > give_up {
@@ -181,9 +187,13 @@ pub async fn delivery(
                 let body = format!("Delivery probe {n}");
                 let began = Instant::now();
                 match conn.send(&body).await {
-                    Ok(Outcome::Ack { seq }) => {
-                        acks.push((conn.target().chat.clone(), seq, began, conn.target().person));
-                    }
+                    Ok(Outcome::Ack { seq }) => acks.push(Acked {
+                        chat: conn.target().chat.clone(),
+                        seq,
+                        began,
+                        acked: Instant::now(),
+                        person: conn.target().person,
+                    }),
                     _ => failures += 1,
                 }
             }
@@ -246,25 +256,27 @@ pub async fn delivery(
         })
         .collect();
     let mut h = stats::histogram()?;
+    let mut h_ack = stats::histogram()?;
     let (mut expected, mut missed) = (0u64, 0u64);
-    for (chat, seq, began, person) in &acks {
-        let Some(list) = sockets_of.get(chat.as_str()) else {
+    for ack in &acks {
+        let Some(list) = sockets_of.get(ack.chat.as_str()) else {
             continue;
         };
-        let sender = sender_key.get(person).copied().unwrap_or("");
+        let sender = sender_key.get(&ack.person).copied().unwrap_or("");
         for (socket, who) in list {
             if *who == sender {
                 continue;
             }
             expected += 1;
             match arrivals[*socket]
-                .get(chat.as_str())
-                .and_then(|m| m.get(seq))
+                .get(ack.chat.as_str())
+                .and_then(|m| m.get(&ack.seq))
             {
-                Some(at) => stats::record(
-                    &mut h,
-                    at.saturating_duration_since(*began).as_micros() as u64,
-                ),
+                Some(at) => {
+                    let micros = |from: Instant| at.saturating_duration_since(from).as_micros();
+                    stats::record(&mut h, micros(ack.began) as u64);
+                    stats::record(&mut h_ack, micros(ack.acked) as u64);
+                }
                 None => missed += 1,
             }
         }
@@ -280,7 +292,20 @@ pub async fn delivery(
         missed,
         closed_by_server,
         latency: Latency::of(&h),
+        from_ack: Latency::of(&h_ack),
     })
+}
+
+/// A send acknowledged during a delivery run.
+struct Acked {
+    chat: String,
+    seq: i64,
+    /// The request's start.
+    began: Instant,
+    /// Its answer read.
+    acked: Instant,
+    /// The sender's index in the fixture.
+    person: usize,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]

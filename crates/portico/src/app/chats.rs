@@ -452,10 +452,8 @@ impl App {
     }
 
     /// Sends a message. The same `idempotency_key` twice (a retry after a
-    /// timeout) stores and delivers it once.
-    #[instrument(skip_all, fields(
-        practice = %actor.practice_id(), by = %person(actor), chat = %chat
-    ))]
+    /// timeout) stores and delivers it once. (Its span is
+    /// [`App::send_message_from`]'s.)
     pub async fn send_message(
         &self,
         actor: Actor<'_>,
