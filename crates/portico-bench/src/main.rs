@@ -157,11 +157,6 @@ impl Scenario {
     ];
 }
 
-/// The allocator Portico's own binary uses, since this program also runs
-/// the server it measures (`portico-bench portico -- …`).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.child.clone() {
