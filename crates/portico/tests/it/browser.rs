@@ -133,13 +133,32 @@ struct Driver {
 }
 
 impl Driver {
+    /// Starts a chromedriver, trying again when one stops before it is ready
+    /// (on a busy two-core machine, one now and then exits at start); the
+    /// panic after the last try gives what each one said.
     async fn start() -> Self {
+        const TRIES: usize = 3;
+        let mut failures = Vec::new();
+        for _ in 0..TRIES {
+            match Self::try_start().await {
+                Ok(driver) => return driver,
+                Err(why) => failures.push(why),
+            }
+        }
+        panic!(
+            "chromedriver did not start in {TRIES} tries:\n  {}",
+            failures.join("\n  ")
+        )
+    }
+
+    async fn try_start() -> Result<Self, String> {
         let profile = tempfile::tempdir().expect("a temporary Chromium profile");
+        let log = profile.path().join("chromedriver.log");
         let mut child = Command::new(CHROMEDRIVER)
             .arg("--port=0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).map_or_else(|_| Stdio::null(), Stdio::from))
             .process_group(0)
             .kill_on_drop(true)
             .spawn()
@@ -150,7 +169,8 @@ impl Driver {
             });
         let pgid = child.id().expect("chromedriver has a process id");
         let stdout = child.stdout.take().expect("chromedriver's output");
-        // From here on, a panic drops the driver and so kills chromedriver.
+        // From here on, dropping the driver (an error or a panic) kills
+        // chromedriver.
         let mut driver = Self {
             url: String::new(),
             pgid,
@@ -160,18 +180,30 @@ impl Driver {
 
         // "ChromeDriver was started successfully on port 38721."
         let mut lines = BufReader::new(stdout).lines();
+        let mut said = Vec::new();
         let port = timeout(START, async {
             while let Ok(Some(line)) = lines.next_line().await {
                 if let Some((_, rest)) = line.split_once("started successfully on port ") {
                     return rest.trim_end_matches('.').trim().parse::<u16>().ok();
                 }
+                said.push(line);
             }
             None
         })
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| panic!("chromedriver did not say its port within {START:?}"));
+        .await;
+        let Ok(Some(port)) = port else {
+            let exit = match driver.child.try_wait() {
+                Ok(Some(exit)) => format!("it stopped ({exit})"),
+                _ if port.is_err() => format!("it said no port within {START:?}"),
+                _ => "its output ended without a port".to_owned(),
+            };
+            let errors = std::fs::read_to_string(&log).unwrap_or_default();
+            return Err(format!(
+                "{exit}; it said {:?} and, on its error output, {:?}",
+                said.join(" | "),
+                errors.trim()
+            ));
+        };
         // Keep reading what it says, so that it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         driver.url = format!("http://127.0.0.1:{port}");
@@ -189,19 +221,22 @@ impl Driver {
                 && let Ok(body) = response.json::<serde_json::Value>().await
                 && body["value"]["ready"] == true
             {
-                break;
+                return Ok(driver);
             }
             if let Ok(Some(exit)) = driver.child.try_wait() {
-                panic!("chromedriver stopped before it was ready: {exit}");
+                return Err(format!(
+                    "chromedriver at {} stopped before it was ready ({exit})",
+                    driver.url
+                ));
             }
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver at {} was not ready within {START:?}",
-                driver.url
-            );
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "chromedriver at {} was not ready within {START:?}",
+                    driver.url
+                ));
+            }
             sleep(POLL).await;
         }
-        driver
     }
 }
 
