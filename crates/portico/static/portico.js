@@ -420,9 +420,13 @@
           badge.textContent = "0";
           link.insertBefore(badge, preview);
         }
-        // "1000+" (more unread than the server counts) stays as it is.
+        // The server counts each chat's newest `data-counted` messages:
+        // beyond them, the badge reads "1000+", and stays so.
         if (!/\+$/.test(badge.textContent)) {
-          badge.textContent = String(parseInt(badge.textContent, 10) + 1);
+          var list = item.closest("[data-counted]");
+          var counted = list ? parseInt(list.getAttribute("data-counted"), 10) : NaN;
+          var n = parseInt(badge.textContent, 10) + 1;
+          badge.textContent = n > counted ? counted + "+" : String(n);
         }
       }
       var parent = item.parentNode;

@@ -25,8 +25,23 @@ pub struct Waiting {
 }
 
 impl Waiting {
+    /// Unread messages in her chats, as counted (each chat's newest
+    /// [`COUNTED_PER_CHAT`](crate::store::COUNTED_PER_CHAT)).
     pub fn unread(&self) -> i64 {
         self.chats.iter().map(|c| c.unread).sum()
+    }
+
+    /// Older messages than those counted are unread too.
+    pub fn unread_more(&self) -> bool {
+        self.chats.iter().any(|c| c.unread_more)
+    }
+
+    /// The unread count on the switcher's badge: "12 unread", "1000+ unread".
+    pub fn unread_text(&self) -> String {
+        format!(
+            "{} unread",
+            crate::domain::words::unread_badge(self.unread(), self.unread_more())
+        )
     }
 
     pub fn open(&self) -> usize {
@@ -40,7 +55,7 @@ impl Waiting {
 
     /// "2 questions and 1 new message need you", or nothing waits.
     pub fn headline(&self) -> String {
-        headline(self.open(), self.unread())
+        headline(self.open(), self.unread(), self.unread_more())
     }
 }
 
@@ -53,18 +68,22 @@ fn count(n: usize, one: &str, many: &str) -> String {
 }
 
 /// What needs a contact, in a sentence: "3 questions need you", "1 new
-/// message needs you", "2 questions and 4 new messages need you".
-pub fn headline(open: usize, unread: i64) -> String {
+/// message needs you", "2 questions and 4 new messages need you"; with
+/// `more` (older messages than those counted are unread too), "more than
+/// 1000 new messages need you".
+pub fn headline(open: usize, unread: i64, more: bool) -> String {
     let unread = usize::try_from(unread).unwrap_or(0);
-    match (open, unread) {
-        (0, 0) => "Nothing needs you right now.".to_owned(),
-        (1, 0) => "1 question needs you".to_owned(),
-        (q, 0) => format!("{q} questions need you"),
-        (0, 1) => "1 new message needs you".to_owned(),
-        (0, m) => format!("{m} new messages need you"),
-        (q, m) => format!(
-            "{} and {} need you",
+    match (open, unread, more) {
+        (0, 0, _) => "Nothing needs you right now.".to_owned(),
+        (1, 0, _) => "1 question needs you".to_owned(),
+        (q, 0, _) => format!("{q} questions need you"),
+        (0, 1, false) => "1 new message needs you".to_owned(),
+        (0, m, false) => format!("{m} new messages need you"),
+        (0, m, true) => format!("More than {m} new messages need you"),
+        (q, m, more) => format!(
+            "{} and {}{} need you",
             count(q, "question", "questions"),
+            if more { "more than " } else { "" },
             count(m, "new message", "new messages")
         ),
     }
@@ -103,6 +122,12 @@ impl PortalView {
         self.waiting_in(client.client.id).map_or(0, Waiting::unread)
     }
 
+    /// The switcher's badge for a client: "12 unread", "1000+ unread".
+    pub fn unread_text_in(&self, client: &PortalClient) -> String {
+        self.waiting_in(client.client.id)
+            .map_or_else(|| "0 unread".to_owned(), Waiting::unread_text)
+    }
+
     /// How many open questions wait in a client (for the switcher).
     pub fn open_in(&self, client: &PortalClient) -> usize {
         self.waiting_in(client.client.id).map_or(0, Waiting::open)
@@ -116,7 +141,7 @@ impl PortalView {
     /// What needs her here, in a sentence.
     pub fn headline(&self) -> String {
         self.here()
-            .map_or_else(|| headline(0, 0), Waiting::headline)
+            .map_or_else(|| headline(0, 0, false), Waiting::headline)
     }
 
     /// Whether she has no question at all in the current client.
@@ -159,7 +184,9 @@ impl PortalOverview {
         let open = self.waiting.iter().map(Waiting::open).sum();
         let unread = self.waiting.iter().map(Waiting::unread).sum::<i64>()
             + self.other_chats.iter().map(|c| c.unread).sum::<i64>();
-        headline(open, unread)
+        let more = self.waiting.iter().any(Waiting::unread_more)
+            || self.other_chats.iter().any(|c| c.unread_more);
+        headline(open, unread, more)
     }
 
     /// Where `/portal` takes her: the one client that needs her, her only
@@ -371,12 +398,27 @@ mod tests {
 
     #[test]
     fn the_headline_says_what_needs_her() {
-        assert_eq!(headline(0, 0), "Nothing needs you right now.");
-        assert_eq!(headline(1, 0), "1 question needs you");
-        assert_eq!(headline(3, 0), "3 questions need you");
-        assert_eq!(headline(0, 1), "1 new message needs you");
-        assert_eq!(headline(0, 4), "4 new messages need you");
-        assert_eq!(headline(1, 1), "1 question and 1 new message need you");
-        assert_eq!(headline(2, 5), "2 questions and 5 new messages need you");
+        assert_eq!(headline(0, 0, false), "Nothing needs you right now.");
+        assert_eq!(headline(1, 0, false), "1 question needs you");
+        assert_eq!(headline(3, 0, false), "3 questions need you");
+        assert_eq!(headline(0, 1, false), "1 new message needs you");
+        assert_eq!(headline(0, 4, false), "4 new messages need you");
+        assert_eq!(
+            headline(1, 1, false),
+            "1 question and 1 new message need you"
+        );
+        assert_eq!(
+            headline(2, 5, false),
+            "2 questions and 5 new messages need you"
+        );
+        // More unread than the chats count (M4): the sum is a floor.
+        assert_eq!(
+            headline(0, 1005, true),
+            "More than 1005 new messages need you"
+        );
+        assert_eq!(
+            headline(1, 2000, true),
+            "1 question and more than 2000 new messages need you"
+        );
     }
 }

@@ -1764,3 +1764,121 @@ async fn staff_search_from_the_top_bar_on_a_phone_and_land_on_an_old_message() {
     )
     .await;
 }
+
+/// Writes `count` messages from `staff` into `chat`, a batch at a time
+/// (M4's counting needs a thousand of them).
+async fn many_messages_from(app: &TestApp, staff: &Staff, chat: &str, count: usize) {
+    use portico::store::Member;
+    use portico::store::group_commit::NewMessage;
+    let hold = app.app.sends.hold().await;
+    let sends: Vec<_> = (0..count)
+        .map(|i| {
+            let (sends, now) = (app.app.sends.clone(), app.clock.now());
+            let message = NewMessage {
+                practice: staff.practice_id,
+                chat: chat.parse().expect("a chat id"),
+                sender: Member::Staff(staff.id),
+                sender_name: staff.name.clone(),
+                body: format!("Reminder {i}"),
+                reply_to: None,
+                key: format!("reminder-{i}"),
+                now,
+                files: Vec::new(),
+                status_of: None,
+                automatic: false,
+                audit: Vec::new(),
+                urgent: false,
+            };
+            tokio::spawn(async move { sends.append(message).await })
+        })
+        .collect();
+    while app.app.sends.queued() < count {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    drop(hold);
+    for send in sends {
+        send.await.expect("a send").expect("stored");
+    }
+}
+
+#[tokio::test]
+async fn a_contact_with_a_thousand_unread_sees_1000_plus_once_one_more_arrives_live() {
+    let app = TestApp::spawn().await;
+    let Firm {
+        olivia,
+        hannah,
+        bakery,
+        ..
+    } = firm(&app).await;
+    let app = &app;
+    run_story(
+        "a_contact_with_a_thousand_unread_sees_1000_plus_once_one_more_arrives_live",
+        &app.base_url,
+        |staff| async move {
+            sign_in_as_staff(&staff, &olivia.email).await;
+            staff
+                .goto(&format!("/app/clients/{}/contacts", bakery.id))
+                .await;
+            staff.press("Chat with Hannah Brooks").await;
+            staff
+                .wait_for_text(".chat h2", "Hannah Brooks — Northwind Bakery Ltd")
+                .await;
+            let chat = staff
+                .current_path()
+                .await
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned();
+            // Exactly as many unread as a chat counts (M4).
+            many_messages_from(app, &olivia, &chat, 1000).await;
+
+            let phone = staff.another().await;
+            phone.phone().await;
+            sign_in_as_contact(&phone, app, &hannah.email).await;
+            phone.wait_for("nav a[href='/portal/messages']").await;
+            phone.goto("/portal").await;
+            assert_eq!(
+                phone.text_of("#waiting-heading").await,
+                "1000 new messages need you"
+            );
+            phone.goto("/portal/messages").await;
+            let badge = format!("li[data-chat-item='{chat}'] [data-unread]");
+            assert_eq!(phone.text_of(&badge).await, "1000");
+            phone.run_async_script(MARK_PAGE, vec![]).await;
+
+            // One more, live: 1,001 unread, of which the chat counts its
+            // newest thousand, as the server would show it.
+            staff.fill("#body", "And one more thing").await;
+            staff.press("Send").await;
+            staff.wait_for_text("#messages", "And one more thing").await;
+            phone.wait_for_text(&badge, "1000+").await;
+            phone
+                .wait_for_text(
+                    &format!("li[data-chat-item='{chat}'] [data-preview]"),
+                    "And one more thing",
+                )
+                .await;
+            assert!(
+                still_the_same_page(&phone).await,
+                "the badge changed without a reload"
+            );
+            phone.assert_no_sideways_scroll().await;
+            phone
+                .doc_screenshot("portal-messages-1000-plus-phone")
+                .await;
+            // The server says the same when the page is loaded again.
+            phone.goto("/portal/messages").await;
+            assert_eq!(phone.text_of(&badge).await, "1000+");
+            phone.goto("/portal").await;
+            phone
+                .wait_for_text("#waiting-heading", "More than 1000 new messages need you")
+                .await;
+            phone.desktop().await;
+            phone.goto("/portal/messages").await;
+            assert_eq!(phone.text_of(&badge).await, "1000+");
+            phone.assert_no_sideways_scroll().await;
+        },
+    )
+    .await;
+}
