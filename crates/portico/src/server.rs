@@ -415,8 +415,9 @@ impl Server {
         let store = app.store.clone();
         let stopping = stop.clone();
         let send = tokio::spawn(async move {
-            // Events that piled up while the last NOTIFY went out travel
-            // together: one NOTIFY carries a JSON array of them.
+            // Events that piled up while the last NOTIFYs went out travel
+            // together: one NOTIFY carries a JSON array of them, and one
+            // statement sends every NOTIFY they need.
             let mut events = Vec::new();
             while receive_until_stopped(&mut outgoing, &mut events, 256, &stopping).await > 0 {
                 let payloads = events.drain(..).flat_map(|relayed| {
@@ -452,10 +453,8 @@ impl Server {
                     }
                     vec![payload]
                 });
-                for batch in relay_batches(payloads) {
-                    if let Err(error) = store.notify_instances(&batch).await {
-                        tracing::warn!(%error, "could not relay live events to the other instances");
-                    }
+                if let Err(error) = store.notify_instances(&relay_batches(payloads)).await {
+                    tracing::warn!(%error, "could not relay live events to the other instances");
                 }
             }
         });
@@ -480,12 +479,11 @@ impl Server {
                                     .unwrap_or_default()
                             })
                             .collect::<Vec<_>>();
-                        for batch in relay_batches(payloads.into_iter()) {
-                            if let Err(error) = store.notify_instances(&batch).await {
-                                tracing::warn!(%error, "could not relay changes to the other instances");
-                                // They may keep what changed: bounded by
-                                // IDENTITY_KEPT_FOR.
-                            }
+                        let batches = relay_batches(payloads.into_iter());
+                        if let Err(error) = store.notify_instances(&batches).await {
+                            tracing::warn!(%error, "could not relay changes to the other instances");
+                            // They may keep what changed: bounded by
+                            // IDENTITY_KEPT_FOR.
                         }
                     }
                 }))

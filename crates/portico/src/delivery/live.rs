@@ -26,8 +26,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 use tokio::sync::{Mutex, mpsc};
 
-/// How many events may wait for one socket before it is closed.
-pub const SOCKET_QUEUE: usize = 64;
+/// How many events may wait for one socket before it is closed. Events
+/// relayed from another instance arrive in bursts (a NOTIFY carries many,
+/// and a busy instance reads several at once): a team member in every busy
+/// chat can be sent a few hundred in a moment without having fallen behind.
+/// The queue takes room only for what waits in it (blocks of 32), so an
+/// idle socket costs no more for a larger bound.
+pub const SOCKET_QUEUE: usize = 256;
 
 /// Something that changed, as the pages it is for hear it: a JSON object
 /// whose `kind` names the event, with that event's fields beside it.
@@ -560,7 +565,7 @@ mod tests {
         let mut slow = hub.subscribe(practice, contact, "c1");
         let mut quick = hub.subscribe(practice, contact, "c1");
         let mut quick_heard = Vec::new();
-        let count = i64::try_from(SOCKET_QUEUE).unwrap_or(64) + 1;
+        let count = i64::try_from(SOCKET_QUEUE).unwrap_or(256) + 1;
         for seq in 1..=count {
             hub.publish(practice, vec![contact], message(seq));
             quick_heard.extend(heard(&mut quick));

@@ -249,6 +249,33 @@ async fn a_message_sent_through_one_instance_reaches_a_socket_on_another() {
     let event = heard.expect("the second instance delivered the first instance's message");
     assert_eq!(event["kind"], "message");
     assert_eq!(event["body"], "Across instances");
+
+    // A run of messages whose events pile up while the relay's last
+    // NOTIFYs go out (two long ones fill a NOTIFY): every one arrives, in
+    // the order they were sent.
+    let admin = &c.world.admin;
+    let mut sent = Vec::new();
+    for i in 0..40 {
+        let body = format!("{i:02} {}", "long ".repeat(500));
+        let message = crate::harness::say_as(
+            &app,
+            portico::app::questions::Actor::Staff(admin),
+            c.chat.id,
+            &body,
+        )
+        .await;
+        sent.push(message.seq);
+    }
+    let mut arrived = Vec::new();
+    while arrived.len() < sent.len() {
+        let Some(event) = next_event(&mut socket).await else {
+            break;
+        };
+        if event["kind"] == "message" && event["body"] != "Across instances" {
+            arrived.push(event["seq"].as_i64().expect("a seq"));
+        }
+    }
+    assert_eq!(arrived, sent, "every message, in order");
 }
 
 /// M14: an open page reads only the messages after its last one, in its
