@@ -100,7 +100,8 @@ fn this_binary() -> anyhow::Result<std::path::PathBuf> {
 }
 
 /// Settings every Portico child gets: no send limit (0 = none), so the
-/// benchmark measures the server and not the flood guard.
+/// benchmark measures the server and not the flood guard; `/metrics` open
+/// to the benchmark's token.
 fn portico_command(data_dir: &Path, log: &Path) -> anyhow::Result<Command> {
     let mut command = Command::new(this_binary()?);
     let log_file = std::fs::File::create(log)
@@ -112,6 +113,7 @@ fn portico_command(data_dir: &Path, log: &Path) -> anyhow::Result<Command> {
         .arg("--data-dir")
         .arg(data_dir)
         .env("PORTICO_SEND_LIMIT_PER_MINUTE", "0")
+        .env("PORTICO_METRICS_TOKEN", crate::sockets::METRICS_TOKEN)
         .stdout(Stdio::from(log_file))
         .stderr(Stdio::from(err_file))
         .kill_on_drop(true);

@@ -411,6 +411,7 @@ async fn measure(inputs: &Inputs<'_>, haproxy: &Haproxy) -> anyhow::Result<Clust
             tokio::time::sleep(Duration::from_millis(200)).await;
             let d = sockets::delivery(
                 haproxy.addr,
+                inputs.first.addr,
                 Some(A),
                 &writers,
                 inputs.watchers,

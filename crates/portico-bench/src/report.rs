@@ -358,7 +358,7 @@ impl Report {
     fn delivery_row(&self, md: &mut String, name: &str, how: &str, d: &Delivery) {
         let _ = writeln!(
             md,
-            "| {name} | {how}{} sockets, {} msg/s asked for {} s: sent/s; latency p50 / p95 / p99 to another member's socket from the send's start, and from its acknowledgement; missed | {} /s ({} sent, {} failed, {} not sent in time); from the start {:.1} / {:.1} / {:.1} ms, from the acknowledgement {:.1} / {:.1} / {:.1} ms; {} of {} deliveries missed, {} sockets closed by the server |",
+            "| {name} | {how}{} sockets, {} msg/s asked for {} s: sent/s; latency p50 / p95 / p99 to another member's socket from the send's start, and from its acknowledgement; inside the server, from the event's publication to its write to the socket (`/metrics`, bucket bounds); missed | {} /s ({} sent, {} failed, {} not sent in time); from the start {:.1} / {:.1} / {:.1} ms, from the acknowledgement {:.1} / {:.1} / {:.1} ms; inside the server p50 ≤ {} ms, p99 ≤ {} ms; {} of {} deliveries missed, {} sockets closed by the server |",
             d.sockets,
             thousands(d.target_rate),
             self.settings.duration_seconds,
@@ -372,6 +372,8 @@ impl Report {
             d.from_ack.p50_ms,
             d.from_ack.p95_ms,
             d.from_ack.p99_ms,
+            d.server.p50_at_most_ms,
+            d.server.p99_at_most_ms,
             thousands(d.missed as f64),
             thousands(d.expected as f64),
             d.closed_by_server

@@ -401,6 +401,7 @@ async fn scenarios(
             for _ in 0..runs {
                 let d = sockets::delivery(
                     server.addr,
+                    server.addr,
                     None,
                     &writers,
                     &watchers,

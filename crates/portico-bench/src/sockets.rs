@@ -87,6 +87,92 @@ pub struct Delivery {
     /// the arrival on a socket; an event that arrived before the answer
     /// counts as 0.
     pub from_ack: Latency,
+    /// The server's own part, from its `/metrics`: from each event's
+    /// publication (or, relayed, its arrival) to its write to a socket.
+    pub server: ServerPart,
+}
+
+/// A delivery's time inside the server, from the histogram
+/// `portico_live_event_delivery_seconds`: the quantiles are the upper
+/// bounds of the buckets they fall in (0.25, 0.5, 1, 2, 4 … ms).
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct ServerPart {
+    pub p50_at_most_ms: f64,
+    pub p99_at_most_ms: f64,
+    pub count: u64,
+}
+
+impl ServerPart {
+    fn median(runs: &[ServerPart]) -> Self {
+        ServerPart {
+            p50_at_most_ms: stats::median(runs.iter().map(|r| r.p50_at_most_ms)),
+            p99_at_most_ms: stats::median(runs.iter().map(|r| r.p99_at_most_ms)),
+            count: runs.iter().map(|r| r.count).sum(),
+        }
+    }
+
+    /// What was added between two readings of the histogram.
+    fn between(before: &[(f64, u64)], after: &[(f64, u64)]) -> Self {
+        let added: Vec<(f64, u64)> = after
+            .iter()
+            .map(|(le, n)| {
+                let earlier = before.iter().find(|(l, _)| l == le).map_or(0, |(_, n)| *n);
+                (*le, n.saturating_sub(earlier))
+            })
+            .collect();
+        let count = added.last().map_or(0, |(_, n)| *n);
+        let at = |q: f64| {
+            let rank = (q * count as f64).ceil() as u64;
+            added
+                .iter()
+                .find(|(_, n)| *n >= rank)
+                .map_or(f64::INFINITY, |(le, _)| le * 1000.0)
+        };
+        ServerPart {
+            p50_at_most_ms: at(0.5),
+            p99_at_most_ms: at(0.99),
+            count,
+        }
+    }
+}
+
+/// The token the benchmark's servers take for `/metrics`.
+pub const METRICS_TOKEN: &str = "portico-bench-reads-its-own-servers-metrics";
+
+/// The cumulative buckets (upper bound in seconds, count) of the server's
+/// live delivery histogram.
+async fn live_buckets(addr: SocketAddr) -> anyhow::Result<Vec<(f64, u64)>> {
+    let text = reqwest::Client::builder()
+        .no_proxy()
+        .build()?
+        .get(format!("http://{addr}/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let mut buckets = Vec::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("portico_live_event_delivery_seconds_bucket{le=\"")
+        else {
+            continue;
+        };
+        let Some((le, n)) = rest.split_once("\"} ") else {
+            continue;
+        };
+        let le = if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            le.parse()?
+        };
+        buckets.push((le, n.trim().parse()?));
+    }
+    anyhow::ensure!(
+        !buckets.is_empty(),
+        "no live delivery histogram in /metrics"
+    );
+    Ok(buckets)
 }
 
 impl Delivery {
@@ -106,8 +192,21 @@ impl Delivery {
             closed_by_server: runs.iter().map(|r| r.closed_by_server).sum(),
             latency: Latency::median(&runs.iter().map(|r| r.latency).collect::<Vec<_>>()),
             from_ack: Latency::median(&runs.iter().map(|r| r.from_ack).collect::<Vec<_>>()),
+            server: ServerPart::median(&runs.iter().map(|r| r.server).collect::<Vec<_>>()),
         }
     }
+}
+
+/// What a socket reader takes from an event: borrowed from the frame, the
+/// rest (the body, the sender) skipped unread, so that the load generator's
+/// 1,000 readers spend as little of the shared cores as they can.
+#[derive(serde::Deserialize)]
+struct Event<'a> {
+    #[serde(borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    chat: Option<std::borrow::Cow<'a, str>>,
+    seq: Option<i64>,
 }
 
 /// A message as a socket saw it: (chat, seq) and when.
@@ -121,6 +220,7 @@ type Seen = Vec<(String, i64, Instant)>;
 #[allow(clippy::too_many_arguments)]
 pub async fn delivery(
     addr: SocketAddr,
+    metrics_at: SocketAddr,
     socket_via: Option<&str>,
     targets: &[Target],
     watchers: &[(String, String)],
@@ -145,11 +245,11 @@ pub async fn delivery(
                     incoming = socket.next() => match incoming {
                         Some(Ok(Message::Text(text))) => {
                             let at = Instant::now();
-                            if let Ok(event) = serde_json::from_str::<serde_json::Value>(&text)
-                                && event["kind"] == "message"
-                                && let (Some(chat), Some(seq)) = (event["chat"].as_str(), event["seq"].as_i64())
+                            if let Ok(event) = serde_json::from_str::<Event>(&text)
+                                && event.kind == "message"
+                                && let (Some(chat), Some(seq)) = (event.chat, event.seq)
                             {
-                                seen.push((chat.to_owned(), seq, at));
+                                seen.push((chat.into_owned(), seq, at));
                             }
                         }
                         Some(Ok(_)) => {}
@@ -163,6 +263,7 @@ pub async fn delivery(
     }
     // Let every socket's subscription settle before the first send.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let buckets_before = live_buckets(metrics_at).await?;
 
     let mut conns = Vec::new();
     for target in targets {
@@ -218,6 +319,7 @@ pub async fn delivery(
     let send_seconds = t0.elapsed().as_secs_f64();
     // Time for the last events to arrive.
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let server = ServerPart::between(&buckets_before, &live_buckets(metrics_at).await?);
     stop_tx.send(true).ok();
     let mut arrivals: Vec<HashMap<String, HashMap<i64, Instant>>> = Vec::new();
     let mut owners = Vec::new();
@@ -293,6 +395,7 @@ pub async fn delivery(
         closed_by_server,
         latency: Latency::of(&h),
         from_ack: Latency::of(&h_ack),
+        server,
     })
 }
 

@@ -175,8 +175,14 @@ impl WireEvent {
     }
 }
 
-/// An event as its sockets send it: JSON text, shared.
-pub type Frame = Bytes;
+/// An event as its sockets send it: JSON text, shared, and when this
+/// instance published it (or received it from another), for the time it
+/// takes to reach a socket (`portico_live_event_delivery_seconds`).
+#[derive(Clone, Debug)]
+pub struct Frame {
+    pub text: Bytes,
+    pub published: std::time::Instant,
+}
 
 type Person = (PracticeId, Member);
 type ByPerson = HashMap<Person, Vec<Socket>>;
@@ -432,8 +438,11 @@ impl Hub {
         let Ok(text) = serde_json::to_string(&event.event) else {
             return;
         };
-        self.sockets
-            .send(event.practice, &event.recipients, &Bytes::from(text));
+        let frame = Frame {
+            text: Bytes::from(text),
+            published: std::time::Instant::now(),
+        };
+        self.sockets.send(event.practice, &event.recipients, &frame);
     }
 
     /// A new socket of `member` of `practice`, opened by the session whose
@@ -524,7 +533,7 @@ mod tests {
     fn heard(subscription: &mut Subscription) -> Vec<i64> {
         let mut seqs = Vec::new();
         while let Ok(frame) = subscription.events.try_recv() {
-            if let Ok(LiveEvent::Message(written)) = serde_json::from_slice(&frame) {
+            if let Ok(LiveEvent::Message(written)) = serde_json::from_slice(&frame.text) {
                 seqs.push(written.seq);
             }
         }

@@ -41,6 +41,7 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: LatencyFamily,
+    live_delivery: Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -52,6 +53,12 @@ impl std::fmt::Debug for Metrics {
 fn latency_histogram() -> Histogram {
     // 1 ms … ~16 s
     Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+/// 0.25 ms … ~4 s: a live event takes well under a millisecond to reach
+/// a socket on an idle instance.
+fn live_delivery_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 15))
 }
 
 impl Metrics {
@@ -69,11 +76,24 @@ impl Metrics {
             "Time to answer an HTTP request, by route",
             latency.clone(),
         );
+        let live_delivery = live_delivery_histogram();
+        registry.register(
+            "live_event_delivery_seconds",
+            "Time from a live event's publication on this instance (or its arrival from another) to its write to a socket",
+            live_delivery.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
+            live_delivery,
         }
+    }
+
+    /// A live event was written to a socket, `elapsed` after it was
+    /// published here.
+    pub fn live_event_delivered(&self, elapsed: std::time::Duration) {
+        self.live_delivery.observe(elapsed.as_secs_f64());
     }
 
     fn encode(&self) -> Result<String, std::fmt::Error> {

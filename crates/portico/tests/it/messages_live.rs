@@ -384,3 +384,49 @@ async fn the_docked_messenger_counts_unread_messages_on_every_staff_page() {
         "two unread for the bakery"
     );
 }
+
+/// M14: `/metrics` tells how long live events take to reach sockets
+/// (`portico_live_event_delivery_seconds`), for operators and the benchmark.
+#[tokio::test]
+async fn metrics_time_each_live_event_from_its_publication_to_its_socket() {
+    let token = "0123456789abcdef0123456789abcdef";
+    let app = TestApp::spawn_with(portico::config::ConfigArgs {
+        metrics_token: Some(token.into()),
+        ..Default::default()
+    })
+    .await;
+    let c = Chatting::started(&app).await;
+    let delivered = || async {
+        let text = app
+            .http
+            .get(app.url("/metrics"))
+            .header("authorization", format!("Bearer {token}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|line| line.strip_prefix("portico_live_event_delivery_seconds_count "))
+            .map(|n| n.trim().parse::<u64>().unwrap())
+            .expect("the live delivery histogram is exported")
+    };
+    assert_eq!(delivered().await, 0, "no socket open yet");
+
+    let mut socket = socket(&app, &c.hannah_browser).await;
+    c.staff()
+        .say(&c.chat.staff_path, "Counted on its way", "m-1")
+        .await;
+    let event = next_event(&mut socket).await.expect("the message, live");
+    assert_eq!(event["body"], "Counted on its way");
+    // Counted once written, which the page may see a moment before.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while delivered().await < 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the delivery was not counted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -62,7 +62,7 @@ pub async fn ws_get(
         .on_upgrade(move |socket| {
             // N2: a message shown on an open chat page is seen, not notified.
             let seen = open.watch(state.app.clone(), practice, member);
-            live(socket, events, seen, ends_at)
+            live(socket, events, seen, ends_at, state.metrics.clone())
         })
 }
 
@@ -92,6 +92,7 @@ async fn live(
     mut events: crate::delivery::live::Subscription,
     seen: Option<crate::http::notify::SeenOnPage>,
     session_ends_at: tokio::time::Instant,
+    metrics: std::sync::Arc<crate::http::Metrics>,
 ) {
     let session_ended = axum::extract::ws::CloseFrame {
         code: SESSION_ENDED_CLOSE_CODE,
@@ -129,13 +130,14 @@ async fn live(
                     return;
                 };
                 if let Some(seen) = &seen {
-                    seen.frame(&frame).await;
+                    seen.frame(&frame.text).await;
                 }
-                let Ok(text) = axum::extract::ws::Utf8Bytes::try_from(frame) else { continue };
+                let Ok(text) = axum::extract::ws::Utf8Bytes::try_from(frame.text) else { continue };
                 let sent = tokio::time::timeout(SOCKET_SEND_WITHIN, socket.send(WsMessage::Text(text)));
                 if !matches!(sent.await, Ok(Ok(()))) {
                     return;
                 }
+                metrics.live_event_delivered(frame.published.elapsed());
             }
             incoming = socket.recv() => match incoming {
                 Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return,
