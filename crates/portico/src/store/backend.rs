@@ -793,6 +793,9 @@ impl super::Store {
                 serde_json::to_string(payloads).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
             // A function scan hands its rows over in order and nothing
             // sorts them, so the notifications go out in the array's order.
+            // PostgreSQL delivers a payload repeated within one transaction
+            // once: every relayed payload is one to act on once (events
+            // drawn again, sessions ended, kept people read again).
             sqlx::query(
                 "SELECT count(pg_notify($1, payload)) \
                  FROM json_array_elements_text(CAST($2 AS json)) AS payload",

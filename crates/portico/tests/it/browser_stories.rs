@@ -1765,42 +1765,6 @@ async fn staff_search_from_the_top_bar_on_a_phone_and_land_on_an_old_message() {
     .await;
 }
 
-/// Writes `count` messages from `staff` into `chat`, a batch at a time
-/// (M4's counting needs a thousand of them).
-async fn many_messages_from(app: &TestApp, staff: &Staff, chat: &str, count: usize) {
-    use portico::store::Member;
-    use portico::store::group_commit::NewMessage;
-    let hold = app.app.sends.hold().await;
-    let sends: Vec<_> = (0..count)
-        .map(|i| {
-            let (sends, now) = (app.app.sends.clone(), app.clock.now());
-            let message = NewMessage {
-                practice: staff.practice_id,
-                chat: chat.parse().expect("a chat id"),
-                sender: Member::Staff(staff.id),
-                sender_name: staff.name.clone(),
-                body: format!("Reminder {i}"),
-                reply_to: None,
-                key: format!("reminder-{i}"),
-                now,
-                files: Vec::new(),
-                status_of: None,
-                automatic: false,
-                audit: Vec::new(),
-                urgent: false,
-            };
-            tokio::spawn(async move { sends.append(message).await })
-        })
-        .collect();
-    while app.app.sends.queued() < count {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-    drop(hold);
-    for send in sends {
-        send.await.expect("a send").expect("stored");
-    }
-}
-
 #[tokio::test]
 async fn a_contact_with_a_thousand_unread_sees_1000_plus_once_one_more_arrives_live() {
     let app = TestApp::spawn().await;
@@ -1831,7 +1795,14 @@ async fn a_contact_with_a_thousand_unread_sees_1000_plus_once_one_more_arrives_l
                 .unwrap()
                 .to_owned();
             // Exactly as many unread as a chat counts (M4).
-            many_messages_from(app, &olivia, &chat, 1000).await;
+            crate::harness::many_messages_from(
+                app,
+                &olivia,
+                chat.parse().expect("a chat id"),
+                1000,
+                "Reminder",
+            )
+            .await;
 
             let phone = staff.another().await;
             phone.phone().await;

@@ -171,41 +171,11 @@ async fn the_portal_switcher_marks_a_client_with_unread_messages() {
 /// messages" (portal home), and reading the chat clears them.
 #[tokio::test]
 async fn more_unread_than_are_counted_read_as_more() {
-    use portico::store::Member;
-    use portico::store::group_commit::NewMessage;
     let app = TestApp::spawn().await;
     let c = Chatting::started(&app).await;
     let admin = &c.world.admin;
     // 1,005 messages from the team, written a batch at a time.
-    let hold = app.app.sends.hold().await;
-    let sends: Vec<_> = (0..1005)
-        .map(|i| {
-            let (sends, now) = (app.app.sends.clone(), app.clock.now());
-            let message = NewMessage {
-                practice: c.world.id(),
-                chat: c.chat.id,
-                sender: Member::Staff(admin.id),
-                sender_name: admin.name.clone(),
-                body: format!("Update {i}"),
-                reply_to: None,
-                key: format!("update-{i}"),
-                now,
-                files: Vec::new(),
-                status_of: None,
-                automatic: false,
-                audit: Vec::new(),
-                urgent: false,
-            };
-            tokio::spawn(async move { sends.append(message).await })
-        })
-        .collect();
-    while app.app.sends.queued() < 1005 {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-    drop(hold);
-    for send in sends {
-        send.await.unwrap().unwrap();
-    }
+    crate::harness::many_messages_from(&app, admin, c.chat.id, 1005, "Update").await;
 
     let hannah = &c.hannah_browser;
     let item = format!("li[data-chat-item='{}']", c.chat.id);

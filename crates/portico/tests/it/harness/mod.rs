@@ -13,7 +13,7 @@ mod world;
 
 pub use live::{Socket, closed_for_session_end, next_event, socket, socket_at};
 pub use page::Page;
-pub use world::{Chat, Chatting, World, ask, ask_with, say_as};
+pub use world::{Chat, Chatting, World, ask, ask_with, many_messages_from, say_as};
 
 use portico::app::App;
 use portico::config::{Config, ConfigArgs};

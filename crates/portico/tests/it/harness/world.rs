@@ -212,3 +212,46 @@ pub async fn say_as(app: &TestApp, actor: Actor<'_>, chat: ChatId, body: &str) -
         .await
         .expect("send a message")
 }
+
+/// Writes `count` messages from `staff` into `chat` ("`word` 0", "`word`
+/// 1" …), a batch at a time through the group commit: enough for M4's
+/// counting (a chat counts its newest thousand) without a thousand commits.
+pub async fn many_messages_from(
+    app: &TestApp,
+    staff: &Staff,
+    chat: ChatId,
+    count: usize,
+    word: &str,
+) {
+    use portico::store::Member;
+    use portico::store::group_commit::NewMessage;
+    let hold = app.app.sends.hold().await;
+    let sends: Vec<_> = (0..count)
+        .map(|i| {
+            let (sends, now) = (app.app.sends.clone(), app.clock.now());
+            let message = NewMessage {
+                practice: staff.practice_id,
+                chat,
+                sender: Member::Staff(staff.id),
+                sender_name: staff.name.clone(),
+                body: format!("{word} {i}"),
+                reply_to: None,
+                key: format!("{}-{i}", word.to_lowercase()),
+                now,
+                files: Vec::new(),
+                status_of: None,
+                automatic: false,
+                audit: Vec::new(),
+                urgent: false,
+            };
+            tokio::spawn(async move { sends.append(message).await })
+        })
+        .collect();
+    while app.app.sends.queued() < count {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    drop(hold);
+    for send in sends {
+        send.await.expect("a send").expect("stored");
+    }
+}
