@@ -265,6 +265,38 @@ async fn every_settings_and_account_page_fits_a_phone_and_passes_axe() {
         "/app/account/api-tokens",
         "/app/search?q=northwind",
     ];
+    // The pages a link in an e-mail opens: a new team member's welcome
+    // (set a password) and a contact's password reset.
+    let invited = app
+        .staff_browser(&olivia.email)
+        .await
+        .post_form(
+            "/app/team",
+            &[
+                ("name", "Priya Nair"),
+                ("email", "priya@harbourvale.example"),
+                ("role", portico::domain::Role::Member.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(invited.status(), 303);
+    let helped = app
+        .browser()
+        .post_form("/portal/help", &[("email", &hannah.email)])
+        .await;
+    assert_eq!(helped.status(), 200);
+    let emailed = [
+        (
+            app.latest_link("priya@harbourvale.example", "/app/welcome/")
+                .await,
+            "staff-welcome",
+        ),
+        (
+            app.latest_link(&hannah.email, "/portal/reset/").await,
+            "portal-reset",
+        ),
+    ]
+    .map(|(link, name)| (link.replacen(&app.base_url, "", 1), name));
     let base_url = app.base_url.clone();
     run_story(
         "every_settings_and_account_page_fits_a_phone",
@@ -294,6 +326,20 @@ async fn every_settings_and_account_page_fits_a_phone_and_passes_axe() {
                 phone.goto(page).await;
                 let h1 = phone.text_of("h1").await;
                 assert!(!h1.contains("could not find"), "{page}: {h1}");
+            }
+            // Opened from the e-mail, signed in as nobody.
+            let stranger = staff.another().await;
+            for size in [DESKTOP, PHONE] {
+                stranger.set_viewport(size).await;
+                for (link, name) in &emailed {
+                    stranger.goto(link).await;
+                    stranger.wait_for("input[type=password]").await;
+                    let h1 = stranger.text_of("h1").await;
+                    assert!(!h1.contains("could not find"), "{name}: {h1}");
+                    if size == PHONE {
+                        stranger.doc_screenshot(&format!("{name}-phone")).await;
+                    }
+                }
             }
         },
     )
