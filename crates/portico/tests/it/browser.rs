@@ -647,13 +647,18 @@ impl RealBrowser {
             .is_some_and(|v| v == "true")
     }
 
-    /// The text a person sees in the element `css`.
+    /// The text a person sees in the element `css`. A live page may draw
+    /// the element again between finding and reading it (a message
+    /// replaced by its own markup): then it is found again, until `WAIT`.
     pub async fn text_of(&self, css: &str) -> String {
-        self.wait_for(css)
-            .await
-            .text()
-            .await
-            .unwrap_or_else(|e| panic!("read {css}: {e}"))
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.wait_for(css).await.text().await {
+                Ok(text) => return text,
+                Err(e) if Instant::now() >= deadline => panic!("read {css}: {e}"),
+                Err(_) => sleep(POLL).await,
+            }
+        }
     }
 
     /// Waits until the element `css` shows `needle`, and returns its text.
