@@ -74,6 +74,19 @@ impl Layout {
         }
     }
 
+    /// A page for someone not signed in that belongs to one practice (a
+    /// link from its e-mail): its name and brand in the top bar, times
+    /// in its zone.
+    pub fn public_of(csrf: &str, practice: &Practice) -> Self {
+        Self {
+            csrf: csrf.to_owned(),
+            practice_name: Some(practice.name.clone()),
+            time: Viewer::for_person(None, &practice.time_zone, Millis::now()),
+            brand: Brand::of(practice),
+            ..Self::default()
+        }
+    }
+
     pub fn for_identity(csrf: &str, identity: &Identity) -> Self {
         let (who, area, is_admin, own_zone) = match &identity.person {
             Person::Staff(staff) => (

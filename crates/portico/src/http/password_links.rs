@@ -16,7 +16,7 @@ use super::urls;
 use crate::app::password::MIN_PASSWORD_CHARS;
 use crate::app::sessions::{ClientInfo, Started};
 use crate::app::{App, AppError};
-use crate::store::{SessionStage, TokenPurpose};
+use crate::store::{Practice, SessionStage, TokenPurpose};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
@@ -82,17 +82,17 @@ struct ResetPage {
 }
 
 impl Kind {
-    /// Whose the link is (their name and address, and their practice's
-    /// name), without using it up.
-    async fn peek(self, app: &App, token: &str) -> Result<(String, String, String), AppError> {
+    /// Whose the link is (their name and address, and their practice),
+    /// without using it up.
+    async fn peek(self, app: &App, token: &str) -> Result<(String, String, Practice), AppError> {
         Ok(match self {
             Kind::Welcome => {
                 let (practice, staff) = app.peek_staff_invitation(token).await?;
-                (staff.name, staff.email, practice.name)
+                (staff.name, staff.email, practice)
             }
             Kind::Reset => {
                 let (practice, contact) = app.peek_access_link(TokenPurpose::Reset, token).await?;
-                (contact.name, contact.email, practice.name)
+                (contact.name, contact.email, practice)
             }
         })
     }
@@ -150,16 +150,17 @@ async fn link_page<L: PasswordLink>(
     status: StatusCode,
     error: Option<String>,
 ) -> Result<Response, PageError> {
-    let layout = Layout::public(&maybe.csrf);
     match L::KIND.peek(&state.app, token).await {
-        Ok((name, email, practice_name)) => Ok(L::KIND.render(
+        // X15: the page wears the practice's name and brand, as the
+        // e-mail that brought the person here did.
+        Ok((name, email, practice)) => Ok(L::KIND.render(
             status,
-            layout,
+            Layout::public_of(&maybe.csrf, &practice),
             NewPassword {
                 link_ok: true,
                 name,
                 email,
-                practice_name,
+                practice_name: practice.name,
                 min_chars: MIN_PASSWORD_CHARS,
                 action: L::KIND.action(token),
                 error,
@@ -167,7 +168,7 @@ async fn link_page<L: PasswordLink>(
         )),
         Err(AppError::Denied(message)) => Ok(L::KIND.render(
             StatusCode::GONE,
-            layout,
+            Layout::public(&maybe.csrf),
             NewPassword {
                 link_ok: false,
                 name: String::new(),

@@ -189,6 +189,50 @@ async fn the_portal_and_e_mails_carry_the_practices_brand_and_name() {
     assert!(html.contains("<span>Harbour &#38; Vale</span>"), "{html}");
     assert!(html.contains(&format!("/brand/{}/style.css?v=2", practice.id)));
     assert!(html.contains("class=\"brand-logo\""));
+
+    // The pages opened from an e-mail's link, before anyone is signed
+    // in, wear the same brand: a contact's password reset and a new
+    // team member's welcome.
+    app.browser()
+        .post_form("/portal/help", &[("email", &hannah.email)])
+        .await;
+    let reset = app.latest_link(&hannah.email, "/portal/reset/").await;
+    let admin_browser = app.staff_browser(&admin.email).await;
+    admin_browser
+        .post_form(
+            "/app/team",
+            &[
+                ("name", "Priya N"),
+                ("email", "priya@harbour.example"),
+                ("role", "member"),
+            ],
+        )
+        .await;
+    let welcome = app
+        .latest_link("priya@harbour.example", "/app/welcome/")
+        .await;
+    for link in [&reset, &welcome] {
+        let (status, html) = app.browser().page(link).await;
+        assert_eq!(status, 200, "{link}");
+        assert!(html.contains("<span>Harbour &#38; Vale</span>"), "{html}");
+        assert!(html.contains(&format!("/brand/{}/style.css?v=2", practice.id)));
+        assert!(html.contains(&format!(
+            "<img class=\"brand-logo\" src=\"/brand/{}/logo?v=2\"",
+            practice.id
+        )));
+    }
+    let (_, html) = app.browser().page(&welcome).await;
+    assert!(
+        html.contains("<h1>Welcome to Harbour &#38; Vale</h1>"),
+        "{html}"
+    );
+    // A link that no longer works names no practice: it may be anyone's.
+    let (status, html) = app.browser().page("/app/welcome/not-a-token").await;
+    assert_eq!(status, 410);
+    assert!(
+        html.contains("<a class=\"brand\" href=\"/\"><span>Portico</span></a>"),
+        "{html}"
+    );
 }
 
 #[tokio::test]
