@@ -327,6 +327,16 @@ impl Subscription {
         }
         Some(frame)
     }
+
+    /// The next event if one is already queued, without waiting; `None`
+    /// also once the hub let the socket go (then [`Self::next`] says so).
+    pub fn ready(&mut self) -> Option<Frame> {
+        let frame = self.events.try_recv().ok()?;
+        if self.events.is_closed() {
+            return None;
+        }
+        Some(frame)
+    }
 }
 
 impl Drop for Subscription {

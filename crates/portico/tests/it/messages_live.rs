@@ -414,11 +414,13 @@ async fn metrics_time_each_live_event_from_its_publication_to_its_socket() {
     };
     assert_eq!(delivered().await, 0, "no socket open yet");
 
-    let mut socket = socket(&app, &c.hannah_browser).await;
+    let mut hannah_socket = socket(&app, &c.hannah_browser).await;
     c.staff()
         .say(&c.chat.staff_path, "Counted on its way", "m-1")
         .await;
-    let event = next_event(&mut socket).await.expect("the message, live");
+    let event = next_event(&mut hannah_socket)
+        .await
+        .expect("the message, live");
     assert_eq!(event["body"], "Counted on its way");
     // Counted once written, which the page may see a moment before.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -429,4 +431,38 @@ async fn metrics_time_each_live_event_from_its_publication_to_its_socket() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+
+    // A burst queues faster than the socket is written (here all of it,
+    // within the socket's queue, before its task runs): what waits is
+    // written together, and every event still arrives, in order, and is
+    // counted once.
+    let mut admin_socket = socket(&app, &c.world.staff).await;
+    let admin = portico::store::Member::Staff(c.world.admin.id);
+    let before = delivered().await;
+    for seq in 1..=200 {
+        app.app.live.publish(
+            c.world.id(),
+            vec![admin],
+            portico::delivery::live::LiveEvent::Changed {
+                chat: c.chat.id,
+                seq: Some(seq),
+            },
+        );
+    }
+    for seq in 1..=200 {
+        let event = next_event(&mut admin_socket)
+            .await
+            .expect("every event of the burst");
+        assert_eq!(event["kind"], "changed");
+        assert_eq!(event["seq"], seq, "in the order published");
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while delivered().await < before + 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "each event of the burst is counted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(delivered().await, before + 200, "and counted once");
 }

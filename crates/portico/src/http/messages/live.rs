@@ -9,6 +9,7 @@ use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures_util::SinkExt;
 
 /// `GET /ws`: one WebSocket per open page, carrying the live events of the
 /// signed-in person's chats.
@@ -51,11 +52,12 @@ pub async fn ws_get(
     let ends_at = tokio::time::Instant::now()
         + std::time::Duration::from_millis(u64::try_from(left).unwrap_or(0));
     // An idle socket should cost little: browsers send nothing but close
-    // frames and pongs, so the buffers are small, and frames are written
-    // as they come rather than gathered.
+    // frames and pongs, so the read buffer is small. Frames are gathered
+    // only while more are already queued (see `live`), so the write
+    // buffer holds at most one gathering and is written out after it.
     upgrade
         .read_buffer_size(SOCKET_READ_BUFFER)
-        .write_buffer_size(0)
+        .write_buffer_size(SOCKET_GATHER_BYTES)
         .max_write_buffer_size(SOCKET_MAX_WRITE_BUFFER)
         .max_message_size(SOCKET_MAX_INCOMING)
         .max_frame_size(SOCKET_MAX_INCOMING)
@@ -71,6 +73,11 @@ const SOCKET_READ_BUFFER: usize = 1024;
 const SOCKET_MAX_INCOMING: usize = 4096;
 /// Frames not yet taken by a slow connection, beyond which it is closed.
 const SOCKET_MAX_WRITE_BUFFER: usize = 64 * 1024;
+/// Events already queued for a socket when it wakes are written together,
+/// in one system call, up to this many bytes (beyond it, as they come)...
+const SOCKET_GATHER_BYTES: usize = 16 * 1024;
+/// ...and this many events, so one busy socket does not hold its thread.
+const SOCKET_GATHER_FRAMES: usize = 64;
 /// A connection that takes no frame for this long is closed: its page
 /// catches up when it reconnects.
 const SOCKET_SEND_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
@@ -86,7 +93,10 @@ pub const RESTART_CLOSE_CODE: u16 = 1012;
 
 /// One task per socket: it sends the person's events as the hub queues
 /// them, and ends when either side closes, the hub lets the socket go, or
-/// its session ends (then with a close frame that says so).
+/// its session ends (then with a close frame that says so). Events that
+/// queued up while the task waited for its turn are written with the one
+/// that woke it, in one write: under load a socket costs one system call
+/// per wake rather than one per event.
 async fn live(
     mut socket: WebSocket,
     mut events: crate::delivery::live::Subscription,
@@ -98,9 +108,11 @@ async fn live(
         code: SESSION_ENDED_CLOSE_CODE,
         reason: "session ended".into(),
     };
+    let session_ends = tokio::time::sleep_until(session_ends_at);
+    tokio::pin!(session_ends);
     loop {
         tokio::select! {
-            () = tokio::time::sleep_until(session_ends_at) => {
+            () = &mut session_ends => {
                 let _ = tokio::time::timeout(
                     SOCKET_SEND_WITHIN,
                     socket.send(WsMessage::Close(Some(session_ended))),
@@ -129,15 +141,37 @@ async fn live(
                     }
                     return;
                 };
-                if let Some(seen) = &seen {
-                    seen.frame(&frame.text).await;
-                }
-                let Ok(text) = axum::extract::ws::Utf8Bytes::try_from(frame.text) else { continue };
-                let sent = tokio::time::timeout(SOCKET_SEND_WITHIN, socket.send(WsMessage::Text(text)));
-                if !matches!(sent.await, Ok(Ok(()))) {
+                // When each event was published, for /metrics once written:
+                // the first apart, so a lone event allocates nothing.
+                let first = frame.published;
+                let mut more = Vec::new();
+                let written = tokio::time::timeout(SOCKET_SEND_WITHIN, async {
+                    let mut next = Some(frame);
+                    let mut gathered = 0;
+                    while let Some(frame) = next.take() {
+                        if let Some(seen) = &seen {
+                            seen.frame(&frame.text).await;
+                        }
+                        if gathered > 0 {
+                            more.push(frame.published);
+                        }
+                        gathered += 1;
+                        if let Ok(text) = axum::extract::ws::Utf8Bytes::try_from(frame.text) {
+                            socket.feed(WsMessage::Text(text)).await?;
+                        }
+                        if gathered < SOCKET_GATHER_FRAMES {
+                            next = events.ready();
+                        }
+                    }
+                    socket.flush().await
+                });
+                if !matches!(written.await, Ok(Ok(()))) {
                     return;
                 }
-                metrics.live_event_delivered(frame.published.elapsed());
+                metrics.live_event_delivered(first.elapsed());
+                for at in more {
+                    metrics.live_event_delivered(at.elapsed());
+                }
             }
             incoming = socket.recv() => match incoming {
                 Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return,
