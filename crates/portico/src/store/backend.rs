@@ -4,7 +4,10 @@
 use super::{StoreError, StoreOptions};
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
+
+/// A pooled connection idle this long is tested before it is used again.
+const TEST_IDLE_CONNECTION_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -693,7 +696,23 @@ impl Backend {
         sqlx::any::install_default_drivers();
         let pool = AnyPoolOptions::new()
             .max_connections(options.max_connections)
-            .acquire_timeout(options.connect_timeout);
+            .acquire_timeout(options.connect_timeout)
+            // The pool tests a connection when it comes back (a ping after
+            // each use), so testing it again as it is taken, for every
+            // statement, only adds a round trip to the hot path: one to
+            // the connection's thread on SQLite, one over the network on
+            // PostgreSQL. A connection idle for a while is tested still (a
+            // restarted PostgreSQL, a connection its server timed out): a
+            // broken one is closed and another taken.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= TEST_IDLE_CONNECTION_AFTER {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            });
         let pool = match self {
             // WAL lets readers run beside the writer; synchronous=FULL makes
             // every acknowledged commit survive a power cut; the busy timeout

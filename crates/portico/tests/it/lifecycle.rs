@@ -424,3 +424,61 @@ async fn two_instances_storing_the_same_send_at_once_both_answer_with_the_one_me
         .unwrap();
     assert_eq!(chat_row.last_seq, 3, "no number taken and left unused");
 }
+
+/// X4: PostgreSQL ends the pool's connections (a restart, a fail-over, an
+/// administrator's `pg_terminate_backend`). A pooled connection that has
+/// waited a moment is tested before use, so the next pages work: nobody
+/// meets an error for connections that died while nobody used them.
+#[tokio::test]
+async fn pages_work_after_postgresql_ends_the_pools_connections() {
+    let app = TestApp::spawn().await;
+    if app.store().backend() != portico::store::Backend::Postgres {
+        eprintln!("SQLite: a database file's connections cannot be ended from outside");
+        return;
+    }
+    let (practice, admin) = app.with_practice("Harbour").await;
+    let bakery = app.with_client(practice.id, "Northwind Bakery").await;
+    let staff = app.staff_browser(&admin.email).await;
+    // Several requests at once, so the pool holds several connections.
+    let pages = ["/app", "/app/clients", "/app/questions", "/app/messages"];
+    for _ in 0..2 {
+        let loads = pages.iter().map(|path| staff.page(path));
+        for (status, _) in futures_util::future::join_all(loads).await {
+            assert_eq!(status, 200);
+        }
+    }
+
+    let url = app.database_url();
+    let name = url
+        .split("application_name=")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next())
+        .expect("the test database's connections are named")
+        .to_owned();
+    sqlx::any::install_default_drivers();
+    let mut admin_db = <sqlx::AnyConnection as sqlx::Connection>::connect(
+        &std::env::var("PORTICO_TEST_POSTGRES_URL").expect("the PostgreSQL run names its server"),
+    )
+    .await
+    .unwrap();
+    let (ended,): (i64,) = sqlx::query_as(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE application_name = $1",
+    )
+    .bind(&name)
+    .fetch_one(&mut admin_db)
+    .await
+    .unwrap();
+    assert!(ended >= 2, "the pool's connections were ended ({ended})");
+
+    // A moment later the next visitor's pages, and a change, all work.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for _ in 0..3 {
+        let loads = pages.iter().map(|path| staff.page(path));
+        for (status, html) in futures_util::future::join_all(loads).await {
+            assert_eq!(status, 200, "{html}");
+        }
+    }
+    let (status, html) = staff.page(&format!("/app/clients/{}", bakery.id)).await;
+    assert_eq!(status, 200, "{html}");
+}

@@ -68,7 +68,9 @@ impl TestDb {
             .await
             .expect("create a test schema");
         let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        // Named after the schema, so a test can find its own connections.
+        let url =
+            format!("{base}{sep}options=-c%20search_path%3D{schema}&application_name={schema}");
         let dir = tempfile::tempdir().expect("temporary folder");
         Some(Self { url, dir })
     }
