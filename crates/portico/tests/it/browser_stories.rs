@@ -1769,9 +1769,11 @@ async fn staff_search_from_the_top_bar_on_a_phone_and_land_on_an_old_message() {
 async fn a_contact_with_a_thousand_unread_sees_1000_plus_once_one_more_arrives_live() {
     let app = TestApp::spawn().await;
     let Firm {
+        practice,
         olivia,
         hannah,
         bakery,
+        cafe,
         ..
     } = firm(&app).await;
     let app = &app;
@@ -1845,10 +1847,35 @@ async fn a_contact_with_a_thousand_unread_sees_1000_plus_once_one_more_arrives_l
             phone
                 .wait_for_text("#waiting-heading", "More than 1000 new messages need you")
                 .await;
+            phone.assert_no_sideways_scroll().await;
+            phone.doc_screenshot("portal-home-1000-plus-phone").await;
             phone.desktop().await;
             phone.goto("/portal/messages").await;
             assert_eq!(phone.text_of(&badge).await, "1000+");
             phone.assert_no_sideways_scroll().await;
+
+            // With a second client, the switcher counts the bakery's
+            // unread the same way.
+            app.store()
+                .grant_access(practice.id, hannah.id, cafe.id)
+                .await
+                .expect("grant access");
+            phone.phone().await;
+            phone.goto(&format!("/portal/clients/{}", cafe.id)).await;
+            phone.click("nav.switcher summary").await;
+            let entry = phone
+                .wait_for(&format!(
+                    "nav.switcher a[href='/portal/clients/{}']",
+                    bakery.id
+                ))
+                .await;
+            assert_eq!(entry.text().await.expect("read"), "Northwind Bakery Ltd");
+            let listed = phone.text_of("nav.switcher ul").await;
+            assert!(listed.contains("1000+ unread"), "{listed}");
+            phone.assert_no_sideways_scroll().await;
+            phone
+                .doc_screenshot("portal-switcher-1000-plus-phone")
+                .await;
         },
     )
     .await;
