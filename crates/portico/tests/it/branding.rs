@@ -198,16 +198,7 @@ async fn the_portal_and_e_mails_carry_the_practices_brand_and_name() {
         .await;
     let reset = app.latest_link(&hannah.email, "/portal/reset/").await;
     let admin_browser = app.staff_browser(&admin.email).await;
-    admin_browser
-        .post_form(
-            "/app/team",
-            &[
-                ("name", "Priya N"),
-                ("email", "priya@harbour.example"),
-                ("role", "member"),
-            ],
-        )
-        .await;
+    crate::harness::invite_priya(&admin_browser).await;
     let welcome = app
         .latest_link("priya@harbour.example", "/app/welcome/")
         .await;

@@ -474,16 +474,7 @@ async fn admins_invite_team_members_who_choose_a_password() {
         .await;
     assert_eq!(response.status(), 422);
     assert!(response.text().await.unwrap().contains("value=\"Priya N\""));
-    let response = admin_browser
-        .post_form(
-            "/app/team",
-            &[
-                ("name", "Priya N"),
-                ("email", "priya@harbour.example"),
-                ("role", "member"),
-            ],
-        )
-        .await;
+    let response = crate::harness::invite_priya(&admin_browser).await;
     assert_eq!(location(&response), "/app/team?done=team-invited");
     let response = admin_browser
         .post_form(

@@ -634,16 +634,7 @@ async fn x13_required_sso_refuses_passwords_but_admins_have_break_glass() {
 
     // An invitation cannot set a password; the invited person signs in
     // with the provider straight away.
-    let response = admin_browser
-        .post_form(
-            "/app/team",
-            &[
-                ("name", "Priya N"),
-                ("email", "priya@harbour.example"),
-                ("role", "member"),
-            ],
-        )
-        .await;
+    let response = crate::harness::invite_priya(&admin_browser).await;
     assert_eq!(location(&response), "/app/team?done=team-invited");
     let link = app
         .latest_link("priya@harbour.example", "/app/welcome/")

@@ -510,6 +510,21 @@ impl Browser {
     }
 }
 
+/// An admin invites Priya N (a member) from the team page; the answer
+/// redirects to the team page when the invitation went out.
+pub async fn invite_priya(admin: &Browser) -> reqwest::Response {
+    admin
+        .post_form(
+            "/app/team",
+            &[
+                ("name", "Priya N"),
+                ("email", "priya@harbour.example"),
+                ("role", "member"),
+            ],
+        )
+        .await
+}
+
 /// Where a redirect points.
 pub fn location(response: &reqwest::Response) -> String {
     response
