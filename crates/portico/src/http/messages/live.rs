@@ -141,21 +141,23 @@ async fn live(
                     }
                     return;
                 };
-                // When each event was published, for /metrics once written:
-                // the first apart, so a lone event allocates nothing.
+                // When each event was published, for /metrics once written
+                // (the first apart, so a lone event allocates nothing), and
+                // what an open chat page is shown, to mark seen once written.
                 let first = frame.published;
                 let mut more = Vec::new();
+                let mut shown = Vec::new();
                 let written = tokio::time::timeout(SOCKET_SEND_WITHIN, async {
                     let mut next = Some(frame);
                     let mut gathered = 0;
                     while let Some(frame) = next.take() {
-                        if let Some(seen) = &seen {
-                            seen.frame(&frame.text).await;
-                        }
                         if gathered > 0 {
                             more.push(frame.published);
                         }
                         gathered += 1;
+                        if seen.is_some() {
+                            shown.push(frame.text.clone());
+                        }
                         if let Ok(text) = axum::extract::ws::Utf8Bytes::try_from(frame.text) {
                             socket.feed(WsMessage::Text(text)).await?;
                         }
@@ -171,6 +173,13 @@ async fn live(
                 metrics.live_event_delivered(first.elapsed());
                 for at in more {
                     metrics.live_event_delivered(at.elapsed());
+                }
+                // N2: marked seen once on the page, and outside the write's
+                // deadline: a slow database does not close the socket.
+                if let Some(seen) = &seen {
+                    for text in &shown {
+                        seen.frame(text).await;
+                    }
                 }
             }
             incoming = socket.recv() => match incoming {
