@@ -390,27 +390,26 @@ async fn the_docked_messenger_counts_unread_messages_on_every_staff_page() {
 #[tokio::test]
 async fn metrics_time_each_live_event_from_its_publication_to_its_socket() {
     let token = "0123456789abcdef0123456789abcdef";
-    let app = TestApp::spawn_with(portico::config::ConfigArgs {
-        metrics_token: Some(token.into()),
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::spawn_with_metrics(token).await;
     let c = Chatting::started(&app).await;
     let delivered = || async {
-        let text = app
-            .http
-            .get(app.url("/metrics"))
-            .header("authorization", format!("Bearer {token}"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let (_, text) = app.metrics(token).await;
         text.lines()
             .find_map(|line| line.strip_prefix("portico_live_event_delivery_seconds_count "))
             .map(|n| n.trim().parse::<u64>().unwrap())
             .expect("the live delivery histogram is exported")
+    };
+    // Deliveries are counted once written, which the page may see a
+    // moment before.
+    let counted = |at_least: u64, what: &'static str| {
+        let delivered = &delivered;
+        async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while delivered().await < at_least {
+                assert!(std::time::Instant::now() < deadline, "{what}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
     };
     assert_eq!(delivered().await, 0, "no socket open yet");
 
@@ -422,15 +421,7 @@ async fn metrics_time_each_live_event_from_its_publication_to_its_socket() {
         .await
         .expect("the message, live");
     assert_eq!(event["body"], "Counted on its way");
-    // Counted once written, which the page may see a moment before.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while delivered().await < 1 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the delivery was not counted"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    counted(1, "the delivery was not counted").await;
 
     // A burst queues faster than the socket is written (here all of it,
     // within the socket's queue, before its task runs): what waits is
@@ -456,13 +447,6 @@ async fn metrics_time_each_live_event_from_its_publication_to_its_socket() {
         assert_eq!(event["kind"], "changed");
         assert_eq!(event["seq"], seq, "in the order published");
     }
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while delivered().await < before + 200 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "each event of the burst is counted"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    counted(before + 200, "each event of the burst is counted").await;
     assert_eq!(delivered().await, before + 200, "and counted once");
 }

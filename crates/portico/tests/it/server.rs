@@ -109,23 +109,12 @@ async fn every_response_carries_security_headers_and_a_request_id() {
 #[tokio::test]
 async fn metrics_count_requests_by_route_not_by_raw_path() {
     let token = "metrics-token-of-this-test";
-    let app = TestApp::spawn_with(portico::config::ConfigArgs {
-        metrics_token: Some(token.into()),
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::spawn_with_metrics(token).await;
     app.get("/healthz").await;
     app.get("/healthz").await;
     app.get("/no/such/page/123").await;
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(metrics.status(), StatusCode::OK);
-    let text = metrics.text().await.unwrap();
+    let (status, text) = app.metrics(token).await;
+    assert_eq!(status, 200);
     assert!(
         text.contains(
             r#"portico_http_requests_total{method="GET",route="/healthz",status="200"} 2"#

@@ -111,6 +111,28 @@ impl TestApp {
         Self::spawn_full(args, false).await
     }
 
+    /// A Portico whose `/metrics` answers to `token`.
+    pub async fn spawn_with_metrics(token: &str) -> Self {
+        Self::spawn_with(ConfigArgs {
+            metrics_token: Some(token.into()),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// `/metrics` as an operator with `token` reads it: its status and text.
+    pub async fn metrics(&self, token: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(self.url("/metrics"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET /metrics");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("read /metrics"))
+    }
+
     /// With `background_delivery`, the server's own outbox worker runs;
     /// without, the test delivers with [`TestApp::deliver_mail`].
     pub async fn spawn_full(args: ConfigArgs, background_delivery: bool) -> Self {
