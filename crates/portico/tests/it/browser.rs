@@ -443,6 +443,21 @@ impl RealBrowser {
         }
     }
 
+    /// Waits until the browser has left the page at `path` (a form's
+    /// press navigates on its own time), and checks the page it reached.
+    pub async fn wait_to_leave(&self, path: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let now = self.current_path().await;
+            if now != path {
+                self.audit().await;
+                return;
+            }
+            assert!(Instant::now() < deadline, "still on {now} after {WAIT:?}");
+            sleep(POLL).await;
+        }
+    }
+
     /// The first element matching `css`, once there is one.
     pub async fn wait_for(&self, css: &str) -> Element {
         self.wait_for_locator(Locator::Css(css), css).await

@@ -30,7 +30,11 @@ pub(crate) async fn sign_in_as_contact(browser: &RealBrowser, app: &TestApp, ema
     browser.wait_for_text("h1", "Check your e-mail").await;
     let link = app.latest_link(email, "/portal/link/").await;
     browser.goto(&link).await;
+    let link_page = browser.current_path().await;
     browser.press("Sign me in").await;
+    // Signed in once the portal is shown: a page opened before then
+    // would race the sign-in's own redirect.
+    browser.wait_to_leave(&link_page).await;
 }
 
 /// Harbour & Vale Accounting, with Olivia Hart as its admin.

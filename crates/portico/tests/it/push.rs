@@ -596,7 +596,9 @@ async fn x12_the_button_asks_on_a_click_and_registers_the_service_worker() {
         portal.wait_for_text("h1", "Check your e-mail").await;
         let link = app.latest_link(&email, "/portal/link/").await;
         portal.goto(&link).await;
+        let link_page = portal.current_path().await;
         portal.press("Sign me in").await;
+        portal.wait_to_leave(&link_page).await;
         portal.phone().await;
         portal.goto("/portal/account/notifications").await;
         portal.wait_for("button[data-push-key]:not([hidden])").await;
