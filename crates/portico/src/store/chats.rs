@@ -213,6 +213,27 @@ pub(super) struct MessageRow {
     urgent: i64,
 }
 
+impl MessageRow {
+    /// The row from its first columns, in the order of `message_columns!`.
+    pub(super) fn from_columns(row: &impl super::batch_sql::Columns) -> StoreResult<Self> {
+        Ok(Self {
+            id: row.text(0)?,
+            chat_id: row.text(1)?,
+            seq: row.int(2)?,
+            sender_kind: row.text(3)?,
+            sender_id: row.text(4)?,
+            sender_name: row.text(5)?,
+            body: row.text(6)?,
+            reply_to_seq: row.opt_int(7)?,
+            pinned_at: row.opt_int(8)?,
+            deleted_at: row.opt_int(9)?,
+            created_at: row.int(10)?,
+            automatic: row.int(11)?,
+            urgent: row.int(12)?,
+        })
+    }
+}
+
 impl TryFrom<MessageRow> for Message {
     type Error = StoreError;
     fn try_from(row: MessageRow) -> StoreResult<Self> {

@@ -16,12 +16,14 @@
 //! rolled back before anything of it is visible, and the batch is written
 //! again, its look-up now finding the stored message for that sender.
 
+use super::batch_sql::{BatchSql, Bind, Columns, FromColumns, SqliteBatch};
 use super::chats::MessageRow;
 use super::{
     ClientMessages, FileMeta, Member, Message, Store, StoreError, StoreResult, WebhookEvent,
     WebhookPost, json_array, parse_id,
 };
 use crate::domain::{ChatId, ClientId, MessageId, Millis, PracticeId, StaffId};
+use futures_util::FutureExt;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -111,6 +113,8 @@ struct Inner {
 struct Stats {
     batches: AtomicU64,
     messages: AtomicU64,
+    /// Batches written by SQLite's message writer.
+    on_writer: AtomicU64,
 }
 
 impl std::fmt::Debug for SendQueue {
@@ -174,6 +178,12 @@ impl SendQueue {
         )
     }
 
+    /// Batches written by SQLite's message writer, on its own connection
+    /// (the others went through the pool).
+    pub fn written_by_sqlite_writer(&self) -> u64 {
+        self.inner.stats.on_writer.load(Ordering::Relaxed)
+    }
+
     /// Keeps the writer from starting a new batch until the guard is
     /// dropped (a batch already being written finishes first): what is sent
     /// meanwhile is written as one batch. Tests use it.
@@ -223,25 +233,57 @@ async fn write_batches(
         };
         // Chat order: see the module's comment on deadlocks.
         batch.sort_by_key(|p| (p.message.practice, p.message.chat));
-        match write(&store, &batch).await {
-            Ok(results) => {
-                stats.batches.fetch_add(1, Ordering::Relaxed);
-                stats
-                    .messages
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                for (pending, result) in batch.into_iter().zip(results) {
-                    // A sender that gave up waiting is no one's concern.
-                    let _ = pending.reply.send(result);
+        match store.sqlite_writer() {
+            // On SQLite, a batch of plain messages is one job of the
+            // message writer, which answers its senders once committed.
+            Some(writer) if batch.iter().all(|p| p.message.is_plain()) => {
+                let stats = stats.clone();
+                let run = writer.run(move |connection| {
+                    let result = write_on_sqlite(connection, &batch);
+                    answer(batch, result, &stats, true);
+                });
+                if let Err(error) = run.await {
+                    // Its senders hear it from their dropped answers.
+                    tracing::error!(%error, "a batch of messages was not stored");
                 }
             }
-            Err(error) => {
-                tracing::error!(%error, sends = batch.len(), "a batch of messages was not stored");
-                let error = error.to_string();
-                for pending in batch {
-                    let _ = pending
-                        .reply
-                        .send(Err(StoreError::BatchFailed(error.clone())));
-                }
+            _ => {
+                let result = write(&store, &batch).await;
+                answer(batch, result, &stats, false);
+            }
+        }
+    }
+}
+
+/// Tells each sender of `batch` what became of its send (written by
+/// SQLite's message writer or not).
+fn answer(
+    batch: Vec<Pending>,
+    result: StoreResult<Vec<StoreResult<Appended>>>,
+    stats: &Stats,
+    on_writer: bool,
+) {
+    match result {
+        Ok(results) => {
+            stats.batches.fetch_add(1, Ordering::Relaxed);
+            if on_writer {
+                stats.on_writer.fetch_add(1, Ordering::Relaxed);
+            }
+            stats
+                .messages
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            for (pending, result) in batch.into_iter().zip(results) {
+                // A sender that gave up waiting is no one's concern.
+                let _ = pending.reply.send(result);
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, sends = batch.len(), "a batch of messages was not stored");
+            let error = error.to_string();
+            for pending in batch {
+                let _ = pending
+                    .reply
+                    .send(Err(StoreError::BatchFailed(error.clone())));
             }
         }
     }
@@ -251,21 +293,53 @@ async fn write_batches(
 /// one of its keys first (each time, at least one more key is found).
 const KEY_RACES: usize = 4;
 
-/// Writes a batch (see [`write_once`]); written again when another
-/// instance stored one of its messages' keys first.
+/// Writes a batch on a transaction of the pool (see [`write_once`]);
+/// written again when another instance stored one of its messages' keys
+/// first.
 async fn write(store: &Store, batch: &[Pending]) -> StoreResult<Vec<StoreResult<Appended>>> {
     for _ in 0..KEY_RACES {
-        if let Some(results) = write_once(store, batch).await? {
+        let mut tx = store.begin().await?;
+        if let Some(results) = write_once(&mut tx, batch).await? {
+            tx.commit().await?;
             return Ok(results);
         }
-        tracing::info!(
-            sends = batch.len(),
-            "another instance stored a send of this batch first; writing the batch again"
-        );
+        key_race(batch);
     }
-    Err(StoreError::BatchFailed(
-        "other instances kept storing the same sends first".into(),
-    ))
+    Err(key_races_lost())
+}
+
+/// Writes a batch on SQLite's message writer's connection, on its thread:
+/// every statement of the transaction runs here, without a hand-off.
+fn write_on_sqlite(
+    connection: &mut rusqlite::Connection,
+    batch: &[Pending],
+) -> StoreResult<Vec<StoreResult<Appended>>> {
+    for _ in 0..KEY_RACES {
+        let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut db = SqliteBatch { tx };
+        // The writer's statements run as they are called: the future is
+        // ready when first polled.
+        let written = write_once(&mut db, batch).now_or_never().ok_or_else(|| {
+            StoreError::BatchFailed("the message writer's batch did not finish".into())
+        })??;
+        if let Some(results) = written {
+            db.tx.commit()?;
+            return Ok(results);
+        }
+        key_race(batch);
+    }
+    Err(key_races_lost())
+}
+
+fn key_race(batch: &[Pending]) {
+    tracing::info!(
+        sends = batch.len(),
+        "another instance stored a send of this batch first; writing the batch again"
+    );
+}
+
+fn key_races_lost() -> StoreError {
+    StoreError::BatchFailed("other instances kept storing the same sends first".into())
 }
 
 /// Writes a batch in one transaction, in a handful of set-based statements
@@ -275,12 +349,11 @@ async fn write(store: &Store, batch: &[Pending]) -> StoreResult<Vec<StoreResult<
 /// (nothing of it is written); any other error fails the whole batch.
 /// `None` (nothing written) when another instance stored one of the keys
 /// after this batch looked them up.
-async fn write_once(
-    store: &Store,
+async fn write_once<D: BatchSql + Extras>(
+    db: &mut D,
     batch: &[Pending],
 ) -> StoreResult<Option<Vec<StoreResult<Appended>>>> {
-    let backend = store.backend();
-    let mut tx = store.begin().await?;
+    let backend = db.backend();
     let mut results: Vec<Option<StoreResult<Appended>>> = batch.iter().map(|_| None).collect();
 
     // 1. Retries: a key already used by its sender gets the first message.
@@ -296,15 +369,11 @@ async fn write_once(
             }
         })
         .collect();
-    #[derive(sqlx::FromRow)]
-    struct Existing {
-        #[sqlx(flatten)]
-        message: MessageRow,
-        idempotency_key: String,
-    }
-    let existing: Vec<Existing> = sqlx::query_as(backend.existing_messages_sql())
-        .bind(json_array(&keys)?)
-        .fetch_all(&mut *tx.tx)
+    let existing: Vec<Existing> = db
+        .rows(
+            backend.existing_messages_sql(),
+            &[json_array(&keys)?.into()],
+        )
         .await?;
     let mut by_key: HashMap<(Member, String), usize> = HashMap::new();
     let mut stored: Vec<Message> = Vec::new();
@@ -345,9 +414,7 @@ async fn write_once(
             .map(|&i| ChatRef::of(&batch[i].message))
             .collect();
         if let Some(lock) = backend.lock_chat_contacts_sql() {
-            sqlx::query(lock)
-                .bind(json_array(&chats)?)
-                .fetch_all(&mut *tx.tx)
+            db.rows::<String>(lock, &[json_array(&chats)?.into()])
                 .await?;
         }
         let senders: Vec<_> = fresh
@@ -362,9 +429,11 @@ async fn write_once(
                 }
             })
             .collect();
-        let allowed: Vec<(String, String, String)> = sqlx::query_as(backend.senders_allowed_sql())
-            .bind(json_array(&senders)?)
-            .fetch_all(&mut *tx.tx)
+        let allowed: Vec<(String, String, String)> = db
+            .rows(
+                backend.senders_allowed_sql(),
+                &[json_array(&senders)?.into()],
+            )
             .await?;
         let mut may_send: Vec<(ChatId, Member)> = Vec::new();
         for (chat, kind, id) in &allowed {
@@ -408,17 +477,11 @@ async fn write_once(
                 last_message_at: at.0,
             })
             .collect();
-        let wanted = json_array(&wanted)?;
+        let wanted = [Bind::from(json_array(&wanted)?)];
         if let Some(lock) = backend.lock_chats_sql() {
-            sqlx::query(lock)
-                .bind(&wanted)
-                .fetch_all(&mut *tx.tx)
-                .await?;
+            db.rows::<String>(lock, &wanted).await?;
         }
-        let taken: Vec<(String, i64)> = sqlx::query_as(backend.take_seqs_sql())
-            .bind(&wanted)
-            .fetch_all(&mut *tx.tx)
-            .await?;
+        let taken: Vec<(String, i64)> = db.rows(backend.take_seqs_sql(), &wanted).await?;
         for (chat, last) in taken {
             let chat: ChatId = parse_id(&chat)?;
             if let Some((_, n, _)) = per_chat.iter().find(|((_, c), ..)| *c == chat) {
@@ -478,9 +541,8 @@ async fn write_once(
         written.push((i, message));
     }
     if !rows.is_empty() {
-        let inserted: Vec<(String,)> = sqlx::query_as(backend.insert_messages_sql())
-            .bind(json_array(&rows)?)
-            .fetch_all(&mut *tx.tx)
+        let inserted: Vec<String> = db
+            .rows(backend.insert_messages_sql(), &[json_array(&rows)?.into()])
             .await?;
         if inserted.len() < rows.len() {
             // Dropped, the transaction rolls back: no numbers taken, no gap.
@@ -501,56 +563,26 @@ async fn write_once(
             )
             .collect();
         let [unhide, mark_read] = backend.members_after_send_sql();
-        sqlx::query(unhide)
-            .bind(json_array(&chats)?)
-            .execute(&mut *tx.tx)
-            .await?;
-        sqlx::query(mark_read)
-            .bind(json_array(&readers)?)
-            .execute(&mut *tx.tx)
-            .await?;
+        db.exec(unhide, &[json_array(&chats)?.into()]).await?;
+        db.exec(mark_read, &[json_array(&readers)?.into()]).await?;
     }
-    // Files and status: few sends have them.
+    // Files, status and audit entries: few sends have them.
     for (i, message) in &written {
         let m = &batch[*i].message;
-        for file in &m.files {
-            tx.insert_file(&FileMeta {
-                message_seq: Some(message.seq),
-                ..file.clone()
-            })
-            .await?;
-        }
-        if let Some(client) = m.status_of {
-            tx.set_client_status(m.practice, client, &m.body, &m.sender_name, m.now)
-                .await?;
-            // N2: the client's other contacts are told of the new status.
-            tx.insert_status_items(
-                m.practice,
-                client,
-                m.chat,
-                message.id,
-                &m.sender_name,
-                &m.body,
-                m.urgent,
-                m.now,
-            )
-            .await?;
-        }
-        for entry in &m.audit {
-            tx.audit(entry).await?;
+        if !m.is_plain() {
+            db.extras(m, message).await?;
         }
     }
     // X3: the practices' webhooks hear of the messages and their files.
-    let webhooks_queued =
-        !written.is_empty() && tx.queue_webhooks(&webhook_posts(batch, &written)).await? > 0;
+    let webhooks_queued = !written.is_empty()
+        && super::webhooks::queue_webhooks(db, &webhook_posts(batch, &written)).await? > 0;
     // 6. Who hears them: read here, so that a contact whose client was
     // taken away before this commit hears nothing of it.
     let mut recipients: HashMap<ChatId, Vec<Member>> = HashMap::new();
     if !written.is_empty() {
         let chats = ChatRef::of_chats(&per_chat);
-        let rows: Vec<(String, String, String)> = sqlx::query_as(backend.chat_recipients_sql())
-            .bind(json_array(&chats)?)
-            .fetch_all(&mut *tx.tx)
+        let rows: Vec<(String, String, String)> = db
+            .rows(backend.chat_recipients_sql(), &[json_array(&chats)?.into()])
             .await?;
         for (chat, kind, id) in &rows {
             recipients
@@ -560,10 +592,9 @@ async fn write_once(
         }
     }
     // 7. N1: clients' messages raise the staff alerts of their chats.
-    let alerts = tx
-        .raise_chat_alerts(&client_messages(batch, &written), &recipients)
-        .await?;
-    tx.commit().await?;
+    let alerts =
+        super::notify::raise_chat_alerts(db, &client_messages(batch, &written), &recipients)
+            .await?;
 
     for (i, message) in written {
         let m = &batch[i].message;
@@ -605,6 +636,76 @@ async fn write_once(
             .map(|r| r.unwrap_or(Err(StoreError::NotFound)))
             .collect(),
     ))
+}
+
+/// A message already stored under a sender's idempotency key.
+struct Existing {
+    message: MessageRow,
+    idempotency_key: String,
+}
+
+impl FromColumns for Existing {
+    fn from_columns(row: &impl Columns) -> StoreResult<Self> {
+        Ok(Self {
+            message: MessageRow::from_columns(row)?,
+            idempotency_key: row.text(13)?,
+        })
+    }
+}
+
+impl NewMessage {
+    /// Whether the send is its text alone: no files, status or audit
+    /// entries (what SQLite's message writer writes).
+    fn is_plain(&self) -> bool {
+        self.files.is_empty() && self.status_of.is_none() && self.audit.is_empty()
+    }
+}
+
+/// What few sends carry beside their text, on either connection.
+pub(super) trait Extras {
+    /// Writes `message`'s files, status and audit entries, `stored` as it.
+    async fn extras(&mut self, message: &NewMessage, stored: &Message) -> StoreResult<()>;
+}
+
+impl Extras for super::StoreTx {
+    async fn extras(&mut self, m: &NewMessage, message: &Message) -> StoreResult<()> {
+        for file in &m.files {
+            self.insert_file(&FileMeta {
+                message_seq: Some(message.seq),
+                ..file.clone()
+            })
+            .await?;
+        }
+        if let Some(client) = m.status_of {
+            self.set_client_status(m.practice, client, &m.body, &m.sender_name, m.now)
+                .await?;
+            // N2: the client's other contacts are told of the new status.
+            self.insert_status_items(
+                m.practice,
+                client,
+                m.chat,
+                message.id,
+                &m.sender_name,
+                &m.body,
+                m.urgent,
+                m.now,
+            )
+            .await?;
+        }
+        for entry in &m.audit {
+            self.audit(entry).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Extras for SqliteBatch<'_> {
+    /// Never called: batches with extras are written through the pool.
+    async fn extras(&mut self, _: &NewMessage, _: &Message) -> StoreResult<()> {
+        Err(StoreError::BatchFailed(
+            "the message writer does not write files, statuses or audit entries".into(),
+        ))
+    }
 }
 
 /// N1: the clients' messages written, one entry per chat: the first's

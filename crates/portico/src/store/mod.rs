@@ -11,6 +11,7 @@ mod api_tokens;
 mod audit;
 mod backend;
 mod backup;
+mod batch_sql;
 pub mod changes;
 mod chat_events;
 mod chat_prefs;
@@ -33,6 +34,7 @@ mod scheduled_questions;
 mod search;
 mod secret_keys;
 mod sessions;
+mod sqlite_writer;
 mod sso;
 mod staff;
 mod throttle;
@@ -108,6 +110,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// An error of SQLite's message writer ([`sqlite_writer`]).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// The batch of sends this one was written with failed as a whole:
     /// nothing of it was stored (see [`group_commit`]).
     #[error("the message was not stored: {0}")]
@@ -157,6 +162,9 @@ pub struct Store {
     clock: Clock,
     /// Marks the practices whose people a write changed (for caches).
     changes: Arc<changes::Changes>,
+    /// SQLite's message writer (a database file's; none in memory or on
+    /// PostgreSQL).
+    sqlite_writer: Option<Arc<sqlite_writer::SqliteWriter>>,
 }
 
 impl Store {
@@ -172,12 +180,24 @@ impl Store {
     pub async fn connect(url: &str, options: &StoreOptions) -> StoreResult<Self> {
         let backend = Backend::from_url(url).map_err(StoreError::UnsupportedUrl)?;
         let pool = backend.connect(url, options).await?;
+        let sqlite_writer = match backend {
+            Backend::Sqlite => sqlite_file(url)?
+                .map(|path| sqlite_writer::SqliteWriter::open(&path).map(Arc::new))
+                .transpose()?,
+            Backend::Postgres => None,
+        };
         Ok(Self {
             pool,
             backend,
             clock: Clock::system(),
             changes: Arc::default(),
+            sqlite_writer,
         })
+    }
+
+    /// SQLite's message writer, if this store has one.
+    fn sqlite_writer(&self) -> Option<&Arc<sqlite_writer::SqliteWriter>> {
+        self.sqlite_writer.as_ref()
     }
 
     /// Brings the schema up to date; safe to run on every start.
@@ -209,6 +229,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(writer) = &self.sqlite_writer {
+            writer.close();
+        }
         self.pool.close().await;
     }
 
@@ -275,6 +298,18 @@ impl Store {
         tx.commit().await?;
         Ok(done)
     }
+}
+
+/// The file of a SQLite URL; `None` for a database in memory, which only
+/// the pool's connections share.
+fn sqlite_file(url: &str) -> StoreResult<Option<std::path::PathBuf>> {
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
+    let path = options.get_filename();
+    let in_memory = path.as_os_str().is_empty()
+        || path.to_string_lossy().starts_with("file:sqlx-in-memory")
+        || url.contains(":memory:")
+        || url.contains("mode=memory");
+    Ok((!in_memory).then(|| path.to_path_buf()))
 }
 
 /// Parses an id read from the database.

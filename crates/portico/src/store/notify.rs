@@ -2,6 +2,7 @@
 //! choices, the claims that make a notification go once, and the practice
 //! settings for e-mail content and the window.
 
+use super::batch_sql::{BatchSql, Bind};
 use super::{Backend, Store, StoreError, StoreResult, StoreTx, flag, parse_id};
 use crate::domain::{ChatId, ClientId, MessageId, Millis, PracticeId, QuestionId};
 use crate::store::Member;
@@ -1019,136 +1020,141 @@ impl StoreTx {
         messages: &[ClientMessages],
         members: &HashMap<ChatId, Vec<Member>>,
     ) -> StoreResult<HashMap<ChatId, ChatAlerts>> {
-        let mut raised: HashMap<ChatId, ChatAlerts> = HashMap::new();
-        if messages.is_empty() {
-            return Ok(raised);
+        raise_chat_alerts(self, messages, members).await
+    }
+}
+
+/// N1: [`StoreTx::raise_chat_alerts`], on `db`'s transaction.
+pub(super) async fn raise_chat_alerts<D: BatchSql>(
+    db: &mut D,
+    messages: &[ClientMessages],
+    members: &HashMap<ChatId, Vec<Member>>,
+) -> StoreResult<HashMap<ChatId, ChatAlerts>> {
+    let mut raised: HashMap<ChatId, ChatAlerts> = HashMap::new();
+    if messages.is_empty() {
+        return Ok(raised);
+    }
+    #[derive(serde::Serialize)]
+    struct ChatRow {
+        practice_id: PracticeId,
+        chat_id: ChatId,
+    }
+    let chats: Vec<ChatRow> = messages
+        .iter()
+        .map(|m| ChatRow {
+            practice_id: m.practice_id,
+            chat_id: m.chat_id,
+        })
+        .collect();
+    let sql = format!(
+        "SELECT ch.id, c.id, c.name, s.id FROM {} \
+         JOIN chats ch ON ch.practice_id = j.practice_id AND ch.id = j.chat_id \
+         JOIN clients c ON c.practice_id = ch.practice_id AND c.id = ch.client_id \
+         LEFT JOIN client_staff cs ON cs.practice_id = c.practice_id AND cs.client_id = c.id \
+         LEFT JOIN staff_users s ON s.practice_id = cs.practice_id AND s.id = cs.staff_id",
+        db.backend()
+            .json_rows(&[("practice_id", "text"), ("chat_id", "text")])
+    );
+    let rows: Vec<(String, String, String, Option<String>)> = db
+        .rows(&sql, &[Bind::from(super::json_array(&chats)?)])
+        .await?;
+    let mut clients: HashMap<ChatId, (ClientId, String, Vec<crate::domain::StaffId>)> =
+        HashMap::new();
+    for (chat, client, name, staff) in rows {
+        let entry = match clients.entry(parse_id(&chat)?) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                entry.insert((parse_id(&client)?, name, Vec::new()))
+            }
+        };
+        if let Some(staff) = staff {
+            entry.2.push(parse_id(&staff)?);
         }
-        #[derive(serde::Serialize)]
-        struct ChatRow {
-            practice_id: PracticeId,
-            chat_id: ChatId,
-        }
-        let chats: Vec<ChatRow> = messages
-            .iter()
-            .map(|m| ChatRow {
-                practice_id: m.practice_id,
-                chat_id: m.chat_id,
+    }
+    #[derive(serde::Serialize)]
+    struct AlertRow {
+        id: String,
+        practice_id: String,
+        staff_id: String,
+        client_id: ClientId,
+        dedupe_key: String,
+        body: String,
+        created_at: i64,
+        chat_id: ChatId,
+        since_seq: i64,
+    }
+    let mut alerts: Vec<AlertRow> = Vec::new();
+    for m in messages {
+        let Some((client_id, client_name, assigned)) = clients.remove(&m.chat_id) else {
+            continue;
+        };
+        let mut staff: Vec<crate::domain::StaffId> = members
+            .get(&m.chat_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|member| match member {
+                Member::Staff(id) => Some(*id),
+                Member::Contact(_) => None,
             })
             .collect();
-        let sql = format!(
-            "SELECT ch.id, c.id, c.name, s.id FROM {} \
-             JOIN chats ch ON ch.practice_id = j.practice_id AND ch.id = j.chat_id \
-             JOIN clients c ON c.practice_id = ch.practice_id AND c.id = ch.client_id \
-             LEFT JOIN client_staff cs ON cs.practice_id = c.practice_id AND cs.client_id = c.id \
-             LEFT JOIN staff_users s ON s.practice_id = cs.practice_id AND s.id = cs.staff_id",
-            self.backend
-                .json_rows(&[("practice_id", "text"), ("chat_id", "text")])
-        );
-        let rows: Vec<(String, String, String, Option<String>)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(super::json_array(&chats)?)
-                .fetch_all(&mut *self.tx)
-                .await?;
-        let mut clients: HashMap<ChatId, (ClientId, String, Vec<crate::domain::StaffId>)> =
-            HashMap::new();
-        for (chat, client, name, staff) in rows {
-            let entry = match clients.entry(parse_id(&chat)?) {
-                std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
-                std::collections::hash_map::Entry::Vacant(entry) => {
-                    entry.insert((parse_id(&client)?, name, Vec::new()))
-                }
-            };
-            if let Some(staff) = staff {
-                entry.2.push(parse_id(&staff)?);
+        for id in assigned {
+            if !staff.contains(&id) {
+                staff.push(id);
             }
         }
-        #[derive(serde::Serialize)]
-        struct AlertRow {
-            id: String,
-            practice_id: String,
-            staff_id: String,
-            client_id: ClientId,
-            dedupe_key: String,
-            body: String,
-            created_at: i64,
-            chat_id: ChatId,
-            since_seq: i64,
+        if staff.is_empty() {
+            continue;
         }
-        let mut alerts: Vec<AlertRow> = Vec::new();
-        for m in messages {
-            let Some((client_id, client_name, assigned)) = clients.remove(&m.chat_id) else {
-                continue;
-            };
-            let mut staff: Vec<crate::domain::StaffId> = members
-                .get(&m.chat_id)
-                .into_iter()
-                .flatten()
-                .filter_map(|member| match member {
-                    Member::Staff(id) => Some(*id),
-                    Member::Contact(_) => None,
-                })
-                .collect();
-            for id in assigned {
-                if !staff.contains(&id) {
-                    staff.push(id);
-                }
-            }
-            if staff.is_empty() {
-                continue;
-            }
-            let text = format!("{} wrote about {client_name}", m.last_sender_name);
-            for id in &staff {
-                alerts.push(AlertRow {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    practice_id: m.practice_id.to_string(),
-                    staff_id: id.to_string(),
-                    client_id,
-                    dedupe_key: format!("chat:{}", m.chat_id),
-                    body: text.clone(),
-                    created_at: m.at.0,
-                    chat_id: m.chat_id,
-                    since_seq: m.first_seq,
-                });
-            }
-            raised.insert(m.chat_id, ChatAlerts { staff, client_name });
+        let text = format!("{} wrote about {client_name}", m.last_sender_name);
+        for id in &staff {
+            alerts.push(AlertRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                practice_id: m.practice_id.to_string(),
+                staff_id: id.to_string(),
+                client_id,
+                dedupe_key: format!("chat:{}", m.chat_id),
+                body: text.clone(),
+                created_at: m.at.0,
+                chat_id: m.chat_id,
+                since_seq: m.first_seq,
+            });
         }
-        if alerts.is_empty() {
-            return Ok(raised);
-        }
-        // In the order a notification window locks them (decision 0010).
-        alerts.sort_by(|a, b| {
-            (&a.practice_id, &a.staff_id, &a.dedupe_key).cmp(&(
-                &b.practice_id,
-                &b.staff_id,
-                &b.dedupe_key,
-            ))
-        });
-        let sql = format!(
-            "INSERT INTO alerts (id, practice_id, staff_id, client_id, dedupe_key, text, created_at, \
-             chat_id, since_seq) SELECT j.id, j.practice_id, j.staff_id, j.client_id, j.dedupe_key, \
-             j.body, j.created_at, j.chat_id, j.since_seq FROM {} WHERE true \
-             ON CONFLICT (practice_id, staff_id, dedupe_key) \
-             DO UPDATE SET text = excluded.text, created_at = excluded.created_at, read_at = NULL, \
-             chat_id = excluded.chat_id, \
-             since_seq = CASE WHEN alerts.read_at IS NULL THEN alerts.since_seq ELSE excluded.since_seq END",
-            self.backend.json_rows(&[
-                ("id", "text"),
-                ("practice_id", "text"),
-                ("staff_id", "text"),
-                ("client_id", "text"),
-                ("dedupe_key", "text"),
-                ("body", "text"),
-                ("created_at", "bigint"),
-                ("chat_id", "text"),
-                ("since_seq", "bigint"),
-            ])
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(super::json_array(&alerts)?)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(raised)
+        raised.insert(m.chat_id, ChatAlerts { staff, client_name });
     }
+    if alerts.is_empty() {
+        return Ok(raised);
+    }
+    // In the order a notification window locks them (decision 0010).
+    alerts.sort_by(|a, b| {
+        (&a.practice_id, &a.staff_id, &a.dedupe_key).cmp(&(
+            &b.practice_id,
+            &b.staff_id,
+            &b.dedupe_key,
+        ))
+    });
+    let sql = format!(
+        "INSERT INTO alerts (id, practice_id, staff_id, client_id, dedupe_key, text, created_at, \
+         chat_id, since_seq) SELECT j.id, j.practice_id, j.staff_id, j.client_id, j.dedupe_key, \
+         j.body, j.created_at, j.chat_id, j.since_seq FROM {} WHERE true \
+         ON CONFLICT (practice_id, staff_id, dedupe_key) \
+         DO UPDATE SET text = excluded.text, created_at = excluded.created_at, read_at = NULL, \
+         chat_id = excluded.chat_id, \
+         since_seq = CASE WHEN alerts.read_at IS NULL THEN alerts.since_seq ELSE excluded.since_seq END",
+        db.backend().json_rows(&[
+            ("id", "text"),
+            ("practice_id", "text"),
+            ("staff_id", "text"),
+            ("client_id", "text"),
+            ("dedupe_key", "text"),
+            ("body", "text"),
+            ("created_at", "bigint"),
+            ("chat_id", "text"),
+            ("since_seq", "bigint"),
+        ])
+    );
+    db.exec(&sql, &[Bind::from(super::json_array(&alerts)?)])
+        .await?;
+    Ok(raised)
 }
 
 impl Store {

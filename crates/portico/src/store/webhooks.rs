@@ -3,6 +3,7 @@
 //! caused the event (as the outbox is). The worker in
 //! [`crate::delivery::webhooks`] claims them in order per endpoint.
 
+use super::batch_sql::{BatchSql, Bind};
 use super::{NewAudit, NewOutboxItem, Store, StoreError, StoreResult, StoreTx, flag, parse_id};
 use crate::domain::{Millis, PracticeId, WebhookId};
 use serde_json::{Map, Value, json};
@@ -318,76 +319,88 @@ impl StoreTx {
         Ok(())
     }
 
-    /// Queues several events (a batch of messages): one look-up of the
-    /// endpoints for all their practices, nothing more when none has one.
-    /// Returns how many deliveries were queued.
+    /// Queues several events (a batch of messages): see [`queue_webhooks`].
     pub async fn queue_webhooks(&mut self, posts: &[WebhookPost]) -> StoreResult<usize> {
-        let mut practices: Vec<PracticeId> = posts.iter().map(|p| p.practice).collect();
-        practices.sort();
-        practices.dedup();
-        if practices.is_empty() {
-            return Ok(0);
-        }
-        // Placeholders only ($1, $2, …): the values are bound.
-        let list: Vec<String> = (1..=practices.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT e.id, e.practice_id, e.events, p.webhook_content FROM webhook_endpoints e \
-             JOIN practices p ON p.id = e.practice_id \
-             WHERE e.enabled = 1 AND e.practice_id IN ({})",
-            list.join(", ")
-        );
-        let mut query =
-            sqlx::query_as::<_, (WebhookId, PracticeId, String, i64)>(sqlx::AssertSqlSafe(sql));
-        for practice in &practices {
-            query = query.bind(practice);
-        }
-        let endpoints = query.fetch_all(&mut *self.tx).await?;
-        if endpoints.is_empty() {
-            return Ok(0);
-        }
-        let mut queued = 0;
-        for post in posts {
-            let wanted = format!(",{},", post.event.code());
-            let mut payloads: [Option<String>; 2] = [None, None];
-            for (endpoint, _, _, content) in endpoints
-                .iter()
-                .filter(|(_, p, events, _)| *p == post.practice && events.contains(&wanted))
-            {
-                let include = *content != 0;
-                let payload = payloads[usize::from(include)]
-                    .get_or_insert_with(|| post.payload(include))
-                    .clone();
-                self.insert_delivery(post.practice, *endpoint, post.event, &payload, post.at)
-                    .await?;
-                queued += 1;
-            }
-        }
-        Ok(queued)
+        queue_webhooks(self, posts).await
     }
+}
 
-    async fn insert_delivery(
-        &mut self,
-        practice: PracticeId,
-        endpoint: WebhookId,
-        event: WebhookEvent,
-        payload: &str,
-        at: Millis,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO webhook_deliveries (id, practice_id, endpoint_id, event_type, payload, status, \
-             attempts, next_attempt_at, claimed_until, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, 0, $6)",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(practice)
-        .bind(endpoint)
-        .bind(event.code())
-        .bind(payload)
-        .bind(at.0)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
+/// Queues several events (a batch of messages) on `db`'s transaction: one
+/// look-up of the endpoints for all their practices, nothing more when
+/// none has one. Returns how many deliveries were queued.
+pub(super) async fn queue_webhooks<D: BatchSql>(
+    db: &mut D,
+    posts: &[WebhookPost],
+) -> StoreResult<usize> {
+    let mut practices: Vec<PracticeId> = posts.iter().map(|p| p.practice).collect();
+    practices.sort();
+    practices.dedup();
+    if practices.is_empty() {
+        return Ok(0);
     }
+    // Placeholders only ($1, $2, …): the values are bound.
+    let list: Vec<String> = (1..=practices.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT e.id, e.practice_id, e.events, p.webhook_content FROM webhook_endpoints e \
+         JOIN practices p ON p.id = e.practice_id \
+         WHERE e.enabled = 1 AND e.practice_id IN ({})",
+        list.join(", ")
+    );
+    let binds: Vec<Bind> = practices
+        .iter()
+        .map(|p| Bind::from(p.to_string()))
+        .collect();
+    let rows: Vec<(String, String, String, i64)> = db.rows(&sql, &binds).await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut endpoints: Vec<(WebhookId, PracticeId, String, i64)> = Vec::with_capacity(rows.len());
+    for (id, practice, events, content) in rows {
+        endpoints.push((parse_id(&id)?, parse_id(&practice)?, events, content));
+    }
+    let mut queued = 0;
+    for post in posts {
+        let wanted = format!(",{},", post.event.code());
+        let mut payloads: [Option<String>; 2] = [None, None];
+        for (endpoint, _, _, content) in endpoints
+            .iter()
+            .filter(|(_, p, events, _)| *p == post.practice && events.contains(&wanted))
+        {
+            let include = *content != 0;
+            let payload = payloads[usize::from(include)]
+                .get_or_insert_with(|| post.payload(include))
+                .clone();
+            insert_delivery(db, post.practice, *endpoint, post.event, payload, post.at).await?;
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
+/// One delivery of `event` to `endpoint`, due now.
+async fn insert_delivery<D: BatchSql>(
+    db: &mut D,
+    practice: PracticeId,
+    endpoint: WebhookId,
+    event: WebhookEvent,
+    payload: String,
+    at: Millis,
+) -> StoreResult<()> {
+    db.exec(
+        "INSERT INTO webhook_deliveries (id, practice_id, endpoint_id, event_type, payload, status, \
+         attempts, next_attempt_at, claimed_until, created_at) \
+         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, 0, $6)",
+        &[
+            Bind::from(uuid::Uuid::now_v7().to_string()),
+            Bind::from(practice.to_string()),
+            Bind::from(endpoint.to_string()),
+            Bind::from(event.code().to_owned()),
+            Bind::from(payload),
+            Bind::from(at.0),
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 impl Store {
@@ -575,11 +588,12 @@ impl Store {
         post: &WebhookPost,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        tx.insert_delivery(
+        insert_delivery(
+            &mut tx,
             endpoint.practice_id,
             endpoint.id,
             WebhookEvent::Test,
-            &post.payload(false),
+            post.payload(false),
             post.at,
         )
         .await?;

@@ -4,6 +4,7 @@
 //! whole history fifty at a time (M15).
 
 use crate::harness::{Chatting, Page, TestApp, World, location};
+use portico::app::chats::SendInput;
 use std::time::Duration;
 
 #[tokio::test]
@@ -50,28 +51,42 @@ async fn send_as_one_batch(
     admin: &portico::store::Staff,
     bodies: &[&str],
 ) -> Vec<Result<portico::store::Message, portico::app::AppError>> {
+    let inputs = bodies
+        .iter()
+        .map(|body| SendInput {
+            body: body.to_string(),
+            ..Default::default()
+        })
+        .collect();
+    send_inputs_as_one_batch(app, chat, admin, inputs).await
+}
+
+/// [`send_as_one_batch`], of whole sends (each given its own key).
+async fn send_inputs_as_one_batch(
+    app: &TestApp,
+    chat: portico::domain::ChatId,
+    admin: &portico::store::Staff,
+    inputs: Vec<SendInput>,
+) -> Vec<Result<portico::store::Message, portico::app::AppError>> {
+    let count = inputs.len();
     let before = app.app.sends.written().0;
     let hold = app.app.sends.hold().await;
-    let sends: Vec<_> = bodies
-        .iter()
+    let sends: Vec<_> = inputs
+        .into_iter()
         .enumerate()
-        .map(|(i, body)| {
-            let (app, admin, body) = (app.app.clone(), admin.clone(), body.to_string());
+        .map(|(i, input)| {
+            let (app, admin) = (app.app.clone(), admin.clone());
+            let input = SendInput {
+                key: format!("batch-{}-{i}", uuid::Uuid::now_v7()),
+                ..input
+            };
             tokio::spawn(async move {
-                app.send_message(
-                    portico::app::questions::Actor::Staff(&admin),
-                    chat,
-                    &portico::app::chats::SendInput {
-                        body,
-                        key: format!("batch-{}-{i}", uuid::Uuid::now_v7()),
-                        ..Default::default()
-                    },
-                )
-                .await
+                app.send_message(portico::app::questions::Actor::Staff(&admin), chat, &input)
+                    .await
             })
         })
         .collect();
-    while app.app.sends.queued() < bodies.len() {
+    while app.app.sends.queued() < count {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     drop(hold);
@@ -101,6 +116,70 @@ async fn sends_that_wait_together_are_written_in_one_transaction() {
     seqs.sort_unstable();
     assert_eq!(seqs, (3..=10).collect::<Vec<_>>());
     assert_eq!(stored(&app, admin, chat).await, 10);
+}
+
+/// Group commit on SQLite: a batch of plain messages is written by the
+/// message writer's own connection in one hand-off; a batch with a send
+/// that carries more (here a client's status, M16) through the pool. Both
+/// take the chat's next numbers, in one order (M1).
+#[tokio::test]
+async fn plain_batches_go_to_sqlites_message_writer_and_others_through_the_pool() {
+    let app = TestApp::spawn().await;
+    let c = Chatting::started(&app).await;
+    let (chat, admin) = (c.chat.id, &c.world.admin);
+    let sqlite = app.store().backend() == portico::store::Backend::Sqlite;
+    let on_writer = app.app.sends.written_by_sqlite_writer();
+
+    let plain = send_as_one_batch(&app, chat, admin, &["one", "two", "three"]).await;
+    let with_status = send_inputs_as_one_batch(
+        &app,
+        chat,
+        admin,
+        vec![
+            SendInput {
+                body: "four".into(),
+                ..Default::default()
+            },
+            SendInput {
+                body: "Books closed for March".into(),
+                set_status: true,
+                ..Default::default()
+            },
+        ],
+    )
+    .await;
+    let plain_again = send_as_one_batch(&app, chat, admin, &["six"]).await;
+
+    // Two of the three batches on SQLite's writer; none on PostgreSQL.
+    assert_eq!(
+        app.app.sends.written_by_sqlite_writer() - on_writer,
+        if sqlite { 2 } else { 0 }
+    );
+    let mut seqs: Vec<i64> = plain
+        .iter()
+        .chain(&with_status)
+        .chain(&plain_again)
+        .map(|r| r.as_ref().expect("stored").seq)
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (3..=8).collect::<Vec<_>>());
+    assert_eq!(stored(&app, admin, chat).await, 8);
+    // The status went with its message.
+    let client = app
+        .store()
+        .chat_client(admin.practice_id, chat)
+        .await
+        .unwrap()
+        .expect("a client's chat");
+    let status = app
+        .store()
+        .client_status(admin.practice_id, client)
+        .await
+        .unwrap();
+    assert_eq!(
+        status.map(|s| s.0),
+        Some("Books closed for March".to_owned())
+    );
 }
 
 /// Group commit: when the transaction of a batch fails, every sender in it
